@@ -1,0 +1,258 @@
+package cookiesession
+
+import (
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// MinSecretSize is the shortest secret a Keyring accepts, in bytes.
+const MinSecretSize = 32
+
+// DefaultKeysVariable is the environment variable KeyringFromEnv reads when it
+// is given an empty name.
+const DefaultKeysVariable = "SESSION_KEYS"
+
+// ErrInvalidKeys is returned, wrapped with the position and the problem, by
+// NewKeyring, ParseKeyring and KeyringFromEnv.
+var ErrInvalidKeys = errors.New("invalid session keys")
+
+// howToMakeKey ends every key error: the fix is nearly always the same.
+const howToMakeKey = "make a key with `go run github.com/ce967478/cookiesession/cmd/sessionkey` or `openssl rand -base64 32`"
+
+// HKDF labels. Each purpose gets its own so that no two uses ever share key
+// material, and so that a raw secret is never used as a cipher key.
+const (
+	labelKeyID      = "cookiesession v1 key id"
+	labelXChaCha    = "cookiesession v1 xchacha20-poly1305"
+	labelSCHash     = "cookiesession v1 securecookie hash"
+	labelSCBlock    = "cookiesession v1 securecookie block"
+	keyIDSize       = 4
+	scHashKeySize   = 32 // HMAC-SHA256
+	scBlockKeySize  = 32 // AES-256
+	secretEnvFormat = "%s: key %d %s; " + howToMakeKey
+)
+
+// KeyID identifies a key of a Keyring. It is derived from the secret by a
+// one-way function, so it can be printed and logged without revealing
+// anything about the key.
+type KeyID [keyIDSize]byte
+
+// String returns the id as 8 hexadecimal digits.
+func (id KeyID) String() string { return hex.EncodeToString(id[:]) }
+
+// ringKey holds everything derived from one secret. The secret itself is
+// not kept.
+type ringKey struct {
+	id       KeyID
+	aead     cipher.AEAD
+	scHash   []byte
+	scBlock  []byte
+	position int // 1-based position in the list, for messages
+}
+
+// Keyring holds the keys that seal and open session cookies, newest first.
+// The first key seals; every key opens, so a key can be retired gradually
+// (see the README's "Rotating keys").
+//
+// A Keyring is immutable and safe for concurrent use. Printing it shows the
+// number of keys and their ids, never key material.
+type Keyring struct {
+	keys []ringKey
+}
+
+// NewKeyring returns a Keyring made of the given secrets, newest first. Each
+// secret must hold at least MinSecretSize random bytes; GenerateSecret makes
+// a good one. The secrets are not retained: only keys derived from them with
+// HKDF-SHA256 are.
+func NewKeyring(secrets ...[]byte) (*Keyring, error) {
+	return newKeyring("keys", secrets)
+}
+
+func newKeyring(source string, secrets [][]byte) (*Keyring, error) {
+	if len(secrets) == 0 {
+		return nil, fmt.Errorf("%w: %s: the list is empty; at least one key is needed; %s",
+			ErrInvalidKeys, source, howToMakeKey)
+	}
+	k := &Keyring{keys: make([]ringKey, 0, len(secrets))}
+	for i, secret := range secrets {
+		if len(secret) < MinSecretSize {
+			return nil, fmt.Errorf("%w: "+secretEnvFormat, ErrInvalidKeys, source, i+1,
+				fmt.Sprintf("is %d bytes long; at least %d are needed", len(secret), MinSecretSize))
+		}
+		rk, err := deriveKey(secret)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: key %d: %v", ErrInvalidKeys, source, i+1, err)
+		}
+		rk.position = i + 1
+		for _, prev := range k.keys {
+			if prev.id == rk.id {
+				// Equal ids almost surely mean equal secrets; a true
+				// collision of 32-bit ids is a one in four billion event,
+				// refused all the same so that ids stay unambiguous.
+				return nil, fmt.Errorf("%w: "+secretEnvFormat, ErrInvalidKeys, source, i+1,
+					fmt.Sprintf("duplicates key %d", prev.position))
+			}
+		}
+		k.keys = append(k.keys, rk)
+	}
+	return k, nil
+}
+
+func deriveKey(secret []byte) (ringKey, error) {
+	var rk ringKey
+	id, err := hkdf.Key(sha256.New, secret, nil, labelKeyID, keyIDSize)
+	if err != nil {
+		return rk, err
+	}
+	copy(rk.id[:], id)
+	aeadKey, err := hkdf.Key(sha256.New, secret, nil, labelXChaCha, chacha20poly1305.KeySize)
+	if err != nil {
+		return rk, err
+	}
+	if rk.aead, err = chacha20poly1305.NewX(aeadKey); err != nil {
+		return rk, err
+	}
+	if rk.scHash, err = hkdf.Key(sha256.New, secret, nil, labelSCHash, scHashKeySize); err != nil {
+		return rk, err
+	}
+	if rk.scBlock, err = hkdf.Key(sha256.New, secret, nil, labelSCBlock, scBlockKeySize); err != nil {
+		return rk, err
+	}
+	return rk, nil
+}
+
+// ParseKeyring parses a comma-separated list of base64-encoded secrets,
+// newest first, as SESSION_KEYS carries them. Standard and URL-safe
+// alphabets are accepted, with or without padding; spaces around each entry
+// are ignored. Errors name the position of the offending key and never
+// include key material.
+func ParseKeyring(list string) (*Keyring, error) {
+	return parseKeyring("keys", list)
+}
+
+func parseKeyring(source, list string) (*Keyring, error) {
+	if strings.TrimSpace(list) == "" {
+		return nil, fmt.Errorf("%w: %s: the list is empty; at least one key is needed; %s",
+			ErrInvalidKeys, source, howToMakeKey)
+	}
+	parts := strings.Split(list, ",")
+	secrets := make([][]byte, len(parts))
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			return nil, fmt.Errorf("%w: "+secretEnvFormat, ErrInvalidKeys, source, i+1,
+				"is empty (a stray comma?)")
+		}
+		b, err := decodeSecret(p)
+		if err != nil {
+			return nil, fmt.Errorf("%w: "+secretEnvFormat, ErrInvalidKeys, source, i+1,
+				"is not valid base64")
+		}
+		if len(b) < MinSecretSize {
+			return nil, fmt.Errorf("%w: "+secretEnvFormat, ErrInvalidKeys, source, i+1,
+				fmt.Sprintf("decodes to %d bytes; at least %d are needed", len(b), MinSecretSize))
+		}
+		secrets[i] = b
+	}
+	return newKeyring(source, secrets)
+}
+
+// decodeSecret accepts both base64 alphabets, padded or not. The error it
+// returns deliberately says nothing about the input.
+func decodeSecret(s string) ([]byte, error) {
+	s = strings.TrimRight(s, "=")
+	if strings.ContainsAny(s, "-_") {
+		if strings.ContainsAny(s, "+/") {
+			return nil, errors.New("mixed alphabets")
+		}
+		return base64.RawURLEncoding.DecodeString(s)
+	}
+	return base64.RawStdEncoding.DecodeString(s)
+}
+
+// KeyringFromEnv reads a key list in ParseKeyring's format from the
+// environment variable name, or from SESSION_KEYS when name is empty. An
+// unset or empty variable is an error that says how to set it.
+func KeyringFromEnv(name string) (*Keyring, error) {
+	if name == "" {
+		name = DefaultKeysVariable
+	}
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s is not set; set it to one or more base64 keys, newest first, separated by commas; %s",
+			ErrInvalidKeys, name, howToMakeKey)
+	}
+	return parseKeyring(name, v)
+}
+
+// GenerateSecret returns MinSecretSize fresh random bytes from crypto/rand,
+// suitable for NewKeyring. EncodeSecret turns it into a SESSION_KEYS entry.
+func GenerateSecret() []byte {
+	b := make([]byte, MinSecretSize)
+	// crypto/rand.Read never fails on supported platforms (Go 1.24+): it
+	// crashes the program instead of returning weak bytes.
+	_, _ = rand.Read(b)
+	return b
+}
+
+// EncodeSecret encodes a secret the way ParseKeyring and SESSION_KEYS expect
+// it (unpadded URL-safe base64).
+func EncodeSecret(secret []byte) string {
+	return base64.RawURLEncoding.EncodeToString(secret)
+}
+
+// Len returns the number of keys.
+func (k *Keyring) Len() int { return len(k.keys) }
+
+// IDs returns the key ids, newest (the sealing key) first.
+func (k *Keyring) IDs() []KeyID {
+	ids := make([]KeyID, len(k.keys))
+	for i := range k.keys {
+		ids[i] = k.keys[i].id
+	}
+	return ids
+}
+
+// String describes the Keyring by its key ids. It never shows key material.
+func (k *Keyring) String() string {
+	if k == nil {
+		return "cookiesession.Keyring(nil)"
+	}
+	var b strings.Builder
+	b.WriteString("cookiesession.Keyring{")
+	for i := range k.keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(k.keys[i].id.String())
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// Format makes every fmt verb print String, so that no verb (%x, %+v, ...)
+// can reach the derived keys.
+func (k *Keyring) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(k.String())) }
+
+// newest returns the sealing key.
+func (k *Keyring) newest() *ringKey { return &k.keys[0] }
+
+// byID returns the key with the given id and whether it is the newest.
+func (k *Keyring) byID(id []byte) (rk *ringKey, newest bool) {
+	for i := range k.keys {
+		if string(k.keys[i].id[:]) == string(id) {
+			return &k.keys[i], i == 0
+		}
+	}
+	return nil, false
+}

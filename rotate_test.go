@@ -1,0 +1,168 @@
+package cookiesession
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// testSecret returns a deterministic 32-byte secret, different for each seed.
+func testSecret(seed byte) []byte { return bytes.Repeat([]byte{seed}, MinSecretSize) }
+
+func mustKeyring(t testing.TB, secrets ...[]byte) *Keyring {
+	t.Helper()
+	k, err := NewKeyring(secrets...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestParseKeyringAccepts(t *testing.T) {
+	s1, s2 := testSecret(1), testSecret(2)
+	tests := []struct {
+		name string
+		list string
+	}{
+		{"url unpadded", base64.RawURLEncoding.EncodeToString(s1)},
+		{"std padded", base64.StdEncoding.EncodeToString(s1)},
+		{"std unpadded", base64.RawStdEncoding.EncodeToString(s1)},
+		{"url padded", base64.URLEncoding.EncodeToString(s1)},
+		{"two with spaces", " " + EncodeSecret(s1) + " , " + EncodeSecret(s2) + " "},
+		{"longer than minimum", EncodeSecret(bytes.Repeat([]byte{7}, 64))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := ParseKeyring(tt.list); err != nil {
+				t.Fatalf("ParseKeyring: %v", err)
+			}
+		})
+	}
+}
+
+func TestParseKeyringRefuses(t *testing.T) {
+	good := EncodeSecret(testSecret(1))
+	short := EncodeSecret(make([]byte, 16))
+	tests := []struct {
+		name string
+		list string
+		want string // part of the message
+	}{
+		{"empty", "", "the list is empty"},
+		{"blank", "  ", "the list is empty"},
+		{"too short", short, "key 1 decodes to 16 bytes; at least 32 are needed"},
+		{"second too short", good + "," + short, "key 2 decodes to 16 bytes"},
+		{"not base64", "not*base64!", "key 1 is not valid base64"},
+		{"mixed alphabets", "ab-c+" + good, "key 1 is not valid base64"},
+		{"stray comma", good + ",", "key 2 is empty"},
+		{"duplicate", good + "," + good, "key 2 duplicates key 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseKeyring(tt.list)
+			if !errors.Is(err, ErrInvalidKeys) {
+				t.Fatalf("err = %v, want ErrInvalidKeys", err)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("message %q does not contain %q", msg, tt.want)
+			}
+			if !strings.Contains(msg, "openssl rand -base64 32") {
+				t.Errorf("message %q does not say how to make a key", msg)
+			}
+			if strings.Contains(msg, good) {
+				t.Errorf("message %q contains key material", msg)
+			}
+		})
+	}
+}
+
+func TestKeyringFromEnv(t *testing.T) {
+	t.Run("default name", func(t *testing.T) {
+		t.Setenv("SESSION_KEYS", EncodeSecret(testSecret(1))+","+EncodeSecret(testSecret(2)))
+		k, err := KeyringFromEnv("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k.Len() != 2 {
+			t.Fatalf("Len = %d, want 2", k.Len())
+		}
+	})
+	t.Run("unset", func(t *testing.T) {
+		t.Setenv("MY_KEYS", "") // registers restoration; then unset
+		unsetenv(t, "MY_KEYS")
+		_, err := KeyringFromEnv("MY_KEYS")
+		if !errors.Is(err, ErrInvalidKeys) || !strings.Contains(err.Error(), "MY_KEYS is not set") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("names the variable", func(t *testing.T) {
+		t.Setenv("SESSION_KEYS", EncodeSecret(make([]byte, 16)))
+		_, err := KeyringFromEnv("")
+		if err == nil || !strings.HasPrefix(strings.TrimPrefix(err.Error(), ErrInvalidKeys.Error()+": "), "SESSION_KEYS: key 1 decodes to 16 bytes") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+func TestNewKeyringRefusesShortAndEmpty(t *testing.T) {
+	if _, err := NewKeyring(); !errors.Is(err, ErrInvalidKeys) {
+		t.Errorf("no secrets: err = %v", err)
+	}
+	if _, err := NewKeyring(make([]byte, 31)); !errors.Is(err, ErrInvalidKeys) {
+		t.Errorf("31 bytes: err = %v", err)
+	}
+}
+
+func TestKeyIDsAreDerivedAndStable(t *testing.T) {
+	a := mustKeyring(t, testSecret(1), testSecret(2))
+	b := mustKeyring(t, testSecret(2))
+	if a.IDs()[1] != b.IDs()[0] {
+		t.Error("the same secret gave different ids in two keyrings")
+	}
+	if a.IDs()[0] == a.IDs()[1] {
+		t.Error("different secrets gave the same id")
+	}
+	if bytes.Contains(testSecret(1), a.IDs()[0][:]) {
+		t.Error("the id is a slice of the secret")
+	}
+}
+
+func TestKeyringNeverPrintsKeyMaterial(t *testing.T) {
+	secret := GenerateSecret()
+	k := mustKeyring(t, secret)
+	rk := k.newest()
+	var secrets [][]byte
+	secrets = append(secrets, secret, rk.scHash, rk.scBlock)
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%X", "%q"} {
+		out := fmt.Sprintf(verb, k)
+		for _, s := range secrets {
+			for _, enc := range []string{string(s), fmt.Sprintf("%x", s), fmt.Sprintf("%X", s),
+				base64.StdEncoding.EncodeToString(s), base64.RawURLEncoding.EncodeToString(s)} {
+				if strings.Contains(out, enc) {
+					t.Fatalf("%s printed key material: %s", verb, out)
+				}
+			}
+		}
+		if !strings.Contains(out, k.IDs()[0].String()) {
+			t.Errorf("%s = %q, want the key id", verb, out)
+		}
+	}
+}
+
+func TestGenerateSecret(t *testing.T) {
+	a, b := GenerateSecret(), GenerateSecret()
+	if len(a) != MinSecretSize || bytes.Equal(a, b) {
+		t.Fatalf("GenerateSecret gave %d bytes, equal twice: %v", len(a), bytes.Equal(a, b))
+	}
+	k, err := ParseKeyring(EncodeSecret(a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.IDs()[0] != mustKeyring(t, a).IDs()[0] {
+		t.Error("EncodeSecret does not round-trip through ParseKeyring")
+	}
+}
