@@ -1,0 +1,332 @@
+package cookiesession
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+	"unsafe"
+
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// Errors returned when a cookie value does not open. A cookie is untrusted
+// input: these errors are expected in normal operation (an old bookmark, a
+// key that was retired, someone editing their cookies) and the middleware
+// answers all of them with a fresh session. Test for them with errors.Is;
+// the returned error wraps one of them with details that never include key
+// material.
+var (
+	// ErrMalformed: the value is not something this library wrote (bad
+	// base64, too short, unknown version, broken chunk set).
+	ErrMalformed = errors.New("malformed session cookie")
+	// ErrExpired: the value opened but is outside its validity window: past
+	// its absolute lifetime or idle timeout, or issued in the future beyond
+	// the allowed clock skew.
+	ErrExpired = errors.New("session expired")
+	// ErrUnknownKey: the value names a key that is not in the Keyring,
+	// typically one that was retired.
+	ErrUnknownKey = errors.New("session sealed by an unknown key")
+	// ErrAuthentication: the value names a known key but does not
+	// authenticate: it was altered, or sealed for another cookie name.
+	ErrAuthentication = errors.New("session cookie failed authentication")
+	// ErrTooLarge: the value is longer than the configured maximum. On open
+	// it is refused before being decoded; on save the session is not
+	// written.
+	ErrTooLarge = errors.New("session too large")
+)
+
+// Serializer turns session data into bytes and back. Implementations must be
+// safe for concurrent use.
+//
+// Whatever the serializer, sessions should survive deploys: a value written
+// for an older version of the data type (a field added or removed) should
+// still decode. JSONSerializer does; positional binary encodings do not.
+type Serializer interface {
+	Marshal(v any) ([]byte, error)
+	Unmarshal(data []byte, v any) error
+}
+
+// JSONSerializer is the default Serializer: encoding/json. Fields added to
+// the data type decode as their zero value from older cookies, and fields
+// removed are ignored.
+type JSONSerializer struct{}
+
+// Marshal implements Serializer with json.Marshal.
+func (JSONSerializer) Marshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// Unmarshal implements Serializer with json.Unmarshal.
+func (JSONSerializer) Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+
+// Envelope is what a sealed value carries: the serialised session and the
+// times that bound its validity. Most users never see an Envelope: the
+// Manager seals and opens them. It is exported for tools that inspect
+// cookies, such as cmd/sessionkey.
+type Envelope struct {
+	// Created is when the session lifetime began (login, or Renew). The
+	// absolute lifetime counts from here.
+	Created time.Time
+	// Issued is when this value was sealed. The idle timeout counts from
+	// here.
+	Issued time.Time
+	// Flashes are one-time messages waiting to be shown.
+	Flashes []string
+	// Data is the serialised session data.
+	Data []byte
+
+	// KeyID is the id of the key that sealed the value. Set by Open.
+	KeyID KeyID
+	// Stale reports that the sealing key is not the Keyring's newest, so
+	// the value should be sealed again. Set by Open.
+	Stale bool
+}
+
+// OpenOptions bound what Open accepts.
+type OpenOptions struct {
+	// Now is the time to check deadlines against. The default is time.Now().
+	Now time.Time
+	// MaxAge is the absolute lifetime counted from Created. Zero means no
+	// limit.
+	MaxAge time.Duration
+	// IdleTimeout is the longest time allowed since Issued. Zero means no
+	// limit.
+	IdleTimeout time.Duration
+	// MaxLength is the longest value accepted, in bytes; a longer one is
+	// refused with ErrTooLarge before any decoding. The default is
+	// DefaultMaxSize.
+	MaxLength int
+}
+
+// DefaultMaxSize is the default cap, in bytes, on a sealed session value
+// (all chunks together). It keeps the Cookie header a browser sends under
+// 8 KB, the default per-line limit of nginx and Apache, with room to spare
+// for the application's other cookies.
+const DefaultMaxSize = 7168
+
+// ClockSkew is how far in the future an issue time may lie before a value
+// is refused: instances sharing keys rarely agree on the time to the second.
+const ClockSkew = time.Minute
+
+// Version 1 of the sealed format:
+//
+//	value     = base64url-no-padding( version | key id | nonce | ciphertext+tag )
+//	AAD       = version | key id | cookie name
+//	plaintext = uvarint(created, unix seconds) | uvarint(issued - created) |
+//	            flags | [flashes] | data
+//	flashes   = uvarint(count) { uvarint(len) bytes }   (present if flags&flagFlashes)
+const (
+	formatV1     = 1
+	headerSize   = 1 + keyIDSize + chacha20poly1305.NonceSizeX // before the ciphertext
+	tagSize      = chacha20poly1305.Overhead
+	flagFlashes  = 1 << 0
+	knownFlags   = flagFlashes
+	minPlaintext = 3 // one byte each for created, issued delta and flags
+	// minEncoded is the length of the shortest value Open could accept.
+	minEncoded = (8*(headerSize+minPlaintext+tagSize) + 5) / 6
+	// maxFlashes bounds the flash list a value may claim to hold, so that
+	// a corrupt count cannot make Open allocate much.
+	maxFlashes = 1 << 10
+)
+
+var b64 = base64.RawURLEncoding
+
+// Seal serialises e into a cookie value for the cookie called name, sealed
+// by the newest key. Created and Issued must not be before 1970 or Issued
+// before Created. Most users never call Seal: the Manager does.
+func (k *Keyring) Seal(name string, e *Envelope) (string, error) {
+	// 1. Encode the times and flags, which travel inside the ciphertext so
+	//    that nobody can extend a session by editing them.
+	created, issued := e.Created.Unix(), e.Issued.Unix()
+	if created < 0 || issued < created {
+		return "", fmt.Errorf("cookiesession: Seal: invalid times (created %v, issued %v)", e.Created, e.Issued)
+	}
+	var hdr [2*binary.MaxVarintLen64 + 1]byte
+	n := binary.PutUvarint(hdr[:], uint64(created))
+	n += binary.PutUvarint(hdr[n:], uint64(issued-created))
+	flashLen := 0
+	if len(e.Flashes) > 0 {
+		hdr[n] = flagFlashes
+		flashLen = uvarintLen(uint64(len(e.Flashes)))
+		for _, f := range e.Flashes {
+			flashLen += uvarintLen(uint64(len(f))) + len(f)
+		}
+	}
+	n++
+	ptLen := n + flashLen + len(e.Data)
+
+	// 2. Lay out one buffer: header | plaintext (sealed in place) | tag,
+	//    followed by the associated data, so that sealing allocates once.
+	rk := k.newest()
+	sealedLen := headerSize + ptLen + tagSize
+	buf := make([]byte, sealedLen+1+keyIDSize+len(name))
+	buf[0] = formatV1
+	copy(buf[1:], rk.id[:])
+	nonce := buf[1+keyIDSize : headerSize]
+	_, _ = rand.Read(nonce) // never fails: see GenerateSecret
+	pt := buf[headerSize : headerSize+ptLen]
+	off := copy(pt, hdr[:n])
+	if flashLen > 0 {
+		off += binary.PutUvarint(pt[off:], uint64(len(e.Flashes)))
+		for _, f := range e.Flashes {
+			off += binary.PutUvarint(pt[off:], uint64(len(f)))
+			off += copy(pt[off:], f)
+		}
+	}
+	copy(pt[off:], e.Data)
+
+	// 3. Bind the value to its format, key and cookie name: a value copied
+	//    into another cookie does not authenticate.
+	aad := buf[sealedLen:]
+	aad[0] = formatV1
+	copy(aad[1:], rk.id[:])
+	copy(aad[1+keyIDSize:], name)
+
+	// 4. Encrypt and authenticate in place.
+	rk.aead.Seal(pt[:0], nonce, pt, aad)
+
+	// 5. Encode for the cookie.
+	return encodeString(buf[:sealedLen]), nil
+}
+
+// Open checks and decrypts a value sealed by Seal for the cookie called
+// name. It returns an error wrapping ErrTooLarge, ErrMalformed,
+// ErrUnknownKey, ErrAuthentication or ErrExpired for any value that was not
+// sealed by one of k's keys for this name and is not within the deadlines
+// of o; such errors are expected for untrusted input. It never returns a
+// partial result, and refuses an over-long value before decoding it.
+//
+// Most users never call Open: the Manager does.
+func (k *Keyring) Open(name, value string, o OpenOptions) (Envelope, error) {
+	// 1. Check the size before spending anything on the value.
+	maxLen := o.MaxLength
+	if maxLen <= 0 {
+		maxLen = DefaultMaxSize
+	}
+	if len(value) > maxLen {
+		return Envelope{}, fmt.Errorf("%w: value is %d bytes, at most %d are accepted", ErrTooLarge, len(value), maxLen)
+	}
+	if len(value) < minEncoded {
+		return Envelope{}, fmt.Errorf("%w: value is %d bytes, too short to be sealed", ErrMalformed, len(value))
+	}
+
+	// 2. Decode, leaving room at the end of the buffer for the associated
+	//    data so that opening allocates once.
+	rawLen := b64.DecodedLen(len(value))
+	buf := make([]byte, rawLen+1+keyIDSize+len(name))
+	n, err := b64.Decode(buf, unsafe.Slice(unsafe.StringData(value), len(value)))
+	if err != nil {
+		return Envelope{}, fmt.Errorf("%w: not base64url", ErrMalformed)
+	}
+	raw := buf[:n]
+	if raw[0] != formatV1 {
+		return Envelope{}, fmt.Errorf("%w: unknown format version %d", ErrMalformed, raw[0])
+	}
+
+	// 3. Pick the key by its id.
+	rk, newest := k.byID(raw[1 : 1+keyIDSize])
+	if rk == nil {
+		return Envelope{}, fmt.Errorf("%w: key id %x", ErrUnknownKey, raw[1:1+keyIDSize])
+	}
+
+	// 4. Authenticate and decrypt in place.
+	aad := buf[rawLen:]
+	copy(aad, raw[:1+keyIDSize])
+	copy(aad[1+keyIDSize:], name)
+	nonce := raw[1+keyIDSize : headerSize]
+	pt, err := rk.aead.Open(raw[headerSize:headerSize], nonce, raw[headerSize:], aad)
+	if err != nil {
+		return Envelope{}, fmt.Errorf("%w: for cookie %q", ErrAuthentication, name)
+	}
+
+	// 5. Parse the plaintext. It authenticated, so a failure here means a
+	//    bug or a key compromise; it is refused all the same.
+	e, err := parsePlaintext(pt)
+	if err != nil {
+		return Envelope{}, err
+	}
+	e.KeyID = rk.id
+	e.Stale = !newest
+
+	// 6. Enforce the deadlines carried inside the value; the cookie's own
+	//    Expires and Max-Age are only a hint to the browser.
+	if err := checkTimes(&e, &o); err != nil {
+		return Envelope{}, err
+	}
+	return e, nil
+}
+
+func parsePlaintext(pt []byte) (Envelope, error) {
+	var e Envelope
+	created, n := binary.Uvarint(pt)
+	if n <= 0 || created > 1<<40 {
+		return e, fmt.Errorf("%w: bad created time", ErrMalformed)
+	}
+	pt = pt[n:]
+	delta, n := binary.Uvarint(pt)
+	if n <= 0 || delta > 1<<40 {
+		return e, fmt.Errorf("%w: bad issued time", ErrMalformed)
+	}
+	pt = pt[n:]
+	if len(pt) == 0 || pt[0]&^knownFlags != 0 {
+		return e, fmt.Errorf("%w: bad flags", ErrMalformed)
+	}
+	flags := pt[0]
+	pt = pt[1:]
+	if flags&flagFlashes != 0 {
+		count, n := binary.Uvarint(pt)
+		if n <= 0 || count == 0 || count > maxFlashes || count > uint64(len(pt)) {
+			return e, fmt.Errorf("%w: bad flash count", ErrMalformed)
+		}
+		pt = pt[n:]
+		e.Flashes = make([]string, count)
+		for i := range e.Flashes {
+			l, n := binary.Uvarint(pt)
+			if n <= 0 || l > uint64(len(pt)-n) {
+				return Envelope{}, fmt.Errorf("%w: bad flash length", ErrMalformed)
+			}
+			e.Flashes[i] = string(pt[n : n+int(l)])
+			pt = pt[n+int(l):]
+		}
+	}
+	e.Created = time.Unix(int64(created), 0)
+	e.Issued = time.Unix(int64(created+delta), 0)
+	e.Data = pt
+	return e, nil
+}
+
+func checkTimes(e *Envelope, o *OpenOptions) error {
+	now := o.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if e.Issued.After(now.Add(ClockSkew)) {
+		return fmt.Errorf("%w: issued %s in the future", ErrExpired, e.Issued.Sub(now).Round(time.Second))
+	}
+	if o.MaxAge > 0 && !now.Before(e.Created.Add(o.MaxAge)) {
+		return fmt.Errorf("%w: lifetime of %s ended %s ago", ErrExpired, o.MaxAge, now.Sub(e.Created.Add(o.MaxAge)).Round(time.Second))
+	}
+	if o.IdleTimeout > 0 && !now.Before(e.Issued.Add(o.IdleTimeout)) {
+		return fmt.Errorf("%w: idle for more than %s", ErrExpired, o.IdleTimeout)
+	}
+	return nil
+}
+
+func uvarintLen(x uint64) int {
+	n := 1
+	for x >= 0x80 {
+		x >>= 7
+		n++
+	}
+	return n
+}
+
+// encodeString base64-encodes src into a new string with one allocation:
+// the encoded bytes are never touched again once the string refers to them.
+func encodeString(src []byte) string {
+	out := make([]byte, b64.EncodedLen(len(src)))
+	b64.Encode(out, src)
+	return unsafe.String(unsafe.SliceData(out), len(out))
+}

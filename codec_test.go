@@ -1,0 +1,296 @@
+package cookiesession
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+func unsetenv(t *testing.T, name string) {
+	t.Helper()
+	if err := os.Unsetenv(name); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// t0 is the injected "now" of the codec tests.
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func sealAt(t testing.TB, k *Keyring, name string, created, issued time.Time, data []byte) string {
+	t.Helper()
+	v, err := k.Seal(name, &Envelope{Created: created, Issued: issued, Data: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestSealOpenRoundTrip(t *testing.T) {
+	k := mustKeyring(t, testSecret(1))
+	tests := []struct {
+		name    string
+		data    []byte
+		flashes []string
+	}{
+		{"empty", nil, nil},
+		{"small", []byte(`{"user":"ada"}`), nil},
+		{"3 KB", bytes.Repeat([]byte("x"), 3<<10), nil},
+		{"flashes", []byte(`{}`), []string{"welcome", "", strings.Repeat("é", 200)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := Envelope{Created: t0.Add(-time.Hour), Issued: t0, Data: tt.data, Flashes: tt.flashes}
+			v, err := k.Seal("session", &in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := k.Open("session", v, OpenOptions{Now: t0, MaxAge: 24 * time.Hour})
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			if !bytes.Equal(out.Data, tt.data) || !out.Created.Equal(in.Created) || !out.Issued.Equal(in.Issued) {
+				t.Errorf("got %+v, want %+v", out, in)
+			}
+			if !reflect.DeepEqual(out.Flashes, tt.flashes) {
+				t.Errorf("flashes = %q, want %q", out.Flashes, tt.flashes)
+			}
+			if out.Stale || out.KeyID != k.IDs()[0] {
+				t.Errorf("KeyID %v stale %v, want newest", out.KeyID, out.Stale)
+			}
+		})
+	}
+}
+
+func TestSealFormatOverhead(t *testing.T) {
+	k := mustKeyring(t, testSecret(1))
+	data := bytes.Repeat([]byte("a"), 200)
+	v := sealAt(t, k, "session", t0, t0.Add(time.Hour), data)
+	raw, err := b64.DecodeString(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if over := len(raw) - len(data); over > 60 {
+		t.Errorf("format adds %d bytes before base64; the budget is 60", over)
+	}
+	if strings.Contains(string(raw), "aaaa") {
+		t.Error("the data is visible in the sealed value")
+	}
+	if v2 := sealAt(t, k, "session", t0, t0.Add(time.Hour), data); v2 == v {
+		t.Error("sealing twice gave the same value: the nonce is not fresh")
+	}
+}
+
+func TestOpenRejectsEveryFlippedBit(t *testing.T) {
+	k := mustKeyring(t, testSecret(1))
+	v := sealAt(t, k, "session", t0, t0, []byte(`{"user":"ada","admin":false}`))
+	raw, _ := b64.DecodeString(v)
+	for i := 0; i < len(raw)*8; i++ {
+		mod := bytes.Clone(raw)
+		mod[i/8] ^= 1 << (i % 8)
+		_, err := k.Open("session", b64.EncodeToString(mod), OpenOptions{Now: t0})
+		if err == nil {
+			t.Fatalf("bit %d flipped: value still opens", i)
+		}
+		if !errors.Is(err, ErrAuthentication) && !errors.Is(err, ErrUnknownKey) && !errors.Is(err, ErrMalformed) {
+			t.Fatalf("bit %d flipped: err = %v, want a documented error", i, err)
+		}
+	}
+}
+
+func TestOpenRefuses(t *testing.T) {
+	k := mustKeyring(t, testSecret(1))
+	v := sealAt(t, k, "session", t0, t0, []byte(`{"user":"ada"}`))
+	other := mustKeyring(t, testSecret(9))
+	tests := []struct {
+		name  string
+		value string
+		want  error
+	}{
+		{"empty", "", ErrMalformed},
+		{"truncated by one", v[:len(v)-1], ErrAuthentication},
+		{"truncated to half", v[:len(v)/2], ErrMalformed},
+		{"extended", v + "AAAA", ErrAuthentication},
+		{"not base64", strings.Repeat("*", len(v)), ErrMalformed},
+		{"padded base64", v + "==", ErrMalformed},
+		{"1 MB", strings.Repeat("A", 1<<20), ErrTooLarge},
+		{"unknown key", sealAt(t, other, "session", t0, t0, nil), ErrUnknownKey},
+		{"other version", "Ag" + v[2:], ErrMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := k.Open("session", tt.value, OpenOptions{Now: t0})
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if !reflect.DeepEqual(e, Envelope{}) {
+				t.Errorf("a refused value returned a partial result: %+v", e)
+			}
+		})
+	}
+}
+
+func TestOpenIsBoundToCookieName(t *testing.T) {
+	k := mustKeyring(t, testSecret(1))
+	v := sealAt(t, k, "session", t0, t0, []byte(`{}`))
+	for _, name := range []string{"other", "session.1", "Session", "__Host-session", ""} {
+		if _, err := k.Open(name, v, OpenOptions{Now: t0}); !errors.Is(err, ErrAuthentication) {
+			t.Errorf("opened under %q: err = %v", name, err)
+		}
+	}
+}
+
+func TestOpenOlderKeyIsStale(t *testing.T) {
+	old := mustKeyring(t, testSecret(1))
+	rotated := mustKeyring(t, testSecret(2), testSecret(1))
+	v := sealAt(t, old, "session", t0, t0, []byte(`{"n":1}`))
+	e, err := rotated.Open("session", v, OpenOptions{Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.Stale || e.KeyID != old.IDs()[0] {
+		t.Errorf("Stale = %v, KeyID = %v; want stale, %v", e.Stale, e.KeyID, old.IDs()[0])
+	}
+	// After rotation, the newest key seals and the old ring can no longer
+	// open it: step 1 of a rolling rotation must be deployed first.
+	v2 := sealAt(t, rotated, "session", t0, t0, []byte(`{"n":1}`))
+	if _, err := old.Open("session", v2, OpenOptions{Now: t0}); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("old ring opened a value of the new key: %v", err)
+	}
+	retired := mustKeyring(t, testSecret(2))
+	if _, err := retired.Open("session", v, OpenOptions{Now: t0}); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("retired key still opens: %v", err)
+	}
+}
+
+func TestOpenDeadlines(t *testing.T) {
+	k := mustKeyring(t, testSecret(1))
+	created := t0
+	issued := t0.Add(2 * time.Hour)
+	v := sealAt(t, k, "session", created, issued, []byte(`{}`))
+	tests := []struct {
+		name string
+		o    OpenOptions
+		want error
+	}{
+		{"within both", OpenOptions{Now: issued.Add(time.Minute), MaxAge: 24 * time.Hour, IdleTimeout: time.Hour}, nil},
+		{"no limits", OpenOptions{Now: issued.Add(1000 * time.Hour)}, nil},
+		{"one second before the lifetime ends", OpenOptions{Now: created.Add(24*time.Hour - time.Second), MaxAge: 24 * time.Hour}, nil},
+		{"lifetime over", OpenOptions{Now: created.Add(24 * time.Hour), MaxAge: 24 * time.Hour}, ErrExpired},
+		{"idle over", OpenOptions{Now: issued.Add(time.Hour), MaxAge: 24 * time.Hour, IdleTimeout: time.Hour}, ErrExpired},
+		{"within skew", OpenOptions{Now: issued.Add(-ClockSkew)}, nil},
+		{"from the future", OpenOptions{Now: issued.Add(-ClockSkew - time.Second)}, ErrExpired},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := k.Open("session", v, tt.o)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSealRefusesBadTimes(t *testing.T) {
+	k := mustKeyring(t, testSecret(1))
+	if _, err := k.Seal("s", &Envelope{Created: t0, Issued: t0.Add(-time.Second)}); err == nil {
+		t.Error("Issued before Created was sealed")
+	}
+	if _, err := k.Seal("s", &Envelope{Created: time.Unix(-5, 0), Issued: t0}); err == nil {
+		t.Error("Created before 1970 was sealed")
+	}
+}
+
+func TestOpenOverlongDoesNotAllocateForIt(t *testing.T) {
+	k := mustKeyring(t, testSecret(1))
+	huge := strings.Repeat("A", 1<<20)
+	allocs := testing.AllocsPerRun(20, func() {
+		_, _ = k.Open("session", huge, OpenOptions{Now: t0})
+	})
+	// The error message allocates a little; decoding 1 MB would need a
+	// 750 KB buffer. Measure bytes, not just counts.
+	var before, after runtimeMem
+	before.read()
+	for i := 0; i < 20; i++ {
+		_, _ = k.Open("session", huge, OpenOptions{Now: t0})
+	}
+	after.read()
+	if perCall := (after.total - before.total) / 20; perCall > 1<<10 {
+		t.Errorf("refusing a 1 MB value allocated %d bytes per call (%v allocs)", perCall, allocs)
+	}
+}
+
+func TestJSONSerializerSurvivesShapeChanges(t *testing.T) {
+	type V1 struct {
+		User string
+		Old  int
+	}
+	type V2 struct {
+		User string
+		New  []string
+	}
+	var s JSONSerializer
+	b, err := s.Marshal(V1{User: "ada", Old: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v2 V2
+	if err := s.Unmarshal(b, &v2); err != nil || v2.User != "ada" || v2.New != nil {
+		t.Fatalf("v2 = %+v, err = %v", v2, err)
+	}
+	if !json.Valid(b) {
+		t.Error("not JSON")
+	}
+}
+
+// FuzzOpen feeds arbitrary strings to Open: it must never panic, and must
+// either refuse with a documented error or return what was sealed.
+func FuzzOpen(f *testing.F) {
+	k := mustKeyring(f, testSecret(1), testSecret(2))
+	old := mustKeyring(f, testSecret(2))
+	good := sealAt(f, k, "session", t0, t0, []byte(`{"user":"ada"}`))
+	f.Add(good)
+	f.Add(sealAt(f, old, "session", t0, t0, []byte(`{}`)))
+	v, _ := k.Seal("session", &Envelope{Created: t0, Issued: t0, Flashes: []string{"hi"}, Data: []byte("x")})
+	f.Add(v)
+	f.Add("")
+	f.Add("AQ")
+	f.Add(good[:len(good)-3])
+	f.Add(strings.Repeat("_", 100))
+	f.Fuzz(func(t *testing.T, value string) {
+		e, err := k.Open("session", value, OpenOptions{Now: t0, MaxAge: 24 * time.Hour})
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrUnknownKey) &&
+				!errors.Is(err, ErrAuthentication) && !errors.Is(err, ErrExpired) {
+				t.Fatalf("undocumented error %v", err)
+			}
+			if !reflect.DeepEqual(e, Envelope{}) {
+				t.Fatalf("partial result with error: %+v", e)
+			}
+			return
+		}
+		// Whatever opened must seal and open again to the same content.
+		v, err := k.Seal("session", &e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e2, err := k.Open("session", v, OpenOptions{Now: t0, MaxAge: 24 * time.Hour})
+		if err != nil || !bytes.Equal(e2.Data, e.Data) || !reflect.DeepEqual(e2.Flashes, e.Flashes) {
+			t.Fatalf("re-sealed value does not round-trip: %v", err)
+		}
+	})
+}
+
+// runtimeMem reads the bytes allocated so far by the whole program.
+type runtimeMem struct{ total uint64 }
+
+func (m *runtimeMem) read() {
+	var s runtime.MemStats
+	runtime.ReadMemStats(&s)
+	m.total = s.TotalAlloc
+}
