@@ -1,0 +1,53 @@
+# make test runs every check the project has; CI runs exactly this.
+# It needs only Go: the tools it uses are installed on first use.
+
+GO            ?= go
+BIN           := $(CURDIR)/bin
+STATICCHECK   := $(BIN)/staticcheck
+# Pinned, so that a new release's checks cannot break an unchanged tree.
+STATICCHECK_VERSION := v0.8.2
+# Every module of the repository: the library and the nested ones.
+MODULES       := $(patsubst %/go.mod,%,$(shell find . -name go.mod -not -path './bin/*' | sort))
+# How long each fuzz target runs: briefly in make test, longer in make fuzz.
+FUZZTIME      ?= 10s
+FUZZTIME_LONG ?= 3m
+CHROMIUM      ?= $(shell command -v chromium chromium-browser google-chrome 2>/dev/null | head -n1)
+
+.PHONY: test fmt vet staticcheck race fuzz fuzz-short e2e chromium bench
+
+test: fmt vet staticcheck race fuzz-short
+
+fmt:
+	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	if [ -n "$$out" ]; then echo "gofmt: these files need formatting:"; echo "$$out"; exit 1; fi
+
+vet:
+	@for m in $(MODULES); do echo "go vet $$m"; (cd $$m && $(GO) vet ./...) || exit 1; done
+
+$(STATICCHECK):
+	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+staticcheck: $(STATICCHECK)
+	@for m in $(MODULES); do echo "staticcheck $$m"; (cd $$m && $(STATICCHECK) ./...) || exit 1; done
+
+race:
+	@for m in $(MODULES); do echo "go test -race $$m"; (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
+
+# go test -fuzz takes one target of one package at a time.
+define run_fuzz
+	@for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$t ($(1))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(1) $$pkg || exit 1; \
+	  done; \
+	done
+endef
+
+fuzz-short:
+	$(call run_fuzz,$(FUZZTIME))
+
+fuzz:
+	$(call run_fuzz,$(FUZZTIME_LONG))
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
