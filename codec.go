@@ -330,3 +330,18 @@ func encodeString(src []byte) string {
 	b64.Encode(out, src)
 	return unsafe.String(unsafe.SliceData(out), len(out))
 }
+
+// format seals and opens session values. The Keyring's version-1 format is
+// the default; the securecookie format (gorilla.go) is the other.
+type format interface {
+	seal(name string, e *Envelope) (string, error)
+	open(name, value string, o OpenOptions) (Envelope, error)
+}
+
+// v1Format is the default format: the Keyring's own Seal and Open.
+type v1Format struct{ keys *Keyring }
+
+func (f v1Format) seal(name string, e *Envelope) (string, error) { return f.keys.Seal(name, e) }
+func (f v1Format) open(name, value string, o OpenOptions) (Envelope, error) {
+	return f.keys.Open(name, value, o)
+}
