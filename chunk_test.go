@@ -1,0 +1,143 @@
+package cookiesession
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// bigData returns a session whose sealed value is about n bytes long:
+// random-looking text does not compress, and JSON adds little.
+func bigData(n int) user {
+	var b strings.Builder
+	for i := 0; b.Len() < n*3/4; i++ {
+		fmt.Fprintf(&b, "%08x", uint32(i)*2654435761)
+	}
+	return user{Name: b.String()}
+}
+
+func TestChunkRoundTrips(t *testing.T) {
+	for _, size := range []int{100, 3000, 3900, 4100, 6000, 7000} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			m := newTestManager[user](t, newClock())
+			b := newBrowser(t)
+			want := bigData(size)
+			b.do(handle(m, func(s *Session[user]) { s.Data = want }), "GET", "/")
+			wantChunks := 1
+			if size > m.chunkSize {
+				wantChunks = 2
+			}
+			if len(b.cookies) != wantChunks {
+				t.Errorf("%d cookies, want %d", len(b.cookies), wantChunks)
+			}
+			if h := "Cookie: " + b.header(); len(h) > 8192 {
+				t.Errorf("the Cookie header is %d bytes, over 8 KB", len(h))
+			}
+			var got user
+			var err error
+			b.do(handle(m, func(s *Session[user]) { got, err = s.Data, s.Err() }), "GET", "/")
+			if got.Name != want.Name || err != nil {
+				t.Fatalf("round trip lost the data (err %v)", err)
+			}
+		})
+	}
+}
+
+func TestChunksShrinkAndGrow(t *testing.T) {
+	m := newTestManager[user](t, newClock(), WithMaxSize(12000))
+	b := newBrowser(t)
+	set := func(n int) *httptest.ResponseRecorder {
+		return b.do(handle(m, func(s *Session[user]) { s.Data = bigData(n) }), "GET", "/")
+	}
+	set(11000)
+	if len(b.cookies) != 3 {
+		t.Fatalf("%d cookies, want 3", len(b.cookies))
+	}
+	rec := set(5000)
+	if len(b.cookies) != 2 || b.cookies["session.2"] != "" {
+		t.Errorf("after shrinking: cookies %v", keys(b.cookies))
+	}
+	if !strings.Contains(strings.Join(rec.Header().Values("Set-Cookie"), "\n"), "session.2=; Path=/; Max-Age=0") {
+		t.Errorf("the stale chunk was not deleted: %q", rec.Header().Values("Set-Cookie"))
+	}
+	set(100)
+	if len(b.cookies) != 1 {
+		t.Errorf("after shrinking to one: cookies %v", keys(b.cookies))
+	}
+	b.do(handle(m, func(s *Session[user]) { s.Destroy() }), "GET", "/")
+	if len(b.cookies) != 0 {
+		t.Errorf("after Destroy: cookies %v", keys(b.cookies))
+	}
+}
+
+func TestBrokenChunkSets(t *testing.T) {
+	m := newTestManager[user](t, newClock(), WithMaxSize(12000))
+	chunked := func() map[string]string {
+		b := newBrowser(t)
+		b.do(handle(m, func(s *Session[user]) { s.Data = bigData(11000) }), "GET", "/")
+		return b.cookies
+	}
+	a, other := chunked(), chunked()
+	tests := []struct {
+		name    string
+		cookies map[string]string
+		want    error
+	}{
+		{"missing middle chunk", map[string]string{"session": a["session"], "session.2": a["session.2"]}, ErrMalformed},
+		{"missing last chunk", map[string]string{"session": a["session"], "session.1": a["session.1"]}, ErrMalformed},
+		{"swapped chunks", map[string]string{"session": a["session"], "session.1": a["session.2"], "session.2": a["session.1"]}, ErrAuthentication},
+		{"chunks of two sessions", map[string]string{"session": a["session"], "session.1": other["session.1"], "session.2": a["session.2"]}, ErrAuthentication},
+		{"count beyond the cap", map[string]string{"session": "9." + a["session"][2:]}, ErrTooLarge},
+		{"count of one", map[string]string{"session": "1." + a["session"][2:]}, ErrMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBrowser(t)
+			b.cookies = tt.cookies
+			var s *Session[user]
+			rec := b.do(handle(m, func(got *Session[user]) { s = got }), "GET", "/")
+			if !s.IsNew() || !errors.Is(s.Err(), tt.want) {
+				t.Fatalf("new %v, err %v; want %v", s.IsNew(), s.Err(), tt.want)
+			}
+			if rec.Code != http.StatusOK || len(b.cookies) != 0 {
+				t.Errorf("status %d; the browser keeps %v", rec.Code, keys(b.cookies))
+			}
+		})
+	}
+}
+
+func TestChunkNamesKeepTheHostPrefix(t *testing.T) {
+	m := newTestManager[user](t, newClock(), WithName("__Host-s"))
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data = bigData(6000) }), "GET", "/")
+	if _, ok := b.cookies["__Host-s.1"]; !ok || len(b.cookies) != 2 {
+		t.Errorf("cookies %v", keys(b.cookies))
+	}
+}
+
+func TestOversizeCookieHeaderIsRefusedCheaply(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Cookie", "session=2."+strings.Repeat("A", 4000)+"; session.1="+strings.Repeat("B", 1<<20))
+	var before, after runtimeMem
+	before.read()
+	s := m.Load(req)
+	after.read()
+	if !errors.Is(s.Err(), ErrTooLarge) {
+		t.Errorf("err = %v", s.Err())
+	}
+	if n := after.total - before.total; n > 16<<10 {
+		t.Errorf("refusing a 1 MB chunk allocated %d bytes", n)
+	}
+}
+
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

@@ -1,0 +1,235 @@
+package cookiesession
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+)
+
+// errDiscarded is what the application's writes get after a failed save was
+// answered by the error handler in its place.
+var errDiscarded = errors.New("cookiesession: response replaced by the error handler after a failed save")
+
+// reqState is the middleware's per-request state, reached from the request's
+// context by Get and from the response writer at commit time.
+type reqState[T any] struct {
+	m    *Manager[T]
+	r    *http.Request
+	once sync.Once
+	sess *Session[T]
+	// loadedLate: the session was first asked for after the commit, so any
+	// change to it is lost.
+	loadedLate bool
+	committed  bool
+	// saveFailed: the commit failed and was reported; the session's state
+	// is not what the browser has, so it is not compared again.
+	saveFailed bool
+}
+
+func (st *reqState[T]) session() *Session[T] {
+	st.once.Do(func() {
+		st.sess = st.m.load(st.r, st.m.now())
+		st.loadedLate = st.committed
+	})
+	return st.sess
+}
+
+// loaded reports the session if a handler asked for it, without loading it.
+func (st *reqState[T]) loaded() *Session[T] {
+	var s *Session[T]
+	st.once.Do(func() {}) // a later Get now returns nil: the request is over
+	s = st.sess
+	return s
+}
+
+// Handler returns middleware that gives next's requests a session, through
+// Get. The cookie is opened only when a handler first calls Get, and
+// written back just before the response headers leave, only if it must be:
+// when the session changed, was destroyed or renewed, was sealed by an older
+// key, is due for an idle refresh, or came in invalid.
+//
+// The response is not buffered: streaming, flushing, io.ReaderFrom and
+// hijacking work as without the middleware, and http.ResponseController
+// reaches the original writer through Unwrap.
+func (m *Manager[T]) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := r.Context().Value(m).(*reqState[T]); ok {
+			next.ServeHTTP(w, r) // already inside this Manager's Handler
+			return
+		}
+		st := &reqState[T]{m: m}
+		r = r.WithContext(context.WithValue(r.Context(), m, st))
+		st.r = r
+		rw := &responseWriter[T]{ResponseWriter: w, st: st}
+		next.ServeHTTP(rw, r)
+		rw.finish()
+	})
+}
+
+// Get returns the request's session, opening its cookie on first use. The
+// request must have come through m.Handler; calling Get on any other
+// request is a programming error and panics. A cookie that does not open
+// gives a new, empty session: see Session.Err for why.
+func (m *Manager[T]) Get(r *http.Request) *Session[T] {
+	st, ok := r.Context().Value(m).(*reqState[T])
+	if !ok {
+		panic("cookiesession: Get called on a request that did not pass through this Manager's Handler; " +
+			"wrap the handler with m.Handler(...), or use m.Load and m.Save")
+	}
+	s := st.session()
+	if s == nil {
+		panic("cookiesession: Get called after the handler returned")
+	}
+	return s
+}
+
+// responseWriter commits the session just before the headers leave.
+type responseWriter[T any] struct {
+	http.ResponseWriter
+	st       *reqState[T]
+	hijacked bool
+	// replaced: a failed save was answered by the error handler, which
+	// wrote the response; the application's writes are discarded.
+	replaced bool
+}
+
+// commit writes the session's cookies into the headers, once.
+func (w *responseWriter[T]) commit() {
+	st := w.st
+	if st.committed {
+		return
+	}
+	st.committed = true
+	s := st.sess
+	if s == nil {
+		return
+	}
+	m := st.m
+	if err := m.commit(w.Header(), s, m.now()); err != nil {
+		st.saveFailed = true
+		hw := &hookWriter{ResponseWriter: w.ResponseWriter}
+		m.report(hw, st.r, err)
+		w.replaced = hw.wrote
+	}
+}
+
+// finish runs after the handler returns: it commits if the handler wrote
+// nothing, and reports a change that came too late to be sent.
+func (w *responseWriter[T]) finish() {
+	st := w.st
+	if !st.committed && !w.hijacked {
+		// Load nothing now: a session nobody asked for has nothing to say.
+		st.loaded()
+		w.commit()
+		return
+	}
+	s := st.loaded()
+	if s != nil && !st.saveFailed && st.m.dirty(s) {
+		st.m.report(w, st.r, ErrChangeAfterCommit)
+	}
+}
+
+// WriteHeader commits the session, unless code is informational (1xx but
+// 101): an early hints response does not end the handler's chance to
+// change the session.
+func (w *responseWriter[T]) WriteHeader(code int) {
+	if !w.st.committed && code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.commit()
+	if w.replaced {
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write commits the session before the first byte.
+func (w *responseWriter[T]) Write(p []byte) (int, error) {
+	w.commit()
+	if w.replaced {
+		return 0, errDiscarded
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// ReadFrom commits the session, then lets the original writer copy (using
+// sendfile where it can).
+func (w *responseWriter[T]) ReadFrom(src io.Reader) (int64, error) {
+	w.commit()
+	if w.replaced {
+		return 0, errDiscarded
+	}
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(writerOnly{w.ResponseWriter}, src)
+}
+
+// Flush commits the session and flushes, like http.Flusher.
+func (w *responseWriter[T]) Flush() { _ = w.FlushError() }
+
+// FlushError commits the session and flushes, returning the error that
+// http.ResponseController.Flush reports.
+func (w *responseWriter[T]) FlushError() error {
+	w.commit()
+	if w.replaced {
+		return errDiscarded
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack hands the connection over. The session cannot be written after
+// that: a change made to it is reported as lost.
+func (w *responseWriter[T]) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.hijacked = true
+		w.st.committed = true
+	}
+	return conn, rw, err
+}
+
+// Unwrap returns the original writer, for http.ResponseController.
+func (w *responseWriter[T]) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// writerOnly hides a writer's ReadFrom, so that io.Copy does not call back
+// into it.
+type writerOnly struct{ io.Writer }
+
+// hookWriter records whether the error handler wrote a response.
+type hookWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (h *hookWriter) WriteHeader(code int) {
+	h.wrote = true
+	h.ResponseWriter.WriteHeader(code)
+}
+
+func (h *hookWriter) Write(p []byte) (int, error) {
+	h.wrote = true
+	return h.ResponseWriter.Write(p)
+}
+
+func (h *hookWriter) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+// report logs a failure that loses data and passes it to the error handler.
+func (m *Manager[T]) report(w http.ResponseWriter, r *http.Request, err error) {
+	m.logger.LogAttrs(r.Context(), slog.LevelError, "cookiesession: session not saved",
+		slog.String("cookie", m.name), slog.String("method", r.Method),
+		slog.String("path", r.URL.Path), slog.Any("error", err))
+	if m.onError != nil {
+		m.onError(w, r, err)
+		return
+	}
+	if errors.Is(err, ErrSaveFailed) {
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+	}
+}

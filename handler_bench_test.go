@@ -1,0 +1,52 @@
+package cookiesession
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// benchRequest measures one request through the middleware with the
+// typical session's cookie: fn decides what the handler does with it.
+func benchRequest(b *testing.B, fn func(s *Session[typical])) {
+	m, err := New[typical](mustKeyring(b, testSecret(1)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := countFormat(m)
+	seed := httptest.NewRecorder()
+	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Get(r).Data = newTypical()
+	})).ServeHTTP(seed, httptest.NewRequest("GET", "/", nil))
+	cookie := seed.Result().Cookies()[0].String()
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := m.Get(r)
+		if fn != nil {
+			fn(s)
+		}
+		_, _ = io.WriteString(w, s.Data.Name)
+	}))
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Cookie", cookie)
+	c.opens.Store(0)
+	c.seals.Store(0)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(c.opens.Load())/float64(b.N), "opens/op")
+	b.ReportMetric(float64(c.seals.Load())/float64(b.N), "seals/op")
+}
+
+// BenchmarkHandlerRead: a request that reads the session: one open, no seal.
+func BenchmarkHandlerRead(b *testing.B) { benchRequest(b, nil) }
+
+// BenchmarkHandlerWrite: a request that changes the session: one open, one
+// seal.
+func BenchmarkHandlerWrite(b *testing.B) {
+	benchRequest(b, func(s *Session[typical]) { s.Data.Theme = "light" })
+}

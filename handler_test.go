@@ -1,0 +1,281 @@
+package cookiesession
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// countingFormat counts seals and opens, to check the middleware's work.
+type countingFormat struct {
+	format
+	seals, opens atomic.Int32
+}
+
+func (c *countingFormat) seal(name string, e *Envelope) (string, error) {
+	c.seals.Add(1)
+	return c.format.seal(name, e)
+}
+
+func (c *countingFormat) open(name, value string, o OpenOptions) (Envelope, error) {
+	c.opens.Add(1)
+	return c.format.open(name, value, o)
+}
+
+func countFormat[T any](m *Manager[T]) *countingFormat {
+	c := &countingFormat{format: m.format}
+	m.format = c
+	return c
+}
+
+func TestOneOpenAndAtMostOneSealPerRequest(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+	c := countFormat(m)
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Get(r)
+		s := m.Get(r) // a second Get returns the same session
+		if r.URL.Path == "/write" {
+			s.Data.N++
+		}
+		_, _ = io.WriteString(w, s.Data.Name)
+	}))
+	b.do(h, "GET", "/read")
+	if c.opens.Load() != 1 || c.seals.Load() != 0 {
+		t.Errorf("read-only request: %d opens, %d seals; want 1, 0", c.opens.Load(), c.seals.Load())
+	}
+	c.opens.Store(0)
+	b.do(h, "GET", "/write")
+	if c.opens.Load() != 1 || c.seals.Load() != 1 {
+		t.Errorf("changing request: %d opens, %d seals; want 1, 1", c.opens.Load(), c.seals.Load())
+	}
+	c.opens.Store(0)
+	b.do(m.Handler(http.NotFoundHandler()), "GET", "/")
+	if c.opens.Load() != 0 {
+		t.Error("a request that never asked for the session opened the cookie")
+	}
+}
+
+// serve starts a loopback server for h, closed when the test ends.
+func serve(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func get(t *testing.T, ctx context.Context, url string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+func TestStreamingGetsTheCookieOnTheFirstByte(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	release := make(chan struct{})
+	flushers := map[string]func(http.ResponseWriter){
+		"http.Flusher":       func(w http.ResponseWriter) { w.(http.Flusher).Flush() },
+		"ResponseController": func(w http.ResponseWriter) { _ = http.NewResponseController(w).Flush() },
+	}
+	for name, flush := range flushers {
+		t.Run(name, func(t *testing.T) {
+			srv := serve(t, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				m.Get(r).Data.Name = "streamer"
+				_, _ = io.WriteString(w, "first chunk\n")
+				flush(w)
+				<-release // the handler is still running when the client reads
+				_, _ = io.WriteString(w, "second chunk\n")
+			})))
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			resp := get(t, ctx, srv.URL)
+			line, err := bufio.NewReader(resp.Body).ReadString('\n')
+			if err != nil || line != "first chunk\n" {
+				t.Fatalf("first line %q, %v", line, err)
+			}
+			if len(resp.Cookies()) != 1 {
+				t.Errorf("the streamed response has cookies %v", resp.Cookies())
+			}
+			release <- struct{}{}
+		})
+	}
+}
+
+func TestHijackWorksThroughTheWrapper(t *testing.T) {
+	var logs bytes.Buffer
+	var hookErr atomic.Value
+	m := newTestManager[user](t, newClock(), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))),
+		WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) { hookErr.Store(err) }))
+	done := make(chan struct{})
+	inner := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Errorf("Hijack: %v", err)
+			return
+		}
+		defer conn.Close()
+		_, _ = rw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi")
+		_ = rw.Flush()
+		m.Get(r).Data.Name = "lost" // cannot reach the browser any more
+	}))
+	// done closes once the middleware has finished with the request.
+	srv := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(done)
+		inner.ServeHTTP(w, r)
+	}))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp := get(t, ctx, srv.URL)
+	body, _ := io.ReadAll(resp.Body)
+	if string(body) != "hi" {
+		t.Errorf("body %q", body)
+	}
+	<-done
+	if err, _ := hookErr.Load().(error); !errors.Is(err, ErrChangeAfterCommit) {
+		t.Errorf("a change after hijacking was not reported: %v", err)
+	}
+}
+
+func TestEarlyHintsDoNotCommit(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	srv := serve(t, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</style.css>; rel=preload; as=style")
+		w.WriteHeader(http.StatusEarlyHints)
+		m.Get(r).Data.Name = "after hints"
+		_, _ = io.WriteString(w, "ok")
+	})))
+	var got1xx atomic.Int32
+	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		Got1xxResponse: func(code int, _ textproto.MIMEHeader) error {
+			if code == http.StatusEarlyHints {
+				got1xx.Add(1)
+			}
+			return nil
+		},
+	})
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	resp := get(t, ctx, srv.URL)
+	if got1xx.Load() != 1 {
+		t.Error("no 103 reached the client")
+	}
+	if resp.StatusCode != http.StatusOK || len(resp.Cookies()) != 1 {
+		t.Fatalf("status %d, cookies %v", resp.StatusCode, resp.Cookies())
+	}
+	req := httptest.NewRequest("GET", "/", nil)
+	req.AddCookie(resp.Cookies()[0])
+	if got := m.Load(req).Data.Name; got != "after hints" {
+		t.Errorf("Name = %q", got)
+	}
+}
+
+func TestServeContentKeepsWorking(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	payload := strings.Repeat("0123456789", 10000)
+	srv := serve(t, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Get(r).Data.Name = "reader"
+		if _, ok := w.(io.ReaderFrom); !ok {
+			t.Error("the wrapper hides io.ReaderFrom")
+		}
+		http.ServeContent(w, r, "data.txt", time.Time{}, strings.NewReader(payload))
+	})))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp := get(t, ctx, srv.URL)
+	body, _ := io.ReadAll(resp.Body)
+	if string(body) != payload || len(resp.Cookies()) != 1 {
+		t.Errorf("body %d bytes, cookies %v", len(body), resp.Cookies())
+	}
+}
+
+func TestChangeAfterCommitIsReported(t *testing.T) {
+	var logs bytes.Buffer
+	var hookErr error
+	m := newTestManager[user](t, newClock(), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))),
+		WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) { hookErr = err }))
+	tests := []struct {
+		name string
+		h    http.HandlerFunc
+		lost bool
+	}{
+		{"change after write", func(w http.ResponseWriter, r *http.Request) {
+			s := m.Get(r)
+			_, _ = io.WriteString(w, "body")
+			s.Data.Name = "late"
+		}, true},
+		{"flash after WriteHeader", func(w http.ResponseWriter, r *http.Request) {
+			s := m.Get(r)
+			w.WriteHeader(http.StatusNoContent)
+			s.AddFlash("late")
+		}, true},
+		{"first Get after write", func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, "body")
+			m.Get(r).Data.N = 9
+		}, true},
+		{"change before write", func(w http.ResponseWriter, r *http.Request) {
+			m.Get(r).Data.Name = "early"
+			_, _ = io.WriteString(w, "body")
+		}, false},
+		{"read after write", func(w http.ResponseWriter, r *http.Request) {
+			s := m.Get(r)
+			_, _ = io.WriteString(w, "body")
+			_ = s.Data.Name
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs.Reset()
+			hookErr = nil
+			newBrowser(t).do(m.Handler(tt.h), "GET", "/")
+			if got := errors.Is(hookErr, ErrChangeAfterCommit); got != tt.lost {
+				t.Errorf("reported %v (%v), want %v", got, hookErr, tt.lost)
+			}
+			if got := strings.Contains(logs.String(), "changed after the response was committed"); got != tt.lost {
+				t.Errorf("logged %v, want %v: %s", got, tt.lost, logs.String())
+			}
+		})
+	}
+}
+
+func TestHandlerThatWritesNothingStillSaves(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	b := newBrowser(t)
+	rec := b.do(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Get(r).Data.Name = "quiet"
+	})), "GET", "/")
+	if rec.Code != http.StatusOK || b.cookies["session"] == "" {
+		t.Errorf("status %d, cookies %v", rec.Code, b.cookies)
+	}
+}
+
+func TestNestedHandlersShareOneSession(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	c := countFormat(m)
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data.N = 1 }), "GET", "/")
+	inner := handle(m, func(s *Session[user]) { s.Data.N++ })
+	rec := b.do(m.Handler(m.Handler(inner)), "GET", "/")
+	if n := len(rec.Header().Values("Set-Cookie")); n != 1 || c.seals.Load() != 2 {
+		t.Errorf("%d Set-Cookie lines, %d seals", n, c.seals.Load())
+	}
+}

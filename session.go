@@ -1,0 +1,541 @@
+package cookiesession
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"strings"
+	"time"
+)
+
+// Errors a Session or the error handler may report, beside the codec's.
+var (
+	// ErrRejected: the cookie opened but the validator (WithValidator)
+	// refused it. The validator's own error is wrapped too.
+	ErrRejected = errors.New("session rejected by the validator")
+	// ErrSaveFailed: the session could not be written (too large, or the
+	// serializer failed); the cause is wrapped too. The browser keeps its
+	// previous cookie.
+	ErrSaveFailed = errors.New("session not saved")
+	// ErrChangeAfterCommit: the session changed after the response headers
+	// had been sent, so the change could not reach the browser.
+	ErrChangeAfterCommit = errors.New("session changed after the response was committed")
+)
+
+// Defaults of the options.
+const (
+	DefaultName   = "session"
+	DefaultMaxAge = 24 * time.Hour
+)
+
+// Session is one request's session. Its Data is the application's value,
+// read and changed directly; the middleware notices changes by content, so
+// there is no Save to forget.
+//
+// A Session belongs to one request and is not safe for concurrent use by
+// several goroutines, just like a map.
+type Session[T any] struct {
+	// Data is the application's session data. For a new session it is the
+	// zero value of T, except that a map type starts as an empty map, ready
+	// for assignment.
+	Data T
+
+	m       *Manager[T]
+	created time.Time
+	issued  time.Time
+	isNew   bool
+	err     error
+	flashes []string
+	// flashDiff, destroyed and renewed record changes that Data does not
+	// show. All three are cleared when the session is written.
+	flashDiff bool
+	destroyed bool
+	renewed   bool
+	stale     bool
+	keyID     KeyID
+	// orig is Data serialised as it arrived (or as a new session starts),
+	// to detect change by content.
+	orig []byte
+	// present has bit i set when cookie i (0: the main cookie, i > 0:
+	// chunk i) came with the request, so that it can be deleted.
+	present uint32
+}
+
+// IsNew reports whether the request brought no valid session cookie.
+func (s *Session[T]) IsNew() bool { return s.isNew }
+
+// Err returns why the request's session cookie was not used, wrapping one of
+// ErrMalformed, ErrExpired, ErrUnknownKey, ErrAuthentication, ErrTooLarge or
+// ErrRejected; nil when the cookie opened or there was none. The session is
+// new and empty in either case: this is for logging and metrics only.
+func (s *Session[T]) Err() error { return s.err }
+
+// Created returns when the session's lifetime began: its first save, or the
+// last Renew. The absolute lifetime (WithMaxAge) counts from here.
+func (s *Session[T]) Created() time.Time { return s.created }
+
+// Issued returns when the cookie the request brought was sealed (for a new
+// session, when the session was loaded). The idle timeout counts from here.
+func (s *Session[T]) Issued() time.Time { return s.issued }
+
+// KeyID returns the id of the key that sealed the request's cookie, and
+// whether that key is not the newest (so the cookie will be sealed again).
+// For a new session it returns the zero KeyID and false.
+func (s *Session[T]) KeyID() (id KeyID, stale bool) { return s.keyID, s.stale }
+
+// Destroy ends the session: Data is reset and the cookies are deleted from
+// the browser. If Data or flashes are set again after Destroy, a new session
+// with a new lifetime is written instead, so "signed out" can be flashed.
+func (s *Session[T]) Destroy() {
+	s.Data = s.m.newData()
+	s.flashes = nil
+	s.flashDiff = false
+	s.destroyed = true
+}
+
+// Renew starts a new lifetime for the session, keeping Data: the absolute
+// lifetime counts again from now, and a fresh cookie is written. Call it on
+// sign-in and on every change of privilege, so that a cookie captured before
+// cannot stand for the new state longer than it would have.
+func (s *Session[T]) Renew() {
+	s.renewed = true
+}
+
+// AddFlash queues a one-time message, read by Flashes on a later request
+// (typically after a redirect).
+func (s *Session[T]) AddFlash(msg string) {
+	s.flashes = append(s.flashes, msg)
+	s.flashDiff = true
+}
+
+// Flashes returns the queued messages and removes them from the session:
+// each is read once.
+func (s *Session[T]) Flashes() []string {
+	f := s.flashes
+	if len(f) > 0 {
+		s.flashes = nil
+		s.flashDiff = true
+	}
+	return f
+}
+
+// Option configures a Manager. Options are checked once, by New.
+type Option func(*config)
+
+type config struct {
+	name, path, domain string
+	maxAge, idle       time.Duration
+	sameSite           http.SameSite
+	secure             bool
+	maxSize            int
+	serializer         Serializer
+	logger             *slog.Logger
+	onError            func(http.ResponseWriter, *http.Request, error)
+	validator          any // func(*http.Request, *Session[T]) error
+	now                func() time.Time
+	format             func(*Keyring, int) format
+	errs               []error
+}
+
+// WithName sets the cookie name. A name starting with "__Host-" makes the
+// browser insist on Secure, Path "/" and no Domain, which New checks. The
+// default is "session".
+func WithName(name string) Option { return func(c *config) { c.name = name } }
+
+// WithPath sets the cookie's Path. The default is "/".
+func WithPath(path string) Option { return func(c *config) { c.path = path } }
+
+// WithDomain sets the cookie's Domain, to share the session with
+// subdomains. The default is none: the cookie goes back only to the host
+// that set it.
+func WithDomain(domain string) Option { return func(c *config) { c.domain = domain } }
+
+// WithMaxAge sets the absolute lifetime of a session, counted from its
+// creation or last Renew and enforced from the time sealed in the cookie.
+// The default is 24 hours.
+func WithMaxAge(d time.Duration) Option { return func(c *config) { c.maxAge = d } }
+
+// WithIdleTimeout ends a session that has not been used for d. The cookie is
+// then re-issued once half of d has passed since it was sealed, not on every
+// request. The default is no idle timeout.
+func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.idle = d } }
+
+// WithSameSite sets the cookie's SameSite attribute. SameSiteNoneMode
+// requires Secure. The default is http.SameSiteLaxMode.
+func WithSameSite(mode http.SameSite) Option { return func(c *config) { c.sameSite = mode } }
+
+// WithSecure sets the cookie's Secure attribute. Turn it off only for local
+// development over plain HTTP. The default is true.
+func WithSecure(secure bool) Option { return func(c *config) { c.secure = secure } }
+
+// WithMaxSize caps the sealed session's length in bytes, across all its
+// chunk cookies. A save beyond it fails (see WithErrorHandler) and the
+// browser keeps its previous cookie. The default is DefaultMaxSize, which
+// keeps the Cookie header under 8 KB.
+func WithMaxSize(n int) Option { return func(c *config) { c.maxSize = n } }
+
+// WithSerializer sets how Data is serialised. It should keep sessions
+// readable across deploys that add or remove fields. The default is
+// JSONSerializer.
+func WithSerializer(s Serializer) Option { return func(c *config) { c.serializer = s } }
+
+// WithLogger sets where failures are logged. The default is slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithClock sets the source of the current time, for tests. The default is
+// time.Now.
+func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+// WithErrorHandler sets the function told of failures that lose data: a
+// save that failed (ErrSaveFailed) and a change made after the response was
+// committed (ErrChangeAfterCommit), and of a gorilla cookie that could not be
+// converted. Each error is logged before the handler runs.
+//
+// For a failed save, w has not been written to: if the handler writes a
+// response, it replaces the application's (whose further writes are
+// discarded); if it writes nothing, the application's response goes out
+// without a session cookie. For the other errors the response is already
+// on its way and w is for reference only.
+//
+// The default writes a 500 Internal Server Error for a failed save.
+func WithErrorHandler(fn func(w http.ResponseWriter, r *http.Request, err error)) Option {
+	return func(c *config) { c.onError = fn }
+}
+
+// WithValidator sets a function that runs after a cookie opens and may
+// reject it by returning an error; the request then gets a fresh session
+// whose Err wraps ErrRejected. With Created and Issued at hand it is the way
+// to revoke stateless sessions: compare them with, say, a per-user "signed
+// out everywhere at" time kept in the application's database. The default
+// is no validator.
+//
+// The Session's type must match the Manager's: New reports a mismatch.
+func WithValidator[T any](fn func(r *http.Request, s *Session[T]) error) Option {
+	return func(c *config) { c.validator = fn }
+}
+
+// Manager seals, opens and writes sessions of type T. Make one with New and
+// share it: it is immutable and safe for concurrent use.
+type Manager[T any] struct {
+	keys       *Keyring
+	format     format
+	name       string
+	names      []string // the main cookie and its chunks: name, name.1, ...
+	cookieTail string   // the attributes after Max-Age, rendered once
+	cookieHead string   // "; Path=...; Domain=..." before Max-Age
+	maxAge     time.Duration
+	idle       time.Duration
+	maxSize    int
+	chunkSize  int
+	serializer Serializer
+	logger     *slog.Logger
+	onError    func(http.ResponseWriter, *http.Request, error)
+	validator  func(*http.Request, *Session[T]) error
+	now        func() time.Time
+	newData    func() T
+	zero       []byte // newData() serialised: the content of an untouched session
+}
+
+// New returns a Manager for sessions of type T sealed with keys, configured
+// by options. It checks every option and returns an error naming the first
+// problem; the Manager never changes afterwards.
+//
+// T can be any type its Serializer handles: a struct for typed sessions, or
+// a map for a bag of values.
+func New[T any](keys *Keyring, options ...Option) (*Manager[T], error) {
+	if keys == nil || keys.Len() == 0 {
+		return nil, errors.New("cookiesession: New needs a Keyring; make one with KeyringFromEnv or NewKeyring")
+	}
+	c := config{
+		name:       DefaultName,
+		path:       "/",
+		maxAge:     DefaultMaxAge,
+		sameSite:   http.SameSiteLaxMode,
+		secure:     true,
+		maxSize:    DefaultMaxSize,
+		serializer: JSONSerializer{},
+		now:        time.Now,
+		format:     func(k *Keyring, _ int) format { return v1Format{k} },
+	}
+	for _, o := range options {
+		if o == nil {
+			return nil, errors.New("cookiesession: New was given a nil Option")
+		}
+		o(&c)
+	}
+	if err := c.check(); err != nil {
+		return nil, fmt.Errorf("cookiesession: %w", err)
+	}
+	m := &Manager[T]{
+		keys:       keys,
+		format:     c.format(keys, c.maxSize),
+		name:       c.name,
+		maxAge:     c.maxAge,
+		idle:       c.idle,
+		maxSize:    c.maxSize,
+		serializer: c.serializer,
+		logger:     c.logger,
+		onError:    c.onError,
+		now:        c.now,
+	}
+	if m.logger == nil {
+		m.logger = slog.Default()
+	}
+	if c.validator != nil {
+		v, ok := c.validator.(func(*http.Request, *Session[T]) error)
+		if !ok {
+			return nil, fmt.Errorf("cookiesession: WithValidator was given %T, but the Manager's sessions are *Session[%v]",
+				c.validator, reflect.TypeFor[T]())
+		}
+		m.validator = v
+	}
+	if reflect.TypeFor[T]().Kind() == reflect.Map {
+		mt := reflect.TypeFor[T]()
+		m.newData = func() T { return reflect.MakeMap(mt).Interface().(T) }
+	} else {
+		m.newData = func() T { var zero T; return zero }
+	}
+	zero := m.newData()
+	var err error
+	if m.zero, err = m.serializer.Marshal(&zero); err != nil {
+		return nil, fmt.Errorf("cookiesession: the serializer cannot encode %v: %w", reflect.TypeFor[T](), err)
+	}
+	if err := m.setupCookies(&c); err != nil {
+		return nil, fmt.Errorf("cookiesession: %w", err)
+	}
+	return m, nil
+}
+
+func (c *config) check() error {
+	if len(c.errs) > 0 {
+		return c.errs[0]
+	}
+	probe := http.Cookie{Name: c.name, Value: "x", Path: c.path, Domain: c.domain}
+	if err := probe.Valid(); err != nil {
+		return fmt.Errorf("invalid cookie settings (name %q, path %q, domain %q): %w", c.name, c.path, c.domain, err)
+	}
+	if strings.HasPrefix(c.name, "__Host-") {
+		switch {
+		case !c.secure:
+			return fmt.Errorf("cookie name %q requires Secure; remove WithSecure(false) or drop the __Host- prefix", c.name)
+		case c.path != "/":
+			return fmt.Errorf("cookie name %q requires Path \"/\", not %q; remove WithPath or drop the __Host- prefix", c.name, c.path)
+		case c.domain != "":
+			return fmt.Errorf("cookie name %q forbids a Domain, got %q; remove WithDomain or drop the __Host- prefix", c.name, c.domain)
+		}
+	}
+	if strings.HasPrefix(c.name, "__Secure-") && !c.secure {
+		return fmt.Errorf("cookie name %q requires Secure; remove WithSecure(false) or drop the __Secure- prefix", c.name)
+	}
+	if c.sameSite == http.SameSiteNoneMode && !c.secure {
+		return errors.New("SameSite=None requires Secure; browsers refuse the cookie otherwise")
+	}
+	if c.maxAge <= 0 {
+		return fmt.Errorf("WithMaxAge(%v): the lifetime must be positive", c.maxAge)
+	}
+	if c.idle < 0 {
+		return fmt.Errorf("WithIdleTimeout(%v): must not be negative (0 means none)", c.idle)
+	}
+	if c.idle > 0 && c.idle < 2*time.Second {
+		return fmt.Errorf("WithIdleTimeout(%v): shorter than 2s cannot be kept with cookie times in seconds", c.idle)
+	}
+	if c.serializer == nil {
+		return errors.New("WithSerializer(nil): a Serializer is needed")
+	}
+	if c.now == nil {
+		return errors.New("WithClock(nil): a clock is needed")
+	}
+	return nil
+}
+
+// newSession returns a fresh session, started now.
+func (m *Manager[T]) newSession(now time.Time, present uint32, err error) *Session[T] {
+	return &Session[T]{
+		m:       m,
+		Data:    m.newData(),
+		created: now,
+		issued:  now,
+		isNew:   true,
+		err:     err,
+		orig:    m.zero,
+		present: present,
+	}
+}
+
+// Load opens the request's session cookie and returns its session, or a new
+// one if there is no valid cookie (see Session.Err for why). With the
+// middleware, use Get instead; Load and Save are for code that cannot use
+// it. Each call opens the cookie again.
+func (m *Manager[T]) Load(r *http.Request) *Session[T] {
+	return m.load(r, m.now())
+}
+
+func (m *Manager[T]) load(r *http.Request, now time.Time) *Session[T] {
+	jar := m.readJar(r)
+	if jar.present == 0 {
+		return m.newSession(now, 0, nil)
+	}
+	value, err := m.assemble(&jar)
+	if err != nil {
+		return m.newSession(now, jar.present, err)
+	}
+	e, err := m.format.open(m.name, value, OpenOptions{Now: now, MaxAge: m.maxAge, IdleTimeout: m.idle, MaxLength: m.maxSize})
+	if err != nil {
+		return m.newSession(now, jar.present, err)
+	}
+	s := &Session[T]{
+		m:       m,
+		Data:    m.newData(),
+		created: e.Created,
+		issued:  e.Issued,
+		flashes: e.Flashes,
+		stale:   e.Stale,
+		keyID:   e.KeyID,
+		orig:    e.Data,
+		present: jar.present,
+	}
+	if err := m.serializer.Unmarshal(e.Data, &s.Data); err != nil {
+		return m.newSession(now, jar.present, fmt.Errorf("%w: the data does not decode into %v: %v", ErrMalformed, reflect.TypeFor[T](), err))
+	}
+	if m.validator != nil {
+		if err := m.validator(r, s); err != nil {
+			return m.newSession(now, jar.present, fmt.Errorf("%w: %w", ErrRejected, err))
+		}
+	}
+	return s
+}
+
+// Save writes the session's cookies into w's headers, if anything needs
+// writing, exactly as the middleware would. Call it before the response's
+// headers are written. It returns an error wrapping ErrSaveFailed, and
+// writes nothing, if the session cannot be saved. With the middleware,
+// Save is never needed.
+func (m *Manager[T]) Save(w http.ResponseWriter, s *Session[T]) error {
+	return m.commit(w.Header(), s, m.now())
+}
+
+// commit decides what the response must carry for s, adds it to h and
+// records s as written. It adds nothing if it fails: a failed save leaves
+// the browser's previous cookie in place.
+func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time) error {
+	// 1. Serialise and compare with what came in: change is by content.
+	addVary(h)
+	data, err := m.serializer.Marshal(&s.Data)
+	if err != nil {
+		return fmt.Errorf("%w: serialising %v: %w", ErrSaveFailed, reflect.TypeFor[T](), err)
+	}
+	baseline := s.orig
+	if s.destroyed {
+		baseline = m.zero
+	}
+	changed := s.flashDiff || !bytes.Equal(data, baseline)
+
+	// 2. Decide whether a cookie must be written.
+	write := changed || s.renewed || s.stale ||
+		(m.idle > 0 && now.Sub(s.issued) >= m.idle/2)
+	if s.destroyed && !changed {
+		m.deleteCookies(h, s.present)
+		makePrivate(h)
+		s.reset(m.zero, now, now, 0)
+		return nil
+	}
+	if !write {
+		if s.err != nil && s.present != 0 {
+			// Clear the cookie that did not open, so the browser stops
+			// sending it.
+			m.deleteCookies(h, s.present)
+			makePrivate(h)
+			s.present = 0
+		}
+		return nil
+	}
+
+	// 3. Seal, check the size, and only then touch the headers.
+	// A new session's lifetime began when it was loaded, moments ago.
+	created := s.created
+	if s.destroyed || s.renewed {
+		created = now
+	}
+	e := Envelope{Created: created, Issued: now, Flashes: s.flashes, Data: data}
+	value, err := m.format.seal(m.name, &e)
+	if err != nil {
+		return fmt.Errorf("%w: sealing: %w", ErrSaveFailed, err)
+	}
+	if len(value) > m.maxSize {
+		return fmt.Errorf("%w: %w: cookie %q would be %d bytes sealed (%d bytes of data); the cap is %d (WithMaxSize)",
+			ErrSaveFailed, ErrTooLarge, m.name, len(value), len(data), m.maxSize)
+	}
+	life := created.Add(m.maxAge).Sub(now)
+	if m.idle > 0 && m.idle < life {
+		life = m.idle
+	}
+	written := m.setCookies(h, value, max(int(life/time.Second), 1), s.present)
+	makePrivate(h)
+	s.reset(data, created, now, written)
+	return nil
+}
+
+// reset records that s was written (or deleted) as data, so that later
+// changes are measured from there.
+func (s *Session[T]) reset(data []byte, created, issued time.Time, present uint32) {
+	s.orig = data
+	s.created, s.issued = created, issued
+	s.present = present
+	s.flashDiff, s.destroyed, s.renewed, s.stale = false, false, false, false
+	s.err = nil
+}
+
+// dirty reports whether s changed since it was loaded or last written.
+func (m *Manager[T]) dirty(s *Session[T]) bool {
+	if s.flashDiff || s.destroyed || s.renewed {
+		return true
+	}
+	data, err := m.serializer.Marshal(&s.Data)
+	return err != nil || !bytes.Equal(data, s.orig)
+}
+
+// addVary marks the response as depending on the Cookie header, so that no
+// cache serves one user's page to another.
+func addVary(h http.Header) {
+	for _, v := range h["Vary"] {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); strings.EqualFold(f, "Cookie") || f == "*" {
+				return
+			}
+		}
+	}
+	h.Add("Vary", "Cookie")
+}
+
+// makePrivate keeps a response that sets a cookie out of shared caches: a
+// proxy that stored it would hand the cookie to other users. Directives the
+// application set are kept, except those that invite shared caching.
+func makePrivate(h http.Header) {
+	cc := h.Get("Cache-Control")
+	if cc == "" {
+		h.Set("Cache-Control", "private")
+		return
+	}
+	var kept []string
+	private := false
+	for _, d := range strings.Split(cc, ",") {
+		d = strings.TrimSpace(d)
+		name, _, _ := strings.Cut(strings.ToLower(d), "=")
+		switch name {
+		case "public", "s-maxage":
+			continue
+		case "private", "no-store":
+			private = true
+		}
+		if d != "" {
+			kept = append(kept, d)
+		}
+	}
+	if !private {
+		kept = append([]string{"private"}, kept...)
+	}
+	h.Set("Cache-Control", strings.Join(kept, ", "))
+}

@@ -1,0 +1,583 @@
+package cookiesession
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testClock is an injected clock: tests move time, they never sleep.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *testClock { return &testClock{t: t0} }
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type user struct {
+	Name string
+	Cart []string
+	N    int
+}
+
+// browser keeps cookies the way a browser would for one site: Set-Cookie
+// lines replace or delete them, and requests carry them back.
+type browser struct {
+	t       testing.TB
+	cookies map[string]string
+}
+
+func newBrowser(t testing.TB) *browser { return &browser{t: t, cookies: map[string]string{}} }
+
+func (b *browser) store(h http.Header) {
+	b.t.Helper()
+	for _, line := range h.Values("Set-Cookie") {
+		if n := len("Set-Cookie: ") + len(line); n > setCookieLineMax {
+			b.t.Errorf("Set-Cookie line of %d bytes: browsers ignore it", n)
+		}
+		c, err := http.ParseSetCookie(line)
+		if err != nil {
+			b.t.Fatalf("bad Set-Cookie %q: %v", line, err)
+		}
+		if c.MaxAge < 0 {
+			delete(b.cookies, c.Name)
+		} else {
+			b.cookies[c.Name] = c.Value
+		}
+	}
+}
+
+func (b *browser) header() string {
+	names := make([]string, 0, len(b.cookies))
+	for n := range b.cookies {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var parts []string
+	for _, n := range names {
+		parts = append(parts, n+"="+b.cookies[n])
+	}
+	return strings.Join(parts, "; ")
+}
+
+// do sends one request through h with the browser's cookies and stores what
+// comes back.
+func (b *browser) do(h http.Handler, method, target string) *httptest.ResponseRecorder {
+	b.t.Helper()
+	req := httptest.NewRequest(method, target, nil)
+	if c := b.header(); c != "" {
+		req.Header.Set("Cookie", c)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	b.store(rec.Result().Header)
+	return rec
+}
+
+func newTestManager[T any](t testing.TB, clock *testClock, opts ...Option) *Manager[T] {
+	t.Helper()
+	opts = append([]Option{WithClock(clock.Now), WithLogger(slog.New(slog.DiscardHandler))}, opts...)
+	m, err := New[T](mustKeyring(t, testSecret(1)), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// handle wraps fn as a middleware-served handler writing "ok".
+func handle[T any](m *Manager[T], fn func(s *Session[T])) http.Handler {
+	return m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fn != nil {
+			fn(m.Get(r))
+		}
+		_, _ = w.Write([]byte("ok"))
+	}))
+}
+
+func TestNewRefusesBadOptions(t *testing.T) {
+	k := mustKeyring(t, testSecret(1))
+	tests := []struct {
+		name string
+		opts []Option
+		want string
+	}{
+		{"host prefix with domain", []Option{WithName("__Host-s"), WithDomain("example.com")}, "forbids a Domain"},
+		{"host prefix with path", []Option{WithName("__Host-s"), WithPath("/app")}, `requires Path "/"`},
+		{"host prefix insecure", []Option{WithName("__Host-s"), WithSecure(false)}, "requires Secure"},
+		{"secure prefix insecure", []Option{WithName("__Secure-s"), WithSecure(false)}, "requires Secure"},
+		{"samesite none insecure", []Option{WithSameSite(http.SameSiteNoneMode), WithSecure(false)}, "SameSite=None requires Secure"},
+		{"bad name", []Option{WithName("a b")}, "invalid cookie settings"},
+		{"zero lifetime", []Option{WithMaxAge(0)}, "must be positive"},
+		{"negative idle", []Option{WithIdleTimeout(-time.Second)}, "must not be negative"},
+		{"tiny cap", []Option{WithMaxSize(10)}, "at least 256"},
+		{"huge cap", []Option{WithMaxSize(1 << 20)}, "at most 16 are allowed"},
+		{"nil serializer", []Option{WithSerializer(nil)}, "Serializer is needed"},
+		{"validator of another type", []Option{WithValidator(func(*http.Request, *Session[int]) error { return nil })}, "WithValidator was given"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New[user](k, tt.opts...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+	if _, err := New[user](nil); err == nil {
+		t.Error("New accepted a nil Keyring")
+	}
+	if _, err := New[chan int](k); err == nil {
+		t.Error("New accepted a type JSON cannot encode")
+	}
+	if _, err := New[user](k, WithName("__Host-s")); err != nil {
+		t.Errorf("a correct __Host- setup was refused: %v", err)
+	}
+}
+
+func TestCookieDefaults(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	rec := newBrowser(t).do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+	cs := rec.Result().Cookies()
+	if len(cs) != 1 {
+		t.Fatalf("cookies = %v", cs)
+	}
+	c := cs[0]
+	if c.Name != "session" || !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Domain != "" {
+		t.Errorf("cookie = %+v, want session, HttpOnly, Secure, Lax, Path /", c)
+	}
+	if c.MaxAge != int(DefaultMaxAge/time.Second) {
+		t.Errorf("Max-Age = %d, want %d", c.MaxAge, int(DefaultMaxAge/time.Second))
+	}
+}
+
+func TestWhenSetCookieIsSent(t *testing.T) {
+	clock := newClock()
+	oldKeys := mustKeyring(t, testSecret(1))
+	newKeys := mustKeyring(t, testSecret(2), testSecret(1))
+	mk := func(keys *Keyring, opts ...Option) *Manager[user] {
+		opts = append([]Option{WithClock(clock.Now), WithIdleTimeout(time.Hour), WithLogger(slog.New(slog.DiscardHandler))}, opts...)
+		m, err := New[user](keys, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	m := mk(oldKeys)
+	read := handle(m, func(s *Session[user]) { _ = s.Data.Name })
+	write := handle(m, func(s *Session[user]) { s.Data.N++ })
+
+	b := newBrowser(t)
+	if rec := b.do(read, "GET", "/"); rec.Header().Get("Set-Cookie") != "" {
+		t.Error("an untouched new session set a cookie")
+	}
+	if rec := b.do(handle(m, nil), "GET", "/"); rec.Header().Get("Vary") != "" {
+		t.Error("a request that never read the session got Vary: Cookie")
+	}
+	if rec := b.do(write, "GET", "/"); rec.Header().Get("Set-Cookie") == "" {
+		t.Fatal("a changed session set no cookie")
+	}
+	rec := b.do(read, "GET", "/")
+	if rec.Header().Get("Set-Cookie") != "" {
+		t.Error("an unchanged session set a cookie")
+	}
+	if rec.Header().Get("Vary") != "Cookie" {
+		t.Errorf("Vary = %q, want Cookie", rec.Header().Get("Vary"))
+	}
+	if rec := b.do(handle(m, func(s *Session[user]) { n := s.Data.N; s.Data.N = n }), "GET", "/"); rec.Header().Get("Set-Cookie") != "" {
+		t.Error("a write of the same value set a cookie")
+	}
+
+	// Idle refresh: not before half the idle window, then once.
+	clock.Advance(29 * time.Minute)
+	if rec := b.do(read, "GET", "/"); rec.Header().Get("Set-Cookie") != "" {
+		t.Error("refreshed before half of the idle window")
+	}
+	clock.Advance(2 * time.Minute)
+	if rec := b.do(read, "GET", "/"); rec.Header().Get("Set-Cookie") == "" {
+		t.Error("not refreshed after half of the idle window")
+	}
+	if rec := b.do(read, "GET", "/"); rec.Header().Get("Set-Cookie") != "" {
+		t.Error("refreshed twice")
+	}
+
+	// Renew writes even without a change, and restarts the lifetime.
+	var created time.Time
+	clock.Advance(time.Minute)
+	rec = b.do(handle(m, func(s *Session[user]) { s.Renew() }), "GET", "/")
+	if rec.Header().Get("Set-Cookie") == "" {
+		t.Error("Renew set no cookie")
+	}
+	b.do(handle(m, func(s *Session[user]) { created = s.Created() }), "GET", "/")
+	if !created.Equal(clock.Now()) {
+		t.Errorf("after Renew, Created = %v, want %v", created, clock.Now())
+	}
+
+	// A cookie from an older key is sealed again under the newest.
+	m2 := mk(newKeys)
+	read2 := handle(m2, func(s *Session[user]) {})
+	rec = b.do(read2, "GET", "/")
+	if rec.Header().Get("Set-Cookie") == "" {
+		t.Fatal("a stale-keyed cookie was not re-sealed")
+	}
+	var id KeyID
+	var stale bool
+	b.do(handle(m2, func(s *Session[user]) { id, stale = s.KeyID() }), "GET", "/")
+	if stale || id != newKeys.IDs()[0] {
+		t.Errorf("after re-sealing: key %v stale %v", id, stale)
+	}
+
+	// Destroy deletes the cookie.
+	rec = b.do(handle(m2, func(s *Session[user]) { s.Destroy() }), "GET", "/")
+	if !strings.Contains(rec.Header().Get("Set-Cookie"), "Max-Age=0") || len(b.cookies) != 0 {
+		t.Errorf("Destroy: Set-Cookie %q, browser keeps %v", rec.Header().Get("Set-Cookie"), b.cookies)
+	}
+}
+
+func TestSettingResponsesAreNotSharedCacheable(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	tests := []struct{ in, want string }{
+		{"", "private"},
+		{"public, max-age=60", "private, max-age=60"},
+		{"max-age=60, s-maxage=600", "private, max-age=60"},
+		{"no-store", "no-store"},
+		{"private, max-age=5", "private, max-age=5"},
+	}
+	for _, tt := range tests {
+		h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if tt.in != "" {
+				w.Header().Set("Cache-Control", tt.in)
+			}
+			m.Get(r).Data.Name = "x"
+		}))
+		rec := newBrowser(t).do(h, "GET", "/")
+		if got := rec.Header().Get("Cache-Control"); got != tt.want {
+			t.Errorf("Cache-Control %q became %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestSessionSurvivesShapeChanges(t *testing.T) {
+	type before struct {
+		Name    string
+		Removed int
+	}
+	type after struct {
+		Name  string
+		Added []string
+	}
+	clock := newClock()
+	keys := mustKeyring(t, testSecret(1))
+	m1, _ := New[before](keys, WithClock(clock.Now))
+	m2, _ := New[after](keys, WithClock(clock.Now))
+	b := newBrowser(t)
+	b.do(handle(m1, func(s *Session[before]) { s.Data = before{"ada", 7} }), "GET", "/")
+	var got after
+	var isNew bool
+	b.do(handle(m2, func(s *Session[after]) { got, isNew = s.Data, s.IsNew() }), "GET", "/")
+	if isNew || got.Name != "ada" || got.Added != nil {
+		t.Errorf("after the deploy: %+v new=%v", got, isNew)
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    []Option
+		advance time.Duration
+		expired bool
+	}{
+		{"within lifetime", []Option{WithMaxAge(time.Hour)}, 59 * time.Minute, false},
+		{"past lifetime", []Option{WithMaxAge(time.Hour)}, time.Hour, true},
+		{"within idle", []Option{WithIdleTimeout(10 * time.Minute)}, 9 * time.Minute, false},
+		{"past idle", []Option{WithIdleTimeout(10 * time.Minute)}, 10 * time.Minute, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := newClock()
+			m := newTestManager[user](t, clock, tt.opts...)
+			b := newBrowser(t)
+			b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+			clock.Advance(tt.advance)
+			var s *Session[user]
+			rec := b.do(handle(m, func(got *Session[user]) { s = got }), "GET", "/")
+			if got := s.IsNew(); got != tt.expired {
+				t.Fatalf("IsNew = %v, want %v (err %v)", got, tt.expired, s.Err())
+			}
+			if tt.expired {
+				if !errors.Is(s.Err(), ErrExpired) || s.Data.Name != "" {
+					t.Errorf("expired session: err %v, data %+v", s.Err(), s.Data)
+				}
+				if !strings.Contains(rec.Header().Get("Set-Cookie"), "Max-Age=0") {
+					t.Error("the expired cookie was not cleared")
+				}
+			}
+		})
+	}
+}
+
+func TestAbsoluteLifetimeIsNotExtendedByUse(t *testing.T) {
+	clock := newClock()
+	m := newTestManager[user](t, clock, WithMaxAge(time.Hour), WithIdleTimeout(20*time.Minute))
+	b := newBrowser(t)
+	write := handle(m, func(s *Session[user]) { s.Data.N++ })
+	b.do(write, "GET", "/")
+	for i := 0; i < 5; i++ {
+		clock.Advance(15 * time.Minute)
+		var s *Session[user]
+		b.do(handle(m, func(got *Session[user]) { s = got; s.Data.N++ }), "GET", "/")
+		if wantNew := i == 3; s.IsNew() != wantNew { // then a new session starts
+			t.Fatalf("after %v: IsNew = %v, want %v", time.Duration(i+1)*15*time.Minute, s.IsNew(), wantNew)
+		}
+	}
+}
+
+func TestValidatorRejects(t *testing.T) {
+	clock := newClock()
+	var signedOutAt time.Time
+	var sawCreated time.Time
+	m := newTestManager[user](t, clock, WithValidator(func(r *http.Request, s *Session[user]) error {
+		sawCreated = s.Created()
+		if s.Data.Name == "ada" && !s.Created().After(signedOutAt) {
+			return errors.New("signed out everywhere")
+		}
+		return nil
+	}))
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+	var s *Session[user]
+	get := handle(m, func(got *Session[user]) { s = got })
+	b.do(get, "GET", "/")
+	if s.IsNew() || s.Data.Name != "ada" || !sawCreated.Equal(t0) {
+		t.Fatalf("valid session refused: %+v %v", s.Data, s.Err())
+	}
+	signedOutAt = clock.Now()
+	rec := b.do(get, "GET", "/")
+	if !s.IsNew() || !errors.Is(s.Err(), ErrRejected) || s.Data.Name != "" {
+		t.Fatalf("rejected session: new %v, err %v, data %+v", s.IsNew(), s.Err(), s.Data)
+	}
+	if !strings.Contains(rec.Header().Get("Set-Cookie"), "Max-Age=0") {
+		t.Error("the rejected cookie was not cleared")
+	}
+}
+
+func TestFlashesAreReadOnce(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.AddFlash("saved"); s.AddFlash("twice") }), "POST", "/")
+	var got []string
+	rec := b.do(handle(m, func(s *Session[user]) { got = s.Flashes() }), "GET", "/")
+	if strings.Join(got, ",") != "saved,twice" {
+		t.Fatalf("flashes = %q", got)
+	}
+	if rec.Header().Get("Set-Cookie") == "" {
+		t.Error("reading flashes did not write the session without them")
+	}
+	b.do(handle(m, func(s *Session[user]) { got = s.Flashes() }), "GET", "/")
+	if len(got) != 0 {
+		t.Errorf("flashes read twice: %q", got)
+	}
+	if rec := b.do(handle(m, func(s *Session[user]) { s.Flashes() }), "GET", "/"); rec.Header().Get("Set-Cookie") != "" {
+		t.Error("reading no flashes wrote a cookie")
+	}
+}
+
+func TestDestroyThenFlashStartsANewSession(t *testing.T) {
+	clock := newClock()
+	m := newTestManager[user](t, clock)
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+	clock.Advance(time.Hour)
+	b.do(handle(m, func(s *Session[user]) { s.Destroy(); s.AddFlash("signed out") }), "POST", "/logout")
+	var s *Session[user]
+	var flashes []string
+	b.do(handle(m, func(got *Session[user]) { s = got; flashes = s.Flashes() }), "GET", "/")
+	if s.Data.Name != "" || strings.Join(flashes, "") != "signed out" || !s.Created().Equal(clock.Now()) {
+		t.Errorf("after logout: data %+v, flashes %q, created %v", s.Data, flashes, s.Created())
+	}
+}
+
+func TestMapSessions(t *testing.T) {
+	m := newTestManager[map[string]string](t, newClock())
+	b := newBrowser(t)
+	if rec := b.do(handle(m, func(s *Session[map[string]string]) { _ = s.Data["x"] }), "GET", "/"); rec.Header().Get("Set-Cookie") != "" {
+		t.Error("an untouched map session set a cookie")
+	}
+	b.do(handle(m, func(s *Session[map[string]string]) { s.Data["user"] = "ada" }), "GET", "/")
+	var got string
+	b.do(handle(m, func(s *Session[map[string]string]) { got = s.Data["user"]; s.Destroy(); s.Data["after"] = "ok" }), "GET", "/")
+	if got != "ada" {
+		t.Errorf("user = %q", got)
+	}
+}
+
+func TestBadCookiesGiveAFreshSession(t *testing.T) {
+	clock := newClock()
+	m := newTestManager[user](t, clock)
+	other, _ := New[user](mustKeyring(t, testSecret(9)), WithClock(clock.Now))
+	b := newBrowser(t)
+	b.do(handle(other, func(s *Session[user]) { s.Data.Name = "eve" }), "GET", "/")
+	foreign := b.cookies["session"]
+	b.cookies = map[string]string{}
+	b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+	good := b.cookies["session"]
+	tests := []struct {
+		name   string
+		cookie string
+		want   error
+	}{
+		{"garbage", "session=%%%", ErrMalformed},
+		{"tampered", "session=" + good[:20] + "A" + good[21:], nil},
+		{"foreign key", "session=" + foreign, ErrUnknownKey},
+		{"other name", "other=" + good + "; session=x", ErrMalformed},
+		{"chunks without main", "session.1=abc", ErrMalformed},
+		{"too large", "session=" + strings.Repeat("A", 1<<20), ErrTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s *Session[user]
+			h := handle(m, func(got *Session[user]) { s = got })
+			req := httptest.NewRequest("GET", "/", nil)
+			req.Header.Set("Cookie", tt.cookie)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				t.Errorf("status %d", rec.Code)
+			}
+			if !s.IsNew() || s.Err() == nil || s.Data.Name != "" {
+				t.Fatalf("new %v, err %v, data %+v", s.IsNew(), s.Err(), s.Data)
+			}
+			if tt.want != nil && !errors.Is(s.Err(), tt.want) {
+				t.Errorf("err = %v, want %v", s.Err(), tt.want)
+			}
+			if !strings.Contains(rec.Header().Get("Set-Cookie"), "Max-Age=0") {
+				t.Errorf("the bad cookie was not cleared: %q", rec.Header().Values("Set-Cookie"))
+			}
+		})
+	}
+}
+
+func TestSaveFailureKeepsPreviousCookie(t *testing.T) {
+	var hookErr error
+	m := newTestManager[user](t, newClock(), WithMaxSize(1024))
+	hooked := newTestManager[user](t, newClock(), WithMaxSize(1024),
+		WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) { hookErr = err }))
+	for _, tt := range []struct {
+		name       string
+		m          *Manager[user]
+		wantStatus int
+	}{
+		{"default handler", m, http.StatusInternalServerError},
+		{"custom handler writing nothing", hooked, http.StatusOK},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBrowser(t)
+			b.do(handle(tt.m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+			before := b.cookies["session"]
+			var body bytes.Buffer
+			rec := b.do(handle(tt.m, func(s *Session[user]) { s.Data.Name = strings.Repeat("x", 2000) }), "GET", "/")
+			body.Write(rec.Body.Bytes())
+			if rec.Code != tt.wantStatus {
+				t.Errorf("status %d, want %d", rec.Code, tt.wantStatus)
+			}
+			if sc := rec.Header().Values("Set-Cookie"); len(sc) != 0 {
+				t.Errorf("a failed save sent Set-Cookie %q", sc)
+			}
+			if b.cookies["session"] != before {
+				t.Error("the browser lost its previous cookie")
+			}
+			if tt.wantStatus == http.StatusInternalServerError && strings.Contains(body.String(), "ok") {
+				t.Error("the application's body went out after the 500")
+			}
+		})
+	}
+	if !errors.Is(hookErr, ErrSaveFailed) || !errors.Is(hookErr, ErrTooLarge) || !strings.Contains(hookErr.Error(), "the cap is 1024") {
+		t.Errorf("hook got %v", hookErr)
+	}
+}
+
+func TestSaveFailureIsLogged(t *testing.T) {
+	var logs bytes.Buffer
+	m := newTestManager[user](t, newClock(), WithMaxSize(1024), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	newBrowser(t).do(handle(m, func(s *Session[user]) { s.Data.Name = strings.Repeat("x", 2000) }), "GET", "/")
+	if !strings.Contains(logs.String(), "the cap is 1024") || !strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("log = %q", logs.String())
+	}
+}
+
+func TestLoadAndSaveWithoutMiddleware(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	b := newBrowser(t)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := m.Load(r)
+		s.Data.N++
+		if err := m.Save(w, s); err != nil {
+			t.Error(err)
+		}
+		// A second Save of an unchanged session writes nothing more.
+		if err := m.Save(w, s); err != nil {
+			t.Error(err)
+		}
+	})
+	for i := 0; i < 3; i++ {
+		rec := b.do(h, "GET", "/")
+		if n := len(rec.Header().Values("Set-Cookie")); n != 1 {
+			t.Fatalf("request %d: %d Set-Cookie lines", i, n)
+		}
+	}
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Cookie", b.header())
+	if got := m.Load(req).Data.N; got != 3 {
+		t.Errorf("N = %d, want 3", got)
+	}
+}
+
+func TestGetOutsideHandlerPanicsWithAdvice(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(r.(string), "m.Handler") {
+			t.Errorf("panic = %v", r)
+		}
+	}()
+	m.Get(httptest.NewRequest("GET", "/", nil))
+}
+
+func TestConcurrentUseOfOneManager(t *testing.T) {
+	clock := newClock()
+	m := newTestManager[user](t, clock, WithIdleTimeout(time.Hour))
+	h := handle(m, func(s *Session[user]) { s.Data.N++; s.Data.Cart = append(s.Data.Cart, "x") })
+	var wg sync.WaitGroup
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := newBrowser(t)
+			for i := 0; i < 20; i++ {
+				b.do(h, "GET", "/")
+			}
+			req := httptest.NewRequest("GET", "/", nil)
+			req.Header.Set("Cookie", b.header())
+			if n := m.Load(req).Data.N; n != 20 {
+				t.Errorf("N = %d, want 20", n)
+			}
+		}()
+	}
+	wg.Wait()
+}
