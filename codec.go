@@ -137,45 +137,24 @@ var b64 = base64.RawURLEncoding
 // by the newest key. Created and Issued must not be before 1970 or Issued
 // before Created. Most users never call Seal: the Manager does.
 func (k *Keyring) Seal(name string, e *Envelope) (string, error) {
-	// 1. Encode the times and flags, which travel inside the ciphertext so
-	//    that nobody can extend a session by editing them.
-	created, issued := e.Created.Unix(), e.Issued.Unix()
-	if created < 0 || issued < created {
-		return "", fmt.Errorf("cookiesession: Seal: invalid times (created %v, issued %v)", e.Created, e.Issued)
+	// 1. Measure the times, flags and flashes, which travel inside the
+	//    ciphertext so that nobody can extend a session by editing them.
+	p, err := measurePlaintext(e)
+	if err != nil {
+		return "", err
 	}
-	var hdr [2*binary.MaxVarintLen64 + 1]byte
-	n := binary.PutUvarint(hdr[:], uint64(created))
-	n += binary.PutUvarint(hdr[n:], uint64(issued-created))
-	flashLen := 0
-	if len(e.Flashes) > 0 {
-		hdr[n] = flagFlashes
-		flashLen = uvarintLen(uint64(len(e.Flashes)))
-		for _, f := range e.Flashes {
-			flashLen += uvarintLen(uint64(len(f))) + len(f)
-		}
-	}
-	n++
-	ptLen := n + flashLen + len(e.Data)
 
 	// 2. Lay out one buffer: header | plaintext (sealed in place) | tag,
 	//    followed by the associated data, so that sealing allocates once.
 	rk := k.newest()
-	sealedLen := headerSize + ptLen + tagSize
+	sealedLen := headerSize + p.size + tagSize
 	buf := make([]byte, sealedLen+1+keyIDSize+len(name))
 	buf[0] = formatV1
 	copy(buf[1:], rk.id[:])
 	nonce := buf[1+keyIDSize : headerSize]
 	_, _ = rand.Read(nonce) // never fails: see GenerateSecret
-	pt := buf[headerSize : headerSize+ptLen]
-	off := copy(pt, hdr[:n])
-	if flashLen > 0 {
-		off += binary.PutUvarint(pt[off:], uint64(len(e.Flashes)))
-		for _, f := range e.Flashes {
-			off += binary.PutUvarint(pt[off:], uint64(len(f)))
-			off += copy(pt[off:], f)
-		}
-	}
-	copy(pt[off:], e.Data)
+	pt := buf[headerSize : headerSize+p.size]
+	p.put(pt, e)
 
 	// 3. Bind the value to its format, key and cookie name: a value copied
 	//    into another cookie does not authenticate.
@@ -220,6 +199,11 @@ func (k *Keyring) Open(name, value string, o OpenOptions) (Envelope, error) {
 	if err != nil {
 		return Envelope{}, fmt.Errorf("%w: not base64url", ErrMalformed)
 	}
+	// The decoder skips line breaks; a value holding any is not ours, and
+	// must not open just because the rest of it does.
+	if n != rawLen || n < headerSize+minPlaintext+tagSize {
+		return Envelope{}, fmt.Errorf("%w: not base64url", ErrMalformed)
+	}
 	raw := buf[:n]
 	if raw[0] != formatV1 {
 		return Envelope{}, fmt.Errorf("%w: unknown format version %d", ErrMalformed, raw[0])
@@ -256,6 +240,55 @@ func (k *Keyring) Open(name, value string, o OpenOptions) (Envelope, error) {
 		return Envelope{}, err
 	}
 	return e, nil
+}
+
+// plaintext is the measured version-1 plaintext of an Envelope (see the
+// format comment above). Measuring comes apart from writing so that a
+// caller can place the plaintext inside a buffer it allocates once; both
+// sealed formats (Keyring.Seal and the securecookie format) share it, so
+// the layout is written in one place only.
+type plaintext struct {
+	hdr      [2*binary.MaxVarintLen64 + 1]byte // created | issued delta | flags
+	n        int                               // bytes of hdr in use
+	flashLen int                               // encoded flash list, 0 if none
+	size     int                               // the whole plaintext
+}
+
+// measurePlaintext encodes e's times and flags and measures the rest. It
+// refuses times that the format cannot carry: before 1970, or Issued
+// before Created.
+func measurePlaintext(e *Envelope) (plaintext, error) {
+	var p plaintext
+	created, issued := e.Created.Unix(), e.Issued.Unix()
+	if created < 0 || issued < created {
+		return p, fmt.Errorf("cookiesession: Seal: invalid times (created %v, issued %v)", e.Created, e.Issued)
+	}
+	p.n = binary.PutUvarint(p.hdr[:], uint64(created))
+	p.n += binary.PutUvarint(p.hdr[p.n:], uint64(issued-created))
+	if len(e.Flashes) > 0 {
+		p.hdr[p.n] = flagFlashes
+		p.flashLen = uvarintLen(uint64(len(e.Flashes)))
+		for _, f := range e.Flashes {
+			p.flashLen += uvarintLen(uint64(len(f))) + len(f)
+		}
+	}
+	p.n++
+	p.size = p.n + p.flashLen + len(e.Data)
+	return p, nil
+}
+
+// put writes the plaintext of e, as measured by measurePlaintext(e), into
+// pt, which must be exactly p.size bytes long.
+func (p *plaintext) put(pt []byte, e *Envelope) {
+	off := copy(pt, p.hdr[:p.n])
+	if p.flashLen > 0 {
+		off += binary.PutUvarint(pt[off:], uint64(len(e.Flashes)))
+		for _, f := range e.Flashes {
+			off += binary.PutUvarint(pt[off:], uint64(len(f)))
+			off += copy(pt[off:], f)
+		}
+	}
+	copy(pt[off:], e.Data)
 }
 
 func parsePlaintext(pt []byte) (Envelope, error) {

@@ -118,6 +118,8 @@ func TestOpenRefuses(t *testing.T) {
 		{"extended", v + "AAAA", ErrAuthentication},
 		{"not base64", strings.Repeat("*", len(v)), ErrMalformed},
 		{"padded base64", v + "==", ErrMalformed},
+		{"line breaks", strings.Repeat("\n", 100), ErrMalformed},
+		{"line break inside", v[:10] + "\r\n" + v[10:], ErrMalformed},
 		{"1 MB", strings.Repeat("A", 1<<20), ErrTooLarge},
 		{"unknown key", sealAt(t, other, "session", t0, t0, nil), ErrUnknownKey},
 		{"other version", "Ag" + v[2:], ErrMalformed},
