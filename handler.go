@@ -110,6 +110,7 @@ func (w *responseWriter[T]) commit() {
 		return
 	}
 	m := st.m
+	m.reportPending(w.ResponseWriter, s)
 	if err := m.commit(w.Header(), s, m.now()); err != nil {
 		st.saveFailed = true
 		hw := &hookWriter{ResponseWriter: w.ResponseWriter}
@@ -222,7 +223,14 @@ func (h *hookWriter) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
 // report logs a failure that loses data and passes it to the error handler.
 func (m *Manager[T]) report(w http.ResponseWriter, r *http.Request, err error) {
-	m.logger.LogAttrs(r.Context(), slog.LevelError, "cookiesession: session not saved",
+	msg, level := "cookiesession: session not saved", slog.LevelError
+	switch {
+	case errors.Is(err, ErrChangeAfterCommit):
+		msg = "cookiesession: session change lost"
+	case errors.Is(err, ErrMigration):
+		msg, level = "cookiesession: gorilla session not converted; the user gets a new session", slog.LevelWarn
+	}
+	m.logger.LogAttrs(r.Context(), level, msg,
 		slog.String("cookie", m.name), slog.String("method", r.Method),
 		slog.String("path", r.URL.Path), slog.Any("error", err))
 	if m.onError != nil {

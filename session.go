@@ -62,6 +62,11 @@ type Session[T any] struct {
 	// present has bit i set when cookie i (0: the main cookie, i > 0:
 	// chunk i) came with the request, so that it can be deleted.
 	present uint32
+	// pending is a failure found while loading (a gorilla session that
+	// did not convert) for the error handler, which needs the response
+	// writer and so hears of it at commit; req is the request it came in.
+	pending error
+	req     *http.Request
 }
 
 // IsNew reports whether the request brought no valid session cookie.
@@ -136,7 +141,8 @@ type config struct {
 	onError            func(http.ResponseWriter, *http.Request, error)
 	validator          any // func(*http.Request, *Session[T]) error
 	now                func() time.Time
-	format             func(*Keyring, int) format
+	secureCookie       bool
+	migration          any // *gorillaMigration[T], set by WithGorillaMigration
 	errs               []error
 }
 
@@ -189,10 +195,19 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l }
 // time.Now.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
+// WithSecureCookieFormat seals sessions in gorilla/securecookie's format
+// (AES-256-CTR and HMAC-SHA256) instead of the default XChaCha20-Poly1305,
+// with keys derived from the same Keyring. Expiry, rotation and re-sealing
+// work as with the default; the value carries no key id, so opening tries
+// the keys in turn. Whichever format seals, cookies in the other still
+// open and are sealed again in the chosen one, so switching signs no one
+// out. Most applications keep the default.
+func WithSecureCookieFormat() Option { return func(c *config) { c.secureCookie = true } }
+
 // WithErrorHandler sets the function told of failures that lose data: a
 // save that failed (ErrSaveFailed) and a change made after the response was
 // committed (ErrChangeAfterCommit), and of a gorilla cookie that could not be
-// converted. Each error is logged before the handler runs.
+// converted (ErrMigration). Each error is logged before the handler runs.
 //
 // For a failed save, w has not been written to: if the handler writes a
 // response, it replaces the application's (whose further writes are
@@ -221,7 +236,8 @@ func WithValidator[T any](fn func(r *http.Request, s *Session[T]) error) Option 
 // share it: it is immutable and safe for concurrent use.
 type Manager[T any] struct {
 	keys       *Keyring
-	format     format
+	format     format // seals, and opens first
+	alt        format // the other format: opens only, and the value is re-sealed
 	name       string
 	names      []string // the main cookie and its chunks: name, name.1, ...
 	cookieTail string   // the attributes after Max-Age, rendered once
@@ -237,6 +253,7 @@ type Manager[T any] struct {
 	now        func() time.Time
 	newData    func() T
 	zero       []byte // newData() serialised: the content of an untouched session
+	migration  *gorillaMigration[T]
 }
 
 // New returns a Manager for sessions of type T sealed with keys, configured
@@ -258,7 +275,6 @@ func New[T any](keys *Keyring, options ...Option) (*Manager[T], error) {
 		maxSize:    DefaultMaxSize,
 		serializer: JSONSerializer{},
 		now:        time.Now,
-		format:     func(k *Keyring, _ int) format { return v1Format{k} },
 	}
 	for _, o := range options {
 		if o == nil {
@@ -271,7 +287,8 @@ func New[T any](keys *Keyring, options ...Option) (*Manager[T], error) {
 	}
 	m := &Manager[T]{
 		keys:       keys,
-		format:     c.format(keys, c.maxSize),
+		format:     v1Format{keys},
+		alt:        newSecureCookieFormat(keys, c.maxSize),
 		name:       c.name,
 		maxAge:     c.maxAge,
 		idle:       c.idle,
@@ -280,6 +297,9 @@ func New[T any](keys *Keyring, options ...Option) (*Manager[T], error) {
 		logger:     c.logger,
 		onError:    c.onError,
 		now:        c.now,
+	}
+	if c.secureCookie {
+		m.format, m.alt = m.alt, m.format
 	}
 	if m.logger == nil {
 		m.logger = slog.Default()
@@ -291,6 +311,14 @@ func New[T any](keys *Keyring, options ...Option) (*Manager[T], error) {
 				c.validator, reflect.TypeFor[T]())
 		}
 		m.validator = v
+	}
+	if c.migration != nil {
+		mig, ok := c.migration.(*gorillaMigration[T])
+		if !ok {
+			return nil, fmt.Errorf("cookiesession: WithGorillaMigration converts to %s, but the Manager's sessions hold %v",
+				c.migration.(interface{ target() string }).target(), reflect.TypeFor[T]())
+		}
+		m.migration = mig
 	}
 	if reflect.TypeFor[T]().Kind() == reflect.Map {
 		mt := reflect.TypeFor[T]()
@@ -382,7 +410,21 @@ func (m *Manager[T]) load(r *http.Request, now time.Time) *Session[T] {
 	if err != nil {
 		return m.newSession(now, jar.present, err)
 	}
-	e, err := m.format.open(m.name, value, OpenOptions{Now: now, MaxAge: m.maxAge, IdleTimeout: m.idle, MaxLength: m.maxSize})
+	o := OpenOptions{Now: now, MaxAge: m.maxAge, IdleTimeout: m.idle, MaxLength: m.maxSize}
+	e, err := m.format.open(m.name, value, o)
+	if errors.Is(err, ErrMalformed) {
+		// Not in the sealing format: perhaps in the other one, written
+		// before the application switched.
+		if e2, err2 := m.alt.open(m.name, value, o); !errors.Is(err2, ErrMalformed) {
+			e, err = e2, err2
+			e.Stale = true
+		}
+	}
+	if m.migration != nil && (errors.Is(err, ErrMalformed) || errors.Is(err, ErrAuthentication)) {
+		if s := m.migrate(r, value, jar.present, now); s != nil {
+			return s
+		}
+	}
 	if err != nil {
 		return m.newSession(now, jar.present, err)
 	}
@@ -414,7 +456,18 @@ func (m *Manager[T]) load(r *http.Request, now time.Time) *Session[T] {
 // writes nothing, if the session cannot be saved. With the middleware,
 // Save is never needed.
 func (m *Manager[T]) Save(w http.ResponseWriter, s *Session[T]) error {
+	m.reportPending(w, s)
 	return m.commit(w.Header(), s, m.now())
+}
+
+// reportPending passes a failure found while loading s to the error
+// handler, once.
+func (m *Manager[T]) reportPending(w http.ResponseWriter, s *Session[T]) {
+	if s.pending != nil {
+		err, r := s.pending, s.req
+		s.pending, s.req = nil, nil
+		m.report(w, r, err)
+	}
 }
 
 // commit decides what the response must carry for s, adds it to h and

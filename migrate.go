@@ -1,0 +1,101 @@
+package cookiesession
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"time"
+
+	"github.com/gorilla/securecookie"
+)
+
+// ErrMigration: a cookie written by gorilla/sessions opened, but the
+// conversion function of WithGorillaMigration refused its values. The
+// conversion's own error is wrapped too.
+var ErrMigration = errors.New("gorilla session not converted")
+
+// gorillaMaxAge is gorilla/sessions' default CookieStore lifetime.
+const gorillaMaxAge = 30 * 24 * time.Hour
+
+// gorillaMigration reads cookies that gorilla/sessions' CookieStore wrote.
+type gorillaMigration[T any] struct {
+	codecs  []securecookie.Codec
+	convert func(values map[any]any) (T, error)
+}
+
+func (*gorillaMigration[T]) target() string { return reflect.TypeFor[T]().String() }
+
+// WithGorillaMigration lets a Manager take over the sessions of an
+// application that used gorilla/sessions' CookieStore, so that moving to
+// this package signs no one out. keyPairs are the hash and block keys the
+// CookieStore was made with (sessions.NewCookieStore(keyPairs...)), in the
+// same order; the cookie name must be the gorilla session's name.
+//
+// A request whose cookie is not this package's but opens with keyPairs (as
+// gob-encoded values, under gorilla's 30-day default lifetime) gets a
+// session whose Data is convert(values); the cookie is written again on the
+// same response in this package's format, with a new lifetime. The types
+// stored in the gorilla session must still be registered with gob. If
+// convert fails, the request gets a new, empty session whose Err wraps
+// ErrMigration, and the error handler hears of it.
+//
+// Keep the option until the longest gorilla session has expired, then
+// remove it. The default is no migration.
+func WithGorillaMigration[T any](convert func(values map[any]any) (T, error), keyPairs ...[]byte) Option {
+	return func(c *config) {
+		if convert == nil {
+			c.errs = append(c.errs, errors.New("WithGorillaMigration: the conversion function is nil"))
+			return
+		}
+		if len(keyPairs) == 0 {
+			c.errs = append(c.errs, errors.New("WithGorillaMigration: no keys; pass the CookieStore's hash and block keys"))
+			return
+		}
+		codecs := securecookie.CodecsFromPairs(keyPairs...)
+		for i, codec := range codecs {
+			sc := codec.(*securecookie.SecureCookie)
+			sc.MaxAge(int(gorillaMaxAge / time.Second))
+			// securecookie records a bad key length and reports it on
+			// every Encode; find out now rather than at the first request.
+			if _, err := sc.Encode("probe", map[any]any{}); err != nil {
+				c.errs = append(c.errs, fmt.Errorf("WithGorillaMigration: key pair %d: %w", i+1, err))
+				return
+			}
+		}
+		c.migration = &gorillaMigration[T]{codecs: codecs, convert: convert}
+	}
+}
+
+// migrate opens value as a gorilla/sessions cookie. It returns nil if the
+// value is not one, so that the caller reports its own error.
+func (m *Manager[T]) migrate(r *http.Request, value string, present uint32, now time.Time) *Session[T] {
+	// 1. Only a value in securecookie's layout can be gorilla's; the check
+	//    spares a decode per key on anything else.
+	if checkSecureCookieStructure(value) != nil || len(value) > m.maxSize {
+		return nil
+	}
+	// 2. Decode with the application's old keys.
+	values := map[any]any{}
+	if err := securecookie.DecodeMulti(m.name, value, &values, m.migration.codecs...); err != nil {
+		return nil
+	}
+	// 3. Convert to T.
+	data, err := m.migration.convert(values)
+	if err != nil {
+		s := m.newSession(now, present, fmt.Errorf("%w: %w", ErrMigration, err))
+		s.pending = s.err
+		s.req = r
+		return s
+	}
+	// 4. A valid session with a new lifetime, to be sealed again in this
+	//    package's format on the same response.
+	return &Session[T]{
+		m:       m,
+		Data:    data,
+		created: now,
+		issued:  now,
+		stale:   true,
+		present: present,
+	}
+}

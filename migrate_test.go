@@ -1,0 +1,166 @@
+package cookiesession
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/gorilla/securecookie"
+)
+
+// gorillaCookie encodes values the way gorilla/sessions' CookieStore does:
+// gob, through securecookie codecs made from the store's key pairs. The
+// nested module interop/ checks the same against the real CookieStore.
+func gorillaCookie(t testing.TB, name string, values map[any]any, keyPairs ...[]byte) string {
+	t.Helper()
+	v, err := securecookie.EncodeMulti(name, values, securecookie.CodecsFromPairs(keyPairs...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+var (
+	gorillaHash  = bytes.Repeat([]byte("h"), 32)
+	gorillaBlock = bytes.Repeat([]byte("b"), 32)
+)
+
+func convertUser(values map[any]any) (user, error) {
+	name, ok := values["name"].(string)
+	if !ok {
+		return user{}, errors.New("no name")
+	}
+	n, _ := values["n"].(int)
+	return user{Name: name, N: n}, nil
+}
+
+func TestGorillaMigration(t *testing.T) {
+	var hookErr error
+	clock := newClock()
+	m := newTestManager[user](t, clock, WithGorillaMigration(convertUser, gorillaHash, gorillaBlock),
+		WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) { hookErr = err }))
+	tests := []struct {
+		name    string
+		cookie  string
+		want    user
+		wantErr error
+	}{
+		{"converts", gorillaCookie(t, "session", map[any]any{"name": "ada", "n": 3}, gorillaHash, gorillaBlock), user{Name: "ada", N: 3}, nil},
+		{"conversion fails", gorillaCookie(t, "session", map[any]any{"other": 1}, gorillaHash, gorillaBlock), user{}, ErrMigration},
+		{"wrong keys", gorillaCookie(t, "session", map[any]any{"name": "eve"}, bytes.Repeat([]byte("x"), 32), gorillaBlock), user{}, ErrAuthentication},
+		{"another cookie's value", gorillaCookie(t, "other", map[any]any{"name": "eve"}, gorillaHash, gorillaBlock), user{}, ErrAuthentication},
+		{"tampered", strings.Replace(gorillaCookie(t, "session", map[any]any{"name": "eve"}, gorillaHash, gorillaBlock), "A", "B", 1), user{}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hookErr = nil
+			b := newBrowser(t)
+			b.cookies["session"] = tt.cookie
+			var got user
+			var s *Session[user]
+			rec := b.do(handle(m, func(got2 *Session[user]) { s = got2; got = s.Data }), "GET", "/")
+			if got.Name != tt.want.Name || got.N != tt.want.N {
+				t.Fatalf("data %+v, want %+v (err %v)", got, tt.want, s.Err())
+			}
+			if tt.want.Name != "" {
+				// Re-issued in this package's format on the same response.
+				if _, err := m.keys.Open("session", b.cookies["session"], OpenOptions{Now: clock.Now()}); err != nil {
+					t.Errorf("not re-sealed in the new format: %v", err)
+				}
+				if s.IsNew() {
+					t.Error("a migrated session says it is new")
+				}
+				return
+			}
+			if !s.IsNew() || s.Err() == nil {
+				t.Errorf("new %v, err %v", s.IsNew(), s.Err())
+			}
+			if tt.wantErr != nil && !errors.Is(s.Err(), tt.wantErr) {
+				t.Errorf("err %v, want %v", s.Err(), tt.wantErr)
+			}
+			if errors.Is(tt.wantErr, ErrMigration) != errors.Is(hookErr, ErrMigration) {
+				t.Errorf("error hook got %v", hookErr)
+			}
+			if rec.Code != http.StatusOK {
+				t.Errorf("status %d", rec.Code)
+			}
+		})
+	}
+}
+
+func TestGorillaMigrationOptionErrors(t *testing.T) {
+	k := mustKeyring(t, testSecret(1))
+	tests := []struct {
+		name string
+		opt  Option
+		want string
+	}{
+		{"no keys", WithGorillaMigration(convertUser), "no keys"},
+		{"nil conversion", WithGorillaMigration[user](nil, gorillaHash), "nil"},
+		{"bad block key", WithGorillaMigration(convertUser, gorillaHash, []byte("short")), "key pair 1"},
+		{"other type", WithGorillaMigration(func(map[any]any) (int, error) { return 0, nil }, gorillaHash), "converts to int"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := New[user](k, tt.opt); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSwitchingFormatsSignsNoOneOut(t *testing.T) {
+	clock := newClock()
+	v1 := newTestManager[user](t, clock)
+	sc := newTestManager[user](t, clock, WithSecureCookieFormat())
+	for _, tt := range []struct {
+		name     string
+		from, to *Manager[user]
+	}{
+		{"v1 to securecookie", v1, sc},
+		{"securecookie to v1", sc, v1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBrowser(t)
+			b.do(handle(tt.from, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+			before := b.cookies["session"]
+			var got string
+			rec := b.do(handle(tt.to, func(s *Session[user]) { got = s.Data.Name }), "GET", "/")
+			if got != "ada" || rec.Header().Get("Set-Cookie") == "" || b.cookies["session"] == before {
+				t.Fatalf("name %q, re-sealed %q", got, rec.Header().Get("Set-Cookie"))
+			}
+			if _, err := tt.to.format.open("session", b.cookies["session"], OpenOptions{Now: clock.Now()}); err != nil {
+				t.Errorf("not sealed in the chosen format: %v", err)
+			}
+		})
+	}
+}
+
+func TestSecureCookieFormatThroughTheMiddleware(t *testing.T) {
+	clock := newClock()
+	m := newTestManager[user](t, clock, WithSecureCookieFormat())
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data.N = 41; s.AddFlash("hi") }), "GET", "/")
+	var n int
+	var flashes []string
+	b.do(handle(m, func(s *Session[user]) { n = s.Data.N; flashes = s.Flashes() }), "GET", "/")
+	if n != 41 || fmt.Sprint(flashes) != "[hi]" {
+		t.Errorf("n %d flashes %q", n, flashes)
+	}
+}
+
+func TestMigrationFailureIsLogged(t *testing.T) {
+	var logs bytes.Buffer
+	m := newTestManager[user](t, newClock(), WithGorillaMigration(convertUser, gorillaHash, gorillaBlock),
+		WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	b := newBrowser(t)
+	b.cookies["session"] = gorillaCookie(t, "session", map[any]any{"x": 1}, gorillaHash, gorillaBlock)
+	rec := b.do(handle(m, func(s *Session[user]) {}), "GET", "/")
+	if !strings.Contains(logs.String(), "not converted") || !strings.Contains(logs.String(), "no name") || rec.Code != 200 {
+		t.Errorf("status %d, log %q", rec.Code, logs.String())
+	}
+}
