@@ -1,0 +1,65 @@
+// Package cookiesession keeps web sessions in encrypted cookies: no server
+// store, any number of instances sharing the keys serve the same users.
+//
+// A session is a value of the application's own type T. The middleware
+// opens the cookie when a handler first asks for the session, notices by
+// content whether the handler changed it, and writes the cookie back just
+// before the response headers leave, only when it must:
+//
+//	keys, err := cookiesession.KeyringFromEnv("") // SESSION_KEYS
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	sessions, err := cookiesession.New[User](keys)
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+//		s := sessions.Get(r)
+//		s.Renew() // a new lifetime on every change of privilege
+//		s.Data.Name = r.FormValue("name")
+//		http.Redirect(w, r, "/", http.StatusSeeOther)
+//	})
+//	http.ListenAndServe(addr, sessions.Handler(mux))
+//
+// # Sealing
+//
+// The serialised session (JSON by default) is encrypted and authenticated
+// with XChaCha20-Poly1305 under a key derived with HKDF-SHA256 from the
+// newest secret of a Keyring. The format version, the key's id and the
+// cookie's name are authenticated too, so a value moved to another cookie
+// does not open. The session's creation and issue times travel inside the
+// ciphertext and bound its lifetime (WithMaxAge, default 24 hours) and idle
+// time (WithIdleTimeout); the cookie's own Max-Age is only a hint to the
+// browser.
+//
+// # Keys and rotation
+//
+// SESSION_KEYS holds base64 secrets of at least 32 bytes, newest first,
+// separated by commas. The newest seals; all open; a cookie opened by an
+// older key is sealed again by the newest on the same response. A fleet
+// rotates in three deploys: "old,new" (new is accepted everywhere), then
+// "new,old" (new seals), then, after the longest session lifetime, "new".
+//
+// # Bad cookies
+//
+// A cookie is untrusted input. One that does not open (altered, expired,
+// sealed by a retired key, for another cookie name, or refused by the
+// validator) gives the handler a new, empty session, and Session.Err says
+// why with one of the package's sentinel errors. A request never fails
+// because of a cookie.
+//
+// # Failures that lose data
+//
+// A session that cannot be saved (too large for WithMaxSize, or not
+// serialisable) is logged and passed to the error handler, which by
+// default answers 500; the browser keeps its previous cookie. A change
+// made after the response was committed is logged and reported too.
+//
+// # Limits
+//
+// Stateless sessions cannot be revoked one by one without server state:
+// use WithValidator, or rotate the keys to end all sessions. Two concurrent
+// requests from one browser both start from the same cookie and the later
+// response wins: keep data that must not be lost that way in a database.
+package cookiesession

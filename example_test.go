@@ -1,0 +1,193 @@
+package cookiesession_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ce967478/cookiesession"
+)
+
+// Cart is an application's session type: any type JSON can encode works.
+type Cart struct {
+	User  string
+	Items []string
+}
+
+// exampleKeys stands for the keys an application reads from SESSION_KEYS.
+var exampleKeys, _ = cookiesession.NewKeyring([]byte("an example secret of 32 bytes!!!"))
+
+// exampleBrowser sends requests with the cookies earlier responses set.
+type exampleBrowser struct{ cookies map[string]*http.Cookie }
+
+func (b *exampleBrowser) do(h http.Handler, method, target string) *http.Response {
+	req := httptest.NewRequest(method, target, nil)
+	for _, c := range b.cookies {
+		req.AddCookie(c)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	resp := rec.Result()
+	for _, c := range resp.Cookies() {
+		if c.MaxAge < 0 {
+			delete(b.cookies, c.Name)
+		} else {
+			b.cookies[c.Name] = c
+		}
+	}
+	return resp
+}
+
+func Example() {
+	sessions, err := cookiesession.New[Cart](exampleKeys)
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /cart", func(w http.ResponseWriter, r *http.Request) {
+		s := sessions.Get(r)
+		s.Data.Items = append(s.Data.Items, r.URL.Query().Get("item"))
+		// No Save: the middleware sees the change and writes the cookie.
+		fmt.Fprintf(w, "%d items", len(s.Data.Items))
+	})
+	mux.HandleFunc("GET /cart", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, strings.Join(sessions.Get(r).Data.Items, ", "))
+	})
+	app := sessions.Handler(mux)
+
+	b := &exampleBrowser{cookies: map[string]*http.Cookie{}}
+	b.do(app, "POST", "/cart?item=tea")
+	resp := b.do(app, "POST", "/cart?item=scones")
+	fmt.Println("Set-Cookie sent:", len(resp.Cookies()) == 1)
+	resp = b.do(app, "GET", "/cart")
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(string(body))
+	fmt.Println("Set-Cookie sent:", len(resp.Cookies()) == 1)
+	// Output:
+	// Set-Cookie sent: true
+	// tea, scones
+	// Set-Cookie sent: false
+}
+
+func ExampleKeyringFromEnv() {
+	// In production SESSION_KEYS comes from the deployment; newest first.
+	os.Setenv("SESSION_KEYS", cookiesession.EncodeSecret(cookiesession.GenerateSecret())+","+
+		cookiesession.EncodeSecret(cookiesession.GenerateSecret()))
+	defer os.Unsetenv("SESSION_KEYS")
+
+	keys, err := cookiesession.KeyringFromEnv("") // "" means SESSION_KEYS
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(keys.Len(), "keys")
+
+	// Errors say which key is wrong and how to make a good one, and never
+	// show key material.
+	os.Setenv("SESSION_KEYS", "c2hvcnQ=")
+	_, err = cookiesession.KeyringFromEnv("")
+	fmt.Println(errors.Is(err, cookiesession.ErrInvalidKeys))
+	fmt.Println(strings.SplitN(err.Error(), ";", 2)[0])
+	// Output:
+	// 2 keys
+	// true
+	// invalid session keys: SESSION_KEYS: key 1 decodes to 5 bytes
+}
+
+func ExampleManager_Get() {
+	type Prefs struct{ Theme string }
+	sessions, _ := cookiesession.New[Prefs](exampleKeys,
+		cookiesession.WithIdleTimeout(30*time.Minute))
+	app := sessions.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := sessions.Get(r) // opens the cookie on first use
+		if s.IsNew() {
+			s.Data.Theme = "dark"
+		}
+		fmt.Fprint(w, s.Data.Theme)
+	}))
+	b := &exampleBrowser{cookies: map[string]*http.Cookie{}}
+	resp := b.do(app, "GET", "/")
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(string(body), resp.Header.Get("Vary"))
+	// Output: dark Cookie
+}
+
+func ExampleSession_Renew() {
+	sessions, _ := cookiesession.New[Cart](exampleKeys)
+	login := sessions.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := sessions.Get(r)
+		// Signing in changes privilege: start a new lifetime, keep the cart.
+		s.Renew()
+		s.Data.User = "ada"
+		s.AddFlash("Welcome back, ada")
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	}))
+	home := sessions.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := sessions.Get(r)
+		fmt.Fprint(w, s.Data.User, ": ", strings.Join(s.Flashes(), "; "))
+	}))
+	b := &exampleBrowser{cookies: map[string]*http.Cookie{}}
+	b.do(login, "POST", "/login")
+	for i := 0; i < 2; i++ {
+		body, _ := io.ReadAll(b.do(home, "GET", "/").Body)
+		fmt.Println(string(body)) // the flash shows once
+	}
+	// Output:
+	// ada: Welcome back, ada
+	// ada:
+}
+
+func ExampleSession_Destroy() {
+	sessions, _ := cookiesession.New[Cart](exampleKeys)
+	app := sessions.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := sessions.Get(r)
+		if r.URL.Path == "/logout" {
+			s.Destroy()
+			return
+		}
+		s.Data.User = "ada"
+	}))
+	b := &exampleBrowser{cookies: map[string]*http.Cookie{}}
+	b.do(app, "POST", "/login")
+	fmt.Println("cookies after login:", len(b.cookies))
+	resp := b.do(app, "POST", "/logout")
+	fmt.Println("cookies after logout:", len(b.cookies), resp.Header.Get("Set-Cookie")[:10])
+	// Output:
+	// cookies after login: 1
+	// cookies after logout: 0 session=;
+}
+
+func ExampleWithValidator() {
+	// signedOutAt stands for a per-user time kept in the application's
+	// database, set by "sign out everywhere".
+	signedOutAt := map[string]time.Time{}
+	sessions, _ := cookiesession.New[Cart](exampleKeys,
+		cookiesession.WithValidator(func(r *http.Request, s *cookiesession.Session[Cart]) error {
+			if t, ok := signedOutAt[s.Data.User]; ok && !s.Created().After(t) {
+				return errors.New("signed out everywhere")
+			}
+			return nil
+		}))
+	app := sessions.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := sessions.Get(r)
+		if r.URL.Path == "/login" {
+			s.Data.User = "ada"
+		}
+		fmt.Fprint(w, s.Data.User == "ada", " ", errors.Is(s.Err(), cookiesession.ErrRejected))
+	}))
+	b := &exampleBrowser{cookies: map[string]*http.Cookie{}}
+	b.do(app, "POST", "/login")
+	body, _ := io.ReadAll(b.do(app, "GET", "/").Body)
+	fmt.Println(string(body))
+	signedOutAt["ada"] = time.Now().Add(time.Second)
+	body, _ = io.ReadAll(b.do(app, "GET", "/").Body)
+	fmt.Println(string(body))
+	// Output:
+	// true false
+	// false true
+}
