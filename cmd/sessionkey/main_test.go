@@ -1,0 +1,489 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ce967478/cookiesession"
+)
+
+// testKey is a secret and its SESSION_KEYS form.
+type testKey struct {
+	raw []byte
+	enc string
+}
+
+func newTestKey() testKey {
+	raw := cookiesession.GenerateSecret()
+	return testKey{raw: raw, enc: cookiesession.EncodeSecret(raw)}
+}
+
+func ring(t *testing.T, keys ...testKey) *cookiesession.Keyring {
+	t.Helper()
+	secrets := make([][]byte, len(keys))
+	for i, k := range keys {
+		secrets[i] = k.raw
+	}
+	r, err := cookiesession.NewKeyring(secrets...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func envOf(keys ...testKey) string {
+	encs := make([]string, len(keys))
+	for i, k := range keys {
+		encs[i] = k.enc
+	}
+	return strings.Join(encs, ",")
+}
+
+func seal(t *testing.T, r *cookiesession.Keyring, name string, e cookiesession.Envelope) string {
+	t.Helper()
+	v, err := r.Seal(name, &e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runWith(args []string, stdin string, env map[string]string) result {
+	var out, errOut bytes.Buffer
+	code := run(args, strings.NewReader(stdin), &out, &errOut, func(k string) string { return env[k] })
+	return result{code, out.String(), errOut.String()}
+}
+
+// output mirrors openOutput for decoding what open prints.
+type output struct {
+	Data          map[string]any `json:"data"`
+	Flashes       []string       `json:"flashes"`
+	CreatedAt     string         `json:"created_at"`
+	IssuedAt      string         `json:"issued_at"`
+	ExpiresAt     string         `json:"expires_at"`
+	IdleExpiresAt string         `json:"idle_expires_at"`
+	KeyID         string         `json:"key_id"`
+	NewestKey     bool           `json:"newest_key"`
+}
+
+func decodeOutput(t *testing.T, stdout string) output {
+	t.Helper()
+	var o output
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&o); err != nil {
+		t.Fatalf("stdout is not the expected JSON: %v\n%s", err, stdout)
+	}
+	return o
+}
+
+func TestNew(t *testing.T) {
+	seen := map[string]bool{}
+	for _, args := range [][]string{nil, {}, {"new"}} {
+		r := runWith(args, "", nil)
+		if r.code != 0 || r.stderr != "" {
+			t.Fatalf("run(%q) = %d, stderr %q", args, r.code, r.stderr)
+		}
+		if !strings.HasSuffix(r.stdout, "\n") || strings.Count(r.stdout, "\n") != 1 {
+			t.Errorf("run(%q) printed %q, want one line", args, r.stdout)
+		}
+		key := strings.TrimSpace(r.stdout)
+		if _, err := cookiesession.ParseKeyring(key); err != nil {
+			t.Errorf("run(%q) printed a key ParseKeyring refuses: %v", args, err)
+		}
+		if b, err := base64.RawURLEncoding.DecodeString(key); err != nil || len(b) != cookiesession.MinSecretSize {
+			t.Errorf("run(%q) printed %q: %d bytes, %v", args, key, len(b), err)
+		}
+		if seen[key] {
+			t.Errorf("run(%q) printed a key already printed", args)
+		}
+		seen[key] = true
+	}
+}
+
+func TestUsage(t *testing.T) {
+	k := newTestKey()
+	env := map[string]string{"SESSION_KEYS": k.enc}
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		{"-h", []string{"-h"}, 0, "Examples:", ""},
+		{"--help", []string{"--help"}, 0, "sessionkey open", ""},
+		{"help", []string{"help"}, 0, "Exit status", ""},
+		{"new -h", []string{"new", "-h"}, 0, "Examples:", ""},
+		{"open -h", []string{"open", "-h"}, 0, "-max-age", ""},
+		{"unknown command", []string{"show"}, 2, "", `unknown command "show"`},
+		{"new with an argument", []string{"new", "x"}, 2, "", "new takes no arguments"},
+		{"unknown flag", []string{"open", "-nmae", "x", "v"}, 2, "", "flag provided but not defined: -nmae"},
+		{"bad duration", []string{"open", "-max-age", "1 day", "v"}, 2, "", "-max-age"},
+		{"two values", []string{"open", "session=a;", "b=c"}, 2, "", "one VALUE"},
+		{"zero max-age", []string{"open", "-max-age", "0", "v"}, 2, "", "WithMaxAge(0s)"},
+		{"short idle", []string{"open", "-idle", "1s", "v"}, 2, "", "WithIdleTimeout(1s)"},
+		{"bad name", []string{"open", "-name", "a b", "v"}, 2, "", "invalid cookie settings"},
+		{"empty keys-env", []string{"open", "-keys-env", "", "v"}, 2, "", "-keys-env"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runWith(tt.args, "", env)
+			if r.code != tt.wantCode {
+				t.Errorf("exit %d, want %d; stderr:\n%s", r.code, tt.wantCode, r.stderr)
+			}
+			if !strings.Contains(r.stdout, tt.wantStdout) {
+				t.Errorf("stdout lacks %q:\n%s", tt.wantStdout, r.stdout)
+			}
+			if !strings.Contains(r.stderr, tt.wantStderr) {
+				t.Errorf("stderr lacks %q:\n%s", tt.wantStderr, r.stderr)
+			}
+			if tt.wantCode == 2 && !strings.Contains(r.stderr, "Usage:") {
+				t.Errorf("a usage error without the usage:\n%s", r.stderr)
+			}
+			if strings.Contains(r.stdout+r.stderr, k.enc) {
+				t.Errorf("the secret was printed")
+			}
+		})
+	}
+}
+
+// chunkedCookies has a Manager write a session too large for one cookie and
+// returns the response's Set-Cookie lines.
+func chunkedCookies(t *testing.T, r *cookiesession.Keyring, blob string) []string {
+	t.Helper()
+	m, err := cookiesession.New[map[string]string](r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		s := m.Get(req)
+		s.Data["blob"] = blob
+		s.AddFlash("saved")
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	lines := rec.Result().Header["Set-Cookie"]
+	if len(lines) < 2 {
+		t.Fatalf("the session was not chunked: %q", lines)
+	}
+	return lines
+}
+
+func TestOpen(t *testing.T) {
+	cur, old, other := newTestKey(), newTestKey(), newTestKey()
+	allKeys := []testKey{cur, old, other}
+	env := map[string]string{"SESSION_KEYS": envOf(cur, old)}
+	curRing, oldRing, otherRing := ring(t, cur), ring(t, old), ring(t, other)
+
+	now := time.Now().Truncate(time.Second)
+	created := now.Add(-2 * time.Hour)
+	issued := now.Add(-10 * time.Minute)
+	good := seal(t, curRing, "session", cookiesession.Envelope{
+		Created: created, Issued: issued, Flashes: []string{"welcome"},
+		Data: []byte(`{"user":"ann","cart":[1,2]}`),
+	})
+	fresh := cookiesession.Envelope{Created: now, Issued: now, Data: []byte(`{"user":"bob"}`)}
+	stale := seal(t, oldRing, "session", fresh)
+	unknown := seal(t, otherRing, "session", fresh)
+	sid := seal(t, curRing, "sid", fresh)
+	// Flip a character well inside the ciphertext: the header (version and
+	// key id) stays intact, so the key is found and authentication fails.
+	tampered := []byte(good)
+	i := len(tampered) / 2
+	if tampered[i] == 'A' {
+		tampered[i] = 'B'
+	} else {
+		tampered[i] = 'A'
+	}
+	expired := seal(t, curRing, "session", cookiesession.Envelope{
+		Created: now.Add(-3 * time.Hour), Issued: now.Add(-3 * time.Hour), Data: []byte(`{}`),
+	})
+	future := seal(t, curRing, "session", cookiesession.Envelope{
+		Created: now.Add(time.Hour), Issued: now.Add(time.Hour), Data: []byte(`{}`),
+	})
+	notJSON := seal(t, curRing, "session", cookiesession.Envelope{
+		Created: now, Issued: now, Data: []byte{0x80, 0x01, 0x02},
+	})
+
+	blob := strings.Repeat("0123456789abcdef", 300) // 4800 bytes: two chunks
+	setCookies := chunkedCookies(t, curRing, blob)
+	var pairs []string
+	for _, line := range setCookies {
+		pair, _, _ := strings.Cut(line, ";")
+		pairs = append(pairs, pair)
+	}
+	// The chunks in reverse order, among other cookies, as a browser may send them.
+	chunkedHeader := "theme=dark; " + strings.Join(reverse(pairs), "; ") + "; _ga=GA1.2.3.4"
+
+	tests := []struct {
+		name       string
+		args       []string
+		stdin      string
+		env        map[string]string
+		wantCode   int
+		wantStderr string // substring of stderr
+		check      func(t *testing.T, o output)
+	}{
+		{
+			name: "bare value", args: []string{"open", good}, wantCode: 0,
+			check: func(t *testing.T, o output) {
+				if o.Data["user"] != "ann" || len(o.Data["cart"].([]any)) != 2 {
+					t.Errorf("data = %v", o.Data)
+				}
+				if len(o.Flashes) != 1 || o.Flashes[0] != "welcome" {
+					t.Errorf("flashes = %q", o.Flashes)
+				}
+				if o.KeyID != curRing.IDs()[0].String() || !o.NewestKey {
+					t.Errorf("key_id %s newest_key %v, want %s true", o.KeyID, o.NewestKey, curRing.IDs()[0])
+				}
+				if o.CreatedAt != formatTime(created) || o.IssuedAt != formatTime(issued) {
+					t.Errorf("created_at %s issued_at %s, want %s %s", o.CreatedAt, o.IssuedAt, formatTime(created), formatTime(issued))
+				}
+				if o.ExpiresAt != formatTime(created.Add(24*time.Hour)) || o.IdleExpiresAt != "" {
+					t.Errorf("expires_at %s idle_expires_at %q", o.ExpiresAt, o.IdleExpiresAt)
+				}
+			},
+		},
+		{
+			name: "cookie header with other cookies", args: []string{"open", "Cookie: a=1; session=" + good + "; b=2"},
+			check: func(t *testing.T, o output) {
+				if o.Data["user"] != "ann" {
+					t.Errorf("data = %v", o.Data)
+				}
+			},
+		},
+		{
+			name: "quoted value, flags after it", args: []string{"open", `"` + good + `"`, "-max-age", "12h", "-idle", "30m"},
+			check: func(t *testing.T, o output) {
+				if o.ExpiresAt != formatTime(created.Add(12*time.Hour)) || o.IdleExpiresAt != formatTime(issued.Add(30*time.Minute)) {
+					t.Errorf("expires_at %s idle_expires_at %s", o.ExpiresAt, o.IdleExpiresAt)
+				}
+			},
+		},
+		{
+			name: "chunked, whole header", args: []string{"open", chunkedHeader},
+			check: func(t *testing.T, o output) {
+				if o.Data["blob"] != blob || len(o.Flashes) != 1 || o.Flashes[0] != "saved" {
+					t.Errorf("data %.40v..., flashes %q", o.Data, o.Flashes)
+				}
+			},
+		},
+		{
+			name: "chunked, header on stdin", args: []string{"open"}, stdin: "cookie: " + chunkedHeader + "\n",
+			check: func(t *testing.T, o output) {
+				if o.Data["blob"] != blob {
+					t.Errorf("data = %.40v...", o.Data)
+				}
+			},
+		},
+		{
+			name: "chunked, Set-Cookie lines on stdin", args: []string{"open", "-"},
+			stdin: "Set-Cookie: " + strings.Join(setCookies, "\nSet-Cookie: ") + "\n",
+			check: func(t *testing.T, o output) {
+				if o.Data["blob"] != blob {
+					t.Errorf("data = %.40v...", o.Data)
+				}
+			},
+		},
+		{
+			name: "request headers on stdin", args: []string{"open", "-"},
+			stdin: "GET / HTTP/1.1\nHost: example.com\nAccept: text/html;q=0.9\nCookie: session=" + good + "\n\n",
+			check: func(t *testing.T, o output) {
+				if o.Data["user"] != "ann" {
+					t.Errorf("data = %v", o.Data)
+				}
+			},
+		},
+		{
+			name: "bare value on stdin", args: []string{"open", "-"}, stdin: good + "\n",
+			check: func(t *testing.T, o output) {
+				if o.Data["user"] != "ann" {
+					t.Errorf("data = %v", o.Data)
+				}
+			},
+		},
+		{
+			name: "stale key", args: []string{"open", stale},
+			check: func(t *testing.T, o output) {
+				if o.KeyID != oldRing.IDs()[0].String() || o.NewestKey {
+					t.Errorf("key_id %s newest_key %v, want %s false", o.KeyID, o.NewestKey, oldRing.IDs()[0])
+				}
+				if o.Data["user"] != "bob" || o.Flashes == nil || len(o.Flashes) != 0 {
+					t.Errorf("data %v flashes %#v", o.Data, o.Flashes)
+				}
+			},
+		},
+		{
+			name: "other name, given", args: []string{"open", "-name", "sid", "sid=" + sid},
+			check: func(t *testing.T, o output) {
+				if o.Data["user"] != "bob" {
+					t.Errorf("data = %v", o.Data)
+				}
+			},
+		},
+		{
+			name: "keys from another variable", args: []string{"open", "-keys-env", "APP_KEYS", good},
+			env: map[string]string{"APP_KEYS": cur.enc},
+		},
+		{
+			name: "unknown key", args: []string{"open", unknown}, wantCode: 1,
+			wantStderr: "session sealed by an unknown key: key id " + otherRing.IDs()[0].String() +
+				" (the key that sealed it is not in SESSION_KEYS (retired?); SESSION_KEYS holds key ids " +
+				curRing.IDs()[0].String() + ", " + oldRing.IDs()[0].String() + ")",
+		},
+		{
+			name: "tampered", args: []string{"open", string(tampered)}, wantCode: 1,
+			wantStderr: `session cookie failed authentication: for cookie "session" (altered, or sealed for another cookie name (-name))`,
+		},
+		{
+			name: "sealed for another name", args: []string{"open", "session=" + sid}, wantCode: 1,
+			wantStderr: "failed authentication",
+		},
+		{
+			name: "opened under another name", args: []string{"open", "-name", "sid", good}, wantCode: 1,
+			wantStderr: `failed authentication: for cookie "sid"`,
+		},
+		{
+			name: "expired", args: []string{"open", "-max-age", "1h", expired}, wantCode: 1,
+			wantStderr: "session expired: lifetime of 1h0m0s ended 2h0m",
+		},
+		{
+			name: "expired, hint", args: []string{"open", "-max-age", "1h", expired}, wantCode: 1,
+			wantStderr: "(try -max-age/-idle matching the app",
+		},
+		{
+			name: "idle", args: []string{"open", "-idle", "5m", good}, wantCode: 1,
+			wantStderr: "session expired: idle for more than 5m0s",
+		},
+		{
+			name: "issued in the future", args: []string{"open", future}, wantCode: 1,
+			wantStderr: "in the future",
+		},
+		{
+			name: "garbage", args: []string{"open", "not-a-cookie!"}, wantCode: 1,
+			wantStderr: "malformed session cookie: value is 13 bytes, too short to be sealed (not a value this library wrote",
+		},
+		{
+			name: "garbage, long", args: []string{"open", "session=" + strings.Repeat("!", 100)}, wantCode: 1,
+			wantStderr: "malformed session cookie: not base64url",
+		},
+		{
+			name: "missing chunk", args: []string{"open", pairs[0]}, wantCode: 1,
+			wantStderr: "malformed session cookie: chunk 2 of 2 is missing (",
+		},
+		{
+			name: "data not JSON", args: []string{"open", notJSON}, wantCode: 1,
+			wantStderr: "its data is not JSON",
+		},
+		{
+			name: "too large", args: []string{"open", strings.Repeat("A", 8000)}, wantCode: 1,
+			wantStderr: "session too large",
+		},
+		{
+			name: "too large for -max-size", args: []string{"open", "-max-size", "1024", chunkedHeader}, wantCode: 1,
+			wantStderr: "-max-size",
+		},
+		{
+			name: "no such cookie", args: []string{"open", "theme=dark; sid=x; theme=light"}, wantCode: 1,
+			wantStderr: `no cookie named "session" in the input (found theme, sid; pick one with -name)`,
+		},
+		{
+			name: "empty input", args: []string{"open"}, stdin: " \n", wantCode: 1,
+			wantStderr: "the input is empty",
+		},
+		{
+			name: "SESSION_KEYS unset", args: []string{"open", good}, env: map[string]string{}, wantCode: 2,
+			wantStderr: "SESSION_KEYS is not set",
+		},
+		{
+			name: "keys-env unset", args: []string{"open", "-keys-env", "APP_KEYS", good}, wantCode: 2,
+			wantStderr: "APP_KEYS is not set",
+		},
+		{
+			name: "SESSION_KEYS invalid", args: []string{"open", good},
+			env:      map[string]string{"SESSION_KEYS": cur.enc + ",c2hvcnQ"},
+			wantCode: 2, wantStderr: "SESSION_KEYS: key 2 decodes to 5 bytes",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := env
+			if tt.env != nil {
+				e = tt.env
+			}
+			r := runWith(tt.args, tt.stdin, e)
+			if r.code != tt.wantCode {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", r.code, tt.wantCode, r.stderr)
+			}
+			if tt.wantCode == 0 {
+				if r.stderr != "" {
+					t.Errorf("stderr: %s", r.stderr)
+				}
+				o := decodeOutput(t, r.stdout)
+				if tt.check != nil {
+					tt.check(t, o)
+				}
+			} else {
+				if r.stdout != "" {
+					t.Errorf("a failure printed to stdout: %s", r.stdout)
+				}
+				if !strings.Contains(r.stderr, tt.wantStderr) {
+					t.Errorf("stderr lacks %q:\n%s", tt.wantStderr, r.stderr)
+				}
+				if tt.wantCode == 1 && strings.Count(r.stderr, "\n") != 1 {
+					t.Errorf("stderr is not one line:\n%s", r.stderr)
+				}
+			}
+			for _, k := range allKeys {
+				for _, enc := range []string{k.enc, base64.StdEncoding.EncodeToString(k.raw)} {
+					if strings.Contains(r.stdout+r.stderr, enc) {
+						t.Errorf("output contains a secret")
+					}
+				}
+			}
+		})
+	}
+}
+
+func reverse(s []string) []string {
+	r := make([]string, len(s))
+	for i, v := range s {
+		r[len(s)-1-i] = v
+	}
+	return r
+}
+
+func TestCookieLines(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"", nil},
+		{"  AbC  ", []string{"session=AbC"}},
+		{"2.AbC", []string{"session=2.AbC"}},
+		{"a=1; session=x", []string{"a=1; session=x"}},
+		{"Cookie: a=1; session=x\n", []string{"a=1; session=x"}},
+		{"COOKIE:a=1", []string{"a=1"}},
+		{"a=1\r\nb=2\r\n", []string{"a=1", "b=2"}},
+		{"Set-Cookie: session=x; Path=/; Max-Age=60\nset-cookie: session.1=y; HttpOnly", []string{"session=x", "session.1=y"}},
+		{"Host: h\nCookie: session=x\nAccept: a;q=1", []string{"session=x"}},
+	}
+	for _, tt := range tests {
+		got := cookieLines(tt.in, "session")
+		if strings.Join(got, "|") != strings.Join(tt.want, "|") || len(got) != len(tt.want) {
+			t.Errorf("cookieLines(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

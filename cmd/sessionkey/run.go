@@ -1,0 +1,366 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ce967478/cookiesession"
+)
+
+// Exit statuses.
+const (
+	exitOK       = 0
+	exitNotOpen  = 1 // the input holds no session that opens
+	exitUsage    = 2 // bad arguments, or no usable keys
+	maxInputSize = 1 << 20
+)
+
+const usageText = `sessionkey makes keys for SESSION_KEYS and opens session cookies.
+
+Usage:
+  sessionkey [new]
+      Print a fresh secret, ready to go first in SESSION_KEYS.
+
+  sessionkey open [flags] [VALUE | -]
+      Open a session cookie with the keys in SESSION_KEYS and print its
+      data, flash messages, times and key id as JSON. VALUE is a cookie value
+      or a whole Cookie header copied from the browser's developer tools
+      (with or without "Cookie: "); chunked sessions (session, session.1, ...)
+      need the whole header. Without VALUE, or with "-", standard input is
+      read. A cookie that does not open exits with status 1 and the reason.
+
+Flags of open (match the application's settings):
+  -name string       cookie name, as WithName (default "session")
+  -max-age duration  absolute lifetime, as WithMaxAge (default 24h0m0s)
+  -idle duration     idle timeout, as WithIdleTimeout; 0 means none (default 0)
+  -max-size int      size cap in bytes, as WithMaxSize (default 7168)
+  -keys-env string   environment variable holding the keys (default "SESSION_KEYS")
+
+Examples:
+  # Make a key, then rotate it in: newest first.
+  export SESSION_KEYS="$(sessionkey),$SESSION_KEYS"
+
+  # Open a cookie value.
+  sessionkey open AXq3...
+
+  # Open a whole Cookie header, pasted from the browser.
+  sessionkey open 'Cookie: theme=dark; session=2.AXq3...; session.1=Jk9...'
+
+  # Read it from standard input, with the application's settings.
+  pbpaste | sessionkey open -name __Host-sid -max-age 12h -idle 30m
+
+Exit status: 0 opened (or key printed), 1 the cookie does not open or is
+absent, 2 usage error or missing keys. Secrets are never printed; key ids
+are safe to share.
+`
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 {
+		return cmdNew(nil, stdout, stderr)
+	}
+	switch args[0] {
+	case "new":
+		return cmdNew(args[1:], stdout, stderr)
+	case "open":
+		return cmdOpen(args[1:], stdin, stdout, stderr, getenv)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usageText)
+		return exitOK
+	default:
+		return usageError(stderr, "unknown command %q", args[0])
+	}
+}
+
+func usageError(stderr io.Writer, format string, a ...any) int {
+	fmt.Fprintf(stderr, "sessionkey: "+format+"\n\n", a...)
+	fmt.Fprint(stderr, usageText)
+	return exitUsage
+}
+
+func cmdNew(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		if isHelp(args[0]) {
+			fmt.Fprint(stdout, usageText)
+			return exitOK
+		}
+		return usageError(stderr, "new takes no arguments")
+	}
+	fmt.Fprintln(stdout, cookiesession.EncodeSecret(cookiesession.GenerateSecret()))
+	return exitOK
+}
+
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
+}
+
+// openOutput is what open prints for a session that opened.
+type openOutput struct {
+	Data          json.RawMessage `json:"data"`
+	Flashes       []string        `json:"flashes"`
+	CreatedAt     string          `json:"created_at"`
+	IssuedAt      string          `json:"issued_at"`
+	ExpiresAt     string          `json:"expires_at"`
+	IdleExpiresAt string          `json:"idle_expires_at,omitempty"`
+	KeyID         string          `json:"key_id"`
+	NewestKey     bool            `json:"newest_key"`
+}
+
+func cmdOpen(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	fs := flag.NewFlagSet("sessionkey open", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported below, with the usage
+	name := fs.String("name", cookiesession.DefaultName, "")
+	maxAge := fs.Duration("max-age", cookiesession.DefaultMaxAge, "")
+	idle := fs.Duration("idle", 0, "")
+	maxSize := fs.Int("max-size", cookiesession.DefaultMaxSize, "")
+	keysEnv := fs.String("keys-env", cookiesession.DefaultKeysVariable, "")
+
+	// Accept flags after the value too: "open VALUE -name sid".
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprint(stdout, usageText)
+				return exitOK
+			}
+			return usageError(stderr, "open: %v", err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+	if len(positional) > 1 {
+		return usageError(stderr, "open takes one VALUE (quote a Cookie header: it contains spaces and semicolons), got %d arguments", len(positional))
+	}
+	if *keysEnv == "" {
+		return usageError(stderr, "open: -keys-env must name an environment variable")
+	}
+
+	// Keys first: without them nothing can be opened, whatever the input.
+	keys, err := keyring(*keysEnv, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "sessionkey: %v\n", err)
+		return exitUsage
+	}
+	m, err := cookiesession.New[json.RawMessage](keys,
+		cookiesession.WithName(*name),
+		cookiesession.WithMaxAge(*maxAge),
+		cookiesession.WithIdleTimeout(*idle),
+		cookiesession.WithMaxSize(*maxSize),
+		cookiesession.WithLogger(slog.New(slog.DiscardHandler)),
+	)
+	if err != nil {
+		return usageError(stderr, "open: %v", strings.TrimPrefix(err.Error(), "cookiesession: "))
+	}
+
+	var input string
+	if len(positional) == 0 || positional[0] == "-" {
+		if f, ok := stdin.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+				fmt.Fprintln(stderr, "sessionkey: reading the cookie from standard input; end with Ctrl-D")
+			}
+		}
+		b, err := io.ReadAll(io.LimitReader(stdin, maxInputSize+1))
+		if err != nil {
+			fmt.Fprintf(stderr, "sessionkey: reading standard input: %v\n", err)
+			return exitUsage
+		}
+		if len(b) > maxInputSize {
+			fmt.Fprintf(stderr, "sessionkey: standard input is longer than %d bytes; no Cookie header is that long\n", maxInputSize)
+			return exitUsage
+		}
+		input = string(b)
+	} else {
+		input = positional[0]
+	}
+
+	lines := cookieLines(input, *name)
+	if len(lines) == 0 {
+		fmt.Fprintln(stderr, "sessionkey: the input is empty; give a cookie value or a Cookie header")
+		return exitNotOpen
+	}
+	req, err := http.NewRequest(http.MethodGet, "/", nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "sessionkey: %v\n", err)
+		return exitUsage
+	}
+	req.Header["Cookie"] = lines
+
+	s := m.Load(req)
+	if s.IsNew() {
+		if s.Err() == nil {
+			msg := fmt.Sprintf("no cookie named %q in the input", *name)
+			if names := cookieNames(lines); len(names) > 0 {
+				msg += fmt.Sprintf(" (found %s; pick one with -name)", strings.Join(names, ", "))
+			}
+			fmt.Fprintf(stderr, "sessionkey: %s\n", msg)
+			return exitNotOpen
+		}
+		fmt.Fprintf(stderr, "sessionkey: %v (%s)\n", s.Err(), hint(s.Err(), *keysEnv, keys))
+		return exitNotOpen
+	}
+
+	id, stale := s.KeyID()
+	out := openOutput{
+		Data:      s.Data,
+		Flashes:   s.Flashes(),
+		CreatedAt: formatTime(s.Created()),
+		IssuedAt:  formatTime(s.Issued()),
+		ExpiresAt: formatTime(s.Created().Add(*maxAge)),
+		KeyID:     id.String(),
+		NewestKey: !stale,
+	}
+	if len(out.Data) == 0 {
+		out.Data = json.RawMessage("null")
+	}
+	if out.Flashes == nil {
+		out.Flashes = []string{}
+	}
+	if *idle > 0 {
+		out.IdleExpiresAt = formatTime(s.Issued().Add(*idle))
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		fmt.Fprintf(stderr, "sessionkey: encoding the output: %v\n", err)
+		return exitNotOpen
+	}
+	b = append(b, '\n')
+	if _, err := stdout.Write(b); err != nil {
+		fmt.Fprintf(stderr, "sessionkey: %v\n", err)
+		return exitNotOpen
+	}
+	return exitOK
+}
+
+// keyring parses the key list in the variable name, as KeyringFromEnv would,
+// but through getenv so that tests need not touch the process environment.
+func keyring(name string, getenv func(string) string) (*cookiesession.Keyring, error) {
+	v := getenv(name)
+	if strings.TrimSpace(v) == "" {
+		return nil, fmt.Errorf("%s is not set: set it to the application's keys (base64, comma-separated, newest first), or name another variable with -keys-env", name)
+	}
+	keys, err := cookiesession.ParseKeyring(v)
+	if err != nil {
+		// ParseKeyring calls its input "keys"; name the variable instead,
+		// as KeyringFromEnv does. Its messages never include key material.
+		msg := strings.Replace(err.Error(), ": keys: ", ": "+name+": ", 1)
+		if !strings.Contains(msg, name) {
+			msg = name + ": " + msg
+		}
+		return nil, errors.New(msg)
+	}
+	return keys, nil
+}
+
+// cookieLines turns the input into Cookie header lines. The input may be a
+// bare cookie value (which becomes name=value), a Cookie header with or
+// without "Cookie:", several such lines, or Set-Cookie lines copied from a
+// response, whose attributes are dropped. When the input holds header lines
+// of several kinds (a whole request pasted), only Cookie and Set-Cookie ones
+// are kept.
+func cookieLines(input, name string) []string {
+	input = strings.TrimSpace(input)
+	if input == "" {
+		return nil
+	}
+	if !strings.ContainsAny(input, "=;\r\n") {
+		// A bare value: sealed values and chunk headers hold neither '='
+		// nor ';'.
+		return []string{name + "=" + input}
+	}
+	var raw, labelled []string
+	sc := bufio.NewScanner(strings.NewReader(input))
+	sc.Buffer(make([]byte, 0, 64<<10), maxInputSize+1)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		if v, ok := cutPrefixFold(line, "set-cookie:"); ok {
+			// name=value; Path=/; ... : only the first pair is a cookie.
+			v, _, _ = strings.Cut(v, ";")
+			labelled = append(labelled, strings.TrimSpace(v))
+			continue
+		}
+		if v, ok := cutPrefixFold(line, "cookie:"); ok {
+			labelled = append(labelled, strings.TrimSpace(v))
+			continue
+		}
+		raw = append(raw, line)
+	}
+	if len(labelled) > 0 {
+		return labelled
+	}
+	return raw
+}
+
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
+		return s[len(prefix):], true
+	}
+	return s, false
+}
+
+// cookieNames lists the names of the cookies in the lines, for a hint.
+// Values are never shown.
+func cookieNames(lines []string) []string {
+	var names []string
+	for _, line := range lines {
+		for part := range strings.SplitSeq(line, ";") {
+			n, _, ok := strings.Cut(strings.TrimSpace(part), "=")
+			n = strings.TrimSpace(n)
+			if !ok || n == "" || slices.Contains(names, n) {
+				continue
+			}
+			names = append(names, n)
+		}
+	}
+	const maxNames = 10
+	if len(names) > maxNames {
+		names = append(names[:maxNames], "...")
+	}
+	return names
+}
+
+// hint says what to check for an error from Session.Err.
+func hint(err error, keysEnv string, keys *cookiesession.Keyring) string {
+	switch {
+	case errors.Is(err, cookiesession.ErrUnknownKey):
+		ids := make([]string, 0, keys.Len())
+		for _, id := range keys.IDs() {
+			ids = append(ids, id.String())
+		}
+		return fmt.Sprintf("the key that sealed it is not in %s (retired?); %s holds key ids %s",
+			keysEnv, keysEnv, strings.Join(ids, ", "))
+	case errors.Is(err, cookiesession.ErrAuthentication):
+		return "altered, or sealed for another cookie name (-name)"
+	case errors.Is(err, cookiesession.ErrExpired):
+		return "try -max-age/-idle matching the app, and check this machine's clock"
+	case errors.Is(err, cookiesession.ErrTooLarge):
+		return "larger than the app accepts; if it sets WithMaxSize, pass the same with -max-size"
+	case errors.Is(err, cookiesession.ErrMalformed) && strings.Contains(err.Error(), "does not decode"):
+		// The value opened, but its data is not JSON.
+		return "it opened, but its data is not JSON: this tool reads only apps that keep the default JSONSerializer"
+	case errors.Is(err, cookiesession.ErrMalformed):
+		return "not a value this library wrote, cut short, or missing chunk cookies: paste the whole Cookie header"
+	}
+	return "the app would start a fresh session"
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
