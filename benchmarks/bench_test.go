@@ -1,0 +1,299 @@
+package benchmarks
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/ce967478/cookiesession/benchmarks/apps"
+)
+
+// The request benchmarks. Each sub-benchmark of BenchmarkWrite and
+// BenchmarkRead runs one request through one app's handler (apps.App)
+// with the typical session's cookie, into an httptest.ResponseRecorder:
+//
+//	cookiesession      the middleware with every default
+//	gorilla            gorilla/sessions CookieStore, defaults (gob)
+//	securecookie-json  gorilla/securecookie with its JSON encoder (CookieStore
+//	                   itself cannot use JSON: see apps.GorillaJSONStore)
+//	none               the same handler without any session
+//	floor              JSON + XChaCha20-Poly1305 + base64url alone, no HTTP
+//
+// Besides ns/op, B/op and allocs/op, each reports cookie-bytes, the length
+// of the session cookie's value. The cookiesession ones also time, after
+// their own loop and for the same b.N, none, the floor and gorilla, and
+// report:
+//
+//	net-ns/op           ours - none: what the session costs a request
+//	net-x-floor         (ours - none) / floor                 target <= 1.25
+//	net-x-gorilla       (gorilla - none) / (ours - none)      target >= 4
+//	extra-allocs        (ours - none) - floor, in allocations target <= 8
+//	cookie-extra-bytes  our cookie's length - the floor's     target <= 40
+//	cookie-x-gorilla    our cookie's length / gorilla's       target <= 0.55
+//
+// The targets are shown by run.sh, never asserted: timings on a shared
+// machine are not a test.
+
+// route is a request the benchmarks make.
+type route int
+
+const (
+	routeRead route = iota
+	routeWrite
+)
+
+func (rt route) handler(a *apps.App) http.Handler {
+	if rt == routeWrite {
+		return a.Write
+	}
+	return a.Read
+}
+
+// runner runs one prebuilt request through a handler.
+type runner struct {
+	h    http.Handler
+	req  *http.Request
+	tmpl http.Request
+}
+
+func newRunner(h http.Handler, cookie string) *runner {
+	req := httptest.NewRequest("GET", "/", nil)
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	return &runner{h: h, req: req, tmpl: *req}
+}
+
+// serve runs the request once. The request is restored first, because
+// gorilla's store.Get stores its registry into *r: without the reset, the
+// next iteration would find the session already decoded.
+func (r *runner) serve() *httptest.ResponseRecorder {
+	*r.req = r.tmpl
+	w := httptest.NewRecorder()
+	r.h.ServeHTTP(w, r.req)
+	return w
+}
+
+func (r *runner) run() { r.serve() }
+
+// fixture is the apps, with a seeded cookie each.
+type fixture struct {
+	ours, none, gorilla, scJSON *apps.App
+	untouched                   http.Handler
+	oursCookie, gorillaCookie   string
+	scJSONCookie                string
+	floor                       *floor
+	floorCookie                 string
+}
+
+func newFixture(tb testing.TB) *fixture {
+	tb.Helper()
+	m, err := apps.NewManager()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f := &fixture{
+		ours:    apps.Cookiesession(m),
+		none:    apps.None(),
+		gorilla: apps.Gorilla("gorilla", apps.GorillaStore()),
+		scJSON:  apps.SecureCookieJSON(apps.NewSecureCookieJSON()),
+		floor:   newFloor(),
+	}
+	// A request through the middleware whose handler never asks for the
+	// session: what every other request of a site pays.
+	f.untouched = m.Handler(f.none.Read)
+	f.oursCookie = seed(tb, f.ours)
+	f.gorillaCookie = seed(tb, f.gorilla)
+	f.scJSONCookie = seed(tb, f.scJSON)
+	t := apps.NewTypical()
+	f.floorCookie = f.floor.seal(&t)
+	return f
+}
+
+// seed signs in through app and returns the session cookie it set, as a
+// Cookie header value.
+func seed(tb testing.TB, app *apps.App) string {
+	tb.Helper()
+	w := newRunner(app.Seed, "").serve()
+	c := sessionCookie(w)
+	if w.Code != http.StatusOK || c == nil {
+		tb.Fatalf("%s: seeding failed: status %d, %d Set-Cookie", app.Name, w.Code, len(w.Header()["Set-Cookie"]))
+	}
+	return c.Name + "=" + c.Value
+}
+
+// sessionCookie returns the session cookie a response sets, or nil.
+func sessionCookie(w *httptest.ResponseRecorder) *http.Cookie {
+	for _, c := range w.Result().Cookies() {
+		if c.Name == apps.CookieName && c.Value != "" {
+			return c
+		}
+	}
+	return nil
+}
+
+// cookieLen is the length of a Cookie header value's value part.
+func cookieLen(cookie string) int { return len(cookie) - len(apps.CookieName+"=") }
+
+// check runs r once and fails unless the response is a 200 that sets a
+// session cookie exactly when wantCookie. It returns the cookie's length.
+func check(tb testing.TB, name string, r *runner, wantCookie bool) int {
+	tb.Helper()
+	w := r.serve()
+	c := sessionCookie(w)
+	if w.Code != http.StatusOK || (c != nil) != wantCookie {
+		tb.Fatalf("%s: status %d, sets a cookie: %t, want %t", name, w.Code, c != nil, wantCookie)
+	}
+	if c == nil {
+		return 0
+	}
+	return len(c.Value)
+}
+
+// loop runs fn b.N times, timed.
+func loop(b *testing.B, fn func()) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		fn()
+	}
+	b.StopTimer()
+}
+
+// compareRounds is how many rounds the comparison runs are split into.
+const compareRounds = 5
+
+// compare times each fn for n calls in all, in compareRounds interleaved
+// rounds (the order rotating each round), so that a burst of load from
+// elsewhere on a shared machine weighs on all of them alike. It returns
+// nanoseconds per call, in fns' order.
+func compare(n int, fns ...func()) []float64 {
+	per := max(n/compareRounds, 1)
+	total := make([]time.Duration, len(fns))
+	for round := 0; round < compareRounds; round++ {
+		for k := range fns {
+			i := (k + round) % len(fns)
+			fn := fns[i]
+			start := time.Now()
+			for j := 0; j < per; j++ {
+				fn()
+			}
+			total[i] += time.Since(start)
+		}
+	}
+	ns := make([]float64, len(fns))
+	for i, d := range total {
+		ns[i] = float64(d.Nanoseconds()) / float64(per*compareRounds)
+	}
+	return ns
+}
+
+// benchOurs is a cookiesession benchmark with its comparisons.
+func benchOurs(b *testing.B, rt route) {
+	f := newFixture(b)
+	ours := newRunner(rt.handler(f.ours), f.oursCookie)
+	none := newRunner(rt.handler(f.none), f.oursCookie)
+	gorilla := newRunner(rt.handler(f.gorilla), f.gorillaCookie)
+	floorFn := func() { f.floor.read(f.floorCookie) }
+	oursLen, gorillaLen, floorLen := cookieLen(f.oursCookie), cookieLen(f.gorillaCookie), cookieLen(f.floorCookie)
+	if rt == routeWrite {
+		floorFn = func() { f.floor.write(f.floorCookie) }
+		oursLen = check(b, "cookiesession", ours, true)
+		gorillaLen = check(b, "gorilla", gorilla, true)
+		floorLen = len(f.floor.write(f.floorCookie))
+	} else {
+		check(b, "cookiesession", ours, false)
+		check(b, "gorilla", gorilla, false)
+	}
+	check(b, "none", none, false)
+
+	loop(b, ours.run)
+
+	ns := compare(b.N, ours.run, none.run, floorFn, gorilla.run)
+	oursNet, gorillaNet, floorNs := ns[0]-ns[1], ns[3]-ns[1], ns[2]
+	const allocRuns = 200
+	oursAllocs := testing.AllocsPerRun(allocRuns, ours.run)
+	noneAllocs := testing.AllocsPerRun(allocRuns, none.run)
+	floorAllocs := testing.AllocsPerRun(allocRuns, floorFn)
+
+	b.ReportMetric(float64(oursLen), "cookie-bytes")
+	b.ReportMetric(oursNet, "net-ns/op")
+	b.ReportMetric(oursNet/floorNs, "net-x-floor")
+	b.ReportMetric(gorillaNet/oursNet, "net-x-gorilla")
+	b.ReportMetric(oursAllocs-noneAllocs-floorAllocs, "extra-allocs")
+	b.ReportMetric(float64(oursLen-floorLen), "cookie-extra-bytes")
+	b.ReportMetric(float64(oursLen)/float64(gorillaLen), "cookie-x-gorilla")
+}
+
+// benchPeer is a benchmark of one of the references, on its own.
+func benchPeer(b *testing.B, name string, rt route) {
+	f := newFixture(b)
+	var fn func()
+	var cookieBytes int
+	switch name {
+	case "gorilla":
+		r := newRunner(rt.handler(f.gorilla), f.gorillaCookie)
+		cookieBytes = cookieLen(f.gorillaCookie)
+		if rt == routeWrite {
+			cookieBytes = check(b, name, r, true)
+		}
+		fn = r.run
+	case "securecookie-json":
+		r := newRunner(rt.handler(f.scJSON), f.scJSONCookie)
+		cookieBytes = cookieLen(f.scJSONCookie)
+		if rt == routeWrite {
+			cookieBytes = check(b, name, r, true)
+		}
+		fn = r.run
+	case "none":
+		r := newRunner(rt.handler(f.none), f.oursCookie)
+		check(b, name, r, false)
+		fn = r.run
+	case "floor":
+		cookieBytes = cookieLen(f.floorCookie)
+		fn = func() { f.floor.read(f.floorCookie) }
+		if rt == routeWrite {
+			cookieBytes = len(f.floor.write(f.floorCookie))
+			fn = func() { f.floor.write(f.floorCookie) }
+		}
+	default:
+		b.Fatalf("unknown peer %q", name)
+	}
+	loop(b, fn)
+	b.ReportMetric(float64(cookieBytes), "cookie-bytes")
+}
+
+var peers = []string{"gorilla", "securecookie-json", "none", "floor"}
+
+// BenchmarkWrite: a request whose handler changes the session (toggles
+// Theme); the response sets the cookie.
+func BenchmarkWrite(b *testing.B) {
+	b.Run("cookiesession", func(b *testing.B) { benchOurs(b, routeWrite) })
+	for _, p := range peers {
+		b.Run(p, func(b *testing.B) { benchPeer(b, p, routeWrite) })
+	}
+}
+
+// BenchmarkRead: a request whose handler reads the session (Name) and
+// changes nothing; cookiesession sets no cookie, gorilla is not saved.
+func BenchmarkRead(b *testing.B) {
+	b.Run("cookiesession", func(b *testing.B) { benchOurs(b, routeRead) })
+	for _, p := range peers {
+		b.Run(p, func(b *testing.B) { benchPeer(b, p, routeRead) })
+	}
+}
+
+// BenchmarkUntouched: a request through cookiesession's middleware whose
+// handler never asks for the session, though the request carries the
+// cookie. net-ns/op is what the middleware costs such a request over none.
+func BenchmarkUntouched(b *testing.B) {
+	f := newFixture(b)
+	ours := newRunner(f.untouched, f.oursCookie)
+	none := newRunner(f.none.Read, f.oursCookie)
+	check(b, "untouched", ours, false)
+	loop(b, ours.run)
+	ns := compare(b.N, ours.run, none.run)
+	b.ReportMetric(ns[0]-ns[1], "net-ns/op")
+	b.ReportMetric(testing.AllocsPerRun(200, ours.run)-testing.AllocsPerRun(200, none.run), "extra-allocs")
+}
