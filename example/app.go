@@ -1,0 +1,270 @@
+package main
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ce967478/cookiesession"
+)
+
+// sessionData is everything the app keeps about a visitor. It lives in the
+// cookie, serialised as JSON: fields can be added or removed in a later
+// release without signing anyone out.
+type sessionData struct {
+	User string            `json:"user,omitempty"`
+	Cart []string          `json:"cart,omitempty"`
+	Data map[string]string `json:"data,omitempty"`
+}
+
+const (
+	// maxUsername is the longest accepted user name, in characters.
+	maxUsername = 64
+	// maxForm bounds a request body. The whole session must fit in
+	// cookiesession.DefaultMaxSize, so a larger form could never be saved.
+	maxForm = 64 << 10
+)
+
+//go:embed templates
+var templateFS embed.FS
+
+var indexTemplate = template.Must(template.ParseFS(templateFS, "templates/index.html"))
+
+// app holds the handlers' shared state. It is immutable once built.
+type app struct {
+	sessions *cookiesession.Manager[sessionData]
+	logger   *slog.Logger
+}
+
+// newApp returns the app's handler: every route behind the session
+// middleware, and every state-changing request behind cross-origin
+// protection. It does not listen, so tests can serve it with httptest.
+func newApp(keys *cookiesession.Keyring, cfg config, logger *slog.Logger) (http.Handler, error) {
+	opts := []cookiesession.Option{
+		cookiesession.WithLogger(logger),
+		cookiesession.WithMaxAge(cfg.MaxAge),
+		cookiesession.WithIdleTimeout(cfg.IdleTimeout),
+	}
+	if cfg.Insecure {
+		// Plain http://127.0.0.1 would never get a Secure cookie back from
+		// every browser; only a loopback address, which no one else can
+		// reach, justifies dropping it.
+		opts = append(opts, cookiesession.WithSecure(false))
+	}
+	m, err := cookiesession.New[sessionData](keys, opts...)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{sessions: m, logger: logger}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.HandleFunc("GET /{$}", a.index)
+	mux.HandleFunc("POST /login", a.login)
+	mux.HandleFunc("POST /logout", a.logout)
+	mux.HandleFunc("POST /cart", a.addToCart)
+	mux.HandleFunc("POST /cart/clear", a.clearCart)
+	mux.HandleFunc("POST /api/data", a.setData)
+	mux.HandleFunc("GET /api/data", a.getData)
+	mux.HandleFunc("GET /api/session", a.session)
+
+	// CrossOriginProtection lets safe methods (GET, HEAD, OPTIONS) through
+	// and refuses cross-origin POSTs, so it can guard the whole mux.
+	return m.Handler(http.NewCrossOriginProtection().Handler(mux)), nil
+}
+
+func (a *app) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// indexPage is what templates/index.html shows.
+type indexPage struct {
+	User    string
+	Cart    []string
+	Data    map[string]string
+	Flashes []string
+}
+
+func (a *app) index(w http.ResponseWriter, r *http.Request) {
+	s := a.sessions.Get(r)
+	page := indexPage{User: s.Data.User, Cart: s.Data.Cart, Data: s.Data.Data, Flashes: s.Flashes()}
+	// Render into a buffer so that a template error can still become a 500.
+	var buf bytes.Buffer
+	if err := indexTemplate.Execute(&buf, page); err != nil {
+		a.logger.ErrorContext(r.Context(), "rendering the page", "error", err)
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (a *app) login(w http.ResponseWriter, r *http.Request) {
+	if !parseForm(w, r) {
+		return
+	}
+	name := strings.TrimSpace(r.PostForm.Get("username"))
+	if n := utf8.RuneCountInString(name); n < 1 || n > maxUsername || !utf8.ValidString(name) {
+		http.Error(w, "username must be 1 to 64 characters", http.StatusBadRequest)
+		return
+	}
+	s := a.sessions.Get(r)
+	// A new lifetime on sign-in, so that a cookie captured before cannot
+	// stand for the signed-in user.
+	s.Renew()
+	s.Data.User = name
+	s.AddFlash("Signed in as " + name)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (a *app) logout(w http.ResponseWriter, r *http.Request) {
+	s := a.sessions.Get(r)
+	s.Destroy()
+	// After Destroy a flash starts a new, otherwise empty session.
+	s.AddFlash("Signed out")
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (a *app) addToCart(w http.ResponseWriter, r *http.Request) {
+	if !parseForm(w, r) {
+		return
+	}
+	var items []string
+	for _, item := range r.PostForm["item"] {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	if len(items) == 0 {
+		http.Error(w, "at least one non-empty item is needed", http.StatusBadRequest)
+		return
+	}
+	s := a.sessions.Get(r)
+	s.Data.Cart = append(s.Data.Cart, items...)
+	// If the cart no longer fits the cookie, the library's default error
+	// handling answers 500 and the browser keeps its previous cart.
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (a *app) clearCart(w http.ResponseWriter, r *http.Request) {
+	s := a.sessions.Get(r)
+	s.Data.Cart = nil
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// keyValue is the JSON body POST /api/data accepts.
+type keyValue struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+func (a *app) setData(w http.ResponseWriter, r *http.Request) {
+	var kv keyValue
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mediaType == "application/json" {
+		if err := json.NewDecoder(r.Body).Decode(&kv); err != nil {
+			writeJSON(w, formErrorStatus(err), map[string]string{"error": "the body must be a JSON object with string fields key and value"})
+			return
+		}
+	} else {
+		if err := r.ParseForm(); err != nil {
+			writeJSON(w, formErrorStatus(err), map[string]string{"error": "the form does not parse"})
+			return
+		}
+		kv = keyValue{Key: r.PostForm.Get("key"), Value: r.PostForm.Get("value")}
+	}
+	if kv.Key == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "key is required"})
+		return
+	}
+	s := a.sessions.Get(r)
+	if s.Data.Data == nil {
+		s.Data.Data = make(map[string]string)
+	}
+	s.Data.Data[kv.Key] = kv.Value
+	writeJSON(w, http.StatusOK, map[string]bool{"success": true})
+}
+
+func (a *app) getData(w http.ResponseWriter, r *http.Request) {
+	key := r.URL.Query().Get("key")
+	if key == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "key is required"})
+		return
+	}
+	v, ok := a.sessions.Get(r).Data.Data[key]
+	if !ok {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such key in the session"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"value": v})
+}
+
+// sessionView is what GET /api/session answers.
+type sessionView struct {
+	User      string            `json:"user"`
+	Cart      []string          `json:"cart"`
+	Data      map[string]string `json:"data"`
+	New       bool              `json:"new"`
+	CreatedAt string            `json:"created_at"`
+}
+
+func (a *app) session(w http.ResponseWriter, r *http.Request) {
+	s := a.sessions.Get(r)
+	v := sessionView{
+		User:      s.Data.User,
+		Cart:      s.Data.Cart,
+		Data:      s.Data.Data,
+		New:       s.IsNew(),
+		CreatedAt: s.Created().Format(time.RFC3339),
+	}
+	// Empty collections as [] and {}, not null, for clients' convenience.
+	if v.Cart == nil {
+		v.Cart = []string{}
+	}
+	if v.Data == nil {
+		v.Data = map[string]string{}
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// parseForm parses a bounded request body, answering the request itself
+// and returning false if it cannot.
+func parseForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "the form does not parse", formErrorStatus(err))
+		return false
+	}
+	return true
+}
+
+// formErrorStatus tells a body over maxForm from a malformed one.
+func formErrorStatus(err error) int {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusBadRequest
+}
+
+// writeJSON answers with v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}

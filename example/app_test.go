@@ -1,0 +1,568 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ce967478/cookiesession"
+)
+
+// syncBuffer is a log destination that server goroutines and the test can
+// share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// testConfig is what loadConfig gives for ADDR=127.0.0.1:0.
+func testConfig() config {
+	return config{Addr: "127.0.0.1:0", MaxAge: cookiesession.DefaultMaxAge, Insecure: true}
+}
+
+// newTestServer serves newApp(cfg) on loopback and returns it with its log.
+func newTestServer(t *testing.T, cfg config) (*httptest.Server, *syncBuffer) {
+	t.Helper()
+	keys, err := cookiesession.NewKeyring(cookiesession.GenerateSecret())
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := new(syncBuffer)
+	h, err := newApp(keys, cfg, slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatalf("newApp: %v", err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv, logs
+}
+
+// browser is an HTTP client with a cookie jar that does not follow
+// redirects, so that each response can be checked.
+type browser struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+func newBrowser(t *testing.T, srv *httptest.Server) *browser {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{
+		Transport:     srv.Client().Transport,
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return &browser{t: t, base: srv.URL, c: c}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// do sends a request; extra holds header name-value pairs.
+func (b *browser) do(method, path, contentType, body string, extra ...string) response {
+	b.t.Helper()
+	req, err := http.NewRequestWithContext(b.t.Context(), method, b.base+path, strings.NewReader(body))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		req.Header.Set(extra[i], extra[i+1])
+	}
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		b.t.Fatalf("%s %s: reading the body: %v", method, path, err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: string(data)}
+}
+
+func (b *browser) get(path string) response { return b.do("GET", path, "", "") }
+
+func (b *browser) postForm(path string, form url.Values) response {
+	return b.do("POST", path, "application/x-www-form-urlencoded", form.Encode())
+}
+
+// page fetches / and returns what it shows.
+func (b *browser) page() shown {
+	b.t.Helper()
+	r := b.get("/")
+	if r.status != http.StatusOK {
+		b.t.Fatalf("GET /: status %d, want 200", r.status)
+	}
+	return parsePage(b.t, r.body)
+}
+
+// sessionView fetches /api/session.
+func (b *browser) sessionView() sessionView {
+	b.t.Helper()
+	r := b.get("/api/session")
+	if r.status != http.StatusOK {
+		b.t.Fatalf("GET /api/session: status %d, want 200", r.status)
+	}
+	var v sessionView
+	if err := json.Unmarshal([]byte(r.body), &v); err != nil {
+		b.t.Fatalf("GET /api/session: %v in %q", err, r.body)
+	}
+	return v
+}
+
+// shown is what the index page displays, found by the elements' ids.
+type shown struct {
+	user     string // empty when signed out
+	loginOK  bool   // the login form is there
+	logoutOK bool   // the logout form is there
+	cart     []string
+	flashes  []string
+}
+
+var (
+	userRE    = regexp.MustCompile(`<strong id="user">([^<]*)</strong>`)
+	cartRE    = regexp.MustCompile(`(?s)<ul id="cart">(.*?)</ul>`)
+	flashesRE = regexp.MustCompile(`(?s)<ul id="flashes">(.*?)</ul>`)
+	itemRE    = regexp.MustCompile(`<li>([^<]*)</li>`)
+)
+
+// parsePage reads the template's output; the template is ours, so regular
+// expressions on its stable ids are enough.
+func parsePage(t *testing.T, body string) shown {
+	t.Helper()
+	var s shown
+	if m := userRE.FindStringSubmatch(body); m != nil {
+		s.user = m[1]
+	}
+	s.loginOK = strings.Contains(body, `id="login-form"`) && strings.Contains(body, `name="username"`)
+	s.logoutOK = strings.Contains(body, `id="logout-form"`)
+	for _, want := range []string{`id="cart-form"`, `name="item"`, `id="clear-form"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+	list := func(re *regexp.Regexp, what string) []string {
+		m := re.FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("the page has no %s list:\n%s", what, body)
+		}
+		var items []string
+		for _, it := range itemRE.FindAllStringSubmatch(m[1], -1) {
+			items = append(items, it[1])
+		}
+		return items
+	}
+	s.cart = list(cartRE, "cart")
+	s.flashes = list(flashesRE, "flashes")
+	return s
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// setCookies returns the response's Set-Cookie lines by cookie name.
+func setCookies(r response) map[string]string {
+	m := make(map[string]string)
+	for _, line := range r.header.Values("Set-Cookie") {
+		name, _, _ := strings.Cut(line, "=")
+		m[name] = line
+	}
+	return m
+}
+
+func TestRoutes(t *testing.T) {
+	t.Parallel()
+	const form = "application/x-www-form-urlencoded"
+	tests := []struct {
+		name        string
+		method      string
+		path        string
+		contentType string
+		body        string
+		header      []string
+		wantStatus  int
+		wantType    string // a prefix of Content-Type
+		wantBody    string // a substring of the body
+		wantCookie  bool   // whether a Set-Cookie line is expected
+	}{
+		{name: "healthz", method: "GET", path: "/healthz", wantStatus: 200, wantBody: "ok"},
+		{name: "index", method: "GET", path: "/", wantStatus: 200, wantType: "text/html", wantBody: `id="login-form"`},
+		{name: "unknown path", method: "GET", path: "/nope", wantStatus: 404},
+		{name: "wrong method", method: "GET", path: "/login", wantStatus: 405},
+
+		{name: "login", method: "POST", path: "/login", contentType: form, body: "username=ada",
+			wantStatus: 303, wantCookie: true},
+		{name: "login 64 runes", method: "POST", path: "/login", contentType: form,
+			body: "username=" + url.QueryEscape(strings.Repeat("é", 64)), wantStatus: 303, wantCookie: true},
+		{name: "login 65 runes", method: "POST", path: "/login", contentType: form,
+			body: "username=" + strings.Repeat("a", 65), wantStatus: 400},
+		{name: "login empty", method: "POST", path: "/login", contentType: form, body: "username=", wantStatus: 400},
+		{name: "login blank", method: "POST", path: "/login", contentType: form, body: "username=+++", wantStatus: 400},
+		{name: "login no field", method: "POST", path: "/login", contentType: form, wantStatus: 400},
+		{name: "login invalid UTF-8", method: "POST", path: "/login", contentType: form, body: "username=%ff", wantStatus: 400},
+
+		{name: "logout", method: "POST", path: "/logout", wantStatus: 303, wantCookie: true},
+
+		{name: "cart", method: "POST", path: "/cart", contentType: form, body: "item=tea&item=&item=milk",
+			wantStatus: 303, wantCookie: true},
+		{name: "cart no items", method: "POST", path: "/cart", contentType: form, wantStatus: 400},
+		{name: "cart empty items", method: "POST", path: "/cart", contentType: form, body: "item=&item=+", wantStatus: 400},
+		{name: "cart body too large", method: "POST", path: "/cart", contentType: form,
+			body: "item=" + strings.Repeat("x", maxForm), wantStatus: 413},
+		{name: "cart clear", method: "POST", path: "/cart/clear", wantStatus: 303},
+
+		{name: "data form", method: "POST", path: "/api/data", contentType: form, body: "key=k&value=v",
+			wantStatus: 200, wantType: "application/json", wantBody: `{"success":true}`, wantCookie: true},
+		{name: "data JSON", method: "POST", path: "/api/data", contentType: "application/json; charset=utf-8",
+			body: `{"key":"k","value":"v"}`, wantStatus: 200, wantType: "application/json", wantBody: `{"success":true}`, wantCookie: true},
+		{name: "data form no key", method: "POST", path: "/api/data", contentType: form, body: "value=v",
+			wantStatus: 400, wantType: "application/json", wantBody: `"error":`},
+		{name: "data JSON no key", method: "POST", path: "/api/data", contentType: "application/json",
+			body: `{"value":"v"}`, wantStatus: 400, wantType: "application/json", wantBody: `"error":`},
+		{name: "data JSON malformed", method: "POST", path: "/api/data", contentType: "application/json",
+			body: `{"key":`, wantStatus: 400, wantType: "application/json", wantBody: `"error":`},
+		{name: "data JSON not a string", method: "POST", path: "/api/data", contentType: "application/json",
+			body: `{"key":"k","value":1}`, wantStatus: 400, wantType: "application/json", wantBody: `"error":`},
+		{name: "data missing key", method: "GET", path: "/api/data?key=nope",
+			wantStatus: 404, wantType: "application/json", wantBody: `"error":`},
+		{name: "data no key parameter", method: "GET", path: "/api/data",
+			wantStatus: 400, wantType: "application/json", wantBody: `"error":`},
+
+		{name: "session", method: "GET", path: "/api/session",
+			wantStatus: 200, wantType: "application/json", wantBody: `"new":true`},
+
+		// Cross-origin protection refuses state changes a browser makes on
+		// another site's behalf, before the session is touched.
+		{name: "cross-site login", method: "POST", path: "/login", contentType: form, body: "username=eve",
+			header: []string{"Sec-Fetch-Site", "cross-site"}, wantStatus: 403},
+		{name: "cross-site logout", method: "POST", path: "/logout",
+			header: []string{"Sec-Fetch-Site", "cross-site"}, wantStatus: 403},
+		{name: "cross-site cart", method: "POST", path: "/cart", contentType: form, body: "item=x",
+			header: []string{"Sec-Fetch-Site", "cross-site"}, wantStatus: 403},
+		{name: "cross-site cart clear", method: "POST", path: "/cart/clear",
+			header: []string{"Sec-Fetch-Site", "cross-site"}, wantStatus: 403},
+		{name: "cross-site data", method: "POST", path: "/api/data", contentType: form, body: "key=k&value=v",
+			header: []string{"Sec-Fetch-Site", "cross-site"}, wantStatus: 403},
+		{name: "cross-origin Origin header", method: "POST", path: "/login", contentType: form, body: "username=eve",
+			header: []string{"Origin", "https://evil.example"}, wantStatus: 403},
+		{name: "same-origin login", method: "POST", path: "/login", contentType: form, body: "username=ada",
+			header: []string{"Sec-Fetch-Site", "same-origin"}, wantStatus: 303, wantCookie: true},
+		{name: "cross-site GET is safe", method: "GET", path: "/api/session",
+			header: []string{"Sec-Fetch-Site", "cross-site"}, wantStatus: 200},
+	}
+	srv, _ := newTestServer(t, testConfig())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newBrowser(t, srv).do(tt.method, tt.path, tt.contentType, tt.body, tt.header...)
+			if r.status != tt.wantStatus {
+				t.Fatalf("status %d, want %d; body %q", r.status, tt.wantStatus, r.body)
+			}
+			if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, tt.wantType) {
+				t.Errorf("Content-Type %q, want %q", ct, tt.wantType)
+			}
+			if !strings.Contains(r.body, tt.wantBody) {
+				t.Errorf("body %q does not contain %q", r.body, tt.wantBody)
+			}
+			if got := len(r.header.Values("Set-Cookie")) > 0; got != tt.wantCookie {
+				t.Errorf("Set-Cookie %q; want one: %v", r.header.Values("Set-Cookie"), tt.wantCookie)
+			}
+			if tt.wantStatus == http.StatusSeeOther && r.header.Get("Location") != "/" {
+				t.Errorf("Location %q, want /", r.header.Get("Location"))
+			}
+		})
+	}
+}
+
+// TestFlow walks through what a visitor does, as a browser would.
+func TestFlow(t *testing.T) {
+	t.Parallel()
+	srv, _ := newTestServer(t, testConfig())
+	b := newBrowser(t, srv)
+
+	steps := []struct {
+		name  string
+		form  url.Values
+		path  string
+		check func(t *testing.T, s shown)
+	}{
+		{name: "signed out", check: func(t *testing.T, s shown) {
+			if s.user != "" || !s.loginOK || s.logoutOK || len(s.cart) != 0 || len(s.flashes) != 0 {
+				t.Errorf("a new visitor sees %+v", s)
+			}
+		}},
+		{name: "login", path: "/login", form: url.Values{"username": {"Ada <Lovelace>"}}, check: func(t *testing.T, s shown) {
+			// html/template escapes the name.
+			if s.user != "Ada &lt;Lovelace&gt;" || s.loginOK || !s.logoutOK {
+				t.Errorf("after login: %+v", s)
+			}
+			if !equal(s.flashes, []string{"Signed in as Ada &lt;Lovelace&gt;"}) {
+				t.Errorf("flashes %q", s.flashes)
+			}
+		}},
+		{name: "flash read once", check: func(t *testing.T, s shown) {
+			if len(s.flashes) != 0 || s.user == "" {
+				t.Errorf("on reload: %+v", s)
+			}
+		}},
+		{name: "add items", path: "/cart", form: url.Values{"item": {"tea", "", "milk"}}, check: func(t *testing.T, s shown) {
+			if !equal(s.cart, []string{"tea", "milk"}) {
+				t.Errorf("cart %q, want [tea milk]", s.cart)
+			}
+		}},
+		{name: "add more", path: "/cart", form: url.Values{"item": {"scones"}}, check: func(t *testing.T, s shown) {
+			if !equal(s.cart, []string{"tea", "milk", "scones"}) {
+				t.Errorf("cart %q", s.cart)
+			}
+		}},
+		{name: "clear", path: "/cart/clear", check: func(t *testing.T, s shown) {
+			if len(s.cart) != 0 || s.user == "" {
+				t.Errorf("after clearing the cart: %+v", s)
+			}
+		}},
+		{name: "logout", path: "/logout", check: func(t *testing.T, s shown) {
+			if s.user != "" || !s.loginOK || !equal(s.flashes, []string{"Signed out"}) {
+				t.Errorf("after logout: %+v", s)
+			}
+		}},
+	}
+	for _, st := range steps {
+		if st.path != "" {
+			r := b.postForm(st.path, st.form)
+			if r.status != http.StatusSeeOther || r.header.Get("Location") != "/" {
+				t.Fatalf("%s: status %d, Location %q; want 303 to /", st.name, r.status, r.header.Get("Location"))
+			}
+		}
+		st.check(t, b.page())
+		if t.Failed() {
+			t.Fatalf("step %q failed", st.name)
+		}
+	}
+}
+
+// TestLoginRenews checks that signing in starts a new session lifetime.
+func TestLoginRenews(t *testing.T) {
+	t.Parallel()
+	srv, _ := newTestServer(t, testConfig())
+	b := newBrowser(t, srv)
+	b.postForm("/api/data", url.Values{"key": {"k"}, "value": {"v"}})
+	before := b.sessionView()
+	if before.New {
+		t.Fatal("the session was not stored")
+	}
+	r := b.postForm("/login", url.Values{"username": {"ada"}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("login: status %d", r.status)
+	}
+	after := b.sessionView()
+	if after.User != "ada" || after.Data["k"] != "v" {
+		t.Errorf("after login: %+v; want the user and the data kept", after)
+	}
+	// created_at has a resolution of a second; Renew resets it to now.
+	b0, _ := time.Parse(time.RFC3339, before.CreatedAt)
+	a0, _ := time.Parse(time.RFC3339, after.CreatedAt)
+	if a0.Before(b0) {
+		t.Errorf("created_at went from %s to %s", before.CreatedAt, after.CreatedAt)
+	}
+}
+
+func TestAPIData(t *testing.T) {
+	t.Parallel()
+	srv, _ := newTestServer(t, testConfig())
+	b := newBrowser(t, srv)
+
+	if r := b.do("POST", "/api/data", "application/json", `{"key":"colour","value":"blue"}`); r.status != 200 {
+		t.Fatalf("POST JSON: status %d %q", r.status, r.body)
+	}
+	if r := b.postForm("/api/data", url.Values{"key": {"size"}, "value": {""}}); r.status != 200 {
+		t.Fatalf("POST form: status %d %q", r.status, r.body)
+	}
+	for _, tt := range []struct {
+		key, want string
+	}{{"colour", "blue"}, {"size", ""}} {
+		r := b.get("/api/data?key=" + tt.key)
+		var got map[string]string
+		if err := json.Unmarshal([]byte(r.body), &got); err != nil || r.status != 200 || len(got) != 1 || got["value"] != tt.want {
+			t.Errorf("GET key=%s: status %d body %q (%v); want 200 {\"value\":%q}", tt.key, r.status, r.body, err, tt.want)
+		}
+	}
+	if r := b.get("/api/data?key=missing"); r.status != 404 {
+		t.Errorf("GET a missing key: status %d, want 404", r.status)
+	}
+}
+
+func TestAPISession(t *testing.T) {
+	t.Parallel()
+	srv, _ := newTestServer(t, testConfig())
+	b := newBrowser(t, srv)
+
+	first := b.get("/api/session")
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(first.body), &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"user", "cart", "data", "new", "created_at"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("/api/session lacks %q: %s", k, first.body)
+		}
+	}
+	if !strings.Contains(first.body, `"cart":[]`) || !strings.Contains(first.body, `"data":{}`) {
+		t.Errorf("an empty session should show cart [] and data {}: %s", first.body)
+	}
+	if len(first.header.Values("Set-Cookie")) != 0 {
+		t.Error("reading an empty session set a cookie")
+	}
+
+	v := b.sessionView()
+	if !v.New {
+		t.Error("new is false before any cookie was set")
+	}
+	b.postForm("/login", url.Values{"username": {"ada"}})
+	b.postForm("/cart", url.Values{"item": {"tea"}})
+	v = b.sessionView()
+	if v.New || v.User != "ada" || !equal(v.Cart, []string{"tea"}) {
+		t.Errorf("after login: %+v", v)
+	}
+	created, err := time.Parse(time.RFC3339, v.CreatedAt)
+	if err != nil {
+		t.Errorf("created_at %q is not RFC 3339: %v", v.CreatedAt, err)
+	} else if d := time.Since(created); d < -time.Minute || d > time.Minute {
+		t.Errorf("created_at %s is not about now", v.CreatedAt)
+	}
+}
+
+// TestCookieAttributes checks the library's defaults and the loopback
+// exception for Secure, and that SESSION_MAX_AGE and SESSION_IDLE_TIMEOUT
+// reach the cookie.
+func TestCookieAttributes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		cfg        config
+		wantSecure bool
+		wantMaxAge time.Duration
+	}{
+		{"loopback", testConfig(), false, 24 * time.Hour},
+		{"public", config{Addr: ":8080", MaxAge: 24 * time.Hour}, true, 24 * time.Hour},
+		{"max age", config{Addr: "127.0.0.1:0", MaxAge: time.Hour, Insecure: true}, false, time.Hour},
+		{"idle timeout", config{Addr: "127.0.0.1:0", MaxAge: time.Hour, IdleTimeout: 30 * time.Minute, Insecure: true}, false, 30 * time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv, _ := newTestServer(t, tt.cfg)
+			r := newBrowser(t, srv).postForm("/login", url.Values{"username": {"ada"}})
+			cookies := setCookies(r)
+			line, ok := cookies[cookiesession.DefaultName]
+			if !ok || len(cookies) != 1 {
+				t.Fatalf("Set-Cookie %q; want the one cookie %q", r.header.Values("Set-Cookie"), cookiesession.DefaultName)
+			}
+			c, err := http.ParseSetCookie(line)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Domain != "" || c.Secure != tt.wantSecure {
+				t.Errorf("cookie %q: want HttpOnly, SameSite=Lax, Path=/, no Domain, Secure=%v", line, tt.wantSecure)
+			}
+			if want := int(tt.wantMaxAge.Seconds()); c.MaxAge > want || c.MaxAge < want-5 {
+				t.Errorf("Max-Age %d, want about %d", c.MaxAge, want)
+			}
+		})
+	}
+}
+
+// TestCartTooLarge grows the cart into chunk cookies and then past the
+// size cap: the save fails with a 500, the browser keeps its cookie, and
+// the log says how large the session would have been.
+func TestCartTooLarge(t *testing.T) {
+	t.Parallel()
+	srv, logs := newTestServer(t, testConfig())
+	b := newBrowser(t, srv)
+	b.postForm("/login", url.Values{"username": {"ada"}})
+
+	item := strings.Repeat("x", 300)
+	many := func(n int) url.Values { return url.Values{"item": make([]string, 0, n)} }
+	fill := many(12) // about 3.6 KB of items: two chunk cookies once sealed
+	for range 12 {
+		fill["item"] = append(fill["item"], item)
+	}
+	r := b.postForm("/cart", fill)
+	cookies := setCookies(r)
+	if r.status != http.StatusSeeOther || cookies["session"] == "" || cookies["session.1"] == "" {
+		t.Fatalf("a 3.6 KB cart: status %d, Set-Cookie %q; want 303 and chunks session, session.1", r.status, r.header.Values("Set-Cookie"))
+	}
+
+	over := many(20) // 6 KB more: past the 7168-byte default cap
+	for range 20 {
+		over["item"] = append(over["item"], item)
+	}
+	r = b.postForm("/cart", over)
+	if r.status != http.StatusInternalServerError {
+		t.Errorf("an oversized cart: status %d, want 500", r.status)
+	}
+	if sc := r.header.Values("Set-Cookie"); len(sc) != 0 {
+		t.Errorf("a failed save sent Set-Cookie %q", sc)
+	}
+	sizeRE := regexp.MustCompile(`would be (\d+) bytes sealed.*the cap is 7168`)
+	m := sizeRE.FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatalf("no log line gives the size; log:\n%s", logs)
+	}
+	if n, _ := strconv.Atoi(m[1]); n <= cookiesession.DefaultMaxSize {
+		t.Errorf("logged size %d is within the cap", n)
+	}
+
+	// The browser kept its previous cookie, so the previous cart.
+	if v := b.sessionView(); v.User != "ada" || len(v.Cart) != 12 {
+		t.Errorf("after the failed save: user %q, %d items; want ada and 12", v.User, len(v.Cart))
+	}
+
+	// Clearing the cart deletes the chunk no longer needed.
+	r = b.postForm("/cart/clear", nil)
+	cookies = setCookies(r)
+	if !strings.Contains(cookies["session.1"], "Max-Age=0") {
+		t.Errorf("clearing the cart: Set-Cookie %q; want session.1 deleted", r.header.Values("Set-Cookie"))
+	}
+}

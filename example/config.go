@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/ce967478/cookiesession"
+)
+
+// Environment variables the app reads.
+const (
+	envAddr        = "ADDR"
+	envKeys        = cookiesession.DefaultKeysVariable // SESSION_KEYS
+	envMaxAge      = "SESSION_MAX_AGE"
+	envIdleTimeout = "SESSION_IDLE_TIMEOUT"
+
+	defaultAddr = "127.0.0.1:8080"
+	// minIdleTimeout mirrors cookiesession's own lower bound (cookie times
+	// are in seconds), checked here so that the error names the variable.
+	minIdleTimeout = 2 * time.Second
+)
+
+// config is the app's settings, read from the environment by loadConfig.
+type config struct {
+	// Addr is where the server listens.
+	Addr string
+	// MaxAge is the absolute session lifetime.
+	MaxAge time.Duration
+	// IdleTimeout ends sessions unused for this long; 0 means never.
+	IdleTimeout time.Duration
+	// Insecure turns the cookie's Secure attribute off. loadConfig sets it
+	// only when Addr is a loopback address: see loopbackHost.
+	Insecure bool
+}
+
+// loadConfig reads ADDR, SESSION_MAX_AGE and SESSION_IDLE_TIMEOUT through
+// getenv. Each error names the variable at fault. SESSION_KEYS is read
+// separately, by loadKeys, because its absence is not an error.
+func loadConfig(getenv func(string) string) (config, error) {
+	cfg := config{Addr: defaultAddr, MaxAge: cookiesession.DefaultMaxAge}
+	if v := strings.TrimSpace(getenv(envAddr)); v != "" {
+		cfg.Addr = v
+	}
+	host, _, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return config{}, fmt.Errorf("%s=%q: %v; use host:port, such as %s or 127.0.0.1:0", envAddr, cfg.Addr, err, defaultAddr)
+	}
+	cfg.Insecure = loopbackHost(host)
+
+	if v := strings.TrimSpace(getenv(envMaxAge)); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return config{}, fmt.Errorf("%s=%q: want a positive Go duration, such as 24h or 90m", envMaxAge, v)
+		}
+		cfg.MaxAge = d
+	}
+	if v := strings.TrimSpace(getenv(envIdleTimeout)); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || (d > 0 && d < minIdleTimeout) {
+			return config{}, fmt.Errorf("%s=%q: want a Go duration of at least %v, such as 30m, or 0 for none",
+				envIdleTimeout, v, minIdleTimeout)
+		}
+		cfg.IdleTimeout = d
+	}
+	return cfg, nil
+}
+
+// loopbackHost reports whether host names only this machine, so that
+// nothing but a local browser can reach a server listening there.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// loadKeys returns the Keyring SESSION_KEYS holds. When it is unset or
+// empty it returns a throw-away key, and ephemeral is true: sessions then
+// end when the process does, and are not shared between instances.
+func loadKeys(getenv func(string) string) (keys *cookiesession.Keyring, ephemeral bool, err error) {
+	v := getenv(envKeys)
+	if strings.TrimSpace(v) == "" {
+		keys, err = cookiesession.NewKeyring(cookiesession.GenerateSecret())
+		return keys, true, err
+	}
+	// ParseKeyring rather than KeyringFromEnv: the value comes through
+	// getenv, so that tests need not touch the process environment.
+	keys, err = cookiesession.ParseKeyring(v)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", envKeys, err)
+	}
+	return keys, false, nil
+}

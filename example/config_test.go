@@ -1,0 +1,114 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// env returns a getenv that reads from vars.
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func TestLoadConfig(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		vars    map[string]string
+		want    config
+		wantErr string // the variable the error must name
+	}{
+		{name: "defaults", vars: nil,
+			want: config{Addr: "127.0.0.1:8080", MaxAge: 24 * time.Hour, Insecure: true}},
+		{name: "durations", vars: map[string]string{"SESSION_MAX_AGE": "90m", "SESSION_IDLE_TIMEOUT": "15m"},
+			want: config{Addr: "127.0.0.1:8080", MaxAge: 90 * time.Minute, IdleTimeout: 15 * time.Minute, Insecure: true}},
+		{name: "idle zero", vars: map[string]string{"SESSION_IDLE_TIMEOUT": "0"},
+			want: config{Addr: "127.0.0.1:8080", MaxAge: 24 * time.Hour, Insecure: true}},
+
+		// Secure is dropped only for addresses no one else can reach.
+		{name: "port 0", vars: map[string]string{"ADDR": "127.0.0.1:0"},
+			want: config{Addr: "127.0.0.1:0", MaxAge: 24 * time.Hour, Insecure: true}},
+		{name: "127/8", vars: map[string]string{"ADDR": "127.1.2.3:80"},
+			want: config{Addr: "127.1.2.3:80", MaxAge: 24 * time.Hour, Insecure: true}},
+		{name: "localhost", vars: map[string]string{"ADDR": "LocalHost:8080"},
+			want: config{Addr: "LocalHost:8080", MaxAge: 24 * time.Hour, Insecure: true}},
+		{name: "IPv6 loopback", vars: map[string]string{"ADDR": "[::1]:8080"},
+			want: config{Addr: "[::1]:8080", MaxAge: 24 * time.Hour, Insecure: true}},
+		{name: "all interfaces", vars: map[string]string{"ADDR": ":8080"},
+			want: config{Addr: ":8080", MaxAge: 24 * time.Hour}},
+		{name: "unspecified", vars: map[string]string{"ADDR": "0.0.0.0:8080"},
+			want: config{Addr: "0.0.0.0:8080", MaxAge: 24 * time.Hour}},
+		{name: "host name", vars: map[string]string{"ADDR": "example.com:443"},
+			want: config{Addr: "example.com:443", MaxAge: 24 * time.Hour}},
+		{name: "public IP", vars: map[string]string{"ADDR": "192.0.2.1:80"},
+			want: config{Addr: "192.0.2.1:80", MaxAge: 24 * time.Hour}},
+
+		{name: "bad ADDR", vars: map[string]string{"ADDR": "8080"}, wantErr: "ADDR"},
+		{name: "bad max age", vars: map[string]string{"SESSION_MAX_AGE": "a day"}, wantErr: "SESSION_MAX_AGE"},
+		{name: "max age without unit", vars: map[string]string{"SESSION_MAX_AGE": "3600"}, wantErr: "SESSION_MAX_AGE"},
+		{name: "zero max age", vars: map[string]string{"SESSION_MAX_AGE": "0s"}, wantErr: "SESSION_MAX_AGE"},
+		{name: "negative max age", vars: map[string]string{"SESSION_MAX_AGE": "-1h"}, wantErr: "SESSION_MAX_AGE"},
+		{name: "bad idle", vars: map[string]string{"SESSION_IDLE_TIMEOUT": "soon"}, wantErr: "SESSION_IDLE_TIMEOUT"},
+		{name: "negative idle", vars: map[string]string{"SESSION_IDLE_TIMEOUT": "-5m"}, wantErr: "SESSION_IDLE_TIMEOUT"},
+		{name: "idle too short", vars: map[string]string{"SESSION_IDLE_TIMEOUT": "1s"}, wantErr: "SESSION_IDLE_TIMEOUT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := loadConfig(env(tt.vars))
+			if tt.wantErr != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr+"=") {
+					t.Fatalf("error %v; want one starting with %s=", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadKeys(t *testing.T) {
+	t.Parallel()
+	good := "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY" // 32 bytes, unpadded
+	tests := []struct {
+		name          string
+		value         string
+		wantEphemeral bool
+		wantKeys      int
+		wantErr       string
+	}{
+		{name: "unset", wantEphemeral: true, wantKeys: 1},
+		{name: "blank", value: "  ", wantEphemeral: true, wantKeys: 1},
+		{name: "one key", value: good, wantKeys: 1},
+		{name: "not base64", value: "not base64!", wantErr: "key 1 is not valid base64"},
+		{name: "too short", value: "c2hvcnQ", wantErr: "key 1 decodes to 5 bytes"},
+		{name: "stray comma", value: good + ",", wantErr: "key 2 is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			keys, ephemeral, err := loadKeys(env(map[string]string{"SESSION_KEYS": tt.value}))
+			if tt.wantErr != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), "SESSION_KEYS: ") || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v; want one naming SESSION_KEYS and saying %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), tt.value) {
+					t.Errorf("the error %q repeats the key", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ephemeral != tt.wantEphemeral || keys.Len() != tt.wantKeys {
+				t.Errorf("ephemeral %v, %d keys; want %v, %d", ephemeral, keys.Len(), tt.wantEphemeral, tt.wantKeys)
+			}
+		})
+	}
+}

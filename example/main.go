@@ -1,0 +1,35 @@
+// Command example is a small web app that keeps a visitor's name, cart and
+// key-value data in an encrypted cookie session, with cookiesession.
+//
+//	export SESSION_KEYS=$(go run ./cmd/sessionkey)
+//	go run ./example
+//
+// Environment:
+//
+//	ADDR                  where to listen (default 127.0.0.1:8080)
+//	SESSION_KEYS          base64 secrets, newest first, comma-separated
+//	                      (unset: a throw-away key, sessions end on restart)
+//	SESSION_MAX_AGE       absolute session lifetime, a Go duration (default 24h)
+//	SESSION_IDLE_TIMEOUT  end sessions unused this long (default: none)
+//
+// The session cookie is Secure, except when ADDR is a loopback address, so
+// that the demo works over plain http://127.0.0.1.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "example:", err)
+		stop()
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// shutdownTimeout bounds how long in-flight requests may take to finish
+// once a stop signal arrives.
+const shutdownTimeout = 10 * time.Second
+
+// run configures the app from getenv, logs to stderr, and serves until ctx
+// ends, then shuts down gracefully. Configuration errors are returned
+// before anything listens.
+func run(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	keys, ephemeral, err := loadKeys(getenv)
+	if err != nil {
+		return err
+	}
+	if ephemeral {
+		logger.Warn("SESSION_KEYS is not set: using a throw-away key, so sessions end when the server stops; "+
+			"set it with: export SESSION_KEYS=$(go run ./cmd/sessionkey)",
+			"keys", keys.String())
+	}
+	if cfg.Insecure {
+		logger.Info("ADDR is a loopback address: session cookies are sent without the Secure attribute, so that plain http works",
+			"addr", cfg.Addr)
+	} else {
+		logger.Info("session cookies are Secure: browsers keep them only over https, so serve this behind TLS",
+			"addr", cfg.Addr)
+	}
+	handler, err := newApp(keys, cfg, logger)
+	if err != nil {
+		return err
+	}
+
+	// Listen before logging, so that the log shows the port chosen for
+	// ADDR=127.0.0.1:0.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("%s: %w", envAddr, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	logger.Info("listening", "addr", ln.Addr().String())
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return err // Serve never returns nil
+	case <-ctx.Done():
+	}
+
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}

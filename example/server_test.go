@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// listenRE finds the address run logs once it listens.
+var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+// addrWriter is a log destination that reports the listening address.
+type addrWriter struct {
+	syncBuffer
+	addr chan string
+}
+
+func (w *addrWriter) Write(p []byte) (int, error) {
+	if m := listenRE.FindSubmatch(p); m != nil {
+		select {
+		case w.addr <- string(m[1]):
+		default:
+		}
+	}
+	return w.syncBuffer.Write(p)
+}
+
+const testKeys = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"
+
+// TestRunConfigErrors checks that bad settings stop run before it listens.
+// The context is already cancelled: a run that listened anyway would log
+// "listening" and return nil.
+func TestRunConfigErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, variable, value string
+	}{
+		{"keys not base64", "SESSION_KEYS", "not-a-key!"},
+		{"key too short", "SESSION_KEYS", "c2hvcnQ"},
+		{"second key bad", "SESSION_KEYS", testKeys + ",c2hvcnQ"},
+		{"max age", "SESSION_MAX_AGE", "forever"},
+		{"idle timeout", "SESSION_IDLE_TIMEOUT", "-1m"},
+		{"addr", "ADDR", "nowhere"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			vars := map[string]string{"ADDR": "127.0.0.1:0", "SESSION_KEYS": testKeys}
+			vars[tt.variable] = tt.value
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			var stderr syncBuffer
+			err := run(ctx, env(vars), &stderr)
+			if err == nil || !strings.Contains(err.Error(), tt.variable) {
+				t.Fatalf("run: %v; want an error naming %s", err, tt.variable)
+			}
+			if strings.Contains(stderr.String(), "listening") {
+				t.Errorf("run listened despite the error; log:\n%s", stderr.String())
+			}
+		})
+	}
+}
+
+// TestRunWithoutKeys checks the warning that unset SESSION_KEYS gives, and
+// that the server still starts (and stops, its context being cancelled).
+func TestRunWithoutKeys(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	var stderr syncBuffer
+	if err := run(ctx, env(map[string]string{"ADDR": "127.0.0.1:0"}), &stderr); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	log := stderr.String()
+	for _, want := range []string{
+		"level=WARN msg=\"SESSION_KEYS is not set",
+		"export SESSION_KEYS=$(go run ./cmd/sessionkey)",
+		"msg=listening addr=127.0.0.1:",
+		"msg=stopped",
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log lacks %q:\n%s", want, log)
+		}
+	}
+}
+
+// TestRunServes starts the server as main does, uses it, and stops it.
+func TestRunServes(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	stderr := &addrWriter{addr: make(chan string, 1)}
+	vars := map[string]string{"ADDR": "127.0.0.1:0", "SESSION_KEYS": testKeys, "SESSION_MAX_AGE": "2h"}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, env(vars), stderr) }()
+
+	var addr string
+	select {
+	case addr = <-stderr.addr:
+	case err := <-done:
+		t.Fatalf("run returned early: %v; log:\n%s", err, stderr.String())
+	case <-time.After(10 * time.Second):
+		t.Fatalf("run did not log its address; log:\n%s", stderr.String())
+	}
+	base := "http://" + addr
+	resp, err := http.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /healthz: status %d", resp.StatusCode)
+	}
+
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = client.PostForm(base+"/login", url.Values{"username": {"ada"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookies := resp.Cookies()
+	if resp.StatusCode != http.StatusSeeOther || len(cookies) != 1 || cookies[0].Name != "session" ||
+		cookies[0].Secure || cookies[0].MaxAge > 7200 || cookies[0].MaxAge < 7190 {
+		t.Errorf("login: status %d, Set-Cookie %q; want 303 and one session cookie, not Secure, Max-Age 7200",
+			resp.StatusCode, resp.Header.Values("Set-Cookie"))
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run after cancel: %v", err)
+		}
+	case <-time.After(shutdownTimeout + 5*time.Second):
+		t.Fatal("run did not stop")
+	}
+	log := stderr.String()
+	for _, want := range []string{"without the Secure attribute", "msg=\"shutting down\"", "msg=stopped"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log lacks %q:\n%s", want, log)
+		}
+	}
+	if strings.Contains(log, "SESSION_KEYS is not set") {
+		t.Errorf("warned about SESSION_KEYS although it is set:\n%s", log)
+	}
+}
