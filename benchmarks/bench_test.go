@@ -84,7 +84,7 @@ type fixture struct {
 	oursCookie, gorillaCookie   string
 	scJSONCookie                string
 	floor                       *floor
-	floorCookie                 string
+	floorCookie                 string // the value alone, no "session="
 }
 
 func newFixture(tb testing.TB) *fixture {
@@ -196,7 +196,7 @@ func benchOurs(b *testing.B, rt route) {
 	none := newRunner(rt.handler(f.none), f.oursCookie)
 	gorilla := newRunner(rt.handler(f.gorilla), f.gorillaCookie)
 	floorFn := func() { f.floor.read(f.floorCookie) }
-	oursLen, gorillaLen, floorLen := cookieLen(f.oursCookie), cookieLen(f.gorillaCookie), cookieLen(f.floorCookie)
+	oursLen, gorillaLen, floorLen := cookieLen(f.oursCookie), cookieLen(f.gorillaCookie), len(f.floorCookie)
 	if rt == routeWrite {
 		floorFn = func() { f.floor.write(f.floorCookie) }
 		oursLen = check(b, "cookiesession", ours, true)
@@ -251,7 +251,7 @@ func benchPeer(b *testing.B, name string, rt route) {
 		check(b, name, r, false)
 		fn = r.run
 	case "floor":
-		cookieBytes = cookieLen(f.floorCookie)
+		cookieBytes = len(f.floorCookie)
 		fn = func() { f.floor.read(f.floorCookie) }
 		if rt == routeWrite {
 			cookieBytes = len(f.floor.write(f.floorCookie))

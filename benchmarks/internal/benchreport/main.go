@@ -1,0 +1,306 @@
+// Command benchreport turns the output of the request benchmarks into
+// Markdown, and splices a section into a README between markers. run.sh
+// uses it:
+//
+//	benchreport tables bench.txt...        Markdown tables on stdout
+//	benchreport splice README.md section   replace what lies between
+//	                                       <!-- benchmarks:start --> and
+//	                                       <!-- benchmarks:end --> with the
+//	                                       section file; exit 3 if the
+//	                                       markers are missing
+//
+// Each value is the median of the runs (go test -count) of its benchmark.
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+const (
+	startMarker = "<!-- benchmarks:start -->"
+	endMarker   = "<!-- benchmarks:end -->"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	var err error
+	switch os.Args[1] {
+	case "tables":
+		if len(os.Args) < 3 {
+			usage()
+		}
+		var res results
+		res, err = parseFiles(os.Args[2:])
+		if err == nil {
+			err = writeTables(os.Stdout, res)
+		}
+	case "splice":
+		if len(os.Args) != 4 {
+			usage()
+		}
+		err = splice(os.Args[2], os.Args[3])
+		if errors.Is(err, errNoMarkers) {
+			fmt.Fprintln(os.Stderr, "benchreport:", err)
+			os.Exit(3)
+		}
+	default:
+		usage()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchreport:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: benchreport tables bench.txt... | benchreport splice README.md section.md")
+	os.Exit(2)
+}
+
+// results maps a benchmark name (without the -GOMAXPROCS suffix) to its
+// values per unit, one per run.
+type results struct {
+	order  []string
+	values map[string]map[string][]float64
+}
+
+func (r results) median(name, unit string) (float64, bool) {
+	v := slices.Clone(r.values[name][unit])
+	if len(v) == 0 {
+		return 0, false
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2], true
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2, true
+}
+
+func (r results) runs(name string) int { return len(r.values[name]["ns/op"]) }
+
+func parseFiles(paths []string) (results, error) {
+	res := results{values: map[string]map[string][]float64{}}
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return res, err
+		}
+		err = parse(f, &res)
+		f.Close()
+		if err != nil {
+			return res, fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	if len(res.order) == 0 {
+		return res, errors.New("no benchmark results found")
+	}
+	return res, nil
+}
+
+// parse reads benchmark lines: "BenchmarkX/y-2  N  v unit  v unit ...".
+func parse(r io.Reader, res *results) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 4 || !strings.HasPrefix(fields[0], "Benchmark") || len(fields)%2 != 0 {
+			continue
+		}
+		if _, err := strconv.Atoi(fields[1]); err != nil {
+			continue
+		}
+		name := strings.TrimPrefix(fields[0], "Benchmark")
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			if _, err := strconv.Atoi(name[i+1:]); err == nil {
+				name = name[:i]
+			}
+		}
+		m, ok := res.values[name]
+		if !ok {
+			m = map[string][]float64{}
+			res.values[name] = m
+			res.order = append(res.order, name)
+		}
+		for i := 2; i+1 < len(fields); i += 2 {
+			v, err := strconv.ParseFloat(fields[i], 64)
+			if err != nil {
+				continue
+			}
+			m[fields[i+1]] = append(m[fields[i+1]], v)
+		}
+	}
+	return sc.Err()
+}
+
+// target is one of issue #6's goals for the cookiesession benchmarks.
+type target struct {
+	what   string
+	unit   string
+	ok     func(float64) bool
+	format func(float64) string
+}
+
+var targets = []target{
+	{"net cost at most 1.25x the floor's", "net-x-floor",
+		func(v float64) bool { return v <= 1.25 }, func(v float64) string { return fmt.Sprintf("%.2fx", v) }},
+	{"at most 8 allocations more than the floor", "extra-allocs",
+		func(v float64) bool { return v <= 8 }, func(v float64) string { return fmt.Sprintf("%+.0f", v) }},
+	{"cookie at most 40 bytes longer than the floor's", "cookie-extra-bytes",
+		func(v float64) bool { return v <= 40 }, func(v float64) string { return fmt.Sprintf("%+.0f B", v) }},
+	{"net cost at least 4x lower than gorilla/sessions'", "net-x-gorilla",
+		func(v float64) bool { return v >= 4 }, func(v float64) string { return fmt.Sprintf("%.1fx lower", v) }},
+	{"cookie at most 55% of gorilla/sessions'", "cookie-x-gorilla",
+		func(v float64) bool { return v <= 0.55 }, func(v float64) string { return fmt.Sprintf("%.0f%%", 100*v) }},
+}
+
+// describe says what each benchmark is, for the table.
+var describe = map[string]string{
+	"cookiesession":     "cookiesession middleware",
+	"gorilla":           "gorilla/sessions CookieStore (gob)",
+	"securecookie-json": "gorilla/securecookie, JSON",
+	"none":              "no session",
+	"floor":             "floor: JSON + XChaCha20-Poly1305 + base64url only",
+}
+
+func writeTables(w io.Writer, res results) error {
+	// The targets, for the two cookiesession benchmarks.
+	cols := []string{"Write/cookiesession", "Read/cookiesession"}
+	fmt.Fprintln(w, "| target (issue #6) | changing request | read-only request |")
+	fmt.Fprintln(w, "|---|---:|---:|")
+	for _, t := range targets {
+		cells := []string{t.what}
+		for _, c := range cols {
+			v, ok := res.median(c, t.unit)
+			if !ok {
+				cells = append(cells, "n/a")
+				continue
+			}
+			mark := "✗"
+			if t.ok(v) {
+				mark = "✓"
+			}
+			cells = append(cells, t.format(v)+" "+mark)
+		}
+		fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
+	}
+	for _, c := range cols {
+		if v, ok := res.median(c, "net-ns/op"); ok {
+			fmt.Fprintf(w, "\n%s: the session adds %s per request over the same handler without one.", c, fmtNs(v))
+		}
+	}
+	if v, ok := res.median("Untouched", "net-ns/op"); ok {
+		a, _ := res.median("Untouched", "extra-allocs")
+		fmt.Fprintf(w, "\nA request that passes through the middleware but never asks for its session pays %s and %.0f allocations.", fmtNs(v), a)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w)
+
+	// Every benchmark.
+	fmt.Fprintln(w, "| request | what | ns/op | B/op | allocs/op | cookie bytes |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|")
+	runs := 0
+	for _, name := range res.order {
+		ns, _ := res.median(name, "ns/op")
+		bytes, _ := res.median(name, "B/op")
+		allocs, _ := res.median(name, "allocs/op")
+		cookie, _ := res.median(name, "cookie-bytes")
+		group, sub, _ := strings.Cut(name, "/")
+		what := describe[sub]
+		if what == "" {
+			what = describe[group]
+		}
+		if name == "Untouched" {
+			what = "cookiesession middleware, session never asked for"
+		}
+		cookieCell := "-"
+		if cookie > 0 {
+			cookieCell = fmt.Sprintf("%.0f", cookie)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %.0f | %.0f | %s |\n", name, what, fmtInt(ns), bytes, allocs, cookieCell)
+		runs = max(runs, res.runs(name))
+	}
+	if runs == 1 {
+		fmt.Fprintln(w, "\nOne run each.")
+	} else {
+		fmt.Fprintf(w, "\nMedians of %d runs each.\n", runs)
+	}
+	return nil
+}
+
+func fmtNs(v float64) string {
+	if math.Abs(v) >= 1000 {
+		return fmt.Sprintf("%.1f µs", v/1000)
+	}
+	return fmt.Sprintf("%.0f ns", v)
+}
+
+// fmtInt writes v rounded, with thin digit grouping for readability.
+func fmtInt(v float64) string {
+	s := strconv.FormatInt(int64(math.Round(v)), 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 && s[i-1] != '-' {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+var errNoMarkers = errors.New("the README has no " + startMarker + " ... " + endMarker + " markers")
+
+// splice replaces the lines between the markers of the file at path with
+// the section file's content, keeping the markers.
+func splice(path, sectionPath string) error {
+	readme, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	section, err := os.ReadFile(sectionPath)
+	if err != nil {
+		return err
+	}
+	out, err := spliceText(string(readme), string(section))
+	if err != nil {
+		return err
+	}
+	if out == string(readme) {
+		return nil
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".benchreport.tmp"
+	if err := os.WriteFile(tmp, []byte(out), info.Mode().Perm()); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func spliceText(readme, section string) (string, error) {
+	start := strings.Index(readme, startMarker)
+	if start < 0 {
+		return "", errNoMarkers
+	}
+	rest := readme[start+len(startMarker):]
+	end := strings.Index(rest, endMarker)
+	if end < 0 {
+		return "", errNoMarkers
+	}
+	if strings.Contains(rest[end+len(endMarker):], startMarker) {
+		return "", errors.New("the README has more than one " + startMarker)
+	}
+	section = strings.Trim(section, "\n")
+	return readme[:start+len(startMarker)] + "\n" + section + "\n" + rest[end:], nil
+}

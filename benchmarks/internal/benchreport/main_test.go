@@ -1,0 +1,57 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+const sample = `goos: linux
+BenchmarkWrite/cookiesession-2   	   33400	     11573 ns/op	       342.0 cookie-bytes	        16.00 cookie-extra-bytes	         0.4858 cookie-x-gorilla	        10.00 extra-allocs	     12014 net-ns/op	         1.521 net-x-floor	         4.649 net-x-gorilla	    4328 B/op	      46 allocs/op
+BenchmarkWrite/cookiesession-2   	   33400	     11000 ns/op	       342.0 cookie-bytes	        16.00 cookie-extra-bytes	         0.4858 cookie-x-gorilla	         6.00 extra-allocs	     10000 net-ns/op	         1.200 net-x-floor	         4.100 net-x-gorilla	    4328 B/op	      46 allocs/op
+BenchmarkWrite/cookiesession-2   	   33400	     12000 ns/op	       342.0 cookie-bytes	        16.00 cookie-extra-bytes	         0.4858 cookie-x-gorilla	         6.00 extra-allocs	     11000 net-ns/op	         1.100 net-x-floor	         4.300 net-x-gorilla	    4328 B/op	      46 allocs/op
+BenchmarkWrite/none-2            	  295101	      1521 ns/op	         0 cookie-bytes	    1016 B/op	      10 allocs/op
+PASS
+`
+
+func TestTables(t *testing.T) {
+	res := results{values: map[string]map[string][]float64{}}
+	if err := parse(strings.NewReader(sample), &res); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := res.median("Write/cookiesession", "ns/op"); got != 11573 {
+		t.Errorf("median ns/op = %v", got)
+	}
+	var out bytes.Buffer
+	if err := writeTables(&out, res); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| net cost at most 1.25x the floor's | 1.20x ✓ | n/a |",
+		"| at most 8 allocations more than the floor | +6 ✓ | n/a |",
+		"| Write/none | no session | 1,521 | 1016 | 10 | - |",
+		"| Write/cookiesession | cookiesession middleware | 11,573 | 4328 | 46 | 342 |",
+		"Medians of 3 runs each.",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("missing %q in\n%s", want, out.String())
+		}
+	}
+}
+
+func TestSplice(t *testing.T) {
+	readme := "# x\n\n" + startMarker + "\nold\nlines\n" + endMarker + "\n\nrest\n"
+	got, err := spliceText(readme, "\nnew\n\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "# x\n\n" + startMarker + "\nnew\n" + endMarker + "\n\nrest\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if _, err := spliceText("# x\n", "new"); err != errNoMarkers {
+		t.Errorf("no markers: %v", err)
+	}
+	if _, err := spliceText(startMarker+"\n", "new"); err != errNoMarkers {
+		t.Errorf("no end marker: %v", err)
+	}
+}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRun drives every app briefly and checks the table: a row per app and
+// route, no errors. It times nothing.
+func TestRun(t *testing.T) {
+	var out bytes.Buffer
+	o := options{clients: 2, duration: 100 * time.Millisecond, maxRequests: 100_000}
+	if err := run(&out, io.Discard, o); err != nil {
+		t.Fatal(err)
+	}
+	table := out.String()
+	for _, row := range []string{
+		"| none | /read |", "| cookiesession | /read |", "| gorilla/sessions | /read |",
+		"| none | /write |", "| cookiesession | /write |", "| gorilla/sessions | /write |",
+	} {
+		line := lineWith(table, row)
+		if line == "" {
+			t.Errorf("no row %q in\n%s", row, table)
+			continue
+		}
+		if !strings.HasSuffix(line, "| 0 |") {
+			t.Errorf("errors in %q", line)
+		}
+	}
+	if strings.Contains(table, "errors, the first") {
+		t.Errorf("errors reported:\n%s", table)
+	}
+}
+
+// TestMaxRequests checks that a run stops at -max-requests.
+func TestMaxRequests(t *testing.T) {
+	var out bytes.Buffer
+	o := options{clients: 2, duration: time.Minute, maxRequests: 50}
+	start := time.Now()
+	if err := run(&out, io.Discard, o); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("6 runs of at most 50 requests took %s", d)
+	}
+	if !strings.Contains(out.String(), "stopped at -max-requests") {
+		t.Errorf("no mention of -max-requests in\n%s", out.String())
+	}
+}
+
+func lineWith(s, prefix string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+	return ""
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Runs the request benchmarks and the load command, and rewrites the
+# benchmarks section of the repository's README (between
+# <!-- benchmarks:start --> and <!-- benchmarks:end -->) with their tables
+# and the machine they came from. If the markers are missing, it prints the
+# section instead and says so.
+#
+#   benchmarks/run.sh
+#
+# Settings, from the environment:
+#   COUNT=5          runs of each benchmark (the tables show medians)
+#   BENCHTIME=1s     go test -benchtime
+#   LOAD_FLAGS=""    extra flags for the load command, e.g. "-duration 10s"
+#   README=../README.md
+#   OUT=<temp dir>   where the raw outputs are kept
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here"
+count=${COUNT:-5}
+benchtime=${BENCHTIME:-1s}
+readme=${README:-$here/../README.md}
+out=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/cookiesession-bench.XXXXXX")}
+mkdir -p "$out"
+echo "run.sh: raw outputs go to $out" >&2
+
+go build -o "$out/benchreport" ./internal/benchreport
+
+# 1. The request benchmarks. The raw output goes to stderr as it comes.
+echo "run.sh: go test -bench (count $count, benchtime $benchtime); a few minutes" >&2
+go test -run '^$' -bench . -benchmem -count "$count" -benchtime "$benchtime" . | tee "$out/bench.txt" >&2
+"$out/benchreport" tables "$out/bench.txt" >"$out/bench.md"
+
+# 2. The load command: progress on stderr, the table on stdout.
+echo "run.sh: go run ./load ${LOAD_FLAGS:-}" >&2
+# shellcheck disable=SC2086 # LOAD_FLAGS is a list of flags
+go run ./load ${LOAD_FLAGS:-} >"$out/load.md"
+
+# 3. The machine, without naming it.
+cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/null | head -n1)
+cpu=${cpu:-unknown CPU}
+commit=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=""
+if [ -n "$(git -C "$here/.." status --porcelain 2>/dev/null)" ]; then
+	dirty=" (with uncommitted changes)"
+fi
+{
+	echo "Measured by \`benchmarks/run.sh\` on $(date -u +%Y-%m-%d) at commit \`$commit\`$dirty:"
+	echo "$(go env GOVERSION) $(go env GOOS)/$(go env GOARCH), $cpu, $(nproc) CPUs."
+	echo
+	echo "The machine was shared, so absolute numbers are noisy; every ratio compares runs made"
+	echo "in the same process, interleaved, and targets are shown, never asserted."
+	echo
+	echo "### One request, in process"
+	echo
+	echo "A request with the typical session (about 200 bytes of JSON) through each app's handler into"
+	echo "an \`httptest.ResponseRecorder\`: the changing request sets a new theme and gets a Set-Cookie,"
+	echo "the read-only one reads the name. *Net* is the app minus the same handler without a session;"
+	echo "the *floor* is JSON + XChaCha20-Poly1305 + base64url on the same data and nothing else;"
+	echo "gorilla/sessions is its CookieStore with its defaults (gob, one Values key per field,"
+	echo "AES-256 encryption on)."
+	echo
+	cat "$out/bench.md"
+	echo
+	echo "### Under load, over loopback"
+	echo
+	cat "$out/load.md"
+} >"$out/section.md"
+
+# 4. Into the README, or onto stdout.
+status=0
+"$out/benchreport" splice "$readme" "$out/section.md" || status=$?
+case $status in
+0)
+	echo "run.sh: rewrote the benchmarks section of $readme" >&2
+	cat "$out/section.md"
+	;;
+3)
+	echo "run.sh: $readme has no <!-- benchmarks:start --> / <!-- benchmarks:end --> markers;" \
+		"it was left alone. The section would have been:" >&2
+	echo
+	cat "$out/section.md"
+	;;
+*)
+	echo "run.sh: could not update $readme" >&2
+	exit "$status"
+	;;
+esac
