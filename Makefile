@@ -30,8 +30,24 @@ $(STATICCHECK):
 staticcheck: $(STATICCHECK)
 	@for m in $(MODULES); do echo "staticcheck $$m"; (cd $$m && $(STATICCHECK) ./...) || exit 1; done
 
-race:
+# The e2e module's tests drive Chromium, so make race needs it.
+race: chromium
 	@for m in $(MODULES); do echo "go test -race $$m"; (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
+
+# Installs Debian's chromium package when no Chromium is on PATH, if
+# apt-get can run (as root, or through sudo without a password).
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+	  exit 0; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "make chromium: the e2e tests need Chromium; install it with your system's package manager (chromium or chromium-browser), then run make again" >&2; exit 1; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	  sudo -n apt-get update && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	else \
+	  echo "make chromium: the e2e tests need Chromium; install it with: sudo apt-get install chromium, then run make again" >&2; exit 1; \
+	fi
 
 # go test -fuzz takes one target of one package at a time.
 define run_fuzz

@@ -1,0 +1,9 @@
+// Package e2e holds the real-browser tests of the example app: a headless
+// Chromium, driven over the DevTools protocol, signs in, fills a cart past
+// one cookie's size and signs out, while the tests check both what the page
+// shows and which cookies the browser actually stored.
+//
+// It is a module of its own so that chromedp never enters the dependency
+// graph of the library's users. Run it with go test in this directory, or
+// with make race at the repository's root, which installs Chromium first.
+package e2e
