@@ -54,9 +54,7 @@ func newApp(keys *cookiesession.Keyring, cfg config, logger *slog.Logger) (http.
 		cookiesession.WithIdleTimeout(cfg.IdleTimeout),
 	}
 	if cfg.Insecure {
-		// Plain http://127.0.0.1 would never get a Secure cookie back from
-		// every browser; only a loopback address, which no one else can
-		// reach, justifies dropping it.
+		// Browsers treat plain-http loopback as secure only for some features, and only this machine can reach it.
 		opts = append(opts, cookiesession.WithSecure(false))
 	}
 	m, err := cookiesession.New[sessionData](keys, opts...)
