@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // Browsers ignore a cookie whose name and value exceed 4096 bytes, and older
@@ -223,10 +224,15 @@ func (m *Manager[T]) deleteCookies(h http.Header, mask uint32) {
 }
 
 // cookieLine renders a Set-Cookie value; maxAge < 0 deletes the cookie.
+// It allocates once: the line is assembled in place and becomes the string.
 func (m *Manager[T]) cookieLine(name, value string, maxAge int) string {
-	age := "0"
-	if maxAge >= 0 {
-		age = strconv.Itoa(maxAge)
-	}
-	return name + "=" + value + m.cookieHead + "; Max-Age=" + age + m.cookieTail
+	b := make([]byte, 0, len(name)+1+len(value)+len(m.cookieHead)+len("; Max-Age=")+20+len(m.cookieTail))
+	b = append(b, name...)
+	b = append(b, '=')
+	b = append(b, value...)
+	b = append(b, m.cookieHead...)
+	b = append(b, "; Max-Age="...)
+	b = strconv.AppendInt(b, int64(max(maxAge, 0)), 10)
+	b = append(b, m.cookieTail...)
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }

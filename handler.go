@@ -16,25 +16,25 @@ import (
 var errDiscarded = errors.New("cookiesession: response replaced by the error handler after a failed save")
 
 // reqState is the middleware's per-request state, reached from the request's
-// context by Get and from the response writer at commit time.
+// context by Get and from the response writer at commit time. It holds the
+// wrapper and the session too, so that a request costs one allocation
+// for all three.
 type reqState[T any] struct {
-	m    *Manager[T]
-	r    *http.Request
-	once sync.Once
-	sess *Session[T]
-	// loadedLate: the session was first asked for after the commit, so any
-	// change to it is lost.
-	loadedLate bool
-	committed  bool
+	m         *Manager[T]
+	r         *http.Request
+	once      sync.Once
+	sess      *Session[T] // nil until a handler asks; then &val
+	committed bool
 	// saveFailed: the commit failed and was reported; the session's state
 	// is not what the browser has, so it is not compared again.
 	saveFailed bool
+	w          responseWriter[T]
+	val        Session[T]
 }
 
 func (st *reqState[T]) session() *Session[T] {
 	st.once.Do(func() {
-		st.sess = st.m.load(st.r, st.m.now())
-		st.loadedLate = st.committed
+		st.sess = st.m.load(st.r, st.m.now(), &st.val)
 	})
 	return st.sess
 }
@@ -65,9 +65,9 @@ func (m *Manager[T]) Handler(next http.Handler) http.Handler {
 		st := &reqState[T]{m: m}
 		r = r.WithContext(context.WithValue(r.Context(), m, st))
 		st.r = r
-		rw := &responseWriter[T]{ResponseWriter: w, st: st}
-		next.ServeHTTP(rw, r)
-		rw.finish()
+		st.w = responseWriter[T]{ResponseWriter: w, st: st}
+		next.ServeHTTP(&st.w, r)
+		st.w.finish()
 	})
 }
 

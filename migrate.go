@@ -67,30 +67,30 @@ func WithGorillaMigration[T any](convert func(values map[any]any) (T, error), ke
 	}
 }
 
-// migrate opens value as a gorilla/sessions cookie. It returns nil if the
-// value is not one, so that the caller reports its own error.
-func (m *Manager[T]) migrate(r *http.Request, value string, present uint32, now time.Time) *Session[T] {
+// migrate opens value as a gorilla/sessions cookie into s. It returns false
+// if the value is not one, so that the caller reports its own error.
+func (m *Manager[T]) migrate(r *http.Request, value string, present uint32, now time.Time, s *Session[T]) bool {
 	// 1. Only a value in securecookie's layout can be gorilla's; the check
 	//    spares a decode per key on anything else.
 	if checkSecureCookieStructure(value) != nil || len(value) > m.maxSize {
-		return nil
+		return false
 	}
 	// 2. Decode with the application's old keys.
 	values := map[any]any{}
 	if err := securecookie.DecodeMulti(m.name, value, &values, m.migration.codecs...); err != nil {
-		return nil
+		return false
 	}
 	// 3. Convert to T.
 	data, err := m.migration.convert(values)
 	if err != nil {
-		s := m.newSession(now, present, fmt.Errorf("%w: %w", ErrMigration, err))
+		m.newSession(s, now, present, fmt.Errorf("%w: %w", ErrMigration, err))
 		s.pending = s.err
 		s.req = r
-		return s
+		return true
 	}
 	// 4. A valid session with a new lifetime, to be sealed again in this
 	//    package's format on the same response.
-	return &Session[T]{
+	*s = Session[T]{
 		m:       m,
 		Data:    data,
 		created: now,
@@ -98,4 +98,5 @@ func (m *Manager[T]) migrate(r *http.Request, value string, present uint32, now 
 		stale:   true,
 		present: present,
 	}
+	return true
 }

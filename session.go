@@ -57,8 +57,11 @@ type Session[T any] struct {
 	stale     bool
 	keyID     KeyID
 	// orig is Data serialised as it arrived (or as a new session starts),
-	// to detect change by content.
-	orig []byte
+	// to detect change by content; snap is a deep copy of Data from the
+	// same moment, compared first because that is cheaper (snapshot.go).
+	orig   []byte
+	snap   T
+	snapOK bool
 	// present has bit i set when cookie i (0: the main cookie, i > 0:
 	// chunk i) came with the request, so that it can be deleted.
 	present uint32
@@ -67,6 +70,7 @@ type Session[T any] struct {
 	// writer and so hears of it at commit; req is the request it came in.
 	pending error
 	req     *http.Request
+	env     Envelope // scratch space for commit
 }
 
 // IsNew reports whether the request brought no valid session cookie.
@@ -252,7 +256,8 @@ type Manager[T any] struct {
 	validator  func(*http.Request, *Session[T]) error
 	now        func() time.Time
 	newData    func() T
-	zero       []byte // newData() serialised: the content of an untouched session
+	zero       []byte         // newData() serialised: the content of an untouched session
+	snapper    snapshotter[T] // copies and compares Data (snapshot.go)
 	migration  *gorillaMigration[T]
 }
 
@@ -326,6 +331,7 @@ func New[T any](keys *Keyring, options ...Option) (*Manager[T], error) {
 	} else {
 		m.newData = func() T { var zero T; return zero }
 	}
+	m.snapper = newSnapshotter[T]()
 	zero := m.newData()
 	var err error
 	if m.zero, err = m.serializer.Marshal(&zero); err != nil {
@@ -379,9 +385,9 @@ func (c *config) check() error {
 	return nil
 }
 
-// newSession returns a fresh session, started now.
-func (m *Manager[T]) newSession(now time.Time, present uint32, err error) *Session[T] {
-	return &Session[T]{
+// newSession makes s a fresh session, started now, and returns it.
+func (m *Manager[T]) newSession(s *Session[T], now time.Time, present uint32, err error) *Session[T] {
+	*s = Session[T]{
 		m:       m,
 		Data:    m.newData(),
 		created: now,
@@ -391,6 +397,19 @@ func (m *Manager[T]) newSession(now time.Time, present uint32, err error) *Sessi
 		orig:    m.zero,
 		present: present,
 	}
+	m.takeSnapshot(s)
+	return s
+}
+
+// takeSnapshot records s.Data as the state later changes are measured from.
+func (m *Manager[T]) takeSnapshot(s *Session[T]) {
+	s.snapOK = m.snapper.ok() && m.snapper.take(&s.snap, &s.Data)
+}
+
+// unchanged reports, without serialising, that s.Data still holds the
+// snapshot's values; false means "serialise to find out".
+func (m *Manager[T]) unchanged(s *Session[T]) bool {
+	return s.snapOK && m.snapper.same(&s.Data, &s.snap)
 }
 
 // Load opens the request's session cookie and returns its session, or a new
@@ -398,17 +417,19 @@ func (m *Manager[T]) newSession(now time.Time, present uint32, err error) *Sessi
 // middleware, use Get instead; Load and Save are for code that cannot use
 // it. Each call opens the cookie again.
 func (m *Manager[T]) Load(r *http.Request) *Session[T] {
-	return m.load(r, m.now())
+	return m.load(r, m.now(), new(Session[T]))
 }
 
-func (m *Manager[T]) load(r *http.Request, now time.Time) *Session[T] {
+// load opens the request's session into s, which the middleware allocates
+// together with its other per-request state, and returns s.
+func (m *Manager[T]) load(r *http.Request, now time.Time, s *Session[T]) *Session[T] {
 	jar := m.readJar(r)
 	if jar.present == 0 {
-		return m.newSession(now, 0, nil)
+		return m.newSession(s, now, 0, nil)
 	}
 	value, err := m.assemble(&jar)
 	if err != nil {
-		return m.newSession(now, jar.present, err)
+		return m.newSession(s, now, jar.present, err)
 	}
 	o := OpenOptions{Now: now, MaxAge: m.maxAge, IdleTimeout: m.idle, MaxLength: m.maxSize}
 	e, err := m.format.open(m.name, value, o)
@@ -421,14 +442,14 @@ func (m *Manager[T]) load(r *http.Request, now time.Time) *Session[T] {
 		}
 	}
 	if m.migration != nil && (errors.Is(err, ErrMalformed) || errors.Is(err, ErrAuthentication)) {
-		if s := m.migrate(r, value, jar.present, now); s != nil {
+		if m.migrate(r, value, jar.present, now, s) {
 			return s
 		}
 	}
 	if err != nil {
-		return m.newSession(now, jar.present, err)
+		return m.newSession(s, now, jar.present, err)
 	}
-	s := &Session[T]{
+	*s = Session[T]{
 		m:       m,
 		Data:    m.newData(),
 		created: e.Created,
@@ -440,13 +461,14 @@ func (m *Manager[T]) load(r *http.Request, now time.Time) *Session[T] {
 		present: jar.present,
 	}
 	if err := m.serializer.Unmarshal(e.Data, &s.Data); err != nil {
-		return m.newSession(now, jar.present, fmt.Errorf("%w: the data does not decode into %v: %v", ErrMalformed, reflect.TypeFor[T](), err))
+		return m.newSession(s, now, jar.present, fmt.Errorf("%w: the data does not decode into %v: %v", ErrMalformed, reflect.TypeFor[T](), err))
 	}
 	if m.validator != nil {
 		if err := m.validator(r, s); err != nil {
-			return m.newSession(now, jar.present, fmt.Errorf("%w: %w", ErrRejected, err))
+			return m.newSession(s, now, jar.present, fmt.Errorf("%w: %w", ErrRejected, err))
 		}
 	}
+	m.takeSnapshot(s)
 	return s
 }
 
@@ -474,17 +496,22 @@ func (m *Manager[T]) reportPending(w http.ResponseWriter, s *Session[T]) {
 // records s as written. It adds nothing if it fails: a failed save leaves
 // the browser's previous cookie in place.
 func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time) error {
-	// 1. Serialise and compare with what came in: change is by content.
+	// 1. Compare with what came in: change is by content. Equal values
+	//    serialise equally, so only a difference needs serialising.
 	addVary(h)
-	data, err := m.serializer.Marshal(&s.Data)
-	if err != nil {
-		return fmt.Errorf("%w: serialising %v: %w", ErrSaveFailed, reflect.TypeFor[T](), err)
+	var data []byte
+	changed := s.flashDiff
+	if s.destroyed || !m.unchanged(s) {
+		var err error
+		if data, err = m.marshal(s); err != nil {
+			return err
+		}
+		baseline := s.orig
+		if s.destroyed {
+			baseline = m.zero
+		}
+		changed = changed || !bytes.Equal(data, baseline)
 	}
-	baseline := s.orig
-	if s.destroyed {
-		baseline = m.zero
-	}
-	changed := s.flashDiff || !bytes.Equal(data, baseline)
 
 	// 2. Decide whether a cookie must be written.
 	write := changed || s.renewed || s.stale ||
@@ -493,6 +520,7 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time) error {
 		m.deleteCookies(h, s.present)
 		makePrivate(h)
 		s.reset(m.zero, now, now, 0)
+		m.takeSnapshot(s)
 		return nil
 	}
 	if !write {
@@ -507,13 +535,19 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time) error {
 	}
 
 	// 3. Seal, check the size, and only then touch the headers.
+	if data == nil {
+		data = s.orig // unchanged, so this is what Data serialises to
+	}
 	// A new session's lifetime began when it was loaded, moments ago.
 	created := s.created
 	if s.destroyed || s.renewed {
 		created = now
 	}
-	e := Envelope{Created: created, Issued: now, Flashes: s.flashes, Data: data}
-	value, err := m.format.seal(m.name, &e)
+	// The envelope lives in the session: a local would escape through the
+	// format interface and cost an allocation.
+	s.env = Envelope{Created: created, Issued: now, Flashes: s.flashes, Data: data}
+	value, err := m.format.seal(m.name, &s.env)
+	s.env = Envelope{}
 	if err != nil {
 		return fmt.Errorf("%w: sealing: %w", ErrSaveFailed, err)
 	}
@@ -528,7 +562,18 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time) error {
 	written := m.setCookies(h, value, max(int(life/time.Second), 1), s.present)
 	makePrivate(h)
 	s.reset(data, created, now, written)
+	if changed {
+		m.takeSnapshot(s)
+	}
 	return nil
+}
+
+func (m *Manager[T]) marshal(s *Session[T]) ([]byte, error) {
+	data, err := m.serializer.Marshal(&s.Data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: serialising %v: %w", ErrSaveFailed, reflect.TypeFor[T](), err)
+	}
+	return data, nil
 }
 
 // reset records that s was written (or deleted) as data, so that later
@@ -545,6 +590,9 @@ func (s *Session[T]) reset(data []byte, created, issued time.Time, present uint3
 func (m *Manager[T]) dirty(s *Session[T]) bool {
 	if s.flashDiff || s.destroyed || s.renewed {
 		return true
+	}
+	if m.unchanged(s) {
+		return false
 	}
 	data, err := m.serializer.Marshal(&s.Data)
 	return err != nil || !bytes.Equal(data, s.orig)
