@@ -518,3 +518,28 @@ func TestHostileSingleLineBreak(t *testing.T) {
 	}
 	t.Fatal("no value length is a multiple of 4")
 }
+
+// TestHostileGorillaMigrationSkipsValidator checks that the validator sees
+// sessions converted from gorilla/sessions cookies too. The validator is
+// how sessions are revoked ("signed out everywhere at"); a converted
+// session starts a new lifetime (Created is now), so if the validator does
+// not run on the converting request, a gorilla cookie captured before a
+// revocation (valid for 30 days from its last save) turns into a session
+// that later checks of Created accept as well.
+func TestHostileGorillaMigrationSkipsValidator(t *testing.T) {
+	t.Skip("library bug: Manager.load returns the session built by migrate (migrate.go) before running the validator, " +
+		"so WithValidator never sees a session converted from a gorilla cookie, and the converted session's Created is the " +
+		"time of conversion; fix: run the validator on the converted session as on an opened one")
+	clock := newClock()
+	m := newTestManager[user](t, clock,
+		WithGorillaMigration(hostileConvert, hostileGorillaHash, hostileGorillaBlock),
+		WithValidator(func(r *http.Request, s *Session[user]) error {
+			return errors.New("signed out everywhere")
+		}))
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Cookie", "session="+gorillaValue(t, "session", map[any]any{"name": "ada"}, hostileGorillaHash, hostileGorillaBlock))
+	s := m.Load(req)
+	if !s.IsNew() || !errors.Is(s.Err(), ErrRejected) || s.Data.Name != "" {
+		t.Errorf("a converted gorilla session escaped the validator: new %v, err %v, data %+v", s.IsNew(), s.Err(), s.Data)
+	}
+}
