@@ -39,7 +39,7 @@ const (
 	keyIDSize       = 4
 	scHashKeySize   = 32 // HMAC-SHA256
 	scBlockKeySize  = 32 // AES-256
-	secretEnvFormat = "%s: key %d %s; " + howToMakeKey
+	secretEnvFormat = "%skey %d %s; " + howToMakeKey
 )
 
 // KeyID identifies a key of a Keyring. It is derived from the secret by a
@@ -75,12 +75,14 @@ type Keyring struct {
 // a good one. The secrets are not retained: only keys derived from them with
 // HKDF-SHA256 are.
 func NewKeyring(secrets ...[]byte) (*Keyring, error) {
-	return newKeyring("keys", secrets)
+	return newKeyring("", secrets)
 }
 
+// newKeyring and parseKeyring start their messages with source: "" or
+// the name of the variable the keys came from, with ": ".
 func newKeyring(source string, secrets [][]byte) (*Keyring, error) {
 	if len(secrets) == 0 {
-		return nil, fmt.Errorf("%w: %s: the list is empty; at least one key is needed; %s",
+		return nil, fmt.Errorf("%w: %sthe list is empty; at least one key is needed; %s",
 			ErrInvalidKeys, source, howToMakeKey)
 	}
 	k := &Keyring{keys: make([]ringKey, 0, len(secrets))}
@@ -91,7 +93,7 @@ func newKeyring(source string, secrets [][]byte) (*Keyring, error) {
 		}
 		rk, err := deriveKey(secret)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: key %d: %v", ErrInvalidKeys, source, i+1, err)
+			return nil, fmt.Errorf("%w: %skey %d: %v", ErrInvalidKeys, source, i+1, err)
 		}
 		rk.position = i + 1
 		for _, prev := range k.keys {
@@ -137,12 +139,12 @@ func deriveKey(secret []byte) (ringKey, error) {
 // are ignored. Errors name the position of the offending key and never
 // include key material.
 func ParseKeyring(list string) (*Keyring, error) {
-	return parseKeyring("keys", list)
+	return parseKeyring("", list)
 }
 
 func parseKeyring(source, list string) (*Keyring, error) {
 	if strings.TrimSpace(list) == "" {
-		return nil, fmt.Errorf("%w: %s: the list is empty; at least one key is needed; %s",
+		return nil, fmt.Errorf("%w: %sthe list is empty; at least one key is needed; %s",
 			ErrInvalidKeys, source, howToMakeKey)
 	}
 	parts := strings.Split(list, ",")
@@ -192,7 +194,7 @@ func KeyringFromEnv(name string) (*Keyring, error) {
 		return nil, fmt.Errorf("%w: %s is not set; set it to one or more base64 keys, newest first, separated by commas; %s",
 			ErrInvalidKeys, name, howToMakeKey)
 	}
-	return parseKeyring(name, v)
+	return parseKeyring(name+": ", v)
 }
 
 // GenerateSecret returns MinSecretSize fresh random bytes from crypto/rand,

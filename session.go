@@ -516,7 +516,13 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time) error {
 	// 2. Decide whether a cookie must be written.
 	write := changed || s.renewed || s.stale ||
 		(m.idle > 0 && now.Sub(s.issued) >= m.idle/2)
-	if s.destroyed && !changed {
+	// A session that holds nothing is deleted rather than written: the
+	// next request starts an equal one, without the cookie's weight.
+	current := data
+	if current == nil {
+		current = s.orig // unchanged, so this is what Data serialises to
+	}
+	if (write || s.destroyed) && len(s.flashes) == 0 && bytes.Equal(current, m.zero) {
 		m.deleteCookies(h, s.present)
 		makePrivate(h)
 		s.reset(m.zero, now, now, 0)
@@ -535,9 +541,7 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time) error {
 	}
 
 	// 3. Seal, check the size, and only then touch the headers.
-	if data == nil {
-		data = s.orig // unchanged, so this is what Data serialises to
-	}
+	data = current
 	// A new session's lifetime began when it was loaded, moments ago.
 	created := s.created
 	if s.destroyed || s.renewed {

@@ -581,3 +581,21 @@ func TestConcurrentUseOfOneManager(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestEmptiedSessionIsDeleted(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+	rec := b.do(handle(m, func(s *Session[user]) { s.Data.Name = "" }), "GET", "/")
+	if len(b.cookies) != 0 || !strings.Contains(rec.Header().Get("Set-Cookie"), "Max-Age=0") {
+		t.Errorf("an emptied session was written: %q", rec.Header().Values("Set-Cookie"))
+	}
+	b.do(handle(m, func(s *Session[user]) { s.Destroy(); s.AddFlash("bye") }), "GET", "/")
+	if len(b.cookies) != 1 {
+		t.Fatal("the flash after Destroy was not written")
+	}
+	b.do(handle(m, func(s *Session[user]) { s.Flashes() }), "GET", "/")
+	if len(b.cookies) != 0 {
+		t.Error("a session emptied by reading its flash was kept")
+	}
+}

@@ -414,7 +414,7 @@ func TestOpen(t *testing.T) {
 		{
 			name: "SESSION_KEYS invalid", args: []string{"open", good},
 			env:      map[string]string{"SESSION_KEYS": cur.enc + ",c2hvcnQ"},
-			wantCode: 2, wantStderr: "SESSION_KEYS: key 2 decodes to 5 bytes",
+			wantCode: 2, wantStderr: "SESSION_KEYS: invalid session keys: key 2 decodes to 5 bytes",
 		},
 	}
 	for _, tt := range tests {

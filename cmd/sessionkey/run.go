@@ -257,13 +257,8 @@ func keyring(name string, getenv func(string) string) (*cookiesession.Keyring, e
 	}
 	keys, err := cookiesession.ParseKeyring(v)
 	if err != nil {
-		// ParseKeyring calls its input "keys"; name the variable instead,
-		// as KeyringFromEnv does. Its messages never include key material.
-		msg := strings.Replace(err.Error(), ": keys: ", ": "+name+": ", 1)
-		if !strings.Contains(msg, name) {
-			msg = name + ": " + msg
-		}
-		return nil, errors.New(msg)
+		// Its messages name the key's position, never its material.
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return keys, nil
 }
