@@ -1,6 +1,7 @@
 package benchmarks
 
 import (
+	"flag"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -34,6 +35,12 @@ import (
 //
 // The targets are shown by run.sh, never asserted: timings on a shared
 // machine are not a test.
+
+// compareFlag turns the comparison runs off, so that a CPU or memory
+// profile of a cookiesession benchmark shows cookiesession alone:
+//
+//	go test -run '^$' -bench 'Write/cookiesession$' -compare=false -cpuprofile cpu.out
+var compareFlag = flag.Bool("compare", true, "time the references after each cookiesession benchmark and report ratios")
 
 // route is a request the benchmarks make.
 type route int
@@ -162,7 +169,7 @@ func loop(b *testing.B, fn func()) {
 }
 
 // compareRounds is how many rounds the comparison runs are split into.
-const compareRounds = 5
+const compareRounds = 10
 
 // compare times each fn for n calls in all, in compareRounds interleaved
 // rounds (the order rotating each round), so that a burst of load from
@@ -209,6 +216,10 @@ func benchOurs(b *testing.B, rt route) {
 	check(b, "none", none, false)
 
 	loop(b, ours.run)
+	b.ReportMetric(float64(oursLen), "cookie-bytes")
+	if !*compareFlag {
+		return
+	}
 
 	ns := compare(b.N, ours.run, none.run, floorFn, gorilla.run)
 	oursNet, gorillaNet, floorNs := ns[0]-ns[1], ns[3]-ns[1], ns[2]
@@ -217,7 +228,6 @@ func benchOurs(b *testing.B, rt route) {
 	noneAllocs := testing.AllocsPerRun(allocRuns, none.run)
 	floorAllocs := testing.AllocsPerRun(allocRuns, floorFn)
 
-	b.ReportMetric(float64(oursLen), "cookie-bytes")
 	b.ReportMetric(oursNet, "net-ns/op")
 	b.ReportMetric(oursNet/floorNs, "net-x-floor")
 	b.ReportMetric(gorillaNet/oursNet, "net-x-gorilla")
@@ -293,6 +303,9 @@ func BenchmarkUntouched(b *testing.B) {
 	none := newRunner(f.none.Read, f.oursCookie)
 	check(b, "untouched", ours, false)
 	loop(b, ours.run)
+	if !*compareFlag {
+		return
+	}
 	ns := compare(b.N, ours.run, none.run)
 	b.ReportMetric(ns[0]-ns[1], "net-ns/op")
 	b.ReportMetric(testing.AllocsPerRun(200, ours.run)-testing.AllocsPerRun(200, none.run), "extra-allocs")

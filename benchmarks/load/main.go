@@ -4,10 +4,13 @@
 //
 //	cd benchmarks && go run ./load [-clients 32] [-duration 5s]
 //
-// For each route (a read-only one and a writing one) and each app, it starts
-// -clients concurrent clients, each with its own session cookie seeded by a
-// first request, lets them run for -warmup, then counts for -duration. It
-// prints progress on stderr, once a second, and a Markdown table on stdout.
+// For each route (a read-only one and a writing one) and each app, it seeds
+// -clients session cookies, one per client, by a first request each. Then
+// -clients concurrent clients run for -warmup and are counted for
+// -duration, split into -rounds turns in which the apps alternate, so that
+// a burst of load from elsewhere on the machine weighs on all apps alike.
+// It prints progress on stderr, once a second, and a Markdown table on
+// stdout.
 //
 // Everything stays on 127.0.0.1 and every run is bounded in time and in
 // requests (-max-requests). The client and the servers share one process
@@ -38,6 +41,7 @@ type options struct {
 	clients     int
 	duration    time.Duration
 	warmup      time.Duration
+	rounds      int
 	maxRequests int64
 }
 
@@ -45,12 +49,13 @@ func main() {
 	var o options
 	flag.IntVar(&o.clients, "clients", 32, "concurrent keep-alive clients")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measured time per route per app")
-	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured time before each measurement")
+	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured time before each app's first measurement on a route")
+	flag.IntVar(&o.rounds, "rounds", 5, "rounds each route's measurement is split into, the apps taking turns, so that load from elsewhere weighs on all alike")
 	flag.Int64Var(&o.maxRequests, "max-requests", 2_000_000, "most requests per route per app (warm-up included)")
 	flag.Parse()
 	if o.clients < 1 || o.clients > 1024 || o.duration <= 0 || o.duration > 10*time.Minute ||
-		o.warmup < 0 || o.warmup > time.Minute || o.maxRequests < 1 {
-		fmt.Fprintln(os.Stderr, "load: -clients must be 1..1024, -duration in (0, 10m], -warmup in [0, 1m], -max-requests positive")
+		o.warmup < 0 || o.warmup > time.Minute || o.rounds < 1 || o.rounds > 100 || o.maxRequests < 1 {
+		fmt.Fprintln(os.Stderr, "load: -clients must be 1..1024, -duration in (0, 10m], -warmup in [0, 1m], -rounds 1..100, -max-requests positive")
 		os.Exit(2)
 	}
 	if err := run(os.Stdout, os.Stderr, o); err != nil {
@@ -110,87 +115,126 @@ func run(stdout, stderr io.Writer, o options) error {
 		}
 		servers = append(servers, s)
 	}
-	fmt.Fprintf(stderr, "load: %d clients, %s warm-up + %s per route per app, %d runs, GOMAXPROCS=%d\n",
-		o.clients, o.warmup, o.duration, 2*len(servers), runtime.GOMAXPROCS(0))
+	fmt.Fprintf(stderr, "load: %d clients; per route and app %s of warm-up, then %s measured in %d rounds; GOMAXPROCS=%d\n",
+		o.clients, o.warmup, o.duration, o.rounds, runtime.GOMAXPROCS(0))
 
 	var results []result
 	for _, route := range []string{"/read", "/write"} {
+		var targets []*target
 		for _, s := range servers {
-			r, err := drive(stderr, s, route, o)
+			t, err := newTarget(s, route, o)
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", s.app.Name, route, err)
 			}
-			results = append(results, r)
+			defer t.tr.CloseIdleConnections()
+			targets = append(targets, t)
+		}
+		for round := 0; round < o.rounds; round++ {
+			seg := o.duration / time.Duration(o.rounds)
+			if round == o.rounds-1 {
+				seg = o.duration - seg*time.Duration(o.rounds-1)
+			}
+			for k := range targets {
+				t := targets[(k+round)%len(targets)]
+				// The first turn warms the app up; later ones only let the
+				// clients get going again on their kept-alive connections.
+				warm := min(o.warmup, 100*time.Millisecond)
+				if round == 0 {
+					warm = o.warmup
+				}
+				t.segment(stderr, fmt.Sprintf("round %d/%d", round+1, o.rounds), warm, seg)
+			}
+		}
+		for _, t := range targets {
+			results = append(results, t.result())
 		}
 	}
 	printTable(stdout, results, o)
 	return nil
 }
 
-// drive runs o.clients clients against one route of one server.
-func drive(stderr io.Writer, s *server, route string, o options) (result, error) {
-	tr := &http.Transport{
-		Proxy:               nil, // loopback only, whatever the environment says
-		MaxIdleConns:        o.clients,
-		MaxIdleConnsPerHost: o.clients,
-		MaxConnsPerHost:     o.clients,
-		DisableCompression:  true,
-		IdleConnTimeout:     30 * time.Second,
-	}
-	defer tr.CloseIdleConnections()
+// target is one route of one app, driven by o.clients clients, each with
+// its own session cookie, in one or more segments.
+type target struct {
+	s          *server
+	route      string
+	o          options
+	tr         *http.Transport
+	cookies    []string
+	wantCookie bool
 
-	res := result{app: s.app.Name, route: route}
+	samples  []time.Duration
+	elapsed  time.Duration
+	rates    []float64 // measured requests per second, one per segment
+	started  atomic.Int64 // every request, warm-up included, for -max-requests
+	errCount atomic.Int64
+	firstErr atomic.Value
+}
+
+// newTarget seeds every client's session.
+func newTarget(s *server, route string, o options) (*target, error) {
+	t := &target{
+		s: s, route: route, o: o,
+		tr: &http.Transport{
+			Proxy:               nil, // loopback only, whatever the environment says
+			MaxIdleConns:        o.clients,
+			MaxIdleConnsPerHost: o.clients,
+			MaxConnsPerHost:     o.clients,
+			DisableCompression:  true,
+			IdleConnTimeout:     time.Minute,
+		},
+		cookies:    make([]string, o.clients),
+		wantCookie: route == "/write" && s.app.Name != "none",
+	}
+	for i := range t.cookies {
+		c, _, err := do(t.tr, s.base+"/seed", "")
+		if err != nil {
+			t.tr.CloseIdleConnections()
+			return nil, fmt.Errorf("seeding: %w", err)
+		}
+		if c == "" && s.app.Name != "none" {
+			t.tr.CloseIdleConnections()
+			return nil, errors.New("seeding set no session cookie")
+		}
+		t.cookies[i] = c
+	}
+	return t, nil
+}
+
+func (t *target) fail(err error) {
+	t.errCount.Add(1)
+	t.firstErr.CompareAndSwap(nil, err.Error())
+}
+
+// segment runs the clients for warm then measure, reporting once a second.
+func (t *target) segment(stderr io.Writer, label string, warm, measure time.Duration) {
 	var (
 		measuring atomic.Bool
 		stop      atomic.Bool
-		started   atomic.Int64 // every request, warm-up included, for -max-requests
 		done      atomic.Int64 // measured requests, for progress
-		errCount  atomic.Int64
-		firstErr  atomic.Value
 		wg        sync.WaitGroup
-		lat       = make([][]time.Duration, o.clients)
-		cookieLen atomic.Int64
+		lat       = make([][]time.Duration, len(t.cookies))
 	)
-	fail := func(err error) {
-		errCount.Add(1)
-		firstErr.CompareAndSwap(nil, err.Error())
-	}
-
-	// Seed every client's session before the clock starts.
-	cookies := make([]string, o.clients)
-	for i := range cookies {
-		c, _, err := do(tr, s.base+"/seed", "")
-		if err != nil {
-			return res, fmt.Errorf("seeding: %w", err)
-		}
-		if c == "" && s.app.Name != "none" {
-			return res, errors.New("seeding set no session cookie")
-		}
-		cookies[i] = c
-		cookieLen.Store(int64(len(c)))
-	}
-	wantCookie := route == "/write" && s.app.Name != "none"
-
-	for i := 0; i < o.clients; i++ {
+	for i := range t.cookies {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			cookie := cookies[i]
-			samples := make([]time.Duration, 0, 4096)
-			for !stop.Load() && started.Add(1) <= o.maxRequests {
+			cookie := t.cookies[i]
+			samples := make([]time.Duration, 0, 1024)
+			for !stop.Load() && t.started.Add(1) <= t.o.maxRequests {
 				counted := measuring.Load()
 				t0 := time.Now()
-				c, status, err := do(tr, s.base+route, cookie)
+				c, status, err := do(t.tr, t.s.base+t.route, cookie)
 				d := time.Since(t0)
 				switch {
 				case err != nil:
-					fail(err)
+					t.fail(err)
 					time.Sleep(10 * time.Millisecond) // do not spin on a broken connection
 					continue
 				case status != http.StatusOK:
-					fail(fmt.Errorf("status %d", status))
-				case wantCookie && c == "":
-					fail(errors.New("a writing request set no cookie"))
+					t.fail(fmt.Errorf("status %d", status))
+				case t.wantCookie && c == "":
+					t.fail(errors.New("a writing request set no cookie"))
 				}
 				if c != "" {
 					cookie = c
@@ -200,30 +244,38 @@ func drive(stderr io.Writer, s *server, route string, o options) (result, error)
 					done.Add(1)
 				}
 			}
+			t.cookies[i] = cookie
 			lat[i] = samples
 		}(i)
 	}
-
 	allDone := make(chan struct{})
 	go func() { wg.Wait(); close(allDone) }()
 
-	// Warm up, then measure, reporting once a second.
-	name := fmt.Sprintf("%s %s", s.app.Name, route)
-	time.Sleep(o.warmup)
+	name := fmt.Sprintf("%s %s", t.s.app.Name, t.route)
+	select {
+	case <-time.After(warm):
+	case <-allDone:
+	}
 	measuring.Store(true)
 	t0 := time.Now()
 	tick := time.NewTicker(time.Second)
-	deadline := time.NewTimer(o.duration)
+	deadline := time.NewTimer(measure)
 	var last int64
 	lastT := t0
+	report := func(now time.Time) {
+		n := done.Load()
+		if now.Sub(lastT) < 100*time.Millisecond {
+			return
+		}
+		fmt.Fprintf(stderr, "load: %-24s %-11s %5.1fs  %8.0f req/s  %d errors so far\n",
+			name, label, now.Sub(t0).Seconds(), float64(n-last)/now.Sub(lastT).Seconds(), t.errCount.Load())
+		last, lastT = n, now
+	}
 loop:
 	for {
 		select {
 		case now := <-tick.C:
-			n := done.Load()
-			fmt.Fprintf(stderr, "load: %-24s %4.0fs  %8.0f req/s  %9d requests  %d errors\n",
-				name, now.Sub(t0).Seconds(), float64(n-last)/now.Sub(lastT).Seconds(), n, errCount.Load())
-			last, lastT = n, now
+			report(now)
 		case <-allDone: // every client stopped at -max-requests
 			break loop
 		case <-deadline.C:
@@ -231,31 +283,48 @@ loop:
 		}
 	}
 	stop.Store(true)
-	res.elapsed = time.Since(t0)
+	end := time.Now()
+	report(end)
 	tick.Stop()
 	deadline.Stop()
-	wg.Wait()
-
-	var all []time.Duration
+	<-allDone
+	t.elapsed += end.Sub(t0)
+	n := 0
 	for _, l := range lat {
-		all = append(all, l...)
+		t.samples = append(t.samples, l...)
+		n += len(l)
 	}
+	if d := end.Sub(t0); d > 0 {
+		t.rates = append(t.rates, float64(n)/d.Seconds())
+	}
+}
+
+func (t *target) result() result {
+	res := result{app: t.s.app.Name, route: t.route, elapsed: t.elapsed}
+	all := t.samples
 	slices.Sort(all)
 	res.requests = int64(len(all))
-	res.errors = errCount.Load()
-	res.stoppedByMax = started.Load() >= o.maxRequests
-	if v := firstErr.Load(); v != nil {
+	res.errors = t.errCount.Load()
+	res.stoppedByMax = t.started.Load() >= t.o.maxRequests
+	if v := t.firstErr.Load(); v != nil {
 		res.firstErrorMsg = v.(string)
 	}
-	res.requestsPerS = float64(res.requests) / res.elapsed.Seconds()
+	// The median of the rounds' rates: a round in which the process got
+	// little CPU (other work on a shared machine) does not drag it down.
+	if len(t.rates) > 0 {
+		rates := slices.Clone(t.rates)
+		slices.Sort(rates)
+		res.requestsPerS = rates[len(rates)/2]
+		if len(rates)%2 == 0 {
+			res.requestsPerS = (rates[len(rates)/2-1] + rates[len(rates)/2]) / 2
+		}
+	}
 	res.p50 = quantile(all, 0.50)
 	res.p99 = quantile(all, 0.99)
-	if n := cookieLen.Load(); n > 0 {
-		res.cookieBytes = int(n) - len(apps.CookieName+"=")
+	if c := t.cookies[0]; c != "" {
+		res.cookieBytes = len(c) - len(apps.CookieName+"=")
 	}
-	fmt.Fprintf(stderr, "load: %-24s done: %.0f req/s, p50 %s, p99 %s, %d errors\n",
-		name, res.requestsPerS, fmtDur(res.p50), fmtDur(res.p99), res.errors)
-	return res, nil
+	return res
 }
 
 // do sends one GET with the given Cookie header value (none if empty),
@@ -322,10 +391,12 @@ func printTable(w io.Writer, results []result, o options) {
 			r.app, r.route, r.requestsPerS, fmtDur(r.p50), fmtDur(r.p99), ratio, p50Ratio, r.cookieBytes, r.errors)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "%d keep-alive clients, each with its own session cookie; %s measured per route per app after %s of warm-up; "+
-		"loopback HTTP/1.1. The clients and the servers run in one process and share this machine's %d CPUs (GOMAXPROCS=%d), "+
+	fmt.Fprintf(w, "%d keep-alive clients, each with its own session cookie, over loopback HTTP/1.1; per route and app, "+
+		"%s of warm-up, then %s measured in %d rounds in which the apps take turns; requests/s is the median of the rounds' rates, "+
+		"p50 and p99 are over all the requests measured. "+
+		"The clients and the servers run in one process and share this machine's %d CPUs (GOMAXPROCS=%d), "+
 		"so the load generator's own work is in every number: read the ratios to the app without a session, not the absolute rates.\n",
-		o.clients, o.duration, o.warmup, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+		o.clients, o.warmup, o.duration, o.rounds, runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	for _, r := range results {
 		if r.stoppedByMax {
 			fmt.Fprintf(w, "\n%s %s stopped at -max-requests (%d) before its time was up.\n", r.app, r.route, o.maxRequests)

@@ -12,7 +12,7 @@ import (
 // route, no errors. It times nothing.
 func TestRun(t *testing.T) {
 	var out bytes.Buffer
-	o := options{clients: 2, duration: 100 * time.Millisecond, maxRequests: 100_000}
+	o := options{clients: 2, duration: 100 * time.Millisecond, rounds: 2, maxRequests: 100_000}
 	if err := run(&out, io.Discard, o); err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestRun(t *testing.T) {
 // TestMaxRequests checks that a run stops at -max-requests.
 func TestMaxRequests(t *testing.T) {
 	var out bytes.Buffer
-	o := options{clients: 2, duration: time.Minute, maxRequests: 50}
+	o := options{clients: 2, duration: time.Minute, rounds: 1, maxRequests: 50}
 	start := time.Now()
 	if err := run(&out, io.Discard, o); err != nil {
 		t.Fatal(err)
