@@ -165,7 +165,7 @@ type target struct {
 
 	samples  []time.Duration
 	elapsed  time.Duration
-	rates    []float64 // measured requests per second, one per segment
+	rates    []float64    // measured requests per second, one per segment
 	started  atomic.Int64 // every request, warm-up included, for -max-requests
 	errCount atomic.Int64
 	firstErr atomic.Value
