@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -191,6 +192,12 @@ func (k *Keyring) Open(name, value string, o OpenOptions) (Envelope, error) {
 		return Envelope{}, fmt.Errorf("%w: value is %d bytes, too short to be sealed", ErrMalformed, len(value))
 	}
 
+	// The decoder skips line breaks; a value holding any is not ours, and
+	// must not open just because the rest of it does.
+	if strings.ContainsAny(value, "\r\n") {
+		return Envelope{}, fmt.Errorf("%w: line break in value", ErrMalformed)
+	}
+
 	// 2. Decode, leaving room at the end of the buffer for the associated
 	//    data so that opening allocates once.
 	rawLen := b64.DecodedLen(len(value))
@@ -199,8 +206,6 @@ func (k *Keyring) Open(name, value string, o OpenOptions) (Envelope, error) {
 	if err != nil {
 		return Envelope{}, fmt.Errorf("%w: not base64url", ErrMalformed)
 	}
-	// The decoder skips line breaks; a value holding any is not ours, and
-	// must not open just because the rest of it does.
 	if n != rawLen || n < headerSize+minPlaintext+tagSize {
 		return Envelope{}, fmt.Errorf("%w: not base64url", ErrMalformed)
 	}

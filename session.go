@@ -443,7 +443,7 @@ func (m *Manager[T]) load(r *http.Request, now time.Time, s *Session[T]) *Sessio
 	}
 	if m.migration != nil && (errors.Is(err, ErrMalformed) || errors.Is(err, ErrAuthentication)) {
 		if m.migrate(r, value, jar.present, now, s) {
-			return s
+			return m.validate(r, s, now)
 		}
 	}
 	if err != nil {
@@ -463,12 +463,19 @@ func (m *Manager[T]) load(r *http.Request, now time.Time, s *Session[T]) *Sessio
 	if err := m.serializer.Unmarshal(e.Data, &s.Data); err != nil {
 		return m.newSession(s, now, jar.present, fmt.Errorf("%w: the data does not decode into %v: %v", ErrMalformed, reflect.TypeFor[T](), err))
 	}
-	if m.validator != nil {
-		if err := m.validator(r, s); err != nil {
-			return m.newSession(s, now, jar.present, fmt.Errorf("%w: %w", ErrRejected, err))
-		}
-	}
 	m.takeSnapshot(s)
+	return m.validate(r, s, now)
+}
+
+// validate runs the validator on a session that opened (or was converted
+// from a gorilla cookie), replacing it with a fresh one if it is rejected.
+func (m *Manager[T]) validate(r *http.Request, s *Session[T], now time.Time) *Session[T] {
+	if m.validator == nil || s.isNew {
+		return s
+	}
+	if err := m.validator(r, s); err != nil {
+		return m.newSession(s, now, s.present, fmt.Errorf("%w: %w", ErrRejected, err))
+	}
 	return s
 }
 
@@ -549,7 +556,13 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time) error {
 	}
 	// The envelope lives in the session: a local would escape through the
 	// format interface and cost an allocation.
-	s.env = Envelope{Created: created, Issued: now, Flashes: s.flashes, Data: data}
+	// An instance whose clock is behind the one that created the session
+	// (within ClockSkew) must not seal an issue time before the creation.
+	issued := now
+	if issued.Before(created) {
+		issued = created
+	}
+	s.env = Envelope{Created: created, Issued: issued, Flashes: s.flashes, Data: data}
 	value, err := m.format.seal(m.name, &s.env)
 	s.env = Envelope{}
 	if err != nil {
@@ -565,7 +578,7 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time) error {
 	}
 	written := m.setCookies(h, value, max(int(life/time.Second), 1), s.present)
 	makePrivate(h)
-	s.reset(data, created, now, written)
+	s.reset(data, created, issued, written)
 	if changed {
 		m.takeSnapshot(s)
 	}

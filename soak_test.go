@@ -351,10 +351,6 @@ func TestRollingRotationOutOfOrder(t *testing.T) {
 // one that runs behind, whether its data changed or it is only re-sealed
 // after a rotation.
 func TestInstancesWithSkewedClocks(t *testing.T) {
-	t.Skip("library bug: Manager.commit seals Envelope{Created: s.created, Issued: now}; on an instance whose clock is " +
-		"behind the one that created the session (by any amount up to ClockSkew, or by a fraction of a second across a " +
-		"second boundary), now is before the sealed Created, measurePlaintext refuses the times, and the save fails with " +
-		"ErrSaveFailed: a 500 by default. Fix: seal with Issued = max(now, created)")
 	ahead, behind := newClock(), newClock()
 	ahead.Advance(ClockSkew / 2)
 	keys := mustKeyring(t, testSecret(1))
