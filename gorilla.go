@@ -222,3 +222,19 @@ func secureCookieLen(ptSize int, now int64) int {
 	date := len(strconv.AppendInt(make([]byte, 0, 20), now, 10))
 	return base64.URLEncoding.EncodedLen(date + 1 + payload + 1 + sha256.Size)
 }
+
+// secureCookieTime returns the Unix time securecookie wrote into value
+// (its Encode time; for gorilla/sessions, the session's last save). Only
+// after the value authenticated is the time to be trusted.
+func secureCookieTime(value string) (int64, bool) {
+	raw, err := scBase64.DecodeString(value)
+	if err != nil {
+		return 0, false
+	}
+	date, _, ok := bytes.Cut(raw, []byte("|"))
+	if !ok {
+		return 0, false
+	}
+	t, err := strconv.ParseInt(string(date), 10, 64)
+	return t, err == nil
+}

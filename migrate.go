@@ -35,7 +35,9 @@ func (*gorillaMigration[T]) target() string { return reflect.TypeFor[T]().String
 // A request whose cookie is not this package's but opens with keyPairs (as
 // gob-encoded values, under gorilla's 30-day default lifetime) gets a
 // session whose Data is convert(values); the cookie is written again on the
-// same response in this package's format, with a new lifetime. The types
+// same response in this package's format. The session's lifetime
+// (WithMaxAge) and Created count from the gorilla cookie's last save, and
+// the validator (WithValidator) sees it like any other. The types
 // stored in the gorilla session must still be registered with gob. If
 // convert fails, the request gets a new, empty session whose Err wraps
 // ErrMigration, and the error handler hears of it.
@@ -88,12 +90,23 @@ func (m *Manager[T]) migrate(r *http.Request, value string, present uint32, now 
 		s.req = r
 		return true
 	}
-	// 4. A valid session with a new lifetime, to be sealed again in this
-	//    package's format on the same response.
+	// 4. A valid session, to be sealed again in this package's format on
+	//    the same response. Its lifetime counts from the cookie's last save
+	//    (authenticated by its MAC): the closest to a creation time gorilla
+	//    keeps, and what a validator's "signed out everywhere at" needs.
+	created := now
+	if ts, ok := secureCookieTime(value); ok && ts < now.Unix() {
+		created = time.Unix(ts, 0)
+	}
+	if !now.Before(created.Add(m.maxAge)) {
+		m.newSession(s, now, present, fmt.Errorf("%w: gorilla session last saved %s ago, past the lifetime of %s",
+			ErrExpired, now.Sub(created).Round(time.Second), m.maxAge))
+		return true
+	}
 	*s = Session[T]{
 		m:       m,
 		Data:    data,
-		created: now,
+		created: created,
 		issued:  now,
 		stale:   true,
 		present: present,
