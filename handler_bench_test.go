@@ -9,8 +9,8 @@ import (
 
 // benchRequest measures one request through the middleware with the
 // typical session's cookie: fn decides what the handler does with it.
-func benchRequest(b *testing.B, fn func(s *Session[typical])) {
-	m, err := New[typical](mustKeyring(b, testSecret(1)))
+func benchRequest(b *testing.B, fn func(s *Session[typical]), opts ...Option) {
+	m, err := New[typical](mustKeyring(b, testSecret(1)), opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -42,11 +42,22 @@ func benchRequest(b *testing.B, fn func(s *Session[typical])) {
 	b.ReportMetric(float64(c.seals.Load())/float64(b.N), "seals/op")
 }
 
-// BenchmarkHandlerRead: a request that reads the session: one open, no seal.
-func BenchmarkHandlerRead(b *testing.B) { benchRequest(b, nil) }
+// BenchmarkHandlerRead: a request that reads the session: one open, no
+// seal. The cache of opened values is off, as for a value this instance
+// has not seen.
+func BenchmarkHandlerRead(b *testing.B) { benchRequest(b, nil, WithCacheSize(0)) }
 
 // BenchmarkHandlerWrite: a request that changes the session: one open, one
 // seal.
 func BenchmarkHandlerWrite(b *testing.B) {
+	benchRequest(b, func(s *Session[typical]) { s.Data.Theme = "light" }, WithCacheSize(0))
+}
+
+// BenchmarkHandlerReadCached: the same read with the value remembered, as
+// for a browser's second request: no open at all.
+func BenchmarkHandlerReadCached(b *testing.B) { benchRequest(b, nil) }
+
+// BenchmarkHandlerWriteCached: the same change with the value remembered.
+func BenchmarkHandlerWriteCached(b *testing.B) {
 	benchRequest(b, func(s *Session[typical]) { s.Data.Theme = "light" })
 }

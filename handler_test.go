@@ -40,7 +40,8 @@ func countFormat[T any](m *Manager[T]) *countingFormat {
 }
 
 func TestOneOpenAndAtMostOneSealPerRequest(t *testing.T) {
-	m := newTestManager[user](t, newClock())
+	// Without the cache of opened values, which skips opening (cache.go).
+	m := newTestManager[user](t, newClock(), WithCacheSize(0))
 	b := newBrowser(t)
 	b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
 	c := countFormat(m)

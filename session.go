@@ -146,6 +146,7 @@ type config struct {
 	validator          any // func(*http.Request, *Session[T]) error
 	now                func() time.Time
 	secureCookie       bool
+	cacheSize          int
 	migration          any // *gorillaMigration[T], set by WithGorillaMigration
 	errs               []error
 }
@@ -198,6 +199,14 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l }
 // WithClock sets the source of the current time, for tests. The default is
 // time.Now.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+// WithCacheSize sets how many recently opened or sealed cookie values the
+// Manager remembers, decoded. A browser sends the same value until a
+// response changes it, so most requests then skip decryption and
+// decoding; deadlines and the validator are still checked every time. Each
+// entry holds a copy of the session (about 1 KB for a typical one). Zero
+// turns the cache off. The default is DefaultCacheSize.
+func WithCacheSize(n int) Option { return func(c *config) { c.cacheSize = n } }
 
 // WithSecureCookieFormat seals sessions in gorilla/securecookie's format
 // (AES-256-CTR and HMAC-SHA256) instead of the default XChaCha20-Poly1305,
@@ -258,6 +267,7 @@ type Manager[T any] struct {
 	newData    func() T
 	zero       []byte         // newData() serialised: the content of an untouched session
 	snapper    snapshotter[T] // copies and compares Data (snapshot.go)
+	cache      *openCache[T]  // nil when off (cache.go)
 	migration  *gorillaMigration[T]
 }
 
@@ -280,6 +290,7 @@ func New[T any](keys *Keyring, options ...Option) (*Manager[T], error) {
 		maxSize:    DefaultMaxSize,
 		serializer: JSONSerializer{},
 		now:        time.Now,
+		cacheSize:  DefaultCacheSize,
 	}
 	for _, o := range options {
 		if o == nil {
@@ -332,6 +343,9 @@ func New[T any](keys *Keyring, options ...Option) (*Manager[T], error) {
 		m.newData = func() T { var zero T; return zero }
 	}
 	m.snapper = newSnapshotter[T]()
+	if m.snapper.ok() {
+		m.cache = newOpenCache[T](c.cacheSize)
+	}
 	zero := m.newData()
 	var err error
 	if m.zero, err = m.serializer.Marshal(&zero); err != nil {
@@ -366,6 +380,9 @@ func (c *config) check() error {
 	}
 	if c.sameSite == http.SameSiteNoneMode && !c.secure {
 		return errors.New("SameSite=None requires Secure; browsers refuse the cookie otherwise")
+	}
+	if c.cacheSize < 0 {
+		return fmt.Errorf("WithCacheSize(%d): must not be negative (0 turns the cache off)", c.cacheSize)
 	}
 	if c.maxAge <= 0 {
 		return fmt.Errorf("WithMaxAge(%v): the lifetime must be positive", c.maxAge)
@@ -432,6 +449,11 @@ func (m *Manager[T]) load(r *http.Request, now time.Time, s *Session[T]) *Sessio
 		return m.newSession(s, now, jar.present, err)
 	}
 	o := OpenOptions{Now: now, MaxAge: m.maxAge, IdleTimeout: m.idle, MaxLength: m.maxSize}
+	if m.cache != nil {
+		if cached, ok := m.loadCached(r, value, jar.present, &o, s); ok {
+			return cached
+		}
+	}
 	e, err := m.format.open(m.name, value, o)
 	if errors.Is(err, ErrMalformed) {
 		// Not in the sealing format: perhaps in the other one, written
@@ -464,6 +486,7 @@ func (m *Manager[T]) load(r *http.Request, now time.Time, s *Session[T]) *Sessio
 		return m.newSession(s, now, jar.present, fmt.Errorf("%w: the data does not decode into %v: %v", ErrMalformed, reflect.TypeFor[T](), err))
 	}
 	m.takeSnapshot(s)
+	m.remember(value, s, true)
 	return m.validate(r, s, now)
 }
 
@@ -579,9 +602,12 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time) error {
 	written := m.setCookies(h, value, max(int(life/time.Second), 1), s.present)
 	makePrivate(h)
 	s.reset(data, created, issued, written)
+	s.keyID = m.keys.newest().id
 	if changed {
 		m.takeSnapshot(s)
 	}
+	// The browser will send this value next: remember it.
+	m.remember(value, s, false)
 	return nil
 }
 

@@ -1,0 +1,131 @@
+package cookiesession
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultCacheSize is the default number of opened cookie values a Manager
+// keeps decoded (see WithCacheSize).
+const DefaultCacheSize = 4096
+
+// A browser sends the same cookie value on every request until a response
+// changes it, and most requests only read the session. Opening that value
+// again (base64, decryption, JSON) is most of what a request costs, so a
+// Manager remembers the values it recently opened or sealed, with a
+// snapshot of their decoded data. A request that brings a remembered value
+// gets a copy of that data: the value is authentic because it is exactly
+// one that authenticated (or was sealed) here before. Deadlines and the
+// validator are checked on every request all the same.
+//
+// Only data whose type can be snapshotted (snapshot.go) is remembered, and
+// never a session holding flashes, which are read once. Snapshots are never
+// written after they are made, so entries are shared without copying.
+
+// openedEntry is a remembered value's content.
+type openedEntry[T any] struct {
+	snap    T      // the decoded data; never written after it is made
+	orig    []byte // its serialised form
+	created time.Time
+	issued  time.Time
+	keyID   KeyID
+	stale   bool
+}
+
+// openCache remembers up to max entries in two generations: new entries go
+// into cur; when it is half full it becomes old and the previous old is
+// dropped. A hit in old moves to cur, so values in use survive.
+type openCache[T any] struct {
+	mu       sync.Mutex
+	half     int
+	cur, old map[string]*openedEntry[T]
+}
+
+func newOpenCache[T any](size int) *openCache[T] {
+	if size <= 0 {
+		return nil
+	}
+	half := max(size/2, 1)
+	return &openCache[T]{half: half, cur: make(map[string]*openedEntry[T], half)}
+}
+
+func (c *openCache[T]) get(value string) *openedEntry[T] {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.cur[value]; ok {
+		return e
+	}
+	if e, ok := c.old[value]; ok {
+		delete(c.old, value)
+		c.addLocked(value, e)
+		return e
+	}
+	return nil
+}
+
+// put remembers e under value. The caller must not keep value's memory
+// alive needlessly: a value cut from a request's Cookie header is cloned.
+func (c *openCache[T]) put(value string, e *openedEntry[T]) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.cur[value]; !ok {
+		c.addLocked(value, e)
+	}
+}
+
+func (c *openCache[T]) addLocked(value string, e *openedEntry[T]) {
+	if len(c.cur) >= c.half {
+		c.old, c.cur = c.cur, make(map[string]*openedEntry[T], c.half)
+	}
+	c.cur[value] = e
+}
+
+// len returns the number of entries, for tests.
+func (c *openCache[T]) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.cur) + len(c.old)
+}
+
+// loadCached fills s from a remembered value, if value is one. It reports
+// false when value is not remembered; s is then untouched.
+func (m *Manager[T]) loadCached(r *http.Request, value string, present uint32, o *OpenOptions, s *Session[T]) (*Session[T], bool) {
+	e := m.cache.get(value)
+	if e == nil {
+		return nil, false
+	}
+	*s = Session[T]{
+		m:       m,
+		created: e.created,
+		issued:  e.issued,
+		stale:   e.stale,
+		keyID:   e.keyID,
+		orig:    e.orig,
+		present: present,
+	}
+	env := Envelope{Created: e.created, Issued: e.issued}
+	if err := checkTimes(&env, o); err != nil {
+		return m.newSession(s, o.Now, present, err), true
+	}
+	if !m.snapper.take(&s.Data, &e.snap) {
+		return nil, false // cannot happen: the snapshot was taken the same way
+	}
+	s.snap, s.snapOK = e.snap, true
+	return m.validate(r, s, o.Now), true
+}
+
+// remember adds s, as just opened from value (or sealed into it), to the
+// cache, if it can be.
+func (m *Manager[T]) remember(value string, s *Session[T], clone bool) {
+	if m.cache == nil || !s.snapOK || len(s.flashes) > 0 {
+		return
+	}
+	if clone {
+		value = strings.Clone(value)
+	}
+	m.cache.put(value, &openedEntry[T]{
+		snap: s.snap, orig: s.orig, created: s.created, issued: s.issued, keyID: s.keyID, stale: s.stale,
+	})
+}

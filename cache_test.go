@@ -1,0 +1,127 @@
+package cookiesession
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestCacheSkipsOpeningARememberedValue(t *testing.T) {
+	clock := newClock()
+	m := newTestManager[user](t, clock)
+	c := countFormat(m)
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data = user{Name: "ada", Cart: []string{"tea"}} }), "GET", "/")
+	var got user
+	for i := 0; i < 3; i++ {
+		b.do(handle(m, func(s *Session[user]) { got = s.Data }), "GET", "/")
+	}
+	if c.opens.Load() != 0 {
+		t.Errorf("a value this Manager sealed was opened %d times", c.opens.Load())
+	}
+	if got.Name != "ada" || strings.Join(got.Cart, ",") != "tea" {
+		t.Errorf("data from the cache: %+v", got)
+	}
+}
+
+func TestCachedDataIsACopy(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data = user{Name: "ada", Cart: []string{"tea"}} }), "GET", "/")
+	// A handler that changes the data in place but fails to save (the
+	// response is already committed) must not change what the next
+	// request sees.
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := m.Get(r)
+		_, _ = w.Write([]byte("committed"))
+		s.Data.Cart[0] = "coffee"
+		s.Data.Name = "eve"
+	}))
+	b.do(h, "GET", "/")
+	var got user
+	b.do(handle(m, func(s *Session[user]) { got = s.Data }), "GET", "/")
+	if got.Name != "ada" || got.Cart[0] != "tea" {
+		t.Errorf("a lost change leaked into the cache: %+v", got)
+	}
+}
+
+func TestCacheStillEnforcesDeadlinesAndTheValidator(t *testing.T) {
+	clock := newClock()
+	rejected := false
+	m := newTestManager[user](t, clock, WithIdleTimeout(time.Hour), WithValidator(func(_ *http.Request, s *Session[user]) error {
+		if rejected {
+			return errors.New("signed out everywhere")
+		}
+		return nil
+	}))
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+	saved := map[string]string{}
+	for k, v := range b.cookies {
+		saved[k] = v
+	}
+	var s *Session[user]
+	get := handle(m, func(got *Session[user]) { s = got })
+
+	rejected = true
+	b.do(get, "GET", "/")
+	if !errors.Is(s.Err(), ErrRejected) {
+		t.Errorf("a remembered value skipped the validator: %v", s.Err())
+	}
+	rejected = false
+	b.cookies = saved
+	clock.Advance(time.Hour)
+	b.do(get, "GET", "/")
+	if !errors.Is(s.Err(), ErrExpired) || s.Data.Name != "" {
+		t.Errorf("a remembered value outlived its idle timeout: %v %+v", s.Err(), s.Data)
+	}
+}
+
+func TestCacheDoesNotKeepFlashes(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.AddFlash("hi") }), "GET", "/")
+	if n := m.cache.len(); n != 0 {
+		t.Errorf("a session holding a flash was cached (%d entries)", n)
+	}
+}
+
+func TestCacheIsBounded(t *testing.T) {
+	m := newTestManager[user](t, newClock(), WithCacheSize(10))
+	h := handle(m, func(s *Session[user]) { s.Data.N++ })
+	for i := 0; i < 100; i++ {
+		newBrowser(t).do(h, "GET", "/")
+	}
+	if n := m.cache.len(); n > 10 {
+		t.Errorf("the cache holds %d entries, over its size of 10", n)
+	}
+}
+
+func TestCacheUnderConcurrency(t *testing.T) {
+	m := newTestManager[map[string]string](t, newClock(), WithCacheSize(8))
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := newBrowser(t)
+			key := fmt.Sprint("k", g)
+			for i := 0; i < 30; i++ {
+				var got string
+				b.do(handle(m, func(s *Session[map[string]string]) {
+					got = s.Data[key]
+					s.Data[key] = fmt.Sprint(i)
+				}), "GET", "/")
+				if i > 0 && got != fmt.Sprint(i-1) {
+					t.Errorf("request %d saw %q", i, got)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
