@@ -1,0 +1,175 @@
+package cookiesession
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strings"
+	"time"
+)
+
+// What a response carries for its session is decided in one place, used
+// by the middleware just before the headers leave and by Manager.Save.
+
+// commit decides what the response must carry for s, adds it to h and
+// records s as written. It adds nothing if it fails: a failed save leaves
+// the browser's previous cookie in place.
+func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time) error {
+	// 1. Compare with what came in: change is by content. Equal values
+	//    serialise equally, so only a difference needs serialising.
+	addVary(h)
+	var data []byte
+	changed := s.flashDiff
+	if s.destroyed || !m.unchanged(s) {
+		var err error
+		if data, err = m.marshal(s); err != nil {
+			return err
+		}
+		baseline := s.orig
+		if s.destroyed {
+			baseline = m.zero
+		}
+		changed = changed || !bytes.Equal(data, baseline)
+	}
+
+	// 2. Decide whether a cookie must be written.
+	write := changed || s.renewed || s.stale ||
+		(m.idle > 0 && now.Sub(s.issued) >= m.idle/2)
+	// A session that holds nothing is deleted rather than written: the
+	// next request starts an equal one, without the cookie's weight.
+	current := data
+	if current == nil {
+		current = s.orig // unchanged, so this is what Data serialises to
+	}
+	if (write || s.destroyed) && len(s.flashes) == 0 && bytes.Equal(current, m.zero) {
+		m.deleteCookies(h, s.present)
+		makePrivate(h)
+		s.reset(m.zero, now, now, 0)
+		m.takeSnapshot(s)
+		return nil
+	}
+	if !write {
+		if s.err != nil && s.present != 0 {
+			// Clear the cookie that did not open, so the browser stops
+			// sending it.
+			m.deleteCookies(h, s.present)
+			makePrivate(h)
+			s.present = 0
+		}
+		return nil
+	}
+
+	// 3. Seal, check the size, and only then touch the headers.
+	data = current
+	// A new session's lifetime began when it was loaded, moments ago.
+	created := s.created
+	if s.destroyed || s.renewed {
+		created = now
+	}
+	// The envelope lives in the session: a local would escape through the
+	// format interface and cost an allocation.
+	// An instance whose clock is behind the one that created the session
+	// (within ClockSkew) must not seal an issue time before the creation.
+	issued := now
+	if issued.Before(created) {
+		issued = created
+	}
+	s.env = Envelope{Created: created, Issued: issued, Flashes: s.flashes, Data: data}
+	value, err := m.format.seal(m.name, &s.env)
+	s.env = Envelope{}
+	if err != nil {
+		return fmt.Errorf("%w: sealing: %w", ErrSaveFailed, err)
+	}
+	if len(value) > m.maxSize {
+		return fmt.Errorf("%w: %w: cookie %q would be %d bytes sealed (%d bytes of data); the cap is %d (WithMaxSize)",
+			ErrSaveFailed, ErrTooLarge, m.name, len(value), len(data), m.maxSize)
+	}
+	life := created.Add(m.maxAge).Sub(now)
+	if m.idle > 0 && m.idle < life {
+		life = m.idle
+	}
+	written := m.setCookies(h, value, max(int(life/time.Second), 1), s.present)
+	makePrivate(h)
+	s.reset(data, created, issued, written)
+	s.keyID = m.keys.newest().id
+	if changed {
+		m.takeSnapshot(s)
+	}
+	// The browser will send this value next: remember it.
+	m.remember(value, s, false)
+	return nil
+}
+
+func (m *Manager[T]) marshal(s *Session[T]) ([]byte, error) {
+	data, err := m.serializer.Marshal(&s.Data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: serialising %v: %w", ErrSaveFailed, reflect.TypeFor[T](), err)
+	}
+	return data, nil
+}
+
+// reset records that s was written (or deleted) as data, so that later
+// changes are measured from there.
+func (s *Session[T]) reset(data []byte, created, issued time.Time, present uint32) {
+	s.orig = data
+	s.created, s.issued = created, issued
+	s.present = present
+	s.flashDiff, s.destroyed, s.renewed, s.stale = false, false, false, false
+	s.err = nil
+}
+
+// dirty reports whether s changed since it was loaded or last written.
+func (m *Manager[T]) dirty(s *Session[T]) bool {
+	if s.flashDiff || s.destroyed || s.renewed {
+		return true
+	}
+	if m.unchanged(s) {
+		return false
+	}
+	data, err := m.serializer.Marshal(&s.Data)
+	return err != nil || !bytes.Equal(data, s.orig)
+}
+
+// addVary marks the response as depending on the Cookie header, so that no
+// cache serves one user's page to another.
+func addVary(h http.Header) {
+	for _, v := range h["Vary"] {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); strings.EqualFold(f, "Cookie") || f == "*" {
+				return
+			}
+		}
+	}
+	h.Add("Vary", "Cookie")
+}
+
+// makePrivate keeps a response that sets a cookie out of shared caches: a
+// proxy that stored it would hand the cookie to other users. Directives the
+// application set are kept, except those that invite shared caching.
+func makePrivate(h http.Header) {
+	cc := h.Get("Cache-Control")
+	if cc == "" {
+		h.Set("Cache-Control", "private")
+		return
+	}
+	var kept []string
+	private := false
+	for _, d := range strings.Split(cc, ",") {
+		d = strings.TrimSpace(d)
+		name, _, _ := strings.Cut(strings.ToLower(d), "=")
+		switch name {
+		case "public", "s-maxage":
+			continue
+		case "private", "no-store":
+			private = true
+		}
+		if d != "" {
+			kept = append(kept, d)
+		}
+	}
+	if !private {
+		kept = append([]string{"private"}, kept...)
+	}
+	h.Set("Cache-Control", strings.Join(kept, ", "))
+}
