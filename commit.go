@@ -43,8 +43,10 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time) error {
 		current = s.orig // unchanged, so this is what Data serialises to
 	}
 	if (write || s.destroyed) && len(s.flashes) == 0 && bytes.Equal(current, m.zero) {
-		m.deleteCookies(h, s.present)
-		makePrivate(h)
+		if s.present != 0 {
+			m.deleteCookies(h, s.present)
+			makePrivate(h)
+		}
 		s.reset(m.zero, now, now, 0)
 		m.takeSnapshot(s)
 		return nil
@@ -67,14 +69,14 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time) error {
 	if s.destroyed || s.renewed {
 		created = now
 	}
-	// The envelope lives in the session: a local would escape through the
-	// format interface and cost an allocation.
 	// An instance whose clock is behind the one that created the session
 	// (within ClockSkew) must not seal an issue time before the creation.
 	issued := now
 	if issued.Before(created) {
 		issued = created
 	}
+	// The envelope lives in the session: a local would escape through the
+	// format interface and cost an allocation.
 	s.env = Envelope{Created: created, Issued: issued, Flashes: s.flashes, Data: data}
 	value, err := m.format.seal(m.name, &s.env)
 	s.env = Envelope{}
