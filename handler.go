@@ -41,10 +41,8 @@ func (st *reqState[T]) session() *Session[T] {
 
 // loaded reports the session if a handler asked for it, without loading it.
 func (st *reqState[T]) loaded() *Session[T] {
-	var s *Session[T]
 	st.once.Do(func() {}) // a later Get now returns nil: the request is over
-	s = st.sess
-	return s
+	return st.sess
 }
 
 // Handler returns middleware that gives next's requests a session, through
