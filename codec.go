@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -134,6 +135,10 @@ const (
 
 var b64 = base64.RawURLEncoding
 
+// sealBuffers holds Seal's scratch buffers. Sealing encrypts in place, so a
+// buffer holds only ciphertext and public header bytes once Seal returns.
+var sealBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
 // Seal serialises e into a cookie value for the cookie called name, sealed
 // by the newest key. Created and Issued must not be before 1970 or Issued
 // before Created. Most users never call Seal: the Manager does.
@@ -146,10 +151,16 @@ func (k *Keyring) Seal(name string, e *Envelope) (string, error) {
 	}
 
 	// 2. Lay out one buffer: header | plaintext (sealed in place) | tag,
-	//    followed by the associated data, so that sealing allocates once.
+	//    followed by the associated data. The buffer is only scratch (the
+	//    result is its base64 form), so it comes from a pool.
 	rk := k.newest()
 	sealedLen := headerSize + p.size + tagSize
-	buf := make([]byte, sealedLen+1+keyIDSize+len(name))
+	bp := sealBuffers.Get().(*[]byte)
+	defer sealBuffers.Put(bp)
+	if need := sealedLen + 1 + keyIDSize + len(name); cap(*bp) < need {
+		*bp = make([]byte, need)
+	}
+	buf := (*bp)[:sealedLen+1+keyIDSize+len(name)]
 	buf[0] = formatV1
 	copy(buf[1:], rk.id[:])
 	nonce := buf[1+keyIDSize : headerSize]
