@@ -14,17 +14,27 @@ import (
 // BenchmarkRead runs one request through one app's handler (apps.App)
 // with the typical session's cookie, into an httptest.ResponseRecorder:
 //
-//	cookiesession      the middleware with every default
-//	gorilla            gorilla/sessions CookieStore, defaults (gob)
-//	securecookie-json  gorilla/securecookie with its JSON encoder (CookieStore
-//	                   itself cannot use JSON: see apps.GorillaJSONStore)
-//	none               the same handler without any session
-//	floor              JSON + XChaCha20-Poly1305 + base64url alone, no HTTP
+//	cookiesession       the middleware with every default, its cache of
+//	                    opened values included: the request brings a value
+//	                    this Manager opened or sealed before (the same
+//	                    cookie every iteration), so it is served from the
+//	                    cache. The common case: a browser resends the value
+//	                    the previous response set.
+//	cookiesession-cold  the middleware with WithCacheSize(0): the value is
+//	                    opened in full (base64, decryption, JSON) every
+//	                    time, as on the first request bringing it to an
+//	                    instance (after a deploy, or on another instance of
+//	                    a fleet without sticky sessions).
+//	gorilla             gorilla/sessions CookieStore, defaults (gob)
+//	securecookie-json   gorilla/securecookie with its JSON encoder (CookieStore
+//	                    itself cannot use JSON: see apps.GorillaJSONStore)
+//	none                the same handler without any session
+//	floor               JSON + XChaCha20-Poly1305 + base64url alone, no HTTP
 //
 // Besides ns/op, B/op and allocs/op, each reports cookie-bytes, the length
-// of the session cookie's value. The cookiesession ones also time, after
-// their own loop and for the same b.N, none, the floor and gorilla, and
-// report:
+// of the session cookie's value. The two cookiesession ones each also
+// time, after their own loop, themselves again, none, the floor and
+// gorilla, interleaved (see compare), and report for their own variant:
 //
 //	net-ns/op           ours - none: what the session costs a request
 //	net-x-floor         (ours - none) / floor                 target <= 1.25
@@ -49,6 +59,13 @@ const (
 	routeRead route = iota
 	routeWrite
 )
+
+func (rt route) String() string {
+	if rt == routeWrite {
+		return "write"
+	}
+	return "read"
+}
 
 func (rt route) handler(a *apps.App) http.Handler {
 	if rt == routeWrite {
@@ -86,12 +103,12 @@ func (r *runner) run() { r.serve() }
 
 // fixture is the apps, with a seeded cookie each.
 type fixture struct {
-	ours, none, gorilla, scJSON *apps.App
-	untouched                   http.Handler
-	oursCookie, gorillaCookie   string
-	scJSONCookie                string
-	floor                       *floor
-	floorCookie                 string // the value alone, no "session="
+	ours, cold, none, gorilla, scJSON *apps.App
+	untouched                         http.Handler
+	oursCookie, coldCookie            string
+	gorillaCookie, scJSONCookie       string
+	floor                             *floor
+	floorCookie                       string // the value alone, no "session="
 }
 
 func newFixture(tb testing.TB) *fixture {
@@ -100,8 +117,13 @@ func newFixture(tb testing.TB) *fixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	coldM, err := apps.NewColdManager()
+	if err != nil {
+		tb.Fatal(err)
+	}
 	f := &fixture{
-		ours:    apps.Cookiesession(m),
+		ours:    apps.Cookiesession(apps.CookiesessionName, m),
+		cold:    apps.Cookiesession(apps.CookiesessionColdName, coldM),
 		none:    apps.None(),
 		gorilla: apps.Gorilla("gorilla", apps.GorillaStore()),
 		scJSON:  apps.SecureCookieJSON(apps.NewSecureCookieJSON()),
@@ -111,6 +133,7 @@ func newFixture(tb testing.TB) *fixture {
 	// session: what every other request of a site pays.
 	f.untouched = m.Handler(f.none.Read)
 	f.oursCookie = seed(tb, f.ours)
+	f.coldCookie = seed(tb, f.cold)
 	f.gorillaCookie = seed(tb, f.gorilla)
 	f.scJSONCookie = seed(tb, f.scJSON)
 	t := apps.NewTypical()
@@ -171,19 +194,31 @@ func loop(b *testing.B, fn func()) {
 // compareRounds is how many rounds the comparison runs are split into.
 const compareRounds = 10
 
-// compare times each fn for n calls in all, in compareRounds interleaved
-// rounds (the order rotating each round), so that a burst of load from
-// elsewhere on a shared machine weighs on all of them alike. It returns
-// nanoseconds per call, in fns' order.
-func compare(n int, fns ...func()) []float64 {
-	per := max(n/compareRounds, 1)
+// compareBudget is how long the comparison runs take, in all, as a multiple
+// of the benchmark's own timed loop (b.Elapsed): about 2s after a 1s loop,
+// however slow the slowest reference is, and next to nothing during the
+// short runs with which go test calibrates b.N.
+const compareBudget = 2
+
+// compare times each fn for about budget in all, in compareRounds
+// interleaved rounds (the order rotating each round), so that a burst of
+// load from elsewhere on a shared machine weighs on all of them alike. Each
+// fn gets the same share of the time: its number of calls per round is
+// fixed beforehand from a short trial, so that the timed rounds call
+// nothing but fn. It returns nanoseconds per call, in fns' order.
+func compare(budget time.Duration, fns ...func()) []float64 {
+	slot := budget / time.Duration(compareRounds*len(fns))
+	per := make([]int, len(fns))
+	for i, fn := range fns {
+		per[i] = callsIn(slot, fn)
+	}
 	total := make([]time.Duration, len(fns))
 	for round := 0; round < compareRounds; round++ {
 		for k := range fns {
 			i := (k + round) % len(fns)
-			fn := fns[i]
+			fn, n := fns[i], per[i]
 			start := time.Now()
-			for j := 0; j < per; j++ {
+			for j := 0; j < n; j++ {
 				fn()
 			}
 			total[i] += time.Since(start)
@@ -191,26 +226,56 @@ func compare(n int, fns ...func()) []float64 {
 	}
 	ns := make([]float64, len(fns))
 	for i, d := range total {
-		ns[i] = float64(d.Nanoseconds()) / float64(per*compareRounds)
+		ns[i] = float64(d.Nanoseconds()) / float64(per[i]*compareRounds)
 	}
 	return ns
 }
 
-// benchOurs is a cookiesession benchmark with its comparisons.
-func benchOurs(b *testing.B, rt route) {
+// callsIn estimates how many calls of fn take about d (at least one), by
+// timing doubling batches until one takes a millisecond or d.
+func callsIn(d time.Duration, fn func()) int {
+	for n := 1; ; n *= 2 {
+		start := time.Now()
+		for j := 0; j < n; j++ {
+			fn()
+		}
+		took := time.Since(start)
+		if took >= min(d, time.Millisecond) || n >= 1<<24 {
+			return max(1, int(float64(n)*float64(d)/float64(max(took, 1))))
+		}
+	}
+}
+
+// cookiesession returns the cookiesession app named name (apps.CookiesessionName or
+// apps.CookiesessionColdName) and its seeded cookie.
+func (f *fixture) cookiesession(tb testing.TB, name string) (*apps.App, string) {
+	switch name {
+	case apps.CookiesessionName:
+		return f.ours, f.oursCookie
+	case apps.CookiesessionColdName:
+		return f.cold, f.coldCookie
+	}
+	tb.Fatalf("unknown cookiesession app %q", name)
+	return nil, ""
+}
+
+// benchOurs is a cookiesession benchmark, of the app named name, with its
+// comparisons.
+func benchOurs(b *testing.B, name string, rt route) {
 	f := newFixture(b)
-	ours := newRunner(rt.handler(f.ours), f.oursCookie)
-	none := newRunner(rt.handler(f.none), f.oursCookie)
+	app, cookie := f.cookiesession(b, name)
+	ours := newRunner(rt.handler(app), cookie)
+	none := newRunner(rt.handler(f.none), cookie)
 	gorilla := newRunner(rt.handler(f.gorilla), f.gorillaCookie)
 	floorFn := func() { f.floor.read(f.floorCookie) }
-	oursLen, gorillaLen, floorLen := cookieLen(f.oursCookie), cookieLen(f.gorillaCookie), len(f.floorCookie)
+	oursLen, gorillaLen, floorLen := cookieLen(cookie), cookieLen(f.gorillaCookie), len(f.floorCookie)
 	if rt == routeWrite {
 		floorFn = func() { f.floor.write(f.floorCookie) }
-		oursLen = check(b, "cookiesession", ours, true)
+		oursLen = check(b, name, ours, true)
 		gorillaLen = check(b, "gorilla", gorilla, true)
 		floorLen = len(f.floor.write(f.floorCookie))
 	} else {
-		check(b, "cookiesession", ours, false)
+		check(b, name, ours, false)
 		check(b, "gorilla", gorilla, false)
 	}
 	check(b, "none", none, false)
@@ -221,7 +286,7 @@ func benchOurs(b *testing.B, rt route) {
 		return
 	}
 
-	ns := compare(b.N, ours.run, none.run, floorFn, gorilla.run)
+	ns := compare(compareBudget*b.Elapsed(), ours.run, none.run, floorFn, gorilla.run)
 	oursNet, gorillaNet, floorNs := ns[0]-ns[1], ns[3]-ns[1], ns[2]
 	const allocRuns = 200
 	oursAllocs := testing.AllocsPerRun(allocRuns, ours.run)
@@ -276,10 +341,16 @@ func benchPeer(b *testing.B, name string, rt route) {
 
 var peers = []string{"gorilla", "securecookie-json", "none", "floor"}
 
+// ourNames are the cookiesession benchmarks: the default, then the cache
+// off.
+var ourNames = []string{apps.CookiesessionName, apps.CookiesessionColdName}
+
 // BenchmarkWrite: a request whose handler changes the session (toggles
 // Theme); the response sets the cookie.
 func BenchmarkWrite(b *testing.B) {
-	b.Run("cookiesession", func(b *testing.B) { benchOurs(b, routeWrite) })
+	for _, name := range ourNames {
+		b.Run(name, func(b *testing.B) { benchOurs(b, name, routeWrite) })
+	}
 	for _, p := range peers {
 		b.Run(p, func(b *testing.B) { benchPeer(b, p, routeWrite) })
 	}
@@ -288,7 +359,9 @@ func BenchmarkWrite(b *testing.B) {
 // BenchmarkRead: a request whose handler reads the session (Name) and
 // changes nothing; cookiesession sets no cookie, gorilla is not saved.
 func BenchmarkRead(b *testing.B) {
-	b.Run("cookiesession", func(b *testing.B) { benchOurs(b, routeRead) })
+	for _, name := range ourNames {
+		b.Run(name, func(b *testing.B) { benchOurs(b, name, routeRead) })
+	}
 	for _, p := range peers {
 		b.Run(p, func(b *testing.B) { benchPeer(b, p, routeRead) })
 	}
@@ -306,7 +379,7 @@ func BenchmarkUntouched(b *testing.B) {
 	if !*compareFlag {
 		return
 	}
-	ns := compare(b.N, ours.run, none.run)
+	ns := compare(compareBudget*b.Elapsed(), ours.run, none.run)
 	b.ReportMetric(ns[0]-ns[1], "net-ns/op")
 	b.ReportMetric(testing.AllocsPerRun(200, ours.run)-testing.AllocsPerRun(200, none.run), "extra-allocs")
 }

@@ -1,8 +1,21 @@
 // Package apps holds the small application that the benchmarks and the load
-// command run three ways: without a session, with cookiesession and with
+// command run several ways: without a session, with cookiesession (twice:
+// with its defaults, and with its cache of opened values off) and with
 // gorilla/sessions' CookieStore. Each handler does as little as it can
 // besides the session (it writes a few bytes), so that the session's cost is
 // what the measurements show.
+//
+// cookiesession's Manager remembers, decoded, the cookie values it recently
+// opened or sealed (cookiesession.WithCacheSize, on by default). The two
+// cookiesession apps model the two cases a request can be in:
+//
+//	cookiesession       the defaults: a value this Manager opened or sealed
+//	                    before, the common case (a browser resends the value
+//	                    the previous response set), served from the cache
+//	cookiesession-cold  WithCacheSize(0): a value this Manager sees for the
+//	                    first time (the first request after a deploy, or one
+//	                    reaching another instance of a fleet without sticky
+//	                    sessions), opened in full: base64, decryption, JSON
 //
 // Every app has three routes:
 //
@@ -104,21 +117,40 @@ func None() *App {
 	}
 }
 
+// Names of the two cookiesession apps (see the package comment).
+const (
+	CookiesessionName     = "cookiesession"
+	CookiesessionColdName = "cookiesession-cold"
+)
+
 // NewManager returns a cookiesession Manager with every option at its
-// default, over one fixed key.
+// default (the cache of opened values included), over one fixed key.
 func NewManager() (*cookiesession.Manager[Typical], error) {
+	return newManager()
+}
+
+// NewColdManager returns NewManager's Manager with its cache of opened
+// values turned off (WithCacheSize(0)), over the same key: every request
+// opens its cookie in full, as the first request bringing a value to an
+// instance does.
+func NewColdManager() (*cookiesession.Manager[Typical], error) {
+	return newManager(cookiesession.WithCacheSize(0))
+}
+
+func newManager(opts ...cookiesession.Option) (*cookiesession.Manager[Typical], error) {
 	keys, err := cookiesession.NewKeyring(Secret(1, 32))
 	if err != nil {
 		return nil, err
 	}
-	return cookiesession.New[Typical](keys)
+	return cookiesession.New[Typical](keys, opts...)
 }
 
 // Cookiesession is the application on cookiesession's middleware, with m
-// (NewManager's, normally).
-func Cookiesession(m *cookiesession.Manager[Typical]) *App {
+// (NewManager's or NewColdManager's), named name (CookiesessionName or
+// CookiesessionColdName).
+func Cookiesession(name string, m *cookiesession.Manager[Typical]) *App {
 	return &App{
-		Name: "cookiesession",
+		Name: name,
 		Seed: m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			m.Get(r).Data = NewTypical()
 			_, _ = io.WriteString(w, "ok")

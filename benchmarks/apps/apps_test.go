@@ -48,8 +48,13 @@ func TestApps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cold, err := NewColdManager()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, app := range []*App{
-		Cookiesession(m),
+		Cookiesession(CookiesessionName, m),
+		Cookiesession(CookiesessionColdName, cold),
 		Gorilla("gorilla", GorillaStore()),
 		SecureCookieJSON(NewSecureCookieJSON()),
 	} {
@@ -63,7 +68,7 @@ func TestApps(t *testing.T) {
 			if got := body(t, read); got != "Ada Lovelace" {
 				t.Errorf("read: body %q, want the session's name", got)
 			}
-			if app.Name == "cookiesession" && sessionCookie(read) != "" {
+			if strings.HasPrefix(app.Name, CookiesessionName) && sessionCookie(read) != "" {
 				t.Errorf("read: cookiesession wrote the unchanged session back")
 			}
 			// Toggle twice: dark -> light -> dark, a cookie each time.

@@ -1,11 +1,18 @@
 // Command load measures throughput and latency of the same small application
-// run three ways (no session, cookiesession, gorilla/sessions' default
-// CookieStore) over loopback HTTP with keep-alive connections.
+// run four ways (no session; cookiesession with its defaults;
+// cookiesession with its cache of opened values off, WithCacheSize(0); and
+// gorilla/sessions' default CookieStore) over loopback HTTP with keep-alive
+// connections.
 //
 //	cd benchmarks && go run ./load [-clients 32] [-duration 5s]
 //
 // For each route (a read-only one and a writing one) and each app, it seeds
-// -clients session cookies, one per client, by a first request each. Then
+// -clients session cookies, one per client, by a first request each. Each
+// client then sends its cookie on every request and, like a browser, takes
+// the new value whenever a response sets one: cookiesession with its
+// defaults therefore always sees a value it opened or sealed before and
+// serves it from its cache, while cookiesession-cold opens every value in
+// full, as an instance does on the first request bringing it. Then
 // -clients concurrent clients run for -warmup and are counted for
 // -duration, split into -rounds turns in which the apps alternate, so that
 // a burst of load from elsewhere on the machine weighs on all apps alike.
@@ -99,7 +106,16 @@ func run(stdout, stderr io.Writer, o options) error {
 	if err != nil {
 		return err
 	}
-	list := []*apps.App{apps.None(), apps.Cookiesession(m), apps.Gorilla("gorilla/sessions", apps.GorillaStore())}
+	cold, err := apps.NewColdManager()
+	if err != nil {
+		return err
+	}
+	list := []*apps.App{
+		apps.None(),
+		apps.Cookiesession(apps.CookiesessionName, m),
+		apps.Cookiesession(apps.CookiesessionColdName, cold),
+		apps.Gorilla("gorilla/sessions", apps.GorillaStore()),
+	}
 	var servers []*server
 	defer func() {
 		for _, s := range servers {
@@ -365,6 +381,49 @@ func quantile(sorted []time.Duration, q float64) time.Duration {
 	return sorted[i]
 }
 
+// loadTargets are issue #6's throughput targets: requests per second with
+// cookiesession, as a fraction of the app without a session, per route.
+var loadTargets = []struct {
+	route string
+	min   float64
+}{{"/read", 0.85}, {"/write", 0.70}}
+
+// printTargets writes the throughput targets with both cookiesession apps'
+// ratios, if the results have them.
+func printTargets(w io.Writer, results []result, none map[string]result) {
+	ratio := func(app, route string) (float64, bool) {
+		n, ok := none[route]
+		if !ok || n.requestsPerS <= 0 {
+			return 0, false
+		}
+		for _, r := range results {
+			if r.app == app && r.route == route {
+				return r.requestsPerS / n.requestsPerS, true
+			}
+		}
+		return 0, false
+	}
+	names := []string{apps.CookiesessionName, apps.CookiesessionColdName}
+	fmt.Fprintf(w, "| target (issue #6) | %s (defaults: value seen before) | %s (cache off: value seen for the first time) |\n|---|---:|---:|\n", names[0], names[1])
+	for _, t := range loadTargets {
+		cells := []string{fmt.Sprintf("%s: requests/s at least %.0f%% of no session's", t.route, 100*t.min)}
+		for _, a := range names {
+			v, ok := ratio(a, t.route)
+			if !ok {
+				cells = append(cells, "n/a")
+				continue
+			}
+			mark := "✗"
+			if v >= t.min {
+				mark = "✓"
+			}
+			cells = append(cells, fmt.Sprintf("%.1f%% %s", 100*v, mark))
+		}
+		fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
+	}
+	fmt.Fprintln(w)
+}
+
 func fmtDur(d time.Duration) string {
 	if d < time.Millisecond {
 		return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
@@ -391,12 +450,16 @@ func printTable(w io.Writer, results []result, o options) {
 			r.app, r.route, r.requestsPerS, fmtDur(r.p50), fmtDur(r.p99), ratio, p50Ratio, r.cookieBytes, r.errors)
 	}
 	fmt.Fprintln(w)
+	printTargets(w, results, none)
 	fmt.Fprintf(w, "%d keep-alive clients, each with its own session cookie, over loopback HTTP/1.1; per route and app, "+
 		"%s of warm-up, then %s measured in %d rounds in which the apps take turns; requests/s is the median of the rounds' rates, "+
 		"p50 and p99 are over all the requests measured. "+
 		"The clients and the servers run in one process and share this machine's %d CPUs (GOMAXPROCS=%d), "+
-		"so the load generator's own work is in every number: read the ratios to the app without a session, not the absolute rates.\n",
-		o.clients, o.warmup, o.duration, o.rounds, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+		"so the load generator's own work is in every number: read the ratios to the app without a session, not the absolute rates. "+
+		"Each client resends the value the last response set, as a browser does, so %s (the defaults) always finds it in its cache of "+
+		"opened values, while %s (`WithCacheSize(0)`) opens every value in full, as on the first request after a deploy "+
+		"or on another instance of a fleet without sticky sessions.\n",
+		o.clients, o.warmup, o.duration, o.rounds, runtime.NumCPU(), runtime.GOMAXPROCS(0), apps.CookiesessionName, apps.CookiesessionColdName)
 	for _, r := range results {
 		if r.stoppedByMax {
 			fmt.Fprintf(w, "\n%s %s stopped at -max-requests (%d) before its time was up.\n", r.app, r.route, o.maxRequests)

@@ -18,8 +18,8 @@ func TestRun(t *testing.T) {
 	}
 	table := out.String()
 	for _, row := range []string{
-		"| none | /read |", "| cookiesession | /read |", "| gorilla/sessions | /read |",
-		"| none | /write |", "| cookiesession | /write |", "| gorilla/sessions | /write |",
+		"| none | /read |", "| cookiesession | /read |", "| cookiesession-cold | /read |", "| gorilla/sessions | /read |",
+		"| none | /write |", "| cookiesession | /write |", "| cookiesession-cold | /write |", "| gorilla/sessions | /write |",
 	} {
 		line := lineWith(table, row)
 		if line == "" {
@@ -28,6 +28,14 @@ func TestRun(t *testing.T) {
 		}
 		if !strings.HasSuffix(line, "| 0 |") {
 			t.Errorf("errors in %q", line)
+		}
+	}
+	for _, row := range []string{
+		"| /read: requests/s at least 85% of no session's |",
+		"| /write: requests/s at least 70% of no session's |",
+	} {
+		if line := lineWith(table, row); strings.Count(line, "%") != 3 {
+			t.Errorf("target row %q: %q, want both cookiesession apps' ratios in\n%s", row, line, table)
 		}
 	}
 	if strings.Contains(table, "errors, the first") {
@@ -44,7 +52,7 @@ func TestMaxRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	if d := time.Since(start); d > 30*time.Second {
-		t.Errorf("6 runs of at most 50 requests took %s", d)
+		t.Errorf("8 runs of at most 50 requests took %s", d)
 	}
 	if !strings.Contains(out.String(), "stopped at -max-requests") {
 		t.Errorf("no mention of -max-requests in\n%s", out.String())
