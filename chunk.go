@@ -185,11 +185,12 @@ func (m *Manager[T]) setupCookies(c *config) error {
 	return nil
 }
 
-// setCookies adds the Set-Cookie lines that store value, split into chunks
+// setCookies adds the Set-Cookie lines (to the canonical key directly,
+// sparing h.Add's canonicalisation) that store value, split into chunks
 // if needed, and delete chunks the browser holds but value no longer needs.
 func (m *Manager[T]) setCookies(h http.Header, value string, maxAge int, present uint32) (written uint32) {
 	if len(value) <= m.chunkSize {
-		h.Add("Set-Cookie", m.cookieLine(m.names[0], value, maxAge))
+		h["Set-Cookie"] = append(h["Set-Cookie"], m.cookieLine(m.names[0], value, maxAge))
 		written = 1
 	} else {
 		count := (len(value) + m.chunkSize - 1) / m.chunkSize
@@ -198,7 +199,7 @@ func (m *Manager[T]) setCookies(h http.Header, value string, maxAge int, present
 			if i == 0 {
 				part = strconv.Itoa(count) + "." + part
 			}
-			h.Add("Set-Cookie", m.cookieLine(m.names[i], part, maxAge))
+			h["Set-Cookie"] = append(h["Set-Cookie"], m.cookieLine(m.names[i], part, maxAge))
 			written |= 1 << i
 		}
 	}
@@ -219,7 +220,7 @@ func (m *Manager[T]) deleteCookies(h http.Header, mask uint32) {
 		if i > 0 {
 			name = m.name + "." + strconv.Itoa(i)
 		}
-		h.Add("Set-Cookie", m.cookieLine(name, "", -1))
+		h["Set-Cookie"] = append(h["Set-Cookie"], m.cookieLine(name, "", -1))
 	}
 }
 

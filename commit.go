@@ -143,16 +143,18 @@ func addVary(h http.Header) {
 			}
 		}
 	}
-	h.Add("Vary", "Cookie")
+	// Keys are set in canonical form directly: h.Add would canonicalise
+	// them again on every request.
+	h["Vary"] = append(h["Vary"], "Cookie")
 }
 
 // makePrivate keeps a response that sets a cookie out of shared caches: a
 // proxy that stored it would hand the cookie to other users. Directives the
 // application set are kept, except those that invite shared caching.
 func makePrivate(h http.Header) {
-	cc := h.Get("Cache-Control")
+	cc := strings.Join(h["Cache-Control"], ", ")
 	if cc == "" {
-		h.Set("Cache-Control", "private")
+		h["Cache-Control"] = []string{"private"}
 		return
 	}
 	var kept []string
@@ -173,5 +175,5 @@ func makePrivate(h http.Header) {
 	if !private {
 		kept = append([]string{"private"}, kept...)
 	}
-	h.Set("Cache-Control", strings.Join(kept, ", "))
+	h["Cache-Control"] = []string{strings.Join(kept, ", ")}
 }
