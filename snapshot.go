@@ -179,7 +179,6 @@ type fieldPlan struct {
 }
 
 func structPlan(p *plan, t reflect.Type, building map[reflect.Type]*plan) bool {
-	fields := make([]fieldPlan, 0, t.NumField())
 	var refs []fieldPlan // the fields deepen must visit
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -189,16 +188,31 @@ func structPlan(p *plan, t reflect.Type, building map[reflect.Type]*plan) bool {
 		if fp == nil || !f.IsExported() && !plainType(f.Type) {
 			return false
 		}
-		fields = append(fields, fieldPlan{f.Offset, fp})
 		if !plainType(f.Type) {
 			refs = append(refs, fieldPlan{f.Offset, fp})
 		}
 	}
 	p.plain = len(refs) == 0
+	// Comparing runs twice a request: flatten nested structs and compare
+	// runs of scalars as memory, without a call per field.
+	ops := appendCmpOps(nil, t, 0, building)
 	p.equal = func(a, b unsafe.Pointer, depth int) bool {
-		for _, f := range fields {
-			if !f.p.equal(unsafe.Add(a, f.off), unsafe.Add(b, f.off), depth+1) {
-				return false
+		for i := range ops {
+			op := &ops[i]
+			pa, pb := unsafe.Add(a, op.off), unsafe.Add(b, op.off)
+			switch op.kind {
+			case opBytes:
+				if !bytesEqual(pa, pb, op.size) {
+					return false
+				}
+			case opString:
+				if *(*string)(pa) != *(*string)(pb) {
+					return false
+				}
+			default:
+				if !op.p.equal(pa, pb, depth+1) {
+					return false
+				}
 			}
 		}
 		return true
@@ -215,6 +229,62 @@ func structPlan(p *plan, t reflect.Type, building map[reflect.Type]*plan) bool {
 		return true
 	}
 	return true
+}
+
+// cmpOp is one step of comparing a struct: a run of scalar bytes (where
+// equal bits serialise equally: floats too, NaN and -0 included), a
+// string, or another plan's comparison.
+type cmpOp struct {
+	kind      uint8
+	off, size uintptr
+	p         *plan
+}
+
+const (
+	opBytes = iota
+	opString
+	opPlan
+)
+
+func scalarKind(k reflect.Kind) bool {
+	switch k {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		return true
+	}
+	return false
+}
+
+// appendCmpOps appends the steps comparing a value of type t at offset off.
+// t's plan, and those of its fields, are already built (or being built).
+func appendCmpOps(ops []cmpOp, t reflect.Type, off uintptr, building map[reflect.Type]*plan) []cmpOp {
+	switch {
+	case t == timeType || scalarKind(t.Kind()) || t.Kind() == reflect.Array && scalarKind(t.Elem().Kind()):
+		// time.Time: wall, ext and loc, equal fields serialise equally.
+		if n := len(ops); n > 0 && ops[n-1].kind == opBytes && ops[n-1].off+ops[n-1].size == off {
+			ops[n-1].size += t.Size()
+			return ops
+		}
+		return append(ops, cmpOp{kind: opBytes, off: off, size: t.Size()})
+	case t.Kind() == reflect.String:
+		return append(ops, cmpOp{kind: opString, off: off})
+	case t.Kind() == reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			ops = appendCmpOps(ops, f.Type, off+f.Offset, building)
+		}
+		return ops
+	}
+	return append(ops, cmpOp{kind: opPlan, off: off, p: buildPlan(t, building)})
+}
+
+// bytesEqual compares n bytes, with single loads for the common sizes.
+func bytesEqual(a, b unsafe.Pointer, n uintptr) bool {
+	if n == 8 && (uintptr(a)|uintptr(b))%8 == 0 {
+		return *(*uint64)(a) == *(*uint64)(b)
+	}
+	return unsafe.String((*byte)(a), n) == unsafe.String((*byte)(b), n)
 }
 
 func arrayPlan(p *plan, t reflect.Type, building map[reflect.Type]*plan) bool {
