@@ -170,11 +170,25 @@ func TestOpenOlderKeyIsStale(t *testing.T) {
 	}
 }
 
+// TestOpenDeadlines runs for both formats: the securecookie one must
+// enforce the same sealed times (its own 30-day default is off).
 func TestOpenDeadlines(t *testing.T) {
 	k := mustKeyring(t, testSecret(1))
+	for _, f := range []struct {
+		name string
+		f    format
+	}{{"v1", v1Format{k}}, {"securecookie", newSecureCookieFormat(k, 0)}} {
+		t.Run(f.name, func(t *testing.T) { testDeadlines(t, f.f) })
+	}
+}
+
+func testDeadlines(t *testing.T, f format) {
 	created := t0
 	issued := t0.Add(2 * time.Hour)
-	v := sealAt(t, k, "session", created, issued, []byte(`{}`))
+	v, err := f.seal("session", &Envelope{Created: created, Issued: issued, Data: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		o    OpenOptions
@@ -190,9 +204,12 @@ func TestOpenDeadlines(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := k.Open("session", v, tt.o)
+			e, err := f.open("session", v, tt.o)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if err != nil && !reflect.DeepEqual(e, Envelope{}) {
+				t.Errorf("an expired value returned a partial result: %+v", e)
 			}
 		})
 	}

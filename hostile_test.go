@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gorilla/securecookie"
 )
 
 // The catalogue of hostile cookies: each row is one attack, or one kind of
@@ -41,19 +39,6 @@ type hostileFixture struct {
 	scGood    string            // scFormat's cookie value
 }
 
-var (
-	hostileGorillaHash  = bytes.Repeat([]byte("H"), 32)
-	hostileGorillaBlock = bytes.Repeat([]byte("B"), 32)
-)
-
-func hostileConvert(values map[any]any) (user, error) {
-	name, ok := values["name"].(string)
-	if !ok {
-		return user{}, errors.New("no name")
-	}
-	return user{Name: name}, nil
-}
-
 func newHostileFixture(t *testing.T) *hostileFixture {
 	t.Helper()
 	clock := newClock()
@@ -63,7 +48,7 @@ func newHostileFixture(t *testing.T) *hostileFixture {
 		big:       newTestManager[user](t, clock, WithMaxSize(12000)),
 		idle:      newTestManager[user](t, clock, WithIdleTimeout(time.Hour)),
 		scFormat:  newTestManager[user](t, clock, WithSecureCookieFormat()),
-		migrating: newTestManager[user](t, clock, WithGorillaMigration(hostileConvert, hostileGorillaHash, hostileGorillaBlock)),
+		migrating: newTestManager[user](t, clock, WithGorillaMigration(convertUser, gorillaHash, gorillaBlock)),
 	}
 	cookies := func(m *Manager[user], data user) map[string]string {
 		b := newBrowser(t)
@@ -94,7 +79,7 @@ func newHostileFixture(t *testing.T) *hostileFixture {
 		{otherApp, "other=" + f.otherName},
 		{oldApp, "session=" + f.retired},
 		{f.scFormat, "session=" + f.scGood},
-		{f.migrating, "session=" + gorillaValue(t, "session", map[any]any{"name": "ada"}, hostileGorillaHash, hostileGorillaBlock)},
+		{f.migrating, "session=" + gorillaCookie(t, "session", map[any]any{"name": "ada"}, gorillaHash, gorillaBlock)},
 	} {
 		req := httptest.NewRequest("GET", "/", nil)
 		req.Header.Set("Cookie", c.header)
@@ -122,14 +107,6 @@ func cookieHeader(cookies map[string]string) string {
 
 // gorillaValue encodes values as gorilla/sessions' CookieStore does: gob,
 // through securecookie codecs made from the store's key pairs.
-func gorillaValue(t testing.TB, name string, values map[any]any, keyPairs ...[]byte) string {
-	t.Helper()
-	v, err := securecookie.EncodeMulti(name, values, securecookie.CodecsFromPairs(keyPairs...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
 
 // flipBit flips bit 0 of byte i of a version-1 value (i < 0 counts from
 // the end).
@@ -382,16 +359,16 @@ func hostileRows(t *testing.T, f *hostileFixture) []hostileRow {
 		{name: "tampered v1 value to the securecookie format", m: f.scFormat, header: "session=" + flipBit(t, good, headerSize+2), want: ErrAuthentication},
 		// A gorilla/sessions cookie made with keys other than the migrated
 		// store's: a forgery, or a cookie of another gorilla application.
-		{name: "gorilla cookie with wrong keys", m: f.migrating, header: "session=" + gorillaValue(t, "session", map[any]any{"name": "eve"}, wrongKeys, hostileGorillaBlock), want: ErrAuthentication},
+		{name: "gorilla cookie with wrong keys", m: f.migrating, header: "session=" + gorillaCookie(t, "session", map[any]any{"name": "eve"}, wrongKeys, gorillaBlock), want: ErrAuthentication},
 		// A gorilla cookie of the right store moved from another cookie
 		// name.
-		{name: "gorilla cookie of another name", m: f.migrating, header: "session=" + gorillaValue(t, "other", map[any]any{"name": "eve"}, hostileGorillaHash, hostileGorillaBlock), want: ErrAuthentication},
+		{name: "gorilla cookie of another name", m: f.migrating, header: "session=" + gorillaCookie(t, "other", map[any]any{"name": "eve"}, gorillaHash, gorillaBlock), want: ErrAuthentication},
 		// A genuine gorilla cookie sent to a Manager without migration:
 		// gorilla's keys are not this ring's.
-		{name: "gorilla cookie without migration", header: "session=" + gorillaValue(t, "session", map[any]any{"name": "ada"}, hostileGorillaHash, hostileGorillaBlock), want: ErrAuthentication},
+		{name: "gorilla cookie without migration", header: "session=" + gorillaCookie(t, "session", map[any]any{"name": "ada"}, gorillaHash, gorillaBlock), want: ErrAuthentication},
 		// A genuine gorilla cookie whose values the conversion refuses
 		// (values of a shape the application no longer stores).
-		{name: "gorilla cookie that does not convert", m: f.migrating, header: "session=" + gorillaValue(t, "session", map[any]any{"admin": true}, hostileGorillaHash, hostileGorillaBlock), want: ErrMigration},
+		{name: "gorilla cookie that does not convert", m: f.migrating, header: "session=" + gorillaCookie(t, "session", map[any]any{"admin": true}, gorillaHash, gorillaBlock), want: ErrMigration},
 	}
 }
 
@@ -523,12 +500,12 @@ func TestHostileSingleLineBreak(t *testing.T) {
 func TestHostileGorillaMigrationRunsValidator(t *testing.T) {
 	clock := newClock()
 	m := newTestManager[user](t, clock,
-		WithGorillaMigration(hostileConvert, hostileGorillaHash, hostileGorillaBlock),
+		WithGorillaMigration(convertUser, gorillaHash, gorillaBlock),
 		WithValidator(func(r *http.Request, s *Session[user]) error {
 			return errors.New("signed out everywhere")
 		}))
 	req := httptest.NewRequest("GET", "/", nil)
-	req.Header.Set("Cookie", "session="+gorillaValue(t, "session", map[any]any{"name": "ada"}, hostileGorillaHash, hostileGorillaBlock))
+	req.Header.Set("Cookie", "session="+gorillaCookie(t, "session", map[any]any{"name": "ada"}, gorillaHash, gorillaBlock))
 	s := m.Load(req)
 	if !s.IsNew() || !errors.Is(s.Err(), ErrRejected) || s.Data.Name != "" {
 		t.Errorf("a converted gorilla session escaped the validator: new %v, err %v, data %+v", s.IsNew(), s.Err(), s.Data)
@@ -548,14 +525,14 @@ func TestHostileGorillaMigrationRevocation(t *testing.T) {
 	signedOutAt := saved.Add(time.Hour)
 	clock := &testClock{t: saved.Add(2 * time.Hour)}
 	m := newTestManager[user](t, clock,
-		WithGorillaMigration(hostileConvert, hostileGorillaHash, hostileGorillaBlock),
+		WithGorillaMigration(convertUser, gorillaHash, gorillaBlock),
 		WithValidator(func(r *http.Request, s *Session[user]) error {
 			if s.Data.Name != "" && !s.Created().After(signedOutAt) {
 				return errors.New("signed out everywhere")
 			}
 			return nil
 		}))
-	gorilla := gorillaValue(t, "session", map[any]any{"name": "ada"}, hostileGorillaHash, hostileGorillaBlock)
+	gorilla := gorillaCookie(t, "session", map[any]any{"name": "ada"}, gorillaHash, gorillaBlock)
 
 	// The control: a cookie of this package's format sealed at the same
 	// time is rejected.
