@@ -54,7 +54,8 @@ func newApp(keys *cookiesession.Keyring, cfg config, logger *slog.Logger) (http.
 		cookiesession.WithIdleTimeout(cfg.IdleTimeout),
 	}
 	if cfg.Insecure {
-		// Browsers treat plain-http loopback as secure only for some features, and only this machine can reach it.
+		// Over plain http, browsers differ on whether a loopback address may
+		// keep Secure cookies; only this machine can reach it anyway.
 		opts = append(opts, cookiesession.WithSecure(false))
 	}
 	m, err := cookiesession.New[sessionData](keys, opts...)
