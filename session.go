@@ -213,7 +213,8 @@ func WithCacheSize(n int) Option { return func(c *config) { c.cacheSize = n } }
 // work as with the default; the value carries no key id, so opening tries
 // the keys in turn. Whichever format seals, cookies in the other still
 // open and are sealed again in the chosen one, so switching signs no one
-// out. Most applications keep the default.
+// out. The default is the XChaCha20-Poly1305 format, which most
+// applications keep.
 func WithSecureCookieFormat() Option { return func(c *config) { c.secureCookie = true } }
 
 // WithErrorHandler sets the function told of failures that lose data: a
