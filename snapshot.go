@@ -342,6 +342,33 @@ func slicePlan(p *plan, t reflect.Type, building map[reflect.Type]*plan) bool {
 		}
 		return true
 	}
+	switch {
+	case t.Elem().Kind() == reflect.String:
+		// Any string type has string's layout: copy without reflect.
+		p.deepen = func(dst, src unsafe.Pointer, _ int) bool {
+			if s := *(*[]string)(src); s != nil {
+				c := make([]string, len(s))
+				copy(c, s)
+				*(*[]string)(dst) = c
+			}
+			return true
+		}
+		return true
+	case !hasPointers(t.Elem()):
+		// Bytes without pointers need no typed memory: a byte array
+		// holds them, and the garbage collector has nothing to trace.
+		p.deepen = func(dst, src unsafe.Pointer, _ int) bool {
+			s := (*sliceHeader)(src)
+			if s.data != nil {
+				n := uintptr(s.len) * size
+				c := make([]byte, n, max(n, 1))
+				copy(c, unsafe.Slice((*byte)(s.data), n))
+				*(*sliceHeader)(dst) = sliceHeader{unsafe.Pointer(unsafe.SliceData(c)), s.len, s.len}
+			}
+			return true
+		}
+		return true
+	}
 	p.deepen = func(dst, src unsafe.Pointer, depth int) bool {
 		s := (*sliceHeader)(src)
 		if s.data == nil || depth > maxSnapshotDepth {
@@ -412,6 +439,27 @@ func reflectDeepen(t reflect.Type) func(dst, src unsafe.Pointer, depth int) bool
 // walkableType reports whether values of t can be snapshotted and compared
 // by walking them.
 func walkableType(t reflect.Type) bool { return planFor(t) != nil }
+
+// hasPointers reports whether values of t contain pointers the garbage
+// collector must see.
+func hasPointers(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		return false
+	case reflect.Array:
+		return t.Len() > 0 && hasPointers(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if hasPointers(t.Field(i).Type) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
 
 // plainType reports whether t holds no references: copying a value of it
 // duplicates it entirely.

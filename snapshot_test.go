@@ -100,6 +100,28 @@ func TestSnapshotSeesEveryChange(t *testing.T) {
 	snapshotCase(t, "array of slices", base(), func(v *withTime) { v.Arr[0][0] = "q" })
 	snapshotCase(t, "unexported field", base(), func(v *withTime) { v.inner = 2 })
 	snapshotCase(t, "map session", map[string]string{"a": "1"}, func(v *map[string]string) { (*v)["a"] = "2" })
+
+	// The slice copies that bypass reflect: strings of any string type,
+	// and elements without pointers.
+	type role string
+	type point struct {
+		X, Y int32
+		F    float64
+	}
+	type fast struct {
+		Roles  []role
+		IDs    []int64
+		Points []point
+		Empty  []int
+	}
+	fv := func() fast {
+		return fast{Roles: []role{"a", "b"}, IDs: []int64{1, 2, 3}, Points: []point{{1, 2, 0.5}}, Empty: []int{}}
+	}
+	snapshotCase(t, "unchanged fast slices", fv(), func(v *fast) {})
+	snapshotCase(t, "named string element", fv(), func(v *fast) { v.Roles[0] = "z" })
+	snapshotCase(t, "int element", fv(), func(v *fast) { v.IDs[2] = 9 })
+	snapshotCase(t, "struct element without pointers", fv(), func(v *fast) { v.Points[0].F = 1.5 })
+	snapshotCase(t, "empty to nil", fv(), func(v *fast) { v.Empty = nil })
 }
 
 func TestSnapshotNaNEqualsItself(t *testing.T) {
