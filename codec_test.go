@@ -31,6 +31,17 @@ func sealAt(t testing.TB, k *Keyring, name string, created, issued time.Time, da
 	return v
 }
 
+// bothFormats runs fn for each sealed format over k: the version-1 format
+// and the securecookie one must keep the same promises.
+func bothFormats(t *testing.T, k *Keyring, fn func(t *testing.T, f format)) {
+	for _, f := range []struct {
+		name string
+		f    format
+	}{{"v1", v1Format{k}}, {"securecookie", newSecureCookieFormat(k, 0)}} {
+		t.Run(f.name, func(t *testing.T) { fn(t, f.f) })
+	}
+}
+
 func TestSealOpenRoundTrip(t *testing.T) {
 	k := mustKeyring(t, testSecret(1))
 	tests := []struct {
@@ -43,28 +54,38 @@ func TestSealOpenRoundTrip(t *testing.T) {
 		{"3 KB", bytes.Repeat([]byte("x"), 3<<10), nil},
 		{"flashes", []byte(`{}`), []string{"welcome", "", strings.Repeat("é", 200)}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			in := Envelope{Created: t0.Add(-time.Hour), Issued: t0, Data: tt.data, Flashes: tt.flashes}
-			v, err := k.Seal("session", &in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, err := k.Open("session", v, OpenOptions{Now: t0, MaxAge: 24 * time.Hour})
-			if err != nil {
-				t.Fatalf("Open: %v", err)
-			}
-			if !bytes.Equal(out.Data, tt.data) || !out.Created.Equal(in.Created) || !out.Issued.Equal(in.Issued) {
-				t.Errorf("got %+v, want %+v", out, in)
-			}
-			if !reflect.DeepEqual(out.Flashes, tt.flashes) {
-				t.Errorf("flashes = %q, want %q", out.Flashes, tt.flashes)
-			}
-			if out.Stale || out.KeyID != k.IDs()[0] {
-				t.Errorf("KeyID %v stale %v, want newest", out.KeyID, out.Stale)
-			}
-		})
-	}
+	bothFormats(t, k, func(t *testing.T, f format) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				in := Envelope{Created: t0.Add(-time.Hour), Issued: t0, Data: bytes.Clone(tt.data), Flashes: tt.flashes}
+				v, err := f.seal("session", &in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Sealing encrypts in place: it must not touch the
+				// caller's data.
+				if !bytes.Equal(in.Data, tt.data) {
+					t.Fatal("seal modified Envelope.Data")
+				}
+				out, err := f.open("session", v, OpenOptions{Now: t0, MaxAge: 24 * time.Hour})
+				if err != nil {
+					t.Fatalf("open: %v", err)
+				}
+				if !bytes.Equal(out.Data, tt.data) || !out.Created.Equal(in.Created) || !out.Issued.Equal(in.Issued) {
+					t.Errorf("got %+v, want %+v", out, in)
+				}
+				if !reflect.DeepEqual(out.Flashes, tt.flashes) {
+					t.Errorf("flashes = %q, want %q", out.Flashes, tt.flashes)
+				}
+				if out.Stale || out.KeyID != k.IDs()[0] {
+					t.Errorf("KeyID %v stale %v, want newest", out.KeyID, out.Stale)
+				}
+				if len(tt.data) > 0 && strings.Contains(v, string(tt.data)) {
+					t.Error("the data is visible in the sealed value")
+				}
+			})
+		}
+	})
 }
 
 func TestSealFormatOverhead(t *testing.T) {
@@ -138,13 +159,17 @@ func TestOpenRefuses(t *testing.T) {
 }
 
 func TestOpenIsBoundToCookieName(t *testing.T) {
-	k := mustKeyring(t, testSecret(1))
-	v := sealAt(t, k, "session", t0, t0, []byte(`{}`))
-	for _, name := range []string{"other", "session.1", "Session", "__Host-session", ""} {
-		if _, err := k.Open(name, v, OpenOptions{Now: t0}); !errors.Is(err, ErrAuthentication) {
-			t.Errorf("opened under %q: err = %v", name, err)
+	bothFormats(t, mustKeyring(t, testSecret(1), testSecret(2)), func(t *testing.T, f format) {
+		v, err := f.seal("session", &Envelope{Created: t0, Issued: t0, Data: []byte(`{}`)})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		for _, name := range []string{"other", "session.1", "Session", "__Host-session", "", "session|"} {
+			if _, err := f.open(name, v, OpenOptions{Now: t0}); !errors.Is(err, ErrAuthentication) {
+				t.Errorf("opened under %q: err = %v", name, err)
+			}
+		}
+	})
 }
 
 func TestOpenOlderKeyIsStale(t *testing.T) {
@@ -173,13 +198,7 @@ func TestOpenOlderKeyIsStale(t *testing.T) {
 // TestOpenDeadlines runs for both formats: the securecookie one must
 // enforce the same sealed times (its own 30-day default is off).
 func TestOpenDeadlines(t *testing.T) {
-	k := mustKeyring(t, testSecret(1))
-	for _, f := range []struct {
-		name string
-		f    format
-	}{{"v1", v1Format{k}}, {"securecookie", newSecureCookieFormat(k, 0)}} {
-		t.Run(f.name, func(t *testing.T) { testDeadlines(t, f.f) })
-	}
+	bothFormats(t, mustKeyring(t, testSecret(1)), testDeadlines)
 }
 
 func testDeadlines(t *testing.T, f format) {
@@ -216,32 +235,31 @@ func testDeadlines(t *testing.T, f format) {
 }
 
 func TestSealRefusesBadTimes(t *testing.T) {
-	k := mustKeyring(t, testSecret(1))
-	if _, err := k.Seal("s", &Envelope{Created: t0, Issued: t0.Add(-time.Second)}); err == nil {
-		t.Error("Issued before Created was sealed")
-	}
-	if _, err := k.Seal("s", &Envelope{Created: time.Unix(-5, 0), Issued: t0}); err == nil {
-		t.Error("Created before 1970 was sealed")
-	}
+	bothFormats(t, mustKeyring(t, testSecret(1)), func(t *testing.T, f format) {
+		if _, err := f.seal("s", &Envelope{Created: t0, Issued: t0.Add(-time.Second)}); err == nil {
+			t.Error("Issued before Created was sealed")
+		}
+		if _, err := f.seal("s", &Envelope{Created: time.Unix(-5, 0), Issued: t0}); err == nil {
+			t.Error("Created before 1970 was sealed")
+		}
+	})
 }
 
 func TestOpenOverlongDoesNotAllocateForIt(t *testing.T) {
-	k := mustKeyring(t, testSecret(1))
 	huge := strings.Repeat("A", 1<<20)
-	allocs := testing.AllocsPerRun(20, func() {
-		_, _ = k.Open("session", huge, OpenOptions{Now: t0})
+	bothFormats(t, mustKeyring(t, testSecret(1)), func(t *testing.T, f format) {
+		// The error message allocates a little; decoding 1 MB would need
+		// a 750 KB buffer. Measure bytes, not just counts.
+		var before, after runtimeMem
+		before.read()
+		for i := 0; i < 20; i++ {
+			_, _ = f.open("session", huge, OpenOptions{Now: t0})
+		}
+		after.read()
+		if perCall := (after.total - before.total) / 20; perCall > 1<<10 {
+			t.Errorf("refusing a 1 MB value allocated %d bytes per call", perCall)
+		}
 	})
-	// The error message allocates a little; decoding 1 MB would need a
-	// 750 KB buffer. Measure bytes, not just counts.
-	var before, after runtimeMem
-	before.read()
-	for i := 0; i < 20; i++ {
-		_, _ = k.Open("session", huge, OpenOptions{Now: t0})
-	}
-	after.read()
-	if perCall := (after.total - before.total) / 20; perCall > 1<<10 {
-		t.Errorf("refusing a 1 MB value allocated %d bytes per call (%v allocs)", perCall, allocs)
-	}
 }
 
 func TestJSONSerializerSurvivesShapeChanges(t *testing.T) {

@@ -36,51 +36,6 @@ func isDocumentedOpenError(err error) bool {
 		errors.Is(err, ErrAuthentication) || errors.Is(err, ErrExpired)
 }
 
-func TestSecureCookieRoundTrip(t *testing.T) {
-	k := mustKeyring(t, testSecret(1))
-	f := newSecureCookieFormat(k, 0)
-	tests := []struct {
-		name    string
-		data    []byte
-		flashes []string
-	}{
-		{"empty", nil, nil},
-		{"small", []byte(`{"user":"ada"}`), nil},
-		{"3 KB", bytes.Repeat([]byte("x"), 3<<10), nil},
-		{"flashes", []byte(`{}`), []string{"welcome", "", strings.Repeat("é", 200)}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			in := Envelope{Created: t0.Add(-time.Hour), Issued: t0, Data: bytes.Clone(tt.data), Flashes: tt.flashes}
-			v, err := f.seal("session", &in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// securecookie encrypts in place: sealing must not have
-			// touched the caller's data.
-			if !bytes.Equal(in.Data, tt.data) {
-				t.Fatal("seal modified Envelope.Data")
-			}
-			out, err := f.open("session", v, OpenOptions{Now: t0, MaxAge: 24 * time.Hour})
-			if err != nil {
-				t.Fatalf("open: %v", err)
-			}
-			if !bytes.Equal(out.Data, tt.data) || !out.Created.Equal(in.Created) || !out.Issued.Equal(in.Issued) {
-				t.Errorf("got %+v, want %+v", out, in)
-			}
-			if !reflect.DeepEqual(out.Flashes, tt.flashes) {
-				t.Errorf("flashes = %q, want %q", out.Flashes, tt.flashes)
-			}
-			if out.Stale || out.KeyID != k.IDs()[0] {
-				t.Errorf("KeyID %v stale %v, want newest", out.KeyID, out.Stale)
-			}
-			if bytes.Contains([]byte(v), tt.data) && len(tt.data) > 0 {
-				t.Error("the data is visible in the sealed value")
-			}
-		})
-	}
-}
-
 // TestSecureCookieIsGorillaFormat checks the wire compatibility the format
 // exists for, in both directions, against securecookie codecs configured
 // on their own with the same derived keys.
@@ -297,17 +252,6 @@ func TestSecureCookieRefuses(t *testing.T) {
 	}
 }
 
-func TestSecureCookieIsBoundToCookieName(t *testing.T) {
-	k := mustKeyring(t, testSecret(1), testSecret(2))
-	f := newSecureCookieFormat(k, 0)
-	v := scSealAt(t, f, "session", t0, t0, []byte(`{}`))
-	for _, name := range []string{"other", "session.1", "Session", "__Host-session", "", "session|"} {
-		if _, err := f.open(name, v, OpenOptions{Now: t0}); !errors.Is(err, ErrAuthentication) {
-			t.Errorf("opened under %q: err = %v", name, err)
-		}
-	}
-}
-
 func TestSecureCookieMaxLength(t *testing.T) {
 	k := mustKeyring(t, testSecret(1))
 	huge := newSecureCookieFormat(k, 1<<20)
@@ -357,30 +301,6 @@ func TestSecureCookieMaxLength(t *testing.T) {
 	long := scSealAt(t, huge, "session", t0, t0, make([]byte, DefaultMaxSize))
 	if _, err := f.open("session", long, OpenOptions{Now: t0, MaxLength: 1 << 20}); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("opened a %d-byte value under the default limit: err = %v", len(long), err)
-	}
-}
-
-func TestSecureCookieOverlongDoesNotAllocateForIt(t *testing.T) {
-	f := newSecureCookieFormat(mustKeyring(t, testSecret(1)), 0)
-	huge := strings.Repeat("A", 1<<20)
-	var before, after runtimeMem
-	before.read()
-	for i := 0; i < 20; i++ {
-		_, _ = f.open("session", huge, OpenOptions{Now: t0})
-	}
-	after.read()
-	if perCall := (after.total - before.total) / 20; perCall > 1<<10 {
-		t.Errorf("refusing a 1 MB value allocated %d bytes per call", perCall)
-	}
-}
-
-func TestSecureCookieSealRefusesBadTimes(t *testing.T) {
-	f := newSecureCookieFormat(mustKeyring(t, testSecret(1)), 0)
-	if _, err := f.seal("s", &Envelope{Created: t0, Issued: t0.Add(-time.Second)}); err == nil {
-		t.Error("Issued before Created was sealed")
-	}
-	if _, err := f.seal("s", &Envelope{Created: time.Unix(-5, 0), Issued: t0}); err == nil {
-		t.Error("Created before 1970 was sealed")
 	}
 }
 
