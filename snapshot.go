@@ -4,7 +4,6 @@ import (
 	"encoding"
 	"encoding/gob"
 	"encoding/json"
-	"math"
 	"reflect"
 	"sync"
 	"time"
@@ -114,49 +113,36 @@ func buildPlan(t reflect.Type, building map[reflect.Type]*plan) *plan {
 	if selfSerialisingType(t) {
 		return nil
 	}
-	switch t.Kind() {
-	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+	switch k := t.Kind(); {
+	case scalarKind(k):
+		// Compared as bits, not with ==: an unchanged NaN is unchanged,
+		// and -0 and 0 serialise differently.
 		p.plain, p.equal, p.deepen = true, memEqual(t.Size()), deepenNothing
-	case reflect.Float32:
-		p.plain, p.deepen = true, deepenNothing
-		p.equal = func(a, b unsafe.Pointer, _ int) bool {
-			return math.Float32bits(*(*float32)(a)) == math.Float32bits(*(*float32)(b))
-		}
-	case reflect.Float64:
-		p.plain, p.deepen = true, deepenNothing
-		p.equal = func(a, b unsafe.Pointer, _ int) bool {
-			// Bits, not ==: an unchanged NaN is unchanged, and -0 and 0
-			// serialise differently.
-			return math.Float64bits(*(*float64)(a)) == math.Float64bits(*(*float64)(b))
-		}
-	case reflect.Complex64, reflect.Complex128:
-		p.plain, p.equal, p.deepen = true, memEqual(t.Size()), deepenNothing
-	case reflect.String:
+	case k == reflect.String:
 		p.plain, p.deepen = true, deepenNothing
 		p.equal = func(a, b unsafe.Pointer, _ int) bool { return *(*string)(a) == *(*string)(b) }
-	case reflect.Struct:
+	case k == reflect.Struct:
 		if !structPlan(p, t, building) {
 			return nil
 		}
-	case reflect.Array:
+	case k == reflect.Array:
 		if !arrayPlan(p, t, building) {
 			return nil
 		}
-	case reflect.Slice:
+	case k == reflect.Slice:
 		if !slicePlan(p, t, building) {
 			return nil
 		}
-	case reflect.Pointer:
+	case k == reflect.Pointer:
 		if !pointerPlan(p, t, building) {
 			return nil
 		}
-	case reflect.Map:
+	case k == reflect.Map:
 		if !plainType(t.Key()) || buildPlan(t.Elem(), building) == nil {
 			return nil
 		}
 		p.equal, p.deepen = reflectEqual(t), reflectDeepen(t)
-	case reflect.Interface:
+	case k == reflect.Interface:
 		p.equal, p.deepen = reflectEqual(t), reflectDeepen(t)
 	default: // funcs, channels, unsafe pointers
 		return nil
@@ -166,11 +152,9 @@ func buildPlan(t reflect.Type, building map[reflect.Type]*plan) *plan {
 
 func deepenNothing(_, _ unsafe.Pointer, _ int) bool { return true }
 
-// memEqual compares n bytes. Only for types without padding or floats.
+// memEqual compares n bytes. Only for types without padding.
 func memEqual(n uintptr) func(a, b unsafe.Pointer, _ int) bool {
-	return func(a, b unsafe.Pointer, _ int) bool {
-		return unsafe.String((*byte)(a), n) == unsafe.String((*byte)(b), n)
-	}
+	return func(a, b unsafe.Pointer, _ int) bool { return bytesEqual(a, b, n) }
 }
 
 type fieldPlan struct {
@@ -435,10 +419,6 @@ func reflectDeepen(t reflect.Type) func(dst, src unsafe.Pointer, depth int) bool
 		return deepen(reflect.NewAt(t, dst).Elem(), reflect.NewAt(t, src).Elem(), depth)
 	}
 }
-
-// walkableType reports whether values of t can be snapshotted and compared
-// by walking them.
-func walkableType(t reflect.Type) bool { return planFor(t) != nil }
 
 // hasPointers reports whether values of t contain pointers the garbage
 // collector must see.

@@ -43,8 +43,8 @@ func TestWalkableTypes(t *testing.T) {
 		{struct{ F func() }{}, false},
 	}
 	for _, tt := range tests {
-		if got := walkableType(reflect.TypeOf(tt.v)); got != tt.want {
-			t.Errorf("walkableType(%T) = %v, want %v", tt.v, got, tt.want)
+		if got := planFor(reflect.TypeOf(tt.v)) != nil; got != tt.want {
+			t.Errorf("planFor(%T) != nil = %v, want %v", tt.v, got, tt.want)
 		}
 	}
 }
