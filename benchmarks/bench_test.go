@@ -307,16 +307,13 @@ func benchPeer(b *testing.B, name string, rt route) {
 	var fn func()
 	var cookieBytes int
 	switch name {
-	case "gorilla":
-		r := newRunner(rt.handler(f.gorilla), f.gorillaCookie)
-		cookieBytes = cookieLen(f.gorillaCookie)
-		if rt == routeWrite {
-			cookieBytes = check(b, name, r, true)
+	case "gorilla", "securecookie-json":
+		app, cookie := f.gorilla, f.gorillaCookie
+		if name == "securecookie-json" {
+			app, cookie = f.scJSON, f.scJSONCookie
 		}
-		fn = r.run
-	case "securecookie-json":
-		r := newRunner(rt.handler(f.scJSON), f.scJSONCookie)
-		cookieBytes = cookieLen(f.scJSONCookie)
+		r := newRunner(rt.handler(app), cookie)
+		cookieBytes = cookieLen(cookie)
 		if rt == routeWrite {
 			cookieBytes = check(b, name, r, true)
 		}
