@@ -1,0 +1,76 @@
+package cookiesession
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+func TestJSONFields(t *testing.T) {
+	type inner struct{ A int }
+	tests := []struct {
+		name string
+		v    any
+		want []string // keys in order; nil: left to encoding/json
+	}{
+		{"plain", struct {
+			A int
+			B string
+		}{}, []string{"A", "B"}},
+		{"tags", struct {
+			A int    `json:"a"`
+			B string `json:",omitempty"`
+			C bool   `json:"-"`
+			e int
+		}{B: "set, so that encoding/json writes it"}, []string{"a", "B"}},
+		{"embedded", struct{ inner }{}, nil},
+		{"duplicate key", struct {
+			A int
+			B int `json:"A"`
+		}{}, nil},
+		{"omitzero", struct {
+			A int `json:",omitzero"`
+		}{}, nil},
+		{"string option", struct {
+			A int `json:",string"`
+		}{}, nil},
+		{"key needing care", struct {
+			A int `json:"a<b"`
+		}{}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fields, ok := jsonFields(reflect.TypeOf(tt.v))
+			if ok != (tt.want != nil) {
+				t.Fatalf("supported = %t, want %t", ok, tt.want != nil)
+			}
+			var keys []string
+			for _, f := range fields {
+				keys = append(keys, f.name)
+			}
+			if !reflect.DeepEqual(keys, tt.want) && ok {
+				t.Fatalf("keys %q, want %q", keys, tt.want)
+			}
+			if !ok {
+				return
+			}
+			// The keys are those encoding/json writes, in its order.
+			b, err := json.Marshal(tt.v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatal(err)
+			}
+			if len(m) != len(keys) {
+				t.Fatalf("encoding/json wrote %s, want keys %q", b, keys)
+			}
+			for _, k := range keys {
+				if _, ok := m[k]; !ok {
+					t.Fatalf("encoding/json wrote %s, without key %q", b, k)
+				}
+			}
+		})
+	}
+}
