@@ -6,6 +6,11 @@
 //
 //	cd benchmarks && go run ./load [-clients 32] [-duration 5s]
 //
+// To look into one case, -apps and -routes pick the apps and routes, and
+// -cpuprofile writes a profile of the run:
+//
+//	go run ./load -apps none,cookiesession -routes /write -cpuprofile cpu.out
+//
 // For each route (a read-only one and a writing one) and each app, it seeds
 // -clients session cookies, one per client, by a first request each. Each
 // client then sends its cookie on every request and, like a browser, takes
@@ -35,6 +40,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -50,6 +56,8 @@ type options struct {
 	warmup      time.Duration
 	rounds      int
 	maxRequests int64
+	apps        []string // the apps to run, by name; all when empty
+	routes      []string // the routes to drive; both when empty
 }
 
 func main() {
@@ -59,16 +67,48 @@ func main() {
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured time before each app's first measurement on a route")
 	flag.IntVar(&o.rounds, "rounds", 5, "rounds each route's measurement is split into, the apps taking turns, so that load from elsewhere weighs on all alike")
 	flag.Int64Var(&o.maxRequests, "max-requests", 2_000_000, "most requests per route per app (warm-up included)")
+	appList := flag.String("apps", "", "comma-separated names of the apps to run (none, cookiesession, cookiesession-cold, gorilla/sessions); all if empty")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (servers and clients) to this file")
+	routeList := flag.String("routes", "", "comma-separated routes to drive (/read, /write); both if empty")
 	flag.Parse()
+	if *appList != "" {
+		o.apps = strings.Split(*appList, ",")
+	}
+	if *routeList != "" {
+		o.routes = strings.Split(*routeList, ",")
+	}
 	if o.clients < 1 || o.clients > 1024 || o.duration <= 0 || o.duration > 10*time.Minute ||
 		o.warmup < 0 || o.warmup > time.Minute || o.rounds < 1 || o.rounds > 100 || o.maxRequests < 1 {
 		fmt.Fprintln(os.Stderr, "load: -clients must be 1..1024, -duration in (0, 10m], -warmup in [0, 1m], -rounds 1..100, -max-requests positive")
 		os.Exit(2)
 	}
-	if err := run(os.Stdout, os.Stderr, o); err != nil {
+	if err := profiled(*cpuProfile, func() error { return run(os.Stdout, os.Stderr, o) }); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		os.Exit(1)
 	}
+}
+
+// profiled runs fn, with a CPU profile written to path unless path is
+// empty. A profile covers the servers and the clients alike; pprof's -focus
+// (serverHandler.ServeHTTP, or persistConn for the clients) tells them apart.
+func profiled(path string, fn func() error) error {
+	if path == "" {
+		return fn()
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	err = fn()
+	pprof.StopCPUProfile()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // server is one app listening on loopback.
@@ -116,6 +156,17 @@ func run(stdout, stderr io.Writer, o options) error {
 		apps.Cookiesession(apps.CookiesessionColdName, cold),
 		apps.Gorilla("gorilla/sessions", apps.GorillaStore()),
 	}
+	if len(o.apps) > 0 {
+		var picked []*apps.App
+		for _, name := range o.apps {
+			i := slices.IndexFunc(list, func(a *apps.App) bool { return a.Name == name })
+			if i < 0 {
+				return fmt.Errorf("no app named %q", name)
+			}
+			picked = append(picked, list[i])
+		}
+		list = picked
+	}
 	var servers []*server
 	defer func() {
 		for _, s := range servers {
@@ -135,7 +186,14 @@ func run(stdout, stderr io.Writer, o options) error {
 		o.clients, o.warmup, o.duration, o.rounds, runtime.GOMAXPROCS(0))
 
 	var results []result
-	for _, route := range []string{"/read", "/write"} {
+	routes := o.routes
+	if len(routes) == 0 {
+		routes = []string{"/read", "/write"}
+	}
+	for _, route := range routes {
+		if route != "/read" && route != "/write" {
+			return fmt.Errorf("no route %q: the routes are /read and /write", route)
+		}
 		var targets []*target
 		for _, s := range servers {
 			t, err := newTarget(s, route, o)

@@ -43,6 +43,32 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestPick runs only the apps and routes asked for, and refuses unknown ones.
+func TestPick(t *testing.T) {
+	var out bytes.Buffer
+	o := options{clients: 1, duration: 50 * time.Millisecond, rounds: 1, maxRequests: 10_000,
+		apps: []string{"none", "cookiesession"}, routes: []string{"/write"}}
+	if err := run(&out, io.Discard, o); err != nil {
+		t.Fatal(err)
+	}
+	for row, want := range map[string]bool{
+		"| none | /write |": true, "| cookiesession | /write |": true,
+		"| none | /read |": false, "| cookiesession-cold | /write |": false, "| gorilla/sessions | /write |": false,
+	} {
+		if got := lineWith(out.String(), row) != ""; got != want {
+			t.Errorf("row %q present: %t, want %t, in\n%s", row, got, want, out.String())
+		}
+	}
+	for _, bad := range []options{
+		{clients: 1, duration: time.Millisecond, rounds: 1, maxRequests: 10, apps: []string{"nope"}},
+		{clients: 1, duration: time.Millisecond, rounds: 1, maxRequests: 10, routes: []string{"/seed"}},
+	} {
+		if err := run(io.Discard, io.Discard, bad); err == nil {
+			t.Errorf("run(%+v) did not fail", bad)
+		}
+	}
+}
+
 // TestMaxRequests checks that a run stops at -max-requests.
 func TestMaxRequests(t *testing.T) {
 	var out bytes.Buffer
