@@ -185,14 +185,35 @@ func (m *Manager[T]) setupCookies(c *config) error {
 	return nil
 }
 
+// newLine returns an empty buffer with room for the Set-Cookie line of a
+// value sealing dataLen bytes of data, begun with the cookie's name and
+// "=": the value is sealed into it, and the line becomes the header's
+// string without another copy.
+func (m *Manager[T]) newLine(dataLen int) []byte {
+	const sealOverhead = headerSize + tagSize + 32 // times, flags, counts
+	n := len(m.name) + 1 + b64.EncodedLen(dataLen+sealOverhead) +
+		len(m.cookieHead) + len("; Max-Age=") + 20 + len(m.cookieTail)
+	b := make([]byte, 0, n)
+	b = append(b, m.name...)
+	return append(b, '=')
+}
+
 // setCookies adds the Set-Cookie lines (to the canonical key directly,
-// sparing h.Add's canonicalisation) that store value, split into chunks
-// if needed, and delete chunks the browser holds but value no longer needs.
-func (m *Manager[T]) setCookies(h http.Header, value string, maxAge int, present uint32) (written uint32) {
-	if len(value) <= m.chunkSize {
-		h["Set-Cookie"] = append(h["Set-Cookie"], m.cookieLine(m.names[0], value, maxAge))
-		written = 1
+// sparing h.Add's canonicalisation) that store the value in line, a
+// newLine buffer the value was sealed into, split into chunks if needed,
+// and deletes chunks the browser holds but the value no longer needs. It
+// returns the value, which shares the line's memory when one cookie holds
+// it.
+func (m *Manager[T]) setCookies(h http.Header, line []byte, maxAge int, present uint32) (value string, written uint32) {
+	start := len(m.name) + 1
+	if n := len(line) - start; n <= m.chunkSize {
+		line = m.appendAttributes(line, maxAge)
+		// The bytes are never touched again once the string refers to them.
+		ls := unsafe.String(unsafe.SliceData(line), len(line))
+		h["Set-Cookie"] = append(h["Set-Cookie"], ls)
+		value, written = ls[start:start+n], 1
 	} else {
+		value = string(line[start:])
 		count := (len(value) + m.chunkSize - 1) / m.chunkSize
 		for i := 0; i < count; i++ {
 			part := value[i*m.chunkSize : min((i+1)*m.chunkSize, len(value))]
@@ -204,7 +225,7 @@ func (m *Manager[T]) setCookies(h http.Header, value string, maxAge int, present
 		}
 	}
 	m.deleteCookies(h, present&^written)
-	return written
+	return value, written
 }
 
 // deleteCookies adds a deleting Set-Cookie line for each cookie in mask.
@@ -231,9 +252,14 @@ func (m *Manager[T]) cookieLine(name, value string, maxAge int) string {
 	b = append(b, name...)
 	b = append(b, '=')
 	b = append(b, value...)
+	b = m.appendAttributes(b, maxAge)
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// appendAttributes appends the attributes after a cookie's value.
+func (m *Manager[T]) appendAttributes(b []byte, maxAge int) []byte {
 	b = append(b, m.cookieHead...)
 	b = append(b, "; Max-Age="...)
 	b = strconv.AppendInt(b, int64(max(maxAge, 0)), 10)
-	b = append(b, m.cookieTail...)
-	return unsafe.String(unsafe.SliceData(b), len(b))
+	return append(b, m.cookieTail...)
 }

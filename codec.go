@@ -143,11 +143,22 @@ var sealBuffers = sync.Pool{New: func() any { return new([]byte) }}
 // by the newest key. Created and Issued must not be before 1970 or Issued
 // before Created. Most users never call Seal: the Manager does.
 func (k *Keyring) Seal(name string, e *Envelope) (string, error) {
+	b, err := k.appendSeal(nil, name, e)
+	if err != nil {
+		return "", err
+	}
+	// The bytes are never touched again once the string refers to them.
+	return unsafe.String(unsafe.SliceData(b), len(b)), nil
+}
+
+// appendSeal is Seal appending the value to dst, so that the Manager can
+// build the value and its Set-Cookie line in one allocation.
+func (k *Keyring) appendSeal(dst []byte, name string, e *Envelope) ([]byte, error) {
 	// 1. Measure the times, flags and flashes, which travel inside the
 	//    ciphertext so that nobody can extend a session by editing them.
 	p, err := measurePlaintext(e)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 
 	// 2. Lay out one buffer: header | plaintext (sealed in place) | tag,
@@ -179,7 +190,7 @@ func (k *Keyring) Seal(name string, e *Envelope) (string, error) {
 	rk.aead.Seal(pt[:0], nonce, pt, aad)
 
 	// 5. Encode for the cookie.
-	return encodeString(buf[:sealedLen]), nil
+	return b64.AppendEncode(dst, buf[:sealedLen]), nil
 }
 
 // Open checks and decrypts a value sealed by Seal for the cookie called
@@ -372,25 +383,20 @@ func uvarintLen(x uint64) int {
 	return n
 }
 
-// encodeString base64-encodes src into a new string with one allocation:
-// the encoded bytes are never touched again once the string refers to them.
-func encodeString(src []byte) string {
-	out := make([]byte, b64.EncodedLen(len(src)))
-	b64.Encode(out, src)
-	return unsafe.String(unsafe.SliceData(out), len(out))
-}
-
 // format seals and opens session values. The Keyring's version-1 format is
 // the default; the securecookie format (gorilla.go) is the other.
 type format interface {
-	seal(name string, e *Envelope) (string, error)
+	// appendSeal appends the sealed value to dst.
+	appendSeal(dst []byte, name string, e *Envelope) ([]byte, error)
 	open(name, value string, o OpenOptions) (Envelope, error)
 }
 
 // v1Format is the default format: the Keyring's own Seal and Open.
 type v1Format struct{ keys *Keyring }
 
-func (f v1Format) seal(name string, e *Envelope) (string, error) { return f.keys.Seal(name, e) }
+func (f v1Format) appendSeal(dst []byte, name string, e *Envelope) ([]byte, error) {
+	return f.keys.appendSeal(dst, name, e)
+}
 func (f v1Format) open(name, value string, o OpenOptions) (Envelope, error) {
 	return f.keys.Open(name, value, o)
 }

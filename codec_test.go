@@ -42,6 +42,32 @@ func bothFormats(t *testing.T, k *Keyring, fn func(t *testing.T, f format)) {
 	}
 }
 
+// sealWith seals e with f into a string, as the Manager does.
+func sealWith(f format, name string, e *Envelope) (string, error) {
+	b, err := f.appendSeal(nil, name, e)
+	return string(b), err
+}
+
+// The Manager seals a value behind its cookie's name, into the buffer that
+// becomes the Set-Cookie line: what is already there must stay.
+func TestAppendSealKeepsPrefix(t *testing.T) {
+	k := mustKeyring(t, testSecret(1))
+	bothFormats(t, k, func(t *testing.T, f format) {
+		b, err := f.appendSeal([]byte("session="), "session", &Envelope{Created: t0, Issued: t0, Data: []byte(`{"a":1}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		value, ok := strings.CutPrefix(string(b), "session=")
+		if !ok {
+			t.Fatalf("appendSeal lost the prefix: %q", b)
+		}
+		e, err := f.open("session", value, OpenOptions{Now: t0})
+		if err != nil || string(e.Data) != `{"a":1}` {
+			t.Fatalf("open after appendSeal: %q, %v", e.Data, err)
+		}
+	})
+}
+
 func TestSealOpenRoundTrip(t *testing.T) {
 	k := mustKeyring(t, testSecret(1))
 	tests := []struct {
@@ -58,7 +84,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				in := Envelope{Created: t0.Add(-time.Hour), Issued: t0, Data: bytes.Clone(tt.data), Flashes: tt.flashes}
-				v, err := f.seal("session", &in)
+				v, err := sealWith(f, "session", &in)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -160,7 +186,7 @@ func TestOpenRefuses(t *testing.T) {
 
 func TestOpenIsBoundToCookieName(t *testing.T) {
 	bothFormats(t, mustKeyring(t, testSecret(1), testSecret(2)), func(t *testing.T, f format) {
-		v, err := f.seal("session", &Envelope{Created: t0, Issued: t0, Data: []byte(`{}`)})
+		v, err := sealWith(f, "session", &Envelope{Created: t0, Issued: t0, Data: []byte(`{}`)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,7 +230,7 @@ func TestOpenDeadlines(t *testing.T) {
 func testDeadlines(t *testing.T, f format) {
 	created := t0
 	issued := t0.Add(2 * time.Hour)
-	v, err := f.seal("session", &Envelope{Created: created, Issued: issued, Data: []byte(`{}`)})
+	v, err := sealWith(f, "session", &Envelope{Created: created, Issued: issued, Data: []byte(`{}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,10 +262,10 @@ func testDeadlines(t *testing.T, f format) {
 
 func TestSealRefusesBadTimes(t *testing.T) {
 	bothFormats(t, mustKeyring(t, testSecret(1)), func(t *testing.T, f format) {
-		if _, err := f.seal("s", &Envelope{Created: t0, Issued: t0.Add(-time.Second)}); err == nil {
+		if _, err := sealWith(f, "s", &Envelope{Created: t0, Issued: t0.Add(-time.Second)}); err == nil {
 			t.Error("Issued before Created was sealed")
 		}
-		if _, err := f.seal("s", &Envelope{Created: time.Unix(-5, 0), Issued: t0}); err == nil {
+		if _, err := sealWith(f, "s", &Envelope{Created: time.Unix(-5, 0), Issued: t0}); err == nil {
 			t.Error("Created before 1970 was sealed")
 		}
 	})

@@ -76,22 +76,23 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time) error {
 		issued = created
 	}
 	// The envelope lives in the session: a local would escape through the
-	// format interface and cost an allocation.
+	// format interface and cost an allocation. The value is sealed straight
+	// into the buffer that becomes its Set-Cookie line.
 	s.env = Envelope{Created: created, Issued: issued, Flashes: s.flashes, Data: data}
-	value, err := m.format.seal(m.name, &s.env)
+	line, err := m.format.appendSeal(m.newLine(len(data)), m.name, &s.env)
 	s.env = Envelope{}
 	if err != nil {
 		return fmt.Errorf("%w: sealing: %w", ErrSaveFailed, err)
 	}
-	if len(value) > m.maxSize {
+	if n := len(line) - len(m.name) - 1; n > m.maxSize {
 		return fmt.Errorf("%w: %w: cookie %q would be %d bytes sealed (%d bytes of data); the cap is %d (WithMaxSize)",
-			ErrSaveFailed, ErrTooLarge, m.name, len(value), len(data), m.maxSize)
+			ErrSaveFailed, ErrTooLarge, m.name, n, len(data), m.maxSize)
 	}
 	life := created.Add(m.maxAge).Sub(now)
 	if m.idle > 0 && m.idle < life {
 		life = m.idle
 	}
-	written := m.setCookies(h, value, max(int(life/time.Second), 1), s.present)
+	value, written := m.setCookies(h, line, max(int(life/time.Second), 1), s.present)
 	makePrivate(h)
 	s.reset(data, created, issued, written)
 	s.keyID = m.keys.newest().id

@@ -79,6 +79,14 @@ func newSecureCookieFormat(keys *Keyring, maxLength int) *secureCookieFormat {
 	return f
 }
 
+func (f *secureCookieFormat) appendSeal(dst []byte, name string, e *Envelope) ([]byte, error) {
+	v, err := f.seal(name, e)
+	if err != nil {
+		return nil, err
+	}
+	return append(dst, v...), nil
+}
+
 // seal encodes e in securecookie's layout for the cookie called name,
 // sealed by the newest key. It refuses, with ErrTooLarge, a value that
 // would be longer than the format's maximum length.

@@ -311,7 +311,7 @@ func TestSecureCookieAndV1DoNotMix(t *testing.T) {
 	formats := map[string]format{"v1": v1Format{keys: k}, "securecookie": newSecureCookieFormat(k, 0)}
 	for _, data := range [][]byte{nil, []byte(`{"user":"ada"}`), bytes.Repeat([]byte("z"), 1000)} {
 		for from, sealer := range formats {
-			v, err := sealer.seal("session", &Envelope{Created: t0, Issued: t0, Data: data})
+			v, err := sealWith(sealer, "session", &Envelope{Created: t0, Issued: t0, Data: data})
 			if err != nil {
 				t.Fatal(err)
 			}

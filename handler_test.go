@@ -23,9 +23,9 @@ type countingFormat struct {
 	seals, opens atomic.Int32
 }
 
-func (c *countingFormat) seal(name string, e *Envelope) (string, error) {
+func (c *countingFormat) appendSeal(dst []byte, name string, e *Envelope) ([]byte, error) {
 	c.seals.Add(1)
-	return c.format.seal(name, e)
+	return c.format.appendSeal(dst, name, e)
 }
 
 func (c *countingFormat) open(name, value string, o OpenOptions) (Envelope, error) {
