@@ -386,16 +386,17 @@ func uvarintLen(x uint64) int {
 // format seals and opens session values. The Keyring's version-1 format is
 // the default; the securecookie format (gorilla.go) is the other.
 type format interface {
-	// appendSeal appends the sealed value to dst.
-	appendSeal(dst []byte, name string, e *Envelope) ([]byte, error)
+	// appendSeal appends the sealed value to dst. e is passed by value so
+	// that the caller's copy does not escape through the interface.
+	appendSeal(dst []byte, name string, e Envelope) ([]byte, error)
 	open(name, value string, o OpenOptions) (Envelope, error)
 }
 
 // v1Format is the default format: the Keyring's own Seal and Open.
 type v1Format struct{ keys *Keyring }
 
-func (f v1Format) appendSeal(dst []byte, name string, e *Envelope) ([]byte, error) {
-	return f.keys.appendSeal(dst, name, e)
+func (f v1Format) appendSeal(dst []byte, name string, e Envelope) ([]byte, error) {
+	return f.keys.appendSeal(dst, name, &e)
 }
 func (f v1Format) open(name, value string, o OpenOptions) (Envelope, error) {
 	return f.keys.Open(name, value, o)

@@ -44,7 +44,7 @@ func bothFormats(t *testing.T, k *Keyring, fn func(t *testing.T, f format)) {
 
 // sealWith seals e with f into a string, as the Manager does.
 func sealWith(f format, name string, e *Envelope) (string, error) {
-	b, err := f.appendSeal(nil, name, e)
+	b, err := f.appendSeal(nil, name, *e)
 	return string(b), err
 }
 
@@ -53,7 +53,7 @@ func sealWith(f format, name string, e *Envelope) (string, error) {
 func TestAppendSealKeepsPrefix(t *testing.T) {
 	k := mustKeyring(t, testSecret(1))
 	bothFormats(t, k, func(t *testing.T, f format) {
-		b, err := f.appendSeal([]byte("session="), "session", &Envelope{Created: t0, Issued: t0, Data: []byte(`{"a":1}`)})
+		b, err := f.appendSeal([]byte("session="), "session", Envelope{Created: t0, Issued: t0, Data: []byte(`{"a":1}`)})
 		if err != nil {
 			t.Fatal(err)
 		}

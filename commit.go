@@ -75,12 +75,10 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time) error {
 	if issued.Before(created) {
 		issued = created
 	}
-	// The envelope lives in the session: a local would escape through the
-	// format interface and cost an allocation. The value is sealed straight
-	// into the buffer that becomes its Set-Cookie line.
-	s.env = Envelope{Created: created, Issued: issued, Flashes: s.flashes, Data: data}
-	line, err := m.format.appendSeal(m.newLine(len(data)), m.name, &s.env)
-	s.env = Envelope{}
+	// The value is sealed straight into the buffer that becomes its
+	// Set-Cookie line.
+	env := Envelope{Created: created, Issued: issued, Flashes: s.flashes, Data: data}
+	line, err := m.format.appendSeal(m.newLine(len(data)), m.name, env)
 	if err != nil {
 		return fmt.Errorf("%w: sealing: %w", ErrSaveFailed, err)
 	}

@@ -79,8 +79,8 @@ func newSecureCookieFormat(keys *Keyring, maxLength int) *secureCookieFormat {
 	return f
 }
 
-func (f *secureCookieFormat) appendSeal(dst []byte, name string, e *Envelope) ([]byte, error) {
-	v, err := f.seal(name, e)
+func (f *secureCookieFormat) appendSeal(dst []byte, name string, e Envelope) ([]byte, error) {
+	v, err := f.seal(name, &e)
 	if err != nil {
 		return nil, err
 	}

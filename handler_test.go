@@ -23,7 +23,7 @@ type countingFormat struct {
 	seals, opens atomic.Int32
 }
 
-func (c *countingFormat) appendSeal(dst []byte, name string, e *Envelope) ([]byte, error) {
+func (c *countingFormat) appendSeal(dst []byte, name string, e Envelope) ([]byte, error) {
 	c.seals.Add(1)
 	return c.format.appendSeal(dst, name, e)
 }

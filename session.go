@@ -69,7 +69,6 @@ type Session[T any] struct {
 	// writer and so hears of it at commit; req is the request it came in.
 	pending error
 	req     *http.Request
-	env     Envelope // scratch space for commit
 }
 
 // IsNew reports whether the request brought no valid session cookie.
