@@ -21,6 +21,11 @@
 //	go run ./load                            # throughput over loopback
 //	./run.sh                                 # both, and the README's section
 //
+// To find where the time goes, profile one case:
+//
+//	go test -run '^$' -bench 'Write/cookiesession$' -compare=false -cpuprofile cpu.out
+//	go run ./load -apps none,cookiesession -routes /write -cpuprofile cpu.out
+//
 // Every cookiesession benchmark times its references in the same run and
 // reports ratios to them, because absolute numbers on a shared machine are
 // noise; nothing here asserts a time.
