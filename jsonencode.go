@@ -2,9 +2,11 @@ package cookiesession
 
 import (
 	"encoding"
+	"encoding/binary"
 	"encoding/json"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"sync"
 	"unicode/utf8"
@@ -232,28 +234,7 @@ func (p *jsonEncPlan) encode(dst []byte, v unsafe.Pointer, depth int) ([]byte, b
 		}
 		return appendJSONFloat(dst, *(*float64)(v), 64)
 	case encStruct:
-		if depth > maxJSONEncDepth {
-			return dst, false
-		}
-		dst = append(dst, '{')
-		first := true
-		for i := range p.fields {
-			f := &p.fields[i]
-			fv := unsafe.Add(v, f.off)
-			if f.omitEmpty && f.p.empty(fv) {
-				continue
-			}
-			if first {
-				dst, first = append(dst, f.key[1:]...), false
-			} else {
-				dst = append(dst, f.key...)
-			}
-			var ok bool
-			if dst, ok = f.p.encode(dst, fv, depth+1); !ok {
-				return dst, false
-			}
-		}
-		return append(dst, '}'), true
+		return p.encodeStruct(dst, v, depth)
 	case encSlice:
 		s := (*sliceHeader)(v)
 		if s.data == nil {
@@ -286,19 +267,78 @@ func (p *jsonEncPlan) encode(dst []byte, v unsafe.Pointer, depth int) ([]byte, b
 	return append(dst, b...), true
 }
 
+// encodeStruct appends the struct at v. Strings and integers, most of a
+// session, are written in place, without a call through encode.
+func (p *jsonEncPlan) encodeStruct(dst []byte, v unsafe.Pointer, depth int) ([]byte, bool) {
+	if depth > maxJSONEncDepth {
+		return dst, false
+	}
+	// Every key comes with a leading comma; the first one becomes the '{'.
+	start := len(dst)
+	for i := range p.fields {
+		f := &p.fields[i]
+		fv := unsafe.Add(v, f.off)
+		if f.omitEmpty && f.p.empty(fv) {
+			continue
+		}
+		switch f.p.op {
+		case encString:
+			dst = appendJSONStringAfter(dst, f.key, *(*string)(fv))
+		case encInt:
+			dst = strconv.AppendInt(append(dst, f.key...), loadInt(fv, f.p.size), 10)
+		default:
+			dst = append(dst, f.key...)
+			var ok bool
+			if dst, ok = f.p.encode(dst, fv, depth+1); !ok {
+				return dst, false
+			}
+		}
+	}
+	if len(dst) == start {
+		return append(dst, "{}"...), true
+	}
+	dst[start] = '{'
+	return append(dst, '}'), true
+}
+
 // encodeElems appends the n elements of a slice or array starting at v.
 func (p *jsonEncPlan) encodeElems(dst []byte, v unsafe.Pointer, n int, depth int) ([]byte, bool) {
 	if depth > maxJSONEncDepth {
 		return dst, false
 	}
-	dst = append(dst, '[')
-	for i := range n {
-		if i > 0 {
-			dst = append(dst, ',')
+	if n == 0 {
+		return append(dst, "[]"...), true
+	}
+	switch p.elem.op {
+	case encString:
+		pre := "["
+		for i := range n {
+			dst = appendJSONStringAfter(dst, pre, *(*string)(unsafe.Add(v, uintptr(i)*p.size)))
+			pre = ","
 		}
-		var ok bool
-		if dst, ok = p.elem.encode(dst, unsafe.Add(v, uintptr(i)*p.size), depth+1); !ok {
-			return dst, false
+		return append(dst, ']'), true
+	}
+	dst = append(dst, '[')
+	switch p.elem.op {
+	case encStruct:
+		for i := range n {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var ok bool
+			if dst, ok = p.elem.encodeStruct(dst, unsafe.Add(v, uintptr(i)*p.size), depth+1); !ok {
+				return dst, false
+			}
+		}
+	default:
+		for i := range n {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var ok bool
+			if dst, ok = p.elem.encode(dst, unsafe.Add(v, uintptr(i)*p.size), depth+1); !ok {
+				return dst, false
+			}
 		}
 	}
 	return append(dst, ']'), true
@@ -383,10 +423,11 @@ func appendJSONFloat(dst []byte, f float64, bits int) ([]byte, bool) {
 	return dst, true
 }
 
-// jsonEncSafe holds the ASCII bytes json.Marshal writes as they are: it
-// escapes control characters, the quote and backslash, and (for HTML)
-// '<', '>' and '&'.
-var jsonEncSafe = func() (safe [utf8.RuneSelf]bool) {
+// jsonEncSafe holds the bytes json.Marshal writes as they are, in a string
+// of valid UTF-8: it escapes control characters, the quote and backslash,
+// and (for HTML) '<', '>' and '&'. Bytes from 0x80 on start a multi-byte
+// sequence, which needs looking at.
+var jsonEncSafe = func() (safe [256]bool) {
 	for c := ' '; c < utf8.RuneSelf; c++ {
 		safe[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
 	}
@@ -395,12 +436,66 @@ var jsonEncSafe = func() (safe [utf8.RuneSelf]bool) {
 
 const jsonEncHex = "0123456789abcdef"
 
+// jsonEncSafePrefix returns the length of a prefix of s made of bytes in
+// jsonEncSafe (not necessarily the longest), read eight bytes at a time.
+func jsonEncSafePrefix(s string) int {
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if !jsonEncSafeWord(binary.LittleEndian.Uint64(b[i:])) {
+			return i
+		}
+	}
+	// The last word overlaps the one before: no byte loop for the tail.
+	if i < len(b) && len(b) >= 8 && jsonEncSafeWord(binary.LittleEndian.Uint64(b[len(b)-8:])) {
+		return len(b)
+	}
+	return i
+}
+
+// jsonEncSafeWord reports whether the eight bytes of x are all in
+// jsonEncSafe.
+func jsonEncSafeWord(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	// For a byte below 0x80, adding 0x80-n sets its high bit exactly when
+	// it is at least n, and carries nothing into the next byte; a byte
+	// from 0x80 on fails the last test (&^ x) whatever its neighbours do.
+	// A byte is not c when b^c is at least 1. '"' (0x22) and '&' (0x26),
+	// and '<' (0x3c) and '>' (0x3e), differ in one bit each.
+	ctl := x + 0x60*ones                          // at least ' '
+	qa := (x | 0x04*ones ^ 0x26*ones) + 0x7f*ones // not '"' nor '&'
+	lg := (x | 0x02*ones ^ 0x3e*ones) + 0x7f*ones // not '<' nor '>'
+	bs := (x ^ 0x5c*ones) + 0x7f*ones             // not '\\'
+	return ctl&qa&lg&bs&^x&highs == highs
+}
+
 // appendJSONString is encoding/json's appendString with HTML escaping on,
 // as json.Marshal uses it.
 func appendJSONString(dst []byte, s string) []byte {
+	return appendJSONStringAfter(dst, "", s)
+}
+
+// appendJSONStringAfter appends pre (a key, a comma) and then the string s
+// as appendJSONString does. A session is mostly short strings that need no
+// escaping, where each append counts: those cost one check of capacity.
+func appendJSONStringAfter(dst []byte, pre, s string) []byte {
+	i := jsonEncSafePrefix(s)
+	for i < len(s) && jsonEncSafe[s[i]] {
+		i++
+	}
+	if i == len(s) {
+		n := len(dst)
+		dst = slices.Grow(dst, len(pre)+len(s)+2)[:n+len(pre)+len(s)+2]
+		n += copy(dst[n:], pre)
+		dst[n] = '"'
+		copy(dst[n+1:], s)
+		dst[len(dst)-1] = '"'
+		return dst
+	}
+	dst = append(dst, pre...)
 	dst = append(dst, '"')
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		if c := s[i]; c < utf8.RuneSelf {
 			if jsonEncSafe[c] {
 				i++

@@ -412,6 +412,26 @@ func TestJSONEncode(t *testing.T) {
 	}
 }
 
+// TestJSONEncodeStringBytes puts every byte, and every rune json.Marshal
+// treats specially, at every position of words the string scan reads
+// eight bytes at a time.
+func TestJSONEncodeStringBytes(t *testing.T) {
+	var specials []string
+	for c := range 256 {
+		specials = append(specials, string([]byte{byte(c)}))
+	}
+	specials = append(specials, "\u2028", "\u2029", "é", "😀", "\xe2\x80", "\xf0\x9f\x98")
+	for _, sp := range specials {
+		for pos := range 18 {
+			s := strings.Repeat("a", pos) + sp + strings.Repeat("z", 17-pos)
+			want, _ := json.Marshal(s)
+			if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
+				t.Fatalf("%q: wrote %s, json.Marshal %s", s, got, want)
+			}
+		}
+	}
+}
+
 // TestJSONEncodeWhole lists the types the compiled encoder leaves to
 // json.Marshal entirely, and checks that it helps with the others.
 func TestJSONEncodeWhole(t *testing.T) {
