@@ -2,7 +2,9 @@ package cookiesession
 
 import (
 	"encoding"
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"reflect"
 	"strconv"
 	"sync"
@@ -82,8 +84,11 @@ type jdPlan struct {
 
 type jdField struct {
 	name string
-	off  uintptr
-	p    *jdPlan
+	// The key and its colon as json.Marshal writes them: a field whose
+	// key comes where expected is matched with one comparison.
+	pattern string
+	off     uintptr
+	p       *jdPlan
 }
 
 var (
@@ -191,7 +196,7 @@ func jdBuild(t reflect.Type, building map[reflect.Type]*jdPlan) *jdPlan {
 		}
 		p.kind = jdStruct
 		for _, f := range fields {
-			p.fields = append(p.fields, jdField{name: f.name, off: f.offset})
+			p.fields = append(p.fields, jdField{name: f.name, pattern: `"` + f.name + `":`, off: f.offset})
 		}
 		for i, f := range fields {
 			p.fields[i].p = jdBuild(f.typ, building)
@@ -238,7 +243,8 @@ func (st *jdState) str(a, b int) string {
 }
 
 func (st *jdState) ws() {
-	for st.i < len(st.s) {
+	// json.Marshal writes no space: one comparison settles most calls.
+	for st.i < len(st.s) && st.s[st.i] <= ' ' {
 		switch st.s[st.i] {
 		case ' ', '\t', '\n', '\r':
 			st.i++
@@ -331,32 +337,31 @@ func (st *jdState) object(p *jdPlan, ptr unsafe.Pointer, depth int) bool {
 	var seen uint64
 	next := 0 // the field expected next: keys come in field order
 	for {
-		if st.i >= len(s) || s[st.i] != '"' {
-			return false
+		f := -1
+		if next < len(p.fields) {
+			if pat := p.fields[next].pattern; len(s)-st.i >= len(pat) && s[st.i:st.i+len(pat)] == pat {
+				f = next
+				st.i += len(pat)
+			}
 		}
-		start := st.i + 1
-		j := start
-		for j < len(s) && s[j] != '"' {
-			if c := s[j]; c == '\\' || c < ' ' || c >= utf8.RuneSelf {
+		var key string
+		if f < 0 {
+			if st.i >= len(s) || s[st.i] != '"' {
 				return false
 			}
-			j++
-		}
-		if j >= len(s) {
-			return false
-		}
-		key := s[start:j]
-		st.i = j + 1
-		st.ws()
-		if st.i >= len(s) || s[st.i] != ':' {
-			return false
-		}
-		st.i++
-		st.ws()
-		f := -1
-		if next < len(p.fields) && p.fields[next].name == key {
-			f = next
-		} else {
+			start := st.i + 1
+			// Keys with escapes or non-ASCII bytes give up.
+			j := jdPlainRun(st.data, start)
+			if j >= len(s) || s[j] != '"' {
+				return false
+			}
+			key = s[start:j]
+			st.i = j + 1
+			st.ws()
+			if st.i >= len(s) || s[st.i] != ':' {
+				return false
+			}
+			st.i++
 			for k := range p.fields {
 				if p.fields[k].name == key {
 					f = k
@@ -364,6 +369,7 @@ func (st *jdState) object(p *jdPlan, ptr unsafe.Pointer, depth int) bool {
 				}
 			}
 		}
+		st.ws()
 		if f < 0 {
 			for k := range p.fields {
 				if jdEqualFoldASCII(p.fields[k].name, key) {
@@ -485,39 +491,55 @@ var jdNoElements struct{}
 // array's syntax: decoding it checks that, and gives up if the count was
 // wrong.
 func (st *jdState) count() (int, bool) {
-	s := st.s
-	n, depth, empty := 0, 0, true
-	for i := st.i + 1; i < len(s); i++ {
-		switch s[i] {
-		case '"':
-			for i++; i < len(s) && s[i] != '"'; i++ {
+	s, i := st.s, st.i+1
+	for i < len(s) && s[i] <= ' ' {
+		i++
+	}
+	if i < len(s) && s[i] == ']' {
+		return 0, true
+	}
+	n, depth := 1, 0
+	for ; i < len(s); i++ {
+		switch jdCountClass[s[i]] {
+		case jdQuote:
+			for i++; ; {
+				if i = jdPlainRun(st.data, i); i >= len(s) {
+					return 0, false
+				}
+				if s[i] == '"' {
+					break
+				}
 				if s[i] == '\\' {
-					i++
+					i++ // the escaped byte may be a quote
 				}
+				i++
 			}
-			empty = false
-		case '[', '{':
+		case jdOpen:
 			depth++
-			empty = false
-		case ']', '}':
+		case jdClose:
 			if depth == 0 {
-				if !empty {
-					n++
-				}
 				return n, true
 			}
 			depth--
-		case ',':
+		case jdComma:
 			if depth == 0 {
 				n++
 			}
-		case ' ', '\t', '\n', '\r':
-		default:
-			empty = false
 		}
 	}
 	return 0, false
 }
+
+// The bytes count looks at; the others it passes over.
+const (
+	jdOther = iota
+	jdQuote
+	jdOpen
+	jdClose
+	jdComma
+)
+
+var jdCountClass = [256]uint8{'"': jdQuote, '[': jdOpen, '{': jdOpen, ']': jdClose, '}': jdClose, ',': jdComma}
 
 // array fills a Go array; encoding/json skips the elements beyond its
 // length and leaves those the input lacks zero.
@@ -690,12 +712,11 @@ var jdPlainByte = func() (t [256]bool) {
 func (st *jdState) string() (string, bool) {
 	s := st.s
 	start := st.i + 1
-	for i := start; i < len(s); {
-		c := s[i]
-		if jdPlainByte[c] {
-			i++
-			continue
+	for i := start; ; {
+		if i = jdPlainRun(st.data, i); i >= len(s) {
+			return "", false
 		}
+		c := s[i]
 		if c == '"' {
 			st.i = i + 1
 			return st.str(start, i), true
@@ -711,7 +732,26 @@ func (st *jdState) string() (string, bool) {
 		}
 		return st.unquote(start, i)
 	}
-	return "", false
+}
+
+// jdPlainRun returns the index of the first byte in b from i on that is
+// not plain (jdPlainByte), or len(b). It looks at eight bytes at a time.
+func jdPlainRun(b []byte, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		// A high bit is set in a byte below ' ', a zero byte of q or e
+		// (a quote or a backslash in x), or a byte of x from 0x80 on.
+		// Borrows only start from such bytes, so the lowest is exact.
+		q, e := x^(ones*'"'), x^(ones*'\\')
+		if m := ((x - ones*' ') | (q - ones) | (e - ones) | x) & highs; m != 0 {
+			// Above the first such byte a borrow may set more bits.
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(b) && jdPlainByte[b[i]]; i++ {
+	}
+	return i
 }
 
 // unquote decodes the string from start (after its opening quote), plain

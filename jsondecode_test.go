@@ -643,3 +643,32 @@ func FuzzJSONDecode(f *testing.F) {
 		jdCompare[jdNode](t, data)
 	})
 }
+
+func TestJSONDecodePlainRun(t *testing.T) {
+	naive := func(b []byte, i int) int {
+		for i < len(b) && jdPlainByte[b[i]] {
+			i++
+		}
+		return i
+	}
+	special := []byte{'"', '\\', 0, 0x1f, 0x7f, 0x80, 0xff, 'a', ' ', '!', '#', '[', '\\' + 1, '"' - 1}
+	b := make([]byte, 40)
+	for seed := range 20000 {
+		x := uint64(seed)*0x9e3779b97f4a7c15 + 1
+		for j := range b {
+			x ^= x << 13
+			x ^= x >> 7
+			x ^= x << 17
+			if x%5 == 0 {
+				b[j] = special[x/5%uint64(len(special))]
+			} else {
+				b[j] = 'a' + byte(x%26)
+			}
+		}
+		for i := range 10 {
+			if got, want := jdPlainRun(b, i), naive(b, i); got != want {
+				t.Fatalf("jdPlainRun(%q, %d) = %d, want %d", b, i, got, want)
+			}
+		}
+	}
+}
