@@ -40,7 +40,13 @@ import (
 // base64, types that unmarshal themselves, structs jsonFields leaves to
 // encoding/json) are handed to json.Unmarshal one by one, with the bytes of
 // just that value; if it fails, the whole decoding gives up, so that the
-// error is the one json.Unmarshal reports for the whole input.
+// error is the one json.Unmarshal reports for the whole input. (A type's
+// own UnmarshalJSON may so run twice for one value: once here, once when
+// something after it gives up.)
+//
+// Strings are cut from one copy of the input, made when the first is
+// stored: one allocation, not one a string. The copy lives as long as any
+// of its strings, which for session data is about as long as the session.
 
 // jdMaxDepth bounds the nesting the fast path follows: deeper input, a
 // recursive type's say, is left to encoding/json.

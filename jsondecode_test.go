@@ -243,7 +243,9 @@ func jdRun[T any](t *testing.T, cases []jdCase) {
 	}
 }
 
-func TestJSONDecodeTypical(t *testing.T) {
+// jdTypicalCases are the inputs decoded into typical, by the test and as
+// seeds of the fuzz target.
+func jdTypicalCases(t testing.TB) []jdCase {
 	full := jdMarshal(t, newTypical())
 	indented, _ := json.MarshalIndent(newTypical(), "", "\t")
 	cases := []jdCase{
@@ -352,7 +354,11 @@ func TestJSONDecodeTypical(t *testing.T) {
 	for i := range len(full) - 1 {
 		cases = append(cases, jdCase{fmt.Sprintf("truncated at %d", i), full[:i], jdSlow})
 	}
-	jdRun[typical](t, cases)
+	return cases
+}
+
+func TestJSONDecodeTypical(t *testing.T) {
+	jdRun[typical](t, jdTypicalCases(t))
 
 	// [] is an empty slice, not nil.
 	var v typical
@@ -364,8 +370,10 @@ func TestJSONDecodeTypical(t *testing.T) {
 	}
 }
 
-func TestJSONDecodeKinds(t *testing.T) {
-	jdRun[jdAll](t, []jdCase{
+// jdAllCases are the inputs decoded into jdAll, by the test and as seeds
+// of the fuzz target.
+func jdAllCases(t testing.TB) []jdCase {
+	return []jdCase{
 		{"marshalled", jdMarshal(t, newJDAll()), jdFast},
 		{"zero", jdMarshal(t, jdAll{}), jdFast},
 
@@ -463,7 +471,11 @@ func TestJSONDecodeKinds(t *testing.T) {
 		{"raw null", `{"Raw":null}`, jdFast},
 		{"embedding", `{"Emb":{"X":1,"Y":2,"jdInner":{"X":3}}}`, jdFast},
 		{"embedding case", `{"Emb":{"x":1}}`, jdFast},
-	})
+	}
+}
+
+func TestJSONDecodeKinds(t *testing.T) {
+	jdRun[jdAll](t, jdAllCases(t))
 }
 
 func TestJSONDecodeOddTypes(t *testing.T) {
@@ -636,6 +648,11 @@ func FuzzJSONDecode(f *testing.F) {
 		" { \"Cart\" : [ { \"SKU\" : \"a\" } ] } ",
 	} {
 		f.Add([]byte(s))
+	}
+	for _, c := range append(jdTypicalCases(f), jdAllCases(f)...) {
+		if !strings.HasPrefix(c.name, "truncated") {
+			f.Add([]byte(c.in))
+		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		jdCompare[typical](t, data)
