@@ -85,7 +85,7 @@ type jsonEncPlan struct {
 }
 
 type jsonEncField struct {
-	key       string // ,"name":
+	key       jsonEncLit // ,"name":
 	off       uintptr
 	omitEmpty bool
 	p         *jsonEncPlan
@@ -112,7 +112,9 @@ func newJSONEncoder(t reflect.Type) *jsonEncoder {
 // appendJSON appends to dst the encoding of the value of type t at p: the
 // same bytes as json.Marshal(reflect.NewAt(t, p).Interface()) appended to
 // dst, and, when json.Marshal fails, exactly its error (dst is then
-// returned as it came).
+// returned as it came). Short keys and strings are written as whole words
+// into spare capacity, so dst is not reallocated when it has room for the
+// encoding and 16 bytes more; bytes past the returned length may change.
 func (e *jsonEncoder) appendJSON(dst []byte, p unsafe.Pointer) ([]byte, error) {
 	// 1. Walk the plan. It writes only past len(dst), so dst itself is
 	//    intact whatever happens.
@@ -190,7 +192,7 @@ func buildJSONEncPlan(t reflect.Type, building map[reflect.Type]*jsonEncPlan) *j
 		p.op = encStruct
 		for _, f := range fields {
 			p.fields = append(p.fields, jsonEncField{
-				key:       `,"` + f.name + `":`,
+				key:       newJSONEncLit(`,"` + f.name + `":`),
 				off:       f.offset,
 				omitEmpty: f.omitEmpty,
 				p:         buildJSONEncPlan(f.typ, building),
@@ -283,11 +285,11 @@ func (p *jsonEncPlan) encodeStruct(dst []byte, v unsafe.Pointer, depth int) ([]b
 		}
 		switch f.p.op {
 		case encString:
-			dst = appendJSONStringAfter(dst, f.key, *(*string)(fv))
+			dst = appendJSONStringAfter(dst, &f.key, *(*string)(fv))
 		case encInt:
-			dst = strconv.AppendInt(append(dst, f.key...), loadInt(fv, f.p.size), 10)
+			dst = strconv.AppendInt(appendJSONLit(dst, &f.key), loadInt(fv, f.p.size), 10)
 		default:
-			dst = append(dst, f.key...)
+			dst = appendJSONLit(dst, &f.key)
 			var ok bool
 			if dst, ok = f.p.encode(dst, fv, depth+1); !ok {
 				return dst, false
@@ -311,10 +313,10 @@ func (p *jsonEncPlan) encodeElems(dst []byte, v unsafe.Pointer, n int, depth int
 	}
 	switch p.elem.op {
 	case encString:
-		pre := "["
+		pre := &jsonEncOpen
 		for i := range n {
 			dst = appendJSONStringAfter(dst, pre, *(*string)(unsafe.Add(v, uintptr(i)*p.size)))
-			pre = ","
+			pre = &jsonEncComma
 		}
 		return append(dst, ']'), true
 	}
@@ -436,6 +438,59 @@ var jsonEncSafe = func() (safe [256]bool) {
 
 const jsonEncHex = "0123456789abcdef"
 
+// appendJSONShortString is appendJSONStringAfter for a pre and an s of at
+// most 16 bytes each, when s needs no escaping (it reports false if it
+// does). It reads s as at most two words, overlapping if need be (three
+// bytes, for the shortest strings), checks them with jsonEncSafeWord, and
+// writes them back as they are: no loop, and no call to memmove.
+func appendJSONShortString(dst []byte, pre *jsonEncLit, s string) ([]byte, bool) {
+	const pad = 0x6161616161000000 // 'a's: safe, in the bytes a short s leaves free
+	k := len(s)
+	b := unsafe.Slice(unsafe.StringData(s), k)
+	var x0, x1 uint64
+	switch {
+	case k >= 8:
+		x0, x1 = binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[k-8:])
+		if !jsonEncSafeWord(x0) || !jsonEncSafeWord(x1) {
+			return dst, false
+		}
+	case k >= 4:
+		x0, x1 = uint64(binary.LittleEndian.Uint32(b)), uint64(binary.LittleEndian.Uint32(b[k-4:]))
+		if !jsonEncSafeWord(x0 | x1<<32) {
+			return dst, false
+		}
+	case k > 0:
+		// s[0], s[k/2] and s[k-1] are all of s.
+		x0 = uint64(b[0]) | uint64(b[k/2])<<8 | uint64(b[k-1])<<16
+		if !jsonEncSafeWord(x0 | pad) {
+			return dst, false
+		}
+	}
+	// Spare capacity of 16 bytes past the end, for the whole words.
+	m, n := len(pre.s), len(dst)
+	need := m + k + 2
+	if cap(dst)-n < need+16 {
+		dst = slices.Grow(dst, need+16)
+	}
+	out := dst[n : n+need+16]
+	binary.LittleEndian.PutUint64(out, pre.w0)
+	binary.LittleEndian.PutUint64(out[8:], pre.w1)
+	out[m] = '"'
+	q := out[m+1:]
+	switch {
+	case k >= 8:
+		binary.LittleEndian.PutUint64(q, x0)
+		binary.LittleEndian.PutUint64(q[k-8:], x1)
+	case k >= 4:
+		binary.LittleEndian.PutUint32(q, uint32(x0))
+		binary.LittleEndian.PutUint32(q[k-4:], uint32(x1))
+	case k > 0:
+		q[0], q[k/2], q[k-1] = byte(x0), byte(x0>>8), byte(x0>>16)
+	}
+	q[k] = '"'
+	return dst[:n+need], true
+}
+
 // jsonEncSafePrefix returns the length of a prefix of s made of bytes in
 // jsonEncSafe (not necessarily the longest), read eight bytes at a time.
 func jsonEncSafePrefix(s string) int {
@@ -472,27 +527,67 @@ func jsonEncSafeWord(x uint64) bool {
 // appendJSONString is encoding/json's appendString with HTML escaping on,
 // as json.Marshal uses it.
 func appendJSONString(dst []byte, s string) []byte {
-	return appendJSONStringAfter(dst, "", s)
+	return appendJSONStringAfter(dst, &jsonEncNothing, s)
 }
 
-// appendJSONStringAfter appends pre (a key, a comma) and then the string s
-// as appendJSONString does. A session is mostly short strings that need no
-// escaping, where each append counts: those cost one check of capacity.
-func appendJSONStringAfter(dst []byte, pre, s string) []byte {
+// jsonEncLit is a constant run of bytes (a key, a comma), with its first
+// 16 bytes also as two words. A session is mostly short keys and short
+// strings, where a call to memmove costs more than the copy: those are
+// written as words into spare capacity instead.
+type jsonEncLit struct {
+	s      string
+	w0, w1 uint64
+}
+
+var (
+	jsonEncNothing = newJSONEncLit("")
+	jsonEncOpen    = newJSONEncLit("[")
+	jsonEncComma   = newJSONEncLit(",")
+)
+
+func newJSONEncLit(s string) jsonEncLit {
+	var b [16]byte
+	copy(b[:], s)
+	return jsonEncLit{s, binary.LittleEndian.Uint64(b[:]), binary.LittleEndian.Uint64(b[8:])}
+}
+
+// appendJSONLit appends l.s.
+func appendJSONLit(dst []byte, l *jsonEncLit) []byte {
+	n := len(dst)
+	if len(l.s) <= 16 && cap(dst)-n >= 16 {
+		// 16 bytes, of which those past l.s are rewritten or left past
+		// len(dst).
+		b := dst[n : n+16]
+		binary.LittleEndian.PutUint64(b, l.w0)
+		binary.LittleEndian.PutUint64(b[8:], l.w1)
+		return dst[:n+len(l.s)]
+	}
+	return append(dst, l.s...)
+}
+
+// appendJSONStringAfter appends pre and then the string s as
+// appendJSONString does.
+func appendJSONStringAfter(dst []byte, pre *jsonEncLit, s string) []byte {
+	if len(pre.s) <= 16 && len(s) <= 16 {
+		if b, ok := appendJSONShortString(dst, pre, s); ok {
+			return b
+		}
+	}
 	i := jsonEncSafePrefix(s)
 	for i < len(s) && jsonEncSafe[s[i]] {
 		i++
 	}
 	if i == len(s) {
+		// One check of capacity for the lot.
 		n := len(dst)
-		dst = slices.Grow(dst, len(pre)+len(s)+2)[:n+len(pre)+len(s)+2]
-		n += copy(dst[n:], pre)
+		dst = slices.Grow(dst, len(pre.s)+len(s)+2)[:n+len(pre.s)+len(s)+2]
+		n += copy(dst[n:], pre.s)
 		dst[n] = '"'
 		copy(dst[n+1:], s)
 		dst[len(dst)-1] = '"'
 		return dst
 	}
-	dst = append(dst, pre...)
+	dst = append(dst, pre.s...)
 	dst = append(dst, '"')
 	start := 0
 	for i < len(s) {

@@ -413,8 +413,8 @@ func TestJSONEncode(t *testing.T) {
 }
 
 // TestJSONEncodeStringBytes puts every byte, and every rune json.Marshal
-// treats specially, at every position of words the string scan reads
-// eight bytes at a time.
+// treats specially, at every position of strings of every length the
+// short-string path and the word scan treat apart.
 func TestJSONEncodeStringBytes(t *testing.T) {
 	var specials []string
 	for c := range 256 {
@@ -422,12 +422,33 @@ func TestJSONEncodeStringBytes(t *testing.T) {
 	}
 	specials = append(specials, "\u2028", "\u2029", "é", "😀", "\xe2\x80", "\xf0\x9f\x98")
 	for _, sp := range specials {
-		for pos := range 18 {
-			s := strings.Repeat("a", pos) + sp + strings.Repeat("z", 17-pos)
-			want, _ := json.Marshal(s)
-			if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
-				t.Fatalf("%q: wrote %s, json.Marshal %s", s, got, want)
+		for n := range 26 {
+			for pos := range n + 1 {
+				s := strings.Repeat("a", pos) + sp + strings.Repeat("z", n-pos)
+				want, _ := json.Marshal(s)
+				if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
+					t.Fatalf("%q: wrote %s, json.Marshal %s", s, got, want)
+				}
 			}
+		}
+	}
+}
+
+// TestJSONEncodeLengths writes keys and strings of every length around
+// the 16 bytes written as words, into buffers with and without room.
+func TestJSONEncodeLengths(t *testing.T) {
+	for kn := 1; kn <= 20; kn++ {
+		typ := reflect.StructOf([]reflect.StructField{
+			{Name: "S", Type: reflect.TypeFor[string](), Tag: reflect.StructTag(`json:"` + strings.Repeat("k", kn) + `"`)},
+			{Name: "N", Type: reflect.TypeFor[int](), Tag: reflect.StructTag(`json:"` + strings.Repeat("n", kn) + `"`)},
+			{Name: "L", Type: reflect.TypeFor[[]string]()},
+		})
+		for sn := range 20 {
+			v := reflect.New(typ).Elem()
+			v.Field(0).SetString(strings.Repeat("s", sn))
+			v.Field(1).SetInt(int64(sn))
+			v.Field(2).Set(reflect.ValueOf([]string{strings.Repeat("x", sn), strings.Repeat("<", sn)}))
+			checkJSONEncode(t, v)
 		}
 	}
 }
