@@ -924,7 +924,10 @@ func (st *jdState) skip(depth int) bool {
 // not.
 func (st *jdState) skipString() bool {
 	s := st.s
-	for i := st.i + 1; i < len(s); i++ {
+	for i := st.i + 1; ; {
+		if i = jdPlainRun(st.data, i); i >= len(s) {
+			return false
+		}
 		switch c := s[i]; {
 		case c == '"':
 			st.i = i + 1
@@ -937,16 +940,17 @@ func (st *jdState) skipString() bool {
 			}
 			switch s[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i++
+				i += 2
 			case 'u':
 				if jdHex4(s[i:]) < 0 {
 					return false
 				}
-				i += 5
+				i += 6
 			default:
 				return false
 			}
+		default: // from 0x80 on: any byte will do, even in invalid UTF-8
+			i++
 		}
 	}
-	return false
 }

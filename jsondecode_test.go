@@ -631,6 +631,39 @@ func BenchmarkJSONDecode(b *testing.B) {
 	})
 }
 
+// BenchmarkJSONDecodeOlderShape decodes a session written before a deploy
+// removed fields: the keys the type no longer has must be skipped fast.
+func BenchmarkJSONDecodeOlderShape(b *testing.B) {
+	older := struct {
+		typical
+		Legacy string
+		Prefs  map[string][]int
+		Seen   []float64
+	}{newTypical(), "a value \u00e9 from an older deploy", map[string][]int{"a": {1, 2, 3}, "b": nil}, []float64{1.5, -2e10}}
+	data := []byte(jdMarshal(b, older))
+	b.Run("compiled", func(b *testing.B) {
+		d := newJSONDecoder(reflect.TypeFor[typical]())
+		var v typical
+		b.ReportAllocs()
+		for b.Loop() {
+			v = typical{}
+			if !d.fast(data, unsafe.Pointer(&v)) {
+				b.Fatal("gave up")
+			}
+		}
+	})
+	b.Run("encoding/json", func(b *testing.B) {
+		var v typical
+		b.ReportAllocs()
+		for b.Loop() {
+			v = typical{}
+			if err := json.Unmarshal(data, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 func FuzzJSONDecode(f *testing.F) {
 	f.Add([]byte(jdMarshal(f, newTypical())))
 	f.Add([]byte(jdMarshal(f, typical{Roles: []string{}})))
