@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // What a response carries for its session is decided in one place, used
@@ -95,15 +96,35 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time) error {
 	s.reset(data, created, issued, written)
 	s.keyID = m.keys.newest().id
 	if changed {
-		m.takeSnapshot(s)
+		m.snapshotSealed(s, data)
 	}
 	// The browser will send this value next: remember it.
 	m.remember(value, s, false)
 	return nil
 }
 
+// snapshotSealed records, after a write of data, the state later changes
+// are measured from. With the cache on, the next request gets it from the
+// cache, and must see what opening the cookie would give: a copy of Data
+// when that is the same (jsonRoundTrips, and no string that needed
+// replacing, which encoding/json writes as \ufffd), else data decoded.
+// That is not always what the handler set: a string's invalid UTF-8, an
+// unexported field, a number in an interface, time's monotonic reading.
+func (m *Manager[T]) snapshotSealed(s *Session[T], data []byte) {
+	if m.cache == nil || m.jsonExact && !bytes.Contains(data, []byte(`\ufffd`)) {
+		m.takeSnapshot(s)
+		return
+	}
+	snap := m.newData()
+	if !m.snapper.ok() || m.unmarshal(data, &snap) != nil {
+		s.snapOK = false // not remembered, and changes are found by serialising
+		return
+	}
+	s.snap, s.snapOK = snap, true
+}
+
 func (m *Manager[T]) marshal(s *Session[T]) ([]byte, error) {
-	data, err := m.serializer.Marshal(&s.Data)
+	data, err := m.serialize(s)
 	if err != nil {
 		return nil, fmt.Errorf("%w: serialising %v: %w", ErrSaveFailed, reflect.TypeFor[T](), err)
 	}
@@ -128,8 +149,30 @@ func (m *Manager[T]) dirty(s *Session[T]) bool {
 	if m.unchanged(s) {
 		return false
 	}
-	data, err := m.serializer.Marshal(&s.Data)
+	data, err := m.serialize(s)
 	return err != nil || !bytes.Equal(data, s.orig)
+}
+
+// serialize is the serializer's Marshal of s.Data, compiled for the
+// default serializer.
+func (m *Manager[T]) serialize(s *Session[T]) ([]byte, error) {
+	if m.jsonEnc == nil {
+		return m.serializer.Marshal(&s.Data)
+	}
+	// The data usually changes little from what arrived: room for that,
+	// and the 16 bytes the encoder may write past its end, makes one
+	// allocation the rule without keeping much unused memory.
+	dst := make([]byte, 0, len(s.orig)+32)
+	return m.jsonEnc.appendJSON(dst, unsafe.Pointer(&s.Data))
+}
+
+// unmarshal is the serializer's Unmarshal into *v, which holds new data
+// (newData), compiled for the default serializer.
+func (m *Manager[T]) unmarshal(data []byte, v *T) error {
+	if m.jsonDec == nil {
+		return m.serializer.Unmarshal(data, v)
+	}
+	return m.jsonDec.decode(data, unsafe.Pointer(v))
 }
 
 // addVary marks the response as depending on the Cookie header, so that no

@@ -1,6 +1,8 @@
 package cookiesession
 
 import (
+	"encoding"
+	"encoding/json"
 	"reflect"
 	"strings"
 )
@@ -77,4 +79,69 @@ func plainJSONKey(name string) bool {
 		}
 	}
 	return true
+}
+
+// jsonRoundTrips reports whether every value of type t decodes from its
+// encoding into a value deep-equal to itself, but for strings holding
+// invalid UTF-8, which encoding/json replaces: a Manager can then remember
+// a copy of the data it sealed rather than decode the data again. It is
+// false for whatever encoding/json reshapes or drops: unexported and
+// skipped fields, interfaces (numbers come back float64), types that encode
+// themselves (time.Time loses its monotonic reading and location), maps,
+// byte slices, and floats under omitempty (-0 is omitted, and comes back 0).
+func jsonRoundTrips(t reflect.Type) bool {
+	return jsonRoundTripsIn(t, map[reflect.Type]bool{})
+}
+
+// selfDecoding are the methods with which a type decides how it decodes.
+var selfDecoding = []reflect.Type{
+	reflect.TypeFor[json.Unmarshaler](),
+	reflect.TypeFor[encoding.TextUnmarshaler](),
+}
+
+func implementsAny(t reflect.Type, ifaces []reflect.Type) bool {
+	for _, i := range ifaces {
+		if t.Implements(i) || reflect.PointerTo(t).Implements(i) {
+			return true
+		}
+	}
+	return false
+}
+
+func jsonRoundTripsIn(t reflect.Type, visiting map[reflect.Type]bool) bool {
+	if visiting[t] {
+		return true // a recursive type: decided where the recursion began
+	}
+	if t == reflect.TypeFor[json.Number]() || selfSerialisingType(t) || implementsAny(t, selfDecoding) {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Bool, reflect.String,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return true
+	case reflect.Slice:
+		return t.Elem().Kind() != reflect.Uint8 && jsonRoundTripsIn(t.Elem(), visiting)
+	case reflect.Array, reflect.Pointer:
+		return jsonRoundTripsIn(t.Elem(), visiting)
+	case reflect.Struct:
+		fields, ok := jsonFields(t)
+		if !ok || len(fields) != t.NumField() {
+			return false // some field is unexported or skipped
+		}
+		visiting[t] = true
+		defer delete(visiting, t)
+		for _, f := range fields {
+			k := f.typ.Kind()
+			if f.omitEmpty && (k == reflect.Float32 || k == reflect.Float64) {
+				return false
+			}
+			if !jsonRoundTripsIn(f.typ, visiting) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }

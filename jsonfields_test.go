@@ -2,8 +2,10 @@ package cookiesession
 
 import (
 	"encoding/json"
+	"math"
 	"reflect"
 	"testing"
+	"time"
 )
 
 func TestJSONFields(t *testing.T) {
@@ -72,5 +74,62 @@ func TestJSONFields(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestJSONRoundTrips(t *testing.T) {
+	type node struct {
+		Name string
+		Kids []node
+		Next *node
+	}
+	tests := []struct {
+		v    any
+		want bool
+	}{
+		{newTypical(), true},
+		{node{Name: "a", Kids: []node{{Name: "b"}}, Next: &node{}}, true},
+		{struct {
+			A [2]int8
+			F float32
+			P *string
+			U uint64 `json:"u,omitempty"`
+		}{A: [2]int8{-1, 1}, F: 1.5}, true},
+		{struct{ T time.Time }{time.Now()}, false},
+		{struct{ A any }{1}, false},
+		{struct{ M map[string]int }{map[string]int{}}, false},
+		{struct{ B []byte }{[]byte{}}, false},
+		{struct{ N json.Number }{"1"}, false},
+		{struct {
+			A int
+			b int
+		}{1, 2}, false},
+		{struct {
+			A int `json:"-"`
+		}{1}, false},
+		{struct {
+			F float64 `json:",omitempty"`
+		}{math.Copysign(0, -1)}, false},
+	}
+	for _, tt := range tests {
+		typ := reflect.TypeOf(tt.v)
+		if got := jsonRoundTrips(typ); got != tt.want {
+			t.Errorf("jsonRoundTrips(%v) = %t, want %t", typ, got, tt.want)
+		}
+		// Where it says yes, the sample does come back the same.
+		if !tt.want {
+			continue
+		}
+		b, err := json.Marshal(tt.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back := reflect.New(typ)
+		if err := json.Unmarshal(b, back.Interface()); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(back.Elem().Interface(), tt.v) {
+			t.Errorf("%v: %+v came back as %+v", typ, tt.v, back.Elem().Interface())
+		}
 	}
 }

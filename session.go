@@ -259,15 +259,21 @@ type Manager[T any] struct {
 	maxSize    int
 	chunkSize  int
 	serializer Serializer
-	logger     *slog.Logger
-	onError    func(http.ResponseWriter, *http.Request, error)
-	validator  func(*http.Request, *Session[T]) error
-	now        func() time.Time
-	newData    func() T
-	zero       []byte         // newData() serialised: the content of an untouched session
-	snapper    snapshotter[T] // copies and compares Data (snapshot.go)
-	cache      *openCache[T]  // nil when off (cache.go)
-	migration  *gorillaMigration[T]
+	// jsonEnc and jsonDec stand in for the default serializer: compiled for
+	// T, they write and read exactly what encoding/json does (jsonfields.go).
+	// nil with another serializer, or for types they cannot help with.
+	jsonEnc   *jsonEncoder
+	jsonDec   *jsonDecoder
+	jsonExact bool // the default serializer, and jsonRoundTrips(T)
+	logger    *slog.Logger
+	onError   func(http.ResponseWriter, *http.Request, error)
+	validator func(*http.Request, *Session[T]) error
+	now       func() time.Time
+	newData   func() T
+	zero      []byte         // newData() serialised: the content of an untouched session
+	snapper   snapshotter[T] // copies and compares Data (snapshot.go)
+	cache     *openCache[T]  // nil when off (cache.go)
+	migration *gorillaMigration[T]
 }
 
 // New returns a Manager for sessions of type T sealed with keys, configured
@@ -340,6 +346,14 @@ func New[T any](keys *Keyring, options ...Option) (*Manager[T], error) {
 		m.newData = func() T { return reflect.MakeMap(mt).Interface().(T) }
 	} else {
 		m.newData = func() T { var zero T; return zero }
+	}
+	if _, ok := m.serializer.(JSONSerializer); ok {
+		t := reflect.TypeFor[T]()
+		m.jsonEnc = newJSONEncoder(t)
+		m.jsonExact = jsonRoundTrips(t)
+		if t.Kind() != reflect.Map { // a map's new data is not its zero value
+			m.jsonDec = newJSONDecoder(t)
+		}
 	}
 	m.snapper = newSnapshotter[T]()
 	if m.snapper.ok() {
@@ -481,7 +495,7 @@ func (m *Manager[T]) load(r *http.Request, now time.Time, s *Session[T]) *Sessio
 		orig:    e.Data,
 		present: jar.present,
 	}
-	if err := m.serializer.Unmarshal(e.Data, &s.Data); err != nil {
+	if err := m.unmarshal(e.Data, &s.Data); err != nil {
 		return m.newSession(s, now, jar.present, fmt.Errorf("%w: the data does not decode into %v: %v", ErrMalformed, reflect.TypeFor[T](), err))
 	}
 	m.takeSnapshot(s)

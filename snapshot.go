@@ -87,14 +87,7 @@ func planComplete(p *plan, building map[reflect.Type]*plan) bool {
 	return p.equal != nil
 }
 
-func selfSerialisingType(t reflect.Type) bool {
-	for _, m := range selfSerialising {
-		if t.Implements(m) || reflect.PointerTo(t).Implements(m) {
-			return true
-		}
-	}
-	return false
-}
+func selfSerialisingType(t reflect.Type) bool { return implementsAny(t, selfSerialising) }
 
 func buildPlan(t reflect.Type, building map[reflect.Type]*plan) *plan {
 	if p, ok := building[t]; ok {
