@@ -188,7 +188,8 @@ func WithMaxSize(n int) Option { return func(c *config) { c.maxSize = n } }
 
 // WithSerializer sets how Data is serialised. It should keep sessions
 // readable across deploys that add or remove fields. The default is
-// JSONSerializer.
+// JSONSerializer, which a Manager runs compiled for its T: the same bytes
+// and values as encoding/json, several times faster.
 func WithSerializer(s Serializer) Option { return func(c *config) { c.serializer = s } }
 
 // WithLogger sets where failures are logged. The default is slog.Default().
