@@ -634,6 +634,8 @@ func TestDefaultSerializerIsEncodingJSON(t *testing.T) {
 		Bytes: []byte{0, 1, 2}, private: 1,
 	})
 	sealedEqual(t, map[string]any{"user": "ada", "n": 3.0})
+	sealedEqual(t, &typicalItem{SKU: "SKU-1", Qty: 2})
+	sealedEqual(t, []string{"a", "b"})
 	// Remembered by the cache (snapshot.go can copy it), but reshaped by a
 	// round trip: the next request must see the reshaped value.
 	type reshaped struct {
