@@ -88,7 +88,9 @@ func plainJSONKey(name string) bool {
 // false for whatever encoding/json reshapes or drops: unexported and
 // skipped fields, interfaces (numbers come back float64), types that encode
 // themselves (time.Time loses its monotonic reading and location), maps,
-// byte slices, and floats under omitempty (-0 is omitted, and comes back 0).
+// byte slices, floats and slices under omitempty (-0 and an empty slice are
+// omitted), pointers to pointers or slices (which may point to nil), and
+// recursive types.
 func jsonRoundTrips(t reflect.Type) bool {
 	return jsonRoundTripsIn(t, map[reflect.Type]bool{})
 }
@@ -110,7 +112,9 @@ func implementsAny(t reflect.Type, ifaces []reflect.Type) bool {
 
 func jsonRoundTripsIn(t reflect.Type, visiting map[reflect.Type]bool) bool {
 	if visiting[t] {
-		return true // a recursive type: decided where the recursion began
+		// A recursive type: a value deep enough encodes, but json.Unmarshal
+		// refuses it (beyond 10000 levels).
+		return false
 	}
 	if t == reflect.TypeFor[json.Number]() || selfSerialisingType(t) || implementsAny(t, selfDecoding) {
 		return false
@@ -123,7 +127,14 @@ func jsonRoundTripsIn(t reflect.Type, visiting map[reflect.Type]bool) bool {
 		return true
 	case reflect.Slice:
 		return t.Elem().Kind() != reflect.Uint8 && jsonRoundTripsIn(t.Elem(), visiting)
-	case reflect.Array, reflect.Pointer:
+	case reflect.Array:
+		return jsonRoundTripsIn(t.Elem(), visiting)
+	case reflect.Pointer:
+		// A pointer to a nil pointer or slice encodes as null, and comes
+		// back as a nil pointer.
+		if k := t.Elem().Kind(); k == reflect.Pointer || k == reflect.Slice {
+			return false
+		}
 		return jsonRoundTripsIn(t.Elem(), visiting)
 	case reflect.Struct:
 		fields, ok := jsonFields(t)
@@ -134,7 +145,9 @@ func jsonRoundTripsIn(t reflect.Type, visiting map[reflect.Type]bool) bool {
 		defer delete(visiting, t)
 		for _, f := range fields {
 			k := f.typ.Kind()
-			if f.omitEmpty && (k == reflect.Float32 || k == reflect.Float64) {
+			// Under omitempty, -0 and an empty slice are left out, and come
+			// back 0 and nil.
+			if f.omitEmpty && (k == reflect.Float32 || k == reflect.Float64 || k == reflect.Slice) {
 				return false
 			}
 			if !jsonRoundTripsIn(f.typ, visiting) {

@@ -88,7 +88,13 @@ func TestJSONRoundTrips(t *testing.T) {
 		want bool
 	}{
 		{newTypical(), true},
-		{node{Name: "a", Kids: []node{{Name: "b"}}, Next: &node{}}, true},
+		{node{Name: "a", Kids: []node{{Name: "b"}}, Next: &node{}}, false},
+		{struct {
+			X []int `json:",omitempty"`
+		}{[]int{}}, false},
+		{struct{ P *[]int }{new([]int)}, false},
+		{struct{ P **int }{new(*int)}, false},
+		{struct{ P *typicalItem }{&typicalItem{}}, true},
 		{struct {
 			A [2]int8
 			F float32

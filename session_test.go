@@ -644,6 +644,12 @@ func TestDefaultSerializerIsEncodingJSON(t *testing.T) {
 		hidden int
 	}
 	sealedEqual(t, reshaped{At: time.Now(), N: 1, hidden: 2})
+	type emptied struct {
+		Name string
+		X    []int `json:",omitempty"`
+		P    *[]string
+	}
+	sealedEqual(t, emptied{Name: "ada", X: []int{}, P: new([]string)})
 
 	// Values written by other code (another version of the type, a hand)
 	// open as encoding/json reads them: keys in any case, unknown keys.
