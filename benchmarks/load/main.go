@@ -65,7 +65,7 @@ func main() {
 	flag.IntVar(&o.clients, "clients", 32, "concurrent keep-alive clients")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measured time per route per app")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured time before each app's first measurement on a route")
-	flag.IntVar(&o.rounds, "rounds", 5, "rounds each route's measurement is split into, the apps taking turns, so that load from elsewhere weighs on all alike")
+	flag.IntVar(&o.rounds, "rounds", 20, "rounds each route's measurement is split into, the apps taking turns, so that load from elsewhere weighs on all alike")
 	flag.Int64Var(&o.maxRequests, "max-requests", 2_000_000, "most requests per route per app (warm-up included)")
 	appList := flag.String("apps", "", "comma-separated names of the apps to run (none, cookiesession, cookiesession-cold, gorilla/sessions); all if empty")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (servers and clients) to this file")
@@ -137,6 +137,7 @@ type result struct {
 	p50, p99      time.Duration
 	cookieBytes   int
 	requestsPerS  float64
+	rates         []float64 // one per round, in the rounds' order
 	stoppedByMax  bool
 	firstErrorMsg string
 }
@@ -385,14 +386,8 @@ func (t *target) result() result {
 	}
 	// The median of the rounds' rates: a round in which the process got
 	// little CPU (other work on a shared machine) does not drag it down.
-	if len(t.rates) > 0 {
-		rates := slices.Clone(t.rates)
-		slices.Sort(rates)
-		res.requestsPerS = rates[len(rates)/2]
-		if len(rates)%2 == 0 {
-			res.requestsPerS = (rates[len(rates)/2-1] + rates[len(rates)/2]) / 2
-		}
-	}
+	res.rates = slices.Clone(t.rates)
+	res.requestsPerS = median(t.rates)
 	res.p50 = quantile(all, 0.50)
 	res.p99 = quantile(all, 0.99)
 	if c := t.cookies[0]; c != "" {
@@ -431,6 +426,37 @@ func do(tr *http.Transport, url, cookie string) (setCookie string, status int, e
 	return setCookie, resp.StatusCode, nil
 }
 
+// median returns the median of xs, 0 if there are none.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	xs = slices.Clone(xs)
+	slices.Sort(xs)
+	if len(xs)%2 == 0 {
+		return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
+	}
+	return xs[len(xs)/2]
+}
+
+// ratioToNone is r's throughput as a fraction of none's on the same route:
+// the median, over the rounds, of r's rate in a round over none's in the
+// same round. The machine's speed drifts (other work on it) by more than
+// the differences measured; apps measured moments apart see nearly the
+// same machine, so pairing them by round cancels most of the drift.
+func ratioToNone(r, none result) (float64, bool) {
+	var ratios []float64
+	for i := 0; i < len(r.rates) && i < len(none.rates); i++ {
+		if none.rates[i] > 0 {
+			ratios = append(ratios, r.rates[i]/none.rates[i])
+		}
+	}
+	if len(ratios) == 0 {
+		return 0, false
+	}
+	return median(ratios), true
+}
+
 func quantile(sorted []time.Duration, q float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0
@@ -451,12 +477,12 @@ var loadTargets = []struct {
 func printTargets(w io.Writer, results []result, none map[string]result) {
 	ratio := func(app, route string) (float64, bool) {
 		n, ok := none[route]
-		if !ok || n.requestsPerS <= 0 {
+		if !ok {
 			return 0, false
 		}
 		for _, r := range results {
 			if r.app == app && r.route == route {
-				return r.requestsPerS / n.requestsPerS, true
+				return ratioToNone(r, n)
 			}
 		}
 		return 0, false
@@ -464,6 +490,9 @@ func printTargets(w io.Writer, results []result, none map[string]result) {
 	names := []string{apps.CookiesessionName, apps.CookiesessionColdName}
 	fmt.Fprintf(w, "| target (issue #6) | %s (defaults: value seen before) | %s (cache off: value seen for the first time) |\n|---|---:|---:|\n", names[0], names[1])
 	for _, t := range loadTargets {
+		if _, ok := none[t.route]; !ok {
+			continue // the route was not driven (-routes)
+		}
 		cells := []string{fmt.Sprintf("%s: requests/s at least %.0f%% of no session's", t.route, 100*t.min)}
 		for _, a := range names {
 			v, ok := ratio(a, t.route)
@@ -500,9 +529,13 @@ func printTable(w io.Writer, results []result, o options) {
 	fmt.Fprintf(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range results {
 		ratio, p50Ratio := "-", "-"
-		if n, ok := none[r.route]; ok && r.app != "none" && n.requestsPerS > 0 && n.p50 > 0 {
-			ratio = fmt.Sprintf("%.2f", r.requestsPerS/n.requestsPerS)
-			p50Ratio = fmt.Sprintf("%.2f", float64(r.p50)/float64(n.p50))
+		if n, ok := none[r.route]; ok && r.app != "none" {
+			if v, ok := ratioToNone(r, n); ok {
+				ratio = fmt.Sprintf("%.2f", v)
+			}
+			if n.p50 > 0 {
+				p50Ratio = fmt.Sprintf("%.2f", float64(r.p50)/float64(n.p50))
+			}
 		}
 		fmt.Fprintf(w, "| %s | %s | %.0f | %s | %s | %s | %s | %d | %d |\n",
 			r.app, r.route, r.requestsPerS, fmtDur(r.p50), fmtDur(r.p99), ratio, p50Ratio, r.cookieBytes, r.errors)
@@ -511,6 +544,7 @@ func printTable(w io.Writer, results []result, o options) {
 	printTargets(w, results, none)
 	fmt.Fprintf(w, "%d keep-alive clients, each with its own session cookie, over loopback HTTP/1.1; per route and app, "+
 		"%s of warm-up, then %s measured in %d rounds in which the apps take turns; requests/s is the median of the rounds' rates, "+
+		"the ratio to none the median of the rounds' ratios (an app's rate over none's in the same round), "+
 		"p50 and p99 are over all the requests measured. "+
 		"The clients and the servers run in one process and share this machine's %d CPUs (GOMAXPROCS=%d), "+
 		"so the load generator's own work is in every number: read the ratios to the app without a session, not the absolute rates. "+

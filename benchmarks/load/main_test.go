@@ -69,6 +69,20 @@ func TestPick(t *testing.T) {
 	}
 }
 
+// TestRatioToNone pairs the rounds: a slow round for both apps (other work
+// on the machine) does not move the ratio, and one odd round does not
+// decide it.
+func TestRatioToNone(t *testing.T) {
+	none := result{rates: []float64{100, 50, 100, 100, 100}}
+	app := result{rates: []float64{90, 45, 90, 10, 90}}
+	if got, ok := ratioToNone(app, none); !ok || got != 0.9 {
+		t.Errorf("ratioToNone = %v, %t; want 0.9", got, ok)
+	}
+	if _, ok := ratioToNone(app, result{}); ok {
+		t.Error("a ratio without rounds of none")
+	}
+}
+
 // TestMaxRequests checks that a run stops at -max-requests.
 func TestMaxRequests(t *testing.T) {
 	var out bytes.Buffer
