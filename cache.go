@@ -19,8 +19,8 @@ const DefaultCacheSize = 4096
 // gets a copy of that data: the value is authentic because it is exactly
 // one that authenticated (or was sealed) here before. For a value sealed
 // here, the snapshot is what opening it would give, not necessarily what
-// the handler set (see snapshotSealed), so a hit and a miss look alike. Deadlines and the
-// validator are checked on every request all the same.
+// the handler set (see snapshotSealed), so a hit and a miss look alike.
+// Deadlines and the validator are checked on every request all the same.
 //
 // Only data whose type can be snapshotted (snapshot.go) is remembered, and
 // never a session holding flashes, which are read once. Snapshots are never
