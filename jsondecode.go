@@ -1,7 +1,6 @@
 package cookiesession
 
 import (
-	"encoding"
 	"encoding/binary"
 	"encoding/json"
 	"math/bits"
@@ -102,12 +101,6 @@ var (
 	// jdMu serialises plan building, so that a recursive type's plan is
 	// complete before anyone else can see it.
 	jdMu sync.Mutex
-
-	jdUnmarshaler     = reflect.TypeFor[json.Unmarshaler]()
-	jdTextUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
-	// encoding/json stores a number's literal in a json.Number, and checks
-	// a string it stores there.
-	jdNumberType = reflect.TypeFor[json.Number]()
 )
 
 // jsonDecoder decodes into values of one type exactly as json.Unmarshal does.
@@ -180,8 +173,7 @@ func jdBuild(t reflect.Type, building map[reflect.Type]*jdPlan) *jdPlan {
 	}
 	p := &jdPlan{t: t, size: t.Size()}
 	building[t] = p
-	if t == jdNumberType || t.Implements(jdUnmarshaler) || reflect.PointerTo(t).Implements(jdUnmarshaler) ||
-		t.Implements(jdTextUnmarshaler) || reflect.PointerTo(t).Implements(jdTextUnmarshaler) {
+	if t == jsonNumberType || implementsAny(t, jsonSelfDecoding) {
 		return p // jdFallback
 	}
 	switch t.Kind() {
@@ -269,6 +261,36 @@ func (st *jdState) literal(lit string) bool {
 	return false
 }
 
+// open consumes the '{' or '[' at st.i and the space after it, and reports
+// whether close follows at once: an empty object or array.
+func (st *jdState) open(close byte) bool {
+	st.i++
+	st.ws()
+	if st.i < len(st.s) && st.s[st.i] == close {
+		st.i++
+		return true
+	}
+	return false
+}
+
+// next consumes what follows a member or an element: a comma (more), or
+// close (done). Anything else is not JSON (!ok). The space after a comma
+// is left to the caller.
+func (st *jdState) next(close byte) (more, ok bool) {
+	st.ws()
+	if st.i < len(st.s) {
+		switch st.s[st.i] {
+		case ',':
+			st.i++
+			return true, true
+		case close:
+			st.i++
+			return false, true
+		}
+	}
+	return false, false
+}
+
 // value decodes the value at st.i into the zero value at ptr, reporting
 // false to give up.
 func (st *jdState) value(p *jdPlan, ptr unsafe.Pointer, depth int) bool {
@@ -334,10 +356,7 @@ func (st *jdState) value(p *jdPlan, ptr unsafe.Pointer, depth int) bool {
 
 func (st *jdState) object(p *jdPlan, ptr unsafe.Pointer, depth int) bool {
 	s := st.s
-	st.i++ // {
-	st.ws()
-	if st.i < len(s) && s[st.i] == '}' {
-		st.i++
+	if st.open('}') {
 		return true
 	}
 	var seen uint64
@@ -396,20 +415,10 @@ func (st *jdState) object(p *jdPlan, ptr unsafe.Pointer, depth int) bool {
 				return false
 			}
 		}
+		if more, ok := st.next('}'); !more {
+			return ok
+		}
 		st.ws()
-		if st.i >= len(s) {
-			return false
-		}
-		switch s[st.i] {
-		case ',':
-			st.i++
-			st.ws()
-		case '}':
-			st.i++
-			return true
-		default:
-			return false
-		}
 	}
 }
 
@@ -459,28 +468,20 @@ func (st *jdState) slice(p *jdPlan, ptr unsafe.Pointer, depth int) bool {
 		v.Grow(n) // typed memory: the garbage collector sees its pointers
 		data = (*sliceHeader)(ptr).data
 	}
-	st.i++ // [
-	st.ws()
 	k := 0
-	if st.i < len(st.s) && st.s[st.i] == ']' {
-		st.i++
-	} else {
+	if !st.open(']') {
 		for {
 			if k == n || !st.value(p.elem, unsafe.Add(data, uintptr(k)*size), depth+1) {
 				return false
 			}
 			k++
-			st.ws()
-			if st.i >= len(st.s) {
+			more, ok := st.next(']')
+			if !ok {
 				return false
 			}
-			if c := st.s[st.i]; c == ']' {
-				st.i++
+			if !more {
 				break
-			} else if c != ',' {
-				return false
 			}
-			st.i++
 			st.ws()
 		}
 	}
@@ -550,10 +551,7 @@ var jdCountClass = [256]uint8{'"': jdQuote, '[': jdOpen, '{': jdOpen, ']': jdClo
 // array fills a Go array; encoding/json skips the elements beyond its
 // length and leaves those the input lacks zero.
 func (st *jdState) array(p *jdPlan, ptr unsafe.Pointer, depth int) bool {
-	st.i++ // [
-	st.ws()
-	if st.i < len(st.s) && st.s[st.i] == ']' {
-		st.i++
+	if st.open(']') {
 		return true
 	}
 	for k := 0; ; k++ {
@@ -566,17 +564,9 @@ func (st *jdState) array(p *jdPlan, ptr unsafe.Pointer, depth int) bool {
 		if !ok {
 			return false
 		}
-		st.ws()
-		if st.i >= len(st.s) {
-			return false
+		if more, ok := st.next(']'); !more {
+			return ok
 		}
-		if c := st.s[st.i]; c == ']' {
-			st.i++
-			return true
-		} else if c != ',' {
-			return false
-		}
-		st.i++
 		st.ws()
 	}
 }
@@ -846,10 +836,7 @@ func (st *jdState) skip(depth int) bool {
 	}
 	switch s[st.i] {
 	case '{':
-		st.i++
-		st.ws()
-		if st.i < len(s) && s[st.i] == '}' {
-			st.i++
+		if st.open('}') {
 			return true
 		}
 		for {
@@ -865,41 +852,22 @@ func (st *jdState) skip(depth int) bool {
 			if !st.skip(depth + 1) {
 				return false
 			}
-			st.ws()
-			if st.i >= len(s) {
-				return false
+			if more, ok := st.next('}'); !more {
+				return ok
 			}
-			if c := s[st.i]; c == '}' {
-				st.i++
-				return true
-			} else if c != ',' {
-				return false
-			}
-			st.i++
 			st.ws()
 		}
 	case '[':
-		st.i++
-		st.ws()
-		if st.i < len(s) && s[st.i] == ']' {
-			st.i++
+		if st.open(']') {
 			return true
 		}
 		for {
 			if !st.skip(depth + 1) {
 				return false
 			}
-			st.ws()
-			if st.i >= len(s) {
-				return false
+			if more, ok := st.next(']'); !more {
+				return ok
 			}
-			if c := s[st.i]; c == ']' {
-				st.i++
-				return true
-			} else if c != ',' {
-				return false
-			}
-			st.i++
 			st.ws()
 		}
 	case '"':

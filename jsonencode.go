@@ -1,7 +1,6 @@
 package cookiesession
 
 import (
-	"encoding"
 	"encoding/binary"
 	"encoding/json"
 	"math"
@@ -41,12 +40,6 @@ import (
 const maxJSONEncDepth = 64
 
 var (
-	jsonNumberType = reflect.TypeFor[json.Number]()
-	// jsonSelfEncoding: types with these methods decide their own form.
-	jsonSelfEncoding = []reflect.Type{
-		reflect.TypeFor[json.Marshaler](),
-		reflect.TypeFor[encoding.TextMarshaler](),
-	}
 	// jsonEncPlans caches a plan per type.
 	jsonEncPlans sync.Map // reflect.Type -> *jsonEncPlan
 	// jsonEncMu serialises plan building, so that a recursive type's plan
@@ -150,15 +143,7 @@ func jsonEncPlanFor(t reflect.Type) *jsonEncPlan {
 }
 
 func jsonSelfEncodingType(t reflect.Type) bool {
-	if t == jsonNumberType {
-		return true
-	}
-	for _, m := range jsonSelfEncoding {
-		if t.Implements(m) || reflect.PointerTo(t).Implements(m) {
-			return true
-		}
-	}
-	return false
+	return t == jsonNumberType || implementsAny(t, jsonSelfEncoding)
 }
 
 func buildJSONEncPlan(t reflect.Type, building map[reflect.Type]*jsonEncPlan) *jsonEncPlan {

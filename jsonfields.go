@@ -95,12 +95,23 @@ func jsonRoundTrips(t reflect.Type) bool {
 	return jsonRoundTripsIn(t, map[reflect.Type]bool{})
 }
 
-// selfDecoding are the methods with which a type decides how it decodes.
-var selfDecoding = []reflect.Type{
-	reflect.TypeFor[json.Unmarshaler](),
-	reflect.TypeFor[encoding.TextUnmarshaler](),
-}
+var (
+	// encoding/json writes a json.Number's literal as a number, and checks
+	// a string it stores in one: it is a string only to Go.
+	jsonNumberType = reflect.TypeFor[json.Number]()
+	// A type (or its pointer) with any of these methods decides its own
+	// JSON, and is left to encoding/json.
+	jsonSelfEncoding = []reflect.Type{
+		reflect.TypeFor[json.Marshaler](),
+		reflect.TypeFor[encoding.TextMarshaler](),
+	}
+	jsonSelfDecoding = []reflect.Type{
+		reflect.TypeFor[json.Unmarshaler](),
+		reflect.TypeFor[encoding.TextUnmarshaler](),
+	}
+)
 
+// implementsAny reports whether t or *t implements any of ifaces.
 func implementsAny(t reflect.Type, ifaces []reflect.Type) bool {
 	for _, i := range ifaces {
 		if t.Implements(i) || reflect.PointerTo(t).Implements(i) {
@@ -116,7 +127,7 @@ func jsonRoundTripsIn(t reflect.Type, visiting map[reflect.Type]bool) bool {
 		// refuses it (beyond 10000 levels).
 		return false
 	}
-	if t == reflect.TypeFor[json.Number]() || selfSerialisingType(t) || implementsAny(t, selfDecoding) {
+	if t == jsonNumberType || selfSerialisingType(t) || implementsAny(t, jsonSelfDecoding) {
 		return false
 	}
 	switch t.Kind() {
