@@ -25,6 +25,13 @@ const DefaultCacheSize = 4096
 // Only data whose type can be snapshotted (snapshot.go) is remembered, and
 // never a session holding flashes, which are read once. Snapshots are never
 // written after they are made, so entries are shared without copying.
+//
+// A value that a response replaces (or deletes) is forgotten at once: the
+// browser sends the new one from then on. Left in place, it would be dead
+// weight until it aged out, and on a site that writes on most requests
+// nearly every entry would be dead, each one more for the garbage
+// collector to trace. A request still in flight with the old value, or a
+// client that ignores Set-Cookie, opens it in full: correct, if slower.
 
 // openedEntry is a remembered value's content.
 type openedEntry[T any] struct {
@@ -84,6 +91,14 @@ func (c *openCache[T]) addLocked(value string, e *openedEntry[T]) {
 	c.cur[value] = e
 }
 
+// forget drops value, in whichever generation it is.
+func (c *openCache[T]) forget(value string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.cur, value)
+	delete(c.old, value)
+}
+
 // len returns the number of entries, for tests.
 func (c *openCache[T]) len() int {
 	c.mu.Lock()
@@ -115,11 +130,13 @@ func (m *Manager[T]) loadCached(r *http.Request, value string, present uint32, o
 		return nil, false // cannot happen: the snapshot was taken the same way
 	}
 	s.snap, s.snapOK = e.snap, true
+	s.cached = value
 	return m.validate(r, s, o.Now), true
 }
 
 // remember adds s, as just opened from value (or sealed into it), to the
-// cache, if it can be.
+// cache, if it can be, and records value in s as the one to forget when a
+// response replaces it.
 func (m *Manager[T]) remember(value string, s *Session[T], clone bool) {
 	if m.cache == nil || !s.snapOK || len(s.flashes) > 0 {
 		return
@@ -130,4 +147,14 @@ func (m *Manager[T]) remember(value string, s *Session[T], clone bool) {
 	m.cache.put(value, &openedEntry[T]{
 		snap: s.snap, orig: s.orig, created: s.created, issued: s.issued, keyID: s.keyID, stale: s.stale,
 	})
+	s.cached = value
+}
+
+// forget drops the remembered value s came from (or was last written as):
+// the response is replacing or deleting it.
+func (m *Manager[T]) forget(s *Session[T]) {
+	if s.cached != "" {
+		m.cache.forget(s.cached)
+		s.cached = ""
+	}
 }

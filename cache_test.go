@@ -3,6 +3,7 @@ package cookiesession
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -87,6 +88,44 @@ func TestCacheDoesNotKeepFlashes(t *testing.T) {
 	b.do(handle(m, func(s *Session[user]) { s.AddFlash("hi") }), "GET", "/")
 	if n := m.cache.len(); n != 0 {
 		t.Errorf("a session holding a flash was cached (%d entries)", n)
+	}
+}
+
+func TestCacheForgetsReplacedValues(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	c := countFormat(m)
+	b := newBrowser(t)
+	var got int
+	count := handle(m, func(s *Session[user]) { got = s.Data.N; s.Data.N++ })
+	b.do(count, "GET", "/")
+	first := maps.Clone(b.cookies)
+	for i := 0; i < 5; i++ {
+		b.do(count, "GET", "/")
+	}
+	// Each response replaced the value the browser sent: only the last
+	// one is still worth remembering.
+	if n := m.cache.len(); n != 1 {
+		t.Errorf("after 6 writes by one browser the cache holds %d values, want 1", n)
+	}
+	if c.opens.Load() != 0 {
+		t.Errorf("a browser that sends the value it was given caused %d opens", c.opens.Load())
+	}
+
+	// A client that resends a replaced value gets it opened in full.
+	stale := newBrowser(t)
+	stale.cookies = first
+	stale.do(handle(m, func(s *Session[user]) { got = s.Data.N }), "GET", "/")
+	if got != 1 || c.opens.Load() != 1 {
+		t.Errorf("a replaced value: N = %d after %d opens, want 1 after 1", got, c.opens.Load())
+	}
+
+	// A session emptied deletes its cookie, and its value is forgotten.
+	b.do(handle(m, func(s *Session[user]) { s.Data = user{} }), "GET", "/")
+	if _, ok := b.cookies["session"]; ok {
+		t.Fatal("an emptied session's cookie was not deleted")
+	}
+	if n := m.cache.len(); n != 1 { // the stale client's value, still current for it
+		t.Errorf("after the delete the cache holds %d values, want 1", n)
 	}
 }
 

@@ -47,6 +47,7 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time) error {
 		if s.present != 0 {
 			m.deleteCookies(h, s.present)
 			makePrivate(h)
+			m.forget(s)
 		}
 		s.reset(m.zero, now, now, 0)
 		m.takeSnapshot(s)
@@ -98,7 +99,8 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time) error {
 	if changed {
 		m.snapshotSealed(s, data)
 	}
-	// The browser will send this value next: remember it.
+	// The browser will send this value next, instead of the old one.
+	m.forget(s)
 	m.remember(value, s, false)
 	return nil
 }

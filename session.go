@@ -64,6 +64,9 @@ type Session[T any] struct {
 	// present has bit i set when cookie i (0: the main cookie, i > 0:
 	// chunk i) came with the request, so that it can be deleted.
 	present uint32
+	// cached is the remembered value (cache.go) the session was loaded
+	// from or last written as; a response that replaces it forgets it.
+	cached string
 	// pending is a failure found while loading (a gorilla session that
 	// did not convert) for the error handler, which needs the response
 	// writer and so hears of it at commit; req is the request it came in.

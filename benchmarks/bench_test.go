@@ -4,6 +4,7 @@ import (
 	"flag"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,14 +13,15 @@ import (
 
 // The request benchmarks. Each sub-benchmark of BenchmarkWrite and
 // BenchmarkRead runs one request through one app's handler (apps.App)
-// with the typical session's cookie, into an httptest.ResponseRecorder:
+// with the typical session's cookie, into an httptest.ResponseRecorder.
+// Like a browser, each request brings the value the previous response set
+// (see runner.serve):
 //
 //	cookiesession       the middleware with every default, its cache of
 //	                    opened values included: the request brings a value
-//	                    this Manager opened or sealed before (the same
-//	                    cookie every iteration), so it is served from the
-//	                    cache. The common case: a browser resends the value
-//	                    the previous response set.
+//	                    this Manager opened or sealed before, so it is
+//	                    served from the cache. The common case: a browser
+//	                    resends the value the previous response set.
 //	cookiesession-cold  the middleware with WithCacheSize(0): the value is
 //	                    opened in full (base64, decryption, JSON) every
 //	                    time, as on the first request bringing it to an
@@ -91,11 +93,21 @@ func newRunner(h http.Handler, cookie string) *runner {
 
 // serve runs the request once. The request is restored first, because
 // gorilla's store.Get stores its registry into *r: without the reset, the
-// next iteration would find the session already decoded.
+// next iteration would find the session already decoded. A session cookie
+// the response sets replaces the request's, as in a browser: a writing
+// route's next request brings the new value, and the old one is never
+// seen again.
 func (r *runner) serve() *httptest.ResponseRecorder {
 	*r.req = r.tmpl
 	w := httptest.NewRecorder()
 	r.h.ServeHTTP(w, r.req)
+	if cookie := r.tmpl.Header["Cookie"]; len(cookie) == 1 {
+		for _, line := range w.Header()["Set-Cookie"] {
+			if c, _, _ := strings.Cut(line, ";"); strings.HasPrefix(c, apps.CookieName+"=") && len(c) > len(apps.CookieName)+1 {
+				cookie[0] = c
+			}
+		}
+	}
 	return w
 }
 
