@@ -74,11 +74,16 @@ func (c *openCache[T]) get(value string) *openedEntry[T] {
 	return nil
 }
 
-// put remembers e under value. The caller must not keep value's memory
-// alive needlessly: a value cut from a request's Cookie header is cloned.
-func (c *openCache[T]) put(value string, e *openedEntry[T]) {
+// put remembers e under value and forgets replaced, if not empty, under the
+// same lock. The caller must not keep value's memory alive needlessly: a
+// value cut from a request's Cookie header is cloned.
+func (c *openCache[T]) put(value string, e *openedEntry[T], replaced string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if replaced != "" {
+		delete(c.cur, replaced)
+		delete(c.old, replaced)
+	}
 	if _, ok := c.cur[value]; !ok {
 		c.addLocked(value, e)
 	}
@@ -135,10 +140,15 @@ func (m *Manager[T]) loadCached(r *http.Request, value string, present uint32, o
 }
 
 // remember adds s, as just opened from value (or sealed into it), to the
-// cache, if it can be, and records value in s as the one to forget when a
+// cache, if it can be, in place of the value s came from, which is
+// forgotten either way. It records value in s as the one to forget when a
 // response replaces it.
 func (m *Manager[T]) remember(value string, s *Session[T], clone bool) {
-	if m.cache == nil || !s.snapOK || len(s.flashes) > 0 {
+	if m.cache == nil {
+		return
+	}
+	if !s.snapOK || len(s.flashes) > 0 {
+		m.forget(s)
 		return
 	}
 	if clone {
@@ -146,7 +156,7 @@ func (m *Manager[T]) remember(value string, s *Session[T], clone bool) {
 	}
 	m.cache.put(value, &openedEntry[T]{
 		snap: s.snap, orig: s.orig, created: s.created, issued: s.issued, keyID: s.keyID, stale: s.stale,
-	})
+	}, s.cached)
 	s.cached = value
 }
 

@@ -100,7 +100,6 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time) error {
 		m.snapshotSealed(s, data)
 	}
 	// The browser will send this value next, instead of the old one.
-	m.forget(s)
 	m.remember(value, s, false)
 	return nil
 }
