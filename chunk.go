@@ -204,13 +204,13 @@ func (m *Manager[T]) newLine(dataLen int) []byte {
 // and deletes chunks the browser holds but the value no longer needs. It
 // returns the value, which shares the line's memory when one cookie holds
 // it.
-func (m *Manager[T]) setCookies(h http.Header, line []byte, maxAge int, present uint32) (value string, written uint32) {
+func (m *Manager[T]) setCookies(h http.Header, line []byte, maxAge int, present uint32, hv *headerValues) (value string, written uint32) {
 	start := len(m.name) + 1
 	if n := len(line) - start; n <= m.chunkSize {
 		line = m.appendAttributes(line, maxAge)
 		// The bytes are never touched again once the string refers to them.
 		ls := unsafe.String(unsafe.SliceData(line), len(line))
-		h["Set-Cookie"] = append(h["Set-Cookie"], ls)
+		addHeader(h, "Set-Cookie", ls, &hv.setCookie)
 		value, written = ls[start:start+n], 1
 	} else {
 		value = string(line[start:])

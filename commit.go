@@ -15,11 +15,12 @@ import (
 
 // commit decides what the response must carry for s, adds it to h and
 // records s as written. It adds nothing if it fails: a failed save leaves
-// the browser's previous cookie in place.
-func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time) error {
+// the browser's previous cookie in place. hv holds the values of the
+// headers it sets; it must serve one response only.
+func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time, hv *headerValues) error {
 	// 1. Compare with what came in: change is by content. Equal values
 	//    serialise equally, so only a difference needs serialising.
-	addVary(h)
+	addVary(h, hv)
 	var data []byte
 	changed := s.flashDiff
 	if s.destroyed || !m.unchanged(s) {
@@ -46,7 +47,7 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time) error {
 	if (write || s.destroyed) && len(s.flashes) == 0 && bytes.Equal(current, m.zero) {
 		if s.present != 0 {
 			m.deleteCookies(h, s.present)
-			makePrivate(h)
+			makePrivate(h, hv)
 			m.forget(s)
 		}
 		s.reset(m.zero, now, now, 0)
@@ -58,7 +59,7 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time) error {
 			// Clear the cookie that did not open, so the browser stops
 			// sending it.
 			m.deleteCookies(h, s.present)
-			makePrivate(h)
+			makePrivate(h, hv)
 			s.present = 0
 		}
 		return nil
@@ -92,8 +93,8 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time) error {
 	if m.idle > 0 && m.idle < life {
 		life = m.idle
 	}
-	value, written := m.setCookies(h, line, max(int(life/time.Second), 1), s.present)
-	makePrivate(h)
+	value, written := m.setCookies(h, line, max(int(life/time.Second), 1), s.present, hv)
+	makePrivate(h, hv)
 	s.reset(data, created, issued, written)
 	s.keyID = m.keys.newest().id
 	if changed {
@@ -176,9 +177,31 @@ func (m *Manager[T]) unmarshal(data []byte, v *T) error {
 	return m.jsonDec.decode(data, unsafe.Pointer(v))
 }
 
+// headerValues holds the values commit gives the Vary, Cache-Control and
+// Set-Cookie headers when the response has none yet, so that a request
+// through the middleware allocates no slice for them. Each value is its
+// own one-element array: an append elsewhere reallocates rather than
+// writing over a neighbour.
+type headerValues struct {
+	vary, cacheControl, setCookie [1]string
+}
+
+// addHeader appends v to h[key] (a canonical key), in slot when h[key] is
+// empty.
+func addHeader(h http.Header, key, v string, slot *[1]string) {
+	if len(h[key]) == 0 {
+		slot[0] = v
+		h[key] = slot[:]
+		return
+	}
+	// Keys are set in canonical form directly: h.Add would canonicalise
+	// them again on every request.
+	h[key] = append(h[key], v)
+}
+
 // addVary marks the response as depending on the Cookie header, so that no
 // cache serves one user's page to another.
-func addVary(h http.Header) {
+func addVary(h http.Header, hv *headerValues) {
 	for _, v := range h["Vary"] {
 		for _, f := range strings.Split(v, ",") {
 			if f = strings.TrimSpace(f); strings.EqualFold(f, "Cookie") || f == "*" {
@@ -186,18 +209,17 @@ func addVary(h http.Header) {
 			}
 		}
 	}
-	// Keys are set in canonical form directly: h.Add would canonicalise
-	// them again on every request.
-	h["Vary"] = append(h["Vary"], "Cookie")
+	addHeader(h, "Vary", "Cookie", &hv.vary)
 }
 
 // makePrivate keeps a response that sets a cookie out of shared caches: a
 // proxy that stored it would hand the cookie to other users. Directives the
 // application set are kept, except those that invite shared caching.
-func makePrivate(h http.Header) {
+func makePrivate(h http.Header, hv *headerValues) {
 	cc := strings.Join(h["Cache-Control"], ", ")
 	if cc == "" {
-		h["Cache-Control"] = []string{"private"}
+		delete(h, "Cache-Control") // empty values, if any, are replaced
+		addHeader(h, "Cache-Control", "private", &hv.cacheControl)
 		return
 	}
 	var kept []string

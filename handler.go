@@ -30,6 +30,7 @@ type reqState[T any] struct {
 	saveFailed bool
 	w          responseWriter[T]
 	val        Session[T]
+	hdr        headerValues // the response's header values, set once at commit
 }
 
 func (st *reqState[T]) session() *Session[T] {
@@ -109,7 +110,7 @@ func (w *responseWriter[T]) commit() {
 	}
 	m := st.m
 	m.reportPending(w.ResponseWriter, s)
-	if err := m.commit(w.Header(), s, m.now()); err != nil {
+	if err := m.commit(w.Header(), s, m.now(), &st.hdr); err != nil {
 		st.saveFailed = true
 		hw := &hookWriter{ResponseWriter: w.ResponseWriter}
 		m.report(hw, st.r, err)

@@ -280,3 +280,27 @@ func TestNestedHandlersShareOneSession(t *testing.T) {
 		t.Errorf("%d Set-Cookie lines, %d seals", n, c.seals.Load())
 	}
 }
+
+// The middleware's header values share no backing array: a handler that
+// appends to one of them after the commit changes nothing else.
+func TestHeaderValuesAreIndependent(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	var h http.Header
+	newBrowser(t).do(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Get(r).Data.Name = "ada"
+		_, _ = io.WriteString(w, "ok")
+		h = w.Header()
+		for _, k := range []string{"Vary", "Cache-Control", "Set-Cookie"} {
+			h[k] = append(h[k], "appended")
+		}
+	})), "GET", "/")
+	if got := h["Vary"]; len(got) != 2 || got[0] != "Cookie" {
+		t.Errorf("Vary: %q", got)
+	}
+	if got := h["Cache-Control"]; len(got) != 2 || got[0] != "private" {
+		t.Errorf("Cache-Control: %q", got)
+	}
+	if got := h["Set-Cookie"]; len(got) != 2 || !strings.HasPrefix(got[0], "session=") {
+		t.Errorf("Set-Cookie: %q", got)
+	}
+}
