@@ -16,21 +16,31 @@ import (
 var errDiscarded = errors.New("cookiesession: response replaced by the error handler after a failed save")
 
 // reqState is the middleware's per-request state, reached from the request's
-// context by Get and from the response writer at commit time. It holds the
-// wrapper and the session too, so that a request costs one allocation
-// for all three.
+// context by Get and from the response writer at commit time. It is that
+// context, too, and holds the wrapper and the session, so that a request
+// costs one allocation for all four.
 type reqState[T any] struct {
-	m         *Manager[T]
-	r         *http.Request
-	once      sync.Once
-	sess      *Session[T] // nil until a handler asks; then &val
-	committed bool
+	context.Context // the request's own, which this one extends
+	m               *Manager[T]
+	r               *http.Request
+	once            sync.Once
+	sess            *Session[T] // nil until a handler asks; then &val
+	committed       bool
 	// saveFailed: the commit failed and was reported; the session's state
 	// is not what the browser has, so it is not compared again.
 	saveFailed bool
 	w          responseWriter[T]
 	val        Session[T]
 	hdr        headerValues // the response's header values, set once at commit
+}
+
+// Value returns the state itself for its Manager, the key Get looks up,
+// and the request's own context's value for any other key.
+func (st *reqState[T]) Value(key any) any {
+	if m, ok := key.(*Manager[T]); ok && m == st.m {
+		return st
+	}
+	return st.Context.Value(key)
 }
 
 func (st *reqState[T]) session() *Session[T] {
@@ -61,8 +71,8 @@ func (m *Manager[T]) Handler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r) // already inside this Manager's Handler
 			return
 		}
-		st := &reqState[T]{m: m}
-		r = r.WithContext(context.WithValue(r.Context(), m, st))
+		st := &reqState[T]{Context: r.Context(), m: m}
+		r = r.WithContext(st)
 		st.r = r
 		st.w = responseWriter[T]{ResponseWriter: w, st: st}
 		next.ServeHTTP(&st.w, r)

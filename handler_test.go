@@ -304,3 +304,35 @@ func TestHeaderValuesAreIndependent(t *testing.T) {
 		t.Errorf("Set-Cookie: %q", got)
 	}
 }
+
+// The request's context is extended, not replaced: its values, its
+// cancellation and another Manager's session all still reach the handler.
+func TestRequestContextKeepsWorking(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	other := newTestManager[user](t, newClock(), WithName("other"))
+	type key struct{}
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "value"))
+	defer cancel()
+	var (
+		child     context.Context
+		stopChild context.CancelFunc = func() {}
+	)
+	defer func() { stopChild() }()
+	h := m.Handler(other.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if got := r.Context().Value(key{}); got != "value" {
+			t.Errorf("a value of the request's context: %v", got)
+		}
+		m.Get(r).Data.Name = "ada"
+		other.Get(r).Data.Name = "eve"
+		child, stopChild = context.WithCancel(r.Context())
+	})))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil).WithContext(parent))
+	if n := len(w.Result().Cookies()); n != 2 {
+		t.Errorf("two Managers set %d cookies, want 2", n)
+	}
+	cancel()
+	if err := child.Err(); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelling the request's context: a context derived in the handler has %v", err)
+	}
+}
