@@ -416,11 +416,11 @@ func do(tr *http.Transport, url, cookie string) (setCookie string, status int, e
 		return "", 0, err
 	}
 	for _, line := range resp.Header["Set-Cookie"] {
-		if v, ok := strings.CutPrefix(line, apps.CookieName+"="); ok {
-			v, _, _ = strings.Cut(v, ";")
-			if v != "" {
-				setCookie = apps.CookieName + "=" + v
-			}
+		// The name=value pair leads the line: the client sends that part
+		// back as it is, without copying it.
+		pair, _, _ := strings.Cut(line, ";")
+		if v, ok := strings.CutPrefix(pair, apps.CookieName+"="); ok && v != "" {
+			setCookie = pair
 		}
 	}
 	return setCookie, resp.StatusCode, nil
