@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -42,6 +43,20 @@ func (st *reqState[T]) Value(key any) any {
 	}
 	return st.Context.Value(key)
 }
+
+// String names the context the way the context package names its own. It
+// also keeps fmt, when a context is logged, from printing the state's
+// fields: the session's data is not for logs.
+func (st *reqState[T]) String() string {
+	parent := "context"
+	if s, ok := st.Context.(fmt.Stringer); ok {
+		parent = s.String()
+	}
+	return parent + ".WithValue(*cookiesession.Manager, session)"
+}
+
+// GoString is String, for %#v.
+func (st *reqState[T]) GoString() string { return st.String() }
 
 func (st *reqState[T]) session() *Session[T] {
 	st.once.Do(func() {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -324,6 +325,11 @@ func TestRequestContextKeepsWorking(t *testing.T) {
 		}
 		m.Get(r).Data.Name = "ada"
 		other.Get(r).Data.Name = "eve"
+		for _, verb := range []string{"%v", "%+v", "%#v"} {
+			if got := fmt.Sprintf(verb, r.Context()); strings.Contains(got, "ada") || strings.Contains(got, "eve") {
+				t.Errorf("printing the request's context with %s shows the session's data: %s", verb, got)
+			}
+		}
 		child, stopChild = context.WithCancel(r.Context())
 	})))
 	w := httptest.NewRecorder()
