@@ -205,9 +205,10 @@ func WithClock(now func() time.Time) Option { return func(c *config) { c.now = n
 // WithCacheSize sets how many recently opened or sealed cookie values the
 // Manager remembers, decoded. A browser sends the same value until a
 // response changes it, so most requests then skip decryption and
-// decoding; deadlines and the validator are still checked every time. Each
-// entry holds a copy of the session (about 1 KB for a typical one). Zero
-// turns the cache off. The default is DefaultCacheSize.
+// decoding; deadlines and the validator are still checked every time. A
+// value is forgotten as soon as a response replaces it. Each entry holds a
+// copy of the session (about 1 KB for a typical one). Zero turns the cache
+// off. The default is DefaultCacheSize.
 func WithCacheSize(n int) Option { return func(c *config) { c.cacheSize = n } }
 
 // WithSecureCookieFormat seals sessions in gorilla/securecookie's format

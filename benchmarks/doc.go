@@ -10,9 +10,10 @@
 // the previous response set, the common case), and with WithCacheSize(0)
 // ("cookiesession-cold"), which opens the value in full, as an instance
 // does the first time a value reaches it (after a deploy, or behind a load
-// balancer without sticky sessions). The request benchmarks send the same
-// cookie every time, so the default always hits its cache: read the two as
-// the best and the worst case of a request.
+// balancer without sticky sessions). In the request benchmarks, as in the
+// load command, each request brings the value the previous response set,
+// so the default always hits its cache: read the two as the best and the
+// worst case of a request.
 //
 // It is a module of its own so that gorilla/sessions and the load generator
 // never enter the dependency graph of cookiesession's users.

@@ -195,8 +195,9 @@ value the previous response set, so it is not decrypted or decoded again (the se
 copy of the remembered data; deadlines and the validator are still checked). *Cold* is
 ` + "`WithCacheSize(0)`" + `: the value is opened in full (base64url, XChaCha20-Poly1305, JSON), as it is
 on the first request bringing it to an instance: after a deploy or a restart, or on another
-instance of a fleet without sticky sessions. The benchmarks send the same cookie on every
-iteration, so the default always hits the cache: it is the best case, the cold one the worst.`
+instance of a fleet without sticky sessions. Each request brings the value the previous
+response set, as a browser's does, so the default always hits the cache: it is the best case,
+the cold one the worst.`
 
 func writeTables(w io.Writer, res results) error {
 	// The targets, for the cookiesession benchmarks.
