@@ -129,6 +129,7 @@ func (m *Manager[T]) loadCached(r *http.Request, value string, present uint32, o
 	}
 	env := Envelope{Created: e.created, Issued: e.issued}
 	if err := checkTimes(&env, o); err != nil {
+		m.cache.forget(value) // it will never open again
 		return m.newSession(s, o.Now, present, err), true
 	}
 	if !m.snapper.take(&s.Data, &e.snap) {
@@ -163,7 +164,7 @@ func (m *Manager[T]) remember(value string, s *Session[T], clone bool) {
 // forget drops the remembered value s came from (or was last written as):
 // the response is replacing or deleting it.
 func (m *Manager[T]) forget(s *Session[T]) {
-	if s.cached != "" {
+	if s.cached != "" && m.cache != nil {
 		m.cache.forget(s.cached)
 		s.cached = ""
 	}

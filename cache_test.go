@@ -59,26 +59,30 @@ func TestCacheStillEnforcesDeadlinesAndTheValidator(t *testing.T) {
 		}
 		return nil
 	}))
-	b := newBrowser(t)
-	b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
-	saved := map[string]string{}
-	for k, v := range b.cookies {
-		saved[k] = v
-	}
+	c := countFormat(m)
+	ada, eve := newBrowser(t), newBrowser(t)
+	ada.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+	eve.do(handle(m, func(s *Session[user]) { s.Data.Name = "eve" }), "GET", "/")
 	var s *Session[user]
 	get := handle(m, func(got *Session[user]) { s = got })
 
 	rejected = true
-	b.do(get, "GET", "/")
+	ada.do(get, "GET", "/")
 	if !errors.Is(s.Err(), ErrRejected) {
 		t.Errorf("a remembered value skipped the validator: %v", s.Err())
 	}
 	rejected = false
-	b.cookies = saved
 	clock.Advance(time.Hour)
-	b.do(get, "GET", "/")
+	eve.do(get, "GET", "/")
 	if !errors.Is(s.Err(), ErrExpired) || s.Data.Name != "" {
 		t.Errorf("a remembered value outlived its idle timeout: %v %+v", s.Err(), s.Data)
+	}
+	if n := c.opens.Load(); n != 0 {
+		t.Errorf("%d values were opened: the checks above did not run on remembered values", n)
+	}
+	// Both responses deleted their cookie: neither value is worth keeping.
+	if n := m.cache.len(); n != 0 {
+		t.Errorf("the cache still holds %d rejected or expired values", n)
 	}
 }
 

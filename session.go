@@ -515,6 +515,7 @@ func (m *Manager[T]) validate(r *http.Request, s *Session[T], now time.Time) *Se
 		return s
 	}
 	if err := m.validator(r, s); err != nil {
+		m.forget(s) // the response replaces or deletes it
 		return m.newSession(s, now, s.present, fmt.Errorf("%w: %w", ErrRejected, err))
 	}
 	return s
