@@ -14,7 +14,7 @@ import (
 // by the middleware just before the headers leave and by Manager.Save.
 
 // commit decides what the response must carry for s, adds it to h and
-// records s as written. It adds nothing if it fails: a failed save leaves
+// records s as written. It adds no cookie if it fails: a failed save leaves
 // the browser's previous cookie in place. hv holds the values of the
 // headers it sets; it must serve one response only.
 func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time, hv *headerValues) error {
@@ -181,7 +181,9 @@ func (m *Manager[T]) unmarshal(data []byte, v *T) error {
 // Set-Cookie headers when the response has none yet, so that a request
 // through the middleware allocates no slice for them. Each value is its
 // own one-element array: an append elsewhere reallocates rather than
-// writing over a neighbour.
+// writing over a neighbour. The response's header map keeps the state that
+// holds them alive for as long as the map lives, which net/http ends with
+// the response.
 type headerValues struct {
 	vary, cacheControl, setCookie [1]string
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"sync"
 )
 
@@ -44,11 +45,11 @@ func (st *reqState[T]) Value(key any) any {
 	return st.Context.Value(key)
 }
 
-// String names the context the way the context package names its own. It
-// also keeps fmt, when a context is logged, from printing the state's
-// fields: the session's data is not for logs.
+// String names the context after its parent, as the context package's
+// own contexts do. It also keeps fmt, when a context is logged, from
+// printing the state's fields: the session's data is not for logs.
 func (st *reqState[T]) String() string {
-	parent := "context"
+	parent := reflect.TypeOf(st.Context).String()
 	if s, ok := st.Context.(fmt.Stringer); ok {
 		parent = s.String()
 	}

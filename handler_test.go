@@ -306,13 +306,17 @@ func TestHeaderValuesAreIndependent(t *testing.T) {
 	}
 }
 
-// The request's context is extended, not replaced: its values, its
-// cancellation and another Manager's session all still reach the handler.
+// The request's context is extended, not replaced: its values, deadline
+// and cancellation, and another Manager's session, all still reach the
+// handler, and a handler can extend it further.
 func TestRequestContextKeepsWorking(t *testing.T) {
 	m := newTestManager[user](t, newClock())
 	other := newTestManager[user](t, newClock(), WithName("other"))
 	type key struct{}
-	parent, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "value"))
+	deadline := time.Now().Add(time.Hour)
+	withDeadline, stopDeadline := context.WithDeadline(context.WithValue(context.Background(), key{}, "value"), deadline)
+	defer stopDeadline()
+	parent, cancel := context.WithCancel(withDeadline)
 	defer cancel()
 	var (
 		child     context.Context
@@ -323,6 +327,11 @@ func TestRequestContextKeepsWorking(t *testing.T) {
 		if got := r.Context().Value(key{}); got != "value" {
 			t.Errorf("a value of the request's context: %v", got)
 		}
+		if got, ok := r.Context().Deadline(); !ok || !got.Equal(deadline) {
+			t.Errorf("the request's deadline: %v %t", got, ok)
+		}
+		type inner struct{}
+		r = r.WithContext(context.WithValue(r.Context(), inner{}, 1))
 		m.Get(r).Data.Name = "ada"
 		other.Get(r).Data.Name = "eve"
 		for _, verb := range []string{"%v", "%+v", "%#v"} {

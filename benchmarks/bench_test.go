@@ -179,13 +179,17 @@ func sessionCookie(w *httptest.ResponseRecorder) *http.Cookie {
 func cookieLen(cookie string) int { return len(cookie) - len(apps.CookieName+"=") }
 
 // check runs r once and fails unless the response is a 200 that sets a
-// session cookie exactly when wantCookie. It returns the cookie's length.
+// session cookie exactly when wantCookie, in one Set-Cookie line (the one
+// runner.serve follows). It returns the cookie's length.
 func check(tb testing.TB, name string, r *runner, wantCookie bool) int {
 	tb.Helper()
 	w := r.serve()
 	c := sessionCookie(w)
 	if w.Code != http.StatusOK || (c != nil) != wantCookie {
 		tb.Fatalf("%s: status %d, sets a cookie: %t, want %t", name, w.Code, c != nil, wantCookie)
+	}
+	if n := len(w.Header()["Set-Cookie"]); c != nil && n != 1 {
+		tb.Fatalf("%s: %d Set-Cookie lines, want 1", name, n)
 	}
 	if c == nil {
 		return 0
