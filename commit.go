@@ -17,7 +17,7 @@ import (
 // records s as written. It adds no cookie if it fails: a failed save leaves
 // the browser's previous cookie in place. hv holds the values of the
 // headers it sets; it must serve one response only.
-func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time, hv *headerValues) error {
+func (m *Manager[T]) commit(h http.Header, s *Session[T], hv *headerValues) error {
 	// 1. Compare with what came in: change is by content. Equal values
 	//    serialise equally, so only a difference needs serialising.
 	addVary(h, hv)
@@ -35,9 +35,15 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T], now time.Time, hv *hea
 		changed = changed || !bytes.Equal(data, baseline)
 	}
 
-	// 2. Decide whether a cookie must be written.
-	write := changed || s.renewed || s.stale ||
-		(m.idle > 0 && now.Sub(s.issued) >= m.idle/2)
+	// 2. Decide whether a cookie must be written. The clock is read only
+	//    when that, or the cookie, depends on it: most requests change
+	//    nothing, and reading it is not free.
+	write := changed || s.renewed || s.stale
+	var now time.Time
+	if write || s.destroyed || m.idle > 0 {
+		now = m.now()
+		write = write || (m.idle > 0 && now.Sub(s.issued) >= m.idle/2)
+	}
 	// A session that holds nothing is deleted rather than written: the
 	// next request starts an equal one, without the cookie's weight.
 	current := data

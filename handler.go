@@ -136,7 +136,7 @@ func (w *responseWriter[T]) commit() {
 	}
 	m := st.m
 	m.reportPending(w.ResponseWriter, s)
-	if err := m.commit(w.Header(), s, m.now(), &st.hdr); err != nil {
+	if err := m.commit(w.Header(), s, &st.hdr); err != nil {
 		st.saveFailed = true
 		hw := &hookWriter{ResponseWriter: w.ResponseWriter}
 		m.report(hw, st.r, err)

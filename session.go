@@ -528,7 +528,7 @@ func (m *Manager[T]) validate(r *http.Request, s *Session[T], now time.Time) *Se
 // Save is never needed.
 func (m *Manager[T]) Save(w http.ResponseWriter, s *Session[T]) error {
 	m.reportPending(w, s)
-	return m.commit(w.Header(), s, m.now(), new(headerValues))
+	return m.commit(w.Header(), s, new(headerValues))
 }
 
 // reportPending passes a failure found while loading s to the error
