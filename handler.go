@@ -184,6 +184,20 @@ func (w *responseWriter[T]) Write(p []byte) (int, error) {
 	return w.ResponseWriter.Write(p)
 }
 
+// WriteString commits the session before the first byte, and passes the
+// string on without converting it to bytes when the original writer can
+// take a string (net/http's can), as io.WriteString expects.
+func (w *responseWriter[T]) WriteString(s string) (int, error) {
+	w.commit()
+	if w.replaced {
+		return 0, errDiscarded
+	}
+	if sw, ok := w.ResponseWriter.(io.StringWriter); ok {
+		return sw.WriteString(s)
+	}
+	return w.ResponseWriter.Write([]byte(s))
+}
+
 // ReadFrom commits the session, then lets the original writer copy (using
 // sendfile where it can).
 func (w *responseWriter[T]) ReadFrom(src io.Reader) (int64, error) {

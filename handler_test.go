@@ -351,3 +351,43 @@ func TestRequestContextKeepsWorking(t *testing.T) {
 		t.Errorf("cancelling the request's context: a context derived in the handler has %v", err)
 	}
 }
+
+// stringWriter is a recorder that counts the strings it is given whole.
+type stringWriter struct {
+	*httptest.ResponseRecorder
+	strings int
+}
+
+func (w *stringWriter) WriteString(s string) (int, error) {
+	w.strings++
+	return w.ResponseRecorder.WriteString(s)
+}
+
+// io.WriteString through the middleware commits the cookie first and hands
+// the string to the original writer as a string; after a failed save, the
+// application's string is discarded like its bytes.
+func TestWriteStringCommitsFirst(t *testing.T) {
+	m := newTestManager[user](t, newClock(), WithMaxSize(1024))
+	var n int
+	var err error
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.URL.Query().Get("name")
+		m.Get(r).Data.Name = name
+		n, err = io.WriteString(w, "hello "+name[:3])
+	}))
+
+	w := &stringWriter{ResponseRecorder: httptest.NewRecorder()}
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/?name=ada", nil))
+	if n != 9 || err != nil || w.Body.String() != "hello ada" || w.strings != 1 {
+		t.Errorf("io.WriteString: %d, %v; body %q; %d strings passed on whole", n, err, w.Body.String(), w.strings)
+	}
+	if len(w.Result().Cookies()) != 1 {
+		t.Errorf("the response set cookies %v", w.Result().Cookies())
+	}
+
+	w = &stringWriter{ResponseRecorder: httptest.NewRecorder()}
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/?name="+strings.Repeat("x", 2000), nil))
+	if !errors.Is(err, errDiscarded) || w.Code != http.StatusInternalServerError || strings.Contains(w.Body.String(), "hello") {
+		t.Errorf("after a failed save: %v; status %d, body %q", err, w.Code, w.Body.String())
+	}
+}
