@@ -17,6 +17,17 @@
 //	                    reaching another instance of a fleet without sticky
 //	                    sessions), opened in full: base64, decryption, JSON
 //
+// One more app is a reference rather than a way to keep sessions:
+//
+//	headers-only        no session at all, but the same bytes on the wire
+//	                    as cookiesession: the client's cookie, Vary on
+//	                    every response, and on a writing route
+//	                    Cache-Control and a Set-Cookie line of the same
+//	                    length. What separates it from the app without a
+//	                    session is what carrying a session cookie costs
+//	                    net/http, whatever the library; what separates it
+//	                    from cookiesession is the library's own work.
+//
 // Every app has three routes:
 //
 //	/seed   signs in: stores the typical session (sets the cookie)
@@ -28,8 +39,10 @@ package apps
 import (
 	"bytes"
 	"encoding/gob"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 
 	"github.com/ce967478/cookiesession"
 	"github.com/gorilla/securecookie"
@@ -165,6 +178,40 @@ func Cookiesession(name string, m *cookiesession.Manager[Typical]) *App {
 			_, _ = io.WriteString(w, "ok")
 		})),
 	}
+}
+
+// HeadersOnlyName names HeadersOnly's app.
+const HeadersOnlyName = "headers-only"
+
+// HeadersOnly returns the reference app that carries cookiesession's
+// headers without a session (see the package comment): its /seed and
+// /write set the Set-Cookie line m's app sets when it signs in, and every
+// route answers Vary: Cookie, as m's does. It opens and seals nothing.
+func HeadersOnly(m *cookiesession.Manager[Typical]) (*App, error) {
+	w := httptest.NewRecorder()
+	Cookiesession("", m).Seed.ServeHTTP(w, httptest.NewRequest("GET", "/seed", nil))
+	set := w.Header()["Set-Cookie"]
+	if len(set) != 1 {
+		return nil, fmt.Errorf("signing in through cookiesession set %d cookies, want 1", len(set))
+	}
+	line, name := set[0], NewTypical().Name
+	// What cookiesession's middleware adds, header for header.
+	setting := func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["Vary"] = []string{"Cookie"}
+		h["Cache-Control"] = []string{"private"}
+		h["Set-Cookie"] = []string{line}
+		_, _ = io.WriteString(w, "ok")
+	}
+	return &App{
+		Name: HeadersOnlyName,
+		Seed: http.HandlerFunc(setting),
+		Read: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header()["Vary"] = []string{"Cookie"}
+			_, _ = io.WriteString(w, name)
+		}),
+		Write: http.HandlerFunc(setting),
+	}, nil
 }
 
 // The gorilla apps store the typical session the way gorilla's own

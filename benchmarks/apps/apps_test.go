@@ -107,3 +107,38 @@ func TestGorillaJSONStoreCannotSave(t *testing.T) {
 		t.Fatalf("CookieStore with JSONEncoder saved a session (status %d); the benchmarks should use it", resp.StatusCode)
 	}
 }
+
+// TestHeadersOnlyMatchesCookiesession checks that the reference app puts
+// the same headers on the wire as cookiesession, route for route: the same
+// names, and a Set-Cookie line of the same length on writes.
+func TestHeadersOnlyMatchesCookiesession(t *testing.T) {
+	m, err := NewManager()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, ref := Cookiesession(CookiesessionName, m), (*App)(nil)
+	if ref, err = HeadersOnly(m); err != nil {
+		t.Fatal(err)
+	}
+	cookie := sessionCookie(serve(t, ours.Seed, ""))
+	for _, route := range []struct {
+		name      string
+		ours, ref http.Handler
+	}{{"read", ours.Read, ref.Read}, {"write", ours.Write, ref.Write}} {
+		want, got := serve(t, route.ours, cookie), serve(t, route.ref, cookie)
+		for _, h := range []string{"Vary", "Cache-Control"} {
+			if w, g := want.Header.Get(h), got.Header.Get(h); w != g {
+				t.Errorf("%s: %s %q, cookiesession's %q", route.name, h, g, w)
+			}
+		}
+		w, g := want.Header.Get("Set-Cookie"), got.Header.Get("Set-Cookie")
+		// The seeded theme is "dark", the written one "light": a value up
+		// to 4 bytes longer once sealed and encoded.
+		if (w == "") != (g == "") || len(w)-len(g) < 0 || len(w)-len(g) > 4 {
+			t.Errorf("%s: Set-Cookie of %d bytes, cookiesession's %d", route.name, len(g), len(w))
+		}
+		if body(t, want) != body(t, got) {
+			t.Errorf("%s: the bodies differ", route.name)
+		}
+	}
+}

@@ -2,7 +2,8 @@
 // run four ways (no session; cookiesession with its defaults;
 // cookiesession with its cache of opened values off, WithCacheSize(0); and
 // gorilla/sessions' default CookieStore) over loopback HTTP with keep-alive
-// connections.
+// connections, and a fifth, headers-only, as a reference: no session, but
+// cookiesession's cookie and headers on the wire (see package apps).
 //
 //	cd benchmarks && go run ./load [-clients 32] [-duration 5s]
 //
@@ -67,7 +68,7 @@ func main() {
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured time before each app's first measurement on a route")
 	flag.IntVar(&o.rounds, "rounds", 20, "rounds each route's measurement is split into, the apps taking turns, so that load from elsewhere weighs on all alike")
 	flag.Int64Var(&o.maxRequests, "max-requests", 2_000_000, "most requests per route per app (warm-up included)")
-	appList := flag.String("apps", "", "comma-separated names of the apps to run (none, cookiesession, cookiesession-cold, gorilla/sessions); all if empty")
+	appList := flag.String("apps", "", "comma-separated names of the apps to run (none, headers-only, cookiesession, cookiesession-cold, gorilla/sessions); all if empty")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (servers and clients) to this file")
 	routeList := flag.String("routes", "", "comma-separated routes to drive (/read, /write); both if empty")
 	flag.Parse()
@@ -151,8 +152,13 @@ func run(stdout, stderr io.Writer, o options) error {
 	if err != nil {
 		return err
 	}
+	headersOnly, err := apps.HeadersOnly(m)
+	if err != nil {
+		return err
+	}
 	list := []*apps.App{
 		apps.None(),
+		headersOnly,
 		apps.Cookiesession(apps.CookiesessionName, m),
 		apps.Cookiesession(apps.CookiesessionColdName, cold),
 		apps.Gorilla("gorilla/sessions", apps.GorillaStore()),
@@ -550,8 +556,11 @@ func printTable(w io.Writer, results []result, o options) {
 		"so the load generator's own work is in every number: read the ratios to the app without a session, not the absolute rates. "+
 		"Each client resends the value the last response set, as a browser does, so %s (the defaults) always finds it in its cache of "+
 		"opened values, while %s (`WithCacheSize(0)`) opens every value in full, as on the first request after a deploy "+
-		"or on another instance of a fleet without sticky sessions.\n",
-		o.clients, o.warmup, o.duration, o.rounds, runtime.NumCPU(), runtime.GOMAXPROCS(0), apps.CookiesessionName, apps.CookiesessionColdName)
+		"or on another instance of a fleet without sticky sessions. "+
+		"%s has no session but the same bytes on the wire as %s (the cookie; Vary, and on /write Cache-Control and a Set-Cookie line): "+
+		"its ratio is what carrying the cookie costs net/http, whatever the library.\n",
+		o.clients, o.warmup, o.duration, o.rounds, runtime.NumCPU(), runtime.GOMAXPROCS(0), apps.CookiesessionName, apps.CookiesessionColdName,
+		apps.HeadersOnlyName, apps.CookiesessionName)
 	for _, r := range results {
 		if r.stoppedByMax {
 			fmt.Fprintf(w, "\n%s %s stopped at -max-requests (%d) before its time was up.\n", r.app, r.route, o.maxRequests)

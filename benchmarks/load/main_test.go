@@ -18,8 +18,8 @@ func TestRun(t *testing.T) {
 	}
 	table := out.String()
 	for _, row := range []string{
-		"| none | /read |", "| cookiesession | /read |", "| cookiesession-cold | /read |", "| gorilla/sessions | /read |",
-		"| none | /write |", "| cookiesession | /write |", "| cookiesession-cold | /write |", "| gorilla/sessions | /write |",
+		"| none | /read |", "| headers-only | /read |", "| cookiesession | /read |", "| cookiesession-cold | /read |", "| gorilla/sessions | /read |",
+		"| none | /write |", "| headers-only | /write |", "| cookiesession | /write |", "| cookiesession-cold | /write |", "| gorilla/sessions | /write |",
 	} {
 		line := lineWith(table, row)
 		if line == "" {
