@@ -116,8 +116,9 @@ func TestHeadersOnlyMatchesCookiesession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ours, ref := Cookiesession(CookiesessionName, m), (*App)(nil)
-	if ref, err = HeadersOnly(m); err != nil {
+	ours := Cookiesession(CookiesessionName, m)
+	ref, err := HeadersOnly(m)
+	if err != nil {
 		t.Fatal(err)
 	}
 	cookie := sessionCookie(serve(t, ours.Seed, ""))
