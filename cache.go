@@ -126,17 +126,17 @@ func (m *Manager[T]) loadCached(r *http.Request, value string, present uint32, o
 		keyID:   e.keyID,
 		orig:    e.orig,
 		present: present,
+		cached:  value,
 	}
 	env := Envelope{Created: e.created, Issued: e.issued}
 	if err := checkTimes(&env, o); err != nil {
-		m.cache.forget(value) // it will never open again
+		m.forget(s) // it will never open again
 		return m.newSession(s, o.Now, present, err), true
 	}
 	if !m.snapper.take(&s.Data, &e.snap) {
 		return nil, false // cannot happen: the snapshot was taken the same way
 	}
 	s.snap, s.snapOK = e.snap, true
-	s.cached = value
 	return m.validate(r, s, o.Now), true
 }
 
