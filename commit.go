@@ -115,11 +115,13 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T], hv *headerValues) erro
 // are measured from. With the cache on, the next request gets it from the
 // cache, and must see what opening the cookie would give: a copy of Data
 // when that is the same (jsonRoundTrips, and no string that needed
-// replacing, which encoding/json writes as \ufffd), else data decoded.
-// That is not always what the handler set: a string's invalid UTF-8, an
-// unexported field, a number in an interface, time's monotonic reading.
+// replacing, which shows as jsonReplacement), else data decoded. That is
+// not always what the handler set: a string's invalid UTF-8, an unexported
+// field, a number in an interface, time's monotonic reading. Where the
+// replacement is written as U+FFFD itself, a string that held U+FFFD is
+// decoded too: needlessly, but to the same value.
 func (m *Manager[T]) snapshotSealed(s *Session[T], data []byte) {
-	if m.cache == nil || m.jsonExact && !bytes.Contains(data, []byte(`\ufffd`)) {
+	if m.cache == nil || m.jsonExact && !bytes.Contains(data, []byte(jsonReplacement)) {
 		m.takeSnapshot(s)
 		return
 	}

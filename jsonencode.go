@@ -423,6 +423,20 @@ var jsonEncSafe = func() (safe [256]bool) {
 
 const jsonEncHex = "0123456789abcdef"
 
+// jsonReplacement is what json.Marshal writes, inside a string, for a byte
+// that is not valid UTF-8: U+FFFD escaped as \ufffd up to Go 1.26, and the
+// character itself from Go 1.27, whose encoding/json runs on json/v2 (and
+// with GOEXPERIMENT=jsonv2 before that). Asking encoding/json once keeps
+// the compiled encoder byte for byte equal to the one in use, whichever it
+// is. Both forms read back as U+FFFD.
+var jsonReplacement = func() string {
+	b, err := json.Marshal("\xff")
+	if err != nil || len(b) < 2 {
+		return `\ufffd` // cannot happen: Marshal of a string does not fail
+	}
+	return string(b[1 : len(b)-1])
+}()
+
 // appendJSONShortString is appendJSONStringAfter for a pre and an s of at
 // most 16 bytes each, when s needs no escaping (it reports false if it
 // does). It reads s as at most two words, overlapping if need be (three
@@ -604,9 +618,9 @@ func appendJSONStringAfter(dst []byte, pre *jsonEncLit, s string) []byte {
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
-			// Invalid UTF-8 becomes U+FFFD, escaped.
+			// Invalid UTF-8 becomes U+FFFD, as encoding/json writes it.
 			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
+			dst = append(dst, jsonReplacement...)
 			i += size
 			start = i
 			continue
