@@ -234,9 +234,9 @@ func GorillaStore() *sessions.CookieStore {
 // codec instead of gob.
 //
 // CookieStore keeps session.Values, a map[interface{}]interface{}, which
-// encoding/json cannot encode: every Save fails with "json: unsupported
-// type". The variant is kept to show that; GorillaJSON's app stores the
-// session another way.
+// encoding/json up to Go 1.26 cannot encode: every Save fails with "json:
+// unsupported type". The variant is kept to show that; GorillaJSON's app
+// stores the session another way, which works with every Go release.
 func GorillaJSONStore() *sessions.CookieStore {
 	s := GorillaStore()
 	for _, c := range s.Codecs {

@@ -100,11 +100,17 @@ func TestNone(t *testing.T) {
 
 // TestGorillaJSONStoreCannotSave documents why the benchmarks use
 // securecookie directly for gorilla with JSON: CookieStore's Values map has
-// interface keys, which encoding/json refuses.
+// interface keys, which encoding/json refuses up to Go 1.26. From Go 1.27
+// (json/v2 underneath) it encodes them when they hold strings; the
+// benchmarks keep the way that works on every release, so that their
+// figures compare across releases.
 func TestGorillaJSONStoreCannotSave(t *testing.T) {
 	resp := serve(t, Gorilla("gorilla-json", GorillaJSONStore()).Seed, "")
+	if resp.StatusCode == http.StatusOK {
+		t.Skip("this Go's encoding/json encodes interface-keyed maps: CookieStore with JSONEncoder saves")
+	}
 	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(body(t, resp), "unsupported type") {
-		t.Fatalf("CookieStore with JSONEncoder saved a session (status %d); the benchmarks should use it", resp.StatusCode)
+		t.Fatalf("CookieStore with JSONEncoder: status %d, want 500 with \"unsupported type\"", resp.StatusCode)
 	}
 }
 
