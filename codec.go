@@ -71,7 +71,8 @@ func (JSONSerializer) Unmarshal(data []byte, v any) error { return json.Unmarsha
 // cookies, such as cmd/sessionkey.
 type Envelope struct {
 	// Created is when the session lifetime began (login, or Renew). The
-	// absolute lifetime counts from here.
+	// absolute lifetime counts from here. Sealed values carry Created and
+	// Issued in whole seconds, rounded up: Open returns them so.
 	Created time.Time
 	// Issued is when this value was sealed. The idle timeout counts from
 	// here.
@@ -288,7 +289,7 @@ type plaintext struct {
 // before Created.
 func measurePlaintext(e *Envelope) (plaintext, error) {
 	var p plaintext
-	created, issued := e.Created.Unix(), e.Issued.Unix()
+	created, issued := sealedTime(e.Created).Unix(), sealedTime(e.Issued).Unix()
 	if created < 0 || issued < created {
 		return p, fmt.Errorf("cookiesession: Seal: invalid times (created %v, issued %v)", e.Created, e.Issued)
 	}
@@ -357,6 +358,24 @@ func parsePlaintext(pt []byte) (Envelope, error) {
 	e.Issued = time.Unix(int64(created+delta), 0)
 	e.Data = pt
 	return e, nil
+}
+
+// sealedTime is t as a sealed value carries it and Open returns it: whole
+// seconds, rounded up, in local time, without a monotonic reading. The
+// Manager keeps its sessions' times in this form, so that a session reads
+// the same whether its cookie was opened or remembered (cache.go).
+//
+// Rounding up keeps a lifetime from seeming to begin before it did. A
+// validator that rejects sessions created before a "signed out everywhere"
+// time must not reject the session renewed just after it, in the same
+// second; the price is that one created less than a second before it
+// passes.
+func sealedTime(t time.Time) time.Time {
+	sec := t.Unix()
+	if t.Nanosecond() != 0 {
+		sec++
+	}
+	return time.Unix(sec, 0)
 }
 
 func checkTimes(e *Envelope, o *OpenOptions) error {

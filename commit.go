@@ -56,7 +56,8 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T], hv *headerValues) erro
 			makePrivate(h, hv)
 			m.forget(s)
 		}
-		s.reset(m.zero, now, now, 0)
+		at := sealedTime(now)
+		s.reset(m.zero, at, at, 0)
 		m.takeSnapshot(s)
 		return nil
 	}
@@ -74,13 +75,14 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T], hv *headerValues) erro
 	// 3. Seal, check the size, and only then touch the headers.
 	data = current
 	// A new session's lifetime began when it was loaded, moments ago.
+	// Times are kept as the cookie carries them (sealedTime).
 	created := s.created
 	if s.destroyed || s.renewed {
-		created = now
+		created = sealedTime(now)
 	}
 	// An instance whose clock is behind the one that created the session
 	// (within ClockSkew) must not seal an issue time before the creation.
-	issued := now
+	issued := sealedTime(now)
 	if issued.Before(created) {
 		issued = created
 	}

@@ -94,7 +94,7 @@ func (m *Manager[T]) migrate(r *http.Request, value string, present uint32, now 
 	//    the same response. Its lifetime counts from the cookie's last save
 	//    (authenticated by its MAC): the closest to a creation time gorilla
 	//    keeps, and what a validator's "signed out everywhere at" needs.
-	created := now
+	created := sealedTime(now)
 	if ts, ok := secureCookieTime(value); ok && ts < now.Unix() {
 		created = time.Unix(ts, 0)
 	}
@@ -107,7 +107,7 @@ func (m *Manager[T]) migrate(r *http.Request, value string, present uint32, now 
 		m:       m,
 		Data:    data,
 		created: created,
-		issued:  now,
+		issued:  sealedTime(now),
 		stale:   true,
 		present: present,
 	}

@@ -83,12 +83,20 @@ func (s *Session[T]) IsNew() bool { return s.isNew }
 // new and empty in either case: this is for logging and metrics only.
 func (s *Session[T]) Err() error { return s.err }
 
-// Created returns when the session's lifetime began: its first save, or the
-// last Renew. The absolute lifetime (WithMaxAge) counts from here.
+// Created returns when the session's lifetime began: when it was loaded as
+// a new session, or the last Renew or Destroy (which take effect when the
+// response is written). The absolute lifetime (WithMaxAge) counts from here.
+//
+// Like Issued, it is in whole seconds, rounded up, as the cookie carries
+// it, on every instance alike. A validator that compares it with a stored
+// time, such as "signed out everywhere at", should reject sessions created
+// at or before that time: one renewed just after it, in the same second,
+// is then kept.
 func (s *Session[T]) Created() time.Time { return s.created }
 
 // Issued returns when the cookie the request brought was sealed (for a new
-// session, when the session was loaded). The idle timeout counts from here.
+// session, when the session was loaded), in whole seconds, rounded up. The
+// idle timeout counts from here.
 func (s *Session[T]) Issued() time.Time { return s.issued }
 
 // KeyID returns the id of the key that sealed the request's cookie, and
@@ -425,8 +433,8 @@ func (m *Manager[T]) newSession(s *Session[T], now time.Time, present uint32, er
 	*s = Session[T]{
 		m:       m,
 		Data:    m.newData(),
-		created: now,
-		issued:  now,
+		created: sealedTime(now),
+		issued:  sealedTime(now),
 		isNew:   true,
 		err:     err,
 		orig:    m.zero,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -377,6 +378,61 @@ func TestValidatorRejects(t *testing.T) {
 	}
 	if !strings.Contains(rec.Header().Get("Set-Cookie"), "Max-Age=0") {
 		t.Error("the rejected cookie was not cleared")
+	}
+}
+
+// A session's times are the cookie's, whether the instance that serves a
+// request remembers the value (it sealed it) or opens it (another
+// instance, or after a restart): whole seconds, rounded up. Otherwise a
+// validator comparing them with a stored time answers differently on
+// different instances. Rounding up is what lets the README's "signed out
+// everywhere" validator keep the session renewed just after the sign-out,
+// in the same second, while rejecting one from an earlier second.
+func TestTimesAreTheCookiesOnEveryInstance(t *testing.T) {
+	clock := newClock()
+	clock.Advance(600 * time.Millisecond) // the clock is between seconds
+	signedOutAt := time.Time{}
+	var created, issued time.Time
+	validator := WithValidator(func(r *http.Request, s *Session[user]) error {
+		if s.Data.Name != "" && !s.Created().After(signedOutAt) {
+			return errors.New("signed out everywhere")
+		}
+		return nil
+	})
+	a := newTestManager[user](t, clock, validator) // seals, and remembers
+	b := newTestManager[user](t, clock, validator) // only opens
+	capture := func(s *Session[user]) { created, issued = s.Created(), s.Issued() }
+
+	other := newBrowser(t) // signed in on another device, a second earlier
+	other.do(handle(a, func(s *Session[user]) { s.Data.Name = "ada" }), "POST", "/login")
+	clock.Advance(time.Second)
+	ada := newBrowser(t)
+	ada.do(handle(a, func(s *Session[user]) { s.Data.Name = "ada" }), "POST", "/login")
+	clock.Advance(100 * time.Millisecond)
+	// "Sign out everywhere", then a new lifetime for this browser, in the
+	// same request: the second has not changed.
+	ada.do(handle(a, func(s *Session[user]) {
+		signedOutAt = clock.Now()
+		s.Renew()
+	}), "POST", "/sign-out-everywhere")
+	clock.Advance(100 * time.Millisecond)
+
+	want := time.Unix(t0.Unix()+2, 0) // 12:00:01.7, rounded up
+	for _, m := range []*Manager[user]{a, b} {
+		var s *Session[user]
+		ada.do(handle(m, func(got *Session[user]) { s = got; capture(got) }), "GET", "/")
+		if s.Data.Name != "ada" || s.Err() != nil {
+			t.Errorf("instance %p: the renewed session was refused: %v", m, s.Err())
+		}
+		if !created.Equal(want) || !issued.Equal(want) || created.Nanosecond() != 0 {
+			t.Errorf("instance %p: Created %v, Issued %v; want both %v", m, created, issued, want)
+		}
+		o := newBrowser(t) // a rejection clears the cookie: each instance gets it
+		maps.Copy(o.cookies, other.cookies)
+		o.do(handle(m, func(got *Session[user]) { s = got }), "GET", "/")
+		if !errors.Is(s.Err(), ErrRejected) {
+			t.Errorf("instance %p: the session from before the sign-out was not rejected: %v", m, s.Err())
+		}
 	}
 }
 
