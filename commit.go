@@ -21,6 +21,7 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T], hv *headerValues) erro
 	// 1. Compare with what came in: change is by content. Equal values
 	//    serialise equally, so only a difference needs serialising.
 	addVary(h, hv)
+	m.fillNilMap(s) // nil is empty, and is saved (or deleted) as {}
 	var data []byte
 	changed := s.flashDiff
 	if s.destroyed || !m.unchanged(s) {
@@ -158,6 +159,7 @@ func (m *Manager[T]) dirty(s *Session[T]) bool {
 	if s.flashDiff || s.destroyed || s.renewed {
 		return true
 	}
+	m.fillNilMap(s)
 	if m.unchanged(s) {
 		return false
 	}

@@ -38,8 +38,8 @@ const (
 // several goroutines, just like a map.
 type Session[T any] struct {
 	// Data is the application's session data. For a new session it is the
-	// zero value of T, except that a map type starts as an empty map, ready
-	// for assignment.
+	// zero value of T, except that a map is never nil: it starts empty,
+	// ready for assignment, and setting it to nil empties the session.
 	Data T
 
 	m       *Manager[T]
@@ -283,6 +283,7 @@ type Manager[T any] struct {
 	validator func(*http.Request, *Session[T]) error
 	now       func() time.Time
 	newData   func() T
+	isMap     bool // T is a map type: Data is never left nil (fillNilMap)
 	zero      []byte         // newData() serialised: the content of an untouched session
 	snapper   snapshotter[T] // copies and compares Data (snapshot.go)
 	cache     *openCache[T]  // nil when off (cache.go)
@@ -356,6 +357,7 @@ func New[T any](keys *Keyring, options ...Option) (*Manager[T], error) {
 	}
 	if reflect.TypeFor[T]().Kind() == reflect.Map {
 		mt := reflect.TypeFor[T]()
+		m.isMap = true
 		m.newData = func() T { return reflect.MakeMap(mt).Interface().(T) }
 	} else {
 		m.newData = func() T { var zero T; return zero }
@@ -444,6 +446,17 @@ func (m *Manager[T]) newSession(s *Session[T], now time.Time, present uint32, er
 	return s
 }
 
+// fillNilMap gives a map session whose Data is nil an empty map, so that
+// Data is ready for assignment on every request, as documented. A handler
+// that sets Data to nil has emptied the session; a cookie may hold null
+// (encoding/json decodes it as a nil map) if an earlier version of the
+// application wrote one.
+func (m *Manager[T]) fillNilMap(s *Session[T]) {
+	if m.isMap && reflect.ValueOf(&s.Data).Elem().IsNil() {
+		s.Data = m.newData()
+	}
+}
+
 // takeSnapshot records s.Data as the state later changes are measured from.
 func (m *Manager[T]) takeSnapshot(s *Session[T]) {
 	s.snapOK = m.snapper.ok() && m.snapper.take(&s.snap, &s.Data)
@@ -511,6 +524,7 @@ func (m *Manager[T]) load(r *http.Request, now time.Time, s *Session[T]) *Sessio
 	if err := m.unmarshal(e.Data, &s.Data); err != nil {
 		return m.newSession(s, now, jar.present, fmt.Errorf("%w: the data does not decode into %v: %v", ErrMalformed, reflect.TypeFor[T](), err))
 	}
+	m.fillNilMap(s) // a map cookie may hold null
 	m.takeSnapshot(s)
 	m.remember(value, s, true)
 	return m.validate(r, s, now)

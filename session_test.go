@@ -486,6 +486,40 @@ func TestMapSessions(t *testing.T) {
 	}
 }
 
+// A map session's Data is ready for assignment on every request: after a
+// handler set it to nil (which empties the session), and when a cookie
+// holds null, as one written by an earlier version of an application that
+// did so may.
+func TestMapSessionsAreNeverNil(t *testing.T) {
+	clock := newClock()
+	m := newTestManager[map[string]string](t, clock)
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[map[string]string]) { s.Data["user"] = "ada" }), "POST", "/login")
+	rec := b.do(handle(m, func(s *Session[map[string]string]) { s.Data = nil }), "POST", "/logout")
+	if !strings.Contains(rec.Header().Get("Set-Cookie"), "Max-Age=0") || len(b.cookies) != 0 {
+		t.Errorf("a session set to nil was not deleted: Set-Cookie %q", rec.Header().Get("Set-Cookie"))
+	}
+
+	null, err := m.keys.Seal(m.name, &Envelope{Created: clock.Now(), Issued: clock.Now(), Data: []byte("null")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.cookies[m.name] = null
+	for i, h := range []http.Handler{
+		handle(m, func(s *Session[map[string]string]) { s.Data["theme"] = "dark" }), // opens null
+		handle(m, func(s *Session[map[string]string]) { s.Data["lang"] = "en" }),    // from the cache
+	} {
+		if rec := b.do(h, "GET", "/"); rec.Code != http.StatusOK {
+			t.Fatalf("request %d: status %d", i, rec.Code)
+		}
+	}
+	var got map[string]string
+	b.do(handle(m, func(s *Session[map[string]string]) { got = s.Data }), "GET", "/")
+	if got["theme"] != "dark" || got["lang"] != "en" {
+		t.Errorf("Data = %v, want theme and lang", got)
+	}
+}
+
 func TestBadCookiesGiveAFreshSession(t *testing.T) {
 	clock := newClock()
 	m := newTestManager[user](t, clock)
