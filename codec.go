@@ -190,7 +190,7 @@ func (k *Keyring) appendSeal(dst []byte, name string, e *Envelope) ([]byte, erro
 	copy(aad[1+keyIDSize:], name)
 
 	// 4. Encrypt and authenticate in place.
-	rk.aead.Seal(pt[:0], nonce, pt, aad)
+	rk.derived().aead.Seal(pt[:0], nonce, pt, aad)
 
 	// 5. Encode for the cookie.
 	return b64.AppendEncode(dst, buf[:sealedLen]), nil
@@ -250,7 +250,7 @@ func (k *Keyring) Open(name, value string, o OpenOptions) (Envelope, error) {
 	copy(aad, raw[:1+keyIDSize])
 	copy(aad[1+keyIDSize:], name)
 	nonce := raw[1+keyIDSize : headerSize]
-	pt, err := rk.aead.Open(raw[headerSize:headerSize], nonce, raw[headerSize:], aad)
+	pt, err := rk.derived().aead.Open(raw[headerSize:headerSize], nonce, raw[headerSize:], aad)
 	if err != nil {
 		return Envelope{}, fmt.Errorf("%w: for cookie %q", ErrAuthentication, name)
 	}

@@ -68,7 +68,7 @@ func newSecureCookieFormat(keys *Keyring, maxLength int) *secureCookieFormat {
 		// The derived keys have the sizes securecookie needs (HMAC-SHA256,
 		// AES-256), so New cannot record a usage error here: every error
 		// Decode returns later is about the value, never about the codec.
-		f.codecs[i] = securecookie.New(rk.scHash, rk.scBlock).
+		f.codecs[i] = securecookie.New(rk.derived().scHash, rk.derived().scBlock).
 			// The payload is our plaintext, already encoded: no gob.
 			SetSerializer(securecookie.NopEncoder{}).
 			// Deadlines are checked from the sealed times (see above),

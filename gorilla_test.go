@@ -43,7 +43,7 @@ func TestSecureCookieIsGorillaFormat(t *testing.T) {
 	k := mustKeyring(t, testSecret(1))
 	f := newSecureCookieFormat(k, 0)
 	rk := k.newest()
-	plain := securecookie.New(rk.scHash, rk.scBlock).SetSerializer(securecookie.NopEncoder{})
+	plain := securecookie.New(rk.derived().scHash, rk.derived().scBlock).SetSerializer(securecookie.NopEncoder{})
 
 	in := Envelope{Created: t0, Issued: t0.Add(time.Minute), Flashes: []string{"hi"}, Data: []byte(`{"user":"ada"}`)}
 	p, err := measurePlaintext(&in)

@@ -54,11 +54,23 @@ func (id KeyID) String() string { return hex.EncodeToString(id[:]) }
 // not kept.
 type ringKey struct {
 	id       KeyID
-	aead     cipher.AEAD
-	scHash   []byte
-	scBlock  []byte
 	position int // 1-based position in the list, for messages
+	// keys is behind two pointers so that no fmt verb can print it, even
+	// from inside a Keyring value, where fmt calls no Format method: fmt
+	// shows the value a pointer points to only at the top level (and %s
+	// and the like reach that level through a pointer inside a struct),
+	// never the value a pointer to a pointer leads to.
+	keys **derivedKeys
 }
+
+// derivedKeys are a secret's keys, one per purpose.
+type derivedKeys struct {
+	aead            cipher.AEAD // the version-1 format's
+	scHash, scBlock []byte      // the securecookie format's (gorilla.go)
+}
+
+// derived returns the key's derived keys.
+func (rk *ringKey) derived() *derivedKeys { return *rk.keys }
 
 // Keyring holds the keys that seal and open session cookies, newest first.
 // The first key seals; every key opens, so a key can be retired gradually
@@ -121,15 +133,17 @@ func deriveKey(secret []byte) (ringKey, error) {
 	if err != nil {
 		return rk, err
 	}
-	if rk.aead, err = chacha20poly1305.NewX(aeadKey); err != nil {
+	d := new(derivedKeys)
+	if d.aead, err = chacha20poly1305.NewX(aeadKey); err != nil {
 		return rk, err
 	}
-	if rk.scHash, err = hkdf.Key(sha256.New, secret, nil, labelSCHash, scHashKeySize); err != nil {
+	if d.scHash, err = hkdf.Key(sha256.New, secret, nil, labelSCHash, scHashKeySize); err != nil {
 		return rk, err
 	}
-	if rk.scBlock, err = hkdf.Key(sha256.New, secret, nil, labelSCBlock, scBlockKeySize); err != nil {
+	if d.scBlock, err = hkdf.Key(sha256.New, secret, nil, labelSCBlock, scBlockKeySize); err != nil {
 		return rk, err
 	}
+	rk.keys = &d
 	return rk, nil
 }
 

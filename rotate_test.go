@@ -2,11 +2,15 @@ package cookiesession
 
 import (
 	"bytes"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // testSecret returns a deterministic 32-byte secret, different for each seed.
@@ -136,18 +140,41 @@ func TestKeyringNeverPrintsKeyMaterial(t *testing.T) {
 	k := mustKeyring(t, secret)
 	rk := k.newest()
 	var secrets [][]byte
-	secrets = append(secrets, secret, rk.scHash, rk.scBlock)
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%X", "%q"} {
-		out := fmt.Sprintf(verb, k)
-		for _, s := range secrets {
-			for _, enc := range []string{string(s), fmt.Sprintf("%x", s), fmt.Sprintf("%X", s),
-				base64.StdEncoding.EncodeToString(s), base64.RawURLEncoding.EncodeToString(s)} {
-				if strings.Contains(out, enc) {
-					t.Fatalf("%s printed key material: %s", verb, out)
+	aeadKey, err := hkdf.Key(sha256.New, secret, nil, labelXChaCha, chacha20poly1305.KeySize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets = append(secrets, secret, aeadKey, rk.derived().scHash, rk.derived().scBlock)
+	m, err := New[user](k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type holder struct {
+		Ring    *Keyring
+		ring    *Keyring
+		Value   Keyring
+		value   Keyring
+		Manager Manager[user]
+	}
+	// The Keyring itself, its value (fmt skips the pointer's methods),
+	// structs holding either (fmt calls no method on unexported fields),
+	// and a Manager's value.
+	for _, v := range []any{k, *k, holder{k, k, *k, *k, *m}, &holder{k, k, *k, *k, *m}, *m} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%X", "%q", "%d"} {
+			out := fmt.Sprintf(verb, v)
+			for _, s := range secrets {
+				for _, enc := range []string{string(s), fmt.Sprintf("%x", s), fmt.Sprintf("%X", s),
+					strings.Trim(fmt.Sprint(s[:4]), "[]"), fmt.Sprintf("%q", s),
+					base64.StdEncoding.EncodeToString(s), base64.RawURLEncoding.EncodeToString(s)} {
+					if strings.Contains(out, enc) {
+						t.Fatalf("%s of %T printed key material: %s", verb, v, out)
+					}
 				}
 			}
 		}
-		if !strings.Contains(out, k.IDs()[0].String()) {
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%X", "%q"} {
+		if out := fmt.Sprintf(verb, k); !strings.Contains(out, k.IDs()[0].String()) {
 			t.Errorf("%s = %q, want the key id", verb, out)
 		}
 	}
