@@ -283,7 +283,7 @@ type Manager[T any] struct {
 	validator func(*http.Request, *Session[T]) error
 	now       func() time.Time
 	newData   func() T
-	isMap     bool // T is a map type: Data is never left nil (fillNilMap)
+	isMap     bool           // T is a map type: Data is never left nil (fillNilMap)
 	zero      []byte         // newData() serialised: the content of an untouched session
 	snapper   snapshotter[T] // copies and compares Data (snapshot.go)
 	cache     *openCache[T]  // nil when off (cache.go)
