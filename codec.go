@@ -132,8 +132,11 @@ const (
 	// minEncoded is the length of the shortest value Open could accept.
 	minEncoded = (8*(headerSize+minPlaintext+tagSize) + 5) / 6
 	// maxFlashes bounds the flash list a value may claim to hold, so that
-	// a corrupt count cannot make Open allocate much.
+	// a corrupt count cannot make Open allocate much. Seal refuses more.
 	maxFlashes = 1 << 10
+	// maxSealedTime bounds the created time and the issued delta, in
+	// seconds (about 35,000 years): Open refuses more, and so does Seal.
+	maxSealedTime = 1 << 40
 )
 
 var b64 = base64.RawURLEncoding
@@ -290,8 +293,13 @@ type plaintext struct {
 func measurePlaintext(e *Envelope) (plaintext, error) {
 	var p plaintext
 	created, issued := sealedTime(e.Created).Unix(), sealedTime(e.Issued).Unix()
-	if created < 0 || issued < created {
+	if created < 0 || issued < created || created > maxSealedTime || issued-created > maxSealedTime {
 		return p, fmt.Errorf("cookiesession: Seal: invalid times (created %v, issued %v)", e.Created, e.Issued)
+	}
+	// What Open would refuse is not sealed: a value that cannot be read
+	// back loses the session without a word.
+	if len(e.Flashes) > maxFlashes {
+		return p, fmt.Errorf("%w: %d flash messages; at most %d fit a session", ErrTooLarge, len(e.Flashes), maxFlashes)
 	}
 	p.n = binary.PutUvarint(p.hdr[:], uint64(created))
 	p.n += binary.PutUvarint(p.hdr[p.n:], uint64(issued-created))
@@ -324,12 +332,12 @@ func (p *plaintext) put(pt []byte, e *Envelope) {
 func parsePlaintext(pt []byte) (Envelope, error) {
 	var e Envelope
 	created, n := binary.Uvarint(pt)
-	if n <= 0 || created > 1<<40 {
+	if n <= 0 || created > maxSealedTime {
 		return e, fmt.Errorf("%w: bad created time", ErrMalformed)
 	}
 	pt = pt[n:]
 	delta, n := binary.Uvarint(pt)
-	if n <= 0 || delta > 1<<40 {
+	if n <= 0 || delta > maxSealedTime {
 		return e, fmt.Errorf("%w: bad issued time", ErrMalformed)
 	}
 	pt = pt[n:]

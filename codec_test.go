@@ -271,6 +271,32 @@ func TestSealRefusesBadTimes(t *testing.T) {
 	})
 }
 
+// Seal refuses what Open would refuse: a value that cannot be read back
+// would lose the session without a word.
+func TestSealRefusesWhatOpenRefuses(t *testing.T) {
+	bothFormats(t, mustKeyring(t, testSecret(1)), func(t *testing.T, f format) {
+		flashes := make([]string, maxFlashes)
+		value, err := sealWith(f, "s", &Envelope{Created: t0, Issued: t0, Flashes: flashes, Data: []byte("{}")})
+		if err != nil {
+			t.Fatalf("%d flashes: %v", maxFlashes, err)
+		}
+		if e, err := f.open("s", value, OpenOptions{Now: t0}); err != nil || len(e.Flashes) != maxFlashes {
+			t.Fatalf("%d flashes did not open back: %v", maxFlashes, err)
+		}
+		_, err = sealWith(f, "s", &Envelope{Created: t0, Issued: t0, Flashes: append(flashes, ""), Data: []byte("{}")})
+		if !errors.Is(err, ErrTooLarge) {
+			t.Errorf("%d flashes: err %v, want ErrTooLarge", maxFlashes+1, err)
+		}
+		far := time.Unix(maxSealedTime+1, 0)
+		if _, err := sealWith(f, "s", &Envelope{Created: far, Issued: far}); err == nil {
+			t.Error("a created time Open refuses was sealed")
+		}
+		if _, err := sealWith(f, "s", &Envelope{Created: t0, Issued: time.Unix(t0.Unix()+maxSealedTime+1, 0)}); err == nil {
+			t.Error("an issued time Open refuses was sealed")
+		}
+	})
+}
+
 func TestOpenOverlongDoesNotAllocateForIt(t *testing.T) {
 	huge := strings.Repeat("A", 1<<20)
 	bothFormats(t, mustKeyring(t, testSecret(1)), func(t *testing.T, f format) {

@@ -605,6 +605,33 @@ func TestSaveFailureKeepsPreviousCookie(t *testing.T) {
 	}
 }
 
+// More flash messages than a cookie may claim to hold fail the save,
+// loudly, instead of writing a cookie that would not open again.
+func TestTooManyFlashesFailTheSave(t *testing.T) {
+	var hookErr error
+	m := newTestManager[user](t, newClock(),
+		WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) { hookErr = err }))
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "POST", "/login")
+	before := b.cookies[m.name]
+	b.do(handle(m, func(s *Session[user]) {
+		for range maxFlashes + 1 {
+			s.AddFlash("")
+		}
+	}), "POST", "/")
+	if !errors.Is(hookErr, ErrSaveFailed) || !errors.Is(hookErr, ErrTooLarge) {
+		t.Errorf("hook got %v, want ErrSaveFailed and ErrTooLarge", hookErr)
+	}
+	if b.cookies[m.name] != before {
+		t.Error("the browser lost its previous cookie")
+	}
+	var s *Session[user]
+	b.do(handle(m, func(got *Session[user]) { s = got }), "GET", "/")
+	if s.Data.Name != "ada" || s.Err() != nil {
+		t.Errorf("the session did not survive: %+v, %v", s.Data, s.Err())
+	}
+}
+
 func TestSaveFailureIsLogged(t *testing.T) {
 	var logs bytes.Buffer
 	m := newTestManager[user](t, newClock(), WithMaxSize(1024), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
