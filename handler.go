@@ -24,10 +24,14 @@ var errDiscarded = errors.New("cookiesession: response replaced by the error han
 type reqState[T any] struct {
 	context.Context // the request's own, which this one extends
 	m               *Manager[T]
-	r               *http.Request
-	once            sync.Once
-	sess            *Session[T] // nil until a handler asks; then &val
-	committed       bool
+	// r is the request the session was loaded for: the one the first Get
+	// was given, which middleware inside the Handler may have extended
+	// (with a request id, a database handle...). The validator and the
+	// error handler get it.
+	r         *http.Request
+	once      sync.Once
+	sess      *Session[T] // nil until a handler asks; then &val
+	committed bool
 	// saveFailed: the commit failed and was reported; the session's state
 	// is not what the browser has, so it is not compared again.
 	saveFailed bool
@@ -59,9 +63,10 @@ func (st *reqState[T]) String() string {
 // GoString is String, for %#v.
 func (st *reqState[T]) GoString() string { return st.String() }
 
-func (st *reqState[T]) session() *Session[T] {
+func (st *reqState[T]) session(r *http.Request) *Session[T] {
 	st.once.Do(func() {
-		st.sess = st.m.load(st.r, st.m.now(), &st.val)
+		st.r = r
+		st.sess = st.m.load(r, st.m.now(), &st.val)
 	})
 	return st.sess
 }
@@ -89,7 +94,6 @@ func (m *Manager[T]) Handler(next http.Handler) http.Handler {
 		}
 		st := &reqState[T]{Context: r.Context(), m: m}
 		r = r.WithContext(st)
-		st.r = r
 		st.w = responseWriter[T]{ResponseWriter: w, st: st}
 		next.ServeHTTP(&st.w, r)
 		st.w.finish()
@@ -106,7 +110,7 @@ func (m *Manager[T]) Get(r *http.Request) *Session[T] {
 		panic("cookiesession: Get called on a request that did not pass through this Manager's Handler; " +
 			"wrap the handler with m.Handler(...), or use m.Load and m.Save")
 	}
-	s := st.session()
+	s := st.session(r)
 	if s == nil {
 		panic("cookiesession: Get called after the handler returned")
 	}

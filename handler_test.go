@@ -391,3 +391,32 @@ func TestWriteStringCommitsFirst(t *testing.T) {
 		t.Errorf("after a failed save: %v; status %d, body %q", err, w.Code, w.Body.String())
 	}
 }
+
+// The validator and the error handler get the request the handler asked
+// for the session with: middleware inside the Handler may have added what
+// they need (a database handle, a tenant, a request id) to its context.
+func TestHooksGetTheRequestGetWasGiven(t *testing.T) {
+	type key struct{}
+	var validated, reported any
+	m := newTestManager[user](t, newClock(), WithMaxSize(1024),
+		WithValidator(func(r *http.Request, s *Session[user]) error {
+			validated = r.Context().Value(key{})
+			return nil
+		}),
+		WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+			reported = r.Context().Value(key{})
+		}))
+	tenant := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), key{}, "acme")))
+		})
+	}
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+	b.do(m.Handler(tenant(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Get(r).Data.Name = strings.Repeat("x", 2000) // too large: the save fails
+	}))), "GET", "/")
+	if validated != "acme" || reported != "acme" {
+		t.Errorf("the validator saw %v and the error handler %v, want acme for both", validated, reported)
+	}
+}

@@ -233,6 +233,9 @@ func WithSecureCookieFormat() Option { return func(c *config) { c.secureCookie =
 // save that failed (ErrSaveFailed) and a change made after the response was
 // committed (ErrChangeAfterCommit), and of a gorilla cookie that could not be
 // converted (ErrMigration). Each error is logged before the handler runs.
+// Inside the middleware, r is the request the session was first asked for
+// with (the one given to Get), so values that inner middleware added to
+// its context are there.
 //
 // For a failed save, w has not been written to: if the handler writes a
 // response, it replaces the application's (whose further writes are
@@ -249,8 +252,9 @@ func WithErrorHandler(fn func(w http.ResponseWriter, r *http.Request, err error)
 // reject it by returning an error; the request then gets a fresh session
 // whose Err wraps ErrRejected. With Created and Issued at hand it is the way
 // to revoke stateless sessions: compare them with, say, a per-user "signed
-// out everywhere at" time kept in the application's database. The default
-// is no validator.
+// out everywhere at" time kept in the application's database. r is the
+// request given to Get (or Load), with whatever inner middleware added to
+// its context. The default is no validator.
 //
 // The Session's type must match the Manager's: New reports a mismatch.
 func WithValidator[T any](fn func(r *http.Request, s *Session[T]) error) Option {
