@@ -67,6 +67,14 @@ func (st *reqState[T]) session(r *http.Request) *Session[T] {
 	st.once.Do(func() {
 		st.r = r
 		st.sess = st.m.load(r, st.m.now(), &st.val)
+		if st.committed && !st.w.hijacked {
+			// Too late for the headers: nothing tells caches that the
+			// response depends on the cookie, and a cookie that needs
+			// clearing or sealing again cannot be.
+			st.m.logger.LogAttrs(r.Context(), slog.LevelWarn,
+				"cookiesession: session first read after the response headers were sent; the response has no Vary: Cookie",
+				slog.String("cookie", st.m.name), slog.String("method", r.Method), slog.String("path", r.URL.Path))
+		}
 	})
 	return st.sess
 }
@@ -104,6 +112,11 @@ func (m *Manager[T]) Handler(next http.Handler) http.Handler {
 // request must have come through m.Handler; calling Get on any other
 // request is a programming error and panics. A cookie that does not open
 // gives a new, empty session: see Session.Err for why.
+//
+// Call Get before writing the response. A session first asked for after
+// the headers went out cannot add Vary: Cookie to them, nor refresh or
+// clear the cookie; that is logged as a warning, and a change made to it
+// is reported as ErrChangeAfterCommit.
 func (m *Manager[T]) Get(r *http.Request) *Session[T] {
 	st, ok := r.Context().Value(m).(*reqState[T])
 	if !ok {

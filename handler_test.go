@@ -420,3 +420,27 @@ func TestHooksGetTheRequestGetWasGiven(t *testing.T) {
 		t.Errorf("the validator saw %v and the error handler %v, want acme for both", validated, reported)
 	}
 }
+
+// A session first asked for after the headers went out is a response that
+// depends on the cookie without saying so (no Vary: Cookie): logged.
+func TestGetAfterTheHeadersIsLogged(t *testing.T) {
+	var logs bytes.Buffer
+	m := newTestManager[user](t, newClock(), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+	if logs.Len() != 0 {
+		t.Fatalf("a Get before the headers logged %q", logs.String())
+	}
+	var name string
+	b.do(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		name = m.Get(r).Data.Name
+	})), "GET", "/late")
+	if name != "ada" {
+		t.Errorf("Name = %q", name)
+	}
+	if out := logs.String(); !strings.Contains(out, "level=WARN") || !strings.Contains(out, "no Vary: Cookie") ||
+		!strings.Contains(out, "path=/late") {
+		t.Errorf("log = %q", out)
+	}
+}
