@@ -36,8 +36,9 @@ func (*gorillaMigration[T]) target() string { return reflect.TypeFor[T]().String
 // gob-encoded values, under gorilla's 30-day default lifetime) gets a
 // session whose Data is convert(values); the cookie is written again on the
 // same response in this package's format. The session's lifetime
-// (WithMaxAge) and Created count from the gorilla cookie's last save, and
-// the validator (WithValidator) sees it like any other. The types
+// (WithMaxAge), its idle timeout (WithIdleTimeout) and Created count from
+// the gorilla cookie's last save, and the validator (WithValidator) sees it
+// like any other. The types
 // stored in the gorilla session must still be registered with gob. If
 // convert fails, the request gets a new, empty session whose Err wraps
 // ErrMigration, and the error handler hears of it.
@@ -103,6 +104,14 @@ func (m *Manager[T]) migrate(r *http.Request, value string, present uint32, now 
 			ErrExpired, now.Sub(created).Round(time.Second), m.maxAge))
 		return true
 	}
+	// The last save is also the last use gorilla records, so the idle
+	// timeout counts from it as well: a session abandoned for longer must
+	// not come back to life by conversion.
+	if m.idle > 0 && !now.Before(created.Add(m.idle)) {
+		m.newSession(s, now, present, fmt.Errorf("%w: gorilla session last saved %s ago, past the idle timeout of %s",
+			ErrExpired, now.Sub(created).Round(time.Second), m.idle))
+		return true
+	}
 	*s = Session[T]{
 		m:       m,
 		Data:    data,
@@ -111,5 +120,6 @@ func (m *Manager[T]) migrate(r *http.Request, value string, present uint32, now 
 		stale:   true,
 		present: present,
 	}
+	m.fillNilMap(s) // convert may return a nil map
 	return true
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/securecookie"
 )
@@ -90,6 +92,45 @@ func TestGorillaMigration(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A gorilla cookie's last save is the last use gorilla records: a session
+// abandoned for longer than the idle timeout is expired, not converted and
+// issued afresh.
+func TestGorillaMigrationHonoursTheIdleTimeout(t *testing.T) {
+	saved := time.Now() // securecookie stamps values with the real clock
+	clock := &testClock{t: saved.Add(2 * time.Hour)}
+	gorilla := gorillaCookie(t, "session", map[any]any{"name": "ada"}, gorillaHash, gorillaBlock)
+	for _, tt := range []struct {
+		idle    time.Duration
+		wantErr error
+	}{
+		{time.Hour, ErrExpired},
+		{3 * time.Hour, nil},
+		{0, nil},
+	} {
+		m := newTestManager[user](t, clock, WithGorillaMigration(convertUser, gorillaHash, gorillaBlock), WithIdleTimeout(tt.idle))
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("Cookie", "session="+gorilla)
+		s := m.Load(req)
+		if !errors.Is(s.Err(), tt.wantErr) || (tt.wantErr == nil) != (s.Data.Name == "ada") {
+			t.Errorf("idle timeout %v, cookie saved 2h ago: err %v, data %+v; want err %v", tt.idle, s.Err(), s.Data, tt.wantErr)
+		}
+	}
+}
+
+// A conversion that returns a nil map gives a map session ready for
+// assignment, like every other path.
+func TestGorillaMigrationToANilMap(t *testing.T) {
+	m := newTestManager[map[string]string](t, newClock(), WithGorillaMigration(
+		func(map[any]any) (map[string]string, error) { return nil, nil }, gorillaHash, gorillaBlock))
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Cookie", "session="+gorillaCookie(t, "session", map[any]any{"n": 3}, gorillaHash, gorillaBlock))
+	s := m.Load(req)
+	if s.Data == nil || s.IsNew() {
+		t.Fatalf("Data %v (nil: %v), new %v, err %v", s.Data, s.Data == nil, s.IsNew(), s.Err())
+	}
+	s.Data["after"] = "ok"
 }
 
 func TestGorillaMigrationOptionErrors(t *testing.T) {
