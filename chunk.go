@@ -73,11 +73,26 @@ func (m *Manager[T]) cookieIndex(name string) int {
 	if rest == "" {
 		return 0
 	}
-	if len(rest) < 2 || rest[0] != '.' || rest[1] == '0' {
+	if len(rest) < 2 || rest[0] != '.' {
 		return -1
 	}
-	i, err := strconv.Atoi(rest[1:])
-	if err != nil || i < 1 || i >= maxChunks {
+	return chunkNumber(rest[1:])
+}
+
+// chunkNumber returns i if s is the decimal form of a chunk number i (1 to
+// maxChunks-1, digits only, no leading zero), and -1 otherwise.
+func chunkNumber(s string) int {
+	if len(s) == 0 || len(s) > 2 || s[0] == '0' {
+		return -1
+	}
+	i := 0
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		i = 10*i + int(c-'0')
+	}
+	if i >= maxChunks {
 		return -1
 	}
 	return i

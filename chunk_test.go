@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -70,6 +71,26 @@ func TestChunksShrinkAndGrow(t *testing.T) {
 	b.do(handle(m, func(s *Session[user]) { s.Destroy() }), "GET", "/")
 	if len(b.cookies) != 0 {
 		t.Errorf("after Destroy: cookies %v", keys(b.cookies))
+	}
+}
+
+// Only session.1 to session.15, in plain digits, are the session's chunks:
+// a cookie whose name merely looks like one is the application's, and
+// writing the session neither reads nor deletes it.
+func TestOnlyChunkNamesAreChunks(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	for _, name := range []string{"session.+1", "session.01", "session.16", "session.1x", "session.", "sessions.1"} {
+		b := newBrowser(t)
+		b.cookies[name] = "app"
+		rec := b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+		if set := strings.Join(rec.Header().Values("Set-Cookie"), "\n"); strings.Contains(set, "Max-Age=0") {
+			t.Errorf("with a cookie named %q: the response deleted a cookie: %q", name, set)
+		}
+	}
+	for _, i := range []int{1, 9, 15} {
+		if got := m.cookieIndex("session." + strconv.Itoa(i)); got != i {
+			t.Errorf("cookieIndex(session.%d) = %d", i, got)
+		}
 	}
 }
 

@@ -162,8 +162,10 @@ type config struct {
 }
 
 // WithName sets the cookie name. A name starting with "__Host-" makes the
-// browser insist on Secure, Path "/" and no Domain, which New checks. The
-// default is "session".
+// browser insist on Secure, Path "/" and no Domain, which New checks. A
+// session too large for one cookie continues in chunks named name.1 to
+// name.15: no other cookie may use those names, and New refuses a name
+// that is itself one of them. The default is "session".
 func WithName(name string) Option { return func(c *config) { c.name = name } }
 
 // WithPath sets the cookie's Path. The default is "/".
@@ -397,6 +399,10 @@ func (c *config) check() error {
 	probe := http.Cookie{Name: c.name, Value: "x", Path: c.path, Domain: c.domain}
 	if err := probe.Valid(); err != nil {
 		return fmt.Errorf("invalid cookie settings (name %q, path %q, domain %q): %w", c.name, c.path, c.domain, err)
+	}
+	if i := strings.LastIndexByte(c.name, '.'); i > 0 && chunkNumber(c.name[i+1:]) > 0 {
+		return fmt.Errorf("cookie name %q is the name of a chunk of cookie %q, which another Manager may use; pick a name without the .%s",
+			c.name, c.name[:i], c.name[i+1:])
 	}
 	if strings.HasPrefix(c.name, "__Host-") {
 		switch {

@@ -129,6 +129,8 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		{"secure prefix insecure", []Option{WithName("__Secure-s"), WithSecure(false)}, "requires Secure"},
 		{"samesite none insecure", []Option{WithSameSite(http.SameSiteNoneMode), WithSecure(false)}, "SameSite=None requires Secure"},
 		{"bad name", []Option{WithName("a b")}, "invalid cookie settings"},
+		{"a chunk's name", []Option{WithName("session.1")}, `name of a chunk of cookie "session"`},
+		{"a last chunk's name", []Option{WithName("__Host-s.15")}, "name of a chunk"},
 		{"zero lifetime", []Option{WithMaxAge(0)}, "must be positive"},
 		{"negative idle", []Option{WithIdleTimeout(-time.Second)}, "must not be negative"},
 		{"tiny cap", []Option{WithMaxSize(10)}, "at least 256"},
@@ -152,6 +154,11 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	}
 	if _, err := New[user](k, WithName("__Host-s")); err != nil {
 		t.Errorf("a correct __Host- setup was refused: %v", err)
+	}
+	for _, name := range []string{"app.16", "v1.0", "s.01", "s.x1", "s."} { // no chunk has these names
+		if _, err := New[user](k, WithName(name)); err != nil {
+			t.Errorf("WithName(%q) was refused: %v", name, err)
+		}
 	}
 }
 
