@@ -28,8 +28,12 @@ type reqState[T any] struct {
 	// was given, which middleware inside the Handler may have extended
 	// (with a request id, a database handle...). The validator and the
 	// error handler get it.
-	r         *http.Request
-	once      sync.Once
+	r    *http.Request
+	once sync.Once
+	// mu orders a Get on one goroutine with the commit on another (a
+	// handler may ask for the session from goroutines of its own while it
+	// writes): it guards sess, committed and w.hijacked.
+	mu        sync.Mutex
 	sess      *Session[T] // nil until a handler asks; then &val
 	committed bool
 	// saveFailed: the commit failed and was reported; the session's state
@@ -65,9 +69,14 @@ func (st *reqState[T]) GoString() string { return st.String() }
 
 func (st *reqState[T]) session(r *http.Request) *Session[T] {
 	st.once.Do(func() {
+		s := st.m.load(r, st.m.now(), &st.val)
+		st.mu.Lock()
 		st.r = r
-		st.sess = st.m.load(r, st.m.now(), &st.val)
-		if st.committed && !st.w.hijacked {
+		s.st = st
+		st.sess = s
+		late := st.committed && !st.w.hijacked
+		st.mu.Unlock()
+		if late {
 			// Too late for the headers: nothing tells caches that the
 			// response depends on the cookie, and a cookie that needs
 			// clearing or sealing again cannot be.
@@ -77,6 +86,14 @@ func (st *reqState[T]) session(r *http.Request) *Session[T] {
 		}
 	})
 	return st.sess
+}
+
+// isCommitted reports whether the response's headers are gone (or the
+// connection hijacked): the session can no longer be written.
+func (st *reqState[T]) isCommitted() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.committed
 }
 
 // loaded reports the session if a handler asked for it, without loading it.
@@ -143,11 +160,14 @@ type responseWriter[T any] struct {
 // commit writes the session's cookies into the headers, once.
 func (w *responseWriter[T]) commit() {
 	st := w.st
+	st.mu.Lock()
 	if st.committed {
+		st.mu.Unlock()
 		return
 	}
 	st.committed = true
 	s := st.sess
+	st.mu.Unlock()
 	if s == nil {
 		return
 	}
@@ -165,7 +185,7 @@ func (w *responseWriter[T]) commit() {
 // nothing, and reports a change that came too late to be sent.
 func (w *responseWriter[T]) finish() {
 	st := w.st
-	if !st.committed && !w.hijacked {
+	if !st.isCommitted() {
 		// Load nothing now: a session nobody asked for has nothing to say.
 		st.loaded()
 		w.commit()
@@ -246,8 +266,10 @@ func (w *responseWriter[T]) FlushError() error {
 func (w *responseWriter[T]) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err == nil {
+		w.st.mu.Lock()
 		w.hijacked = true
 		w.st.committed = true
+		w.st.mu.Unlock()
 	}
 	return conn, rw, err
 }

@@ -13,6 +13,7 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -442,5 +443,59 @@ func TestGetAfterTheHeadersIsLogged(t *testing.T) {
 	if out := logs.String(); !strings.Contains(out, "level=WARN") || !strings.Contains(out, "no Vary: Cookie") ||
 		!strings.Contains(out, "path=/late") {
 		t.Errorf("log = %q", out)
+	}
+}
+
+// Inside the middleware, a Save after the headers went out cannot reach
+// the browser: it says so, and the change is reported as lost, instead of
+// passing for written.
+func TestSaveAfterTheHeadersIsNotSilent(t *testing.T) {
+	var hookErr error
+	m := newTestManager[user](t, newClock(),
+		WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) { hookErr = err }))
+	var saveErr error
+	rec := newBrowser(t).do(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := m.Get(r)
+		_, _ = w.Write([]byte("ok"))
+		s.Data.Name = "ada"
+		saveErr = m.Save(w, s)
+	})), "GET", "/")
+	if !errors.Is(saveErr, ErrChangeAfterCommit) {
+		t.Errorf("Save returned %v, want ErrChangeAfterCommit", saveErr)
+	}
+	if !errors.Is(hookErr, ErrChangeAfterCommit) {
+		t.Errorf("the error handler heard %v, want ErrChangeAfterCommit", hookErr)
+	}
+	if sc := rec.Header().Values("Set-Cookie"); len(sc) != 0 {
+		t.Errorf("Set-Cookie %q after the body", sc)
+	}
+}
+
+// A handler may ask for the session from goroutines of its own while it
+// writes the response: all get the same session, and (under -race) the
+// middleware's state is not raced over.
+func TestGetFromGoroutinesWhileWriting(t *testing.T) {
+	m := newTestManager[user](t, newClock(), WithLogger(slog.New(slog.DiscardHandler)))
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+	for range 20 {
+		var got [4]*Session[user]
+		b.do(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var wg sync.WaitGroup
+			for i := range got {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					got[i] = m.Get(r)
+				}()
+			}
+			_, _ = w.Write([]byte("ok"))
+			wg.Wait()
+		})), "GET", "/")
+		for i, s := range got {
+			if s != got[0] || s.Data.Name != "ada" {
+				t.Fatalf("goroutine %d got %p (%+v), goroutine 0 %p", i, s, s.Data, got[0])
+			}
+		}
 	}
 }

@@ -72,6 +72,9 @@ type Session[T any] struct {
 	// writer and so hears of it at commit; req is the request it came in.
 	pending error
 	req     *http.Request
+	// st is the middleware's state for the request, if the session came
+	// from Get: Save asks it whether the headers are gone.
+	st *reqState[T]
 }
 
 // IsNew reports whether the request brought no valid session cookie.
@@ -558,8 +561,16 @@ func (m *Manager[T]) validate(r *http.Request, s *Session[T], now time.Time) *Se
 // writing, exactly as the middleware would. Call it before the response's
 // headers are written. It returns an error wrapping ErrSaveFailed, and
 // writes nothing, if the session cannot be saved. With the middleware,
-// Save is never needed.
+// Save is never needed; called there after the headers went out, it
+// returns an error wrapping ErrChangeAfterCommit, and the middleware
+// reports the change as lost.
 func (m *Manager[T]) Save(w http.ResponseWriter, s *Session[T]) error {
+	if s.st != nil && s.st.isCommitted() {
+		// Setting headers now would do nothing, and the session would
+		// pass for written; left as it is, the middleware reports the
+		// change as lost when the handler returns.
+		return fmt.Errorf("%w: Save called after the response headers were sent", ErrChangeAfterCommit)
+	}
 	m.reportPending(w, s)
 	return m.commit(w.Header(), s, new(headerValues))
 }
