@@ -111,12 +111,13 @@ func (c *openCache[T]) len() int {
 	return len(c.cur) + len(c.old)
 }
 
-// loadCached fills s from a remembered value, if value is one. It reports
-// false when value is not remembered; s is then untouched.
-func (m *Manager[T]) loadCached(r *http.Request, value string, present uint32, o *OpenOptions, s *Session[T]) (*Session[T], bool) {
+// loadCached fills s from a remembered value, if value is one, as
+// openValue does. It reports false when value is not remembered; s is then
+// untouched.
+func (m *Manager[T]) loadCached(r *http.Request, value string, present uint32, o *OpenOptions, s *Session[T]) (*Session[T], bool, error) {
 	e := m.cache.get(value)
 	if e == nil {
-		return nil, false
+		return nil, false, nil
 	}
 	*s = Session[T]{
 		m:       m,
@@ -131,13 +132,13 @@ func (m *Manager[T]) loadCached(r *http.Request, value string, present uint32, o
 	env := Envelope{Created: e.created, Issued: e.issued}
 	if err := checkTimes(&env, o); err != nil {
 		m.forget(s) // it will never open again
-		return m.newSession(s, o.Now, present, err), true
+		return nil, true, err
 	}
 	if !m.snapper.take(&s.Data, &e.snap) {
-		return nil, false // cannot happen: the snapshot was taken the same way
+		return nil, false, nil // cannot happen: the snapshot was taken the same way
 	}
 	s.snap, s.snapOK = e.snap, true
-	return m.validate(r, s, o.Now), true
+	return m.validate(r, s, o.Now), true, nil
 }
 
 // remember adds s, as just opened from value (or sealed into it), to the

@@ -29,16 +29,28 @@ const (
 	minMaxSize     = 256
 )
 
+// maxOthers bounds the further values of the main cookie's name a request
+// may bring that are tried (see jar.others): each costs an attempt to open.
+const maxOthers = 3
+
 // jar holds the request's cookies that belong to a Manager. Reading it
 // allocates nothing: the values are substrings of the Cookie header.
 type jar struct {
 	present uint32 // bit i: cookie i came with the request
 	values  [maxChunks]string
+	// others are further values of the main cookie's name, in the order
+	// they came. A browser sends one cookie per name, path and domain, so
+	// a cookie another store set for another path or domain (gorilla's,
+	// before a migration) may come first; load tries these when the first
+	// does not open.
+	others  [maxOthers]string
+	nOthers int
 }
 
 // readJar finds the main cookie and its chunks in the request's Cookie
 // headers. Where a name appears twice (cookies set for different paths or
-// domains), the first wins, as with http.Request.Cookie.
+// domains), the first is the value, as with http.Request.Cookie; further
+// values of the main cookie are kept in others.
 func (m *Manager[T]) readJar(r *http.Request) jar {
 	var j jar
 	for _, line := range r.Header["Cookie"] {
@@ -50,11 +62,18 @@ func (m *Manager[T]) readJar(r *http.Request) jar {
 				continue
 			}
 			i := m.cookieIndex(strings.TrimSpace(name))
-			if i < 0 || j.present&(1<<i) != 0 {
+			if i < 0 {
 				continue
 			}
 			if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
 				value = value[1 : len(value)-1]
+			}
+			if j.present&(1<<i) != 0 {
+				if i == 0 && j.nOthers < maxOthers {
+					j.others[j.nOthers] = value
+					j.nOthers++
+				}
+				continue
 			}
 			j.present |= 1 << i
 			j.values[i] = value

@@ -94,6 +94,52 @@ func TestOnlyChunkNamesAreChunks(t *testing.T) {
 	}
 }
 
+// A browser sends one cookie per name, path and domain, the most specific
+// path first: a cookie of the session's name that another store set for
+// another path or domain (gorilla's, before a migration, or one tossed by
+// a sibling subdomain) can come before the genuine one. A value that opens
+// wins over one that does not, so the session neither resets on every
+// request nor deletes the genuine cookie.
+func TestSameNameCookies(t *testing.T) {
+	clock := newClock()
+	m := newTestManager[user](t, clock, WithGorillaMigration(convertUser, gorillaHash, gorillaBlock))
+	gorilla := gorillaCookie(t, "session", map[any]any{"name": "old"}, gorillaHash, gorillaBlock)
+	var value string // the genuine cookie, as the last response set it
+	count := handle(m, func(s *Session[user]) { s.Data.Name = "ada"; s.Data.N++ })
+	for i := 1; i <= 3; i++ {
+		req := httptest.NewRequest("GET", "/", nil)
+		cookie := "session=" + gorilla // the old store's cookie, for /app, first
+		if value != "" {
+			cookie += "; session=" + value
+		}
+		req.Header.Set("Cookie", cookie)
+		rec := httptest.NewRecorder()
+		var s *Session[user]
+		m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s = m.Get(r)
+			count.ServeHTTP(w, r)
+		})).ServeHTTP(rec, req)
+		if s.Data.N != i {
+			t.Fatalf("request %d: N = %d, want %d (the change of the previous request was lost)", i, s.Data.N, i)
+		}
+		set := rec.Header().Values("Set-Cookie")
+		if len(set) != 1 || strings.Contains(set[0], "Max-Age=0") {
+			t.Fatalf("request %d: Set-Cookie %q, want the session written", i, set)
+		}
+		value = strings.TrimPrefix(strings.SplitN(set[0], ";", 2)[0], "session=")
+	}
+
+	// Garbage first, genuine second: the genuine one, and nothing deleted.
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Cookie", "session=garbage; session="+value)
+	rec := httptest.NewRecorder()
+	var s *Session[user]
+	handle(m, func(got *Session[user]) { s = got }).ServeHTTP(rec, req)
+	if s.IsNew() || s.Data.N != 3 || len(rec.Header().Values("Set-Cookie")) != 0 {
+		t.Errorf("garbage before the genuine value: new %v, N %d, Set-Cookie %q", s.IsNew(), s.Data.N, rec.Header().Values("Set-Cookie"))
+	}
+}
+
 func TestBrokenChunkSets(t *testing.T) {
 	m := newTestManager[user](t, newClock(), WithMaxSize(12000))
 	chunked := func() map[string]string {

@@ -502,18 +502,15 @@ func (m *Manager[T]) load(r *http.Request, now time.Time, s *Session[T]) *Sessio
 		return m.newSession(s, now, jar.present, err)
 	}
 	o := OpenOptions{Now: now, MaxAge: m.maxAge, IdleTimeout: m.idle, MaxLength: m.maxSize}
-	if m.cache != nil {
-		if cached, ok := m.loadCached(r, value, jar.present, &o, s); ok {
-			return cached
-		}
+	opened, err := m.openValue(r, value, jar.present, &o, s)
+	if err == nil {
+		return opened
 	}
-	e, err := m.format.open(m.name, value, o)
-	if errors.Is(err, ErrMalformed) {
-		// Not in the sealing format: perhaps in the other one, written
-		// before the application switched.
-		if e2, err2 := m.alt.open(m.name, value, o); !errors.Is(err2, ErrMalformed) {
-			e, err = e2, err2
-			e.Stale = true
+	// The name came more than once: a cookie of another path or domain
+	// may have come first. A value that opens wins over one that does not.
+	for _, other := range jar.others[:jar.nOthers] {
+		if opened, err := m.openValue(r, other, jar.present, &o, s); err == nil {
+			return opened
 		}
 	}
 	if m.migration != nil && (errors.Is(err, ErrMalformed) || errors.Is(err, ErrAuthentication)) {
@@ -521,8 +518,30 @@ func (m *Manager[T]) load(r *http.Request, now time.Time, s *Session[T]) *Sessio
 			return m.validate(r, s, now)
 		}
 	}
+	return m.newSession(s, now, jar.present, err)
+}
+
+// openValue opens value, in either format (or from the cache), into s and
+// validates it. It returns an error, and leaves s to be reset, if value
+// does not open; a session the validator rejects is returned (new, its Err
+// wrapping ErrRejected).
+func (m *Manager[T]) openValue(r *http.Request, value string, present uint32, o *OpenOptions, s *Session[T]) (*Session[T], error) {
+	if m.cache != nil {
+		if cached, ok, err := m.loadCached(r, value, present, o, s); ok {
+			return cached, err
+		}
+	}
+	e, err := m.format.open(m.name, value, *o)
+	if errors.Is(err, ErrMalformed) {
+		// Not in the sealing format: perhaps in the other one, written
+		// before the application switched.
+		if e2, err2 := m.alt.open(m.name, value, *o); !errors.Is(err2, ErrMalformed) {
+			e, err = e2, err2
+			e.Stale = true
+		}
+	}
 	if err != nil {
-		return m.newSession(s, now, jar.present, err)
+		return nil, err
 	}
 	*s = Session[T]{
 		m:       m,
@@ -533,15 +552,15 @@ func (m *Manager[T]) load(r *http.Request, now time.Time, s *Session[T]) *Sessio
 		stale:   e.Stale,
 		keyID:   e.KeyID,
 		orig:    e.Data,
-		present: jar.present,
+		present: present,
 	}
 	if err := m.unmarshal(e.Data, &s.Data); err != nil {
-		return m.newSession(s, now, jar.present, fmt.Errorf("%w: the data does not decode into %v: %v", ErrMalformed, reflect.TypeFor[T](), err))
+		return nil, fmt.Errorf("%w: the data does not decode into %v: %v", ErrMalformed, reflect.TypeFor[T](), err)
 	}
 	m.fillNilMap(s) // a map cookie may hold null
 	m.takeSnapshot(s)
 	m.remember(value, s, true)
-	return m.validate(r, s, now)
+	return m.validate(r, s, o.Now), nil
 }
 
 // validate runs the validator on a session that opened (or was converted
