@@ -243,7 +243,8 @@ func names(cookies map[string]*network.Cookie) []string {
 // expectCookies checks that the browser holds exactly the named cookies
 // for the example, each within the browser's size limit and with the
 // library's default attributes: HttpOnly, SameSite=Lax, Path=/, host-only,
-// and not Secure, which the example drops on a loopback address.
+// and Secure. The example runs with real keys, so it keeps Secure even on
+// a loopback address, and Chromium keeps Secure cookies from there.
 func (b *tab) expectCookies(want ...string) {
 	b.t.Helper()
 	got := b.cookies()
@@ -258,9 +259,9 @@ func (b *tab) expectCookies(want ...string) {
 		if size > maxCookieSize || c.Size > maxCookieSize {
 			b.t.Errorf("cookie %s: %d bytes (browser says %d), more than %d", c.Name, size, c.Size, maxCookieSize)
 		}
-		if !c.HTTPOnly || c.SameSite != network.CookieSameSiteLax || c.Secure || c.Path != "/" || c.Domain != host || c.Session {
+		if !c.HTTPOnly || c.SameSite != network.CookieSameSiteLax || !c.Secure || c.Path != "/" || c.Domain != host || c.Session {
 			b.t.Errorf("cookie %s: HttpOnly %v, SameSite %q, Secure %v, Path %q, Domain %q, session-only %v; "+
-				"want HttpOnly, SameSite Lax, not Secure on loopback, Path /, Domain %s, with an expiry",
+				"want HttpOnly, SameSite Lax, Secure, Path /, Domain %s, with an expiry",
 				c.Name, c.HTTPOnly, c.SameSite, c.Secure, c.Path, c.Domain, c.Session, host)
 		}
 	}

@@ -54,8 +54,9 @@ func newApp(keys *cookiesession.Keyring, cfg config, logger *slog.Logger) (http.
 		cookiesession.WithIdleTimeout(cfg.IdleTimeout),
 	}
 	if cfg.Insecure {
-		// Over plain http, browsers differ on whether a loopback address may
-		// keep Secure cookies; only this machine can reach it anyway.
+		// Development over plain http (see config.settle): browsers
+		// differ on whether they keep Secure cookies from a loopback
+		// address.
 		opts = append(opts, cookiesession.WithSecure(false))
 	}
 	m, err := cookiesession.New[sessionData](keys, opts...)

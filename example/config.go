@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ const (
 	envKeys        = cookiesession.DefaultKeysVariable // SESSION_KEYS
 	envMaxAge      = "SESSION_MAX_AGE"
 	envIdleTimeout = "SESSION_IDLE_TIMEOUT"
+	envSecure      = "SESSION_SECURE"
 
 	defaultAddr = "127.0.0.1:8080"
 	// minIdleTimeout mirrors cookiesession's own lower bound (cookie times
@@ -30,9 +32,28 @@ type config struct {
 	MaxAge time.Duration
 	// IdleTimeout ends sessions unused for this long; 0 means never.
 	IdleTimeout time.Duration
-	// Insecure turns the cookie's Secure attribute off. loadConfig sets it
-	// only when Addr is a loopback address: see loopbackHost.
+	// Insecure turns the cookie's Secure attribute off: see settle.
 	Insecure bool
+
+	// secure is SESSION_SECURE, nil when unset; loopback reports that
+	// Addr names only this machine. settle decides Insecure from them.
+	secure   *bool
+	loopback bool
+}
+
+// settle decides whether the cookie goes without Secure: when
+// SESSION_SECURE=false says so, and by default only in development, that
+// is with a throw-away key (ephemeral) on an address no one else can
+// reach. Development over plain http needs it (Safari keeps no Secure
+// cookie from http://localhost); a server given real keys is taken to sit
+// behind TLS, a proxy on this machine that forwards to a loopback address
+// included, and keeps Secure.
+func (c *config) settle(ephemeral bool) {
+	if c.secure != nil {
+		c.Insecure = !*c.secure
+		return
+	}
+	c.Insecure = ephemeral && c.loopback
 }
 
 // loadConfig reads ADDR, SESSION_MAX_AGE and SESSION_IDLE_TIMEOUT through
@@ -47,7 +68,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if err != nil {
 		return config{}, fmt.Errorf("%s=%q: %v; use host:port, such as %s or 127.0.0.1:0", envAddr, cfg.Addr, err, defaultAddr)
 	}
-	cfg.Insecure = loopbackHost(host)
+	cfg.loopback = loopbackHost(host)
+	if v := strings.TrimSpace(getenv(envSecure)); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return config{}, fmt.Errorf("%s=%q: want true or false, or leave it unset for the default", envSecure, v)
+		}
+		cfg.secure = &b
+	}
 
 	if v := strings.TrimSpace(getenv(envMaxAge)); v != "" {
 		d, err := time.ParseDuration(v)

@@ -20,21 +20,21 @@ func TestLoadConfig(t *testing.T) {
 		wantErr string // the variable the error must name
 	}{
 		{name: "defaults", vars: nil,
-			want: config{Addr: "127.0.0.1:8080", MaxAge: 24 * time.Hour, Insecure: true}},
+			want: config{Addr: "127.0.0.1:8080", MaxAge: 24 * time.Hour, loopback: true}},
 		{name: "durations", vars: map[string]string{"SESSION_MAX_AGE": "90m", "SESSION_IDLE_TIMEOUT": "15m"},
-			want: config{Addr: "127.0.0.1:8080", MaxAge: 90 * time.Minute, IdleTimeout: 15 * time.Minute, Insecure: true}},
+			want: config{Addr: "127.0.0.1:8080", MaxAge: 90 * time.Minute, IdleTimeout: 15 * time.Minute, loopback: true}},
 		{name: "idle zero", vars: map[string]string{"SESSION_IDLE_TIMEOUT": "0"},
-			want: config{Addr: "127.0.0.1:8080", MaxAge: 24 * time.Hour, Insecure: true}},
+			want: config{Addr: "127.0.0.1:8080", MaxAge: 24 * time.Hour, loopback: true}},
 
-		// Secure is dropped only for addresses no one else can reach.
+		// Only addresses no one else can reach count as loopback.
 		{name: "port 0", vars: map[string]string{"ADDR": "127.0.0.1:0"},
-			want: config{Addr: "127.0.0.1:0", MaxAge: 24 * time.Hour, Insecure: true}},
+			want: config{Addr: "127.0.0.1:0", MaxAge: 24 * time.Hour, loopback: true}},
 		{name: "127/8", vars: map[string]string{"ADDR": "127.1.2.3:80"},
-			want: config{Addr: "127.1.2.3:80", MaxAge: 24 * time.Hour, Insecure: true}},
+			want: config{Addr: "127.1.2.3:80", MaxAge: 24 * time.Hour, loopback: true}},
 		{name: "localhost", vars: map[string]string{"ADDR": "LocalHost:8080"},
-			want: config{Addr: "LocalHost:8080", MaxAge: 24 * time.Hour, Insecure: true}},
+			want: config{Addr: "LocalHost:8080", MaxAge: 24 * time.Hour, loopback: true}},
 		{name: "IPv6 loopback", vars: map[string]string{"ADDR": "[::1]:8080"},
-			want: config{Addr: "[::1]:8080", MaxAge: 24 * time.Hour, Insecure: true}},
+			want: config{Addr: "[::1]:8080", MaxAge: 24 * time.Hour, loopback: true}},
 		{name: "all interfaces", vars: map[string]string{"ADDR": ":8080"},
 			want: config{Addr: ":8080", MaxAge: 24 * time.Hour}},
 		{name: "unspecified", vars: map[string]string{"ADDR": "0.0.0.0:8080"},
@@ -52,6 +52,7 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad idle", vars: map[string]string{"SESSION_IDLE_TIMEOUT": "soon"}, wantErr: "SESSION_IDLE_TIMEOUT"},
 		{name: "negative idle", vars: map[string]string{"SESSION_IDLE_TIMEOUT": "-5m"}, wantErr: "SESSION_IDLE_TIMEOUT"},
 		{name: "idle too short", vars: map[string]string{"SESSION_IDLE_TIMEOUT": "1s"}, wantErr: "SESSION_IDLE_TIMEOUT"},
+		{name: "bad secure", vars: map[string]string{"SESSION_SECURE": "sometimes"}, wantErr: "SESSION_SECURE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,6 +71,38 @@ func TestLoadConfig(t *testing.T) {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// The cookie drops Secure when SESSION_SECURE=false says so, and by
+// default only in development: a throw-away key on a loopback address. A
+// server with real keys on a loopback address is likely behind a TLS
+// proxy, and keeps Secure.
+func TestSecureCookies(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		addr, secure string
+		ephemeral    bool
+		wantInsecure bool
+	}{
+		{"127.0.0.1:8080", "", true, true},   // go run ./example
+		{"127.0.0.1:8080", "", false, false}, // behind a proxy on this machine
+		{":8080", "", true, false},
+		{":8080", "", false, false},
+		{"127.0.0.1:8080", "false", false, true},
+		{":8080", "0", false, true},
+		{"127.0.0.1:8080", "true", true, false},
+	}
+	for _, tt := range tests {
+		cfg, err := loadConfig(env(map[string]string{"ADDR": tt.addr, "SESSION_SECURE": tt.secure}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.settle(tt.ephemeral)
+		if cfg.Insecure != tt.wantInsecure {
+			t.Errorf("ADDR=%s SESSION_SECURE=%q, throw-away key %v: Insecure %v, want %v",
+				tt.addr, tt.secure, tt.ephemeral, cfg.Insecure, tt.wantInsecure)
+		}
 	}
 }
 

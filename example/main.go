@@ -11,9 +11,13 @@
 //	                      (unset: a throw-away key, sessions end on restart)
 //	SESSION_MAX_AGE       absolute session lifetime, a Go duration (default 24h)
 //	SESSION_IDLE_TIMEOUT  end sessions unused this long (default: none)
+//	SESSION_SECURE        false drops the cookie's Secure attribute
 //
-// The session cookie is Secure, except when ADDR is a loopback address, so
-// that the demo works over plain http://127.0.0.1.
+// The session cookie is Secure, except in development: with a throw-away
+// key on a loopback address, so that the demo works over plain
+// http://127.0.0.1 in every browser, or when SESSION_SECURE=false. With
+// real keys it stays Secure, even on a loopback address, where a TLS
+// proxy on the same machine may be forwarding to it.
 package main
 
 import (

@@ -34,11 +34,18 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 			"set it with: export SESSION_KEYS=$(go run ./cmd/sessionkey)",
 			"keys", keys.String())
 	}
-	if cfg.Insecure {
-		logger.Info("ADDR is a loopback address: session cookies are sent without the Secure attribute, so that plain http works",
+	cfg.settle(ephemeral)
+	switch {
+	case cfg.Insecure && cfg.secure == nil:
+		logger.Info("development: a throw-away key on a loopback address, so session cookies are sent without "+
+			"the Secure attribute and plain http works in every browser; with SESSION_KEYS set they are Secure",
 			"addr", cfg.Addr)
-	} else {
-		logger.Info("session cookies are Secure: browsers keep them only over https, so serve this behind TLS",
+	case cfg.Insecure:
+		logger.Warn("SESSION_SECURE=false: session cookies are sent without the Secure attribute; "+
+			"use it only for development over plain http", "addr", cfg.Addr)
+	default:
+		logger.Info("session cookies are Secure: browsers keep them only over https (Chrome and Firefox also over "+
+			"http://localhost), so serve this behind TLS, or set SESSION_SECURE=false for development over plain http",
 			"addr", cfg.Addr)
 	}
 	handler, err := newApp(keys, cfg, logger)
