@@ -20,7 +20,8 @@
 //		s.Data.Name = r.FormValue("name")
 //		http.Redirect(w, r, "/", http.StatusSeeOther)
 //	})
-//	http.ListenAndServe(addr, sessions.Handler(mux))
+//	csrf := http.NewCrossOriginProtection() // the cookie rides along cross-site requests
+//	http.ListenAndServe(addr, csrf.Handler(sessions.Handler(mux)))
 //
 // # Sealing
 //
