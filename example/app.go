@@ -53,6 +53,9 @@ func newApp(keys *cookiesession.Keyring, cfg config, logger *slog.Logger) (http.
 		cookiesession.WithMaxAge(cfg.MaxAge),
 		cookiesession.WithIdleTimeout(cfg.IdleTimeout),
 	}
+	if cfg.now != nil {
+		opts = append(opts, cookiesession.WithClock(cfg.now))
+	}
 	if cfg.Insecure {
 		// Development over plain http (see config.settle): browsers
 		// differ on whether they keep Secure cookies from a loopback
@@ -96,7 +99,12 @@ type indexPage struct {
 
 func (a *app) index(w http.ResponseWriter, r *http.Request) {
 	s := a.sessions.Get(r)
-	page := indexPage{User: s.Data.User, Cart: s.Data.Cart, Data: s.Data.Data, Flashes: s.Flashes()}
+	page := indexPage{User: s.Data.User, Cart: s.Data.Cart, Data: s.Data.Data}
+	// GET patterns match HEAD too: a HEAD request (a link checker, curl -I)
+	// shows no page, so it must not use up the messages the page shows.
+	if r.Method != http.MethodHead {
+		page.Flashes = s.Flashes()
+	}
 	// Render into a buffer so that a template error can still become a 500.
 	var buf bytes.Buffer
 	if err := indexTemplate.Execute(&buf, page); err != nil {

@@ -382,16 +382,43 @@ func TestFlow(t *testing.T) {
 	}
 }
 
-// TestLoginRenews checks that signing in starts a new session lifetime.
-func TestLoginRenews(t *testing.T) {
+// TestHeadKeepsFlashes checks that a HEAD request for the page (which GET
+// patterns also match) does not use up the messages the next GET shows.
+func TestHeadKeepsFlashes(t *testing.T) {
 	t.Parallel()
 	srv, _ := newTestServer(t, testConfig())
+	b := newBrowser(t, srv)
+	b.postForm("/login", url.Values{"username": {"ada"}})
+	if r := b.do("HEAD", "/", "", ""); r.status != http.StatusOK {
+		t.Fatalf("HEAD /: status %d", r.status)
+	}
+	if got := parsePage(t, b.get("/").body).flashes; !equal(got, []string{"Signed in as ada"}) {
+		t.Errorf("after a HEAD, the page shows flashes %q; want the sign-in message", got)
+	}
+}
+
+// TestLoginRenews checks that signing in starts a new session lifetime:
+// created_at moves to the time of the sign-in, the data is kept.
+func TestLoginRenews(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	clock := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	cfg := testConfig()
+	cfg.now = func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return clock
+	}
+	srv, _ := newTestServer(t, cfg)
 	b := newBrowser(t, srv)
 	b.postForm("/api/data", url.Values{"key": {"k"}, "value": {"v"}})
 	before := b.sessionView()
 	if before.New {
 		t.Fatal("the session was not stored")
 	}
+	mu.Lock()
+	clock = clock.Add(time.Hour)
+	mu.Unlock()
 	r := b.postForm("/login", url.Values{"username": {"ada"}})
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("login: status %d", r.status)
@@ -400,11 +427,10 @@ func TestLoginRenews(t *testing.T) {
 	if after.User != "ada" || after.Data["k"] != "v" {
 		t.Errorf("after login: %+v; want the user and the data kept", after)
 	}
-	// created_at has a resolution of a second; Renew resets it to now.
 	b0, _ := time.Parse(time.RFC3339, before.CreatedAt)
 	a0, _ := time.Parse(time.RFC3339, after.CreatedAt)
-	if a0.Before(b0) {
-		t.Errorf("created_at went from %s to %s", before.CreatedAt, after.CreatedAt)
+	if a0.Sub(b0) != time.Hour {
+		t.Errorf("created_at went from %s to %s; want the time of the sign-in, an hour later", before.CreatedAt, after.CreatedAt)
 	}
 }
 

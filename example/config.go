@@ -35,6 +35,9 @@ type config struct {
 	// Insecure turns the cookie's Secure attribute off: see settle.
 	Insecure bool
 
+	// now is the sessions' clock; nil means time.Now. Tests set it.
+	now func() time.Time
+
 	// secure is SESSION_SECURE, nil when unset; loopback reports that
 	// Addr names only this machine. settle decides Insecure from them.
 	secure   *bool
