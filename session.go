@@ -104,8 +104,10 @@ func (s *Session[T]) Created() time.Time { return s.created }
 func (s *Session[T]) Issued() time.Time { return s.issued }
 
 // KeyID returns the id of the key that sealed the request's cookie, and
-// whether that key is not the newest (so the cookie will be sealed again).
-// For a new session it returns the zero KeyID and false.
+// whether the cookie is stale, so that it will be sealed again: its key is
+// not the newest, or it is in the format the Manager does not seal in (see
+// WithSecureCookieFormat). For a new session it returns the zero KeyID and
+// false.
 func (s *Session[T]) KeyID() (id KeyID, stale bool) { return s.keyID, s.stale }
 
 // Destroy ends the session: Data is reset and the cookies are deleted from

@@ -181,6 +181,25 @@ func chunkedCookies(t *testing.T, r *cookiesession.Keyring, blob string) []strin
 	return lines
 }
 
+// secureCookieValue has a Manager sealing in the securecookie format write
+// a session and returns the cookie's value.
+func secureCookieValue(t *testing.T, r *cookiesession.Keyring) string {
+	t.Helper()
+	m, err := cookiesession.New[map[string]string](r, cookiesession.WithSecureCookieFormat())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		m.Get(req).Data["user"] = "cy"
+	})).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	cookies := rec.Result().Cookies()
+	if len(cookies) != 1 {
+		t.Fatalf("Set-Cookie %q", rec.Result().Header["Set-Cookie"])
+	}
+	return cookies[0].Value
+}
+
 func TestOpen(t *testing.T) {
 	cur, old, other := newTestKey(), newTestKey(), newTestKey()
 	allKeys := []testKey{cur, old, other}
@@ -311,6 +330,17 @@ func TestOpen(t *testing.T) {
 			check: func(t *testing.T, o output) {
 				if o.Data["user"] != "ann" {
 					t.Errorf("data = %v", o.Data)
+				}
+			},
+		},
+		{
+			// The other format, by the newest key: the key is the newest,
+			// though the Manager (sealing in the default format) would
+			// seal the value again.
+			name: "securecookie format", args: []string{"open", secureCookieValue(t, curRing)},
+			check: func(t *testing.T, o output) {
+				if o.KeyID != curRing.IDs()[0].String() || !o.NewestKey || o.Data["user"] != "cy" {
+					t.Errorf("key_id %s newest_key %v data %v, want %s true and user cy", o.KeyID, o.NewestKey, o.Data, curRing.IDs()[0])
 				}
 			},
 		},

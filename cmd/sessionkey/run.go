@@ -47,8 +47,14 @@ Flags of open (match the application's settings):
   -keys-env string   environment variable holding the keys (default "SESSION_KEYS")
 
 Examples:
-  # Make a key, then rotate it in: newest first.
-  export SESSION_KEYS="$(sessionkey),$SESSION_KEYS"
+  # Make the first key.
+  export SESSION_KEYS="$(sessionkey)"
+
+  # Rotate a fleet in three deploys, so that no one is signed out:
+  NEW="$(sessionkey)"
+  SESSION_KEYS="$OLD,$NEW"   # 1. every instance accepts the new key
+  SESSION_KEYS="$NEW,$OLD"   # 2. the new key seals
+  SESSION_KEYS="$NEW"        # 3. after the longest session lifetime
 
   # Open a cookie value.
   sessionkey open AXq3...
@@ -216,7 +222,9 @@ func cmdOpen(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv fu
 		return exitNotOpen
 	}
 
-	id, stale := s.KeyID()
+	// Not KeyID's stale: that is also true of a value in the securecookie
+	// format, which the Manager seals again in the default one.
+	id, _ := s.KeyID()
 	out := openOutput{
 		Data:      s.Data,
 		Flashes:   s.Flashes(),
@@ -224,7 +232,7 @@ func cmdOpen(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv fu
 		IssuedAt:  formatTime(s.Issued()),
 		ExpiresAt: formatTime(s.Created().Add(*maxAge)),
 		KeyID:     id.String(),
-		NewestKey: !stale,
+		NewestKey: id == keys.IDs()[0],
 	}
 	if len(out.Data) == 0 {
 		out.Data = json.RawMessage("null")
@@ -274,9 +282,10 @@ func cookieLines(input, name string) []string {
 	if input == "" {
 		return nil
 	}
-	if !strings.ContainsAny(input, "=;\r\n") {
-		// A bare value: sealed values and chunk headers hold neither '='
-		// nor ';'.
+	if v := strings.TrimSuffix(strings.TrimSuffix(input, "="), "="); !strings.ContainsAny(v, "=;\r\n") {
+		// A bare value: sealed values and chunk headers hold no ';', and
+		// no '=' but the base64 padding that ends a value in the
+		// securecookie format.
 		return []string{name + "=" + input}
 	}
 	var raw, labelled []string
