@@ -184,6 +184,9 @@ func ExampleWithValidator() {
 	b.do(app, "POST", "/login")
 	body, _ := io.ReadAll(b.do(app, "GET", "/").Body)
 	fmt.Println(string(body))
+	// "Sign out everywhere", a second later than the sign-in: session
+	// times are whole seconds, rounded up, so a session created less than
+	// a second before a sign-out survives it (see Session.Created).
 	signedOutAt["ada"] = time.Now().Add(time.Second)
 	body, _ = io.ReadAll(b.do(app, "GET", "/").Body)
 	fmt.Println(string(body))

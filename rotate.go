@@ -74,7 +74,7 @@ func (rk *ringKey) derived() *derivedKeys { return *rk.keys }
 
 // Keyring holds the keys that seal and open session cookies, newest first.
 // The first key seals; every key opens, so a key can be retired gradually
-// (see the README's "Rotating keys").
+// (see the README's "Keys and rotation").
 //
 // A Keyring is immutable and safe for concurrent use. Printing it shows the
 // number of keys and their ids, never key material.
