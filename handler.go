@@ -316,6 +316,23 @@ func (m *Manager[T]) report(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	if errors.Is(err, ErrSaveFailed) {
+		// The 500 replaces the application's response: headers that
+		// describe that response (a redirect's target, a download's file
+		// name, its caching) must not describe the error instead.
+		h := w.Header()
+		for _, k := range replacedHeaders {
+			delete(h, k)
+		}
+		h.Set("Cache-Control", "no-store")
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 	}
+}
+
+// replacedHeaders are the headers of the application's response that the
+// default 500 for a failed save removes. Others (security policies, Vary,
+// the application's other cookies) stay.
+var replacedHeaders = []string{
+	"Location", "Refresh", "Content-Disposition", "Content-Encoding", "Content-Language",
+	"Content-Range", "Content-Location", "Etag", "Last-Modified", "Expires", "Cache-Control",
+	"Age", "Accept-Ranges",
 }

@@ -251,7 +251,10 @@ func WithSecureCookieFormat() Option { return func(c *config) { c.secureCookie =
 // without a session cookie. For the other errors the response is already
 // on its way and w is for reference only.
 //
-// The default writes a 500 Internal Server Error for a failed save.
+// The default writes a 500 Internal Server Error for a failed save, in place
+// of the application's response: the headers that described that response
+// (Location, Content-Disposition, its caching and the like) are removed,
+// and the 500 is marked no-store.
 func WithErrorHandler(fn func(w http.ResponseWriter, r *http.Request, err error)) Option {
 	return func(c *config) { c.onError = fn }
 }

@@ -584,14 +584,18 @@ func TestSaveFailureKeepsPreviousCookie(t *testing.T) {
 		wantStatus int
 	}{
 		{"default handler", m, http.StatusInternalServerError},
-		{"custom handler writing nothing", hooked, http.StatusOK},
+		{"custom handler writing nothing", hooked, http.StatusSeeOther}, // the application's redirect
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			b := newBrowser(t)
 			b.do(handle(tt.m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
 			before := b.cookies["session"]
 			var body bytes.Buffer
-			rec := b.do(handle(tt.m, func(s *Session[user]) { s.Data.Name = strings.Repeat("x", 2000) }), "GET", "/")
+			rec := b.do(tt.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				tt.m.Get(r).Data.Name = strings.Repeat("x", 2000)
+				w.Header().Set("X-Frame-Options", "DENY")
+				http.Redirect(w, r, "/next", http.StatusSeeOther)
+			})), "GET", "/")
 			body.Write(rec.Body.Bytes())
 			if rec.Code != tt.wantStatus {
 				t.Errorf("status %d, want %d", rec.Code, tt.wantStatus)
@@ -602,8 +606,16 @@ func TestSaveFailureKeepsPreviousCookie(t *testing.T) {
 			if b.cookies["session"] != before {
 				t.Error("the browser lost its previous cookie")
 			}
-			if tt.wantStatus == http.StatusInternalServerError && strings.Contains(body.String(), "ok") {
-				t.Error("the application's body went out after the 500")
+			if tt.wantStatus == http.StatusInternalServerError {
+				if strings.Contains(body.String(), "See Other") {
+					t.Error("the application's body went out after the 500")
+				}
+				// The 500 replaces the redirect: no Location, not cached;
+				// headers that are not the response's own stay.
+				h := rec.Header()
+				if h.Get("Location") != "" || h.Get("Cache-Control") != "no-store" || h.Get("X-Frame-Options") != "DENY" {
+					t.Errorf("the 500's headers: %v", h)
+				}
 			}
 		})
 	}
