@@ -93,34 +93,64 @@ func get(t *testing.T, ctx context.Context, url string) *http.Response {
 	return resp
 }
 
+// A streamed response gets the cookie with its headers, which a flush
+// sends before any byte of the body: the flush itself commits the session.
+// (The handler holds the rest of the body back until the client has read
+// the headers; a failing test releases it, so that it fails rather than
+// hangs.)
 func TestStreamingGetsTheCookieOnTheFirstByte(t *testing.T) {
 	m := newTestManager[user](t, newClock())
-	release := make(chan struct{})
 	flushers := map[string]func(http.ResponseWriter){
 		"http.Flusher":       func(w http.ResponseWriter) { w.(http.Flusher).Flush() },
 		"ResponseController": func(w http.ResponseWriter) { _ = http.NewResponseController(w).Flush() },
 	}
 	for name, flush := range flushers {
 		t.Run(name, func(t *testing.T) {
+			release := make(chan struct{})
 			srv := serve(t, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				m.Get(r).Data.Name = "streamer"
-				_, _ = io.WriteString(w, "first chunk\n")
-				flush(w)
-				<-release // the handler is still running when the client reads
-				_, _ = io.WriteString(w, "second chunk\n")
+				flush(w) // the headers go now, before any byte of the body
+				select {
+				case <-release: // the handler is still running when the client reads
+				case <-r.Context().Done():
+					return
+				}
+				_, _ = io.WriteString(w, "body\n")
 			})))
+			var once sync.Once
+			t.Cleanup(func() { once.Do(func() { close(release) }) }) // before srv.Close
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			resp := get(t, ctx, srv.URL)
-			line, err := bufio.NewReader(resp.Body).ReadString('\n')
-			if err != nil || line != "first chunk\n" {
-				t.Fatalf("first line %q, %v", line, err)
-			}
+			resp := get(t, ctx, srv.URL) // returns with the headers
 			if len(resp.Cookies()) != 1 {
 				t.Errorf("the streamed response has cookies %v", resp.Cookies())
 			}
-			release <- struct{}{}
+			once.Do(func() { close(release) })
+			if line, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil || line != "body\n" {
+				t.Errorf("body %q, %v", line, err)
+			}
 		})
+	}
+}
+
+// io.Copy into the response uses its ReadFrom (sendfile, for a file): the
+// session is committed before the copy starts.
+func TestReadFromGetsTheCookie(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	srv := serve(t, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Get(r).Data.Name = "copier"
+		if _, ok := w.(io.ReaderFrom); !ok {
+			t.Error("the wrapper has no ReadFrom")
+		}
+		// A LimitedReader has no WriteTo, so io.Copy calls w.ReadFrom.
+		_, _ = io.Copy(w, io.LimitReader(strings.NewReader("copied"), 6))
+	})))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp := get(t, ctx, srv.URL)
+	body, _ := io.ReadAll(resp.Body)
+	if len(resp.Cookies()) != 1 || string(body) != "copied" {
+		t.Errorf("cookies %v, body %q", resp.Cookies(), body)
 	}
 }
 

@@ -178,6 +178,53 @@ func TestCookieDefaults(t *testing.T) {
 	}
 }
 
+// The cookie options reach every Set-Cookie line: the written cookie's,
+// its chunks', and the deleting ones (a browser deletes a cookie only for
+// the same name, path and domain).
+func TestCookieOptionsReachTheCookie(t *testing.T) {
+	m := newTestManager[user](t, newClock(), WithPath("/app"), WithDomain("example.com"),
+		WithSameSite(http.SameSiteStrictMode), WithMaxAge(time.Hour), WithMaxSize(12000))
+	b := newBrowser(t)
+	check := func(rec *httptest.ResponseRecorder, wantLines int, deleting bool) {
+		t.Helper()
+		lines := rec.Header().Values("Set-Cookie")
+		if len(lines) != wantLines {
+			t.Fatalf("Set-Cookie %q, want %d lines", lines, wantLines)
+		}
+		for _, line := range lines {
+			c, err := http.ParseSetCookie(line)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Path != "/app" || c.Domain != "example.com" || c.SameSite != http.SameSiteStrictMode || !c.HttpOnly || !c.Secure ||
+				(c.Value == "") != deleting || (deleting && c.MaxAge >= 0) || (!deleting && c.MaxAge != 3600) {
+				t.Errorf("%q: want Path=/app, Domain=example.com, SameSite=Strict, HttpOnly, Secure and Max-Age %v",
+					line, map[bool]string{true: "0", false: "3600"}[deleting])
+			}
+		}
+	}
+	check(b.do(handle(m, func(s *Session[user]) { s.Data = bigData(5000) }), "GET", "/app/"), 2, false)
+	check(b.do(handle(m, func(s *Session[user]) { s.Destroy() }), "GET", "/app/"), 2, true)
+}
+
+// Destroy signs the user out even with a flash message waiting: the data
+// and the flash go, and the cookie is deleted.
+func TestDestroyDropsPendingFlashes(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada"; s.AddFlash("welcome") }), "POST", "/login")
+	b.do(handle(m, func(s *Session[user]) { s.Destroy() }), "POST", "/logout")
+	if len(b.cookies) != 0 {
+		t.Errorf("after Destroy the browser holds %v", keys(b.cookies))
+	}
+	var s *Session[user]
+	var flashes []string
+	b.do(handle(m, func(got *Session[user]) { s = got; flashes = got.Flashes() }), "GET", "/")
+	if s.Data.Name != "" || len(flashes) != 0 {
+		t.Errorf("after Destroy: data %+v, flashes %q", s.Data, flashes)
+	}
+}
+
 func TestWhenSetCookieIsSent(t *testing.T) {
 	clock := newClock()
 	oldKeys := mustKeyring(t, testSecret(1))
