@@ -41,7 +41,7 @@ type hostileFixture struct {
 
 func newHostileFixture(t *testing.T) *hostileFixture {
 	t.Helper()
-	clock := newClock()
+	clock := gorillaClock() // its gorilla cookies are stamped with the real time
 	f := &hostileFixture{
 		clock:     clock,
 		m:         newTestManager[user](t, clock),
@@ -499,7 +499,7 @@ func TestHostileSingleLineBreak(t *testing.T) {
 // The validator is how sessions are revoked; a gorilla cookie it never saw
 // (valid for 30 days from its last save) would escape any revocation.
 func TestHostileGorillaMigrationRunsValidator(t *testing.T) {
-	clock := newClock()
+	clock := gorillaClock()
 	m := newTestManager[user](t, clock,
 		WithGorillaMigration(convertUser, gorillaHash, gorillaBlock),
 		WithValidator(func(r *http.Request, s *Session[user]) error {

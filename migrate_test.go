@@ -31,6 +31,14 @@ var (
 	gorillaBlock = bytes.Repeat([]byte("b"), 32)
 )
 
+// gorillaClock is a test clock a minute after the real time. securecookie
+// stamps gorilla cookies with the real clock: a Manager on the fixed test
+// clock (t0, in the past) would see them saved in the future, and convert
+// them by the fallback for that, instead of as saved a minute ago.
+func gorillaClock() *testClock {
+	return &testClock{t: time.Now().Add(time.Minute).Truncate(time.Second)}
+}
+
 func convertUser(values map[any]any) (user, error) {
 	name, ok := values["name"].(string)
 	if !ok {
@@ -42,7 +50,7 @@ func convertUser(values map[any]any) (user, error) {
 
 func TestGorillaMigration(t *testing.T) {
 	var hookErr error
-	clock := newClock()
+	clock := gorillaClock()
 	m := newTestManager[user](t, clock, WithGorillaMigration(convertUser, gorillaHash, gorillaBlock),
 		WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) { hookErr = err }))
 	tests := []struct {
@@ -75,6 +83,10 @@ func TestGorillaMigration(t *testing.T) {
 				}
 				if s.IsNew() {
 					t.Error("a migrated session says it is new")
+				}
+				// Created is the gorilla cookie's last save, a minute ago.
+				if ts, ok := secureCookieTime(tt.cookie); !ok || !s.Created().Equal(time.Unix(ts, 0)) || !s.Created().Before(clock.Now()) {
+					t.Errorf("Created %v, want the cookie's last save (%v, %v)", s.Created(), ts, ok)
 				}
 				return
 			}
@@ -122,7 +134,7 @@ func TestGorillaMigrationHonoursTheIdleTimeout(t *testing.T) {
 // A conversion that returns a nil map gives a map session ready for
 // assignment, like every other path.
 func TestGorillaMigrationToANilMap(t *testing.T) {
-	m := newTestManager[map[string]string](t, newClock(), WithGorillaMigration(
+	m := newTestManager[map[string]string](t, gorillaClock(), WithGorillaMigration(
 		func(map[any]any) (map[string]string, error) { return nil, nil }, gorillaHash, gorillaBlock))
 	req := httptest.NewRequest("GET", "/", nil)
 	req.Header.Set("Cookie", "session="+gorillaCookie(t, "session", map[any]any{"n": 3}, gorillaHash, gorillaBlock))
