@@ -144,6 +144,27 @@ func TestCacheIsBounded(t *testing.T) {
 	}
 }
 
+// A value in use survives the generations turning over: a hit in the old
+// generation moves it to the new one, while values no one asks for age out.
+func TestCacheKeepsValuesInUse(t *testing.T) {
+	c := newOpenCache[user](4) // two generations of two
+	e := func() *openedEntry[user] { return new(openedEntry[user]) }
+	c.put("a", e(), "")
+	c.put("b", e(), "")
+	c.put("c", e(), "") // a and b become the old generation
+	if c.get("a") == nil {
+		t.Fatal("a was dropped too early")
+	}
+	c.put("d", e(), "") // c and a become the old generation; b goes
+	c.put("e", e(), "")
+	if c.get("a") == nil {
+		t.Error("a, asked for, aged out")
+	}
+	if c.get("b") != nil {
+		t.Error("b, never asked for, is still there")
+	}
+}
+
 func TestCacheUnderConcurrency(t *testing.T) {
 	m := newTestManager[map[string]string](t, newClock(), WithCacheSize(8))
 	var wg sync.WaitGroup

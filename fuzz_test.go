@@ -56,11 +56,12 @@ func fuzzChunkSessions(tb testing.TB, m, oldKeyManager *Manager[user]) (datas []
 
 // newFuzzChunkManagers returns the Manager FuzzChunks loads with (keys 1
 // and 2, room for three chunks) and one that seals with key 2 only, whose
-// sessions the first opens as stale.
+// sessions the first opens as stale. Their caches are off, so that every
+// input, the seeds included, goes through reassembly and opening.
 func newFuzzChunkManagers(tb testing.TB) (m, oldKeyManager *Manager[user]) {
 	tb.Helper()
 	clock := newClock()
-	opts := []Option{WithClock(clock.Now), WithLogger(slog.New(slog.DiscardHandler)), WithMaxSize(12000)}
+	opts := []Option{WithClock(clock.Now), WithLogger(slog.New(slog.DiscardHandler)), WithMaxSize(12000), WithCacheSize(0)}
 	m, err := New[user](mustKeyring(tb, testSecret(1), testSecret(2)), opts...)
 	if err != nil {
 		tb.Fatal(err)
