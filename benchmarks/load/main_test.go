@@ -42,8 +42,9 @@ func TestRun(t *testing.T) {
 		t.Errorf("errors reported:\n%s", table)
 	}
 	// The cookie bytes are the seeded cookie's, the same on both routes,
-	// however often the writing route toggled the theme.
-	for _, app := range []string{"cookiesession", "cookiesession-cold", "gorilla/sessions"} {
+	// however often the writing route toggled the theme. (gorilla's gob
+	// of a map varies by a few bytes from one seeding to the next.)
+	for _, app := range []string{"cookiesession", "cookiesession-cold"} {
 		read := strings.Split(lineWith(table, "| "+app+" | /read |"), "|")
 		write := strings.Split(lineWith(table, "| "+app+" | /write |"), "|")
 		if len(read) < 9 || len(write) < 9 || read[8] != write[8] || strings.TrimSpace(read[8]) == "0" {
