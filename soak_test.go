@@ -27,12 +27,15 @@ import (
 
 type soakData struct{ Counter int }
 
-// soakApp increments the session's counter and answers with it, saying
-// whether the session was new and, if a cookie did not open, why.
+// soakApp increments the session's counter on a POST (only reads it on a
+// GET) and answers with it, saying whether the session was new and, if a
+// cookie did not open, why.
 func soakApp(m *Manager[soakData]) http.Handler {
 	return m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := m.Get(r)
-		s.Data.Counter++
+		if r.Method == http.MethodPost {
+			s.Data.Counter++
+		}
 		w.Header().Set("X-Session-New", strconv.FormatBool(s.IsNew()))
 		if err := s.Err(); err != nil {
 			w.Header().Set("X-Session-Err", err.Error())
@@ -84,10 +87,20 @@ type soakUser struct {
 
 // do runs one read-modify-write and checks that it found the previous
 // value: exactly one more than the last response, and a session that is
-// new only on the first request.
+// new only on the first request. Odd-numbered users only read after their
+// first request: their cookies change only when the rotation makes them
+// stale, so that a stale cookie a read does not seal again signs them out
+// at the last deploy.
 func (u *soakUser) do(base string, stats *soakStats) {
 	stats.requests.Add(1)
-	resp, err := u.client.Post(base+"/incr", "text/plain", nil)
+	reader := u.id%2 == 1 && u.requests > 0
+	var resp *http.Response
+	var err error
+	if reader {
+		resp, err = u.client.Get(base + "/read")
+	} else {
+		resp, err = u.client.Post(base+"/incr", "text/plain", nil)
+	}
 	if err != nil {
 		stats.fail(&stats.transport, "user %d: %v", u.id, err)
 		return
@@ -113,7 +126,11 @@ func (u *soakUser) do(base string, stats *soakStats) {
 		stats.fail(&stats.signedOut, "user %d, request %d to %s: new session %v (err %q)",
 			u.id, u.requests, base, isNew, resp.Header.Get("X-Session-Err"))
 	}
-	if got != u.counter+1 {
+	want := u.counter + 1
+	if reader {
+		want = u.counter
+	}
+	if got != want {
 		stats.fail(&stats.lost, "user %d, request %d to %s: counter %d after %d", u.id, u.requests, base, got, u.counter)
 	}
 	u.counter = got
@@ -312,7 +329,11 @@ func TestRollingRotationSoak(t *testing.T) {
 			continue
 		}
 		s := check.Load(req)
-		if id, stale := s.KeyID(); s.IsNew() || id != newID || stale || s.Data.Counter != u.counter || u.counter != u.requests {
+		wantCounter := u.requests // a writer's counter counts its requests
+		if u.id%2 == 1 {
+			wantCounter = 1 // a reader wrote once, then read
+		}
+		if id, stale := s.KeyID(); s.IsNew() || id != newID || stale || s.Data.Counter != u.counter || u.counter != wantCounter {
 			t.Errorf("user %d: new %v (err %v), key %v, stale %v, counter %d after %d requests, last seen %d",
 				u.id, s.IsNew(), s.Err(), id, stale, s.Data.Counter, u.requests, u.counter)
 		}
