@@ -146,8 +146,10 @@ var b64 = base64.RawURLEncoding
 var sealBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // Seal serialises e into a cookie value for the cookie called name, sealed
-// by the newest key. Created and Issued must not be before 1970 or Issued
-// before Created. Most users never call Seal: the Manager does.
+// by the newest key. It refuses what Open would: Created and Issued before
+// 1970, Issued before Created, times past 2^40 seconds, and more than 1024
+// flash messages (ErrTooLarge). Most users never call Seal: the Manager
+// does.
 func (k *Keyring) Seal(name string, e *Envelope) (string, error) {
 	b, err := k.appendSeal(nil, name, e)
 	if err != nil {

@@ -201,7 +201,7 @@ func (w *responseWriter[T]) finish() {
 // 101): an early hints response does not end the handler's chance to
 // change the session.
 func (w *responseWriter[T]) WriteHeader(code int) {
-	if !w.st.committed && code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols && !w.st.isCommitted() {
 		w.ResponseWriter.WriteHeader(code)
 		return
 	}
@@ -301,6 +301,11 @@ func (h *hookWriter) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
 // report logs a failure that loses data and passes it to the error handler.
 func (m *Manager[T]) report(w http.ResponseWriter, r *http.Request, err error) {
+	// r is the request given to Get, whose context inner middleware may
+	// have cancelled on its way out (the commit can run after the handler
+	// returns): keep its values, for the log and the error handler, but
+	// not its cancellation.
+	r = r.WithContext(context.WithoutCancel(r.Context()))
 	msg, level := "cookiesession: session not saved", slog.LevelError
 	switch {
 	case errors.Is(err, ErrChangeAfterCommit):
@@ -332,7 +337,9 @@ func (m *Manager[T]) report(w http.ResponseWriter, r *http.Request, err error) {
 // default 500 for a failed save removes. Others (security policies, Vary,
 // the application's other cookies) stay.
 var replacedHeaders = []string{
-	"Location", "Refresh", "Content-Disposition", "Content-Encoding", "Content-Language",
-	"Content-Range", "Content-Location", "Etag", "Last-Modified", "Expires", "Cache-Control",
-	"Age", "Accept-Ranges",
+	"Location", "Refresh", "Content-Disposition", "Content-Language", "Content-Range",
+	"Content-Location", "Etag", "Last-Modified", "Expires", "Cache-Control", "Age", "Accept-Ranges",
+	// Not Content-Encoding: as http.Error, which leaves it, knows, an outer
+	// middleware may have set it and compress what is written (the 500
+	// included).
 }

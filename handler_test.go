@@ -450,6 +450,29 @@ func TestHooksGetTheRequestGetWasGiven(t *testing.T) {
 	if validated != "acme" || reported != "acme" {
 		t.Errorf("the validator saw %v and the error handler %v, want acme for both", validated, reported)
 	}
+
+	// A failed save found after the handler returns (it wrote nothing),
+	// when inner middleware has cancelled its context on the way out: the
+	// error handler still gets the values, and a live context.
+	var live error = errors.New("not called")
+	m2 := newTestManager[user](t, newClock(), WithMaxSize(1024),
+		WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+			reported, live = r.Context().Value(key{}), r.Context().Err()
+		}))
+	cancelling := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithCancel(context.WithValue(r.Context(), key{}, "acme"))
+			defer cancel()
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+	reported = nil
+	b.do(m2.Handler(cancelling(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m2.Get(r).Data.Name = strings.Repeat("x", 2000)
+	}))), "GET", "/")
+	if reported != "acme" || live != nil {
+		t.Errorf("after the handler returned, the error handler saw %v with context error %v, want acme and nil", reported, live)
+	}
 }
 
 // A session first asked for after the headers went out is a response that
@@ -498,6 +521,17 @@ func TestSaveAfterTheHeadersIsNotSilent(t *testing.T) {
 	}
 	if sc := rec.Header().Values("Set-Cookie"); len(sc) != 0 {
 		t.Errorf("Set-Cookie %q after the body", sc)
+	}
+
+	// With nothing changed, there is nothing to lose: no error.
+	hookErr = nil
+	newBrowser(t).do(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := m.Get(r)
+		_, _ = w.Write([]byte("ok"))
+		saveErr = m.Save(w, s)
+	})), "GET", "/")
+	if saveErr != nil || hookErr != nil {
+		t.Errorf("an unchanged session's Save after the headers: %v, hook %v; want nil for both", saveErr, hookErr)
 	}
 }
 

@@ -585,11 +585,14 @@ func (m *Manager[T]) validate(r *http.Request, s *Session[T], now time.Time) *Se
 // writing, exactly as the middleware would. Call it before the response's
 // headers are written. It returns an error wrapping ErrSaveFailed, and
 // writes nothing, if the session cannot be saved. With the middleware,
-// Save is never needed; called there after the headers went out, it
-// returns an error wrapping ErrChangeAfterCommit, and the middleware
-// reports the change as lost.
+// Save is never needed; called there after the headers went out on a
+// changed session, it returns an error wrapping ErrChangeAfterCommit, and
+// the middleware reports the change as lost.
 func (m *Manager[T]) Save(w http.ResponseWriter, s *Session[T]) error {
 	if s.st != nil && s.st.isCommitted() {
+		if !m.dirty(s) {
+			return nil // nothing to write that could still be written
+		}
 		// Setting headers now would do nothing, and the session would
 		// pass for written; left as it is, the middleware reports the
 		// change as lost when the handler returns.
