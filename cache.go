@@ -81,8 +81,7 @@ func (c *openCache[T]) put(value string, e *openedEntry[T], replaced string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if replaced != "" {
-		delete(c.cur, replaced)
-		delete(c.old, replaced)
+		c.forgetLocked(replaced)
 	}
 	if _, ok := c.cur[value]; !ok {
 		c.addLocked(value, e)
@@ -100,6 +99,10 @@ func (c *openCache[T]) addLocked(value string, e *openedEntry[T]) {
 func (c *openCache[T]) forget(value string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.forgetLocked(value)
+}
+
+func (c *openCache[T]) forgetLocked(value string) {
 	delete(c.cur, value)
 	delete(c.old, value)
 }

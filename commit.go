@@ -75,15 +75,15 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T], hv *headerValues) erro
 
 	// 3. Seal, check the size, and only then touch the headers.
 	data = current
-	// A new session's lifetime began when it was loaded, moments ago.
-	// Times are kept as the cookie carries them (sealedTime).
+	// Times are kept as the cookie carries them (sealedTime). A new
+	// session's lifetime began when it was loaded, moments ago.
+	issued := sealedTime(now)
 	created := s.created
 	if s.destroyed || s.renewed {
-		created = sealedTime(now)
+		created = issued
 	}
 	// An instance whose clock is behind the one that created the session
 	// (within ClockSkew) must not seal an issue time before the creation.
-	issued := sealedTime(now)
 	if issued.Before(created) {
 		issued = created
 	}
