@@ -83,8 +83,8 @@ func (s *Session[T]) IsNew() bool { return s.isNew }
 // Err returns why the request's session cookie was not used, wrapping one of
 // ErrMalformed, ErrExpired, ErrUnknownKey, ErrAuthentication, ErrTooLarge,
 // ErrRejected or (with WithGorillaMigration) ErrMigration; nil when the
-// cookie opened or there was none. The session is
-// new and empty in either case: this is for logging and metrics only.
+// cookie opened or there was none. The session is new and empty in either
+// case: this is for logging and metrics only.
 func (s *Session[T]) Err() error { return s.err }
 
 // Created returns when the session's lifetime began: when it was loaded as
@@ -512,7 +512,8 @@ func (m *Manager[T]) load(r *http.Request, now time.Time, s *Session[T]) *Sessio
 		return opened
 	}
 	// The name came more than once: a cookie of another path or domain
-	// may have come first. A value that opens wins over one that does not.
+	// may have come first. A value that opens wins over one that does not;
+	// if none does, the first value's error is the session's.
 	for _, other := range jar.others[:jar.nOthers] {
 		if opened, err := m.openValue(r, other, jar.present, &o, s); err == nil {
 			return opened

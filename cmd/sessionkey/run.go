@@ -51,6 +51,7 @@ Examples:
   export SESSION_KEYS="$(sessionkey)"
 
   # Rotate a fleet in three deploys, so that no one is signed out:
+  OLD="$SESSION_KEYS"
   NEW="$(sessionkey)"
   SESSION_KEYS="$OLD,$NEW"   # 1. every instance accepts the new key
   SESSION_KEYS="$NEW,$OLD"   # 2. the new key seals
