@@ -10,7 +10,12 @@
 # Settings, from the environment:
 #   COUNT=5          runs of each benchmark (the tables show medians)
 #   BENCHTIME=1s     go test -benchtime
-#   LOAD_FLAGS=""    extra flags for the load command, e.g. "-duration 10s"
+#   LOAD_FLAGS="-duration 30s -rounds 60"
+#                    flags for the load command. On a machine shared with
+#                    other work the ratios drift by several points from one
+#                    15 s stretch to the next (0.80, 0.87, 0.84 on /read, in
+#                    one process); 30 s per route averages over more of it
+#                    than the command's own 5 s
 #   README=../README.md
 #   OUT=<temp dir>   where the raw outputs are kept
 set -euo pipefail
@@ -32,9 +37,10 @@ go test -run '^$' -bench . -benchmem -count "$count" -benchtime "$benchtime" . |
 "$out/benchreport" tables "$out/bench.txt" >"$out/bench.md"
 
 # 2. The load command: progress on stderr, the table on stdout.
-echo "run.sh: go run ./load ${LOAD_FLAGS:-}" >&2
-# shellcheck disable=SC2086 # LOAD_FLAGS is a list of flags
-go run ./load ${LOAD_FLAGS:-} >"$out/load.md"
+load_flags=${LOAD_FLAGS--duration 30s -rounds 60}
+echo "run.sh: go run ./load $load_flags" >&2
+# shellcheck disable=SC2086 # a list of flags
+go run ./load $load_flags >"$out/load.md"
 
 # 3. The machine, without naming it.
 cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/null | head -n1)
