@@ -93,6 +93,23 @@ func TestRatioToNone(t *testing.T) {
 	}
 }
 
+// TestDefaultMaxRequests: the default bound leaves room for 200,000
+// requests a second, three times what the apps reach here, through every
+// round of run.sh's settings, so that no app is stopped early and loses
+// its last rounds.
+func TestDefaultMaxRequests(t *testing.T) {
+	for _, o := range []options{
+		{warmup: time.Second, duration: 5 * time.Second, rounds: 20},  // the command's defaults
+		{warmup: time.Second, duration: 30 * time.Second, rounds: 60}, // run.sh's
+		{warmup: 0, duration: 100 * time.Millisecond, rounds: 1},
+	} {
+		planned := o.warmup + o.duration + time.Duration(o.rounds-1)*min(o.warmup, 100*time.Millisecond)
+		if got, least := defaultMaxRequests(o), int64(200_000*planned.Seconds()); got < least {
+			t.Errorf("defaultMaxRequests(%+v) = %d, want at least %d", o, got, least)
+		}
+	}
+}
+
 // TestMaxRequests checks that a run stops at -max-requests.
 func TestMaxRequests(t *testing.T) {
 	var out bytes.Buffer
