@@ -74,6 +74,9 @@ fi
 	echo "*Under load*: the load command runs the same small app on loopback"
 	echo "HTTP/1.1 and drives it with concurrent keep-alive clients for a fixed time, the clients and the"
 	echo "servers in one process sharing the machine's $(nproc) CPUs; its settings are under its table."
+	echo "On a machine shared with other work its ratios move by a few points from one run to the next,"
+	echo "more than the in-process figures do: a ratio within 3 points of its target is within that noise,"
+	echo "and judging it takes several runs."
 	echo
 	echo "### One request, in process"
 	echo
