@@ -235,8 +235,8 @@ func GorillaStore() *sessions.CookieStore {
 //
 // CookieStore keeps session.Values, a map[interface{}]interface{}, which
 // encoding/json up to Go 1.26 cannot encode: every Save fails with "json:
-// unsupported type". The variant is kept to show that; GorillaJSON's app
-// stores the session another way, which works with every Go release.
+// unsupported type". The variant is kept to show that; SecureCookieJSON's
+// app stores the session another way, which works with every Go release.
 func GorillaJSONStore() *sessions.CookieStore {
 	s := GorillaStore()
 	for _, c := range s.Codecs {
