@@ -167,7 +167,7 @@ var targets = []target{
 var describe = map[string]string{
 	"cookiesession":      "cookiesession middleware, defaults (value seen before: cache hit)",
 	"cookiesession-cold": "cookiesession middleware, `WithCacheSize(0)` (value seen for the first time)",
-	"gorilla":            "gorilla/sessions CookieStore, its defaults (gob, a Values key per field)",
+	"gorilla":            "gorilla/sessions CookieStore, its defaults (gob); a Values key per field",
 	"securecookie-json":  "gorilla/securecookie, JSON, the session as one value (encoding/json up to Go 1.26 cannot encode CookieStore's Values)",
 	"none":               "no session",
 	"floor":              "floor: JSON + XChaCha20-Poly1305 + base64url only",
