@@ -29,6 +29,10 @@ const (
 	minMaxSize     = 256
 )
 
+// Chunk numbers have at most two digits (see chunkNumber): this fails to
+// compile if maxChunks outgrows them.
+const _ = uint8(100 - maxChunks)
+
 // maxOthers bounds the further values of the main cookie's name a request
 // may bring that are tried (see jar.others): each costs an attempt to open.
 const maxOthers = 3
@@ -101,6 +105,8 @@ func (m *Manager[T]) cookieIndex(name string) int {
 // chunkNumber returns i if s is the decimal form of a chunk number i (1 to
 // maxChunks-1, digits only, no leading zero), and -1 otherwise.
 func chunkNumber(s string) int {
+	// Two digits at most: maxChunks is at most 100 (asserted by the
+	// constants), and a longer s is refused before it could overflow i.
 	if len(s) == 0 || len(s) > 2 || s[0] == '0' {
 		return -1
 	}
