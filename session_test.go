@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -571,6 +572,50 @@ func TestMapSessionsAreNeverNil(t *testing.T) {
 	b.do(handle(m, func(s *Session[map[string]string]) { got = s.Data }), "GET", "/")
 	if got["theme"] != "dark" || got["lang"] != "en" {
 		t.Errorf("Data = %v, want theme and lang", got)
+	}
+}
+
+// An empty list and no list serialise differently ("[]" and "null"), so
+// the session must tell them apart whether it was opened or came from the
+// cache: a read must not rewrite the cookie, a change between them must be
+// written, and an empty list must still be empty after an unrelated write.
+func TestEmptyListsAreNotNil(t *testing.T) {
+	type tagged struct {
+		Tags  []any
+		Items []typicalItem
+		N     int
+	}
+	for _, size := range []int{0, 100} {
+		t.Run(fmt.Sprintf("cache %d", size), func(t *testing.T) {
+			m := newTestManager[tagged](t, newClock(), WithCacheSize(size))
+			b := newBrowser(t)
+			b.do(handle(m, func(s *Session[tagged]) { s.Data = tagged{Tags: []any{}, Items: []typicalItem{}} }), "GET", "/")
+			if rec := b.do(handle(m, func(s *Session[tagged]) { _ = s.Data.N }), "GET", "/"); rec.Header().Get("Set-Cookie") != "" {
+				t.Error("a read-only request rewrote a session holding empty lists")
+			}
+			b.do(handle(m, func(s *Session[tagged]) { s.Data.N++ }), "GET", "/")
+			var got tagged
+			b.do(handle(m, func(s *Session[tagged]) { got = s.Data }), "GET", "/")
+			if got.Tags == nil || got.Items == nil {
+				t.Errorf("after an unrelated write, an empty list became nil: Tags nil %v, Items nil %v", got.Tags == nil, got.Items == nil)
+			}
+			if rec := b.do(handle(m, func(s *Session[tagged]) { s.Data.Tags, s.Data.Items = nil, nil }), "GET", "/"); rec.Header().Get("Set-Cookie") == "" {
+				t.Error("changing empty lists to nil was not saved")
+			}
+
+			mm := newTestManager[map[string]any](t, newClock(), WithCacheSize(size))
+			b = newBrowser(t)
+			b.do(handle(mm, func(s *Session[map[string]any]) { s.Data["tags"] = []any{} }), "GET", "/")
+			if rec := b.do(handle(mm, func(s *Session[map[string]any]) { _ = s.Data["tags"] }), "GET", "/"); rec.Header().Get("Set-Cookie") != "" {
+				t.Error("a read-only request rewrote a map session holding an empty list")
+			}
+			b.do(handle(mm, func(s *Session[map[string]any]) { s.Data["n"] = 1.0 }), "GET", "/")
+			var tags any
+			b.do(handle(mm, func(s *Session[map[string]any]) { tags = s.Data["tags"] }), "GET", "/")
+			if l, ok := tags.([]any); !ok || l == nil {
+				t.Errorf("after an unrelated write, tags = %#v, want []any{}", tags)
+			}
+		})
 	}
 }
 

@@ -354,6 +354,12 @@ func slicePlan(p *plan, t reflect.Type, building map[reflect.Type]*plan) bool {
 		// A fresh array, filled with typed copies (reflect.Copy keeps the
 		// garbage collector informed of the pointers it moves).
 		d := reflect.NewAt(t, dst).Elem()
+		if s.len == 0 {
+			// Grow(0) would leave a nil slice, and nil serialises as
+			// "null" where the source says "[]".
+			d.Set(reflect.MakeSlice(t, 0, 0))
+			return true
+		}
 		d.SetZero()
 		d.Grow(s.len)
 		d.SetLen(s.len)

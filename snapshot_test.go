@@ -75,7 +75,7 @@ func snapshotCase[T any](t *testing.T, name string, v T, mutate func(*T)) {
 	}
 	snapAfter, _ := json.Marshal(&snap)
 	if string(snapAfter) != string(before) {
-		t.Errorf("%s: mutating the value changed the snapshot: it shares memory", name)
+		t.Errorf("%s: the snapshot no longer serialises as its source did: it shares memory or lost a detail", name)
 	}
 }
 
@@ -122,6 +122,34 @@ func TestSnapshotSeesEveryChange(t *testing.T) {
 	snapshotCase(t, "int element", fv(), func(v *fast) { v.IDs[2] = 9 })
 	snapshotCase(t, "struct element without pointers", fv(), func(v *fast) { v.Points[0].F = 1.5 })
 	snapshotCase(t, "empty to nil", fv(), func(v *fast) { v.Empty = nil })
+
+	// Empty is not nil on the reflect path either ("[]", not "null"):
+	// for elements with pointers, behind maps and behind interfaces.
+	type empties struct {
+		Items  []typicalItem
+		Anys   []any
+		Ptrs   []*typicalItem
+		Nested [][]int
+		Times  []time.Time
+		Maps   []map[string]int
+		InMap  map[string][]any
+		InAny  any
+	}
+	ev := func() empties {
+		return empties{Items: []typicalItem{}, Anys: []any{}, Ptrs: []*typicalItem{}, Nested: [][]int{},
+			Times: []time.Time{}, Maps: []map[string]int{}, InMap: map[string][]any{"tags": {}}, InAny: []any{}}
+	}
+	snapshotCase(t, "unchanged empty slices", ev(), func(v *empties) {})
+	snapshotCase(t, "empty struct slice to nil", ev(), func(v *empties) { v.Items = nil })
+	snapshotCase(t, "empty any slice to nil", ev(), func(v *empties) { v.Anys = nil })
+	snapshotCase(t, "empty pointer slice to nil", ev(), func(v *empties) { v.Ptrs = nil })
+	snapshotCase(t, "empty nested slice to nil", ev(), func(v *empties) { v.Nested = nil })
+	snapshotCase(t, "empty time slice to nil", ev(), func(v *empties) { v.Times = nil })
+	snapshotCase(t, "empty map slice to nil", ev(), func(v *empties) { v.Maps = nil })
+	snapshotCase(t, "empty slice in a map to nil", ev(), func(v *empties) { v.InMap["tags"] = nil })
+	snapshotCase(t, "empty slice in an interface to nil", ev(), func(v *empties) { v.InAny = []any(nil) })
+	snapshotCase(t, "map session with an empty slice", map[string]any{"tags": []any{}},
+		func(v *map[string]any) { (*v)["tags"] = []any(nil) })
 }
 
 func TestSnapshotNaNEqualsItself(t *testing.T) {
