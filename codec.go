@@ -122,6 +122,8 @@ const ClockSkew = time.Minute
 //	plaintext = uvarint(created, unix seconds) | uvarint(issued - created) |
 //	            flags | [flashes] | data
 //	flashes   = uvarint(count) { uvarint(len) bytes }   (present if flags&flagFlashes)
+//
+// The base64 is canonical: the unused bits of the last character are zero.
 const (
 	formatV1     = 1
 	headerSize   = 1 + keyIDSize + chacha20poly1305.NonceSizeX // before the ciphertext
@@ -139,7 +141,10 @@ const (
 	maxSealedTime = 1 << 40
 )
 
-var b64 = base64.RawURLEncoding
+// b64 is the value's encoding. Strict refuses encodings whose unused bits
+// are set: the encoder never writes them, so a genuine value always passes,
+// and a value has one spelling only.
+var b64 = base64.RawURLEncoding.Strict()
 
 // sealBuffers holds Seal's scratch buffers. Sealing encrypts in place, so a
 // buffer holds only ciphertext and public header bytes once Seal returns.

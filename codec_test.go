@@ -160,7 +160,7 @@ func TestOpenRefuses(t *testing.T) {
 		want  error
 	}{
 		{"empty", "", ErrMalformed},
-		{"truncated by one", v[:len(v)-1], ErrAuthentication},
+		{"truncated by three bytes", v[:len(v)-4], ErrAuthentication},
 		{"truncated to half", v[:len(v)/2], ErrMalformed},
 		{"extended", v + "AAAA", ErrAuthentication},
 		{"not base64", strings.Repeat("*", len(v)), ErrMalformed},
@@ -181,6 +181,34 @@ func TestOpenRefuses(t *testing.T) {
 				t.Errorf("a refused value returned a partial result: %+v", e)
 			}
 		})
+	}
+}
+
+// A value has one spelling: the unused low bits of its last character
+// must be zero, as the encoder writes them. Otherwise up to 16 values open
+// to the same session, and anything keyed by the value (the cache, a log
+// of seen values) would count them apart.
+func TestOpenRefusesOtherSpellings(t *testing.T) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	k := mustKeyring(t, testSecret(1))
+	tested := 0
+	for n := range 3 { // data lengths that leave every remainder mod 3
+		v := sealAt(t, k, "session", t0, t0, []byte(`"`+strings.Repeat("x", n)+`"`))
+		if _, err := k.Open("session", v, OpenOptions{Now: t0}); err != nil {
+			t.Fatalf("the genuine value does not open: %v", err)
+		}
+		unused := map[int]int{0: 0, 2: 4, 3: 2}[len(v)%4] // bits the last character does not carry
+		for bit := range unused {
+			last := strings.IndexByte(alphabet, v[len(v)-1]) ^ 1<<bit
+			other := v[:len(v)-1] + string(alphabet[last])
+			if _, err := k.Open("session", other, OpenOptions{Now: t0}); !errors.Is(err, ErrMalformed) {
+				t.Errorf("unused bit %d of the last character set: err = %v, want ErrMalformed", bit, err)
+			}
+			tested++
+		}
+	}
+	if tested != 6 {
+		t.Fatalf("tested %d spellings, want 6: the lengths did not cover both partial groups", tested)
 	}
 }
 
