@@ -34,7 +34,8 @@ const (
 const _ = uint8(100 - maxChunks)
 
 // maxOthers bounds the further values of the main cookie's name a request
-// may bring that are tried (see jar.others): each costs an attempt to open.
+// may bring that are tried (see jar.others): each costs an attempt to open,
+// and with WithGorillaMigration one to convert.
 const maxOthers = 3
 
 // jar holds the request's cookies that belong to a Manager. Reading it

@@ -131,6 +131,54 @@ func TestGorillaMigrationHonoursTheIdleTimeout(t *testing.T) {
 	}
 }
 
+// A browser sends one cookie per name, path and domain: the gorilla cookie
+// may come after another of the same name that does not open (one this
+// package set for another path, or a stale one). It is still converted,
+// but a value that opens as this package's wins.
+func TestGorillaMigrationOfALaterValue(t *testing.T) {
+	clock := gorillaClock()
+	m := newTestManager[user](t, clock, WithGorillaMigration(convertUser, gorillaHash, gorillaBlock))
+	gorilla := gorillaCookie(t, "session", map[any]any{"name": "ada"}, gorillaHash, gorillaBlock)
+	other := gorillaCookie(t, "session", map[any]any{"name": "eve"}, gorillaHash, gorillaBlock)
+	ours, err := m.keys.Seal("session", &Envelope{Created: clock.Now(), Issued: clock.Now(), Data: []byte(`{"Name":"bob"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, err := mustKeyring(t, testSecret(9)).Seal("session", &Envelope{Created: clock.Now(), Issued: clock.Now(), Data: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongKeys := gorillaCookie(t, "session", map[any]any{"name": "eve"}, bytes.Repeat([]byte("x"), 32), gorillaBlock)
+	tests := []struct {
+		name   string
+		values []string
+		want   string
+	}{
+		{"after junk", []string{"junk", gorilla}, "ada"},
+		{"after a tampered value of ours", []string{tamper(ours), gorilla}, "ada"},
+		{"after a value of another key ring", []string{foreign, gorilla}, "ada"},
+		{"after a gorilla value of other keys", []string{wrongKeys, gorilla}, "ada"},
+		{"third", []string{"junk", "more junk", gorilla}, "ada"},
+		{"the first of two", []string{gorilla, other}, "ada"},
+		{"ours wins over an earlier gorilla value", []string{gorilla, ours}, "bob"},
+		{"ours wins over a later gorilla value", []string{"junk", gorilla, ours}, "bob"},
+		{"beyond the values tried", []string{"a", "b", "c", "d", gorilla}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/", nil)
+			req.Header.Set("Cookie", "session="+strings.Join(tt.values, "; session="))
+			s := m.Load(req)
+			if s.Data.Name != tt.want {
+				t.Errorf("Name %q, want %q (err %v)", s.Data.Name, tt.want, s.Err())
+			}
+			if tt.want == "" && !errors.Is(s.Err(), ErrMalformed) {
+				t.Errorf("err %v, want the first value's: ErrMalformed", s.Err())
+			}
+		})
+	}
+}
+
 // A conversion that returns a nil map gives a map session ready for
 // assignment, like every other path.
 func TestGorillaMigrationToANilMap(t *testing.T) {

@@ -512,16 +512,27 @@ func (m *Manager[T]) load(r *http.Request, now time.Time, s *Session[T]) *Sessio
 		return opened
 	}
 	// The name came more than once: a cookie of another path or domain
-	// may have come first. A value that opens wins over one that does not;
-	// if none does, the first value's error is the session's.
-	for _, other := range jar.others[:jar.nOthers] {
-		if opened, err := m.openValue(r, other, jar.present, &o, s); err == nil {
+	// may have come first. A value that opens wins over one that does not,
+	// and over a gorilla cookie to convert; if none does, the first value's
+	// error is the session's.
+	var errs [1 + maxOthers]error
+	errs[0] = err
+	for i, other := range jar.others[:jar.nOthers] {
+		opened, err := m.openValue(r, other, jar.present, &o, s)
+		if err == nil {
 			return opened
 		}
+		errs[1+i] = err
 	}
-	if m.migration != nil && (errors.Is(err, ErrMalformed) || errors.Is(err, ErrAuthentication)) {
-		if m.migrate(r, value, jar.present, now, s) {
-			return m.validate(r, s, now)
+	if m.migration != nil {
+		for i := range 1 + jar.nOthers {
+			v := value
+			if i > 0 {
+				v = jar.others[i-1]
+			}
+			if (errors.Is(errs[i], ErrMalformed) || errors.Is(errs[i], ErrAuthentication)) && m.migrate(r, v, jar.present, now, s) {
+				return m.validate(r, s, now)
+			}
 		}
 	}
 	return m.newSession(s, now, jar.present, err)
