@@ -150,6 +150,7 @@ func (s *Session[T]) reset(data []byte, created, issued time.Time, present uint3
 	s.orig = data
 	s.created, s.issued = created, issued
 	s.present = present
+	s.cookieFlashes = len(s.flashes)
 	s.flashDiff, s.destroyed, s.renewed, s.stale = false, false, false, false
 	s.err = nil
 }

@@ -48,6 +48,9 @@ type Session[T any] struct {
 	isNew   bool
 	err     error
 	flashes []string
+	// cookieFlashes is how many flashes the cookie holds: reading them
+	// all changes the cookie only if it held some.
+	cookieFlashes int
 	// flashDiff, destroyed and renewed record changes that Data does not
 	// show. All three are cleared when the session is written.
 	flashDiff bool
@@ -141,7 +144,9 @@ func (s *Session[T]) Flashes() []string {
 	f := s.flashes
 	if len(f) > 0 {
 		s.flashes = nil
-		s.flashDiff = true
+		// Flashes added and read by the same request leave the cookie as
+		// it came: it need not be sealed again for them.
+		s.flashDiff = s.cookieFlashes > 0
 	}
 	return f
 }
@@ -561,15 +566,16 @@ func (m *Manager[T]) openValue(r *http.Request, value string, present uint32, o 
 		return nil, err
 	}
 	*s = Session[T]{
-		m:       m,
-		Data:    m.newData(),
-		created: e.Created,
-		issued:  e.Issued,
-		flashes: e.Flashes,
-		stale:   e.Stale,
-		keyID:   e.KeyID,
-		orig:    e.Data,
-		present: present,
+		m:             m,
+		Data:          m.newData(),
+		created:       e.Created,
+		issued:        e.Issued,
+		flashes:       e.Flashes,
+		cookieFlashes: len(e.Flashes),
+		stale:         e.Stale,
+		keyID:         e.KeyID,
+		orig:          e.Data,
+		present:       present,
 	}
 	if err := m.unmarshal(e.Data, &s.Data); err != nil {
 		return nil, fmt.Errorf("%w: the data does not decode into %v: %v", ErrMalformed, reflect.TypeFor[T](), err)

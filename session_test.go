@@ -512,6 +512,40 @@ func TestFlashesAreReadOnce(t *testing.T) {
 	}
 }
 
+// A flash added and read in the same request (a handler that renders
+// instead of redirecting) leaves the cookie as it came; flashes the cookie
+// brought are gone once read, whatever was added and read meanwhile.
+func TestFlashesAddedAndReadTogether(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+	var got []string
+	rec := b.do(handle(m, func(s *Session[user]) { s.AddFlash("now"); got = s.Flashes() }), "GET", "/")
+	if strings.Join(got, ",") != "now" {
+		t.Errorf("flashes = %q", got)
+	}
+	if rec.Header().Get("Set-Cookie") != "" {
+		t.Error("a flash added and read in one request rewrote an unchanged cookie")
+	}
+
+	b.do(handle(m, func(s *Session[user]) { s.AddFlash("queued") }), "POST", "/")
+	rec = b.do(handle(m, func(s *Session[user]) {
+		got = s.Flashes()
+		s.AddFlash("now")
+		got = append(got, s.Flashes()...)
+	}), "GET", "/")
+	if strings.Join(got, ",") != "queued,now" {
+		t.Errorf("flashes = %q", got)
+	}
+	if rec.Header().Get("Set-Cookie") == "" {
+		t.Error("the cookie's flashes were read but the cookie was not rewritten without them")
+	}
+	b.do(handle(m, func(s *Session[user]) { got = s.Flashes() }), "GET", "/")
+	if len(got) != 0 {
+		t.Errorf("flashes read twice: %q", got)
+	}
+}
+
 func TestDestroyThenFlashStartsANewSession(t *testing.T) {
 	clock := newClock()
 	m := newTestManager[user](t, clock)
