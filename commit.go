@@ -231,6 +231,15 @@ func addVary(h http.Header, hv *headerValues) {
 // proxy that stored it would hand the cookie to other users. Directives the
 // application set are kept, except those that invite shared caching.
 func makePrivate(h http.Header, hv *headerValues) {
+	// A targeted field (RFC 9213's CDN-Cache-Control and its kin, and
+	// Surrogate-Control before them) replaces Cache-Control for the caches
+	// it names, which would never see "private". Without it they fall back
+	// to Cache-Control.
+	for name := range h {
+		if strings.EqualFold(name, "Surrogate-Control") || hasSuffixFold(name, "-Cache-Control") {
+			delete(h, name)
+		}
+	}
 	cc := strings.Join(h["Cache-Control"], ", ")
 	if cc == "" {
 		delete(h, "Cache-Control") // empty values, if any, are replaced
@@ -256,4 +265,8 @@ func makePrivate(h http.Header, hv *headerValues) {
 		kept = append([]string{"private"}, kept...)
 	}
 	h["Cache-Control"] = []string{strings.Join(kept, ", ")}
+}
+
+func hasSuffixFold(s, suffix string) bool {
+	return len(s) >= len(suffix) && strings.EqualFold(s[len(s)-len(suffix):], suffix)
 }

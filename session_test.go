@@ -330,6 +330,31 @@ func TestSettingResponsesAreNotSharedCacheable(t *testing.T) {
 			t.Errorf("Cache-Control %q became %q, want %q", tt.in, got, tt.want)
 		}
 	}
+
+	// Fields aimed at one kind of cache replace Cache-Control for it: a
+	// CDN told to cache would ignore "private". They go; the rest stay.
+	targeted := []string{"CDN-Cache-Control", "Cloudflare-CDN-Cache-Control", "Surrogate-Control", "vercel-cdn-cache-control"}
+	for _, write := range []bool{true, false} {
+		h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			for _, name := range targeted {
+				w.Header()[name] = []string{"max-age=600"}
+			}
+			w.Header().Set("X-Cache-Control-Note", "kept")
+			w.Header().Set("Expires", "Thu, 01 Jan 2099 00:00:00 GMT")
+			if write {
+				m.Get(r).Data.Name = "x"
+			}
+		}))
+		rec := newBrowser(t).do(h, "GET", "/")
+		for _, name := range targeted {
+			if _, ok := rec.Header()[name]; ok == write {
+				t.Errorf("cookie set %v: %s present %v", write, name, ok)
+			}
+		}
+		if rec.Header().Get("X-Cache-Control-Note") != "kept" || rec.Header().Get("Expires") == "" {
+			t.Errorf("cookie set %v: an unrelated header was removed: %v", write, rec.Header())
+		}
+	}
 }
 
 func TestSessionSurvivesShapeChanges(t *testing.T) {
