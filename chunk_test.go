@@ -182,6 +182,28 @@ func TestBrokenChunkSets(t *testing.T) {
 	}
 }
 
+// Swapped chunks are genuine pieces in the wrong order: whatever the
+// length of the value (and so the character that ends up last), they are
+// reported as tampering, as the README says. (In securecookie's format,
+// whose layout is checked before its MAC, they are malformed.)
+func TestSwappedChunksFailAuthentication(t *testing.T) {
+	m := newTestManager[user](t, newClock(), WithMaxSize(12000))
+	for size := 11000; size < 11012; size++ {
+		b := newBrowser(t)
+		b.do(handle(m, func(s *Session[user]) { s.Data = bigData(size) }), "GET", "/")
+		a := b.cookies
+		if len(a) < 3 {
+			t.Fatalf("size %d: %d cookies, want a main cookie and at least two chunks", size, len(a))
+		}
+		a["session.1"], a["session.2"] = a["session.2"], a["session.1"]
+		var s *Session[user]
+		b.do(handle(m, func(got *Session[user]) { s = got }), "GET", "/")
+		if !errors.Is(s.Err(), ErrAuthentication) {
+			t.Errorf("data of %d bytes: swapped chunks give %v, want ErrAuthentication", size, s.Err())
+		}
+	}
+}
+
 func TestChunkNamesKeepTheHostPrefix(t *testing.T) {
 	m := newTestManager[user](t, newClock(), WithName("__Host-s"))
 	b := newBrowser(t)

@@ -141,10 +141,11 @@ const (
 	maxSealedTime = 1 << 40
 )
 
-// b64 is the value's encoding. Strict refuses encodings whose unused bits
-// are set: the encoder never writes them, so a genuine value always passes,
-// and a value has one spelling only.
-var b64 = base64.RawURLEncoding.Strict()
+// b64 is the value's encoding. Its decoder ignores the unused bits of the
+// last character; Open refuses a value that sets them (canonicalTail), but
+// only once the value has authenticated, so that a tampered value is always
+// reported as one.
+var b64 = base64.RawURLEncoding
 
 // sealBuffers holds Seal's scratch buffers. Sealing encrypts in place, so a
 // buffer holds only ciphertext and public header bytes once Seal returns.
@@ -255,7 +256,10 @@ func (k *Keyring) Open(name, value string, o OpenOptions) (Envelope, error) {
 		return Envelope{}, fmt.Errorf("%w: key id %x", ErrUnknownKey, raw[1:1+keyIDSize])
 	}
 
-	// 4. Authenticate and decrypt in place.
+	// 4. Authenticate and decrypt in place. A genuine value spelled other
+	//    than the encoder spells it is refused too: a value has one
+	//    spelling, so anything keyed by it (the Manager's cache) sees one.
+	canonical := canonicalTail(value, raw)
 	aad := buf[rawLen:]
 	copy(aad, raw[:1+keyIDSize])
 	copy(aad[1+keyIDSize:], name)
@@ -263,6 +267,9 @@ func (k *Keyring) Open(name, value string, o OpenOptions) (Envelope, error) {
 	pt, err := rk.derived().aead.Open(raw[headerSize:headerSize], nonce, raw[headerSize:], aad)
 	if err != nil {
 		return Envelope{}, fmt.Errorf("%w: for cookie %q", ErrAuthentication, name)
+	}
+	if !canonical {
+		return Envelope{}, fmt.Errorf("%w: base64url with unused bits set", ErrMalformed)
 	}
 
 	// 5. Parse the plaintext. It authenticated, so a failure here means a
@@ -280,6 +287,19 @@ func (k *Keyring) Open(name, value string, o OpenOptions) (Envelope, error) {
 		return Envelope{}, err
 	}
 	return e, nil
+}
+
+// canonicalTail reports whether value, which decoded to raw, ends as the
+// encoder writes raw's last bytes: the bits of the last character that
+// carry no data are zero.
+func canonicalTail(value string, raw []byte) bool {
+	k := len(raw) % 3 // bytes in the last, partial group
+	if k == 0 {
+		return true
+	}
+	var q [4]byte
+	b64.Encode(q[:], raw[len(raw)-k:])
+	return string(q[:k+1]) == value[len(value)-k-1:]
 }
 
 // plaintext is the measured version-1 plaintext of an Envelope (see the

@@ -160,6 +160,7 @@ func TestOpenRefuses(t *testing.T) {
 		want  error
 	}{
 		{"empty", "", ErrMalformed},
+		{"truncated by one character", v[:len(v)-1], ErrAuthentication},
 		{"truncated by three bytes", v[:len(v)-4], ErrAuthentication},
 		{"truncated to half", v[:len(v)/2], ErrMalformed},
 		{"extended", v + "AAAA", ErrAuthentication},
