@@ -3,7 +3,6 @@ package cookiesession
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"reflect"
 	"time"
 
@@ -38,10 +37,12 @@ func (*gorillaMigration[T]) target() string { return reflect.TypeFor[T]().String
 // same response in this package's format. The session's lifetime
 // (WithMaxAge), its idle timeout (WithIdleTimeout) and Created count from
 // the gorilla cookie's last save, and the validator (WithValidator) sees it
-// like any other. The types
-// stored in the gorilla session must still be registered with gob. If
-// convert fails, the request gets a new, empty session whose Err wraps
-// ErrMigration, and the error handler hears of it.
+// like any other. The types stored in the gorilla session must still be
+// registered with gob. If convert fails, the request gets a new, empty
+// session whose Err wraps ErrMigration, and the error handler hears of it.
+// A request may bring the name more than once (cookies of other paths or
+// domains): a value of this package's that opens wins, then the first
+// gorilla session that converts.
 //
 // Keep the option until the longest gorilla session has expired, then
 // remove it. The default is no migration.
@@ -70,26 +71,24 @@ func WithGorillaMigration[T any](convert func(values map[any]any) (T, error), ke
 	}
 }
 
-// migrate opens value as a gorilla/sessions cookie into s. It returns false
-// if the value is not one, so that the caller reports its own error.
-func (m *Manager[T]) migrate(r *http.Request, value string, present uint32, now time.Time, s *Session[T]) bool {
+// migrate opens value as a gorilla/sessions cookie into s. It reports
+// whether value is one; err says why one that is cannot be taken over
+// (it is too old, or convert refused it), and s is then left alone.
+func (m *Manager[T]) migrate(value string, present uint32, now time.Time, s *Session[T]) (ok bool, err error) {
 	// 1. Only a value in securecookie's layout can be gorilla's; the check
 	//    spares a decode per key on anything else.
 	if checkSecureCookieStructure(value) != nil || len(value) > m.maxSize {
-		return false
+		return false, nil
 	}
 	// 2. Decode with the application's old keys.
 	values := map[any]any{}
 	if err := securecookie.DecodeMulti(m.name, value, &values, m.migration.codecs...); err != nil {
-		return false
+		return false, nil
 	}
 	// 3. Convert to T.
 	data, err := m.migration.convert(values)
 	if err != nil {
-		m.newSession(s, now, present, fmt.Errorf("%w: %w", ErrMigration, err))
-		s.pending = s.err
-		s.req = r
-		return true
+		return true, fmt.Errorf("%w: %w", ErrMigration, err)
 	}
 	// 4. A valid session, to be sealed again in this package's format on
 	//    the same response. Its lifetime counts from the cookie's last save
@@ -100,17 +99,15 @@ func (m *Manager[T]) migrate(r *http.Request, value string, present uint32, now 
 		created = time.Unix(ts, 0)
 	}
 	if !now.Before(created.Add(m.maxAge)) {
-		m.newSession(s, now, present, fmt.Errorf("%w: gorilla session last saved %s ago, past the lifetime of %s",
-			ErrExpired, now.Sub(created).Round(time.Second), m.maxAge))
-		return true
+		return true, fmt.Errorf("%w: gorilla session last saved %s ago, past the lifetime of %s",
+			ErrExpired, now.Sub(created).Round(time.Second), m.maxAge)
 	}
 	// The last save is also the last use gorilla records, so the idle
 	// timeout counts from it as well: a session abandoned for longer must
 	// not come back to life by conversion.
 	if m.idle > 0 && !now.Before(created.Add(m.idle)) {
-		m.newSession(s, now, present, fmt.Errorf("%w: gorilla session last saved %s ago, past the idle timeout of %s",
-			ErrExpired, now.Sub(created).Round(time.Second), m.idle))
-		return true
+		return true, fmt.Errorf("%w: gorilla session last saved %s ago, past the idle timeout of %s",
+			ErrExpired, now.Sub(created).Round(time.Second), m.idle)
 	}
 	*s = Session[T]{
 		m:       m,
@@ -121,5 +118,5 @@ func (m *Manager[T]) migrate(r *http.Request, value string, present uint32, now 
 		present: present,
 	}
 	m.fillNilMap(s) // convert may return a nil map
-	return true
+	return true, nil
 }

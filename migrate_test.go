@@ -149,11 +149,15 @@ func TestGorillaMigrationOfALaterValue(t *testing.T) {
 		t.Fatal(err)
 	}
 	wrongKeys := gorillaCookie(t, "session", map[any]any{"name": "eve"}, bytes.Repeat([]byte("x"), 32), gorillaBlock)
+	unconvertible := gorillaCookie(t, "session", map[any]any{"other": 1}, gorillaHash, gorillaBlock)
 	tests := []struct {
 		name   string
 		values []string
 		want   string
 	}{
+		{"past one that does not convert", []string{"junk", unconvertible, gorilla}, "ada"},
+		{"past a first that does not convert", []string{unconvertible, gorilla}, "ada"},
+		{"beyond the values tried", []string{"a", "b", "c", "d", gorilla}, ""},
 		{"after junk", []string{"junk", gorilla}, "ada"},
 		{"after a tampered value of ours", []string{tamper(ours), gorilla}, "ada"},
 		{"after a value of another key ring", []string{foreign, gorilla}, "ada"},
@@ -162,7 +166,6 @@ func TestGorillaMigrationOfALaterValue(t *testing.T) {
 		{"the first of two", []string{gorilla, other}, "ada"},
 		{"ours wins over an earlier gorilla value", []string{gorilla, ours}, "bob"},
 		{"ours wins over a later gorilla value", []string{"junk", gorilla, ours}, "bob"},
-		{"beyond the values tried", []string{"a", "b", "c", "d", gorilla}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -172,10 +175,31 @@ func TestGorillaMigrationOfALaterValue(t *testing.T) {
 			if s.Data.Name != tt.want {
 				t.Errorf("Name %q, want %q (err %v)", s.Data.Name, tt.want, s.Err())
 			}
-			if tt.want == "" && !errors.Is(s.Err(), ErrMalformed) {
-				t.Errorf("err %v, want the first value's: ErrMalformed", s.Err())
+			if tt.want == "" && (!errors.Is(s.Err(), ErrMalformed) || s.pending != nil) {
+				t.Errorf("err %v, error handler to hear %v; want the first value's (ErrMalformed), and nothing", s.Err(), s.pending)
 			}
 		})
+	}
+
+	// When nothing can be taken over, a gorilla session found says why,
+	// wherever it came; the error handler hears of a failed conversion.
+	load := func(m *Manager[user], values ...string) *Session[user] {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("Cookie", "session="+strings.Join(values, "; session="))
+		return m.Load(req)
+	}
+	for i, values := range [][]string{{unconvertible, "junk"}, {"junk", unconvertible}} {
+		if s := load(m, values...); !errors.Is(s.Err(), ErrMigration) || !errors.Is(s.pending, ErrMigration) {
+			t.Errorf("unconvertible gorilla value at %d: err %v, error handler to hear %v; want ErrMigration for both", i, s.Err(), s.pending)
+		}
+	}
+	idle := newTestManager[user](t, &testClock{t: time.Now().Add(2 * time.Hour)}, WithIdleTimeout(time.Hour),
+		WithGorillaMigration(convertUser, gorillaHash, gorillaBlock))
+	for _, values := range [][]string{{gorilla, "junk"}, {"junk", gorilla}, {"junk", gorilla, unconvertible}} {
+		if s := load(idle, values...); !errors.Is(s.Err(), ErrExpired) || s.pending != nil {
+			t.Errorf("%d values, the first gorilla one past the idle timeout: err %v, error handler to hear %v; want ErrExpired, nothing",
+				len(values), s.Err(), s.pending)
+		}
 	}
 }
 

@@ -518,9 +518,12 @@ func (m *Manager[T]) load(r *http.Request, now time.Time, s *Session[T]) *Sessio
 	}
 	// The name came more than once: a cookie of another path or domain
 	// may have come first. A value that opens wins over one that does not,
-	// and over a gorilla cookie to convert; if none does, the first value's
-	// error is the session's.
+	// and over a gorilla cookie to convert. If none does, the session's
+	// error is why the first gorilla session found could not be taken over
+	// (it says more than a value that was never ours), else the first
+	// value's.
 	var errs [1 + maxOthers]error
+	var gorillaErr error
 	errs[0] = err
 	for i, other := range jar.others[:jar.nOthers] {
 		opened, err := m.openValue(r, other, jar.present, &o, s)
@@ -531,16 +534,30 @@ func (m *Manager[T]) load(r *http.Request, now time.Time, s *Session[T]) *Sessio
 	}
 	if m.migration != nil {
 		for i := range 1 + jar.nOthers {
+			if !errors.Is(errs[i], ErrMalformed) && !errors.Is(errs[i], ErrAuthentication) {
+				continue
+			}
 			v := value
 			if i > 0 {
 				v = jar.others[i-1]
 			}
-			if (errors.Is(errs[i], ErrMalformed) || errors.Is(errs[i], ErrAuthentication)) && m.migrate(r, v, jar.present, now, s) {
+			isGorilla, merr := m.migrate(v, jar.present, now, s)
+			if isGorilla && merr == nil {
 				return m.validate(r, s, now)
+			}
+			if isGorilla && gorillaErr == nil {
+				gorillaErr = merr
 			}
 		}
 	}
-	return m.newSession(s, now, jar.present, err)
+	if gorillaErr != nil {
+		err = gorillaErr
+	}
+	s = m.newSession(s, now, jar.present, err)
+	if errors.Is(err, ErrMigration) {
+		s.pending, s.req = err, r // for the error handler, at commit
+	}
+	return s
 }
 
 // openValue opens value, in either format (or from the cache), into s and
