@@ -233,11 +233,21 @@ func addVary(h http.Header, hv *headerValues) {
 func makePrivate(h http.Header, hv *headerValues) {
 	// A targeted field (RFC 9213's CDN-Cache-Control and its kin, and
 	// Surrogate-Control before them) replaces Cache-Control for the caches
-	// it names, which would never see "private". Without it they fall back
-	// to Cache-Control.
-	for name := range h {
-		if strings.EqualFold(name, "Surrogate-Control") || hasSuffixFold(name, "-Cache-Control") {
+	// it names, which would never see "private". Without one they fall
+	// back to Cache-Control. Surrogate-Control also asks for processing
+	// (content="ESI/1.0"): that stays, and storing is forbidden instead.
+	for name, vs := range h {
+		switch {
+		case hasSuffixFold(name, "-Cache-Control"):
 			delete(h, name)
+		case strings.EqualFold(name, "Surrogate-Control"):
+			kept := []string{"no-store"}
+			for _, d := range splitDirectives(strings.Join(vs, ",")) {
+				if n, _, _ := strings.Cut(d, "="); strings.EqualFold(strings.TrimSpace(n), "content") {
+					kept = append(kept, d)
+				}
+			}
+			h[name] = []string{strings.Join(kept, ", ")}
 		}
 	}
 	cc := strings.Join(h["Cache-Control"], ", ")
@@ -248,8 +258,7 @@ func makePrivate(h http.Header, hv *headerValues) {
 	}
 	var kept []string
 	private := false
-	for _, d := range strings.Split(cc, ",") {
-		d = strings.TrimSpace(d)
+	for _, d := range splitDirectives(cc) {
 		name, _, _ := strings.Cut(strings.ToLower(d), "=")
 		switch name {
 		case "public", "s-maxage":
@@ -257,9 +266,7 @@ func makePrivate(h http.Header, hv *headerValues) {
 		case "private", "no-store":
 			private = true
 		}
-		if d != "" {
-			kept = append(kept, d)
-		}
+		kept = append(kept, d)
 	}
 	if !private {
 		kept = append([]string{"private"}, kept...)
@@ -269,4 +276,30 @@ func makePrivate(h http.Header, hv *headerValues) {
 
 func hasSuffixFold(s, suffix string) bool {
 	return len(s) >= len(suffix) && strings.EqualFold(s[len(s)-len(suffix):], suffix)
+}
+
+// splitDirectives splits a cache header's value at the commas between its
+// directives, not those inside a quoted string (no-cache="a, b"), and drops
+// empty ones.
+func splitDirectives(v string) []string {
+	var out []string
+	add := func(d string) {
+		if d = strings.TrimSpace(d); d != "" {
+			out = append(out, d)
+		}
+	}
+	start, quoted := 0, false
+	for i := 0; i < len(v); i++ {
+		switch {
+		case v[i] == ',' && !quoted:
+			add(v[start:i])
+			start = i + 1
+		case v[i] == '"':
+			quoted = !quoted
+		case v[i] == '\\' && quoted:
+			i++ // the escaped character cannot end the string
+		}
+	}
+	add(v[start:])
+	return out
 }
