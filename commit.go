@@ -280,7 +280,8 @@ func hasSuffixFold(s, suffix string) bool {
 
 // splitDirectives splits a cache header's value at the commas between its
 // directives, not those inside a quoted string (no-cache="a, b"), and drops
-// empty ones.
+// empty ones. A quote left open splits at every comma instead: otherwise
+// it would hide the directives after it from the caller's checks.
 func splitDirectives(v string) []string {
 	var out []string
 	add := func(d string) {
@@ -299,6 +300,13 @@ func splitDirectives(v string) []string {
 		case v[i] == '\\' && quoted:
 			i++ // the escaped character cannot end the string
 		}
+	}
+	if quoted {
+		out = out[:0]
+		for _, d := range strings.Split(v, ",") {
+			add(d)
+		}
+		return out
 	}
 	add(v[start:])
 	return out

@@ -318,6 +318,7 @@ func TestSettingResponsesAreNotSharedCacheable(t *testing.T) {
 		{"no-store", "no-store"},
 		{"private, max-age=5", "private, max-age=5"},
 		{`no-cache="X-A,public,X-B", max-age=60`, `private, no-cache="X-A,public,X-B", max-age=60`}, // quoted commas
+		{`no-cache="X, public, s-maxage=600`, `private, no-cache="X`},                               // a quote left open
 	}
 	for _, tt := range tests {
 		h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -343,6 +344,7 @@ func TestSettingResponsesAreNotSharedCacheable(t *testing.T) {
 		{"Surrogate-Control", "max-age=600", "no-store"},
 		{"Surrogate-Control", `max-age=600, content="ESI/1.0"`, `no-store, content="ESI/1.0"`},
 		{"Surrogate-Control", `Content="ESI/1.0, X/1";edge, max-age=60;edge`, `no-store, Content="ESI/1.0, X/1";edge`},
+		{"Surrogate-Control", `content="ESI/1.0, max-age=600`, `no-store, content="ESI/1.0`}, // a quote left open
 	}
 	for _, tt := range targeted {
 		for _, write := range []bool{true, false} {
