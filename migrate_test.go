@@ -181,24 +181,34 @@ func TestGorillaMigrationOfALaterValue(t *testing.T) {
 		})
 	}
 
-	// When nothing can be taken over, a gorilla session found says why,
-	// wherever it came; the error handler hears of a failed conversion.
-	load := func(m *Manager[user], values ...string) *Session[user] {
-		req := httptest.NewRequest("GET", "/", nil)
-		req.Header.Set("Cookie", "session="+strings.Join(values, "; session="))
-		return m.Load(req)
-	}
-	for i, values := range [][]string{{unconvertible, "junk"}, {"junk", unconvertible}} {
-		if s := load(m, values...); !errors.Is(s.Err(), ErrMigration) || !errors.Is(s.pending, ErrMigration) {
-			t.Errorf("unconvertible gorilla value at %d: err %v, error handler to hear %v; want ErrMigration for both", i, s.Err(), s.pending)
-		}
-	}
+	// When nothing can be taken over, the session's error is the first
+	// value's, unless that was never ours and a gorilla session was found:
+	// then why the first one found could not be taken over. The error
+	// handler hears of a failed conversion wherever it came.
 	idle := newTestManager[user](t, &testClock{t: time.Now().Add(2 * time.Hour)}, WithIdleTimeout(time.Hour),
 		WithGorillaMigration(convertUser, gorillaHash, gorillaBlock))
-	for _, values := range [][]string{{gorilla, "junk"}, {"junk", gorilla}, {"junk", gorilla, unconvertible}} {
-		if s := load(idle, values...); !errors.Is(s.Err(), ErrExpired) || s.pending != nil {
-			t.Errorf("%d values, the first gorilla one past the idle timeout: err %v, error handler to hear %v; want ErrExpired, nothing",
-				len(values), s.Err(), s.pending)
+	expiredOurs, err := idle.keys.Seal("session", &Envelope{Created: t0, Issued: t0, Data: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name         string
+		m            *Manager[user]
+		values       []string
+		err, handler error
+	}{
+		{"unconvertible first", m, []string{unconvertible, "junk"}, ErrMigration, ErrMigration},
+		{"unconvertible after junk", m, []string{"junk", unconvertible}, ErrMigration, ErrMigration},
+		{"unconvertible after an expired value of ours", idle, []string{expiredOurs, unconvertible}, ErrExpired, ErrMigration},
+		{"expired gorilla first", idle, []string{gorilla, "junk"}, ErrExpired, nil},
+		{"expired gorilla after junk", idle, []string{"junk", gorilla}, ErrExpired, nil},
+		{"expired gorilla, then unconvertible", idle, []string{"junk", gorilla, unconvertible}, ErrExpired, ErrMigration},
+	} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("Cookie", "session="+strings.Join(tt.values, "; session="))
+		s := tt.m.Load(req)
+		if !errors.Is(s.Err(), tt.err) || !errors.Is(s.pending, tt.handler) || (tt.handler == nil) != (s.pending == nil) {
+			t.Errorf("%s: err %v, error handler to hear %v; want %v and %v", tt.name, s.Err(), s.pending, tt.err, tt.handler)
 		}
 	}
 }

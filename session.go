@@ -519,11 +519,11 @@ func (m *Manager[T]) load(r *http.Request, now time.Time, s *Session[T]) *Sessio
 	// The name came more than once: a cookie of another path or domain
 	// may have come first. A value that opens wins over one that does not,
 	// and over a gorilla cookie to convert. If none does, the session's
-	// error is why the first gorilla session found could not be taken over
-	// (it says more than a value that was never ours), else the first
-	// value's.
+	// error is the first value's, unless that value was never ours and a
+	// gorilla session was found: then why that could not be taken over.
+	// A failed conversion reaches the error handler either way.
 	var errs [1 + maxOthers]error
-	var gorillaErr error
+	var gorillaErr, convertErr error
 	errs[0] = err
 	for i, other := range jar.others[:jar.nOthers] {
 		opened, err := m.openValue(r, other, jar.present, &o, s)
@@ -548,14 +548,17 @@ func (m *Manager[T]) load(r *http.Request, now time.Time, s *Session[T]) *Sessio
 			if isGorilla && gorillaErr == nil {
 				gorillaErr = merr
 			}
+			if convertErr == nil && errors.Is(merr, ErrMigration) {
+				convertErr = merr
+			}
 		}
 	}
-	if gorillaErr != nil {
+	if gorillaErr != nil && (errors.Is(err, ErrMalformed) || errors.Is(err, ErrAuthentication)) {
 		err = gorillaErr
 	}
 	s = m.newSession(s, now, jar.present, err)
-	if errors.Is(err, ErrMigration) {
-		s.pending, s.req = err, r // for the error handler, at commit
+	if convertErr != nil {
+		s.pending, s.req = convertErr, r // for the error handler, at commit
 	}
 	return s
 }
