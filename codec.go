@@ -143,8 +143,9 @@ const (
 
 // b64 is the value's encoding. Its decoder ignores the unused bits of the
 // last character; Open refuses a value that sets them (canonicalTail), but
-// only once the value has authenticated, so that a tampered value is always
-// reported as one.
+// only once the value has authenticated, so that a value that decodes but
+// was tampered with is reported as failing authentication, not as
+// misspelled.
 var b64 = base64.RawURLEncoding
 
 // sealBuffers holds Seal's scratch buffers. Sealing encrypts in place, so a
