@@ -144,6 +144,20 @@ func TestSameNameCookies(t *testing.T) {
 	if s.IsNew() || s.Data.N != 3 || len(rec.Header().Values("Set-Cookie")) != 0 {
 		t.Errorf("garbage before the genuine value: new %v, N %d, Set-Cookie %q", s.IsNew(), s.Data.N, rec.Header().Values("Set-Cookie"))
 	}
+
+	// A first value that cannot even be put together (a chunked session of
+	// another path whose chunks did not come, or one over the size cap)
+	// does not hide the values after it.
+	for _, first := range []string{"2." + value, strings.Repeat("x", m.maxSize+100)} {
+		for _, second := range []string{value, gorilla} {
+			req := httptest.NewRequest("GET", "/", nil)
+			req.Header.Set("Cookie", "session="+first+"; session="+second)
+			s := m.Load(req)
+			if s.IsNew() || s.Data.Name == "" {
+				t.Errorf("a first value of %d bytes that does not assemble hid the next: new %v, err %v", len(first), s.IsNew(), s.Err())
+			}
+		}
+	}
 }
 
 func TestBrokenChunkSets(t *testing.T) {

@@ -507,14 +507,13 @@ func (m *Manager[T]) load(r *http.Request, now time.Time, s *Session[T]) *Sessio
 	if jar.present == 0 {
 		return m.newSession(s, now, 0, nil)
 	}
-	value, err := m.assemble(&jar)
-	if err != nil {
-		return m.newSession(s, now, jar.present, err)
-	}
 	o := OpenOptions{Now: now, MaxAge: m.maxAge, IdleTimeout: m.idle, MaxLength: m.maxSize}
-	opened, err := m.openValue(r, value, jar.present, &o, s)
+	value, err := m.assemble(&jar)
 	if err == nil {
-		return opened
+		var opened *Session[T]
+		if opened, err = m.openValue(r, value, jar.present, &o, s); err == nil {
+			return opened
+		}
 	}
 	// The name came more than once: a cookie of another path or domain
 	// may have come first. A value that opens wins over one that does not,
