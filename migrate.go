@@ -42,9 +42,11 @@ func (*gorillaMigration[T]) target() string { return reflect.TypeFor[T]().String
 // session whose Err wraps ErrMigration, and the error handler hears of it.
 // A request may bring the name more than once (cookies of other paths or
 // domains): a value of this package's that opens wins, then the first
-// gorilla session that converts; if none does, Err is the first value's
-// error when that value is this package's, and the error handler still
-// hears of a failed conversion.
+// gorilla session that converts. If none does, Err is the first value's
+// error, or, when that value is malformed or fails authentication (it may
+// not be this package's at all), why the first gorilla session found could
+// not be taken over; the error handler hears of a failed conversion either
+// way.
 //
 // Keep the option until the longest gorilla session has expired, then
 // remove it. The default is no migration.

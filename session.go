@@ -518,9 +518,10 @@ func (m *Manager[T]) load(r *http.Request, now time.Time, s *Session[T]) *Sessio
 	// The name came more than once: a cookie of another path or domain
 	// may have come first. A value that opens wins over one that does not,
 	// and over a gorilla cookie to convert. If none does, the session's
-	// error is the first value's, unless that value was never ours and a
-	// gorilla session was found: then why that could not be taken over.
-	// A failed conversion reaches the error handler either way.
+	// error is the first value's, unless that value is malformed or fails
+	// authentication (it may not be ours at all) and a gorilla session was
+	// found: then why that could not be taken over. A failed conversion
+	// reaches the error handler either way.
 	var errs [1 + maxOthers]error
 	var gorillaErr, convertErr error
 	errs[0] = err
