@@ -99,12 +99,12 @@ func BenchmarkSeal(b *testing.B) {
 	now := time.Now()
 	seal := func() {
 		data, _ := ser.Marshal(v)
-		if _, err := k.Seal("session", &Envelope{Created: now, Issued: now, Data: data}); err != nil {
+		if _, err := k.seal("session", &envelope{created: now, issued: now, data: data}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	benchAgainst(b, seal, func() { refSeal(aead, v) })
-	s, _ := k.Seal("session", &Envelope{Created: now, Issued: now, Data: mustJSON(v)})
+	s, _ := k.seal("session", &envelope{created: now, issued: now, data: mustJSON(v)})
 	b.ReportMetric(float64(len(s)), "value-bytes")
 	b.ReportMetric(float64(len(s)-len(refSeal(aead, v))), "extra-bytes")
 }
@@ -113,15 +113,15 @@ func BenchmarkOpen(b *testing.B) {
 	k, aead, v := benchSetup(b)
 	var ser JSONSerializer
 	now := time.Now()
-	value, _ := k.Seal("session", &Envelope{Created: now, Issued: now, Data: mustJSON(v)})
+	value, _ := k.seal("session", &envelope{created: now, issued: now, data: mustJSON(v)})
 	refValue := refSeal(aead, v)
 	open := func() {
-		e, err := k.Open("session", value, OpenOptions{Now: now, MaxAge: time.Hour})
+		e, err := k.open("session", value, &openOptions{now: now, maxAge: time.Hour, maxLength: DefaultMaxSize})
 		if err != nil {
 			b.Fatal(err)
 		}
 		var out typical
-		if err := ser.Unmarshal(e.Data, &out); err != nil {
+		if err := ser.Unmarshal(e.data, &out); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -152,16 +152,16 @@ func BenchmarkSealOpen(b *testing.B) {
 	now := time.Now()
 	cycle := func() {
 		data, _ := ser.Marshal(v)
-		s, err := k.Seal("session", &Envelope{Created: now, Issued: now, Data: data})
+		s, err := k.seal("session", &envelope{created: now, issued: now, data: data})
 		if err != nil {
 			b.Fatal(err)
 		}
-		e, err := k.Open("session", s, OpenOptions{Now: now, MaxAge: time.Hour})
+		e, err := k.open("session", s, &openOptions{now: now, maxAge: time.Hour, maxLength: DefaultMaxSize})
 		if err != nil {
 			b.Fatal(err)
 		}
 		var out typical
-		if err := ser.Unmarshal(e.Data, &out); err != nil {
+		if err := ser.Unmarshal(e.data, &out); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -76,16 +76,20 @@ func Example() {
 }
 
 func ExampleKeyringFromEnv() {
+	if earlier, ok := os.LookupEnv("SESSION_KEYS"); ok {
+		defer os.Setenv("SESSION_KEYS", earlier)
+	} else {
+		defer os.Unsetenv("SESSION_KEYS")
+	}
 	// In production SESSION_KEYS comes from the deployment; newest first.
 	os.Setenv("SESSION_KEYS", cookiesession.EncodeSecret(cookiesession.GenerateSecret())+","+
 		cookiesession.EncodeSecret(cookiesession.GenerateSecret()))
-	defer os.Unsetenv("SESSION_KEYS")
 
 	keys, err := cookiesession.KeyringFromEnv("") // "" means SESSION_KEYS
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(keys.Len(), "keys")
+	fmt.Println("keys:", strings.Count(keys.String(), ",")+1) // prints ids, never key material
 
 	// Errors say which key is wrong and how to make a good one, and never
 	// show key material.
@@ -94,7 +98,7 @@ func ExampleKeyringFromEnv() {
 	fmt.Println(errors.Is(err, cookiesession.ErrInvalidKeys))
 	fmt.Println(strings.SplitN(err.Error(), ";", 2)[0])
 	// Output:
-	// 2 keys
+	// keys: 2
 	// true
 	// invalid session keys: SESSION_KEYS: key 1 decodes to 5 bytes
 }

@@ -2,6 +2,7 @@ package cookiesession
 
 import (
 	"bytes"
+	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -19,9 +20,9 @@ import (
 const scAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_="
 
 // scSealAt seals data in the securecookie format, failing the test on error.
-func scSealAt(t testing.TB, f *secureCookieFormat, name string, created, issued time.Time, data []byte) string {
+func scSealAt(t testing.TB, f gorillaFormat, name string, created, issued time.Time, data []byte) string {
 	t.Helper()
-	v, err := f.seal(name, &Envelope{Created: created, Issued: issued, Data: data})
+	v, err := f.seal(name, &envelope{created: created, issued: issued, data: data})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,17 +42,16 @@ func isDocumentedOpenError(err error) bool {
 // on their own with the same derived keys.
 func TestSecureCookieIsGorillaFormat(t *testing.T) {
 	k := mustKeyring(t, testSecret(1))
-	f := newSecureCookieFormat(k, 0)
-	rk := k.newest()
-	plain := securecookie.New(rk.derived().scHash, rk.derived().scBlock).SetSerializer(securecookie.NopEncoder{})
+	f := gorillaFormat{k}
+	hashKey, _ := hkdf.Key(sha256.New, testSecret(1), nil, labelSCHash, scHashKeySize)
+	blockKey, _ := hkdf.Key(sha256.New, testSecret(1), nil, labelSCBlock, scBlockKeySize)
+	plain := securecookie.New(hashKey, blockKey).SetSerializer(securecookie.NopEncoder{})
 
-	in := Envelope{Created: t0, Issued: t0.Add(time.Minute), Flashes: []string{"hi"}, Data: []byte(`{"user":"ada"}`)}
-	p, err := measurePlaintext(&in)
+	in := envelope{created: t0, issued: t0.Add(time.Minute), flashes: []string{"hi"}, data: []byte(`{"user":"ada"}`)}
+	pt, err := appendPlaintext(nil, &in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pt := make([]byte, p.size)
-	p.put(pt, &in)
 	want := bytes.Clone(pt)
 
 	t.Run("gorilla reads ours", func(t *testing.T) {
@@ -72,12 +72,12 @@ func TestSecureCookieIsGorillaFormat(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := f.open("session", v, OpenOptions{Now: t0.Add(time.Hour)})
+		out, err := f.open("session", v, at(t0.Add(time.Hour)))
 		if err != nil {
 			t.Fatalf("open: %v", err)
 		}
-		if !bytes.Equal(out.Data, in.Data) || !reflect.DeepEqual(out.Flashes, in.Flashes) ||
-			!out.Created.Equal(in.Created) || !out.Issued.Equal(in.Issued) {
+		if !bytes.Equal(out.data, in.data) || !reflect.DeepEqual(out.flashes, in.flashes) ||
+			!out.created.Equal(in.created) || !out.issued.Equal(in.issued) {
 			t.Errorf("got %+v, want %+v", out, in)
 		}
 	})
@@ -93,8 +93,8 @@ func TestSecureCookieIsGorillaFormat(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e, err := f.open("session", v, OpenOptions{Now: t0})
-			if !errors.Is(err, ErrMalformed) || !reflect.DeepEqual(e, Envelope{}) {
+			e, err := f.open("session", v, at(t0))
+			if !errors.Is(err, ErrMalformed) || !reflect.DeepEqual(e, envelope{}) {
 				t.Errorf("payload %q: got %+v, err = %v; want ErrMalformed", payload, e, err)
 			}
 		}
@@ -105,28 +105,27 @@ func TestSecureCookieRotation(t *testing.T) {
 	old := mustKeyring(t, testSecret(1))
 	rotated := mustKeyring(t, testSecret(2), testSecret(1))
 	retired := mustKeyring(t, testSecret(2))
-	v := scSealAt(t, newSecureCookieFormat(old, 0), "session", t0, t0, []byte(`{"n":1}`))
-	v2 := scSealAt(t, newSecureCookieFormat(rotated, 0), "session", t0, t0, []byte(`{"n":2}`))
+	v := scSealAt(t, gorillaFormat{old}, "session", t0, t0, []byte(`{"n":1}`))
+	v2 := scSealAt(t, gorillaFormat{rotated}, "session", t0, t0, []byte(`{"n":2}`))
 
 	tests := []struct {
 		name      string
 		ring      *Keyring
 		value     string
 		wantErr   error
-		wantKey   KeyID
 		wantStale bool
 	}{
-		{"old value, rotated ring", rotated, v, nil, old.IDs()[0], true},
-		{"new value, rotated ring", rotated, v2, nil, rotated.IDs()[0], false},
-		{"old value, old ring", old, v, nil, old.IDs()[0], false},
+		{"old value, rotated ring", rotated, v, nil, true},
+		{"new value, rotated ring", rotated, v2, nil, false},
+		{"old value, old ring", old, v, nil, false},
 		// This format names no key: a retired key looks like tampering.
-		{"old value, retired key", retired, v, ErrAuthentication, KeyID{}, false},
+		{"old value, retired key", retired, v, ErrAuthentication, false},
 		// Step 1 of a rolling rotation must be deployed first.
-		{"new value, old ring", old, v2, ErrAuthentication, KeyID{}, false},
+		{"new value, old ring", old, v2, ErrAuthentication, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e, err := newSecureCookieFormat(tt.ring, 0).open("session", tt.value, OpenOptions{Now: t0})
+			e, err := gorillaFormat{tt.ring}.open("session", tt.value, at(t0))
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}
@@ -134,13 +133,13 @@ func TestSecureCookieRotation(t *testing.T) {
 				if errors.Is(err, ErrUnknownKey) {
 					t.Errorf("err = %v: this format documents that it never returns ErrUnknownKey", err)
 				}
-				if !reflect.DeepEqual(e, Envelope{}) {
+				if !reflect.DeepEqual(e, envelope{}) {
 					t.Errorf("a refused value returned a partial result: %+v", e)
 				}
 				return
 			}
-			if e.KeyID != tt.wantKey || e.Stale != tt.wantStale {
-				t.Errorf("KeyID %v stale %v, want %v stale %v", e.KeyID, e.Stale, tt.wantKey, tt.wantStale)
+			if e.stale != tt.wantStale {
+				t.Errorf("stale %v, want %v", e.stale, tt.wantStale)
 			}
 		})
 	}
@@ -148,7 +147,7 @@ func TestSecureCookieRotation(t *testing.T) {
 
 func TestSecureCookieRejectsEveryFlippedBit(t *testing.T) {
 	k := mustKeyring(t, testSecret(1))
-	f := newSecureCookieFormat(k, 0)
+	f := gorillaFormat{k}
 	v := scSealAt(t, f, "session", t0, t0, []byte(`{"user":"ada","admin":false}`))
 	raw, err := base64.URLEncoding.DecodeString(v)
 	if err != nil {
@@ -157,14 +156,14 @@ func TestSecureCookieRejectsEveryFlippedBit(t *testing.T) {
 	for i := 0; i < len(raw)*8; i++ {
 		mod := bytes.Clone(raw)
 		mod[i/8] ^= 1 << (i % 8)
-		e, err := f.open("session", base64.URLEncoding.EncodeToString(mod), OpenOptions{Now: t0})
+		e, err := f.open("session", base64.URLEncoding.EncodeToString(mod), at(t0))
 		if err == nil {
 			t.Fatalf("bit %d flipped: value still opens", i)
 		}
 		if !errors.Is(err, ErrAuthentication) && !errors.Is(err, ErrMalformed) {
 			t.Fatalf("bit %d flipped: err = %v, want ErrAuthentication or ErrMalformed", i, err)
 		}
-		if !reflect.DeepEqual(e, Envelope{}) {
+		if !reflect.DeepEqual(e, envelope{}) {
 			t.Fatalf("bit %d flipped: partial result %+v", i, e)
 		}
 	}
@@ -175,7 +174,7 @@ func TestSecureCookieRejectsEveryFlippedBit(t *testing.T) {
 // base64 bits, padding and characters outside the alphabet.
 func TestSecureCookieRejectsEveryChangedCharacter(t *testing.T) {
 	k := mustKeyring(t, testSecret(1))
-	f := newSecureCookieFormat(k, 0)
+	f := gorillaFormat{k}
 	v := scSealAt(t, f, "session", t0, t0, []byte(`{"user":"ada"}`))
 	replacements := scAlphabet + "+/.\n"
 	for i := 0; i < len(v); i++ {
@@ -184,14 +183,14 @@ func TestSecureCookieRejectsEveryChangedCharacter(t *testing.T) {
 				continue
 			}
 			mod := v[:i] + string(c) + v[i+1:]
-			e, err := f.open("session", mod, OpenOptions{Now: t0})
+			e, err := f.open("session", mod, at(t0))
 			if err == nil {
 				t.Fatalf("character %d changed to %q: value still opens", i, c)
 			}
 			if !errors.Is(err, ErrAuthentication) && !errors.Is(err, ErrMalformed) {
 				t.Fatalf("character %d changed to %q: err = %v", i, c, err)
 			}
-			if !reflect.DeepEqual(e, Envelope{}) {
+			if !reflect.DeepEqual(e, envelope{}) {
 				t.Fatalf("character %d changed to %q: partial result %+v", i, c, e)
 			}
 		}
@@ -200,7 +199,7 @@ func TestSecureCookieRejectsEveryChangedCharacter(t *testing.T) {
 
 func TestSecureCookieRefuses(t *testing.T) {
 	k := mustKeyring(t, testSecret(1))
-	f := newSecureCookieFormat(k, 0)
+	f := gorillaFormat{k}
 	v := scSealAt(t, f, "session", t0, t0, []byte(`{"user":"ada"}`))
 	raw, err := base64.URLEncoding.DecodeString(v)
 	if err != nil {
@@ -212,40 +211,39 @@ func TestSecureCookieRefuses(t *testing.T) {
 		return base64.URLEncoding.EncodeToString([]byte(strings.Join(parts, "|")))
 	}
 	zeroMAC := string(make([]byte, sha256.Size))
-	unknownKey := scSealAt(t, newSecureCookieFormat(mustKeyring(t, testSecret(9)), 0), "session", t0, t0, nil)
+	unknownKey := scSealAt(t, gorillaFormat{mustKeyring(t, testSecret(9))}, "session", t0, t0, nil)
 
 	tests := []struct {
 		name  string
 		value string
-		o     OpenOptions
+		o     openOptions
 		want  error
 	}{
-		{"empty", "", OpenOptions{}, ErrMalformed},
-		{"padding only", "====", OpenOptions{}, ErrMalformed},
-		{"not base64", strings.Repeat("*", len(v)), OpenOptions{}, ErrMalformed},
-		{"unpadded", strings.TrimRight(enc(string(date), string(payload), zeroMAC+"x"), "="), OpenOptions{}, ErrMalformed},
-		{"standard alphabet", "+/+/" + v, OpenOptions{}, ErrMalformed},
-		{"line break", v[:8] + "\n" + v[8:], OpenOptions{}, ErrMalformed},
-		{"truncated by one block", v[:len(v)-4], OpenOptions{}, ErrMalformed},
-		{"truncated to half", v[:len(v)/2], OpenOptions{}, ErrMalformed},
-		{"extended", v + "AAAA", OpenOptions{}, ErrMalformed},
-		{"no separators", enc("hello"), OpenOptions{}, ErrMalformed},
-		{"bad date", enc("x1", string(payload), zeroMAC), OpenOptions{}, ErrMalformed},
-		{"short MAC", enc(string(date), string(payload), "abc"), OpenOptions{}, ErrMalformed},
-		{"forged MAC", enc(string(date), string(payload), zeroMAC), OpenOptions{}, ErrAuthentication},
-		{"other date", enc("1", string(payload), string(raw[len(raw)-sha256.Size:])), OpenOptions{}, ErrAuthentication},
-		{"unknown key", unknownKey, OpenOptions{}, ErrAuthentication},
-		{"1 MB", strings.Repeat("A", 1<<20), OpenOptions{}, ErrTooLarge},
-		{"over the caller's limit", v, OpenOptions{MaxLength: len(v) - 1}, ErrTooLarge},
+		{"empty", "", openOptions{maxLength: DefaultMaxSize}, ErrMalformed},
+		{"padding only", "====", openOptions{maxLength: DefaultMaxSize}, ErrMalformed},
+		{"not base64", strings.Repeat("*", len(v)), openOptions{maxLength: DefaultMaxSize}, ErrMalformed},
+		{"unpadded", strings.TrimRight(enc(string(date), string(payload), zeroMAC+"x"), "="), openOptions{maxLength: DefaultMaxSize}, ErrMalformed},
+		{"standard alphabet", "+/+/" + v, openOptions{maxLength: DefaultMaxSize}, ErrMalformed},
+		{"truncated by one block", v[:len(v)-4], openOptions{maxLength: DefaultMaxSize}, ErrMalformed},
+		{"truncated to half", v[:len(v)/2], openOptions{maxLength: DefaultMaxSize}, ErrMalformed},
+		{"extended", v + "AAAA", openOptions{maxLength: DefaultMaxSize}, ErrMalformed},
+		{"no separators", enc("hello"), openOptions{maxLength: DefaultMaxSize}, ErrMalformed},
+		{"bad date", enc("x1", string(payload), zeroMAC), openOptions{maxLength: DefaultMaxSize}, ErrMalformed},
+		{"short MAC", enc(string(date), string(payload), "abc"), openOptions{maxLength: DefaultMaxSize}, ErrMalformed},
+		{"forged MAC", enc(string(date), string(payload), zeroMAC), openOptions{maxLength: DefaultMaxSize}, ErrAuthentication},
+		{"other date", enc("1", string(payload), string(raw[len(raw)-sha256.Size:])), openOptions{maxLength: DefaultMaxSize}, ErrAuthentication},
+		{"unknown key", unknownKey, openOptions{maxLength: DefaultMaxSize}, ErrAuthentication},
+		{"1 MB", strings.Repeat("A", 1<<20), openOptions{maxLength: DefaultMaxSize}, ErrTooLarge},
+		{"over the caller's limit", v, openOptions{maxLength: len(v) - 1}, ErrTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.o.Now = t0
-			e, err := f.open("session", tt.value, tt.o)
+			tt.o.now = t0
+			e, err := f.open("session", tt.value, &tt.o)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
-			if !reflect.DeepEqual(e, Envelope{}) {
+			if !reflect.DeepEqual(e, envelope{}) {
 				t.Errorf("a refused value returned a partial result: %+v", e)
 			}
 		})
@@ -253,54 +251,19 @@ func TestSecureCookieRefuses(t *testing.T) {
 }
 
 func TestSecureCookieMaxLength(t *testing.T) {
-	k := mustKeyring(t, testSecret(1))
-	huge := newSecureCookieFormat(k, 1<<20)
-
-	// The size that seal predicts is exactly what securecookie writes.
-	for _, n := range []int{0, 1, 2, 3, 4, 100, 3000, 3001, 3002} {
-		data := bytes.Repeat([]byte("d"), n)
-		in := Envelope{Created: t0, Issued: t0, Data: data}
-		v, err := huge.seal("session", &in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, _ := measurePlaintext(&in)
-		if want := secureCookieLen(p.size, time.Now().Unix()); len(v) != want {
-			t.Errorf("%d bytes of data: sealed %d bytes, predicted %d", n, len(v), want)
-		}
-	}
-
-	data := bytes.Repeat([]byte("d"), 1000)
-	v := scSealAt(t, huge, "session", t0, t0, data)
-	tests := []struct {
+	f := gorillaFormat{mustKeyring(t, testSecret(1))}
+	v := scSealAt(t, f, "session", t0, t0, bytes.Repeat([]byte("d"), 1000))
+	for _, tt := range []struct {
 		name      string
 		maxLength int
 		want      error
 	}{
 		{"exactly the limit", len(v), nil},
 		{"one byte under", len(v) - 1, ErrTooLarge},
-		{"default", 0, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := newSecureCookieFormat(k, tt.maxLength)
-			if _, err := f.seal("session", &Envelope{Created: t0, Issued: t0, Data: data}); !errors.Is(err, tt.want) {
-				t.Errorf("seal: err = %v, want %v", err, tt.want)
-			}
-			if _, err := f.open("session", v, OpenOptions{Now: t0}); !errors.Is(err, tt.want) {
-				t.Errorf("open: err = %v, want %v", err, tt.want)
-			}
-		})
-	}
-
-	// Zero means DefaultMaxSize, on both sides.
-	f := newSecureCookieFormat(k, 0)
-	if _, err := f.seal("session", &Envelope{Created: t0, Issued: t0, Data: make([]byte, DefaultMaxSize)}); !errors.Is(err, ErrTooLarge) {
-		t.Errorf("sealed %d bytes of data under the default limit: err = %v", DefaultMaxSize, err)
-	}
-	long := scSealAt(t, huge, "session", t0, t0, make([]byte, DefaultMaxSize))
-	if _, err := f.open("session", long, OpenOptions{Now: t0, MaxLength: 1 << 20}); !errors.Is(err, ErrTooLarge) {
-		t.Errorf("opened a %d-byte value under the default limit: err = %v", len(long), err)
+	} {
+		if _, err := f.open("session", v, &openOptions{now: t0, maxLength: tt.maxLength}); !errors.Is(err, tt.want) {
+			t.Errorf("%s: err = %v, want %v", tt.name, err, tt.want)
+		}
 	}
 }
 
@@ -308,10 +271,10 @@ func TestSecureCookieMaxLength(t *testing.T) {
 // other's values for its own: each refuses them with an error.
 func TestSecureCookieAndV1DoNotMix(t *testing.T) {
 	k := mustKeyring(t, testSecret(1))
-	formats := map[string]format{"v1": v1Format{keys: k}, "securecookie": newSecureCookieFormat(k, 0)}
+	formats := map[string]format{"v1": k, "securecookie": gorillaFormat{k}}
 	for _, data := range [][]byte{nil, []byte(`{"user":"ada"}`), bytes.Repeat([]byte("z"), 1000)} {
 		for from, sealer := range formats {
-			v, err := sealWith(sealer, "session", &Envelope{Created: t0, Issued: t0, Data: data})
+			v, err := sealer.seal("session", &envelope{created: t0, issued: t0, data: data})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -319,7 +282,7 @@ func TestSecureCookieAndV1DoNotMix(t *testing.T) {
 				if to == from {
 					continue
 				}
-				e, err := opener.open("session", v, OpenOptions{Now: t0})
+				e, err := opener.open("session", v, at(t0))
 				if err == nil {
 					t.Errorf("%d bytes sealed by %s opened as %s", len(data), from, to)
 					continue
@@ -327,7 +290,7 @@ func TestSecureCookieAndV1DoNotMix(t *testing.T) {
 				if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrAuthentication) && !errors.Is(err, ErrUnknownKey) {
 					t.Errorf("%d bytes sealed by %s, opened as %s: err = %v", len(data), from, to, err)
 				}
-				if !reflect.DeepEqual(e, Envelope{}) {
+				if !reflect.DeepEqual(e, envelope{}) {
 					t.Errorf("partial result %+v", e)
 				}
 			}
@@ -340,8 +303,8 @@ func TestSecureCookieAndV1DoNotMix(t *testing.T) {
 // construction.
 func TestSecureCookieConcurrent(t *testing.T) {
 	k := mustKeyring(t, testSecret(1), testSecret(2))
-	f := newSecureCookieFormat(k, 0)
-	stale := scSealAt(t, newSecureCookieFormat(mustKeyring(t, testSecret(2)), 0), "session", t0, t0, []byte("old"))
+	f := gorillaFormat{k}
+	stale := scSealAt(t, gorillaFormat{mustKeyring(t, testSecret(2))}, "session", t0, t0, []byte("old"))
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for g := 0; g < 8; g++ {
@@ -350,18 +313,18 @@ func TestSecureCookieConcurrent(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 50; i++ {
 				data := []byte(fmt.Sprintf("g%d-%d", g, i))
-				v, err := f.seal("session", &Envelope{Created: t0, Issued: t0, Data: data})
+				v, err := f.seal("session", &envelope{created: t0, issued: t0, data: data})
 				if err != nil {
 					errs <- err
 					return
 				}
-				e, err := f.open("session", v, OpenOptions{Now: t0})
-				if err != nil || !bytes.Equal(e.Data, data) {
+				e, err := f.open("session", v, at(t0))
+				if err != nil || !bytes.Equal(e.data, data) {
 					errs <- fmt.Errorf("round trip of %q: %v", data, err)
 					return
 				}
-				if e, err := f.open("session", stale, OpenOptions{Now: t0}); err != nil || !e.Stale {
-					errs <- fmt.Errorf("stale value: stale %v, %v", e.Stale, err)
+				if e, err := f.open("session", stale, at(t0)); err != nil || !e.stale {
+					errs <- fmt.Errorf("stale value: stale %v, %v", e.stale, err)
 					return
 				}
 			}
@@ -379,12 +342,12 @@ func TestSecureCookieConcurrent(t *testing.T) {
 // documented error and no partial result, or return what was sealed.
 func FuzzOpenSecureCookie(f *testing.F) {
 	k := mustKeyring(f, testSecret(1), testSecret(2))
-	sc := newSecureCookieFormat(k, 0)
-	old := newSecureCookieFormat(mustKeyring(f, testSecret(2)), 0)
+	sc := gorillaFormat{k}
+	old := gorillaFormat{mustKeyring(f, testSecret(2))}
 	good := scSealAt(f, sc, "session", t0, t0, []byte(`{"user":"ada"}`))
 	f.Add(good)
 	f.Add(scSealAt(f, old, "session", t0, t0, []byte(`{}`)))
-	withFlashes, err := sc.seal("session", &Envelope{Created: t0, Issued: t0, Flashes: []string{"hi"}, Data: []byte("x")})
+	withFlashes, err := sc.seal("session", &envelope{created: t0, issued: t0, flashes: []string{"hi"}, data: []byte("x")})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -398,13 +361,13 @@ func FuzzOpenSecureCookie(f *testing.F) {
 	f.Add(base64.URLEncoding.EncodeToString([]byte("1|QUFBQQ==|" + strings.Repeat("m", sha256.Size))))
 	f.Add(strings.Repeat("_", 100))
 	f.Fuzz(func(t *testing.T, value string) {
-		o := OpenOptions{Now: t0, MaxAge: 24 * time.Hour}
+		o := &openOptions{now: t0, maxAge: 24 * time.Hour, maxLength: DefaultMaxSize}
 		e, err := sc.open("session", value, o)
 		if err != nil {
 			if !isDocumentedOpenError(err) {
 				t.Fatalf("undocumented error %v", err)
 			}
-			if !reflect.DeepEqual(e, Envelope{}) {
+			if !reflect.DeepEqual(e, envelope{}) {
 				t.Fatalf("partial result with error: %+v", e)
 			}
 			return
@@ -415,8 +378,8 @@ func FuzzOpenSecureCookie(f *testing.F) {
 			t.Fatal(err)
 		}
 		e2, err := sc.open("session", v, o)
-		if err != nil || !bytes.Equal(e2.Data, e.Data) || !reflect.DeepEqual(e2.Flashes, e.Flashes) ||
-			!e2.Created.Equal(e.Created) || !e2.Issued.Equal(e.Issued) {
+		if err != nil || !bytes.Equal(e2.data, e.data) || !reflect.DeepEqual(e2.flashes, e.flashes) ||
+			!e2.created.Equal(e.created) || !e2.issued.Equal(e.issued) {
 			t.Fatalf("re-sealed value does not round-trip: %v", err)
 		}
 	})

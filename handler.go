@@ -4,12 +4,10 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"reflect"
 	"sync"
 )
 
@@ -17,13 +15,10 @@ import (
 // answered by the error handler in its place.
 var errDiscarded = errors.New("cookiesession: response replaced by the error handler after a failed save")
 
-// reqState is the middleware's per-request state, reached from the request's
-// context by Get and from the response writer at commit time. It is that
-// context, too, and holds the wrapper and the session, so that a request
-// costs one allocation for all four.
+// reqState is the middleware's per-request state, reached from the
+// request's context by Get and from the response writer at commit time.
 type reqState[T any] struct {
-	context.Context // the request's own, which this one extends
-	m               *Manager[T]
+	m *Manager[T]
 	// r is the request the session was loaded for: the one the first Get
 	// was given, which middleware inside the Handler may have extended
 	// (with a request id, a database handle...). The validator and the
@@ -41,31 +36,7 @@ type reqState[T any] struct {
 	saveFailed bool
 	w          responseWriter[T]
 	val        Session[T]
-	hdr        headerValues // the response's header values, set once at commit
 }
-
-// Value returns the state itself for its Manager, the key Get looks up,
-// and the request's own context's value for any other key.
-func (st *reqState[T]) Value(key any) any {
-	if m, ok := key.(*Manager[T]); ok && m == st.m {
-		return st
-	}
-	return st.Context.Value(key)
-}
-
-// String names the context after its parent, as the context package's
-// own contexts do. It also keeps fmt, when a context is logged, from
-// printing the state's fields: the session's data is not for logs.
-func (st *reqState[T]) String() string {
-	parent := reflect.TypeOf(st.Context).String()
-	if s, ok := st.Context.(fmt.Stringer); ok {
-		parent = s.String()
-	}
-	return parent + ".WithValue(*cookiesession.Manager, session)"
-}
-
-// GoString is String, for %#v.
-func (st *reqState[T]) GoString() string { return st.String() }
 
 func (st *reqState[T]) session(r *http.Request) *Session[T] {
 	st.once.Do(func() {
@@ -117,8 +88,10 @@ func (m *Manager[T]) Handler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r) // already inside this Manager's Handler
 			return
 		}
-		st := &reqState[T]{Context: r.Context(), m: m}
-		r = r.WithContext(st)
+		// The Manager itself is the context key: unique, and of a type
+		// of this package.
+		st := &reqState[T]{m: m}
+		r = r.WithContext(context.WithValue(r.Context(), m, st))
 		st.w = responseWriter[T]{ResponseWriter: w, st: st}
 		next.ServeHTTP(&st.w, r)
 		st.w.finish()
@@ -173,7 +146,7 @@ func (w *responseWriter[T]) commit() {
 	}
 	m := st.m
 	m.reportPending(w.ResponseWriter, s)
-	if err := m.commit(w.Header(), s, &st.hdr); err != nil {
+	if err := m.commit(w.Header(), s); err != nil {
 		st.saveFailed = true
 		hw := &hookWriter{ResponseWriter: w.ResponseWriter}
 		m.report(hw, st.r, err)

@@ -56,21 +56,12 @@ func benchRequest(b *testing.B, fn func(s *Session[typical]), opts ...Option) {
 }
 
 // BenchmarkHandlerRead: a request that reads the session: one open, no
-// seal. The cache of opened values is off, as for a value this instance
-// has not seen.
-func BenchmarkHandlerRead(b *testing.B) { benchRequest(b, nil, WithCacheSize(0)) }
+// seal.
+func BenchmarkHandlerRead(b *testing.B) { benchRequest(b, nil) }
 
 // BenchmarkHandlerWrite: a request that changes the session (it toggles
 // Theme): one open, one seal.
-func BenchmarkHandlerWrite(b *testing.B) { benchRequest(b, toggleTheme, WithCacheSize(0)) }
-
-// BenchmarkHandlerReadCached: the same read with the value remembered, as
-// for a browser's second request: no open at all.
-func BenchmarkHandlerReadCached(b *testing.B) { benchRequest(b, nil) }
-
-// BenchmarkHandlerWriteCached: the same change with the value remembered
-// (the one the previous response set).
-func BenchmarkHandlerWriteCached(b *testing.B) { benchRequest(b, toggleTheme) }
+func BenchmarkHandlerWrite(b *testing.B) { benchRequest(b, toggleTheme) }
 
 func toggleTheme(s *Session[typical]) {
 	if s.Data.Theme == "dark" {

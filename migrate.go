@@ -3,16 +3,12 @@ package cookiesession
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"reflect"
 	"time"
 
 	"github.com/gorilla/securecookie"
 )
-
-// ErrMigration: a cookie written by gorilla/sessions opened, but the
-// conversion function of WithGorillaMigration refused its values. The
-// conversion's own error is wrapped too.
-var ErrMigration = errors.New("gorilla session not converted")
 
 // gorillaMaxAge is gorilla/sessions' default CookieStore lifetime.
 const gorillaMaxAge = 30 * 24 * time.Hour
@@ -42,11 +38,7 @@ func (*gorillaMigration[T]) target() string { return reflect.TypeFor[T]().String
 // session whose Err wraps ErrMigration, and the error handler hears of it.
 // A request may bring the name more than once (cookies of other paths or
 // domains): a value of this package's that opens wins, then the first
-// gorilla session that converts. If none does, Err is the first value's
-// error, or, when that value is malformed or fails authentication (it may
-// not be this package's at all), why the first gorilla session found could
-// not be taken over; the error handler hears of a failed conversion either
-// way.
+// gorilla session that converts.
 //
 // Keep the option until the longest gorilla session has expired, then
 // remove it. The default is no migration.
@@ -75,13 +67,43 @@ func WithGorillaMigration[T any](convert func(values map[any]any) (T, error), ke
 	}
 }
 
+// loadGorilla tries values, which did not open as this package's, as
+// gorilla sessions, into s. ourErr is why the first value did not open.
+func (m *Manager[T]) loadGorilla(r *http.Request, now time.Time, s *Session[T], present uint32, values []string, ourErr error) *Session[T] {
+	var gorillaErr, convertErr error
+	for _, v := range values {
+		isGorilla, err := m.migrate(v, now, s)
+		if isGorilla && err == nil {
+			s.present = present
+			return m.validate(r, s, now)
+		}
+		if isGorilla && gorillaErr == nil {
+			gorillaErr = err
+		}
+		if convertErr == nil && errors.Is(err, ErrMigration) {
+			convertErr = err
+		}
+	}
+	// The first value may not be ours at all: why a gorilla session found
+	// could not be taken over explains the fresh session better.
+	if gorillaErr != nil && (errors.Is(ourErr, ErrMalformed) || errors.Is(ourErr, ErrAuthentication)) {
+		ourErr = gorillaErr
+	}
+	s = m.newSession(s, now, present, ourErr)
+	if convertErr != nil {
+		s.pending, s.req = convertErr, r // for the error handler, at commit
+	}
+	return s
+}
+
 // migrate opens value as a gorilla/sessions cookie into s. It reports
 // whether value is one; err says why one that is cannot be taken over
 // (it is too old, or convert refused it), and s is then left alone.
-func (m *Manager[T]) migrate(value string, present uint32, now time.Time, s *Session[T]) (ok bool, err error) {
+func (m *Manager[T]) migrate(value string, now time.Time, s *Session[T]) (ok bool, err error) {
 	// 1. Only a value in securecookie's layout can be gorilla's; the check
 	//    spares a decode per key on anything else.
-	if checkSecureCookieStructure(value) != nil || len(value) > m.maxSize {
+	saved, err := gorillaDate(value)
+	if err != nil || len(value) > m.maxSize {
 		return false, nil
 	}
 	// 2. Decode with the application's old keys.
@@ -98,29 +120,20 @@ func (m *Manager[T]) migrate(value string, present uint32, now time.Time, s *Ses
 	//    the same response. Its lifetime counts from the cookie's last save
 	//    (authenticated by its MAC): the closest to a creation time gorilla
 	//    keeps, and what a validator's "signed out everywhere at" needs.
+	//    The last save is also the last use gorilla records, so the idle
+	//    timeout counts from it as well.
 	created := sealedTime(now)
-	if ts, ok := secureCookieTime(value); ok && ts < now.Unix() {
-		created = time.Unix(ts, 0)
+	if saved < now.Unix() {
+		created = time.Unix(saved, 0)
 	}
+	age := now.Sub(created).Round(time.Second)
 	if !now.Before(created.Add(m.maxAge)) {
-		return true, fmt.Errorf("%w: gorilla session last saved %s ago, past the lifetime of %s",
-			ErrExpired, now.Sub(created).Round(time.Second), m.maxAge)
+		return true, fmt.Errorf("%w: gorilla session last saved %s ago, past the lifetime of %s", ErrExpired, age, m.maxAge)
 	}
-	// The last save is also the last use gorilla records, so the idle
-	// timeout counts from it as well: a session abandoned for longer must
-	// not come back to life by conversion.
 	if m.idle > 0 && !now.Before(created.Add(m.idle)) {
-		return true, fmt.Errorf("%w: gorilla session last saved %s ago, past the idle timeout of %s",
-			ErrExpired, now.Sub(created).Round(time.Second), m.idle)
+		return true, fmt.Errorf("%w: gorilla session last saved %s ago, past the idle timeout of %s", ErrExpired, age, m.idle)
 	}
-	*s = Session[T]{
-		m:       m,
-		Data:    data,
-		created: created,
-		issued:  sealedTime(now),
-		stale:   true,
-		present: present,
-	}
+	*s = Session[T]{m: m, Data: data, created: created, issued: sealedTime(now), stale: true}
 	m.fillNilMap(s) // convert may return a nil map
 	return true, nil
 }

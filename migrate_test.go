@@ -78,15 +78,15 @@ func TestGorillaMigration(t *testing.T) {
 			}
 			if tt.want.Name != "" {
 				// Re-issued in this package's format on the same response.
-				if _, err := m.keys.Open("session", b.cookies["session"], OpenOptions{Now: clock.Now()}); err != nil {
+				if _, err := m.keys.open("session", b.cookies["session"], at(clock.Now())); err != nil {
 					t.Errorf("not re-sealed in the new format: %v", err)
 				}
 				if s.IsNew() {
 					t.Error("a migrated session says it is new")
 				}
 				// Created is the gorilla cookie's last save, a minute ago.
-				if ts, ok := secureCookieTime(tt.cookie); !ok || !s.Created().Equal(time.Unix(ts, 0)) || !s.Created().Before(clock.Now()) {
-					t.Errorf("Created %v, want the cookie's last save (%v, %v)", s.Created(), ts, ok)
+				if ts, err := gorillaDate(tt.cookie); err != nil || !s.Created().Equal(time.Unix(ts, 0)) || !s.Created().Before(clock.Now()) {
+					t.Errorf("Created %v, want the cookie's last save (%v, %v)", s.Created(), ts, err)
 				}
 				return
 			}
@@ -140,11 +140,11 @@ func TestGorillaMigrationOfALaterValue(t *testing.T) {
 	m := newTestManager[user](t, clock, WithGorillaMigration(convertUser, gorillaHash, gorillaBlock))
 	gorilla := gorillaCookie(t, "session", map[any]any{"name": "ada"}, gorillaHash, gorillaBlock)
 	other := gorillaCookie(t, "session", map[any]any{"name": "eve"}, gorillaHash, gorillaBlock)
-	ours, err := m.keys.Seal("session", &Envelope{Created: clock.Now(), Issued: clock.Now(), Data: []byte(`{"Name":"bob"}`)})
+	ours, err := m.keys.seal("session", &envelope{created: clock.Now(), issued: clock.Now(), data: []byte(`{"Name":"bob"}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	foreign, err := mustKeyring(t, testSecret(9)).Seal("session", &Envelope{Created: clock.Now(), Issued: clock.Now(), Data: []byte(`{}`)})
+	foreign, err := mustKeyring(t, testSecret(9)).seal("session", &envelope{created: clock.Now(), issued: clock.Now(), data: []byte(`{}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestGorillaMigrationOfALaterValue(t *testing.T) {
 	// handler hears of a failed conversion wherever it came.
 	idle := newTestManager[user](t, &testClock{t: time.Now().Add(2 * time.Hour)}, WithIdleTimeout(time.Hour),
 		WithGorillaMigration(convertUser, gorillaHash, gorillaBlock))
-	expiredOurs, err := idle.keys.Seal("session", &Envelope{Created: t0, Issued: t0, Data: []byte(`{}`)})
+	expiredOurs, err := idle.keys.seal("session", &envelope{created: t0, issued: t0, data: []byte(`{}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +251,7 @@ func TestGorillaMigrationOptionErrors(t *testing.T) {
 func TestSwitchingFormatsSignsNoOneOut(t *testing.T) {
 	clock := newClock()
 	v1 := newTestManager[user](t, clock)
-	sc := newTestManager[user](t, clock, WithSecureCookieFormat())
+	sc := newTestManager[user](t, clock, WithGorillaFormat())
 	for _, tt := range []struct {
 		name     string
 		from, to *Manager[user]
@@ -268,7 +268,7 @@ func TestSwitchingFormatsSignsNoOneOut(t *testing.T) {
 			if got != "ada" || rec.Header().Get("Set-Cookie") == "" || b.cookies["session"] == before {
 				t.Fatalf("name %q, re-sealed %q", got, rec.Header().Get("Set-Cookie"))
 			}
-			if _, err := tt.to.format.open("session", b.cookies["session"], OpenOptions{Now: clock.Now()}); err != nil {
+			if _, err := tt.to.format.open("session", b.cookies["session"], at(clock.Now())); err != nil {
 				t.Errorf("not sealed in the chosen format: %v", err)
 			}
 		})
@@ -277,7 +277,7 @@ func TestSwitchingFormatsSignsNoOneOut(t *testing.T) {
 
 func TestSecureCookieFormatThroughTheMiddleware(t *testing.T) {
 	clock := newClock()
-	m := newTestManager[user](t, clock, WithSecureCookieFormat())
+	m := newTestManager[user](t, clock, WithGorillaFormat())
 	b := newBrowser(t)
 	b.do(handle(m, func(s *Session[user]) { s.Data.N = 41; s.AddFlash("hi") }), "GET", "/")
 	var n int

@@ -6,12 +6,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
 
+	"github.com/gorilla/securecookie"
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
@@ -21,10 +21,6 @@ const MinSecretSize = 32
 // DefaultKeysVariable is the environment variable KeyringFromEnv reads when it
 // is given an empty name.
 const DefaultKeysVariable = "SESSION_KEYS"
-
-// ErrInvalidKeys is returned, wrapped with the position and the problem, by
-// NewKeyring, ParseKeyring and KeyringFromEnv.
-var ErrInvalidKeys = errors.New("invalid session keys")
 
 // howToMakeKey ends every key error: the fix is nearly always the same.
 const howToMakeKey = "make a key with `go run github.com/ce967478/cookiesession/cmd/sessionkey` or `openssl rand -base64 32`"
@@ -42,42 +38,37 @@ const (
 	secretEnvFormat = "%skey %d %s; " + howToMakeKey
 )
 
-// KeyID identifies a key of a Keyring. It is derived from the secret by a
-// one-way function, so it can be printed and logged without revealing
-// anything about the key.
-type KeyID [keyIDSize]byte
-
-// String returns the id as 8 hexadecimal digits.
-func (id KeyID) String() string { return hex.EncodeToString(id[:]) }
+// keyID names a key of a Keyring inside the values it seals. It is derived
+// from the secret by a one-way function, so it reveals nothing about it.
+type keyID [keyIDSize]byte
 
 // ringKey holds everything derived from one secret. The secret itself is
 // not kept.
 type ringKey struct {
-	id       KeyID
+	id       keyID
 	position int // 1-based position in the list, for messages
-	// keys is behind two pointers so that no fmt verb can print it, even
-	// from inside a Keyring value, where fmt calls no Format method: fmt
-	// shows the value a pointer points to only at the top level (and %s
-	// and the like reach that level through a pointer inside a struct),
-	// never the value a pointer to a pointer leads to.
-	keys **derivedKeys
+	// derived is behind two pointers so that no fmt verb can print it,
+	// even from a struct field holding a Keyring, where fmt calls no
+	// method: a verb that does not fit (%s of a pointer) shows what one
+	// pointer leads to, never what a pointer to a pointer leads to.
+	derived **derivedKeys
 }
 
 // derivedKeys are a secret's keys, one per purpose.
 type derivedKeys struct {
-	aead            cipher.AEAD // the version-1 format's
-	scHash, scBlock []byte      // the securecookie format's (gorilla.go)
+	aead    cipher.AEAD                // the default format's
+	gorilla *securecookie.SecureCookie // gorillaFormat's
 }
 
-// derived returns the key's derived keys.
-func (rk *ringKey) derived() *derivedKeys { return *rk.keys }
+func (rk *ringKey) aead() cipher.AEAD                   { return (*rk.derived).aead }
+func (rk *ringKey) gorilla() *securecookie.SecureCookie { return (*rk.derived).gorilla }
 
 // Keyring holds the keys that seal and open session cookies, newest first.
 // The first key seals; every key opens, so a key can be retired gradually
 // (see the README's "Keys and rotation").
 //
-// A Keyring is immutable and safe for concurrent use. Printing it shows the
-// number of keys and their ids, never key material.
+// A Keyring is immutable and safe for concurrent use. Printing it, with any
+// fmt verb, shows its key ids, never key material.
 type Keyring struct {
 	keys []ringKey
 }
@@ -137,13 +128,16 @@ func deriveKey(secret []byte) (ringKey, error) {
 	if d.aead, err = chacha20poly1305.NewX(aeadKey); err != nil {
 		return rk, err
 	}
-	if d.scHash, err = hkdf.Key(sha256.New, secret, nil, labelSCHash, scHashKeySize); err != nil {
+	hashKey, err := hkdf.Key(sha256.New, secret, nil, labelSCHash, scHashKeySize)
+	if err != nil {
 		return rk, err
 	}
-	if d.scBlock, err = hkdf.Key(sha256.New, secret, nil, labelSCBlock, scBlockKeySize); err != nil {
+	blockKey, err := hkdf.Key(sha256.New, secret, nil, labelSCBlock, scBlockKeySize)
+	if err != nil {
 		return rk, err
 	}
-	rk.keys = &d
+	d.gorilla = newGorillaCodec(hashKey, blockKey)
+	rk.derived = &d
 	return rk, nil
 }
 
@@ -227,18 +221,6 @@ func EncodeSecret(secret []byte) string {
 	return base64.RawURLEncoding.EncodeToString(secret)
 }
 
-// Len returns the number of keys.
-func (k *Keyring) Len() int { return len(k.keys) }
-
-// IDs returns the key ids, newest (the sealing key) first.
-func (k *Keyring) IDs() []KeyID {
-	ids := make([]KeyID, len(k.keys))
-	for i := range k.keys {
-		ids[i] = k.keys[i].id
-	}
-	return ids
-}
-
 // String describes the Keyring by its key ids. It never shows key material.
 func (k *Keyring) String() string {
 	if k == nil {
@@ -250,15 +232,16 @@ func (k *Keyring) String() string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(k.keys[i].id.String())
+		fmt.Fprintf(&b, "%x", k.keys[i].id)
 	}
 	b.WriteString("}")
 	return b.String()
 }
 
 // Format makes every fmt verb print String, so that no verb (%x, %+v, ...)
-// can reach the derived keys.
-func (k *Keyring) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(k.String())) }
+// can reach the derived keys. Its receiver is a value so that a Keyring
+// printed by value is covered too.
+func (k Keyring) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(k.String())) }
 
 // newest returns the sealing key.
 func (k *Keyring) newest() *ringKey { return &k.keys[0] }

@@ -59,23 +59,3 @@ func TestRunnerResetsRequest(t *testing.T) {
 		t.Fatalf("3 requests decoded the cookie %d times", cc.decodes)
 	}
 }
-
-// TestCacheVariants checks that the two cookiesession benchmarks measure
-// what they say: the default app serves the repeated cookie from its cache
-// and the cold one opens it in full every time. Opening (base64, decryption,
-// JSON) allocates much more than copying a remembered snapshot, so the cold
-// app must allocate more per request, on both routes. Allocation counts are
-// deterministic; nothing is timed.
-func TestCacheVariants(t *testing.T) {
-	f := newFixture(t)
-	for _, rt := range []route{routeRead, routeWrite} {
-		warm := newRunner(rt.handler(f.ours), f.oursCookie)
-		cold := newRunner(rt.handler(f.cold), f.coldCookie)
-		warm.run() // the seeded value is remembered already; make sure
-		w, c := testing.AllocsPerRun(50, warm.run), testing.AllocsPerRun(50, cold.run)
-		if c <= w {
-			t.Errorf("%s: cookiesession-cold allocates %.0f per request, the default %.0f: is the cache on in both, or off in both?", rt, c, w)
-		}
-		t.Logf("%s: default %.0f allocations, cold %.0f", rt, w, c)
-	}
-}

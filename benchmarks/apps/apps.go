@@ -147,7 +147,7 @@ func NewManager() (*cookiesession.Manager[Typical], error) {
 // opens its cookie in full, as the first request bringing a value to an
 // instance does.
 func NewColdManager() (*cookiesession.Manager[Typical], error) {
-	return newManager(cookiesession.WithCacheSize(0))
+	return newManager() // the cache of opened values is gone: to be removed with the cold rows
 }
 
 func newManager(opts ...cookiesession.Option) (*cookiesession.Manager[Typical], error) {

@@ -13,7 +13,7 @@
 //
 // sessionkey open opens a session cookie with the keys in SESSION_KEYS, as
 // the application would, and prints its data, flash messages, times and the
-// id of the key that sealed it as JSON. VALUE is a cookie value or a whole
+// position in SESSION_KEYS of the key that sealed it as JSON. VALUE is a cookie value or a whole
 // Cookie header as copied from the browser's developer tools, with or
 // without the leading "Cookie: ", so that a session split into chunk cookies
 // (session, session.1, ...) opens too; Set-Cookie lines copied from a
@@ -22,7 +22,9 @@
 // application's settings: -name its cookie name (WithName), -max-age its
 // lifetime (WithMaxAge), -idle its idle timeout (WithIdleTimeout), -max-size
 // its size cap (WithMaxSize); -keys-env names another variable than
-// SESSION_KEYS to read the keys from.
+// SESSION_KEYS to read the keys from. The lifetime and idle timeout default
+// to SESSION_MAX_AGE and SESSION_IDLE_TIMEOUT when they are set, the
+// variables the example app reads.
 //
 //	export SESSION_KEYS=...   # the application's keys
 //	sessionkey open 'session=AXq...; theme=dark'
@@ -34,7 +36,7 @@
 // missing or invalid keys, exit with status 2.
 //
 // sessionkey never prints secrets, not even in errors: only key ids, which
-// are derived from the keys by a one-way function.
+// are derived from the keys by a one-way function, and positions.
 package main
 
 import (

@@ -45,13 +45,44 @@ func envOf(keys ...testKey) string {
 	return strings.Join(encs, ",")
 }
 
-func seal(t *testing.T, r *cookiesession.Keyring, name string, e cookiesession.Envelope) string {
+// rawSerializer seals a session's bytes as they are, JSON or not.
+type rawSerializer struct{}
+
+func (rawSerializer) Marshal(v any) ([]byte, error)   { return *v.(*[]byte), nil }
+func (rawSerializer) Unmarshal(b []byte, v any) error { *v.(*[]byte) = b; return nil }
+
+// seal has a Manager with the keys r write, for the cookie called name, a
+// session holding data and flashes, created at created and sealed last at
+// issued, and returns the cookie's value.
+func seal(t *testing.T, r *cookiesession.Keyring, name string, created, issued time.Time, data string, flashes ...string) string {
 	t.Helper()
-	v, err := r.Seal(name, &e)
+	now := created
+	m, err := cookiesession.New[[]byte](r, cookiesession.WithName(name), cookiesession.WithSerializer(rawSerializer{}),
+		cookiesession.WithMaxAge(1000*time.Hour), cookiesession.WithClock(func() time.Time { return now }))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v
+	var cookie string
+	serve := func(fn func(s *cookiesession.Session[[]byte])) {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		if cookie != "" {
+			req.Header.Set("Cookie", name+"="+cookie)
+		}
+		rec := httptest.NewRecorder()
+		m.Handler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { fn(m.Get(req)) })).ServeHTTP(rec, req)
+		cookie = rec.Result().Cookies()[0].Value
+	}
+	// Created with a flash that the second request reads, so that it
+	// seals the session again at issued, keeping its creation time.
+	serve(func(s *cookiesession.Session[[]byte]) { s.Data = []byte(data); s.AddFlash("-") })
+	now = issued
+	serve(func(s *cookiesession.Session[[]byte]) {
+		s.Flashes()
+		for _, f := range flashes {
+			s.AddFlash(f)
+		}
+	})
+	return cookie
 }
 
 type result struct {
@@ -73,7 +104,7 @@ type output struct {
 	IssuedAt      string         `json:"issued_at"`
 	ExpiresAt     string         `json:"expires_at"`
 	IdleExpiresAt string         `json:"idle_expires_at"`
-	KeyID         string         `json:"key_id"`
+	KeyPosition   int            `json:"key_position"`
 	NewestKey     bool           `json:"newest_key"`
 }
 
@@ -185,7 +216,7 @@ func chunkedCookies(t *testing.T, r *cookiesession.Keyring, blob string) []strin
 // a session and returns the cookie's value.
 func secureCookieValue(t *testing.T, r *cookiesession.Keyring) string {
 	t.Helper()
-	m, err := cookiesession.New[map[string]string](r, cookiesession.WithSecureCookieFormat())
+	m, err := cookiesession.New[map[string]string](r, cookiesession.WithGorillaFormat())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,14 +240,11 @@ func TestOpen(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
 	created := now.Add(-2 * time.Hour)
 	issued := now.Add(-10 * time.Minute)
-	good := seal(t, curRing, "session", cookiesession.Envelope{
-		Created: created, Issued: issued, Flashes: []string{"welcome"},
-		Data: []byte(`{"user":"ann","cart":[1,2]}`),
-	})
-	fresh := cookiesession.Envelope{Created: now, Issued: now, Data: []byte(`{"user":"bob"}`)}
-	stale := seal(t, oldRing, "session", fresh)
-	unknown := seal(t, otherRing, "session", fresh)
-	sid := seal(t, curRing, "sid", fresh)
+	good := seal(t, curRing, "session", created, issued, `{"user":"ann","cart":[1,2]}`, "welcome")
+	fresh := `{"user":"bob"}`
+	stale := seal(t, oldRing, "session", now, now, fresh)
+	unknown := seal(t, otherRing, "session", now, now, fresh)
+	sid := seal(t, curRing, "sid", now, now, fresh)
 	// Flip a character well inside the ciphertext: the header (version and
 	// key id) stays intact, so the key is found and authentication fails.
 	tampered := []byte(good)
@@ -226,15 +254,9 @@ func TestOpen(t *testing.T) {
 	} else {
 		tampered[i] = 'A'
 	}
-	expired := seal(t, curRing, "session", cookiesession.Envelope{
-		Created: now.Add(-3 * time.Hour), Issued: now.Add(-3 * time.Hour), Data: []byte(`{}`),
-	})
-	future := seal(t, curRing, "session", cookiesession.Envelope{
-		Created: now.Add(time.Hour), Issued: now.Add(time.Hour), Data: []byte(`{}`),
-	})
-	notJSON := seal(t, curRing, "session", cookiesession.Envelope{
-		Created: now, Issued: now, Data: []byte{0x80, 0x01, 0x02},
-	})
+	expired := seal(t, curRing, "session", now.Add(-3*time.Hour), now.Add(-3*time.Hour), `{"n":1}`)
+	future := seal(t, curRing, "session", now.Add(time.Hour), now.Add(time.Hour), `{"n":1}`)
+	notJSON := seal(t, curRing, "session", now, now, "\x80\x01\x02")
 
 	blob := strings.Repeat("0123456789abcdef", 300) // 4800 bytes: two chunks
 	setCookies := chunkedCookies(t, curRing, blob)
@@ -264,8 +286,8 @@ func TestOpen(t *testing.T) {
 				if len(o.Flashes) != 1 || o.Flashes[0] != "welcome" {
 					t.Errorf("flashes = %q", o.Flashes)
 				}
-				if o.KeyID != curRing.IDs()[0].String() || !o.NewestKey {
-					t.Errorf("key_id %s newest_key %v, want %s true", o.KeyID, o.NewestKey, curRing.IDs()[0])
+				if o.KeyPosition != 1 || !o.NewestKey {
+					t.Errorf("key_position %d newest_key %v, want 1 true", o.KeyPosition, o.NewestKey)
 				}
 				if o.CreatedAt != formatTime(created) || o.IssuedAt != formatTime(issued) {
 					t.Errorf("created_at %s issued_at %s, want %s %s", o.CreatedAt, o.IssuedAt, formatTime(created), formatTime(issued))
@@ -339,16 +361,16 @@ func TestOpen(t *testing.T) {
 			// seal the value again.
 			name: "securecookie format", args: []string{"open", secureCookieValue(t, curRing)},
 			check: func(t *testing.T, o output) {
-				if o.KeyID != curRing.IDs()[0].String() || !o.NewestKey || o.Data["user"] != "cy" {
-					t.Errorf("key_id %s newest_key %v data %v, want %s true and user cy", o.KeyID, o.NewestKey, o.Data, curRing.IDs()[0])
+				if o.KeyPosition != 1 || !o.NewestKey || o.Data["user"] != "cy" {
+					t.Errorf("key_position %d newest_key %v data %v, want 1 true and user cy", o.KeyPosition, o.NewestKey, o.Data)
 				}
 			},
 		},
 		{
 			name: "stale key", args: []string{"open", stale},
 			check: func(t *testing.T, o output) {
-				if o.KeyID != oldRing.IDs()[0].String() || o.NewestKey {
-					t.Errorf("key_id %s newest_key %v, want %s false", o.KeyID, o.NewestKey, oldRing.IDs()[0])
+				if o.KeyPosition != 2 || o.NewestKey {
+					t.Errorf("key_position %d newest_key %v, want 2 false", o.KeyPosition, o.NewestKey)
 				}
 				if o.Data["user"] != "bob" || o.Flashes == nil || len(o.Flashes) != 0 {
 					t.Errorf("data %v flashes %#v", o.Data, o.Flashes)
@@ -369,9 +391,10 @@ func TestOpen(t *testing.T) {
 		},
 		{
 			name: "unknown key", args: []string{"open", unknown}, wantCode: 1,
-			wantStderr: "session sealed by an unknown key: key id " + otherRing.IDs()[0].String() +
-				" (the key that sealed it is not in SESSION_KEYS (retired?); SESSION_KEYS holds key ids " +
-				curRing.IDs()[0].String() + ", " + oldRing.IDs()[0].String() + ")",
+			wantStderr: "session sealed by an unknown key: key id " + keyIDs(otherRing) +
+				" (the key that sealed it is not in SESSION_KEYS: retired, or the throw-away key of an app started " +
+				"without SESSION_KEYS, which changes on every start; SESSION_KEYS holds cookiesession.Keyring{" +
+				keyIDs(curRing) + ", " + keyIDs(oldRing) + "})",
 		},
 		{
 			name: "tampered", args: []string{"open", string(tampered)}, wantCode: 1,
@@ -397,13 +420,34 @@ func TestOpen(t *testing.T) {
 			name: "idle", args: []string{"open", "-idle", "5m", good}, wantCode: 1,
 			wantStderr: "session expired: idle for more than 5m0s",
 		},
+		// The example app's variables give the defaults, so that a cookie
+		// is judged as the app judges it; a flag still wins.
+		{
+			name: "max age from SESSION_MAX_AGE", args: []string{"open", expired}, wantCode: 1,
+			env:        map[string]string{"SESSION_KEYS": envOf(cur, old), "SESSION_MAX_AGE": "1h"},
+			wantStderr: "session expired: lifetime of 1h0m0s ended 2h0m",
+		},
+		{
+			name: "idle timeout from SESSION_IDLE_TIMEOUT", args: []string{"open", good}, wantCode: 1,
+			env:        map[string]string{"SESSION_KEYS": envOf(cur, old), "SESSION_IDLE_TIMEOUT": "5m"},
+			wantStderr: "session expired: idle for more than 5m0s",
+		},
+		{
+			name: "a flag wins over SESSION_IDLE_TIMEOUT", args: []string{"open", "-idle", "0", good},
+			env: map[string]string{"SESSION_KEYS": envOf(cur, old), "SESSION_IDLE_TIMEOUT": "5m"},
+		},
+		{
+			name: "SESSION_MAX_AGE invalid", args: []string{"open", good}, wantCode: 2,
+			env:        map[string]string{"SESSION_KEYS": envOf(cur, old), "SESSION_MAX_AGE": "a day"},
+			wantStderr: `SESSION_MAX_AGE="a day": want a Go duration`,
+		},
 		{
 			name: "issued in the future", args: []string{"open", future}, wantCode: 1,
 			wantStderr: "in the future",
 		},
 		{
 			name: "garbage", args: []string{"open", "not-a-cookie!"}, wantCode: 1,
-			wantStderr: "malformed session cookie: value is 13 bytes, too short to be sealed (not a value this library wrote",
+			wantStderr: "malformed session cookie: not base64url, or too short to be sealed (not a value this library wrote",
 		},
 		{
 			name: "garbage, long", args: []string{"open", "session=" + strings.Repeat("!", 100)}, wantCode: 1,
@@ -485,6 +529,11 @@ func TestOpen(t *testing.T) {
 			}
 		})
 	}
+}
+
+// keyIDs returns the ids a Keyring prints.
+func keyIDs(r *cookiesession.Keyring) string {
+	return strings.TrimSuffix(strings.TrimPrefix(r.String(), "cookiesession.Keyring{"), "}")
 }
 
 func reverse(s []string) []string {

@@ -33,7 +33,7 @@ Usage:
 
   sessionkey open [flags] [VALUE | -]
       Open a session cookie with the keys in SESSION_KEYS and print its
-      data, flash messages, times and key id as JSON. VALUE is a cookie value
+      data, flash messages, times and which key sealed it, as JSON. VALUE is a cookie value
       or a whole Cookie header copied from the browser's developer tools
       (with or without "Cookie: "); chunked sessions (session, session.1, ...)
       need the whole header. Without VALUE, or with "-", standard input is
@@ -41,8 +41,8 @@ Usage:
 
 Flags of open (match the application's settings):
   -name string       cookie name, as WithName (default "session")
-  -max-age duration  absolute lifetime, as WithMaxAge (default 24h0m0s)
-  -idle duration     idle timeout, as WithIdleTimeout; 0 means none (default 0)
+  -max-age duration  absolute lifetime, as WithMaxAge (default $SESSION_MAX_AGE, else 24h0m0s)
+  -idle duration     idle timeout, as WithIdleTimeout; 0 means none (default $SESSION_IDLE_TIMEOUT, else 0)
   -max-size int      size cap in bytes, as WithMaxSize (default 7168)
   -keys-env string   environment variable holding the keys (default "SESSION_KEYS")
 
@@ -67,8 +67,7 @@ Examples:
   pbpaste | sessionkey open -name __Host-sid -max-age 12h -idle 30m
 
 Exit status: 0 opened (or key printed), 1 the cookie does not open or is
-absent, 2 usage error or missing keys. Secrets are never printed; key ids
-are safe to share.
+absent, 2 usage error or missing keys. Secrets are never printed.
 `
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
@@ -122,16 +121,22 @@ type openOutput struct {
 	IssuedAt      string          `json:"issued_at"`
 	ExpiresAt     string          `json:"expires_at"`
 	IdleExpiresAt string          `json:"idle_expires_at,omitempty"`
-	KeyID         string          `json:"key_id"`
-	NewestKey     bool            `json:"newest_key"`
+	// KeyPosition is the position in the key list of the key that sealed
+	// the cookie, from 1, the newest, which seals.
+	KeyPosition int  `json:"key_position"`
+	NewestKey   bool `json:"newest_key"`
 }
 
 func cmdOpen(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := flag.NewFlagSet("sessionkey open", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported below, with the usage
+	defMaxAge, defIdle, err := envDurations(getenv)
+	if err != nil {
+		return usageError(stderr, "open: %v", err)
+	}
 	name := fs.String("name", cookiesession.DefaultName, "")
-	maxAge := fs.Duration("max-age", cookiesession.DefaultMaxAge, "")
-	idle := fs.Duration("idle", 0, "")
+	maxAge := fs.Duration("max-age", defMaxAge, "")
+	idle := fs.Duration("idle", defIdle, "")
 	maxSize := fs.Int("max-size", cookiesession.DefaultMaxSize, "")
 	keysEnv := fs.String("keys-env", cookiesession.DefaultKeysVariable, "")
 
@@ -165,13 +170,14 @@ func cmdOpen(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintf(stderr, "sessionkey: %v\n", err)
 		return exitUsage
 	}
-	m, err := cookiesession.New[json.RawMessage](keys,
+	opts := []cookiesession.Option{
 		cookiesession.WithName(*name),
 		cookiesession.WithMaxAge(*maxAge),
 		cookiesession.WithIdleTimeout(*idle),
 		cookiesession.WithMaxSize(*maxSize),
 		cookiesession.WithLogger(slog.New(slog.DiscardHandler)),
-	)
+	}
+	m, err := cookiesession.New[json.RawMessage](keys, opts...)
 	if err != nil {
 		return usageError(stderr, "open: %v", strings.TrimPrefix(err.Error(), "cookiesession: "))
 	}
@@ -223,17 +229,15 @@ func cmdOpen(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv fu
 		return exitNotOpen
 	}
 
-	// Not KeyID's stale: that is also true of a value in the securecookie
-	// format, which the Manager seals again in the default one.
-	id, _ := s.KeyID()
+	position := sealedBy(getenv(*keysEnv), opts, req)
 	out := openOutput{
-		Data:      s.Data,
-		Flashes:   s.Flashes(),
-		CreatedAt: formatTime(s.Created()),
-		IssuedAt:  formatTime(s.Issued()),
-		ExpiresAt: formatTime(s.Created().Add(*maxAge)),
-		KeyID:     id.String(),
-		NewestKey: id == keys.IDs()[0],
+		Data:        s.Data,
+		Flashes:     s.Flashes(),
+		CreatedAt:   formatTime(s.Created()),
+		IssuedAt:    formatTime(s.Issued()),
+		ExpiresAt:   formatTime(s.Created().Add(*maxAge)),
+		KeyPosition: position,
+		NewestKey:   position == 1,
 	}
 	if len(out.Data) == 0 {
 		out.Data = json.RawMessage("null")
@@ -255,6 +259,41 @@ func cmdOpen(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv fu
 		return exitNotOpen
 	}
 	return exitOK
+}
+
+// envDurations reads the default lifetime and idle timeout from the
+// variables the example app reads, so that open judges a cookie as the
+// app does without repeating its settings.
+func envDurations(getenv func(string) string) (maxAge, idle time.Duration, err error) {
+	maxAge = cookiesession.DefaultMaxAge
+	for _, v := range []struct {
+		name string
+		to   *time.Duration
+	}{{"SESSION_MAX_AGE", &maxAge}, {"SESSION_IDLE_TIMEOUT", &idle}} {
+		if s := strings.TrimSpace(getenv(v.name)); s != "" {
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				return 0, 0, fmt.Errorf("%s=%q: want a Go duration, such as 24h or 30m", v.name, s)
+			}
+			*v.to = d
+		}
+	}
+	return maxAge, idle, nil
+}
+
+// sealedBy returns the position, from 1, of the key of list (in
+// ParseKeyring's format) that opens the request's session on its own.
+func sealedBy(list string, opts []cookiesession.Option, req *http.Request) int {
+	for i, entry := range strings.Split(list, ",") {
+		ring, err := cookiesession.ParseKeyring(entry)
+		if err != nil {
+			continue
+		}
+		if m, err := cookiesession.New[json.RawMessage](ring, opts...); err == nil && !m.Load(req).IsNew() {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // keyring parses the key list in the variable name, as KeyringFromEnv would,
@@ -347,12 +386,8 @@ func cookieNames(lines []string) []string {
 func hint(err error, keysEnv string, keys *cookiesession.Keyring) string {
 	switch {
 	case errors.Is(err, cookiesession.ErrUnknownKey):
-		ids := make([]string, 0, keys.Len())
-		for _, id := range keys.IDs() {
-			ids = append(ids, id.String())
-		}
-		return fmt.Sprintf("the key that sealed it is not in %s (retired?); %s holds key ids %s",
-			keysEnv, keysEnv, strings.Join(ids, ", "))
+		return fmt.Sprintf("the key that sealed it is not in %s: retired, or the throw-away key of an app started "+
+			"without %s, which changes on every start; %s holds %s", keysEnv, keysEnv, keysEnv, keys)
 	case errors.Is(err, cookiesession.ErrAuthentication):
 		return "altered, or sealed for another cookie name (-name)"
 	case errors.Is(err, cookiesession.ErrExpired):

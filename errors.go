@@ -1,0 +1,60 @@
+package cookiesession
+
+import "errors"
+
+// The package's errors, for errors.Is. Those a Session's Err returns are
+// about a cookie, which is untrusted input: they are expected in normal
+// operation (an old bookmark, a retired key, someone editing their
+// cookies) and the request gets a fresh session. The error returned wraps
+// one of these with details that never include key material or a cookie's
+// value.
+var (
+	// ErrInvalidKeys is returned by NewKeyring, ParseKeyring and
+	// KeyringFromEnv when a key is missing, shorter than MinSecretSize, not
+	// base64 or repeated; the position of the key and the problem are
+	// wrapped with it.
+	ErrInvalidKeys = errors.New("invalid session keys")
+
+	// ErrMalformed is returned when a cookie is not something this library
+	// wrote: bad base64, too short, an unknown format version, a broken set
+	// of chunk cookies, or data that does not decode into the session type.
+	ErrMalformed = errors.New("malformed session cookie")
+
+	// ErrExpired is returned when a cookie opened but is past its absolute
+	// lifetime (WithMaxAge) or idle timeout (WithIdleTimeout), or was
+	// issued further in the future than ClockSkew allows.
+	ErrExpired = errors.New("session expired")
+
+	// ErrUnknownKey is returned when a cookie names a key that is not in
+	// the Keyring, typically one that was retired.
+	ErrUnknownKey = errors.New("session sealed by an unknown key")
+
+	// ErrAuthentication is returned when a cookie names a known key but
+	// does not authenticate: it was altered, or sealed for another cookie
+	// name.
+	ErrAuthentication = errors.New("session cookie failed authentication")
+
+	// ErrTooLarge is returned when a cookie is longer than WithMaxSize
+	// allows, refused before it is decoded, and (wrapped in ErrSaveFailed)
+	// when a session would seal to more than that.
+	ErrTooLarge = errors.New("session too large")
+
+	// ErrRejected is returned when a cookie opened but the validator
+	// (WithValidator) refused it; the validator's own error is wrapped too.
+	ErrRejected = errors.New("session rejected by the validator")
+
+	// ErrMigration is returned when a cookie written by gorilla/sessions
+	// opened but the conversion function of WithGorillaMigration refused
+	// its values; the conversion's own error is wrapped too.
+	ErrMigration = errors.New("gorilla session not converted")
+
+	// ErrSaveFailed is returned, and passed to the error handler, when a
+	// session could not be written: too large, or the serializer failed.
+	// The cause is wrapped too. The browser keeps its previous cookie.
+	ErrSaveFailed = errors.New("session not saved")
+
+	// ErrChangeAfterCommit is returned, and passed to the error handler,
+	// when a session changed after the response headers had been sent, so
+	// that the change could not reach the browser.
+	ErrChangeAfterCommit = errors.New("session changed after the response was committed")
+)

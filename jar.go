@@ -1,0 +1,191 @@
+package cookiesession
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// Browsers ignore a cookie whose name and value exceed 4096 bytes, and older
+// rules count its attributes too, so a sealed value that would not fit is
+// split into chunk cookies, each whole Set-Cookie line at most
+// setCookieLineMax bytes:
+//
+//	session=3.<first part>   session.1=<second part>   session.2=<third part>
+//
+// The main cookie starts with the number of chunks and a dot (a character
+// no sealed value contains); a value that fits one cookie is sent as it is.
+// The parts are concatenated and opened as one value, so a missing, swapped
+// or foreign chunk fails to open like any other tampering.
+const (
+	setCookieLineMax = 4096
+	// maxChunks bounds the chunk cookies a Manager reads and writes. 16 of
+	// them are far past the header limits of common servers.
+	maxChunks = 16
+	// chunkHeaderMax is room for the "16." prefix of a chunked value.
+	chunkHeaderMax = 3
+	minMaxSize     = 256
+	// maxValues bounds the values of the main cookie's name that are tried:
+	// each costs an attempt to open.
+	maxValues = 4
+)
+
+// Chunk numbers have at most two digits (see chunkNumber): this fails to
+// compile if maxChunks outgrows them.
+const _ = uint8(100 - maxChunks)
+
+// jar holds the request's cookies that belong to a Manager.
+type jar struct {
+	present uint32   // bit i: cookie i (0 the main one, i > 0 chunk i) came
+	mains   []string // the values of the main cookie's name, in order
+	chunks  [maxChunks]string
+}
+
+// readJar finds the main cookie and its chunks in the request. A name may
+// come more than once (cookies set for different paths or domains): every
+// value of the main cookie's name is kept, up to maxValues, and the first
+// value of each chunk's.
+func (m *Manager[T]) readJar(r *http.Request) jar {
+	var j jar
+	for _, c := range r.CookiesNamed(m.name) {
+		if len(j.mains) < maxValues {
+			j.mains = append(j.mains, c.Value)
+		}
+		j.present |= 1
+	}
+	for i := 1; i < m.chunks; i++ {
+		if cs := r.CookiesNamed(m.chunkName(i)); len(cs) > 0 {
+			j.chunks[i] = cs[0].Value
+			j.present |= 1 << i
+		}
+	}
+	return j
+}
+
+// chunkName returns the name of cookie i: the main one for 0, else chunk i.
+func (m *Manager[T]) chunkName(i int) string {
+	if i == 0 {
+		return m.name
+	}
+	return m.name + "." + strconv.Itoa(i)
+}
+
+// chunkNumber returns i if s is the decimal form of a chunk number i (1 to
+// maxChunks-1, digits only, no leading zero), and -1 otherwise.
+func chunkNumber(s string) int {
+	i, err := strconv.Atoi(s)
+	if err != nil || s[0] < '1' || s[0] > '9' || i >= maxChunks {
+		return -1
+	}
+	return i
+}
+
+// assemble returns the sealed value that main, a value of the main cookie,
+// and the jar's chunks carry, checking sizes before concatenating anything.
+func (m *Manager[T]) assemble(j *jar, main string) (string, error) {
+	if len(main) > m.maxSize+chunkHeaderMax {
+		return "", fmt.Errorf("%w: cookie %q is %d bytes, at most %d are accepted", ErrTooLarge, m.name, len(main), m.maxSize)
+	}
+	count, first, chunked := parseChunkHeader(main)
+	if !chunked {
+		return main, nil
+	}
+	if count < 2 || count > maxChunks {
+		return "", fmt.Errorf("%w: cookie %q claims %d chunks", ErrMalformed, m.name, count)
+	}
+	if count > m.chunks {
+		return "", fmt.Errorf("%w: cookie %q has %d chunks, at most %d are accepted", ErrTooLarge, m.name, count, m.chunks)
+	}
+	parts := []string{first}
+	total := len(first)
+	for i := 1; i < count; i++ {
+		if j.present&(1<<i) == 0 {
+			return "", fmt.Errorf("%w: chunk %d of %d is missing", ErrMalformed, i+1, count)
+		}
+		if total += len(j.chunks[i]); total > m.maxSize {
+			return "", fmt.Errorf("%w: the chunks add up to more than %d bytes", ErrTooLarge, m.maxSize)
+		}
+		parts = append(parts, j.chunks[i])
+	}
+	return strings.Join(parts, ""), nil
+}
+
+// parseChunkHeader splits "3.<part>" into 3 and the part.
+func parseChunkHeader(v string) (count int, rest string, ok bool) {
+	dot := strings.IndexByte(v, '.')
+	if dot < 1 || dot > chunkHeaderMax-1 {
+		return 0, v, false
+	}
+	n, err := strconv.Atoi(v[:dot])
+	if err != nil {
+		return 0, v, false
+	}
+	return n, v[dot+1:], true
+}
+
+// setupCookies sets the attributes every cookie carries and works out how
+// much of a value fits in each chunk.
+func (m *Manager[T]) setupCookies(c *config) error {
+	m.cookie = http.Cookie{Path: c.path, Domain: c.domain, Secure: c.secure, HttpOnly: true, SameSite: c.sameSite}
+	if c.sameSite == http.SameSiteDefaultMode {
+		m.cookie.SameSite = http.SameSiteLaxMode // what browsers assume; say it
+	}
+	// The longest line: the longest chunk name and the largest Max-Age.
+	probe := m.cookie
+	probe.Name = c.name + "." + strconv.Itoa(maxChunks-1)
+	probe.MaxAge = int(c.maxAge.Seconds()) + 1
+	m.chunkSize = setCookieLineMax - len("Set-Cookie: ") - len(probe.String()) - chunkHeaderMax
+	if m.chunkSize < 512 {
+		return fmt.Errorf("the cookie name, path and domain leave only %d bytes per cookie; shorten them", m.chunkSize)
+	}
+	if c.maxSize < minMaxSize {
+		return fmt.Errorf("WithMaxSize(%d): at least %d bytes are needed", c.maxSize, minMaxSize)
+	}
+	m.chunks = (c.maxSize + m.chunkSize - 1) / m.chunkSize
+	if m.chunks > maxChunks {
+		return fmt.Errorf("WithMaxSize(%d): needs %d cookies, at most %d are allowed (%d bytes)",
+			c.maxSize, m.chunks, maxChunks, maxChunks*m.chunkSize)
+	}
+	return nil
+}
+
+// setCookies adds the Set-Cookie lines that store value, split into chunks
+// if it does not fit one cookie, and deletes the cookies the browser holds
+// (present) that the value no longer needs. It returns the cookies written.
+func (m *Manager[T]) setCookies(h http.Header, value string, maxAge int, present uint32) (written uint32) {
+	count := (len(value) + m.chunkSize - 1) / m.chunkSize
+	if count <= 1 {
+		m.addCookie(h, m.name, value, maxAge)
+		written = 1
+	} else {
+		for i := range count {
+			part := value[i*m.chunkSize : min((i+1)*m.chunkSize, len(value))]
+			if i == 0 {
+				part = strconv.Itoa(count) + "." + part
+			}
+			m.addCookie(h, m.chunkName(i), part, maxAge)
+			written |= 1 << i
+		}
+	}
+	m.deleteCookies(h, present&^written)
+	return written
+}
+
+// deleteCookies adds a deleting Set-Cookie line for each cookie in mask.
+// The attributes are the ones the cookie was set with, or browsers
+// (strictly so for __Host- names) keep it.
+func (m *Manager[T]) deleteCookies(h http.Header, mask uint32) {
+	for i := range maxChunks {
+		if mask&(1<<i) != 0 {
+			m.addCookie(h, m.chunkName(i), "", -1)
+		}
+	}
+}
+
+// addCookie adds one Set-Cookie line; maxAge < 0 deletes the cookie.
+func (m *Manager[T]) addCookie(h http.Header, name, value string, maxAge int) {
+	c := m.cookie
+	c.Name, c.Value, c.MaxAge = name, value, maxAge
+	h.Add("Set-Cookie", c.String())
+}

@@ -1,0 +1,260 @@
+package cookiesession
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"time"
+)
+
+// Manager seals, opens and writes sessions of type T. Make one with New and
+// share it: it is immutable and safe for concurrent use.
+type Manager[T any] struct {
+	keys       *Keyring
+	format     format // seals, and opens first
+	alt        format // the other format: opens only, and its values are sealed again
+	name       string
+	cookie     http.Cookie // the attributes of every Set-Cookie line
+	chunkSize  int         // the longest part of a value one cookie carries
+	chunks     int         // the most cookies a value may take
+	maxAge     time.Duration
+	idle       time.Duration
+	maxSize    int
+	serializer Serializer
+	logger     *slog.Logger
+	onError    func(http.ResponseWriter, *http.Request, error)
+	validator  func(*http.Request, *Session[T]) error
+	now        func() time.Time
+	newData    func() T
+	isMap      bool   // T is a map type: Data is never left nil (fillNilMap)
+	zero       []byte // newData() serialised: the content of an untouched session
+	migration  *gorillaMigration[T]
+}
+
+// New returns a Manager for sessions of type T sealed with keys, configured
+// by options. It checks every option and returns an error naming the first
+// problem; the Manager never changes afterwards.
+//
+// T can be any type its Serializer handles: a struct for typed sessions, or
+// a map for a bag of values.
+func New[T any](keys *Keyring, options ...Option) (*Manager[T], error) {
+	if keys == nil || len(keys.keys) == 0 {
+		return nil, errors.New("cookiesession: New needs a Keyring; make one with KeyringFromEnv or NewKeyring")
+	}
+	c := defaultConfig()
+	for _, o := range options {
+		if o == nil {
+			return nil, errors.New("cookiesession: New was given a nil Option")
+		}
+		o(&c)
+	}
+	if err := c.check(); err != nil {
+		return nil, fmt.Errorf("cookiesession: %w", err)
+	}
+	m := &Manager[T]{
+		keys:       keys,
+		format:     keys,
+		alt:        gorillaFormat{keys},
+		name:       c.name,
+		maxAge:     c.maxAge,
+		idle:       c.idle,
+		maxSize:    c.maxSize,
+		serializer: c.serializer,
+		logger:     c.logger,
+		onError:    c.onError,
+		now:        c.now,
+	}
+	if c.gorillaFormat {
+		m.format, m.alt = m.alt, m.format
+	}
+	if m.logger == nil {
+		m.logger = slog.Default()
+	}
+	if err := m.takeTyped(&c); err != nil {
+		return nil, fmt.Errorf("cookiesession: %w", err)
+	}
+	if err := m.setupCookies(&c); err != nil {
+		return nil, fmt.Errorf("cookiesession: %w", err)
+	}
+	return m, nil
+}
+
+// takeTyped sets up what depends on T: the options given as functions of
+// it, which New checks against T, and the new session's data.
+func (m *Manager[T]) takeTyped(c *config) error {
+	t := reflect.TypeFor[T]()
+	if c.validator != nil {
+		v, ok := c.validator.(func(*http.Request, *Session[T]) error)
+		if !ok {
+			return fmt.Errorf("WithValidator was given %T, but the Manager's sessions are *Session[%v]", c.validator, t)
+		}
+		m.validator = v
+	}
+	if c.migration != nil {
+		mig, ok := c.migration.(*gorillaMigration[T])
+		if !ok {
+			return fmt.Errorf("WithGorillaMigration converts to %s, but the Manager's sessions hold %v",
+				c.migration.(interface{ target() string }).target(), t)
+		}
+		m.migration = mig
+	}
+	m.newData = func() T { var zero T; return zero }
+	if t.Kind() == reflect.Map {
+		m.isMap = true
+		m.newData = func() T { return reflect.MakeMap(t).Interface().(T) }
+	}
+	zero := m.newData()
+	var err error
+	if m.zero, err = m.serializer.Marshal(&zero); err != nil {
+		return fmt.Errorf("the serializer cannot encode %v: %w", t, err)
+	}
+	return nil
+}
+
+// newSession makes s a fresh session, started now, and returns it.
+func (m *Manager[T]) newSession(s *Session[T], now time.Time, present uint32, err error) *Session[T] {
+	*s = Session[T]{
+		m:       m,
+		Data:    m.newData(),
+		created: sealedTime(now),
+		issued:  sealedTime(now),
+		isNew:   true,
+		err:     err,
+		orig:    m.zero,
+		present: present,
+	}
+	return s
+}
+
+// fillNilMap gives a map session whose Data is nil an empty map, so that
+// Data is ready for assignment on every request, as documented. A handler
+// that sets Data to nil has emptied the session; a cookie may hold null
+// (encoding/json decodes it as a nil map) if an earlier version of the
+// application wrote one.
+func (m *Manager[T]) fillNilMap(s *Session[T]) {
+	if m.isMap && reflect.ValueOf(&s.Data).Elem().IsNil() {
+		s.Data = m.newData()
+	}
+}
+
+// Load opens the request's session cookie and returns its session, or a new
+// one if there is no valid cookie (see Session.Err for why). With the
+// middleware, use Get instead; Load and Save are for code that cannot use
+// it. Each call opens the cookie again.
+func (m *Manager[T]) Load(r *http.Request) *Session[T] {
+	return m.load(r, m.now(), new(Session[T]))
+}
+
+// load opens the request's session into s, which the middleware allocates
+// with its other per-request state, and returns s.
+//
+// The name may come more than once (cookies of other paths or domains, or
+// planted by a sibling subdomain): the first value that opens wins. If none
+// does, the session's error is the first value's, unless that value is
+// malformed or fails authentication (it may not be ours at all) and a
+// gorilla session was found: then why that could not be taken over.
+func (m *Manager[T]) load(r *http.Request, now time.Time, s *Session[T]) *Session[T] {
+	j := m.readJar(r)
+	if j.present == 0 {
+		return m.newSession(s, now, 0, nil)
+	}
+	o := openOptions{now: now, maxAge: m.maxAge, idleTimeout: m.idle, maxLength: m.maxSize}
+	firstErr := fmt.Errorf("%w: chunk cookies without the main cookie %q", ErrMalformed, m.name)
+	var maybeGorilla []string
+	for i, main := range j.mains {
+		value, err := m.assemble(&j, main)
+		if err == nil {
+			if err = m.openValue(value, &o, s); err == nil {
+				s.present = j.present
+				return m.validate(r, s, now)
+			}
+		}
+		if i == 0 {
+			firstErr = err
+		}
+		if errors.Is(err, ErrMalformed) || errors.Is(err, ErrAuthentication) {
+			maybeGorilla = append(maybeGorilla, main)
+		}
+	}
+	if m.migration != nil && len(maybeGorilla) > 0 {
+		return m.loadGorilla(r, now, s, j.present, maybeGorilla, firstErr)
+	}
+	return m.newSession(s, now, j.present, firstErr)
+}
+
+// openValue opens value, in either format, into s. It returns an error,
+// and leaves s to be reset, if value does not open.
+func (m *Manager[T]) openValue(value string, o *openOptions, s *Session[T]) error {
+	e, err := m.format.open(m.name, value, o)
+	if errors.Is(err, ErrMalformed) {
+		// Not in the sealing format: perhaps in the other one, written
+		// before the application switched.
+		if e2, err2 := m.alt.open(m.name, value, o); !errors.Is(err2, ErrMalformed) {
+			e, err = e2, err2
+			e.stale = true
+		}
+	}
+	if err != nil {
+		return err
+	}
+	*s = Session[T]{
+		m:             m,
+		Data:          m.newData(),
+		created:       e.created,
+		issued:        e.issued,
+		flashes:       e.flashes,
+		cookieFlashes: len(e.flashes),
+		stale:         e.stale,
+		orig:          e.data,
+	}
+	if err := m.serializer.Unmarshal(e.data, &s.Data); err != nil {
+		return fmt.Errorf("%w: the data does not decode into %v: %v", ErrMalformed, reflect.TypeFor[T](), err)
+	}
+	m.fillNilMap(s) // a map cookie may hold null
+	return nil
+}
+
+// validate runs the validator on a session that opened (or was converted
+// from a gorilla cookie), replacing it with a fresh one if it is rejected.
+func (m *Manager[T]) validate(r *http.Request, s *Session[T], now time.Time) *Session[T] {
+	if m.validator == nil {
+		return s
+	}
+	if err := m.validator(r, s); err != nil {
+		return m.newSession(s, now, s.present, fmt.Errorf("%w: %w", ErrRejected, err))
+	}
+	return s
+}
+
+// Save writes the session's cookies into w's headers, if anything needs
+// writing, exactly as the middleware would. Call it before the response's
+// headers are written. It returns an error wrapping ErrSaveFailed, and
+// writes nothing, if the session cannot be saved. With the middleware,
+// Save is never needed; called there after the headers went out on a
+// changed session, it returns an error wrapping ErrChangeAfterCommit, and
+// the middleware reports the change as lost.
+func (m *Manager[T]) Save(w http.ResponseWriter, s *Session[T]) error {
+	if s.st != nil && s.st.isCommitted() {
+		if !m.dirty(s) {
+			return nil // nothing to write that could still be written
+		}
+		// Setting headers now would do nothing, and the session would
+		// pass for written; left as it is, the middleware reports the
+		// change as lost when the handler returns.
+		return fmt.Errorf("%w: Save called after the response headers were sent", ErrChangeAfterCommit)
+	}
+	m.reportPending(w, s)
+	return m.commit(w.Header(), s)
+}
+
+// reportPending passes a failure found while loading s to the error
+// handler, once.
+func (m *Manager[T]) reportPending(w http.ResponseWriter, s *Session[T]) {
+	if s.pending != nil {
+		err, r := s.pending, s.req
+		s.pending, s.req = nil, nil
+		m.report(w, r, err)
+	}
+}

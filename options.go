@@ -1,0 +1,190 @@
+package cookiesession
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Defaults of the options.
+const (
+	DefaultName   = "session"
+	DefaultMaxAge = 24 * time.Hour
+)
+
+// Option configures a Manager. Options are checked once, by New.
+type Option func(*config)
+
+type config struct {
+	name, path, domain string
+	maxAge, idle       time.Duration
+	sameSite           http.SameSite
+	secure             bool
+	maxSize            int
+	serializer         Serializer
+	logger             *slog.Logger
+	onError            func(http.ResponseWriter, *http.Request, error)
+	validator          any // func(*http.Request, *Session[T]) error
+	now                func() time.Time
+	gorillaFormat      bool
+	migration          any // *gorillaMigration[T], set by WithGorillaMigration
+	errs               []error
+}
+
+func defaultConfig() config {
+	return config{
+		name:       DefaultName,
+		path:       "/",
+		maxAge:     DefaultMaxAge,
+		sameSite:   http.SameSiteLaxMode,
+		secure:     true,
+		maxSize:    DefaultMaxSize,
+		serializer: JSONSerializer{},
+		logger:     slog.Default(),
+		now:        time.Now,
+	}
+}
+
+// WithName sets the cookie name. A name starting with "__Host-" makes the
+// browser insist on Secure, Path "/" and no Domain, which New checks, and
+// keeps sibling subdomains from planting a cookie of that name: use it
+// where you can. A session too large for one cookie continues in chunks
+// named name.1 to name.15: no other cookie may use those names, and New
+// refuses a name that is itself one of them. The default is "session".
+func WithName(name string) Option { return func(c *config) { c.name = name } }
+
+// WithPath sets the cookie's Path. The default is "/".
+func WithPath(path string) Option { return func(c *config) { c.path = path } }
+
+// WithDomain sets the cookie's Domain, to share the session with
+// subdomains. The default is none: the cookie goes back only to the host
+// that set it.
+func WithDomain(domain string) Option { return func(c *config) { c.domain = domain } }
+
+// WithMaxAge sets the absolute lifetime of a session, counted from its
+// creation or last Renew and enforced from the time sealed in the cookie.
+// The default is 24 hours.
+func WithMaxAge(d time.Duration) Option { return func(c *config) { c.maxAge = d } }
+
+// WithIdleTimeout ends a session that has not been used for d. The cookie is
+// then re-issued once half of d has passed since it was sealed, not on every
+// request. The default is no idle timeout.
+func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.idle = d } }
+
+// WithSameSite sets the cookie's SameSite attribute. SameSiteNoneMode
+// requires Secure. The default is http.SameSiteLaxMode.
+func WithSameSite(mode http.SameSite) Option { return func(c *config) { c.sameSite = mode } }
+
+// WithSecure sets the cookie's Secure attribute. Turn it off only for local
+// development over plain HTTP. The default is true.
+func WithSecure(secure bool) Option { return func(c *config) { c.secure = secure } }
+
+// WithMaxSize caps the sealed session's length in bytes, across all its
+// chunk cookies. A save beyond it fails (see WithErrorHandler) and the
+// browser keeps its previous cookie. The default is DefaultMaxSize, which
+// keeps the Cookie header under 8 KB.
+func WithMaxSize(n int) Option { return func(c *config) { c.maxSize = n } }
+
+// WithSerializer sets how Data is serialised. It should keep sessions
+// readable across deploys that add or remove fields. The default is
+// JSONSerializer, which is encoding/json.
+func WithSerializer(s Serializer) Option { return func(c *config) { c.serializer = s } }
+
+// WithLogger sets where failures are logged; nil means the default, which
+// is slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithClock sets the source of the current time, for tests. The default is
+// time.Now.
+func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+// WithGorillaFormat seals sessions in gorilla/securecookie's wire format
+// (AES-256-CTR and HMAC-SHA256, as gorilla/sessions' CookieStore writes it)
+// instead of the default XChaCha20-Poly1305 format, with keys derived from
+// the same Keyring. Expiry, rotation and re-sealing work as with the
+// default; the value carries no key id, so opening tries the keys in turn.
+// Whichever format seals, cookies in the other still open and are sealed
+// again in the chosen one, so switching signs no one out. Most
+// applications keep the default format, which is the default.
+func WithGorillaFormat() Option { return func(c *config) { c.gorillaFormat = true } }
+
+// WithErrorHandler sets the function told of failures that lose data: a
+// save that failed (ErrSaveFailed) and a change made after the response was
+// committed (ErrChangeAfterCommit), and of a gorilla cookie that could not be
+// converted (ErrMigration). Each error is logged before the handler runs.
+// Inside the middleware, r is the request the session was first asked for
+// with (the one given to Get), so values that inner middleware added to
+// its context are there.
+//
+// For a failed save, w has not been written to: if the handler writes a
+// response, it replaces the application's (whose further writes are
+// discarded); if it writes nothing, the application's response goes out
+// without a session cookie. For the other errors the response is already
+// on its way and w is for reference only.
+//
+// The default writes a 500 Internal Server Error for a failed save, in place
+// of the application's response: the headers that described that response
+// (Location, Content-Disposition, its caching and the like) are removed,
+// and the 500 is marked no-store.
+func WithErrorHandler(fn func(w http.ResponseWriter, r *http.Request, err error)) Option {
+	return func(c *config) { c.onError = fn }
+}
+
+// WithValidator sets a function that runs after a cookie opens and may
+// reject it by returning an error; the request then gets a fresh session
+// whose Err wraps ErrRejected. With Created and Issued at hand it can
+// compare a session with what the application's database knows. r is the
+// request given to Get (or Load), with whatever inner middleware added to
+// its context. The default is no validator.
+//
+// The Session's type must match the Manager's: New reports a mismatch.
+func WithValidator[T any](fn func(r *http.Request, s *Session[T]) error) Option {
+	return func(c *config) { c.validator = fn }
+}
+
+// check refuses options that cannot work, with a message that says how to
+// fix the call.
+func (c *config) check() error {
+	if len(c.errs) > 0 {
+		return c.errs[0]
+	}
+	probe := http.Cookie{Name: c.name, Value: "x", Path: c.path, Domain: c.domain}
+	if err := probe.Valid(); err != nil {
+		return fmt.Errorf("invalid cookie settings (name %q, path %q, domain %q): %w", c.name, c.path, c.domain, err)
+	}
+	if i := strings.LastIndexByte(c.name, '.'); i > 0 && chunkNumber(c.name[i+1:]) > 0 {
+		return fmt.Errorf("cookie name %q is the name of a chunk of cookie %q, which another Manager may use; pick a name without the .%s",
+			c.name, c.name[:i], c.name[i+1:])
+	}
+	if strings.HasPrefix(c.name, "__Host-") {
+		switch {
+		case !c.secure:
+			return fmt.Errorf("cookie name %q requires Secure; remove WithSecure(false) or drop the __Host- prefix", c.name)
+		case c.path != "/":
+			return fmt.Errorf("cookie name %q requires Path \"/\", not %q; remove WithPath or drop the __Host- prefix", c.name, c.path)
+		case c.domain != "":
+			return fmt.Errorf("cookie name %q forbids a Domain, got %q; remove WithDomain or drop the __Host- prefix", c.name, c.domain)
+		}
+	}
+	if strings.HasPrefix(c.name, "__Secure-") && !c.secure {
+		return fmt.Errorf("cookie name %q requires Secure; remove WithSecure(false) or drop the __Secure- prefix", c.name)
+	}
+	switch {
+	case c.sameSite == http.SameSiteNoneMode && !c.secure:
+		return errors.New("SameSite=None requires Secure; browsers refuse the cookie otherwise")
+	case c.maxAge <= 0:
+		return fmt.Errorf("WithMaxAge(%v): the lifetime must be positive", c.maxAge)
+	case c.idle < 0:
+		return fmt.Errorf("WithIdleTimeout(%v): must not be negative (0 means none)", c.idle)
+	case c.idle > 0 && c.idle < 2*time.Second:
+		return fmt.Errorf("WithIdleTimeout(%v): shorter than 2s cannot be kept with cookie times in seconds", c.idle)
+	case c.serializer == nil:
+		return errors.New("WithSerializer(nil): a Serializer is needed")
+	case c.now == nil:
+		return errors.New("WithClock(nil): a clock is needed")
+	}
+	return nil
+}
