@@ -15,8 +15,6 @@ func TestFixture(t *testing.T) {
 	f := newFixture(t)
 	check(t, "cookiesession write", newRunner(f.ours.Write, f.oursCookie), true)
 	check(t, "cookiesession read", newRunner(f.ours.Read, f.oursCookie), false)
-	check(t, "cookiesession-cold write", newRunner(f.cold.Write, f.coldCookie), true)
-	check(t, "cookiesession-cold read", newRunner(f.cold.Read, f.coldCookie), false)
 	check(t, "gorilla write", newRunner(f.gorilla.Write, f.gorillaCookie), true)
 	check(t, "securecookie-json write", newRunner(f.scJSON.Write, f.scJSONCookie), true)
 	check(t, "untouched", newRunner(f.untouched, f.oursCookie), false)
@@ -51,7 +49,7 @@ func TestRunnerResetsRequest(t *testing.T) {
 	store := apps.GorillaStore()
 	cc := &countingCodec{Codec: store.Codecs[0]}
 	store.Codecs = []securecookie.Codec{cc}
-	r := newRunner(apps.Gorilla("gorilla", store).Read, f.gorillaCookie)
+	r := newRunner(apps.Gorilla("gorilla", store, apps.NewTypical()).Read, f.gorillaCookie)
 	for i := 0; i < 3; i++ {
 		r.serve()
 	}

@@ -17,16 +17,9 @@ import (
 // Like a browser, each request brings the value the previous response set
 // (see runner.serve):
 //
-//	cookiesession       the middleware with every default, its cache of
-//	                    opened values included: the request brings a value
-//	                    this Manager opened or sealed before, so it is
-//	                    served from the cache. The common case: a browser
-//	                    resends the value the previous response set.
-//	cookiesession-cold  the middleware with WithCacheSize(0): the value is
-//	                    opened in full (base64, decryption, JSON) every
-//	                    time, as on the first request bringing it to an
-//	                    instance (after a deploy, or on another instance of
-//	                    a fleet without sticky sessions).
+//	cookiesession       the middleware with every default: it opens the
+//	                    value in full (base64url, XChaCha20-Poly1305, JSON)
+//	                    and serialises the data again at commit to compare
 //	gorilla             gorilla/sessions CookieStore, defaults (gob)
 //	securecookie-json   gorilla/securecookie with its JSON encoder (CookieStore
 //	                    itself cannot use JSON: see apps.GorillaJSONStore)
@@ -34,9 +27,9 @@ import (
 //	floor               JSON + XChaCha20-Poly1305 + base64url alone, no HTTP
 //
 // Besides ns/op, B/op and allocs/op, each reports cookie-bytes, the length
-// of the session cookie's value. The two cookiesession ones each also
-// time, after their own loop, themselves again, none, the floor and
-// gorilla, interleaved (see compare), and report for their own variant:
+// of the session cookie's value. The cookiesession ones also time, after
+// their own loop, themselves again, none, the floor and gorilla,
+// interleaved (see compare), and report:
 //
 //	net-ns/op           ours - none: what the session costs a request
 //	net-x-floor         (ours - none) / floor                 target <= 1.25
@@ -115,12 +108,12 @@ func (r *runner) run() { r.serve() }
 
 // fixture is the apps, with a seeded cookie each.
 type fixture struct {
-	ours, cold, none, gorilla, scJSON *apps.App
-	untouched                         http.Handler
-	oursCookie, coldCookie            string
-	gorillaCookie, scJSONCookie       string
-	floor                             *floor
-	floorCookie                       string // the value alone, no "session="
+	ours, none, gorilla, scJSON *apps.App
+	untouched                   http.Handler
+	oursCookie                  string
+	gorillaCookie, scJSONCookie string
+	floor                       *floor
+	floorCookie                 string // the value alone, no "session="
 }
 
 func newFixture(tb testing.TB) *fixture {
@@ -129,15 +122,10 @@ func newFixture(tb testing.TB) *fixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	coldM, err := apps.NewColdManager()
-	if err != nil {
-		tb.Fatal(err)
-	}
 	f := &fixture{
-		ours:    apps.Cookiesession(apps.CookiesessionName, m),
-		cold:    apps.Cookiesession(apps.CookiesessionColdName, coldM),
+		ours:    apps.Cookiesession(m, apps.NewTypical()),
 		none:    apps.None(),
-		gorilla: apps.Gorilla("gorilla", apps.GorillaStore()),
+		gorilla: apps.Gorilla("gorilla", apps.GorillaStore(), apps.NewTypical()),
 		scJSON:  apps.SecureCookieJSON(apps.NewSecureCookieJSON()),
 		floor:   newFloor(),
 	}
@@ -145,7 +133,6 @@ func newFixture(tb testing.TB) *fixture {
 	// session: what every other request of a site pays.
 	f.untouched = m.Handler(f.none.Read)
 	f.oursCookie = seed(tb, f.ours)
-	f.coldCookie = seed(tb, f.cold)
 	f.gorillaCookie = seed(tb, f.gorilla)
 	f.scJSONCookie = seed(tb, f.scJSON)
 	t := apps.NewTypical()
@@ -262,24 +249,12 @@ func callsIn(d time.Duration, fn func()) int {
 	}
 }
 
-// cookiesession returns the cookiesession app named name (apps.CookiesessionName or
-// apps.CookiesessionColdName) and its seeded cookie.
-func (f *fixture) cookiesession(tb testing.TB, name string) (*apps.App, string) {
-	switch name {
-	case apps.CookiesessionName:
-		return f.ours, f.oursCookie
-	case apps.CookiesessionColdName:
-		return f.cold, f.coldCookie
-	}
-	tb.Fatalf("unknown cookiesession app %q", name)
-	return nil, ""
-}
-
-// benchOurs is a cookiesession benchmark, of the app named name, with its
+// benchOurs is the cookiesession benchmark of a route, with its
 // comparisons.
-func benchOurs(b *testing.B, name string, rt route) {
+func benchOurs(b *testing.B, rt route) {
+	const name = apps.CookiesessionName
 	f := newFixture(b)
-	app, cookie := f.cookiesession(b, name)
+	app, cookie := f.ours, f.oursCookie
 	ours := newRunner(rt.handler(app), cookie)
 	none := newRunner(rt.handler(f.none), cookie)
 	gorilla := newRunner(rt.handler(f.gorilla), f.gorillaCookie)
@@ -354,16 +329,10 @@ func benchPeer(b *testing.B, name string, rt route) {
 
 var peers = []string{"gorilla", "securecookie-json", "none", "floor"}
 
-// ourNames are the cookiesession benchmarks: the default, then the cache
-// off.
-var ourNames = []string{apps.CookiesessionName, apps.CookiesessionColdName}
-
 // BenchmarkWrite: a request whose handler changes the session (toggles
 // Theme); the response sets the cookie.
 func BenchmarkWrite(b *testing.B) {
-	for _, name := range ourNames {
-		b.Run(name, func(b *testing.B) { benchOurs(b, name, routeWrite) })
-	}
+	b.Run(apps.CookiesessionName, func(b *testing.B) { benchOurs(b, routeWrite) })
 	for _, p := range peers {
 		b.Run(p, func(b *testing.B) { benchPeer(b, p, routeWrite) })
 	}
@@ -372,9 +341,7 @@ func BenchmarkWrite(b *testing.B) {
 // BenchmarkRead: a request whose handler reads the session (Name) and
 // changes nothing; cookiesession sets no cookie, gorilla is not saved.
 func BenchmarkRead(b *testing.B) {
-	for _, name := range ourNames {
-		b.Run(name, func(b *testing.B) { benchOurs(b, name, routeRead) })
-	}
+	b.Run(apps.CookiesessionName, func(b *testing.B) { benchOurs(b, routeRead) })
 	for _, p := range peers {
 		b.Run(p, func(b *testing.B) { benchPeer(b, p, routeRead) })
 	}

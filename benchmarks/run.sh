@@ -69,14 +69,13 @@ fi
 	echo "median of $count runs (\`go test -bench . -count $count -benchtime $benchtime\`). The *floor* is JSON +"
 	echo "XChaCha20-Poly1305 + base64url on the same data and nothing else (no header, times, cookie"
 	echo "handling); gorilla/sessions is its CookieStore with its defaults (gob, one Values key per field,"
-	echo "AES-256 encryption on). The floor's JSON is \`encoding/json\`; cookiesession writes and reads the"
-	echo "same bytes through codecs compiled for the session's type, which is much of its lead over the floor."
+	echo "AES-256 encryption on). The floor's JSON is \`encoding/json\`, as cookiesession's is."
 	echo "*Under load*: the load command runs the same small app on loopback"
 	echo "HTTP/1.1 and drives it with concurrent keep-alive clients for a fixed time, the clients and the"
 	echo "servers in one process sharing the machine's $(nproc) CPUs; its settings are under its table."
-	echo "On a machine shared with other work its ratios move by a few points from one run to the next,"
-	echo "more than the in-process figures do: a ratio within 3 points of its target is within that noise,"
-	echo "and judging it takes several runs."
+	echo "It is a demonstration: its ratios are reported, not judged against targets. On a machine shared"
+	echo "with other work they move by a few points from one run to the next, more than the in-process"
+	echo "figures do."
 	echo
 	echo "### One request, in process"
 	echo

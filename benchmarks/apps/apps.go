@@ -1,21 +1,14 @@
 // Package apps holds the small application that the benchmarks and the load
-// command run several ways: without a session, with cookiesession (twice:
-// with its defaults, and with its cache of opened values off) and with
-// gorilla/sessions' CookieStore. Each handler does as little as it can
-// besides the session (it writes a few bytes), so that the session's cost is
-// what the measurements show.
+// command run several ways: without a session, with cookiesession (every
+// option at its default) and with gorilla/sessions' CookieStore. Each
+// handler does as little as it can besides the session (it writes a few
+// bytes), so that the session's cost is what the measurements show.
 //
-// cookiesession's Manager remembers, decoded, the cookie values it recently
-// opened or sealed (cookiesession.WithCacheSize, on by default). The two
-// cookiesession apps model the two cases a request can be in:
-//
-//	cookiesession       the defaults: a value this Manager opened or sealed
-//	                    before, the common case (a browser resends the value
-//	                    the previous response set), served from the cache
-//	cookiesession-cold  WithCacheSize(0): a value this Manager sees for the
-//	                    first time (the first request after a deploy, or one
-//	                    reaching another instance of a fleet without sticky
-//	                    sessions), opened in full: base64, decryption, JSON
+// cookiesession has no cache of opened values: every request that asks for
+// its session opens the cookie in full (base64url, XChaCha20-Poly1305,
+// encoding/json), and every such request serialises the data again when
+// the response is committed and compares the bytes with the cookie's, to
+// know whether the cookie must be written back.
 //
 // One more app is a reference rather than a way to keep sessions:
 //
@@ -30,10 +23,13 @@
 //
 // Every app has three routes:
 //
-//	/seed   signs in: stores the typical session (sets the cookie)
+//	/seed   signs in: stores the app's session value (sets the cookie)
 //	/read   reads the session's Name and writes it (no cookie written back)
 //	/write  toggles the session's Theme, a change on every request, and
 //	        writes "ok" (the cookie is written back)
+//
+// The value /seed stores is the typical session (NewTypical) unless the app
+// is built with another.
 package apps
 
 import (
@@ -65,7 +61,8 @@ type Typical struct {
 	Theme  string
 }
 
-// NewTypical returns the typical session's value, with Theme "dark".
+// NewTypical returns the typical session's value, with Theme "dark": 203
+// bytes of JSON.
 func NewTypical() Typical {
 	return Typical{
 		UserID: 4711,
@@ -130,27 +127,13 @@ func None() *App {
 	}
 }
 
-// Names of the two cookiesession apps (see the package comment).
-const (
-	CookiesessionName     = "cookiesession"
-	CookiesessionColdName = "cookiesession-cold"
-)
+// CookiesessionName names the cookiesession app.
+const CookiesessionName = "cookiesession"
 
-// NewManager returns a cookiesession Manager with every option at its
-// default (the cache of opened values included), over one fixed key.
-func NewManager() (*cookiesession.Manager[Typical], error) {
-	return newManager()
-}
-
-// NewColdManager returns NewManager's Manager with its cache of opened
-// values turned off (WithCacheSize(0)), over the same key: every request
-// opens its cookie in full, as the first request bringing a value to an
-// instance does.
-func NewColdManager() (*cookiesession.Manager[Typical], error) {
-	return newManager() // the cache of opened values is gone: to be removed with the cold rows
-}
-
-func newManager(opts ...cookiesession.Option) (*cookiesession.Manager[Typical], error) {
+// NewManager returns a cookiesession Manager over one fixed key, with opts
+// (the benchmarks and the load command pass none: every option at its
+// default; tests pass some to look inside).
+func NewManager(opts ...cookiesession.Option) (*cookiesession.Manager[Typical], error) {
 	keys, err := cookiesession.NewKeyring(Secret(1, 32))
 	if err != nil {
 		return nil, err
@@ -158,14 +141,13 @@ func newManager(opts ...cookiesession.Option) (*cookiesession.Manager[Typical], 
 	return cookiesession.New[Typical](keys, opts...)
 }
 
-// Cookiesession is the application on cookiesession's middleware, with m
-// (NewManager's or NewColdManager's), named name (CookiesessionName or
-// CookiesessionColdName).
-func Cookiesession(name string, m *cookiesession.Manager[Typical]) *App {
+// Cookiesession is the application on cookiesession's middleware with m,
+// its /seed storing seed.
+func Cookiesession(m *cookiesession.Manager[Typical], seed Typical) *App {
 	return &App{
-		Name: name,
+		Name: CookiesessionName,
 		Seed: m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			m.Get(r).Data = NewTypical()
+			m.Get(r).Data = seed
 			_, _ = io.WriteString(w, "ok")
 		})),
 		Read: m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -189,7 +171,7 @@ const HeadersOnlyName = "headers-only"
 // route answers Vary: Cookie, as m's does. It opens and seals nothing.
 func HeadersOnly(m *cookiesession.Manager[Typical]) (*App, error) {
 	w := httptest.NewRecorder()
-	Cookiesession("", m).Seed.ServeHTTP(w, httptest.NewRequest("GET", "/seed", nil))
+	Cookiesession(m, NewTypical()).Seed.ServeHTTP(w, httptest.NewRequest("GET", "/seed", nil))
 	set := w.Header()["Set-Cookie"]
 	if len(set) != 1 {
 		return nil, fmt.Errorf("signing in through cookiesession set %d cookies, want 1", len(set))
@@ -256,15 +238,15 @@ func putValues(v map[interface{}]interface{}, t *Typical) {
 }
 
 // Gorilla is the application on a gorilla/sessions store: Get, use
-// session.Values, and Save when the session changed.
-func Gorilla(name string, store sessions.Store) *App {
+// session.Values, and Save when the session changed. Its /seed stores seed.
+func Gorilla(name string, store sessions.Store, seed Typical) *App {
 	return &App{
 		Name: name,
 		Seed: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			// A cookie that does not decode gives a new session and an
 			// error; like most handlers, this one goes on with it.
 			s, _ := store.Get(r, CookieName)
-			t := NewTypical()
+			t := seed
 			putValues(s.Values, &t)
 			if err := s.Save(r, w); err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)

@@ -1,9 +1,9 @@
 // Command load measures throughput and latency of the same small application
-// run four ways (no session; cookiesession with its defaults;
-// cookiesession with its cache of opened values off, WithCacheSize(0); and
+// run three ways (no session; cookiesession with its defaults; and
 // gorilla/sessions' default CookieStore) over loopback HTTP with keep-alive
-// connections, and a fifth, headers-only, as a reference: no session, but
-// cookiesession's cookie and headers on the wire (see package apps).
+// connections, and a fourth, headers-only, as a reference: no session, but
+// cookiesession's cookie and headers on the wire (see package apps). It is
+// a demonstration: its ratios are reported, never judged against a target.
 //
 //	cd benchmarks && go run ./load [-clients 32] [-duration 5s]
 //
@@ -15,10 +15,7 @@
 // For each route (a read-only one and a writing one) and each app, it seeds
 // -clients session cookies, one per client, by a first request each. Each
 // client then sends its cookie on every request and, like a browser, takes
-// the new value whenever a response sets one: cookiesession with its
-// defaults therefore always sees a value it opened or sealed before and
-// serves it from its cache, while cookiesession-cold opens every value in
-// full, as an instance does on the first request bringing it. Then
+// the new value whenever a response sets one. Then
 // -clients concurrent clients run for -warmup and are counted for
 // -duration, split into -rounds turns in which the apps alternate, so that
 // a burst of load from elsewhere on the machine weighs on all apps alike.
@@ -68,7 +65,7 @@ func main() {
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured time before each app's first measurement on a route")
 	flag.IntVar(&o.rounds, "rounds", 20, "rounds each route's measurement is split into, the apps taking turns, so that load from elsewhere weighs on all alike")
 	flag.Int64Var(&o.maxRequests, "max-requests", 0, "most requests per route per app, warm-ups included; 0 for 250,000 per second the route runs per app")
-	appList := flag.String("apps", "", "comma-separated names of the apps to run (none, headers-only, cookiesession, cookiesession-cold, gorilla/sessions); all if empty")
+	appList := flag.String("apps", "", "comma-separated names of the apps to run (none, headers-only, cookiesession, gorilla/sessions); all if empty")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (servers and clients) to this file")
 	routeList := flag.String("routes", "", "comma-separated routes to drive (/read, /write); both if empty")
 	flag.Parse()
@@ -172,10 +169,6 @@ func run(stdout, stderr io.Writer, o options) error {
 	if err != nil {
 		return err
 	}
-	cold, err := apps.NewColdManager()
-	if err != nil {
-		return err
-	}
 	headersOnly, err := apps.HeadersOnly(m)
 	if err != nil {
 		return err
@@ -183,9 +176,8 @@ func run(stdout, stderr io.Writer, o options) error {
 	list := []*apps.App{
 		apps.None(),
 		headersOnly,
-		apps.Cookiesession(apps.CookiesessionName, m),
-		apps.Cookiesession(apps.CookiesessionColdName, cold),
-		apps.Gorilla("gorilla/sessions", apps.GorillaStore()),
+		apps.Cookiesession(m, apps.NewTypical()),
+		apps.Gorilla("gorilla/sessions", apps.GorillaStore(), apps.NewTypical()),
 	}
 	if len(o.apps) > 0 {
 		var picked []*apps.App
@@ -500,52 +492,6 @@ func quantile(sorted []time.Duration, q float64) time.Duration {
 	return sorted[i]
 }
 
-// loadTargets are issue #6's throughput targets: requests per second with
-// cookiesession, as a fraction of the app without a session, per route.
-var loadTargets = []struct {
-	route string
-	min   float64
-}{{"/read", 0.85}, {"/write", 0.70}}
-
-// printTargets writes the throughput targets with both cookiesession apps'
-// ratios, if the results have them.
-func printTargets(w io.Writer, results []result, none map[string]result) {
-	ratio := func(app, route string) (float64, bool) {
-		n, ok := none[route]
-		if !ok {
-			return 0, false
-		}
-		for _, r := range results {
-			if r.app == app && r.route == route {
-				return ratioToNone(r, n)
-			}
-		}
-		return 0, false
-	}
-	names := []string{apps.CookiesessionName, apps.CookiesessionColdName}
-	fmt.Fprintf(w, "| target (issue #6) | %s (defaults: value seen before) | %s (cache off: value seen for the first time) |\n|---|---:|---:|\n", names[0], names[1])
-	for _, t := range loadTargets {
-		if _, ok := none[t.route]; !ok {
-			continue // the route was not driven (-routes)
-		}
-		cells := []string{fmt.Sprintf("%s: requests/s at least %.0f%% of no session's", t.route, 100*t.min)}
-		for _, a := range names {
-			v, ok := ratio(a, t.route)
-			if !ok {
-				cells = append(cells, "n/a")
-				continue
-			}
-			mark := "✗"
-			if v >= t.min {
-				mark = "✓"
-			}
-			cells = append(cells, fmt.Sprintf("%.1f%% %s", 100*v, mark))
-		}
-		fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
-	}
-	fmt.Fprintln(w)
-}
-
 func fmtDur(d time.Duration) string {
 	if d < time.Millisecond {
 		return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
@@ -576,19 +522,17 @@ func printTable(w io.Writer, results []result, o options) {
 			r.app, r.route, r.requestsPerS, fmtDur(r.p50), fmtDur(r.p99), ratio, p50Ratio, r.cookieBytes, r.errors)
 	}
 	fmt.Fprintln(w)
-	printTargets(w, results, none)
 	fmt.Fprintf(w, "%d keep-alive clients, each with its own session cookie, over loopback HTTP/1.1; per route and app, "+
 		"%s of warm-up, then %s measured in %d rounds in which the apps take turns; requests/s is the median of the rounds' rates, "+
 		"the ratio to none the median of the rounds' ratios (an app's rate over none's in the same round), "+
 		"p50 and p99 are over all the requests measured. "+
 		"The clients and the servers run in one process and share this machine's %d CPUs (GOMAXPROCS=%d), "+
 		"so the load generator's own work is in every number: read the ratios to the app without a session, not the absolute rates. "+
-		"Each client resends the value the last response set, as a browser does, so %s (the defaults) always finds it in its cache of "+
-		"opened values, while %s (`WithCacheSize(0)`) opens every value in full, as on the first request after a deploy "+
-		"or on another instance of a fleet without sticky sessions. "+
+		"Each client resends the value the last response set, as a browser does; %s, with its defaults, opens it in full "+
+		"on every request and serialises the session again to see whether it changed. "+
 		"%s has no session but the same bytes on the wire as %s (the cookie; Vary, and on /write Cache-Control and a Set-Cookie line): "+
 		"its ratio is what carrying the cookie costs net/http, whatever the library.\n",
-		o.clients, o.warmup, o.duration, o.rounds, runtime.NumCPU(), runtime.GOMAXPROCS(0), apps.CookiesessionName, apps.CookiesessionColdName,
+		o.clients, o.warmup, o.duration, o.rounds, runtime.NumCPU(), runtime.GOMAXPROCS(0), apps.CookiesessionName,
 		apps.HeadersOnlyName, apps.CookiesessionName)
 	for _, r := range results {
 		if r.stoppedByMax {

@@ -18,8 +18,8 @@ func TestRun(t *testing.T) {
 	}
 	table := out.String()
 	for _, row := range []string{
-		"| none | /read |", "| headers-only | /read |", "| cookiesession | /read |", "| cookiesession-cold | /read |", "| gorilla/sessions | /read |",
-		"| none | /write |", "| headers-only | /write |", "| cookiesession | /write |", "| cookiesession-cold | /write |", "| gorilla/sessions | /write |",
+		"| none | /read |", "| headers-only | /read |", "| cookiesession | /read |", "| gorilla/sessions | /read |",
+		"| none | /write |", "| headers-only | /write |", "| cookiesession | /write |", "| gorilla/sessions | /write |",
 	} {
 		line := lineWith(table, row)
 		if line == "" {
@@ -30,13 +30,18 @@ func TestRun(t *testing.T) {
 			t.Errorf("errors in %q", line)
 		}
 	}
-	for _, row := range []string{
-		"| /read: requests/s at least 85% of no session's |",
-		"| /write: requests/s at least 70% of no session's |",
-	} {
-		if line := lineWith(table, row); strings.Count(line, "%") != 3 {
-			t.Errorf("target row %q: %q, want both cookiesession apps' ratios in\n%s", row, line, table)
+	// The ratios are reported, never judged: every app but none has one,
+	// and there is no target row.
+	for _, app := range []string{"headers-only", "cookiesession", "gorilla/sessions"} {
+		for _, route := range []string{"/read", "/write"} {
+			cells := strings.Split(lineWith(table, "| "+app+" | "+route+" |"), "|")
+			if len(cells) < 7 || strings.TrimSpace(cells[6]) == "-" {
+				t.Errorf("%s %s: no ratio to none in %q", app, route, cells)
+			}
 		}
+	}
+	if strings.Contains(table, "target") || strings.ContainsAny(table, "✓✗") {
+		t.Errorf("the load table judges against targets:\n%s", table)
 	}
 	if strings.Contains(table, "errors, the first") {
 		t.Errorf("errors reported:\n%s", table)
@@ -44,7 +49,7 @@ func TestRun(t *testing.T) {
 	// The cookie bytes are the seeded cookie's, the same on both routes,
 	// however often the writing route toggled the theme. (gorilla's gob
 	// of a map varies by a few bytes from one seeding to the next.)
-	for _, app := range []string{"cookiesession", "cookiesession-cold"} {
+	for _, app := range []string{"cookiesession", "headers-only"} {
 		read := strings.Split(lineWith(table, "| "+app+" | /read |"), "|")
 		write := strings.Split(lineWith(table, "| "+app+" | /write |"), "|")
 		if len(read) < 9 || len(write) < 9 || read[8] != write[8] || strings.TrimSpace(read[8]) == "0" {
@@ -63,7 +68,7 @@ func TestPick(t *testing.T) {
 	}
 	for row, want := range map[string]bool{
 		"| none | /write |": true, "| cookiesession | /write |": true,
-		"| none | /read |": false, "| cookiesession-cold | /write |": false, "| gorilla/sessions | /write |": false,
+		"| none | /read |": false, "| headers-only | /write |": false, "| gorilla/sessions | /write |": false,
 	} {
 		if got := lineWith(out.String(), row) != ""; got != want {
 			t.Errorf("row %q present: %t, want %t, in\n%s", row, got, want, out.String())

@@ -165,12 +165,11 @@ var targets = []target{
 
 // describe says what each benchmark is, for the table.
 var describe = map[string]string{
-	"cookiesession":      "cookiesession middleware, defaults (value seen before: cache hit)",
-	"cookiesession-cold": "cookiesession middleware, `WithCacheSize(0)` (value seen for the first time)",
-	"gorilla":            "gorilla/sessions CookieStore, its defaults (gob); a Values key per field",
-	"securecookie-json":  "gorilla/securecookie, JSON, the session as one value (encoding/json up to Go 1.26 cannot encode CookieStore's Values)",
-	"none":               "no session",
-	"floor":              "floor: JSON + XChaCha20-Poly1305 + base64url only",
+	"cookiesession":     "cookiesession middleware, its defaults",
+	"gorilla":           "gorilla/sessions CookieStore, its defaults (gob); a Values key per field",
+	"securecookie-json": "gorilla/securecookie, JSON, the session as one value (encoding/json up to Go 1.26 cannot encode CookieStore's Values)",
+	"none":              "no session",
+	"floor":             "floor: JSON + XChaCha20-Poly1305 + base64url only",
 }
 
 // column is one cookiesession benchmark in the targets table.
@@ -178,31 +177,15 @@ type column struct {
 	bench, label string
 }
 
-// columns are the cookiesession benchmarks, each request with the default
-// configuration (its cache of opened values on) and with the cache off.
+// columns are the cookiesession benchmarks: the changing request and the
+// read-only one.
 var columns = []column{
-	{"Write/cookiesession", "changing, default"},
-	{"Write/cookiesession-cold", "changing, cold"},
-	{"Read/cookiesession", "read-only, default"},
-	{"Read/cookiesession-cold", "read-only, cold"},
+	{"Write/cookiesession", "changing"},
+	{"Read/cookiesession", "read-only"},
 }
-
-// legend says what the two cookiesession variants model.
-const legend = `Each cookiesession request is measured two ways in the same run. *Default* is every option
-at its default, which includes a cache of recently opened and sealed values: the request
-brings a value this Manager opened or sealed before, as a browser does when it resends the
-value the previous response set, so it is not decrypted or decoded again (the session is a
-copy of the remembered data; deadlines and the validator are still checked). *Cold* is
-` + "`WithCacheSize(0)`" + `: the value is opened in full (base64url, XChaCha20-Poly1305, JSON), as it is
-on the first request bringing it to an instance: after a deploy or a restart, or on another
-instance of a fleet without sticky sessions. Each request brings the value the previous
-response set, as a browser's does, so the default always hits the cache: it is the best case,
-the cold one the worst.`
 
 func writeTables(w io.Writer, res results) error {
 	// The targets, for the cookiesession benchmarks.
-	fmt.Fprintln(w, legend)
-	fmt.Fprintln(w)
 	head, rule := []string{"target (issue #6)"}, []string{"---"}
 	for _, c := range columns {
 		head, rule = append(head, c.label), append(rule, "---:")
