@@ -169,7 +169,7 @@ var describe = map[string]string{
 	"gorilla":           "gorilla/sessions CookieStore, its defaults (gob); a Values key per field",
 	"securecookie-json": "gorilla/securecookie, JSON, the session as one value (encoding/json up to Go 1.26 cannot encode CookieStore's Values)",
 	"none":              "no session",
-	"floor":             "floor: JSON + XChaCha20-Poly1305 + base64url only",
+	"floor":             "floor: JSON + XChaCha20-Poly1305 + base64url only, and the serialise-and-compare change check",
 }
 
 // column is one cookiesession benchmark in the targets table.
