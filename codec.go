@@ -2,6 +2,7 @@ package cookiesession
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -50,6 +51,7 @@ type envelope struct {
 	// created is when the session's lifetime began (creation, or Renew);
 	// issued is when this value was sealed. Both travel in whole seconds.
 	created, issued time.Time
+	id              SessionID
 	flashes         []string
 	data            []byte
 	// stale is set by open when the value should be sealed again: its key
@@ -77,14 +79,21 @@ type format interface {
 //	value     = base64url-no-padding( version | key id | nonce | ciphertext+tag )
 //	AAD       = version | key id | cookie name
 //	plaintext = uvarint(created, unix seconds) | uvarint(issued - created) |
-//	            flags | [flashes] | data
+//	            flags | [session id] | [flashes] | data
+//	id        = 16 bytes                                (present if flags&flagID)
 //	flashes   = uvarint(count) { uvarint(len) bytes }   (present if flags&flagFlashes)
+//
+// Every value sealed now carries a session id. Earlier releases wrote none
+// and refuse a flag they do not know; a value without one still opens, and
+// its session's id is derived from the value's nonce (legacyID), so that it
+// is the same every time the value is opened and can be revoked.
 const (
 	formatV1     = 1
 	headerSize   = 1 + keyIDSize + chacha20poly1305.NonceSizeX // before the ciphertext
 	tagSize      = chacha20poly1305.Overhead
 	flagFlashes  = 1 << 0
-	knownFlags   = flagFlashes
+	flagID       = 1 << 1
+	knownFlags   = flagFlashes | flagID
 	minPlaintext = 3 // one byte each for created, issued delta and flags
 	// maxFlashes bounds the flash list a value may claim to hold, so that
 	// a corrupt count cannot make open allocate much. seal refuses more.
@@ -165,7 +174,7 @@ func (k *Keyring) open(name, value string, o *openOptions) (envelope, error) {
 
 	// 5. Parse the plaintext. It authenticated, so a failure here means a
 	//    bug or a key compromise; it is refused all the same.
-	e, err := parsePlaintext(pt)
+	e, err := parsePlaintext(pt, nonce)
 	if err != nil {
 		return envelope{}, err
 	}
@@ -194,9 +203,11 @@ func appendPlaintext(dst []byte, e *envelope) ([]byte, error) {
 	dst = binary.AppendUvarint(dst, uint64(created))
 	dst = binary.AppendUvarint(dst, uint64(issued-created))
 	if len(e.flashes) == 0 {
-		dst = append(dst, 0)
+		dst = append(dst, flagID)
+		dst = append(dst, e.id[:]...)
 	} else {
-		dst = append(dst, flagFlashes)
+		dst = append(dst, flagID|flagFlashes)
+		dst = append(dst, e.id[:]...)
 		dst = binary.AppendUvarint(dst, uint64(len(e.flashes)))
 		for _, f := range e.flashes {
 			dst = binary.AppendUvarint(dst, uint64(len(f)))
@@ -206,8 +217,10 @@ func appendPlaintext(dst []byte, e *envelope) ([]byte, error) {
 	return append(dst, e.data...), nil
 }
 
-// parsePlaintext reads what appendPlaintext wrote.
-func parsePlaintext(pt []byte) (envelope, error) {
+// parsePlaintext reads what appendPlaintext wrote. A plaintext without a
+// session id gets legacyID(unique), unique being bytes of the value that no
+// other value shares.
+func parsePlaintext(pt, unique []byte) (envelope, error) {
 	var e envelope
 	created, n := binary.Uvarint(pt)
 	if n <= 0 || created > maxSealedTime {
@@ -224,6 +237,14 @@ func parsePlaintext(pt []byte) (envelope, error) {
 	}
 	flags := pt[0]
 	pt = pt[1:]
+	if flags&flagID != 0 {
+		if len(pt) < len(e.id) {
+			return e, fmt.Errorf("%w: bad session id", ErrMalformed)
+		}
+		pt = pt[copy(e.id[:], pt):]
+	} else {
+		e.id = legacyID(unique)
+	}
 	if flags&flagFlashes != 0 {
 		count, n := binary.Uvarint(pt)
 		if n <= 0 || count == 0 || count > maxFlashes || count > uint64(len(pt)) {
@@ -244,6 +265,16 @@ func parsePlaintext(pt []byte) (envelope, error) {
 	e.issued = time.Unix(int64(created+delta), 0)
 	e.data = pt
 	return e, nil
+}
+
+// labelLegacyID separates legacyID's hashes from any other use of SHA-256.
+const labelLegacyID = "cookiesession v1 legacy session id"
+
+// legacyID derives the session id of a value sealed before sessions had
+// one, or of a gorilla session, from bytes unique to that value.
+func legacyID(unique []byte) SessionID {
+	h := sha256.Sum256(append([]byte(labelLegacyID), unique...))
+	return SessionID(h[:len(SessionID{})])
 }
 
 // sealedTime is t as a sealed value carries it and open returns it: whole

@@ -2,6 +2,7 @@ package cookiesession
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -14,7 +15,8 @@ import (
 
 // commit decides what the response must carry for s, adds it to h and
 // records s as written. It adds no cookie if it fails: a failed save leaves
-// the browser's previous cookie in place.
+// the browser's previous cookie in place. Failures that lose nothing of
+// this response's (a revocation not stored) go to s.pending.
 func (m *Manager[T]) commit(h http.Header, s *Session[T]) error {
 	// 1. Serialise Data and compare with what the cookie brought: change
 	//    is by content, measured on exactly the bytes that would be sealed.
@@ -32,38 +34,39 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T]) error {
 	// 2. Decide whether a cookie must be written.
 	now := m.now()
 	write := changed || s.renewed || s.stale || (m.idle > 0 && now.Sub(s.issued) >= m.idle/2)
-	if (write || s.destroyed) && len(s.flashes) == 0 && bytes.Equal(data, m.zero) {
-		// A session that holds nothing is deleted rather than written: the
-		// next request starts an equal one, without the cookie's weight.
-		if s.present != 0 {
-			m.deleteCookies(h, s.present)
-			makePrivate(h)
-		}
-		at := sealedTime(now)
-		s.written(m.zero, at, at, 0)
-		return nil
-	}
-	if !write {
+	if !write && !s.destroyed {
 		if s.err != nil && s.present != 0 {
 			// Clear the cookie that did not open, so that the browser
 			// stops sending it.
-			m.deleteCookies(h, s.present)
-			makePrivate(h)
-			s.present = 0
+			m.clear(h, s)
 		}
 		return nil
 	}
-
-	// 3. Seal, check the size, and only then touch the headers.
-	issued := sealedTime(now)
-	created := s.created
-	if s.destroyed || s.renewed {
-		created = issued
+	if m.replaced(s, now) {
+		s.pending = append(s.pending, ErrReplaced)
+		return nil
 	}
+	id, created := s.id, s.created
+	if s.destroyed || s.renewed {
+		id, created = newSessionID(), sealedTime(now)
+	}
+	if len(s.flashes) == 0 && bytes.Equal(data, m.zero) {
+		// A session that holds nothing is deleted rather than written: the
+		// next request starts an equal one, without the cookie's weight.
+		m.revokeEnded(s, now)
+		if s.present != 0 {
+			m.clear(h, s)
+		}
+		s.written(m.zero, id, created, sealedTime(now), 0)
+		return nil
+	}
+
+	// 3. Seal, check the size, and only then revoke what the session
+	//    replaces and touch the headers.
 	// An instance whose clock is behind the one that created the session
 	// (within ClockSkew) must not seal an issue time before the creation.
-	issued = later(issued, created)
-	value, err := m.format.seal(m.name, &envelope{created: created, issued: issued, flashes: s.flashes, data: data})
+	issued := later(sealedTime(now), created)
+	value, err := m.format.seal(m.name, &envelope{created: created, issued: issued, id: id, flashes: s.flashes, data: data})
 	if err != nil {
 		return fmt.Errorf("%w: sealing: %w", ErrSaveFailed, err)
 	}
@@ -71,14 +74,49 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T]) error {
 		return fmt.Errorf("%w: %w: cookie %q would be %d bytes sealed (%d bytes of data); the cap is %d (WithMaxSize)",
 			ErrSaveFailed, ErrTooLarge, m.name, len(value), len(data), m.maxSize)
 	}
+	m.revokeEnded(s, now)
 	life := created.Add(m.maxAge).Sub(now)
 	if m.idle > 0 && m.idle < life {
 		life = m.idle
 	}
 	written := m.setCookies(h, value, max(int(life/time.Second), 1), s.present)
 	makePrivate(h)
-	s.written(data, created, issued, written)
+	s.written(data, id, created, issued, written)
 	return nil
+}
+
+// clear deletes the cookies of s that came with the request.
+func (m *Manager[T]) clear(h http.Header, s *Session[T]) {
+	m.deleteCookies(h, s.present)
+	makePrivate(h)
+	s.present = 0
+}
+
+// replaced reports whether another request of the same browser revoked or
+// renewed s meanwhile: its id is revoked, even if Renew's grace has not
+// passed. Writing s again would leave the browser with a cookie that the
+// other response replaced, and that stops opening once the grace is over.
+func (m *Manager[T]) replaced(s *Session[T], now time.Time) bool {
+	if m.revocations == nil || !s.idGiven || s.destroyed || s.renewed {
+		return false
+	}
+	return m.revocations.Check(s.id, "", s.created, now.Add(RenewGrace)) != nil
+}
+
+// revokeEnded revokes the id of a session that Destroy or Renew ended, if a
+// browser holds it, until the session would have expired anyway. A failure
+// is reported; the response still goes out as if it had succeeded.
+func (m *Manager[T]) revokeEnded(s *Session[T], now time.Time) {
+	if m.revocations == nil || !s.idGiven || !(s.destroyed || s.renewed) {
+		return
+	}
+	r := Revocation{ID: s.id, At: now, Until: s.created.Add(m.maxAge)}
+	if !s.destroyed {
+		r.At = now.Add(RenewGrace)
+	}
+	if err := m.revocations.Revoke(context.WithoutCancel(s.req.Context()), r); err != nil {
+		s.pending = append(s.pending, fmt.Errorf("%w: %w", ErrRevocationFailed, err))
+	}
 }
 
 func later(a, b time.Time) time.Time {

@@ -43,6 +43,11 @@ var (
 	// (WithValidator) refused it; the validator's own error is wrapped too.
 	ErrRejected = errors.New("session rejected by the validator")
 
+	// ErrRevoked is returned when a cookie opened but its session was
+	// revoked: destroyed, replaced by Renew, or signed out everywhere by
+	// SignOutEverywhere (see WithRevocation).
+	ErrRevoked = errors.New("session revoked")
+
 	// ErrMigration is returned when a cookie written by gorilla/sessions
 	// opened but the conversion function of WithGorillaMigration refused
 	// its values; the conversion's own error is wrapped too.
@@ -52,6 +57,17 @@ var (
 	// session could not be written: too large, or the serializer failed.
 	// The cause is wrapped too. The browser keeps its previous cookie.
 	ErrSaveFailed = errors.New("session not saved")
+
+	// ErrRevocationFailed is passed to the error handler when a
+	// revocation could not be stored where the other instances see it;
+	// the cause is wrapped too. The response still clears the cookie.
+	ErrRevocationFailed = errors.New("session revocation not stored")
+
+	// ErrReplaced is passed to the error handler when a request's session
+	// was revoked or renewed by another request of the same browser before
+	// this one wrote it: this request's change is not written, so that the
+	// browser keeps what the other response set.
+	ErrReplaced = errors.New("session replaced by a concurrent request")
 
 	// ErrChangeAfterCommit is returned, and passed to the error handler,
 	// when a session changed after the response headers had been sent, so

@@ -75,7 +75,8 @@ func (f gorillaFormat) open(name, value string, o *openOptions) (envelope, error
 	// 2. Check the layout once, before trying keys: securecookie answers a
 	//    broken layout and a wrong MAC with the same error, and this lets
 	//    step 3 read that error as "not this key".
-	if _, err := gorillaDate(value); err != nil {
+	_, mac, err := gorillaLayout(value)
+	if err != nil {
 		return envelope{}, err
 	}
 	// 3. Try each key in order: the first whose MAC verifies sealed it.
@@ -84,7 +85,7 @@ func (f gorillaFormat) open(name, value string, o *openOptions) (envelope, error
 		err := f.keys.keys[i].gorilla().Decode(name, value, &pt)
 		if err == nil {
 			// 4. Parse the plaintext and enforce the sealed deadlines.
-			e, err := parsePlaintext(pt)
+			e, err := parsePlaintext(pt, mac)
 			if err != nil {
 				return envelope{}, err
 			}
@@ -106,29 +107,29 @@ func (f gorillaFormat) open(name, value string, o *openOptions) (envelope, error
 // writes one, and its own decoder would read it as the genuine value.
 var gorillaBase64 = base64.URLEncoding.Strict()
 
-// gorillaDate returns the Unix time securecookie wrote into value (its
-// Encode time; for gorilla/sessions, the session's last save). It refuses,
+// gorillaLayout returns the Unix time securecookie wrote into value (its
+// Encode time; for gorilla/sessions, the session's last save) and the
+// value's MAC, unique to it. It refuses,
 // with ErrMalformed, a value that no key could have sealed in securecookie's
 // layout: not padded URL-safe base64, or not date | payload | 32-byte MAC.
 // The checks do not depend on the key, and the date is to be trusted only
 // once the value has authenticated.
-func gorillaDate(value string) (int64, error) {
+func gorillaLayout(value string) (date int64, mac []byte, err error) {
 	raw, err := gorillaBase64.DecodeString(value)
 	if err != nil {
-		return 0, fmt.Errorf("%w: not padded base64url", ErrMalformed)
+		return 0, nil, fmt.Errorf("%w: not padded base64url", ErrMalformed)
 	}
 	// The date is decimal and the payload base64, so the first two "|" are
 	// the separators; the MAC is raw bytes and may contain "|" itself.
-	date, rest, ok := bytes.Cut(raw, []byte("|"))
+	d, rest, ok := bytes.Cut(raw, []byte("|"))
 	if !ok {
-		return 0, fmt.Errorf("%w: no securecookie date", ErrMalformed)
+		return 0, nil, fmt.Errorf("%w: no securecookie date", ErrMalformed)
 	}
-	t, err := strconv.ParseInt(string(date), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%w: bad securecookie date", ErrMalformed)
+	if date, err = strconv.ParseInt(string(d), 10, 64); err != nil {
+		return 0, nil, fmt.Errorf("%w: bad securecookie date", ErrMalformed)
 	}
-	if _, mac, ok := bytes.Cut(rest, []byte("|")); !ok || len(mac) != sha256.Size {
-		return 0, fmt.Errorf("%w: no securecookie MAC", ErrMalformed)
+	if _, mac, ok = bytes.Cut(rest, []byte("|")); !ok || len(mac) != sha256.Size {
+		return 0, nil, fmt.Errorf("%w: no securecookie MAC", ErrMalformed)
 	}
-	return t, nil
+	return date, mac, nil
 }

@@ -145,13 +145,13 @@ func (w *responseWriter[T]) commit() {
 		return
 	}
 	m := st.m
-	m.reportPending(w.ResponseWriter, s)
 	if err := m.commit(w.Header(), s); err != nil {
 		st.saveFailed = true
 		hw := &hookWriter{ResponseWriter: w.ResponseWriter}
 		m.report(hw, st.r, err)
 		w.replaced = hw.wrote
 	}
+	m.reportPending(w.ResponseWriter, s)
 }
 
 // finish runs after the handler returns: it commits if the handler wrote

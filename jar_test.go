@@ -22,7 +22,7 @@ func bigData(n int) user {
 }
 
 func TestChunkRoundTrips(t *testing.T) {
-	for _, size := range []int{100, 3000, 3900, 4100, 6000, 7000} {
+	for _, size := range []int{100, 3000, 3800, 4100, 6000, 7000} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			m := newTestManager[user](t, newClock())
 			b := newBrowser(t)

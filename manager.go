@@ -1,6 +1,7 @@
 package cookiesession
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,25 +13,27 @@ import (
 // Manager seals, opens and writes sessions of type T. Make one with New and
 // share it: it is immutable and safe for concurrent use.
 type Manager[T any] struct {
-	keys       *Keyring
-	format     format // seals, and opens first
-	alt        format // the other format: opens only, and its values are sealed again
-	name       string
-	cookie     http.Cookie // the attributes of every Set-Cookie line
-	chunkSize  int         // the longest part of a value one cookie carries
-	chunks     int         // the most cookies a value may take
-	maxAge     time.Duration
-	idle       time.Duration
-	maxSize    int
-	serializer Serializer
-	logger     *slog.Logger
-	onError    func(http.ResponseWriter, *http.Request, error)
-	validator  func(*http.Request, *Session[T]) error
-	now        func() time.Time
-	newData    func() T
-	isMap      bool   // T is a map type: Data is never left nil (fillNilMap)
-	zero       []byte // newData() serialised: the content of an untouched session
-	migration  *gorillaMigration[T]
+	keys        *Keyring
+	format      format // seals, and opens first
+	alt         format // the other format: opens only, and its values are sealed again
+	name        string
+	cookie      http.Cookie // the attributes of every Set-Cookie line
+	chunkSize   int         // the longest part of a value one cookie carries
+	chunks      int         // the most cookies a value may take
+	maxAge      time.Duration
+	idle        time.Duration
+	maxSize     int
+	serializer  Serializer
+	logger      *slog.Logger
+	onError     func(http.ResponseWriter, *http.Request, error)
+	validator   func(*http.Request, *Session[T]) error
+	revocations RevocationStore // nil: no revocation
+	subject     func(T) string  // nil: sessions have no subject
+	now         func() time.Time
+	newData     func() T
+	isMap       bool   // T is a map type: Data is never left nil (fillNilMap)
+	zero        []byte // newData() serialised: the content of an untouched session
+	migration   *gorillaMigration[T]
 }
 
 // New returns a Manager for sessions of type T sealed with keys, configured
@@ -54,17 +57,18 @@ func New[T any](keys *Keyring, options ...Option) (*Manager[T], error) {
 		return nil, fmt.Errorf("cookiesession: %w", err)
 	}
 	m := &Manager[T]{
-		keys:       keys,
-		format:     keys,
-		alt:        gorillaFormat{keys},
-		name:       c.name,
-		maxAge:     c.maxAge,
-		idle:       c.idle,
-		maxSize:    c.maxSize,
-		serializer: c.serializer,
-		logger:     c.logger,
-		onError:    c.onError,
-		now:        c.now,
+		keys:        keys,
+		format:      keys,
+		alt:         gorillaFormat{keys},
+		name:        c.name,
+		maxAge:      c.maxAge,
+		idle:        c.idle,
+		maxSize:     c.maxSize,
+		serializer:  c.serializer,
+		logger:      c.logger,
+		onError:     c.onError,
+		revocations: c.revocations,
+		now:         c.now,
 	}
 	if c.gorillaFormat {
 		m.format, m.alt = m.alt, m.format
@@ -92,6 +96,13 @@ func (m *Manager[T]) takeTyped(c *config) error {
 		}
 		m.validator = v
 	}
+	if c.subject != nil {
+		fn, ok := c.subject.(func(T) string)
+		if !ok {
+			return fmt.Errorf("WithSubject was given %T, but the Manager's sessions hold %v", c.subject, t)
+		}
+		m.subject = fn
+	}
 	if c.migration != nil {
 		mig, ok := c.migration.(*gorillaMigration[T])
 		if !ok {
@@ -118,6 +129,7 @@ func (m *Manager[T]) newSession(s *Session[T], now time.Time, present uint32, er
 	*s = Session[T]{
 		m:       m,
 		Data:    m.newData(),
+		id:      newSessionID(),
 		created: sealedTime(now),
 		issued:  sealedTime(now),
 		isNew:   true,
@@ -149,13 +161,26 @@ func (m *Manager[T]) Load(r *http.Request) *Session[T] {
 
 // load opens the request's session into s, which the middleware allocates
 // with its other per-request state, and returns s.
+func (m *Manager[T]) load(r *http.Request, now time.Time, s *Session[T]) *Session[T] {
+	s = m.loadCookies(r, now, s)
+	s.req = r
+	if s.err != nil {
+		// Not a warning: a cookie is untrusted input, and anyone could
+		// fill the logs. One setting shows why sessions start afresh.
+		m.logger.LogAttrs(r.Context(), slog.LevelDebug, "cookiesession: session cookie not used; the request gets a new session",
+			slog.String("cookie", m.name), slog.String("path", r.URL.Path), slog.Any("error", s.err))
+	}
+	return s
+}
+
+// loadCookies opens the request's cookies into s and returns s.
 //
 // The name may come more than once (cookies of other paths or domains, or
 // planted by a sibling subdomain): the first value that opens wins. If none
 // does, the session's error is the first value's, unless that value is
 // malformed or fails authentication (it may not be ours at all) and a
 // gorilla session was found: then why that could not be taken over.
-func (m *Manager[T]) load(r *http.Request, now time.Time, s *Session[T]) *Session[T] {
+func (m *Manager[T]) loadCookies(r *http.Request, now time.Time, s *Session[T]) *Session[T] {
 	j := m.readJar(r)
 	if j.present == 0 {
 		return m.newSession(s, now, 0, nil)
@@ -168,7 +193,7 @@ func (m *Manager[T]) load(r *http.Request, now time.Time, s *Session[T]) *Sessio
 		if err == nil {
 			if err = m.openValue(value, &o, s); err == nil {
 				s.present = j.present
-				return m.validate(r, s, now)
+				return m.admit(r, s, now)
 			}
 		}
 		if i == 0 {
@@ -204,6 +229,8 @@ func (m *Manager[T]) openValue(value string, o *openOptions, s *Session[T]) erro
 		Data:          m.newData(),
 		created:       e.created,
 		issued:        e.issued,
+		id:            e.id,
+		idGiven:       true,
 		flashes:       e.flashes,
 		cookieFlashes: len(e.flashes),
 		stale:         e.stale,
@@ -216,16 +243,55 @@ func (m *Manager[T]) openValue(value string, o *openOptions, s *Session[T]) erro
 	return nil
 }
 
-// validate runs the validator on a session that opened (or was converted
-// from a gorilla cookie), replacing it with a fresh one if it is rejected.
-func (m *Manager[T]) validate(r *http.Request, s *Session[T], now time.Time) *Session[T] {
-	if m.validator == nil {
-		return s
+// admit checks a session that opened (or was converted from a gorilla
+// cookie) against the revocations, then the validator, and replaces it
+// with a fresh one if either refuses it.
+func (m *Manager[T]) admit(r *http.Request, s *Session[T], now time.Time) *Session[T] {
+	if m.revocations != nil {
+		if err := m.revocations.Check(s.id, m.subjectOf(s.Data), s.created, now); err != nil {
+			return m.newSession(s, now, s.present, err)
+		}
 	}
-	if err := m.validator(r, s); err != nil {
-		return m.newSession(s, now, s.present, fmt.Errorf("%w: %w", ErrRejected, err))
+	if m.validator != nil {
+		if err := m.validator(r, s); err != nil {
+			return m.newSession(s, now, s.present, fmt.Errorf("%w: %w", ErrRejected, err))
+		}
 	}
 	return s
+}
+
+// subjectOf names the user a session's data belongs to, "" for none.
+func (m *Manager[T]) subjectOf(data T) string {
+	if m.subject == nil {
+		return ""
+	}
+	return m.subject(data)
+}
+
+// SignOutEverywhere revokes every session of subject created until now, on
+// every instance that shares the Manager's RevocationStore: the answer to
+// "sign me out everywhere", and to an account that was disabled. Sessions
+// are named by WithSubject; without it, nothing can be revoked this way
+// and SignOutEverywhere returns an error. Session times are whole seconds,
+// rounded up, so a session begun in the same second, even just after the
+// call, is revoked too: call it before signing the user in again, not
+// after. The error wraps ErrRevocationFailed if the store could not record
+// the revocation.
+func (m *Manager[T]) SignOutEverywhere(ctx context.Context, subject string) error {
+	switch {
+	case m.revocations == nil:
+		return errors.New("cookiesession: SignOutEverywhere needs a RevocationStore; remove WithRevocation(nil)")
+	case m.subject == nil:
+		return errors.New("cookiesession: SignOutEverywhere needs WithSubject, to know whose sessions are whose")
+	case subject == "":
+		return errors.New("cookiesession: SignOutEverywhere was given an empty subject; sessions without a subject cannot be signed out this way")
+	}
+	now := m.now()
+	r := Revocation{Subject: subject, At: now, Until: sealedTime(now).Add(m.maxAge)}
+	if err := m.revocations.Revoke(ctx, r); err != nil {
+		return fmt.Errorf("%w: %w", ErrRevocationFailed, err)
+	}
+	return nil
 }
 
 // Save writes the session's cookies into w's headers, if anything needs
@@ -245,16 +311,17 @@ func (m *Manager[T]) Save(w http.ResponseWriter, s *Session[T]) error {
 		// change as lost when the handler returns.
 		return fmt.Errorf("%w: Save called after the response headers were sent", ErrChangeAfterCommit)
 	}
+	err := m.commit(w.Header(), s)
 	m.reportPending(w, s)
-	return m.commit(w.Header(), s)
+	return err
 }
 
-// reportPending passes a failure found while loading s to the error
+// reportPending passes the failures kept in s.pending to the error
 // handler, once.
 func (m *Manager[T]) reportPending(w http.ResponseWriter, s *Session[T]) {
-	if s.pending != nil {
-		err, r := s.pending, s.req
-		s.pending, s.req = nil, nil
-		m.report(w, r, err)
+	pending := s.pending
+	s.pending = nil
+	for _, err := range pending {
+		m.report(w, s.req, err)
 	}
 }

@@ -75,7 +75,7 @@ func (m *Manager[T]) loadGorilla(r *http.Request, now time.Time, s *Session[T], 
 		isGorilla, err := m.migrate(v, now, s)
 		if isGorilla && err == nil {
 			s.present = present
-			return m.validate(r, s, now)
+			return m.admit(r, s, now)
 		}
 		if isGorilla && gorillaErr == nil {
 			gorillaErr = err
@@ -91,7 +91,7 @@ func (m *Manager[T]) loadGorilla(r *http.Request, now time.Time, s *Session[T], 
 	}
 	s = m.newSession(s, now, present, ourErr)
 	if convertErr != nil {
-		s.pending, s.req = convertErr, r // for the error handler, at commit
+		s.pending = append(s.pending, convertErr) // for the error handler, at commit
 	}
 	return s
 }
@@ -102,7 +102,7 @@ func (m *Manager[T]) loadGorilla(r *http.Request, now time.Time, s *Session[T], 
 func (m *Manager[T]) migrate(value string, now time.Time, s *Session[T]) (ok bool, err error) {
 	// 1. Only a value in securecookie's layout can be gorilla's; the check
 	//    spares a decode per key on anything else.
-	saved, err := gorillaDate(value)
+	saved, mac, err := gorillaLayout(value)
 	if err != nil || len(value) > m.maxSize {
 		return false, nil
 	}
@@ -133,7 +133,9 @@ func (m *Manager[T]) migrate(value string, now time.Time, s *Session[T]) (ok boo
 	if m.idle > 0 && !now.Before(created.Add(m.idle)) {
 		return true, fmt.Errorf("%w: gorilla session last saved %s ago, past the idle timeout of %s", ErrExpired, age, m.idle)
 	}
-	*s = Session[T]{m: m, Data: data, created: created, issued: sealedTime(now), stale: true}
+	// Its id comes from the cookie, so that converting the same cookie
+	// again gives the same session, which a sign-out revoked.
+	*s = Session[T]{m: m, Data: data, created: created, issued: sealedTime(now), id: legacyID(mac), stale: true}
 	m.fillNilMap(s) // convert may return a nil map
 	return true, nil
 }

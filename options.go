@@ -28,6 +28,8 @@ type config struct {
 	logger             *slog.Logger
 	onError            func(http.ResponseWriter, *http.Request, error)
 	validator          any // func(*http.Request, *Session[T]) error
+	subject            any // func(T) string
+	revocations        RevocationStore
 	now                func() time.Time
 	gorillaFormat      bool
 	migration          any // *gorillaMigration[T], set by WithGorillaMigration
@@ -36,15 +38,16 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		name:       DefaultName,
-		path:       "/",
-		maxAge:     DefaultMaxAge,
-		sameSite:   http.SameSiteLaxMode,
-		secure:     true,
-		maxSize:    DefaultMaxSize,
-		serializer: JSONSerializer{},
-		logger:     slog.Default(),
-		now:        time.Now,
+		name:        DefaultName,
+		path:        "/",
+		maxAge:      DefaultMaxAge,
+		sameSite:    http.SameSiteLaxMode,
+		secure:      true,
+		maxSize:     DefaultMaxSize,
+		serializer:  JSONSerializer{},
+		logger:      slog.Default(),
+		revocations: NewRevocations(),
+		now:         time.Now,
 	}
 }
 
@@ -143,6 +146,33 @@ func WithErrorHandler(fn func(w http.ResponseWriter, r *http.Request, err error)
 // The Session's type must match the Manager's: New reports a mismatch.
 func WithValidator[T any](fn func(r *http.Request, s *Session[T]) error) Option {
 	return func(c *config) { c.validator = fn }
+}
+
+// WithRevocation sets where revoked sessions are recorded and looked up.
+// Destroy revokes the session's id until the session would have expired,
+// Renew revokes the id it replaces (after RenewGrace), and
+// SignOutEverywhere revokes every session of a subject (see WithSubject);
+// a revoked cookie gives a fresh session whose Err wraps ErrRevoked, and is
+// cleared. The check on each request is a lookup in memory.
+//
+// The default is an in-process store of the Manager's own (Revocations):
+// a revocation holds on this instance only, and is lost when it stops. A
+// fleet shares one store, such as this repository's redisstore, so that a
+// cookie revoked on one instance is refused by all. nil turns revocation
+// off: Destroy then only deletes the cookie from the browser, and a copy
+// of it stays valid until it expires.
+func WithRevocation(store RevocationStore) Option { return func(c *config) { c.revocations = store } }
+
+// WithSubject sets how a session names its user (an id, an email), for
+// SignOutEverywhere: fn returns the subject of a session's data, "" when
+// no one is signed in. It runs on every request whose cookie opens, so it
+// should be quick. The default is none: sessions have no subject, and
+// SignOutEverywhere reports an error.
+//
+// The function's type must match the Manager's data: New reports a
+// mismatch.
+func WithSubject[T any](fn func(data T) string) Option {
+	return func(c *config) { c.subject = fn }
 }
 
 // check refuses options that cannot work, with a message that says how to

@@ -18,11 +18,13 @@ type Session[T any] struct {
 	Data T
 
 	m       *Manager[T]
+	id      SessionID
 	created time.Time
 	issued  time.Time
 	err     error
 	isNew   bool
 	stale   bool // sealed by an older key, or in the other format
+	idGiven bool // a browser holds the id: ending the session revokes it
 	flashes []string
 	// orig is Data serialised as the cookie brought it (for a new session,
 	// the zero value's): at commit, a change is a difference from it.
@@ -36,10 +38,11 @@ type Session[T any] struct {
 	// present has bit i set when cookie i (0: the main cookie, i > 0:
 	// chunk i) came with the request, so that it can be deleted.
 	present uint32
-	// pending is a failure found while loading (a gorilla session that
-	// did not convert) for the error handler, which needs the response
-	// writer and so hears of it at commit; req is the request it came in.
-	pending error
+	// pending are failures for the error handler, which needs the
+	// response writer and so hears of them after the commit: a gorilla
+	// session that did not convert, a revocation that was not stored. req
+	// is the request the session was loaded for.
+	pending []error
 	req     *http.Request
 	// st is the middleware's state for the request, if the session came
 	// from Get: Save asks it whether the headers are gone.
@@ -55,6 +58,11 @@ func (s *Session[T]) IsNew() bool { return s.isNew }
 // cookie opened or there was none. The session is new and empty in either
 // case: this is for logging and metrics only.
 func (s *Session[T]) Err() error { return s.err }
+
+// ID returns the session's id: 128 random bits sealed inside its cookie.
+// A new session has one from the start; Destroy and Renew give it a new
+// one when the response is written, and revoke the old (WithRevocation).
+func (s *Session[T]) ID() SessionID { return s.id }
 
 // Created returns when the session's lifetime began: when it was loaded as
 // a new session, or the last Renew or Destroy (which take effect when the
@@ -72,9 +80,11 @@ func (s *Session[T]) Created() time.Time { return s.created }
 // idle timeout counts from here.
 func (s *Session[T]) Issued() time.Time { return s.issued }
 
-// Destroy ends the session: Data is reset and the cookies are deleted from
-// the browser. If Data or flashes are set again after Destroy, a new session
-// with a new lifetime is written instead, so "signed out" can be flashed.
+// Destroy ends the session: Data is reset, the cookies are deleted from
+// the browser and the session's id is revoked (WithRevocation), so that a
+// copy of the cookie no longer opens. If Data or flashes are set again
+// after Destroy, a new session with a new id and lifetime is written
+// instead, so "signed out" can be flashed.
 func (s *Session[T]) Destroy() {
 	s.Data = s.m.newData()
 	s.flashes = nil
@@ -83,9 +93,10 @@ func (s *Session[T]) Destroy() {
 }
 
 // Renew starts a new lifetime for the session, keeping Data: the absolute
-// lifetime counts again from now, and a fresh cookie is written. Call it on
-// sign-in and on every change of privilege, so that a cookie captured before
-// cannot stand for the new state longer than it would have.
+// lifetime counts again from now, and a fresh cookie with a new id is
+// written. The old id is revoked once RenewGrace has passed
+// (WithRevocation). Call it on sign-in and on every change of privilege, so
+// that a cookie captured before cannot stand for the new state.
 func (s *Session[T]) Renew() {
 	s.renewed = true
 }
@@ -112,10 +123,11 @@ func (s *Session[T]) Flashes() []string {
 
 // written records that s was written (or deleted) as data, so that later
 // changes are measured from there.
-func (s *Session[T]) written(data []byte, created, issued time.Time, present uint32) {
+func (s *Session[T]) written(data []byte, id SessionID, created, issued time.Time, present uint32) {
 	s.orig = data
-	s.created, s.issued = created, issued
+	s.id, s.created, s.issued = id, created, issued
 	s.present = present
+	s.idGiven = present != 0
 	s.cookieFlashes = len(s.flashes)
 	s.flashesChanged, s.destroyed, s.renewed, s.stale = false, false, false, false
 	s.err = nil
