@@ -189,12 +189,15 @@ func makePrivate(h http.Header) {
 	var kept []string
 	private := false
 	for _, d := range splitDirectives(cc) {
-		name, _, _ := strings.Cut(strings.ToLower(d), "=")
-		switch name {
+		name, arg, qualified := strings.Cut(strings.ToLower(d), "=")
+		switch strings.TrimSpace(name) {
 		case "public", "s-maxage":
 			continue
 		case "private", "no-store":
-			private = true
+			// Only the unqualified forms keep the whole response out of
+			// shared caches: private="X-Debug" lets them store it, less
+			// the fields it names (RFC 9111, 5.2.2.7).
+			private = private || !qualified || strings.TrimSpace(arg) == ""
 		}
 		kept = append(kept, d)
 	}

@@ -317,6 +317,15 @@ func TestSettingResponsesAreNotSharedCacheable(t *testing.T) {
 		{"private, max-age=5", "private, max-age=5"},
 		{`no-cache="X-A,public,X-B", max-age=60`, `private, no-cache="X-A,public,X-B", max-age=60`}, // quoted commas
 		{`no-cache="X, public, s-maxage=600`, `private, no-cache="X`},                               // a quote left open
+		// Qualified forms let a shared cache store the response less the
+		// fields they name: only the unqualified ones keep it out.
+		{`public, max-age=600, private="X-Debug"`, `private, max-age=600, private="X-Debug"`},
+		{`max-age=600, private=X-Debug`, `private, max-age=600, private=X-Debug`},
+		{`max-age=600, Private="Set-Cookie, X-A"`, `private, max-age=600, Private="Set-Cookie, X-A"`},
+		{`no-cache="Set-Cookie", max-age=600`, `private, no-cache="Set-Cookie", max-age=600`},
+		{`no-cache=Set-Cookie, max-age=600`, `private, no-cache=Set-Cookie, max-age=600`},
+		{`no-cache, max-age=600`, `private, no-cache, max-age=600`},
+		{`max-age=600, PRIVATE`, `max-age=600, PRIVATE`},
 	}
 	for _, tt := range tests {
 		h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
