@@ -150,4 +150,10 @@ func TestFloor(t *testing.T) {
 	if !f.read(f.sealBytes(indented)) {
 		t.Error("read: the change check did not compare bytes: indented JSON passed for unchanged")
 	}
+	for _, z := range apps.Sizes {
+		data := z.Data()
+		if f.read(f.seal(&data)) {
+			t.Errorf("%s: read found a change", z.Name)
+		}
+	}
 }

@@ -8,7 +8,9 @@
 // its session opens the cookie in full (base64url, XChaCha20-Poly1305,
 // encoding/json), and every such request serialises the data again when
 // the response is committed and compares the bytes with the cookie's, to
-// know whether the cookie must be written back.
+// know whether the cookie must be written back (and once more after the
+// handler returns, if it wrote its response: the check for a change made
+// too late to be sent).
 //
 // One more app is a reference rather than a way to keep sessions:
 //
@@ -29,7 +31,8 @@
 //	        writes "ok" (the cookie is written back)
 //
 // The value /seed stores is the typical session (NewTypical) unless the app
-// is built with another.
+// is built with another: the size benchmarks use the typical session's
+// shape with a longer or shorter cart (Sizes).
 package apps
 
 import (
@@ -52,6 +55,7 @@ type Item struct {
 }
 
 // Typical is the typical session of the benchmarks: about 200 bytes of JSON.
+// The size benchmarks keep its shape and change the length of the cart.
 type Typical struct {
 	UserID int64
 	Name   string
@@ -72,6 +76,62 @@ func NewTypical() Typical {
 		CSRF:   "q0Zx7rQ2M5u8v1Wb9sYf3kLp",
 		Theme:  "dark",
 	}
+}
+
+// Size is a session size of the size benchmarks.
+type Size struct {
+	// Name is the size as the benchmarks name it.
+	Name string
+	// Items is the number of lines in the cart. 0 is a visitor's session:
+	// no roles and no cart, about 100 bytes of JSON.
+	Items int
+	// About says what the size stands for, for the report.
+	About string
+	// GorillaMaxLength is 0 if gorilla/sessions' CookieStore stores the
+	// size with its defaults. Otherwise CookieStore refuses it, and the
+	// size benchmarks raise its codecs' limit to this many bytes
+	// (RaiseMaxLength) to measure what the work would cost.
+	GorillaMaxLength int
+}
+
+// Sizes are the sizes the size benchmarks measure, smallest first. Their
+// JSON is 111, 1,013, 2,822 and 4,928 bytes. Sealed by cookiesession with
+// its defaults, the first three fit one cookie (the third with about 150
+// bytes to spare, room for the sealed format to grow) and the last,
+// about 6.6 KB sealed against the default cap of 7,168 bytes
+// (cookiesession.DefaultMaxSize), takes two. gorilla/sessions' CookieStore
+// stores the first three in one cookie each and refuses the last (see
+// RaiseMaxLength). The tests of this package check these figures.
+var Sizes = []Size{
+	{"100B", 0, "a visitor: no roles, an empty cart", 0},
+	{"1KB", 33, "a cart of 33 lines", 0},
+	{"3KB", 100, "a cart of 100 lines, still one cookie", 0},
+	{"near-cap", 178, "a cart of 178 lines: two cookies, near the default cap", GorillaMaxLength},
+}
+
+// GorillaStore returns GorillaStore's store, its codecs' limit raised to
+// z.GorillaMaxLength if z needs it.
+func (z Size) GorillaStore() *sessions.CookieStore {
+	store := GorillaStore()
+	if z.GorillaMaxLength != 0 {
+		RaiseMaxLength(store, z.GorillaMaxLength)
+	}
+	return store
+}
+
+// Data returns the session value of size z: the typical session with z.Items
+// cart lines, each with its own SKU, or a visitor's without roles or cart.
+func (z Size) Data() Typical {
+	t := NewTypical()
+	if z.Items == 0 {
+		t.Roles, t.Cart = nil, nil
+		return t
+	}
+	t.Cart = make([]Item, z.Items)
+	for i := range t.Cart {
+		t.Cart[i] = Item{SKU: fmt.Sprintf("SKU-%04d", 1001+i), Qty: 1 + i%9}
+	}
+	return t
 }
 
 // CookieName is the session cookie's name in every app.
@@ -210,6 +270,24 @@ func init() {
 // cookiesession's, the cookie is encrypted, not only signed.
 func GorillaStore() *sessions.CookieStore {
 	return sessions.NewCookieStore(Secret(2, 32), Secret(3, 32))
+}
+
+// GorillaMaxLength is the limit on an encoded value that the size
+// benchmarks give gorilla's codecs for the sizes CookieStore refuses (see
+// RaiseMaxLength and Size.GorillaMaxLength).
+const GorillaMaxLength = 16384
+
+// RaiseMaxLength sets the longest value store's codecs encode and decode to
+// n bytes. securecookie refuses values over 4096 bytes by default ("the value
+// is too long"), which the near-cap session's exceeds; CookieStore, unlike
+// FilesystemStore, has no MaxLength method, so it is set on each codec. A
+// browser would still ignore the cookie: a name and value over 4096 bytes
+// is not stored. The size benchmarks raise the limit only to show what the
+// work would cost.
+func RaiseMaxLength(store *sessions.CookieStore, n int) {
+	for _, c := range store.Codecs {
+		c.(*securecookie.SecureCookie).MaxLength(n)
+	}
 }
 
 // GorillaJSONStore is GorillaStore with securecookie's JSON encoder on each

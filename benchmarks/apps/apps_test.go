@@ -1,11 +1,14 @@
 package apps
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/ce967478/cookiesession"
 )
 
 // serve runs one request through h, carrying cookie if it is not empty.
@@ -141,6 +144,113 @@ func TestHeadersOnlyMatchesCookiesession(t *testing.T) {
 		}
 		if body(t, want) != body(t, got) {
 			t.Errorf("%s: the bodies differ", route.name)
+		}
+	}
+}
+
+// allCookies returns every cookie the response sets, as a Cookie header
+// value, and how many there are.
+func allCookies(resp *http.Response) (string, int) {
+	var pairs []string
+	for _, c := range resp.Cookies() {
+		if c.Value != "" {
+			pairs = append(pairs, c.Name+"="+c.Value)
+		}
+	}
+	return strings.Join(pairs, "; "), len(pairs)
+}
+
+// TestSizes checks the size fixtures against what Sizes says of them: the
+// JSON length of each, the cookies cookiesession seals it into (one, one,
+// one, two) and the sealed length near the cap, and that every app reads
+// and writes each size. Nothing is timed.
+func TestSizes(t *testing.T) {
+	m, err := NewManager()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantJSON := []int{111, 1013, 2822, 4928}
+	wantCookies := []int{1, 1, 1, 2}
+	if len(Sizes) != len(wantJSON) {
+		t.Fatalf("%d sizes, the test knows %d", len(Sizes), len(wantJSON))
+	}
+	for i, z := range Sizes {
+		t.Run(z.Name, func(t *testing.T) {
+			data := z.Data()
+			b, err := json.Marshal(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(b) != wantJSON[i] {
+				t.Errorf("%d bytes of JSON, want %d", len(b), wantJSON[i])
+			}
+			app := Cookiesession(m, data)
+			seed := serve(t, app.Seed, "")
+			cookie, n := allCookies(seed)
+			if seed.StatusCode != 200 || n != wantCookies[i] {
+				t.Fatalf("seed: status %d, %d cookies, want %d", seed.StatusCode, n, wantCookies[i])
+			}
+			sealed := sealedLen(seed)
+			t.Logf("%d bytes of JSON, %d sealed, %d cookies", len(b), sealed, n)
+			if z.Name == "near-cap" && (sealed < 6400 || sealed > cookiesession.DefaultMaxSize) {
+				t.Errorf("sealed near the cap: %d bytes, want 6,400 to %d", sealed, cookiesession.DefaultMaxSize)
+			}
+			if got := body(t, serve(t, app.Read, cookie)); got != data.Name {
+				t.Errorf("read: %q", got)
+			}
+			write := serve(t, app.Write, cookie)
+			if next, n := allCookies(write); n != wantCookies[i] || next == cookie {
+				t.Errorf("write: %d cookies, want %d, new: %t", n, wantCookies[i], next != cookie)
+			}
+		})
+	}
+}
+
+// sealedLen is the length of the sealed value a response's cookies carry:
+// the chunks' lengths added, without the chunk count's prefix.
+func sealedLen(resp *http.Response) int {
+	n := 0
+	for _, c := range resp.Cookies() {
+		v := c.Value
+		if c.Name == CookieName {
+			if _, rest, ok := strings.Cut(v, "."); ok {
+				v = rest
+			}
+		}
+		n += len(v)
+	}
+	return n
+}
+
+// TestGorillaSizes checks what the size benchmarks say of gorilla's
+// CookieStore: with its defaults it stores the three smaller sizes in one
+// cookie and refuses the near-cap session ("the value is too long", over
+// securecookie's 4096 bytes); with its limit raised (Size.GorillaStore) it
+// stores it, in one cookie longer than a browser keeps.
+func TestGorillaSizes(t *testing.T) {
+	for _, z := range Sizes {
+		seed := serve(t, Gorilla("gorilla", GorillaStore(), z.Data()).Seed, "")
+		if z.GorillaMaxLength != 0 {
+			if msg := body(t, seed); seed.StatusCode != http.StatusInternalServerError || !strings.Contains(msg, "the value is too long") {
+				t.Errorf("%s with the defaults: status %d, %q; want 500, the value is too long", z.Name, seed.StatusCode, msg)
+			}
+		}
+		app := Gorilla("gorilla", z.GorillaStore(), z.Data())
+		seed = serve(t, app.Seed, "")
+		cookie, n := allCookies(seed)
+		if seed.StatusCode != 200 || n != 1 {
+			t.Fatalf("%s: status %d, %d cookies", z.Name, seed.StatusCode, n)
+		}
+		// Over 4096 bytes exactly when the defaults refused it.
+		if long := len(cookie) > 4096; long != (z.GorillaMaxLength != 0) {
+			t.Errorf("%s: a cookie of %d bytes", z.Name, len(cookie))
+		}
+		t.Logf("%s: gorilla's cookie is %d bytes", z.Name, len(cookie))
+		if got := body(t, serve(t, app.Read, cookie)); got != "Ada Lovelace" {
+			t.Errorf("%s: read %q", z.Name, got)
+		}
+		if write := serve(t, app.Write, cookie); write.StatusCode != 200 || sessionCookie(write) == "" {
+			t.Errorf("%s: write: status %d", z.Name, write.StatusCode)
 		}
 	}
 }

@@ -14,6 +14,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ce967478/cookiesession/benchmarks/apps"
 )
 
 const (
@@ -221,7 +224,11 @@ func writeTables(w io.Writer, res results) error {
 		a, _ := res.median("Untouched", "extra-allocs")
 		fmt.Fprintf(w, "\nA request that passes through the middleware but never asks for its session pays %s and %.0f allocations.\n", fmtNs(v), a)
 	}
+	writeCalls(w, res)
 	fmt.Fprintln(w)
+	if writeSizes(w, res) {
+		fmt.Fprintln(w)
+	}
 
 	// Every benchmark.
 	fmt.Fprintln(w, "| request | what | ns/op | B/op | allocs/op | cookie bytes |")
@@ -232,14 +239,7 @@ func writeTables(w io.Writer, res results) error {
 		bytes, _ := res.median(name, "B/op")
 		allocs, _ := res.median(name, "allocs/op")
 		cookie, _ := res.median(name, "cookie-bytes")
-		group, sub, _ := strings.Cut(name, "/")
-		what := describe[sub]
-		if what == "" {
-			what = describe[group]
-		}
-		if name == "Untouched" {
-			what = "cookiesession middleware, session never asked for"
-		}
+		what := describeBench(name)
 		cookieCell := "-"
 		if cookie > 0 {
 			cookieCell = fmt.Sprintf("%.0f", cookie)
@@ -253,6 +253,145 @@ func writeTables(w io.Writer, res results) error {
 		fmt.Fprintf(w, "\nMedians of %d runs each.\n", runs)
 	}
 	return nil
+}
+
+// writeCalls says how often the cookiesession requests called the
+// serializer, if the benchmarks counted it.
+func writeCalls(w io.Writer, res results) {
+	var parts []string
+	for _, c := range columns {
+		u, ok1 := res.median(c.bench, "json-unmarshals/op")
+		m, ok2 := res.median(c.bench, "json-marshals/op")
+		if ok1 && ok2 {
+			parts = append(parts, fmt.Sprintf("the %s request %s and %s", c.label, times("Unmarshal", u), times("Marshal", m)))
+		}
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(w, "\nPer request, cookiesession called its serializer (encoding/json): %s.\n", strings.Join(parts, "; "))
+	}
+}
+
+// times writes "Marshal once" or "Marshal 2 times".
+func times(what string, n float64) string {
+	if n == 1 {
+		return what + " once"
+	}
+	return fmt.Sprintf("%s %g times", what, n)
+}
+
+// sizeRow is a row of the sizes table: a size's benchmarks, or the typical
+// session's.
+type sizeRow struct {
+	label       string
+	read, write string // the cookiesession benchmarks
+	raised      int    // gorilla's raised limit, 0 if it has its defaults
+}
+
+// sizeRows are the rows of the sizes table, by the size of the data: the
+// typical session's benchmarks among apps.Sizes'.
+func sizeRows(res results) []sizeRow {
+	var rows []sizeRow
+	for _, z := range apps.Sizes {
+		rows = append(rows, sizeRow{
+			label: fmt.Sprintf("%s (%s)", z.Name, z.About),
+			read:  "SizeRead/" + z.Name + "/cookiesession", write: "SizeWrite/" + z.Name + "/cookiesession",
+			raised: z.GorillaMaxLength,
+		})
+	}
+	rows = append(rows, sizeRow{label: "typical (the session above)", read: "Read/cookiesession", write: "Write/cookiesession"})
+	bytes := func(r sizeRow) float64 {
+		v, ok := res.median(r.read, "data-bytes")
+		if !ok {
+			v, _ = res.median(r.write, "data-bytes")
+		}
+		return v
+	}
+	slices.SortStableFunc(rows, func(a, b sizeRow) int { return cmp.Compare(bytes(a), bytes(b)) })
+	return slices.DeleteFunc(rows, func(r sizeRow) bool {
+		_, ok1 := res.median(r.read, "data-bytes")
+		_, ok2 := res.median(r.write, "data-bytes")
+		return !ok1 && !ok2
+	})
+}
+
+// writeSizes writes the table of how the cost grows with the session, and
+// reports whether there was one.
+func writeSizes(w io.Writer, res results) bool {
+	rows := sizeRows(res)
+	if !slices.ContainsFunc(rows, func(r sizeRow) bool { return strings.HasPrefix(r.read, "Size") }) {
+		return false
+	}
+	fmt.Fprintln(w, "| session | JSON | cookiesession's cookie | gorilla's cookie | read-only: net cost | gorilla's | vs gorilla | changing: net cost | gorilla's | vs gorilla |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	var raised []string
+	for _, r := range rows {
+		either := func(unit string) (float64, bool) {
+			if v, ok := res.median(r.write, unit); ok {
+				return v, true
+			}
+			return res.median(r.read, unit)
+		}
+		cell := func(bench, unit string, format func(float64) string) string {
+			if v, ok := res.median(bench, unit); ok {
+				return format(v)
+			}
+			return "n/a"
+		}
+		data, _ := either("data-bytes")
+		ours := "n/a"
+		if v, ok := either("cookie-bytes"); ok {
+			ours = fmt.Sprintf("%s B", fmtInt(v))
+			if n, ok := either("cookies"); ok && n > 1 {
+				ours += fmt.Sprintf(", %.0f cookies", n)
+			}
+		}
+		gorilla := "n/a"
+		if v, ok := either("gorilla-cookie-bytes"); ok {
+			gorilla = fmt.Sprintf("%s B", fmtInt(v))
+		}
+		if r.raised != 0 {
+			gorilla += " †"
+			raised = append(raised, fmtInt(float64(r.raised)))
+		}
+		fmt.Fprintf(w, "| %s | %s B | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.label, fmtInt(data), ours, gorilla,
+			cell(r.read, "net-ns/op", fmtNs), cell(r.read, "gorilla-net-ns/op", fmtNs), cell(r.read, "net-x-gorilla", fmtVs),
+			cell(r.write, "net-ns/op", fmtNs), cell(r.write, "gorilla-net-ns/op", fmtNs), cell(r.write, "net-x-gorilla", fmtVs))
+	}
+	if len(raised) > 0 {
+		fmt.Fprintf(w, "\n† gorilla/sessions' CookieStore refuses this session with its defaults (securecookie: \"the value is too long\", "+
+			"over 4,096 bytes); it was measured with its codecs' limit raised to %s bytes, to show what the work would cost. "+
+			"A browser would not keep the cookie: a name and value over 4,096 bytes is dropped.\n", raised[0])
+	}
+	return true
+}
+
+// fmtVs writes the ratio of gorilla's net cost to ours as how much lower
+// ours is, or how much higher if it is not lower.
+func fmtVs(v float64) string {
+	if v >= 1 {
+		return fmtLower(v)
+	}
+	if v <= 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1fx higher", 1/v)
+}
+
+// describeBench says what the benchmark called name is.
+func describeBench(name string) string {
+	if name == "Untouched" {
+		return "cookiesession middleware, session never asked for"
+	}
+	parts := strings.Split(name, "/")
+	what := describe[parts[len(parts)-1]]
+	if len(parts) == 3 && parts[2] == "gorilla" {
+		for _, z := range apps.Sizes {
+			if z.Name == parts[1] && z.GorillaMaxLength != 0 {
+				what += fmt.Sprintf(", its codecs' limit raised to %s bytes", fmtInt(float64(z.GorillaMaxLength)))
+			}
+		}
+	}
+	return what
 }
 
 // mark is ✓ for a target met, ✗ for one missed.

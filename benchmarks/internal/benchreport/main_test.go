@@ -88,3 +88,72 @@ func TestSplice(t *testing.T) {
 		t.Errorf("no end marker: %v", err)
 	}
 }
+
+const sizeSample = `BenchmarkRead/cookiesession-2   	   40000	      9000 ns/op	       340.0 cookie-bytes	       203.0 data-bytes	       700.0 gorilla-cookie-bytes	      8000 net-ns/op	     32000 gorilla-net-ns/op	         4.000 net-x-gorilla	         2.000 json-marshals/op	         1.000 json-unmarshals/op	    3000 B/op	      30 allocs/op
+BenchmarkSizeRead/100B/cookiesession-2 	   35486	      5000 ns/op	       239.0 cookie-bytes	         1.000 cookies	       111.0 data-bytes	       608.0 gorilla-cookie-bytes	     20000 gorilla-net-ns/op	      4000 net-ns/op	         5.000 net-x-gorilla	    2936 B/op	      33 allocs/op
+BenchmarkSizeRead/100B/gorilla-2       	   10000	     21000 ns/op	       608.0 cookie-bytes	         1.000 cookies	   15136 B/op	     291 allocs/op
+BenchmarkSizeRead/near-cap/cookiesession-2 	2025	    100000 ns/op	      6664 cookie-bytes	         2.000 cookies	      4928 data-bytes	      4760 gorilla-cookie-bytes	     40000 gorilla-net-ns/op	     99000 net-ns/op	         0.4000 net-x-gorilla	   43067 B/op	     230 allocs/op
+BenchmarkSizeRead/near-cap/gorilla-2   	    4186	     41000 ns/op	      4752 cookie-bytes	         1.000 cookies	   33656 B/op	     475 allocs/op
+BenchmarkSizeWrite/near-cap/cookiesession-2 	903	    150000 ns/op	      6665 cookie-bytes	         2.000 cookies	      4928 data-bytes	      4760 gorilla-cookie-bytes	     70000 gorilla-net-ns/op	    149000 net-ns/op	         0.4698 net-x-gorilla	   97683 B/op	     251 allocs/op
+`
+
+// TestSizesTable: a row per size, ordered by the data's size with the
+// typical session among them, both ratios' directions, the chunked
+// session's cookie count, and gorilla's raised limit said where it was
+// raised.
+func TestSizesTable(t *testing.T) {
+	res := results{values: map[string]map[string][]float64{}}
+	if err := parse(strings.NewReader(sizeSample), &res); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := writeTables(&out, res); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	rows := []string{
+		"| 100B (a visitor: no roles, an empty cart) | 111 B | 239 B | 608 B | 4.0 µs | 20.0 µs | 5.0x lower | n/a | n/a | n/a |",
+		"| typical (the session above) | 203 B | 340 B | 700 B | 8.0 µs | 32.0 µs | 4.0x lower | n/a | n/a | n/a |",
+		"| near-cap (a cart of 178 lines: two cookies, near the default cap) | 4,928 B | 6,665 B, 2 cookies | 4,760 B † | 99.0 µs | 40.0 µs | 2.5x higher | 149.0 µs | 70.0 µs | 2.1x higher |",
+	}
+	last := -1
+	for _, row := range rows {
+		i := strings.Index(got, row)
+		if i < 0 {
+			t.Errorf("missing %q in\n%s", row, got)
+			continue
+		}
+		if i < last {
+			t.Errorf("%q out of order", row)
+		}
+		last = i
+	}
+	for _, want := range []string{
+		"† gorilla/sessions' CookieStore refuses this session with its defaults",
+		"called its serializer (encoding/json): the read-only request Unmarshal once and Marshal 2 times.",
+		"limit raised to 16,384 bytes",
+		"| SizeRead/near-cap/gorilla | gorilla/sessions CookieStore, its defaults (gob); a Values key per field, its codecs' limit raised to 16,384 bytes |",
+		"| SizeRead/100B/gorilla | gorilla/sessions CookieStore, its defaults (gob); a Values key per field |",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in\n%s", want, got)
+		}
+	}
+	// 1KB and 3KB were not run: no row.
+	if strings.Contains(got, "| 1KB") {
+		t.Errorf("a row for a size not run:\n%s", got)
+	}
+
+	// Without size benchmarks, no sizes table.
+	res = results{values: map[string]map[string][]float64{}}
+	if err := parse(strings.NewReader(sample), &res); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := writeTables(&out, res); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "| session |") {
+		t.Errorf("a sizes table without size benchmarks:\n%s", out.String())
+	}
+}
