@@ -135,6 +135,18 @@ func (f *hostileFixture) sealData(t testing.TB, created, issued time.Time, data 
 	return v
 }
 
+// retag gives chunk, a chunk cookie's value, the tag that main's chunks
+// carry.
+func retag(t testing.TB, chunk, main string) string {
+	t.Helper()
+	_, part, ok := strings.Cut(chunk, ".")
+	if !ok || len(main) < chunkTagSize {
+		t.Fatalf("not a chunk: %.20q", chunk)
+	}
+	_, first, _ := strings.Cut(main, ".")
+	return first[len(first)-chunkTagSize:] + "." + part
+}
+
 // hostileRow is one entry of the catalogue.
 type hostileRow struct {
 	name   string
@@ -224,13 +236,18 @@ func hostileRows(t *testing.T, f *hostileFixture) []hostileRow {
 		{name: "swapped chunks", m: f.big, header: cookieHeader(map[string]string{
 			"session": a["session"], "session.1": a["session.2"], "session.2": a["session.1"]}), want: ErrAuthentication},
 		// Chunks of two sessions mixed: building a session out of parts of
-		// others (both genuine, of equal sizes).
+		// others (both genuine, of equal sizes). Each chunk carries its
+		// main cookie's tag, so another session's chunk is not taken.
 		{name: "chunks of two sessions mixed", m: f.big, header: cookieHeader(map[string]string{
-			"session": a["session"], "session.1": b["session.1"], "session.2": a["session.2"]}), want: ErrAuthentication},
+			"session": a["session"], "session.1": b["session.1"], "session.2": a["session.2"]}), want: ErrMalformed},
 		// One session's main cookie with another's chunks: keeping the
 		// header (and the chunk count) of one and the body of another.
 		{name: "main cookie of one session, chunks of another", m: f.big, header: cookieHeader(map[string]string{
-			"session": a["session"], "session.1": b["session.1"], "session.2": b["session.2"]}), want: ErrAuthentication},
+			"session": a["session"], "session.1": b["session.1"], "session.2": b["session.2"]}), want: ErrMalformed},
+		// A genuine chunk with its tag replaced by the main cookie's:
+		// the tag is not authenticated on its own, the whole value is.
+		{name: "foreign chunk with the tag copied", m: f.big, header: cookieHeader(map[string]string{
+			"session": a["session"], "session.1": retag(t, b["session.1"], a["session"]), "session.2": a["session.2"]}), want: ErrAuthentication},
 		// A chunk missing: the browser dropped one, or an attacker removed
 		// part of the value.
 		{name: "missing chunk", m: f.big, header: cookieHeader(map[string]string{
@@ -344,8 +361,11 @@ func hostileRows(t *testing.T, f *hostileFixture) []hostileRow {
 		// deleting Set-Cookie targets the genuine cookie's own name. A
 		// __Host- name prevents tossing.
 		{name: "duplicate cookie names", header: "session=" + f.retired + "; session=" + tamper(good), want: ErrUnknownKey},
-		// A duplicate chunk name, the hostile one first.
-		{name: "duplicate chunk names", m: f.big, header: "session=" + a["session"] + "; session.1=" + b["session.1"] + "; session.1=" + a["session.1"] + "; session.2=" + a["session.2"], want: ErrAuthentication},
+		// Duplicate chunk names, none of them the main cookie's: one of
+		// another session, one without a tag, which is taken for a chunk
+		// written before tags existed. (With the genuine chunk among them,
+		// the session opens: TestCookieTossing.)
+		{name: "duplicate chunk names", m: f.big, header: "session=" + a["session"] + "; session.1=" + b["session.1"] + "; session.1=x; session.2=" + a["session.2"], want: ErrAuthentication},
 
 		// --- The other formats. ---
 

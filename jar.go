@@ -12,12 +12,18 @@ import (
 // split into chunk cookies, each whole Set-Cookie line at most
 // setCookieLineMax bytes:
 //
-//	session=3.<first part>   session.1=<second part>   session.2=<third part>
+//	session=3.<part 0>   session.1=<tag>.<part 1>   session.2=<tag>.<part 2>
 //
-// The main cookie starts with the number of chunks and a dot (a character
-// no sealed value contains); a value that fits one cookie is sent as it is.
-// The parts are concatenated and opened as one value, so a missing, swapped
-// or foreign chunk fails to open like any other tampering.
+// The main cookie starts with the number of chunks and a dot, a character
+// no sealed value contains; a value that fits one cookie is sent as it is.
+// Each chunk starts with a tag, the last 8 characters of part 0, and a dot.
+// The parts are concatenated and opened as one value, so a missing,
+// swapped or foreign chunk fails to open like any other tampering.
+//
+// The tag is how a chunk finds its main cookie among planted ones: a
+// sibling subdomain can set cookies of the same names, but cannot read the
+// genuine part 0 to copy its tag. Chunks written before tags existed carry
+// the bare part; they are used when no chunk carries the main cookie's tag.
 const (
 	setCookieLineMax = 4096
 	// maxChunks bounds the chunk cookies a Manager reads and writes. 16 of
@@ -25,10 +31,15 @@ const (
 	maxChunks = 16
 	// chunkHeaderMax is room for the "16." prefix of a chunked value.
 	chunkHeaderMax = 3
+	// chunkTagSize is the length of a chunk's tag; chunkPrefixMax is room
+	// for the longer of the two prefixes, "16." and "<tag>.".
+	chunkTagSize   = 8
+	chunkPrefixMax = chunkTagSize + 1
 	minMaxSize     = 256
-	// maxValues bounds the values of the main cookie's name that are tried:
-	// each costs an attempt to open.
-	maxValues = 4
+	// maxValues bounds the values of each cookie name that are read: a
+	// browser holds one per path and domain, and more were planted. Each
+	// value of the main cookie's name costs an attempt to open.
+	maxValues = 10
 )
 
 // Chunk numbers have at most two digits (see chunkNumber): this fails to
@@ -37,26 +48,21 @@ const _ = uint8(100 - maxChunks)
 
 // jar holds the request's cookies that belong to a Manager.
 type jar struct {
-	present uint32   // bit i: cookie i (0 the main one, i > 0 chunk i) came
-	mains   []string // the values of the main cookie's name, in order
-	chunks  [maxChunks]string
+	present uint32              // bit i: cookie i (0 the main one, i > 0 chunk i) came
+	values  [maxChunks][]string // the values of each, in the order they came
 }
 
 // readJar finds the main cookie and its chunks in the request. A name may
-// come more than once (cookies set for different paths or domains): every
-// value of the main cookie's name is kept, up to maxValues, and the first
-// value of each chunk's.
+// come more than once (cookies set for different paths or domains, or
+// planted): up to maxValues values of each are kept, in order.
 func (m *Manager[T]) readJar(r *http.Request) jar {
 	var j jar
-	for _, c := range r.CookiesNamed(m.name) {
-		if len(j.mains) < maxValues {
-			j.mains = append(j.mains, c.Value)
+	for i := range m.chunks {
+		cs := r.CookiesNamed(m.chunkName(i))
+		for _, c := range cs[:min(len(cs), maxValues)] {
+			j.values[i] = append(j.values[i], c.Value)
 		}
-		j.present |= 1
-	}
-	for i := 1; i < m.chunks; i++ {
-		if cs := r.CookiesNamed(m.chunkName(i)); len(cs) > 0 {
-			j.chunks[i] = cs[0].Value
+		if len(cs) > 0 {
 			j.present |= 1 << i
 		}
 	}
@@ -91,24 +97,42 @@ func (m *Manager[T]) assemble(j *jar, main string) (string, error) {
 	if !chunked {
 		return main, nil
 	}
-	if count < 2 || count > maxChunks {
+	if count < 2 || count > maxChunks || len(first) < chunkTagSize {
 		return "", fmt.Errorf("%w: cookie %q claims %d chunks", ErrMalformed, m.name, count)
 	}
 	if count > m.chunks {
 		return "", fmt.Errorf("%w: cookie %q has %d chunks, at most %d are accepted", ErrTooLarge, m.name, count, m.chunks)
 	}
+	tag := first[len(first)-chunkTagSize:]
 	parts := []string{first}
 	total := len(first)
 	for i := 1; i < count; i++ {
-		if j.present&(1<<i) == 0 {
+		part, ok := chunkPart(j.values[i], tag)
+		if !ok {
 			return "", fmt.Errorf("%w: chunk %d of %d is missing", ErrMalformed, i+1, count)
 		}
-		if total += len(j.chunks[i]); total > m.maxSize {
+		if total += len(part); total > m.maxSize {
 			return "", fmt.Errorf("%w: the chunks add up to more than %d bytes", ErrTooLarge, m.maxSize)
 		}
-		parts = append(parts, j.chunks[i])
+		parts = append(parts, part)
 	}
 	return strings.Join(parts, ""), nil
+}
+
+// chunkPart picks, among the values of one chunk's name, the part that
+// carries tag; failing that, the first written before tags existed.
+func chunkPart(values []string, tag string) (string, bool) {
+	for _, v := range values {
+		if t, part, ok := strings.Cut(v, "."); ok && t == tag {
+			return part, true
+		}
+	}
+	for _, v := range values {
+		if !strings.Contains(v, ".") {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // parseChunkHeader splits "3.<part>" into 3 and the part.
@@ -135,7 +159,7 @@ func (m *Manager[T]) setupCookies(c *config) error {
 	probe := m.cookie
 	probe.Name = c.name + "." + strconv.Itoa(maxChunks-1)
 	probe.MaxAge = int(c.maxAge.Seconds()) + 1
-	m.chunkSize = setCookieLineMax - len("Set-Cookie: ") - len(probe.String()) - chunkHeaderMax
+	m.chunkSize = setCookieLineMax - len("Set-Cookie: ") - len(probe.String()) - chunkPrefixMax
 	if m.chunkSize < 512 {
 		return fmt.Errorf("the cookie name, path and domain leave only %d bytes per cookie; shorten them", m.chunkSize)
 	}
@@ -159,10 +183,13 @@ func (m *Manager[T]) setCookies(h http.Header, value string, maxAge int, present
 		m.addCookie(h, m.name, value, maxAge)
 		written = 1
 	} else {
+		tag := value[m.chunkSize-chunkTagSize : m.chunkSize]
 		for i := range count {
 			part := value[i*m.chunkSize : min((i+1)*m.chunkSize, len(value))]
 			if i == 0 {
 				part = strconv.Itoa(count) + "." + part
+			} else {
+				part = tag + "." + part
 			}
 			m.addCookie(h, m.chunkName(i), part, maxAge)
 			written |= 1 << i

@@ -3,9 +3,12 @@ package cookiesession
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -175,7 +178,8 @@ func TestBrokenChunkSets(t *testing.T) {
 		{"missing middle chunk", map[string]string{"session": a["session"], "session.2": a["session.2"]}, ErrMalformed},
 		{"missing last chunk", map[string]string{"session": a["session"], "session.1": a["session.1"]}, ErrMalformed},
 		{"swapped chunks", map[string]string{"session": a["session"], "session.1": a["session.2"], "session.2": a["session.1"]}, ErrAuthentication},
-		{"chunks of two sessions", map[string]string{"session": a["session"], "session.1": other["session.1"], "session.2": a["session.2"]}, ErrAuthentication},
+		// Another session's chunk carries another tag: it is not taken.
+		{"chunks of two sessions", map[string]string{"session": a["session"], "session.1": other["session.1"], "session.2": a["session.2"]}, ErrMalformed},
 		{"count beyond the cap", map[string]string{"session": "9." + a["session"][2:]}, ErrTooLarge},
 		{"count of one", map[string]string{"session": "1." + a["session"][2:]}, ErrMalformed},
 	}
@@ -248,4 +252,87 @@ func keys(m map[string]string) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// Cookie tossing: a sibling subdomain, or a page on a more specific path,
+// plants cookies of the session's names, which browsers may send before
+// the genuine ones. Up to 8 planted values of each name, in any order,
+// planted chunks included, do not sign out a user whose genuine cookies
+// come too, and the response deletes nothing of theirs. (A planted cookie
+// that opens, the attacker's own session, signs the user into the
+// attacker's account if it comes first: SECURITY.md says so, and __Host-
+// names prevent it.)
+func TestCookieTossing(t *testing.T) {
+	clock := newClock()
+	m := newTestManager[user](t, clock, WithMaxSize(12000))
+	other := newTestManager[user](t, clock, WithMaxSize(12000), WithName("x")) // seals what fails for "session"
+	cookiesOf := func(m *Manager[user], data user) map[string]string {
+		b := newBrowser(t)
+		b.do(handle(m, func(s *Session[user]) { s.Data = data }), "GET", "/")
+		return b.cookies
+	}
+	// What an attacker can plant: their own session's chunks (which carry
+	// their own tag), its main cookie altered, values of another cookie
+	// name, bare parts as chunks of the past were, and junk.
+	theirs := cookiesOf(m, bigData(11000))
+	theirsAltered := tamper(theirs["session"])
+	foreign := cookiesOf(other, bigData(11000))
+	planted := func(name string, i int) string {
+		switch i {
+		case 0:
+			return theirsAltered
+		case 1:
+			if name == "session" {
+				return tamper(theirs["session.1"]) // their main cookie would open: see below
+			}
+			return theirs[name]
+		case 2:
+			return foreign[strings.Replace(name, "session", "x", 1)]
+		case 3:
+			if _, part, ok := strings.Cut(theirs[name], "."); ok {
+				return part // a chunk without a tag
+			}
+			return "3.AAAAAAAAAAAA"
+		case 4:
+			return ""
+		case 5:
+			return "2." + strings.Repeat("A", 100)
+		case 6:
+			return strings.Repeat("_", 600)
+		default:
+			return "junk"
+		}
+	}
+	for _, size := range []int{100, 5000, 11000} {
+		want := bigData(size)
+		want.N = 7
+		genuine := cookiesOf(m, want)
+		names := slices.Sorted(maps.Keys(genuine))
+		rng := rand.New(rand.NewPCG(uint64(size), 1))
+		for trial := range 30 {
+			var pairs []string
+			for _, name := range names {
+				pairs = append(pairs, name+"="+genuine[name])
+				for i := range 8 {
+					pairs = append(pairs, name+"="+planted(name, i))
+				}
+			}
+			// Chunk names the genuine session lacks are planted too.
+			for i := len(names); i < 3; i++ {
+				pairs = append(pairs, fmt.Sprintf("session.%d=%s", i, planted("session.1", i)))
+			}
+			rng.Shuffle(len(pairs), func(i, j int) { pairs[i], pairs[j] = pairs[j], pairs[i] })
+			req := httptest.NewRequest("GET", "/", nil)
+			req.Header.Set("Cookie", strings.Join(pairs, "; "))
+			rec := httptest.NewRecorder()
+			var s *Session[user]
+			handle(m, func(got *Session[user]) { s = got }).ServeHTTP(rec, req)
+			if s.IsNew() || !reflect.DeepEqual(s.Data, want) {
+				t.Fatalf("%d bytes, %d cookies, trial %d: signed out (err %v)", size, len(names), trial, s.Err())
+			}
+			if set := rec.Header().Values("Set-Cookie"); len(set) != 0 {
+				t.Fatalf("%d bytes, trial %d: the response set %q", size, trial, set)
+			}
+		}
+	}
 }

@@ -188,7 +188,7 @@ func (m *Manager[T]) loadCookies(r *http.Request, now time.Time, s *Session[T]) 
 	o := openOptions{now: now, maxAge: m.maxAge, idleTimeout: m.idle, maxLength: m.maxSize}
 	firstErr := fmt.Errorf("%w: chunk cookies without the main cookie %q", ErrMalformed, m.name)
 	var maybeGorilla []string
-	for i, main := range j.mains {
+	for i, main := range j.values[0] {
 		value, err := m.assemble(&j, main)
 		if err == nil {
 			if err = m.openValue(value, &o, s); err == nil {

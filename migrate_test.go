@@ -157,7 +157,7 @@ func TestGorillaMigrationOfALaterValue(t *testing.T) {
 	}{
 		{"past one that does not convert", []string{"junk", unconvertible, gorilla}, "ada"},
 		{"past a first that does not convert", []string{unconvertible, gorilla}, "ada"},
-		{"beyond the values tried", []string{"a", "b", "c", "d", gorilla}, ""},
+		{"beyond the values tried", append(strings.Split("a b c d e f g h i j", " "), gorilla), ""},
 		{"after junk", []string{"junk", gorilla}, "ada"},
 		{"after a tampered value of ours", []string{tamper(ours), gorilla}, "ada"},
 		{"after a value of another key ring", []string{foreign, gorilla}, "ada"},
