@@ -231,6 +231,8 @@ func writeTables(w io.Writer, res results) error {
 	}
 
 	// Every benchmark.
+	fmt.Fprintln(w, "### Every request benchmark")
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| request | what | ns/op | B/op | allocs/op | cookie bytes |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|")
 	runs := 0
@@ -321,6 +323,10 @@ func writeSizes(w io.Writer, res results) bool {
 	if !slices.ContainsFunc(rows, func(r sizeRow) bool { return strings.HasPrefix(r.read, "Size") }) {
 		return false
 	}
+	fmt.Fprintln(w, "### How the cost grows with the session")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, sizesLegend)
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| session | JSON | cookiesession's cookie | gorilla's cookie | read-only: net cost | gorilla's | vs gorilla | changing: net cost | gorilla's | vs gorilla |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	var raised []string
@@ -364,6 +370,14 @@ func writeSizes(w io.Writer, res results) bool {
 	}
 	return true
 }
+
+// sizesLegend introduces the sizes table.
+const sizesLegend = `The same two requests with sessions of other sizes: the typical session's shape, without
+roles or cart for the smallest, with a longer cart for the others. The cart is where JSON is at its
+most verbose next to gob: JSON writes each line's field names, gob once per type. Each row's net
+costs and ratio come from the interleaved rounds of its cookiesession benchmark; the typical row
+repeats the figures above. No targets here: the table shows how the ratio to gorilla moves as the
+session grows.`
 
 // fmtVs writes the ratio of gorilla's net cost to ours as how much lower
 // ours is, or how much higher if it is not lower.
