@@ -31,13 +31,14 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T]) error {
 	}
 	changed := s.flashesChanged || !bytes.Equal(data, baseline)
 
-	// 2. Decide whether a cookie must be written.
+	// 2. Decide whether a cookie must be written. A cookie that did not
+	//    open is cleared, so that the browser stops sending it; with gorilla
+	//    migration, an empty session replaces it (see WithGorillaMigration).
 	now := m.now()
 	write := changed || s.renewed || s.stale || (m.idle > 0 && now.Sub(s.issued) >= m.idle/2)
-	if !write && !s.destroyed {
-		if s.err != nil && s.present != 0 {
-			// Clear the cookie that did not open, so that the browser
-			// stops sending it.
+	clearing := s.err != nil && s.present != 0 && !s.idGiven
+	if !write && !s.destroyed && (!clearing || m.migration == nil) {
+		if clearing {
 			m.clear(h, s)
 		}
 		return nil
@@ -50,7 +51,7 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T]) error {
 	if s.destroyed || s.renewed {
 		id, created = newSessionID(), sealedTime(now)
 	}
-	if len(s.flashes) == 0 && bytes.Equal(data, m.zero) {
+	if len(s.flashes) == 0 && bytes.Equal(data, m.zero) && m.migration == nil {
 		// A session that holds nothing is deleted rather than written: the
 		// next request starts an equal one, without the cookie's weight.
 		m.revokeEnded(s, now)
@@ -78,6 +79,14 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T]) error {
 	life := created.Add(m.maxAge).Sub(now)
 	if m.idle > 0 && m.idle < life {
 		life = m.idle
+	}
+	if m.migration != nil {
+		// The browser keeps a cookie of ours as long as it could keep the
+		// old store's, and the old cookie goes wherever ours replaces it.
+		life = max(life, m.migration.maxAge)
+		if s.converted || s.destroyed || clearing {
+			m.deleteGorillaCookie(h)
+		}
 	}
 	written := m.setCookies(h, value, max(int(life/time.Second), 1), s.present)
 	makePrivate(h)

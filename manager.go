@@ -177,9 +177,10 @@ func (m *Manager[T]) load(r *http.Request, now time.Time, s *Session[T]) *Sessio
 //
 // The name may come more than once (cookies of other paths or domains, or
 // planted by a sibling subdomain): the first value that opens wins. If none
-// does, the session's error is the first value's, unless that value is
-// malformed or fails authentication (it may not be ours at all) and a
-// gorilla session was found: then why that could not be taken over.
+// does, the session's error says why the first value of ours that
+// authenticated was refused (expired, revoked, rejected); failing that,
+// why the first value did not open, unless a gorilla session was found
+// that could not be taken over: then why not.
 func (m *Manager[T]) loadCookies(r *http.Request, now time.Time, s *Session[T]) *Session[T] {
 	j := m.readJar(r)
 	if j.present == 0 {
@@ -187,31 +188,45 @@ func (m *Manager[T]) loadCookies(r *http.Request, now time.Time, s *Session[T]) 
 	}
 	o := openOptions{now: now, maxAge: m.maxAge, idleTimeout: m.idle, maxLength: m.maxSize}
 	firstErr := fmt.Errorf("%w: chunk cookies without the main cookie %q", ErrMalformed, m.name)
-	var maybeGorilla []string
+	var notOurs []string // values no key of ours authenticated: perhaps gorilla's
+	var oursErr error    // why a value of ours that authenticated was not used
 	for i, main := range j.values[0] {
-		value, err := m.assemble(&j, main)
+		err := m.openValue(r, &j, main, &o, s)
 		if err == nil {
-			if err = m.openValue(value, &o, s); err == nil {
-				s.present = j.present
-				return m.admit(r, s, now)
-			}
+			s.present = j.present
+			return s
 		}
 		if i == 0 {
 			firstErr = err
 		}
-		if errors.Is(err, ErrMalformed) || errors.Is(err, ErrAuthentication) {
-			maybeGorilla = append(maybeGorilla, main)
+		switch {
+		case errors.Is(err, ErrMalformed), errors.Is(err, ErrAuthentication):
+			notOurs = append(notOurs, main)
+		case oursErr == nil && (errors.Is(err, ErrExpired) || errors.Is(err, ErrRevoked) || errors.Is(err, ErrRejected)):
+			oursErr = err
 		}
 	}
-	if m.migration != nil && len(maybeGorilla) > 0 {
-		return m.loadGorilla(r, now, s, j.present, maybeGorilla, firstErr)
+	if oursErr != nil {
+		// It says more than a value that was never ours, and it means
+		// that this browser was served since a gorilla migration began:
+		// no gorilla cookie comes back to life there.
+		return m.newSession(s, now, j.present, oursErr)
+	}
+	if m.migration != nil && len(notOurs) > 0 {
+		return m.loadGorilla(r, now, s, j.present, notOurs, firstErr)
 	}
 	return m.newSession(s, now, j.present, firstErr)
 }
 
-// openValue opens value, in either format, into s. It returns an error,
-// and leaves s to be reset, if value does not open.
-func (m *Manager[T]) openValue(value string, o *openOptions, s *Session[T]) error {
+// openValue assembles main, a value of the main cookie, with its chunks
+// and opens it, in either format, into s, which it then admits. It returns
+// an error, and leaves s to be reset, if the value does not open or is not
+// admitted.
+func (m *Manager[T]) openValue(r *http.Request, j *jar, main string, o *openOptions, s *Session[T]) error {
+	value, err := m.assemble(j, main)
+	if err != nil {
+		return err
+	}
 	e, err := m.format.open(m.name, value, o)
 	if errors.Is(err, ErrMalformed) {
 		// Not in the sealing format: perhaps in the other one, written
@@ -240,24 +255,24 @@ func (m *Manager[T]) openValue(value string, o *openOptions, s *Session[T]) erro
 		return fmt.Errorf("%w: the data does not decode into %v: %v", ErrMalformed, reflect.TypeFor[T](), err)
 	}
 	m.fillNilMap(s) // a map cookie may hold null
-	return nil
+	return m.admit(r, s, o.now)
 }
 
 // admit checks a session that opened (or was converted from a gorilla
-// cookie) against the revocations, then the validator, and replaces it
-// with a fresh one if either refuses it.
-func (m *Manager[T]) admit(r *http.Request, s *Session[T], now time.Time) *Session[T] {
+// cookie) against the revocations, then the validator: a session either
+// refuses is not used.
+func (m *Manager[T]) admit(r *http.Request, s *Session[T], now time.Time) error {
 	if m.revocations != nil {
 		if err := m.revocations.Check(s.id, m.subjectOf(s.Data), s.created, now); err != nil {
-			return m.newSession(s, now, s.present, err)
+			return err
 		}
 	}
 	if m.validator != nil {
 		if err := m.validator(r, s); err != nil {
-			return m.newSession(s, now, s.present, fmt.Errorf("%w: %w", ErrRejected, err))
+			return fmt.Errorf("%w: %w", ErrRejected, err)
 		}
 	}
-	return s
+	return nil
 }
 
 // subjectOf names the user a session's data belongs to, "" for none.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -13,49 +14,72 @@ import (
 // gorillaMaxAge is gorilla/sessions' default CookieStore lifetime.
 const gorillaMaxAge = 30 * 24 * time.Hour
 
+// GorillaStore describes the gorilla/sessions CookieStore whose sessions a
+// Manager takes over (WithGorillaMigration).
+type GorillaStore struct {
+	// KeyPairs are the hash and block keys the CookieStore was made with,
+	// sessions.NewCookieStore(KeyPairs...), in the same order.
+	KeyPairs [][]byte
+	// Path and Domain are the store's cookie attributes, as its
+	// sessions.Options holds them: the old cookie is deleted there. An
+	// empty Path is gorilla's default, "/".
+	Path, Domain string
+	// MaxAge is the store's lifetime in seconds, as its sessions.Options
+	// holds it (or as given to store.MaxAge): a gorilla cookie last saved
+	// longer ago is not converted. Zero is gorilla's default, 30 days.
+	MaxAge int
+}
+
 // gorillaMigration reads cookies that gorilla/sessions' CookieStore wrote.
 type gorillaMigration[T any] struct {
 	codecs  []securecookie.Codec
 	convert func(values map[any]any) (T, error)
+	maxAge  time.Duration
+	cookie  http.Cookie // the old cookie's attributes, to delete it
 }
 
 func (*gorillaMigration[T]) target() string { return reflect.TypeFor[T]().String() }
 
 // WithGorillaMigration lets a Manager take over the sessions of an
 // application that used gorilla/sessions' CookieStore, so that moving to
-// this package signs no one out. keyPairs are the hash and block keys the
-// CookieStore was made with (sessions.NewCookieStore(keyPairs...)), in the
-// same order; the cookie name must be the gorilla session's name.
+// this package signs no one out. The cookie name must be the gorilla
+// session's name.
 //
-// A request whose cookie is not this package's but opens with keyPairs (as
-// gob-encoded values, under gorilla's 30-day default lifetime) gets a
-// session whose Data is convert(values); the cookie is written again on the
-// same response in this package's format. The session's lifetime
-// (WithMaxAge), its idle timeout (WithIdleTimeout) and Created count from
-// the gorilla cookie's last save, and the validator (WithValidator) sees it
-// like any other. The types stored in the gorilla session must still be
-// registered with gob. If convert fails, the request gets a new, empty
-// session whose Err wraps ErrMigration, and the error handler hears of it.
-// A request may bring the name more than once (cookies of other paths or
-// domains): a value of this package's that opens wins, then the first
-// gorilla session that converts.
+// A request that brings a gorilla cookie of the store, and no cookie of
+// this package's that authenticates, gets a session whose Data is
+// convert(values); the cookie is written again in this package's format on
+// the same response, and the gorilla cookie is deleted. The session's
+// lifetime (WithMaxAge), its idle timeout (WithIdleTimeout) and Created
+// count from the gorilla cookie's last save, its id is derived from the
+// gorilla cookie (so that a sign-out revokes copies of that cookie too),
+// and the validator sees it like any other. The types stored in the
+// gorilla session must still be registered with gob. If convert fails, the
+// request gets a new, empty session whose Err wraps ErrMigration, and the
+// error handler hears of it.
+//
+// While the option is on, the Manager never leaves a browser without a
+// cookie of its own: where it would delete its cookie (Destroy, a rejected
+// or invalid cookie) it writes an empty session instead, and every cookie
+// it writes lasts, in the browser, at least as long as the store's could.
+// A session that ended therefore does not come back from a gorilla cookie
+// the browser kept: see the README's "Moving from gorilla/sessions".
 //
 // Keep the option until the longest gorilla session has expired, then
 // remove it. The default is no migration.
-func WithGorillaMigration[T any](convert func(values map[any]any) (T, error), keyPairs ...[]byte) Option {
+func WithGorillaMigration[T any](store GorillaStore, convert func(values map[any]any) (T, error)) Option {
 	return func(c *config) {
 		if convert == nil {
 			c.errs = append(c.errs, errors.New("WithGorillaMigration: the conversion function is nil"))
 			return
 		}
-		if len(keyPairs) == 0 {
-			c.errs = append(c.errs, errors.New("WithGorillaMigration: no keys; pass the CookieStore's hash and block keys"))
+		if len(store.KeyPairs) == 0 {
+			c.errs = append(c.errs, errors.New("WithGorillaMigration: no keys; set GorillaStore.KeyPairs to the CookieStore's hash and block keys"))
 			return
 		}
-		codecs := securecookie.CodecsFromPairs(keyPairs...)
+		codecs := securecookie.CodecsFromPairs(store.KeyPairs...)
 		for i, codec := range codecs {
-			sc := codec.(*securecookie.SecureCookie)
-			sc.MaxAge(int(gorillaMaxAge / time.Second))
+			// Its age is checked against the Manager's clock instead.
+			sc := codec.(*securecookie.SecureCookie).MaxAge(0)
 			// securecookie records a bad key length and reports it on
 			// every Encode; find out now rather than at the first request.
 			if _, err := sc.Encode("probe", map[any]any{}); err != nil {
@@ -63,7 +87,15 @@ func WithGorillaMigration[T any](convert func(values map[any]any) (T, error), ke
 				return
 			}
 		}
-		c.migration = &gorillaMigration[T]{codecs: codecs, convert: convert}
+		mig := &gorillaMigration[T]{codecs: codecs, convert: convert, maxAge: gorillaMaxAge,
+			cookie: http.Cookie{Path: store.Path, Domain: store.Domain, MaxAge: -1}}
+		if store.MaxAge > 0 {
+			mig.maxAge = time.Duration(store.MaxAge) * time.Second
+		}
+		if mig.cookie.Path == "" {
+			mig.cookie.Path = "/"
+		}
+		c.migration = mig
 	}
 }
 
@@ -74,8 +106,10 @@ func (m *Manager[T]) loadGorilla(r *http.Request, now time.Time, s *Session[T], 
 	for _, v := range values {
 		isGorilla, err := m.migrate(v, now, s)
 		if isGorilla && err == nil {
-			s.present = present
-			return m.admit(r, s, now)
+			if err = m.admit(r, s, now); err == nil {
+				s.present = present
+				return s
+			}
 		}
 		if isGorilla && gorillaErr == nil {
 			gorillaErr = err
@@ -121,12 +155,15 @@ func (m *Manager[T]) migrate(value string, now time.Time, s *Session[T]) (ok boo
 	//    (authenticated by its MAC): the closest to a creation time gorilla
 	//    keeps, and what a validator's "signed out everywhere at" needs.
 	//    The last save is also the last use gorilla records, so the idle
-	//    timeout counts from it as well.
+	//    timeout counts from it as well, and the old store's MaxAge.
 	created := sealedTime(now)
 	if saved < now.Unix() {
 		created = time.Unix(saved, 0)
 	}
 	age := now.Sub(created).Round(time.Second)
+	if !now.Before(created.Add(m.migration.maxAge)) {
+		return true, fmt.Errorf("%w: gorilla session last saved %s ago, past the old store's MaxAge of %s", ErrExpired, age, m.migration.maxAge)
+	}
 	if !now.Before(created.Add(m.maxAge)) {
 		return true, fmt.Errorf("%w: gorilla session last saved %s ago, past the lifetime of %s", ErrExpired, age, m.maxAge)
 	}
@@ -135,7 +172,19 @@ func (m *Manager[T]) migrate(value string, now time.Time, s *Session[T]) (ok boo
 	}
 	// Its id comes from the cookie, so that converting the same cookie
 	// again gives the same session, which a sign-out revoked.
-	*s = Session[T]{m: m, Data: data, created: created, issued: sealedTime(now), id: legacyID(mac), stale: true}
+	*s = Session[T]{m: m, Data: data, created: created, issued: sealedTime(now), id: legacyID(mac), stale: true, converted: true}
 	m.fillNilMap(s) // convert may return a nil map
 	return true, nil
+}
+
+// deleteGorillaCookie deletes the old store's cookie, where it was set. A
+// cookie at the same path and domain as the Manager's is replaced by the
+// Manager's own line instead: a deleting line would delete that too.
+func (m *Manager[T]) deleteGorillaCookie(h http.Header) {
+	c := m.migration.cookie
+	if c.Path == m.cookie.Path && strings.EqualFold(strings.TrimPrefix(c.Domain, "."), strings.TrimPrefix(m.cookie.Domain, ".")) {
+		return
+	}
+	c.Name, c.Secure = m.name, m.cookie.Secure
+	h.Add("Set-Cookie", c.String())
 }

@@ -29,6 +29,8 @@ func gorillaCookie(t testing.TB, name string, values map[any]any, keyPairs ...[]
 var (
 	gorillaHash  = bytes.Repeat([]byte("h"), 32)
 	gorillaBlock = bytes.Repeat([]byte("b"), 32)
+	// gorillaStore is the old store, at gorilla's default attributes.
+	gorillaStore = GorillaStore{KeyPairs: [][]byte{gorillaHash, gorillaBlock}}
 )
 
 // gorillaClock is a test clock a minute after the real time. securecookie
@@ -51,7 +53,7 @@ func convertUser(values map[any]any) (user, error) {
 func TestGorillaMigration(t *testing.T) {
 	var hookErr error
 	clock := gorillaClock()
-	m := newTestManager[user](t, clock, WithGorillaMigration(convertUser, gorillaHash, gorillaBlock),
+	m := newTestManager[user](t, clock, WithGorillaMigration(gorillaStore, convertUser),
 		WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) { hookErr = err }))
 	tests := []struct {
 		name    string
@@ -121,7 +123,7 @@ func TestGorillaMigrationHonoursTheIdleTimeout(t *testing.T) {
 		{3 * time.Hour, nil},
 		{0, nil},
 	} {
-		m := newTestManager[user](t, clock, WithGorillaMigration(convertUser, gorillaHash, gorillaBlock), WithIdleTimeout(tt.idle))
+		m := newTestManager[user](t, clock, WithGorillaMigration(gorillaStore, convertUser), WithIdleTimeout(tt.idle))
 		req := httptest.NewRequest("GET", "/", nil)
 		req.Header.Set("Cookie", "session="+gorilla)
 		s := m.Load(req)
@@ -137,7 +139,7 @@ func TestGorillaMigrationHonoursTheIdleTimeout(t *testing.T) {
 // but a value that opens as this package's wins.
 func TestGorillaMigrationOfALaterValue(t *testing.T) {
 	clock := gorillaClock()
-	m := newTestManager[user](t, clock, WithGorillaMigration(convertUser, gorillaHash, gorillaBlock))
+	m := newTestManager[user](t, clock, WithGorillaMigration(gorillaStore, convertUser))
 	gorilla := gorillaCookie(t, "session", map[any]any{"name": "ada"}, gorillaHash, gorillaBlock)
 	other := gorillaCookie(t, "session", map[any]any{"name": "eve"}, gorillaHash, gorillaBlock)
 	ours, err := m.keys.seal("session", &envelope{created: clock.Now(), issued: clock.Now(), data: []byte(`{"Name":"bob"}`)})
@@ -186,7 +188,7 @@ func TestGorillaMigrationOfALaterValue(t *testing.T) {
 	// then why the first one found could not be taken over. The error
 	// handler hears of a failed conversion wherever it came.
 	idle := newTestManager[user](t, &testClock{t: time.Now().Add(2 * time.Hour)}, WithIdleTimeout(time.Hour),
-		WithGorillaMigration(convertUser, gorillaHash, gorillaBlock))
+		WithGorillaMigration(gorillaStore, convertUser))
 	expiredOurs, err := idle.keys.seal("session", &envelope{created: t0, issued: t0, data: []byte(`{}`)})
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +201,10 @@ func TestGorillaMigrationOfALaterValue(t *testing.T) {
 	}{
 		{"unconvertible first", m, []string{unconvertible, "junk"}, ErrMigration, ErrMigration},
 		{"unconvertible after junk", m, []string{"junk", unconvertible}, ErrMigration, ErrMigration},
-		{"unconvertible after an expired value of ours", idle, []string{expiredOurs, unconvertible}, ErrExpired, ErrMigration},
+		// A cookie of ours that authenticates, expired or not, means this
+		// browser was served since the migration: no gorilla cookie
+		// comes back to life there.
+		{"unconvertible after an expired value of ours", idle, []string{expiredOurs, unconvertible}, ErrExpired, nil},
 		{"expired gorilla first", idle, []string{gorilla, "junk"}, ErrExpired, nil},
 		{"expired gorilla after junk", idle, []string{"junk", gorilla}, ErrExpired, nil},
 		{"expired gorilla, then unconvertible", idle, []string{"junk", gorilla, unconvertible}, ErrExpired, ErrMigration},
@@ -217,8 +222,8 @@ func TestGorillaMigrationOfALaterValue(t *testing.T) {
 // A conversion that returns a nil map gives a map session ready for
 // assignment, like every other path.
 func TestGorillaMigrationToANilMap(t *testing.T) {
-	m := newTestManager[map[string]string](t, gorillaClock(), WithGorillaMigration(
-		func(map[any]any) (map[string]string, error) { return nil, nil }, gorillaHash, gorillaBlock))
+	m := newTestManager[map[string]string](t, gorillaClock(), WithGorillaMigration(gorillaStore,
+		func(map[any]any) (map[string]string, error) { return nil, nil }))
 	req := httptest.NewRequest("GET", "/", nil)
 	req.Header.Set("Cookie", "session="+gorillaCookie(t, "session", map[any]any{"n": 3}, gorillaHash, gorillaBlock))
 	s := m.Load(req)
@@ -235,10 +240,10 @@ func TestGorillaMigrationOptionErrors(t *testing.T) {
 		opt  Option
 		want string
 	}{
-		{"no keys", WithGorillaMigration(convertUser), "no keys"},
-		{"nil conversion", WithGorillaMigration[user](nil, gorillaHash), "nil"},
-		{"bad block key", WithGorillaMigration(convertUser, gorillaHash, []byte("short")), "key pair 1"},
-		{"other type", WithGorillaMigration(func(map[any]any) (int, error) { return 0, nil }, gorillaHash), "converts to int"},
+		{"no keys", WithGorillaMigration(GorillaStore{}, convertUser), "no keys"},
+		{"nil conversion", WithGorillaMigration[user](gorillaStore, nil), "nil"},
+		{"bad block key", WithGorillaMigration(GorillaStore{KeyPairs: [][]byte{gorillaHash, []byte("short")}}, convertUser), "key pair 1"},
+		{"other type", WithGorillaMigration(gorillaStore, func(map[any]any) (int, error) { return 0, nil }), "converts to int"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -291,7 +296,7 @@ func TestSecureCookieFormatThroughTheMiddleware(t *testing.T) {
 
 func TestMigrationFailureIsLogged(t *testing.T) {
 	var logs bytes.Buffer
-	m := newTestManager[user](t, newClock(), WithGorillaMigration(convertUser, gorillaHash, gorillaBlock),
+	m := newTestManager[user](t, newClock(), WithGorillaMigration(gorillaStore, convertUser),
 		WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	b := newBrowser(t)
 	b.cookies["session"] = gorillaCookie(t, "session", map[any]any{"x": 1}, gorillaHash, gorillaBlock)
@@ -310,4 +315,121 @@ func tamper(v string) string {
 		c = 'B'
 	}
 	return v[:i] + string(c) + v[i+1:]
+}
+
+// setCookies returns the response's Set-Cookie lines, parsed.
+func setCookies(t *testing.T, rec *httptest.ResponseRecorder) []*http.Cookie {
+	t.Helper()
+	var cs []*http.Cookie
+	for _, line := range rec.Header().Values("Set-Cookie") {
+		c, err := http.ParseSetCookie(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+// A sign-out is not undone by the old gorilla cookie. When the old store
+// set its cookie for another path or domain, the browser keeps both; every
+// response that converts, destroys or clears deletes the old cookie where
+// it was set, and an empty session of ours stays in its place, so that a
+// gorilla cookie the browser kept anyway is never converted again. A copy
+// of the gorilla cookie replayed elsewhere gives the session it became,
+// whose sign-out revoked it.
+func TestGorillaSignOutIsNotUndone(t *testing.T) {
+	clock := gorillaClock()
+	store := GorillaStore{KeyPairs: [][]byte{gorillaHash, gorillaBlock}, Path: "/app", MaxAge: 3600}
+	m := newTestManager[user](t, clock, WithGorillaMigration(store, convertUser))
+	gorilla := "session=" + gorillaCookie(t, "session", map[any]any{"name": "ada"}, gorillaHash, gorillaBlock)
+	serve := func(cookies string, fn func(s *Session[user])) (*Session[user], *httptest.ResponseRecorder) {
+		t.Helper()
+		req := httptest.NewRequest("GET", "/app/", nil)
+		req.Header.Set("Cookie", cookies)
+		rec := httptest.NewRecorder()
+		var s *Session[user]
+		handle(m, func(got *Session[user]) { s = got; fn(got) }).ServeHTTP(rec, req)
+		return s, rec
+	}
+	// checkResponse wants our cookie written, for at least the old
+	// store's lifetime, and the old one deleted at /app.
+	checkResponse := func(step string, rec *httptest.ResponseRecorder) (ours string) {
+		t.Helper()
+		deleted := false
+		for _, c := range setCookies(t, rec) {
+			switch {
+			case c.Path == "/app" && c.MaxAge < 0:
+				deleted = true
+			case c.Path == "/" && c.MaxAge >= 3600:
+				ours = c.Name + "=" + c.Value
+			default:
+				t.Errorf("%s: unexpected Set-Cookie %s", step, c)
+			}
+		}
+		if !deleted || ours == "" {
+			t.Fatalf("%s: Set-Cookie %q: want ours written and the gorilla cookie deleted at /app", step, rec.Header().Values("Set-Cookie"))
+		}
+		return ours
+	}
+
+	s, rec := serve(gorilla, func(*Session[user]) {})
+	if s.Data.Name != "ada" {
+		t.Fatalf("not converted: err %v", s.Err())
+	}
+	ours := checkResponse("converting", rec)
+
+	// The browser kept the gorilla cookie; the user signs out.
+	_, rec = serve(gorilla+"; "+ours, func(s *Session[user]) { s.Destroy() })
+	tombstone := checkResponse("signing out", rec)
+	if s, _ := serve(gorilla+"; "+tombstone, func(*Session[user]) {}); s.Data.Name != "" {
+		t.Errorf("after sign-out, the kept gorilla cookie signed the user back in")
+	}
+	// The gorilla cookie replayed from another browser.
+	if s, _ := serve(gorilla, func(*Session[user]) {}); !errors.Is(s.Err(), ErrRevoked) || s.Data.Name != "" {
+		t.Errorf("a copy of the gorilla cookie after sign-out: err %v, data %+v", s.Err(), s.Data)
+	}
+
+	// Without a store of revocations, the rule needs no server state: a
+	// cookie of ours that authenticates, even expired, keeps the gorilla
+	// cookie from converting, and the response replaces it.
+	stateless := newTestManager[user](t, clock, WithGorillaMigration(store, convertUser), WithRevocation(nil))
+	m = stateless
+	_, rec = serve(gorilla, func(*Session[user]) {})
+	ours = checkResponse("converting", rec)
+	clock.Advance(DefaultMaxAge + time.Minute)
+	s, rec = serve(gorilla+"; "+ours, func(*Session[user]) {})
+	if !errors.Is(s.Err(), ErrExpired) || s.Data.Name != "" {
+		t.Errorf("an expired cookie of ours with the gorilla cookie: err %v, data %+v", s.Err(), s.Data)
+	}
+	checkResponse("clearing the expired cookie", rec)
+}
+
+// The old store's MaxAge bounds which gorilla cookies convert: one that
+// store would have refused is not taken over.
+func TestGorillaMigrationHonoursTheStoreMaxAge(t *testing.T) {
+	gorilla := "session=" + gorillaCookie(t, "session", map[any]any{"name": "ada"}, gorillaHash, gorillaBlock)
+	saved := time.Now()
+	tests := []struct {
+		name   string
+		maxAge int
+		age    time.Duration
+		want   error
+	}{
+		{"within MaxAge(900)", 900, 14 * time.Minute, nil},
+		{"past MaxAge(900)", 900, 16 * time.Minute, ErrExpired},
+		{"within the default, 30 days", 0, 29 * 24 * time.Hour, nil},
+		{"past the default, 30 days", 0, 31 * 24 * time.Hour, ErrExpired},
+	}
+	for _, tt := range tests {
+		clock := &testClock{t: saved.Add(tt.age)}
+		store := GorillaStore{KeyPairs: [][]byte{gorillaHash, gorillaBlock}, MaxAge: tt.maxAge}
+		m := newTestManager[user](t, clock, WithGorillaMigration(store, convertUser), WithMaxAge(60*24*time.Hour))
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("Cookie", gorilla)
+		s := m.Load(req)
+		if !errors.Is(s.Err(), tt.want) || (tt.want == nil) != (s.Data.Name == "ada") {
+			t.Errorf("%s: err %v, data %+v; want %v", tt.name, s.Err(), s.Data, tt.want)
+		}
+	}
 }

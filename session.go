@@ -25,7 +25,10 @@ type Session[T any] struct {
 	isNew   bool
 	stale   bool // sealed by an older key, or in the other format
 	idGiven bool // a browser holds the id: ending the session revokes it
-	flashes []string
+	// converted: the session came from a gorilla cookie, which the
+	// response deletes.
+	converted bool
+	flashes   []string
 	// orig is Data serialised as the cookie brought it (for a new session,
 	// the zero value's): at commit, a change is a difference from it.
 	orig []byte
@@ -129,6 +132,5 @@ func (s *Session[T]) written(data []byte, id SessionID, created, issued time.Tim
 	s.present = present
 	s.idGiven = present != 0
 	s.cookieFlashes = len(s.flashes)
-	s.flashesChanged, s.destroyed, s.renewed, s.stale = false, false, false, false
-	s.err = nil
+	s.flashesChanged, s.destroyed, s.renewed, s.stale, s.converted = false, false, false, false, false
 }

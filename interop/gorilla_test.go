@@ -74,7 +74,7 @@ func newManager(t *testing.T, hook func(error)) *cookiesession.Manager[Account] 
 		t.Fatal(err)
 	}
 	m, err := cookiesession.New[Account](keys,
-		cookiesession.WithGorillaMigration(fromGorilla, hashKey, blockKey),
+		cookiesession.WithGorillaMigration(cookiesession.GorillaStore{KeyPairs: [][]byte{hashKey, blockKey}}, fromGorilla),
 		cookiesession.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) { hook(err) }))
 	if err != nil {
 		t.Fatal(err)
