@@ -15,7 +15,80 @@ FUZZTIME_LONG ?= 3m
 # last two releases, and the library must hold on each. GOTOOLCHAIN fetches
 # it through the module proxy, like the tools above.
 GO_NEWEST     ?= go1.27.4
-CHROMIUM      ?= $(shell command -v chromium chromium-browser google-chrome 2>/dev/null | head -n1)
+
+# The e2e tests drive Chromium or Chrome. CHROMIUM, set in the environment
+# or on make's command line, names the program to use (a path, or a command
+# on PATH), and nothing is installed. Unset, the first of the names below
+# found on PATH is used, and only if there is none is Debian's package
+# installed. The tests get the program chosen in the same variable.
+CHROMIUM_NAMES := chromium chromium-browser google-chrome google-chrome-stable
+export CHROMIUM
+
+# PICK defines a shell function for recipes: pick VALUE NAME... prints the
+# absolute path of the program VALUE names, or when VALUE is empty of the
+# first NAME on PATH. Its status is 1 when VALUE is empty and no NAME is
+# found, 2 when VALUE names no executable file.
+PICK = pick() { \
+	  v="$$1"; shift; p=; \
+	  if [ -n "$$v" ]; then \
+	    case "$$v" in */*) p="$$v" ;; *) p="$$(command -v "$$v" 2>/dev/null)" ;; esac; \
+	    [ -f "$$p" ] && [ -x "$$p" ] || return 2; \
+	  else \
+	    for n in "$$@"; do p="$$(command -v "$$n" 2>/dev/null)" && [ -n "$$p" ] && break; p=; done; \
+	    [ -n "$$p" ] || return 1; \
+	  fi; \
+	  case "$$p" in /*) ;; *) p="$$PWD/$$p" ;; esac; \
+	  echo "$$p"; \
+	}
+
+# APT_INSTALL is a shell script, run as root with the packages as its
+# arguments: it installs them and what they depend on, not what they merely
+# recommend (for chromium on Debian 12, 90 packages more, and upgrades of
+# systemd, udev and perl); nothing is upgraded beyond what they need. While
+# it runs, a policy-rc.d, unless the machine has its own, forbids packages
+# to start services: the tests start what they need themselves.
+APT_INSTALL = set -e; \
+	if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	  trap "rm -f /usr/sbin/policy-rc.d" EXIT; trap "exit 130" HUP INT TERM; \
+	  printf "\#!/bin/sh\n\# make: no service starts while the tests install their programs.\nexit 101\n" >/usr/sbin/policy-rc.d; \
+	  chmod 755 /usr/sbin/policy-rc.d; \
+	fi; \
+	apt-get update; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=300 "$$@"
+
+comma := ,
+empty :=
+space := $(empty) $(empty)
+# $(call either,A B C) is "A, B or C".
+either = $(if $(word 2,$(1)),$(subst $(space),$(comma) ,$(wordlist 2,$(words $(1)),x $(1))) or $(lastword $(1)),$(1))
+
+# $(call install_program,TARGET,VARIABLE,NAMES,PACKAGE,WHAT): the recipe of
+# the target that provides a program: nothing if VARIABLE or NAMES find it,
+# else Debian's PACKAGE if apt-get can run (as root, or through sudo without
+# a password), else an error saying how to install it.
+define install_program
+@$(PICK); pick "$$$(2)" $(3) >/dev/null; found=$$?; \
+	notfound="no $(call either,$(3)) on PATH, and $(2) is unset"; \
+	if [ $$found = 0 ]; then \
+	  exit 0; \
+	elif [ $$found = 2 ]; then \
+	  echo "make $(1): $(2)=$$$(2) is not an executable file; set it to $(5)'s path, or unset it to look for $(call either,$(3)) on PATH" >&2; exit 1; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "make $(1): $$notfound; install $(5) with your system's package manager, or set $(2) to its path, then run make again" >&2; exit 1; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "make $(1): $$notfound: installing Debian's $(4) with apt-get install --no-install-recommends"; \
+	  sh -c '$(APT_INSTALL)' sh $(4); \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	  echo "make $(1): $$notfound: installing Debian's $(4) with sudo apt-get install --no-install-recommends"; \
+	  sudo -n sh -c '$(APT_INSTALL)' sh $(4); \
+	else \
+	  echo "make $(1): $$notfound; install it with: sudo apt-get install --no-install-recommends $(4), or set $(2) to its path, then run make again" >&2; exit 1; \
+	fi
+endef
+
+# TEST_PROGRAMS sets the shell variable chromium to the program the tests
+# use, for recipes that run after make chromium.
+TEST_PROGRAMS = $(PICK); chromium="$$(pick "$$CHROMIUM" $(CHROMIUM_NAMES))"
 
 .PHONY: test fmt vet staticcheck race newest-go fuzz fuzz-short e2e chromium bench
 
@@ -36,7 +109,9 @@ staticcheck: $(STATICCHECK)
 
 # The e2e module's tests drive Chromium, so make race needs it.
 race: chromium
-	@for m in $(MODULES); do echo "go test -race $$m"; (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
+	@$(TEST_PROGRAMS); \
+	for m in $(MODULES); do echo "go test -race $$m"; \
+	  (cd $$m && CHROMIUM="$$chromium" $(GO) test -race -count=1 ./...) || exit 1; done
 
 # Every module but the browser tests' (run by make race), on GO_NEWEST.
 # From Go 1.27, encoding/json runs on json/v2, and the compiled codec must
@@ -45,20 +120,9 @@ newest-go:
 	@for m in $(filter-out ./e2e,$(MODULES)); do echo "go test $$m with $(GO_NEWEST)"; \
 	  (cd $$m && GOTOOLCHAIN=$(GO_NEWEST) $(GO) test -count=1 ./...) || exit 1; done
 
-# Installs Debian's chromium package when no Chromium is on PATH, if
-# apt-get can run (as root, or through sudo without a password).
+# make chromium provides the browser the tests need; see CHROMIUM above.
 chromium:
-	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
-	  exit 0; \
-	elif ! command -v apt-get >/dev/null 2>&1; then \
-	  echo "make chromium: the e2e tests need Chromium; install it with your system's package manager (chromium or chromium-browser), then run make again" >&2; exit 1; \
-	elif [ "$$(id -u)" = 0 ]; then \
-	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
-	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
-	  sudo -n apt-get update && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
-	else \
-	  echo "make chromium: the e2e tests need Chromium; install it with: sudo apt-get install chromium, then run make again" >&2; exit 1; \
-	fi
+	$(call install_program,chromium,CHROMIUM,$(CHROMIUM_NAMES),chromium,Chromium)
 
 # go test -fuzz takes one target of one package at a time.
 define run_fuzz
