@@ -16,13 +16,15 @@ FUZZTIME_LONG ?= 3m
 # it through the module proxy, like the tools above.
 GO_NEWEST     ?= go1.27.4
 
-# The e2e tests drive Chromium or Chrome. CHROMIUM, set in the environment
-# or on make's command line, names the program to use (a path, or a command
-# on PATH), and nothing is installed. Unset, the first of the names below
-# found on PATH is used, and only if there is none is Debian's package
-# installed. The tests get the program chosen in the same variable.
+# The e2e tests drive Chromium or Chrome, and the Redis store's tests start
+# redis-server. CHROMIUM and REDIS_SERVER, set in the environment or on
+# make's command line, name the program to use (a path, or a command on
+# PATH), and nothing is installed. Unset, the first of the names below found
+# on PATH is used, and only if there is none is Debian's package installed.
+# The tests get the program chosen in the same variables.
 CHROMIUM_NAMES := chromium chromium-browser google-chrome google-chrome-stable
-export CHROMIUM
+REDIS_NAMES    := redis-server
+export CHROMIUM REDIS_SERVER
 
 # PICK defines a shell function for recipes: pick VALUE NAME... prints the
 # absolute path of the program VALUE names, or when VALUE is empty of the
@@ -46,7 +48,9 @@ PICK = pick() { \
 # recommend (for chromium on Debian 12, 90 packages more, and upgrades of
 # systemd, udev and perl); nothing is upgraded beyond what they need. While
 # it runs, a policy-rc.d, unless the machine has its own, forbids packages
-# to start services: the tests start what they need themselves.
+# to start services: redis-server's would start a daemon on port 6379 (or,
+# on a machine whose init cannot start it, fail the install), and the tests
+# start their own.
 APT_INSTALL = set -e; \
 	if [ ! -e /usr/sbin/policy-rc.d ]; then \
 	  trap "rm -f /usr/sbin/policy-rc.d" EXIT; trap "exit 130" HUP INT TERM; \
@@ -86,11 +90,11 @@ define install_program
 	fi
 endef
 
-# TEST_PROGRAMS sets the shell variable chromium to the program the tests
-# use, for recipes that run after make chromium.
-TEST_PROGRAMS = $(PICK); chromium="$$(pick "$$CHROMIUM" $(CHROMIUM_NAMES))"
+# TEST_PROGRAMS sets the shell variables chromium and redis to the programs
+# the tests use, for recipes that run after make chromium and make redis.
+TEST_PROGRAMS = $(PICK); chromium="$$(pick "$$CHROMIUM" $(CHROMIUM_NAMES))"; redis="$$(pick "$$REDIS_SERVER" $(REDIS_NAMES))"
 
-.PHONY: test fmt vet staticcheck race newest-go fuzz fuzz-short e2e chromium bench
+.PHONY: test fmt vet staticcheck race newest-go fuzz fuzz-short e2e chromium redis bench
 
 test: fmt vet staticcheck race newest-go fuzz-short
 
@@ -107,22 +111,28 @@ $(STATICCHECK):
 staticcheck: $(STATICCHECK)
 	@for m in $(MODULES); do echo "staticcheck $$m"; (cd $$m && $(STATICCHECK) ./...) || exit 1; done
 
-# The e2e module's tests drive Chromium, so make race needs it.
-race: chromium
+# The e2e module's tests drive Chromium, and the Redis store's start
+# redis-server, so make race needs both.
+race: chromium redis
 	@$(TEST_PROGRAMS); \
 	for m in $(MODULES); do echo "go test -race $$m"; \
-	  (cd $$m && CHROMIUM="$$chromium" $(GO) test -race -count=1 ./...) || exit 1; done
+	  (cd $$m && CHROMIUM="$$chromium" REDIS_SERVER="$$redis" $(GO) test -race -count=1 ./...) || exit 1; done
 
 # Every module but the browser tests' (run by make race), on GO_NEWEST.
 # From Go 1.27, encoding/json runs on json/v2, and the compiled codec must
-# still write and read what it does.
-newest-go:
-	@for m in $(filter-out ./e2e,$(MODULES)); do echo "go test $$m with $(GO_NEWEST)"; \
-	  (cd $$m && GOTOOLCHAIN=$(GO_NEWEST) $(GO) test -count=1 ./...) || exit 1; done
+# still write and read what it does. The Redis store's tests run here too.
+newest-go: redis
+	@$(TEST_PROGRAMS); \
+	for m in $(filter-out ./e2e,$(MODULES)); do echo "go test $$m with $(GO_NEWEST)"; \
+	  (cd $$m && REDIS_SERVER="$$redis" GOTOOLCHAIN=$(GO_NEWEST) $(GO) test -count=1 ./...) || exit 1; done
 
-# make chromium provides the browser the tests need; see CHROMIUM above.
+# make chromium and make redis provide the programs the tests need; see
+# CHROMIUM and REDIS_SERVER above.
 chromium:
 	$(call install_program,chromium,CHROMIUM,$(CHROMIUM_NAMES),chromium,Chromium)
+
+redis:
+	$(call install_program,redis,REDIS_SERVER,$(REDIS_NAMES),redis-server,redis-server)
 
 # go test -fuzz takes one target of one package at a time.
 define run_fuzz
