@@ -1,5 +1,7 @@
-# make test runs every check the project has; CI runs exactly this.
-# It needs only Go: the tools it uses are installed on first use.
+# make test runs every check the project has; CI runs exactly this, on a
+# fresh Debian machine with only Go installed. The programs the checks need
+# are installed on first use, and the first line make test prints says
+# which it will install with apt-get and fetch through the Go module proxy.
 
 GO            ?= go
 BIN           := $(CURDIR)/bin
@@ -94,9 +96,29 @@ endef
 # the tests use, for recipes that run after make chromium and make redis.
 TEST_PROGRAMS = $(PICK); chromium="$$(pick "$$CHROMIUM" $(CHROMIUM_NAMES))"; redis="$$(pick "$$REDIS_SERVER" $(REDIS_NAMES))"
 
-.PHONY: test fmt vet staticcheck race newest-go fuzz fuzz-short e2e chromium redis bench
+# One step at a time: plan's line must come first, and two apt-get cannot
+# run at once.
+.NOTPARALLEL:
 
-test: fmt vet staticcheck race newest-go fuzz-short
+.PHONY: test plan fmt vet staticcheck race newest-go fuzz fuzz-short e2e chromium redis bench
+
+test: plan fmt vet staticcheck race newest-go fuzz-short
+
+# plan says, first, what make test is about to install and fetch, and
+# which programs it found.
+plan:
+	@$(PICK); apt=; uses=; fetch=; \
+	if p="$$(pick "$$CHROMIUM" $(CHROMIUM_NAMES))"; then uses="$$p"; \
+	elif [ -z "$$CHROMIUM" ]; then apt="chromium"; \
+	else uses="CHROMIUM=$$CHROMIUM (not an executable file)"; fi; \
+	if p="$$(pick "$$REDIS_SERVER" $(REDIS_NAMES))"; then uses="$${uses:+$$uses and }$$p"; \
+	elif [ -z "$$REDIS_SERVER" ]; then apt="$${apt:+$$apt and }redis-server"; \
+	else uses="$${uses:+$$uses and }REDIS_SERVER=$$REDIS_SERVER (not an executable file)"; fi; \
+	[ -x "$(STATICCHECK)" ] || fetch="staticcheck $(STATICCHECK_VERSION)"; \
+	if [ "$$($(GO) env GOVERSION)" != "$(GO_NEWEST)" ] && ! [ -d "$$($(GO) env GOMODCACHE)/golang.org/toolchain@v0.0.1-$(GO_NEWEST).$$($(GO) env GOOS)-$$($(GO) env GOARCH)" ]; then \
+	  fetch="$${fetch:+$$fetch and }the $(GO_NEWEST) toolchain (the tests run on it too)"; fi; \
+	echo "make test: installs $${apt:+Debian's }$${apt:-nothing}$${apt:+ (apt-get install --no-install-recommends, as none is on PATH)}$${uses:+, uses $$uses};" \
+	  "fetches $${fetch:-nothing}$${fetch:+ through the Go module proxy}"
 
 fmt:
 	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
