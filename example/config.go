@@ -121,7 +121,20 @@ func loadKeys(getenv func(string) string) (keys *cookiesession.Keyring, ephemera
 	// getenv, so that tests need not touch the process environment.
 	keys, err = cookiesession.ParseKeyring(v)
 	if err != nil {
-		return nil, false, fmt.Errorf("%s: %w", envKeys, err)
+		return nil, false, keysError(err)
 	}
 	return keys, false, nil
+}
+
+// keysError words err, an error of ParseKeyring's, as KeyringFromEnv words
+// it for SESSION_KEYS: the variable's name between ErrInvalidKeys and the
+// problem, "invalid session keys: SESSION_KEYS: key 2 decodes to 16 bytes;
+// ...", so that the app's message is the library's, which the README
+// quotes. TestKeysErrorIsTheLibrarys holds the two to the same words.
+func keysError(err error) error {
+	problem, ok := strings.CutPrefix(err.Error(), cookiesession.ErrInvalidKeys.Error()+": ")
+	if !ok {
+		return fmt.Errorf("%s: %w", envKeys, err)
+	}
+	return fmt.Errorf("%w: %s: %s", cookiesession.ErrInvalidKeys, envKeys, problem)
 }

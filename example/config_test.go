@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ce967478/cookiesession"
 )
 
 // env returns a getenv that reads from vars.
@@ -109,7 +112,7 @@ func TestSecureCookies(t *testing.T) {
 
 func TestLoadKeys(t *testing.T) {
 	t.Parallel()
-	good := "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY" // 32 bytes, unpadded
+	good := testKeys
 	tests := []struct {
 		name          string
 		value         string
@@ -129,7 +132,7 @@ func TestLoadKeys(t *testing.T) {
 			t.Parallel()
 			keys, ephemeral, err := loadKeys(env(map[string]string{"SESSION_KEYS": tt.value}))
 			if tt.wantErr != "" {
-				if err == nil || !strings.HasPrefix(err.Error(), "SESSION_KEYS: ") || !strings.Contains(err.Error(), tt.wantErr) {
+				if err == nil || !strings.HasPrefix(err.Error(), "invalid session keys: SESSION_KEYS: ") || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error %v; want one naming SESSION_KEYS and saying %q", err, tt.wantErr)
 				}
 				if strings.Contains(err.Error(), tt.value) {
@@ -144,5 +147,37 @@ func TestLoadKeys(t *testing.T) {
 				t.Errorf("ephemeral %v, %d keys; want %v, %d", ephemeral, keys.Len(), tt.wantEphemeral, tt.wantKeys)
 			}
 		})
+	}
+}
+
+// TestKeysErrorIsTheLibrarys holds the app's SESSION_KEYS errors to the
+// words of cookiesession.KeyringFromEnv, which the README quotes. It sets
+// the process environment, so it cannot run in parallel.
+func TestKeysErrorIsTheLibrarys(t *testing.T) {
+	short := "MDEyMzQ1Njc4OWFiY2RlZg" // 16 bytes
+	for _, value := range []string{
+		"not base64!",
+		"c2hvcnQ",
+		testKeys + ",",
+		testKeys + "," + short,
+		testKeys + ", " + testKeys,
+		"-_+/",
+	} {
+		t.Setenv("SESSION_KEYS", value)
+		_, want := cookiesession.KeyringFromEnv("")
+		_, _, got := loadKeys(env(map[string]string{"SESSION_KEYS": value}))
+		if want == nil || got == nil || got.Error() != want.Error() {
+			t.Errorf("SESSION_KEYS=%q:\n got %v\nwant %v (KeyringFromEnv's)", value, got, want)
+		}
+		if !errors.Is(got, cookiesession.ErrInvalidKeys) {
+			t.Errorf("SESSION_KEYS=%q: %v is not ErrInvalidKeys", value, got)
+		}
+	}
+
+	// The README's example.
+	const readme = "invalid session keys: SESSION_KEYS: key 2 decodes to 16 bytes; at least 32 are needed; "
+	_, _, err := loadKeys(env(map[string]string{"SESSION_KEYS": testKeys + "," + short}))
+	if err == nil || !strings.HasPrefix(err.Error(), readme) {
+		t.Errorf("error %v; want one starting %q", err, readme)
 	}
 }

@@ -58,6 +58,10 @@ func TestRunConfigErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.variable) {
 				t.Fatalf("run: %v; want an error naming %s", err, tt.variable)
 			}
+			// Key errors read as cookiesession.KeyringFromEnv's.
+			if tt.variable == "SESSION_KEYS" && !strings.HasPrefix(err.Error(), "invalid session keys: SESSION_KEYS: ") {
+				t.Errorf("run: %v; want the library's wording, invalid session keys: SESSION_KEYS: ...", err)
+			}
 			if strings.Contains(stderr.String(), "listening") {
 				t.Errorf("run listened despite the error; log:\n%s", stderr.String())
 			}
