@@ -108,12 +108,21 @@ func loopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// loadKeys returns the Keyring SESSION_KEYS holds. When it is unset or
-// empty it returns a throw-away key, and ephemeral is true: sessions then
-// end when the process does, and are not shared between instances.
+// loadKeys returns the Keyring SESSION_KEYS holds. When it is unset it
+// returns a throw-away key, and ephemeral is true: sessions then end when
+// the process does, and are not shared between instances.
+//
+// As for cookiesession.KeyringFromEnv, only a missing value means no keys.
+// A value of blanks only is a list of no keys, refused like any other bad
+// one: it is a slip (a template or a quote gone wrong), and taken for unset
+// it would run a server on a throw-away key that signs everyone out at
+// each restart. The empty value is the exception: SESSION_KEYS= counts as
+// unset, as it does for every variable the app reads (getenv cannot tell
+// the two apart anyway), so that SESSION_KEYS= go run ./example gives the
+// development default whatever the shell exports.
 func loadKeys(getenv func(string) string) (keys *cookiesession.Keyring, ephemeral bool, err error) {
 	v := getenv(envKeys)
-	if strings.TrimSpace(v) == "" {
+	if v == "" {
 		keys, err = cookiesession.NewKeyring(cookiesession.GenerateSecret())
 		return keys, true, err
 	}

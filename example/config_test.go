@@ -115,14 +115,21 @@ func TestLoadKeys(t *testing.T) {
 	good := testKeys
 	tests := []struct {
 		name          string
+		unset         bool
 		value         string
 		wantEphemeral bool
 		wantKeys      int
 		wantErr       string
 	}{
-		{name: "unset", wantEphemeral: true, wantKeys: 1},
-		{name: "blank", value: "  ", wantEphemeral: true, wantKeys: 1},
+		{name: "unset", unset: true, wantEphemeral: true, wantKeys: 1},
+		{name: "empty", value: "", wantEphemeral: true, wantKeys: 1}, // as unset
 		{name: "one key", value: good, wantKeys: 1},
+		{name: "blanks around", value: " " + good + "\t", wantKeys: 1},
+		{name: "two keys", value: good + ", " + cookiesession.EncodeSecret(cookiesession.GenerateSecret()), wantKeys: 2},
+
+		// Blanks are a list of no keys, not unset.
+		{name: "blank", value: "  ", wantErr: "the list is empty"},
+		{name: "tab and newline", value: "\t\n", wantErr: "the list is empty"},
 		{name: "not base64", value: "not base64!", wantErr: "key 1 is not valid base64"},
 		{name: "too short", value: "c2hvcnQ", wantErr: "key 1 decodes to 5 bytes"},
 		{name: "stray comma", value: good + ",", wantErr: "key 2 is empty"},
@@ -130,12 +137,16 @@ func TestLoadKeys(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			keys, ephemeral, err := loadKeys(env(map[string]string{"SESSION_KEYS": tt.value}))
+			vars := map[string]string{"SESSION_KEYS": tt.value}
+			if tt.unset {
+				vars = nil
+			}
+			keys, ephemeral, err := loadKeys(env(vars))
 			if tt.wantErr != "" {
 				if err == nil || !strings.HasPrefix(err.Error(), "invalid session keys: SESSION_KEYS: ") || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error %v; want one naming SESSION_KEYS and saying %q", err, tt.wantErr)
 				}
-				if strings.Contains(err.Error(), tt.value) {
+				if strings.TrimSpace(tt.value) != "" && strings.Contains(err.Error(), tt.value) {
 					t.Errorf("the error %q repeats the key", err)
 				}
 				return
@@ -156,6 +167,8 @@ func TestLoadKeys(t *testing.T) {
 func TestKeysErrorIsTheLibrarys(t *testing.T) {
 	short := "MDEyMzQ1Njc4OWFiY2RlZg" // 16 bytes
 	for _, value := range []string{
+		" ",
+		"\t\n",
 		"not base64!",
 		"c2hvcnQ",
 		testKeys + ",",

@@ -39,6 +39,7 @@ func TestRunConfigErrors(t *testing.T) {
 	tests := []struct {
 		name, variable, value string
 	}{
+		{"keys blank", "SESSION_KEYS", " "},
 		{"keys not base64", "SESSION_KEYS", "not-a-key!"},
 		{"key too short", "SESSION_KEYS", "c2hvcnQ"},
 		{"second key bad", "SESSION_KEYS", testKeys + ",c2hvcnQ"},
