@@ -1,5 +1,7 @@
-# make test runs every check the project has; CI runs exactly this.
-# It needs only Go: the tools it uses are installed on first use.
+# make test runs every check the project has; CI runs exactly this, on a
+# fresh Debian machine with only Go installed. The programs the checks need
+# are installed on first use, and the first line make test prints says
+# which it will install with apt-get and fetch through the Go module proxy.
 
 GO            ?= go
 BIN           := $(CURDIR)/bin
@@ -15,11 +17,108 @@ FUZZTIME_LONG ?= 3m
 # last two releases, and the library must hold on each. GOTOOLCHAIN fetches
 # it through the module proxy, like the tools above.
 GO_NEWEST     ?= go1.27.4
-CHROMIUM      ?= $(shell command -v chromium chromium-browser google-chrome 2>/dev/null | head -n1)
 
-.PHONY: test fmt vet staticcheck race newest-go fuzz fuzz-short e2e chromium bench
+# The e2e tests drive Chromium or Chrome, and the Redis store's tests start
+# redis-server. CHROMIUM and REDIS_SERVER, set in the environment or on
+# make's command line, name the program to use (a path, or a command on
+# PATH), and nothing is installed. Unset, the first of the names below found
+# on PATH is used, and only if there is none is Debian's package installed.
+# The tests get the program chosen in the same variables.
+CHROMIUM_NAMES := chromium chromium-browser google-chrome google-chrome-stable
+REDIS_NAMES    := redis-server
+export CHROMIUM REDIS_SERVER
 
-test: fmt vet staticcheck race newest-go fuzz-short
+# PICK defines a shell function for recipes: pick VALUE NAME... prints the
+# absolute path of the program VALUE names, or when VALUE is empty of the
+# first NAME on PATH. Its status is 1 when VALUE is empty and no NAME is
+# found, 2 when VALUE names no executable file.
+PICK = pick() { \
+	  v="$$1"; shift; p=; \
+	  if [ -n "$$v" ]; then \
+	    case "$$v" in */*) p="$$v" ;; *) p="$$(command -v "$$v" 2>/dev/null)" ;; esac; \
+	    [ -f "$$p" ] && [ -x "$$p" ] || return 2; \
+	  else \
+	    for n in "$$@"; do p="$$(command -v "$$n" 2>/dev/null)" && [ -n "$$p" ] && break; p=; done; \
+	    [ -n "$$p" ] || return 1; \
+	  fi; \
+	  case "$$p" in /*) ;; *) p="$$PWD/$$p" ;; esac; \
+	  echo "$$p"; \
+	}
+
+# APT_INSTALL is a shell script, run as root with the packages as its
+# arguments: it installs them and what they depend on, not what they merely
+# recommend (for chromium on Debian 12, 90 packages more, and upgrades of
+# systemd, udev and perl); nothing is upgraded beyond what they need. While
+# it runs, a policy-rc.d, unless the machine has its own, forbids packages
+# to start services: redis-server's would start a daemon on port 6379 (or,
+# on a machine whose init cannot start it, fail the install), and the tests
+# start their own.
+APT_INSTALL = set -e; \
+	if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	  trap "rm -f /usr/sbin/policy-rc.d" EXIT; trap "exit 130" HUP INT TERM; \
+	  printf "\#!/bin/sh\n\# make: no service starts while the tests install their programs.\nexit 101\n" >/usr/sbin/policy-rc.d; \
+	  chmod 755 /usr/sbin/policy-rc.d; \
+	fi; \
+	apt-get update; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=300 "$$@"
+
+comma := ,
+empty :=
+space := $(empty) $(empty)
+# $(call either,A B C) is "A, B or C".
+either = $(if $(word 2,$(1)),$(subst $(space),$(comma) ,$(wordlist 2,$(words $(1)),x $(1))) or $(lastword $(1)),$(1))
+
+# $(call install_program,TARGET,VARIABLE,NAMES,PACKAGE,WHAT): the recipe of
+# the target that provides a program: nothing if VARIABLE or NAMES find it,
+# else Debian's PACKAGE if apt-get can run (as root, or through sudo without
+# a password), else an error saying how to install it.
+define install_program
+@$(PICK); pick "$$$(2)" $(3) >/dev/null; found=$$?; \
+	notfound="no $(call either,$(3)) on PATH, and $(2) is unset"; \
+	if [ $$found = 0 ]; then \
+	  exit 0; \
+	elif [ $$found = 2 ]; then \
+	  echo "make $(1): $(2)=$$$(2) is not an executable file; set it to $(5)'s path, or unset it to look for $(call either,$(3)) on PATH" >&2; exit 1; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "make $(1): $$notfound; install $(5) with your system's package manager, or set $(2) to its path, then run make again" >&2; exit 1; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "make $(1): $$notfound: installing Debian's $(4) with apt-get install --no-install-recommends"; \
+	  sh -c '$(APT_INSTALL)' sh $(4); \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	  echo "make $(1): $$notfound: installing Debian's $(4) with sudo apt-get install --no-install-recommends"; \
+	  sudo -n sh -c '$(APT_INSTALL)' sh $(4); \
+	else \
+	  echo "make $(1): $$notfound; install it with: sudo apt-get install --no-install-recommends $(4), or set $(2) to its path, then run make again" >&2; exit 1; \
+	fi
+endef
+
+# TEST_PROGRAMS sets the shell variables chromium and redis to the programs
+# the tests use, for recipes that run after make chromium and make redis.
+TEST_PROGRAMS = $(PICK); chromium="$$(pick "$$CHROMIUM" $(CHROMIUM_NAMES))"; redis="$$(pick "$$REDIS_SERVER" $(REDIS_NAMES))"
+
+# One step at a time: plan's line must come first, and two apt-get cannot
+# run at once.
+.NOTPARALLEL:
+
+.PHONY: test plan fmt vet staticcheck race newest-go fuzz fuzz-short e2e chromium redis bench
+
+test: plan fmt vet staticcheck race newest-go fuzz-short
+
+# plan says, first, what make test is about to install and fetch, and
+# which programs it found.
+plan:
+	@$(PICK); apt=; uses=; fetch=; \
+	if p="$$(pick "$$CHROMIUM" $(CHROMIUM_NAMES))"; then uses="$$p"; \
+	elif [ -z "$$CHROMIUM" ]; then apt="chromium"; \
+	else uses="CHROMIUM=$$CHROMIUM (not an executable file)"; fi; \
+	if p="$$(pick "$$REDIS_SERVER" $(REDIS_NAMES))"; then uses="$${uses:+$$uses and }$$p"; \
+	elif [ -z "$$REDIS_SERVER" ]; then apt="$${apt:+$$apt and }redis-server"; \
+	else uses="$${uses:+$$uses and }REDIS_SERVER=$$REDIS_SERVER (not an executable file)"; fi; \
+	[ -x "$(STATICCHECK)" ] || fetch="staticcheck $(STATICCHECK_VERSION)"; \
+	if [ "$$($(GO) env GOVERSION)" != "$(GO_NEWEST)" ] && ! [ -d "$$($(GO) env GOMODCACHE)/golang.org/toolchain@v0.0.1-$(GO_NEWEST).$$($(GO) env GOOS)-$$($(GO) env GOARCH)" ]; then \
+	  fetch="$${fetch:+$$fetch and }the $(GO_NEWEST) toolchain (the tests run on it too)"; fi; \
+	echo "make test: installs $${apt:+Debian's }$${apt:-nothing}$${apt:+ (apt-get install --no-install-recommends, as none is on PATH)}$${uses:+, uses $$uses};" \
+	  "fetches $${fetch:-nothing}$${fetch:+ through the Go module proxy}"
 
 fmt:
 	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
@@ -34,31 +133,28 @@ $(STATICCHECK):
 staticcheck: $(STATICCHECK)
 	@for m in $(MODULES); do echo "staticcheck $$m"; (cd $$m && $(STATICCHECK) ./...) || exit 1; done
 
-# The e2e module's tests drive Chromium, so make race needs it.
-race: chromium
-	@for m in $(MODULES); do echo "go test -race $$m"; (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
+# The e2e module's tests drive Chromium, and the Redis store's start
+# redis-server, so make race needs both.
+race: chromium redis
+	@$(TEST_PROGRAMS); \
+	for m in $(MODULES); do echo "go test -race $$m"; \
+	  (cd $$m && CHROMIUM="$$chromium" REDIS_SERVER="$$redis" $(GO) test -race -count=1 ./...) || exit 1; done
 
 # Every module but the browser tests' (run by make race), on GO_NEWEST.
 # From Go 1.27, encoding/json runs on json/v2, and the compiled codec must
-# still write and read what it does.
-newest-go:
-	@for m in $(filter-out ./e2e,$(MODULES)); do echo "go test $$m with $(GO_NEWEST)"; \
-	  (cd $$m && GOTOOLCHAIN=$(GO_NEWEST) $(GO) test -count=1 ./...) || exit 1; done
+# still write and read what it does. The Redis store's tests run here too.
+newest-go: redis
+	@$(TEST_PROGRAMS); \
+	for m in $(filter-out ./e2e,$(MODULES)); do echo "go test $$m with $(GO_NEWEST)"; \
+	  (cd $$m && REDIS_SERVER="$$redis" GOTOOLCHAIN=$(GO_NEWEST) $(GO) test -count=1 ./...) || exit 1; done
 
-# Installs Debian's chromium package when no Chromium is on PATH, if
-# apt-get can run (as root, or through sudo without a password).
+# make chromium and make redis provide the programs the tests need; see
+# CHROMIUM and REDIS_SERVER above.
 chromium:
-	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
-	  exit 0; \
-	elif ! command -v apt-get >/dev/null 2>&1; then \
-	  echo "make chromium: the e2e tests need Chromium; install it with your system's package manager (chromium or chromium-browser), then run make again" >&2; exit 1; \
-	elif [ "$$(id -u)" = 0 ]; then \
-	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
-	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
-	  sudo -n apt-get update && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
-	else \
-	  echo "make chromium: the e2e tests need Chromium; install it with: sudo apt-get install chromium, then run make again" >&2; exit 1; \
-	fi
+	$(call install_program,chromium,CHROMIUM,$(CHROMIUM_NAMES),chromium,Chromium)
+
+redis:
+	$(call install_program,redis,REDIS_SERVER,$(REDIS_NAMES),redis-server,redis-server)
 
 # go test -fuzz takes one target of one package at a time.
 define run_fuzz

@@ -108,12 +108,21 @@ func loopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// loadKeys returns the Keyring SESSION_KEYS holds. When it is unset or
-// empty it returns a throw-away key, and ephemeral is true: sessions then
-// end when the process does, and are not shared between instances.
+// loadKeys returns the Keyring SESSION_KEYS holds. When it is unset it
+// returns a throw-away key, and ephemeral is true: sessions then end when
+// the process does, and are not shared between instances.
+//
+// As for cookiesession.KeyringFromEnv, only a missing value means no keys.
+// A value of blanks only is a list of no keys, refused like any other bad
+// one: it is a slip (a template or a quote gone wrong), and taken for unset
+// it would run a server on a throw-away key that signs everyone out at
+// each restart. The empty value is the exception: SESSION_KEYS= counts as
+// unset, as it does for every variable the app reads (getenv cannot tell
+// the two apart anyway), so that SESSION_KEYS= go run ./example gives the
+// development default whatever the shell exports.
 func loadKeys(getenv func(string) string) (keys *cookiesession.Keyring, ephemeral bool, err error) {
 	v := getenv(envKeys)
-	if strings.TrimSpace(v) == "" {
+	if v == "" {
 		keys, err = cookiesession.NewKeyring(cookiesession.GenerateSecret())
 		return keys, true, err
 	}
@@ -121,7 +130,20 @@ func loadKeys(getenv func(string) string) (keys *cookiesession.Keyring, ephemera
 	// getenv, so that tests need not touch the process environment.
 	keys, err = cookiesession.ParseKeyring(v)
 	if err != nil {
-		return nil, false, fmt.Errorf("%s: %w", envKeys, err)
+		return nil, false, keysError(err)
 	}
 	return keys, false, nil
+}
+
+// keysError words err, an error of ParseKeyring's, as KeyringFromEnv words
+// it for SESSION_KEYS: the variable's name between ErrInvalidKeys and the
+// problem, "invalid session keys: SESSION_KEYS: key 2 decodes to 16 bytes;
+// ...", so that the app's message is the library's, which the README
+// quotes. TestKeysErrorIsTheLibrarys holds the two to the same words.
+func keysError(err error) error {
+	problem, ok := strings.CutPrefix(err.Error(), cookiesession.ErrInvalidKeys.Error()+": ")
+	if !ok {
+		return fmt.Errorf("%s: %w", envKeys, err)
+	}
+	return fmt.Errorf("%w: %s: %s", cookiesession.ErrInvalidKeys, envKeys, problem)
 }

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ce967478/cookiesession"
 )
 
 // env returns a getenv that reads from vars.
@@ -109,17 +112,24 @@ func TestSecureCookies(t *testing.T) {
 
 func TestLoadKeys(t *testing.T) {
 	t.Parallel()
-	good := "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY" // 32 bytes, unpadded
+	good := testKeys
 	tests := []struct {
 		name          string
+		unset         bool
 		value         string
 		wantEphemeral bool
 		wantKeys      int
 		wantErr       string
 	}{
-		{name: "unset", wantEphemeral: true, wantKeys: 1},
-		{name: "blank", value: "  ", wantEphemeral: true, wantKeys: 1},
+		{name: "unset", unset: true, wantEphemeral: true, wantKeys: 1},
+		{name: "empty", value: "", wantEphemeral: true, wantKeys: 1}, // as unset
 		{name: "one key", value: good, wantKeys: 1},
+		{name: "blanks around", value: " " + good + "\t", wantKeys: 1},
+		{name: "two keys", value: good + ", " + cookiesession.EncodeSecret(cookiesession.GenerateSecret()), wantKeys: 2},
+
+		// Blanks are a list of no keys, not unset.
+		{name: "blank", value: "  ", wantErr: "the list is empty"},
+		{name: "tab and newline", value: "\t\n", wantErr: "the list is empty"},
 		{name: "not base64", value: "not base64!", wantErr: "key 1 is not valid base64"},
 		{name: "too short", value: "c2hvcnQ", wantErr: "key 1 decodes to 5 bytes"},
 		{name: "stray comma", value: good + ",", wantErr: "key 2 is empty"},
@@ -127,12 +137,16 @@ func TestLoadKeys(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			keys, ephemeral, err := loadKeys(env(map[string]string{"SESSION_KEYS": tt.value}))
+			vars := map[string]string{"SESSION_KEYS": tt.value}
+			if tt.unset {
+				vars = nil
+			}
+			keys, ephemeral, err := loadKeys(env(vars))
 			if tt.wantErr != "" {
-				if err == nil || !strings.HasPrefix(err.Error(), "SESSION_KEYS: ") || !strings.Contains(err.Error(), tt.wantErr) {
+				if err == nil || !strings.HasPrefix(err.Error(), "invalid session keys: SESSION_KEYS: ") || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error %v; want one naming SESSION_KEYS and saying %q", err, tt.wantErr)
 				}
-				if strings.Contains(err.Error(), tt.value) {
+				if strings.TrimSpace(tt.value) != "" && strings.Contains(err.Error(), tt.value) {
 					t.Errorf("the error %q repeats the key", err)
 				}
 				return
@@ -145,5 +159,39 @@ func TestLoadKeys(t *testing.T) {
 				t.Errorf("ephemeral %v, %d keys; want %v, %d", ephemeral, n, tt.wantEphemeral, tt.wantKeys)
 			}
 		})
+	}
+}
+
+// TestKeysErrorIsTheLibrarys holds the app's SESSION_KEYS errors to the
+// words of cookiesession.KeyringFromEnv, which the README quotes. It sets
+// the process environment, so it cannot run in parallel.
+func TestKeysErrorIsTheLibrarys(t *testing.T) {
+	short := "MDEyMzQ1Njc4OWFiY2RlZg" // 16 bytes
+	for _, value := range []string{
+		" ",
+		"\t\n",
+		"not base64!",
+		"c2hvcnQ",
+		testKeys + ",",
+		testKeys + "," + short,
+		testKeys + ", " + testKeys,
+		"-_+/",
+	} {
+		t.Setenv("SESSION_KEYS", value)
+		_, want := cookiesession.KeyringFromEnv("")
+		_, _, got := loadKeys(env(map[string]string{"SESSION_KEYS": value}))
+		if want == nil || got == nil || got.Error() != want.Error() {
+			t.Errorf("SESSION_KEYS=%q:\n got %v\nwant %v (KeyringFromEnv's)", value, got, want)
+		}
+		if !errors.Is(got, cookiesession.ErrInvalidKeys) {
+			t.Errorf("SESSION_KEYS=%q: %v is not ErrInvalidKeys", value, got)
+		}
+	}
+
+	// The README's example.
+	const readme = "invalid session keys: SESSION_KEYS: key 2 decodes to 16 bytes; at least 32 are needed; "
+	_, _, err := loadKeys(env(map[string]string{"SESSION_KEYS": testKeys + "," + short}))
+	if err == nil || !strings.HasPrefix(err.Error(), readme) {
+		t.Errorf("error %v; want one starting %q", err, readme)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/ce967478/cookiesession"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish
@@ -52,6 +54,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	logger.Info("sessions", sessionSettings(cfg)...)
 
 	// Listen before logging, so that the log shows the port chosen for
 	// ADDR=127.0.0.1:0.
@@ -85,4 +88,21 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// sessionSettings are the session settings in force, as attributes for the
+// start-up log, so that an operator can check them there rather than in a
+// Set-Cookie line: name=session max_age=24h0m0s idle_timeout=none
+// secure=true. Durations are strings, which every slog handler shows alike.
+func sessionSettings(cfg config) []any {
+	idle := "none"
+	if cfg.IdleTimeout > 0 {
+		idle = cfg.IdleTimeout.String()
+	}
+	return []any{
+		"name", cookiesession.DefaultName, // newApp keeps the default
+		"max_age", cfg.MaxAge.String(),
+		"idle_timeout", idle,
+		"secure", !cfg.Insecure,
+	}
 }

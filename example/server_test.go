@@ -13,6 +13,9 @@ import (
 // listenRE finds the address run logs once it listens.
 var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
 
+// settingsRE finds the session settings run logs at start-up.
+var settingsRE = regexp.MustCompile(`(?m)level=INFO msg=sessions name=(\S+) max_age=(\S+) idle_timeout=(\S+) secure=(\S+)$`)
+
 // addrWriter is a log destination that reports the listening address.
 type addrWriter struct {
 	syncBuffer
@@ -39,6 +42,7 @@ func TestRunConfigErrors(t *testing.T) {
 	tests := []struct {
 		name, variable, value string
 	}{
+		{"keys blank", "SESSION_KEYS", " "},
 		{"keys not base64", "SESSION_KEYS", "not-a-key!"},
 		{"key too short", "SESSION_KEYS", "c2hvcnQ"},
 		{"second key bad", "SESSION_KEYS", testKeys + ",c2hvcnQ"},
@@ -57,6 +61,10 @@ func TestRunConfigErrors(t *testing.T) {
 			err := run(ctx, env(vars), &stderr)
 			if err == nil || !strings.Contains(err.Error(), tt.variable) {
 				t.Fatalf("run: %v; want an error naming %s", err, tt.variable)
+			}
+			// Key errors read as cookiesession.KeyringFromEnv's.
+			if tt.variable == "SESSION_KEYS" && !strings.HasPrefix(err.Error(), "invalid session keys: SESSION_KEYS: ") {
+				t.Errorf("run: %v; want the library's wording, invalid session keys: SESSION_KEYS: ...", err)
 			}
 			if strings.Contains(stderr.String(), "listening") {
 				t.Errorf("run listened despite the error; log:\n%s", stderr.String())
@@ -141,6 +149,21 @@ func TestRunServes(t *testing.T) {
 		t.Fatal("run did not stop")
 	}
 	log := stderr.String()
+	// The settings logged are the ones the cookie shows.
+	m := settingsRE.FindStringSubmatch(log)
+	if m == nil {
+		t.Fatalf("the log states no session settings:\n%s", log)
+	}
+	if len(cookies) == 1 {
+		// Max-Age counts down from the session's creation, a moment
+		// before the cookie was written.
+		maxAge, err := time.ParseDuration(m[2])
+		late := int(maxAge.Seconds()) - cookies[0].MaxAge
+		if err != nil || m[1] != cookies[0].Name || (m[4] == "true") != cookies[0].Secure || late < 0 || late > 10 {
+			t.Errorf("logged %q; the cookie is %q, Secure %v, Max-Age %d",
+				m[0], cookies[0].Name, cookies[0].Secure, cookies[0].MaxAge)
+		}
+	}
 	for _, want := range []string{"session cookies are Secure", "msg=\"shutting down\"", "msg=stopped"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the log lacks %q:\n%s", want, log)
@@ -148,5 +171,52 @@ func TestRunServes(t *testing.T) {
 	}
 	if strings.Contains(log, "SESSION_KEYS is not set") {
 		t.Errorf("warned about SESSION_KEYS although it is set:\n%s", log)
+	}
+}
+
+// TestRunLogsSessionSettings checks the line that states the session
+// settings in force. The context is already cancelled: run starts, logs,
+// and stops.
+func TestRunLogsSessionSettings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		vars map[string]string
+		want string
+	}{
+		{"development", nil, "name=session max_age=24h0m0s idle_timeout=none secure=false"},
+		{"keys", map[string]string{"SESSION_KEYS": testKeys}, "name=session max_age=24h0m0s idle_timeout=none secure=true"},
+		{"durations", map[string]string{"SESSION_KEYS": testKeys, "SESSION_MAX_AGE": "90m", "SESSION_IDLE_TIMEOUT": "15m"},
+			"name=session max_age=1h30m0s idle_timeout=15m0s secure=true"},
+		{"idle zero", map[string]string{"SESSION_KEYS": testKeys, "SESSION_IDLE_TIMEOUT": "0"},
+			"name=session max_age=24h0m0s idle_timeout=none secure=true"},
+		{"secure off", map[string]string{"SESSION_KEYS": testKeys, "SESSION_SECURE": "false"},
+			"name=session max_age=24h0m0s idle_timeout=none secure=false"},
+		{"secure on", map[string]string{"SESSION_SECURE": "true"},
+			"name=session max_age=24h0m0s idle_timeout=none secure=true"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			vars := map[string]string{"ADDR": "127.0.0.1:0"}
+			for k, v := range tt.vars {
+				vars[k] = v
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			var stderr syncBuffer
+			if err := run(ctx, env(vars), &stderr); err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			log := stderr.String()
+			lines := settingsRE.FindAllString(log, -1)
+			if len(lines) != 1 || !strings.HasSuffix(lines[0], "msg=sessions "+tt.want) {
+				t.Errorf("want one line ending msg=sessions %s; log:\n%s", tt.want, log)
+			}
+			// Stated before the server listens, with the other start-up lines.
+			if i, j := strings.Index(log, "msg=sessions"), strings.Index(log, "msg=listening"); i < 0 || j < 0 || i > j {
+				t.Errorf("the settings do not come before msg=listening; log:\n%s", log)
+			}
+		})
 	}
 }
