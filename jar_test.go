@@ -110,7 +110,7 @@ func TestOnlyChunkNamesAreChunks(t *testing.T) {
 // request nor deletes the genuine cookie.
 func TestSameNameCookies(t *testing.T) {
 	clock := newClock()
-	m := newTestManager[user](t, clock, WithGorillaMigration(convertUser, gorillaHash, gorillaBlock))
+	m := newTestManager[user](t, clock, WithGorillaMigration(gorillaStore, convertUser))
 	gorilla := gorillaCookie(t, "session", map[any]any{"name": "old"}, gorillaHash, gorillaBlock)
 	var value string // the genuine cookie, as the last response set it
 	count := handle(m, func(s *Session[user]) { s.Data.Name = "ada"; s.Data.N++ })
