@@ -42,6 +42,9 @@ var indexTemplate = template.Must(template.ParseFS(templateFS, "templates/index.
 type app struct {
 	sessions *cookiesession.Manager[sessionData]
 	logger   *slog.Logger
+	// ready reports whether the app can serve: nil, or why not (the
+	// revocation store's replica is not loaded or is stale).
+	ready func() error
 }
 
 // newApp returns the app's handler: every route behind the session
@@ -52,6 +55,16 @@ func newApp(keys *cookiesession.Keyring, cfg config, logger *slog.Logger) (http.
 		cookiesession.WithLogger(logger),
 		cookiesession.WithMaxAge(cfg.MaxAge),
 		cookiesession.WithIdleTimeout(cfg.IdleTimeout),
+		// The signed-in user is the subject whose sessions "sign out
+		// everywhere" ends.
+		cookiesession.WithSubject(func(d sessionData) string { return d.User }),
+	}
+	ready := func() error { return nil }
+	if cfg.revocations != nil {
+		opts = append(opts, cookiesession.WithRevocation(cfg.revocations))
+		if r, ok := cfg.revocations.(interface{ Ready() error }); ok {
+			ready = r.Ready
+		}
 	}
 	if cfg.now != nil {
 		opts = append(opts, cookiesession.WithClock(cfg.now))
@@ -66,13 +79,14 @@ func newApp(keys *cookiesession.Keyring, cfg config, logger *slog.Logger) (http.
 	if err != nil {
 		return nil, err
 	}
-	a := &app{sessions: m, logger: logger}
+	a := &app{sessions: m, logger: logger, ready: ready}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /{$}", a.index)
 	mux.HandleFunc("POST /login", a.login)
 	mux.HandleFunc("POST /logout", a.logout)
+	mux.HandleFunc("POST /logout-everywhere", a.logoutEverywhere)
 	mux.HandleFunc("POST /cart", a.addToCart)
 	mux.HandleFunc("POST /cart/clear", a.clearCart)
 	mux.HandleFunc("POST /api/data", a.setData)
@@ -84,8 +98,17 @@ func newApp(keys *cookiesession.Keyring, cfg config, logger *slog.Logger) (http.
 	return m.Handler(http.NewCrossOriginProtection().Handler(mux)), nil
 }
 
+// healthz answers 200 when the app can serve, and 503 while the Redis
+// store's copy of the revocations is not loaded or is stale, so that a load
+// balancer sends no traffic to an instance that could accept a revoked
+// cookie.
 func (a *app) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := a.ready(); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(err.Error() + "\n"))
+		return
+	}
 	_, _ = w.Write([]byte("ok\n"))
 }
 
@@ -134,11 +157,31 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
+// logout ends the session: Destroy deletes the cookie and revokes the
+// session's id, so that a copy of the cookie is refused too.
 func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 	s := a.sessions.Get(r)
 	s.Destroy()
 	// After Destroy a flash starts a new, otherwise empty session.
 	s.AddFlash("Signed out")
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// logoutEverywhere ends every session of the signed-in user, in every
+// browser and on every instance that shares the revocation store, this one
+// included.
+func (a *app) logoutEverywhere(w http.ResponseWriter, r *http.Request) {
+	s := a.sessions.Get(r)
+	msg := "Signed out everywhere"
+	if user := s.Data.User; user != "" {
+		if err := a.sessions.SignOutEverywhere(r.Context(), user); err != nil {
+			// Logged, and said: this browser is signed out all the same.
+			a.logger.ErrorContext(r.Context(), "signing out everywhere", "error", err)
+			msg = "Signed out here; signing out elsewhere failed, try again"
+		}
+	}
+	s.Destroy()
+	s.AddFlash(msg)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 

@@ -592,3 +592,56 @@ func TestCartTooLarge(t *testing.T) {
 		t.Errorf("clearing the cart: Set-Cookie %q; want session.1 deleted", r.header.Values("Set-Cookie"))
 	}
 }
+
+// copyCookies makes a browser that holds the same cookies as b, as someone
+// who copied them would.
+func (b *browser) copyCookies(srv *httptest.Server) *browser {
+	b.t.Helper()
+	c := newBrowser(b.t, srv)
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	c.c.Jar.SetCookies(u, b.c.Jar.Cookies(u))
+	return c
+}
+
+// A copy of the cookie taken before POST /logout is refused afterwards.
+func TestLogoutRevokesCopies(t *testing.T) {
+	t.Parallel()
+	srv, _ := newTestServer(t, testConfig())
+	b := newBrowser(t, srv)
+	b.postForm("/login", url.Values{"username": {"ada"}})
+	thief := b.copyCookies(srv)
+	if v := thief.sessionView(); v.User != "ada" {
+		t.Fatalf("the copy before sign-out: %+v", v)
+	}
+	b.postForm("/logout", nil)
+	if v := thief.sessionView(); v.User != "" || !v.New {
+		t.Errorf("the copy after sign-out: %+v", v)
+	}
+}
+
+// POST /logout-everywhere signs the user out in every browser, and no one
+// else.
+func TestLogoutEverywhere(t *testing.T) {
+	t.Parallel()
+	srv, _ := newTestServer(t, testConfig())
+	phone, laptop, bob := newBrowser(t, srv), newBrowser(t, srv), newBrowser(t, srv)
+	phone.postForm("/login", url.Values{"username": {"ada"}})
+	laptop.postForm("/login", url.Values{"username": {"ada"}})
+	bob.postForm("/login", url.Values{"username": {"bob"}})
+	r := phone.postForm("/logout-everywhere", nil)
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/" {
+		t.Fatalf("status %d, Location %q; want 303 to /", r.status, r.header.Get("Location"))
+	}
+	if s := phone.page(); s.user != "" || !equal(s.flashes, []string{"Signed out everywhere"}) {
+		t.Errorf("the browser that asked: %+v", s)
+	}
+	if v := laptop.sessionView(); v.User != "" {
+		t.Errorf("the other browser is still signed in: %+v", v)
+	}
+	if v := bob.sessionView(); v.User != "bob" {
+		t.Errorf("another user was signed out: %+v", v)
+	}
+}

@@ -37,6 +37,9 @@ type config struct {
 
 	// now is the sessions' clock; nil means time.Now. Tests set it.
 	now func() time.Time
+	// revocations is where revoked sessions are kept; nil means the
+	// library's default, in this process.
+	revocations cookiesession.RevocationStore
 
 	// secure is SESSION_SECURE, nil when unset; loopback reports that
 	// Addr names only this machine. settle decides Insecure from them.
