@@ -1,5 +1,6 @@
-// Package cookiesession keeps web sessions in encrypted cookies: no server
-// store, any number of instances sharing the keys serve the same users.
+// Package cookiesession keeps web sessions in encrypted cookies: any number
+// of instances sharing the keys serve the same users, and the server keeps
+// only what was signed out.
 //
 // A session is a value of the application's own type T. The middleware
 // opens the cookie when a handler first asks for the session, notices by
@@ -16,7 +17,7 @@
 //	}
 //	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 //		s := sessions.Get(r)
-//		s.Renew() // a new lifetime on every change of privilege
+//		s.Renew() // a new id and lifetime on every change of privilege
 //		s.Data.Name = r.FormValue("name")
 //		http.Redirect(w, r, "/", http.StatusSeeOther)
 //	})
@@ -45,10 +46,19 @@
 // # Bad cookies
 //
 // A cookie is untrusted input. One that does not open (altered, expired,
-// sealed by a retired key, for another cookie name, or refused by the
-// validator) gives the handler a new, empty session, and Session.Err says
-// why with one of the package's sentinel errors. A request never fails
+// revoked, sealed by a retired key, for another cookie name, or refused by
+// the validator) gives the handler a new, empty session, and Session.Err
+// says why with one of the package's sentinel errors. A request never fails
 // because of a cookie.
+//
+// # Sign-out
+//
+// Every session carries a random id, sealed inside. Destroy revokes it and
+// Renew revokes the one it replaces, so that a copy of the cookie stops
+// working; SignOutEverywhere revokes every session of a user (WithSubject
+// names it). The server keeps only the revocations, until the sessions they
+// name would have expired anyway: in process by default, or shared by a
+// fleet through a RevocationStore such as this repository's redisstore.
 //
 // # Failures that lose data
 //
@@ -59,8 +69,8 @@
 //
 // # Limits
 //
-// Stateless sessions cannot be revoked one by one without server state:
-// use WithValidator, or rotate the keys to end all sessions. Two concurrent
-// requests from one browser both start from the same cookie and the later
-// response wins: keep data that must not be lost that way in a database.
+// With the default, in-process revocation store, a revocation holds on the
+// instance that made it only. Two concurrent requests from one browser both
+// start from the same cookie and the later response wins: keep data that
+// must not be lost that way in a database.
 package cookiesession
