@@ -194,7 +194,13 @@ func (s *Store) resync(ctx context.Context) (resyncStats, error) {
 	// Load page by page, by score: from the last score read, skipping the
 	// members of that score already read. Pages by offset alone would
 	// cost more each than the one before.
-	inRedis := newCoverage()
+	// A replica empty before the load has nothing Redis could lack: a
+	// Revoke made meanwhile reached Redis, or will have the next resync
+	// write it back. Start-up skips the comparison, and its memory.
+	var inRedis *coverage
+	if s.replica.Len() > 0 {
+		inRedis = newCoverage()
+	}
 	start, skip := "("+strconv.FormatInt(now, 10), int64(0)
 	for {
 		zs, err := s.client.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{
@@ -211,7 +217,9 @@ func (s *Store) resync(ctx context.Context) (resyncStats, error) {
 				continue
 			}
 			s.replica.Add(r)
-			inRedis.add(r)
+			if inRedis != nil {
+				inRedis.add(r)
+			}
 			st.loaded++
 		}
 		if len(zs) < loadBatch {
@@ -232,6 +240,9 @@ func (s *Store) resync(ctx context.Context) (resyncStats, error) {
 		s.log.Warn("redisstore: ignored members of the sorted set that are not revocations", "key", s.key, "count", st.malformed)
 	}
 
+	if inRedis == nil {
+		return st, nil
+	}
 	var missing []cookiesession.Revocation
 	s.replica.Range(time.Unix(now, 0), func(r cookiesession.Revocation) bool {
 		if !inRedis.covers(r) {
