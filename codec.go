@@ -101,6 +101,8 @@ const (
 	// maxSealedTime bounds the created time and the issued delta, in
 	// seconds (about 35,000 years): open refuses more, and so does seal.
 	maxSealedTime = 1 << 40
+	// maxPlaintextHeader is room for the times, the flags and the id.
+	maxPlaintextHeader = 2*binary.MaxVarintLen64 + 1 + len(SessionID{})
 )
 
 var b64 = base64.RawURLEncoding
@@ -112,22 +114,26 @@ func (k *Keyring) seal(name string, e *envelope) (string, error) {
 	// 1. Serialise the times, flags, flashes and data. The times travel
 	//    inside the ciphertext so that nobody can extend a session by
 	//    editing them.
-	pt, err := appendPlaintext(nil, e)
+	pt, err := appendPlaintext(make([]byte, 0, maxPlaintextHeader+len(e.data)), e)
 	if err != nil {
 		return "", err
 	}
 
-	// 2. Write the header: the format, the key's id and a random nonce.
+	// 2. Write the header: the format, the key's id and a random nonce,
+	//    in a buffer with room for the ciphertext and, after it, the
+	//    associated data: one allocation for both.
 	rk := k.newest()
-	buf := make([]byte, headerSize, headerSize+len(pt)+tagSize)
+	sealedLen := headerSize + len(pt) + tagSize
+	buf := make([]byte, headerSize, sealedLen+1+keyIDSize+len(name))
 	buf[0] = formatV1
 	copy(buf[1:], rk.id[:])
 	nonce := buf[1+keyIDSize : headerSize]
 	_, _ = rand.Read(nonce) // never fails: see GenerateSecret
+	aad := append(append(buf[sealedLen:sealedLen], buf[:1+keyIDSize]...), name...)
 
 	// 3. Encrypt and authenticate, binding the value to its format, key and
 	//    cookie name: a value copied into another cookie does not open.
-	sealed := rk.aead().Seal(buf, nonce, pt, associatedData(buf[:1+keyIDSize], name))
+	sealed := rk.aead().Seal(buf, nonce, pt, aad)
 
 	// 4. Encode for the cookie.
 	return b64.EncodeToString(sealed), nil

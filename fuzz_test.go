@@ -176,7 +176,7 @@ func FuzzChunks(f *testing.F) {
 // cookieIndexOf returns i for the name of m's cookie i, -1 for others.
 func cookieIndexOf[T any](m *Manager[T], name string) int {
 	for i := range maxChunks {
-		if m.chunkName(i) == name {
+		if chunkName(m.name, i) == name {
 			return i
 		}
 	}

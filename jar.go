@@ -57,8 +57,8 @@ type jar struct {
 // planted): up to maxValues values of each are kept, in order.
 func (m *Manager[T]) readJar(r *http.Request) jar {
 	var j jar
-	for i := range m.chunks {
-		cs := r.CookiesNamed(m.chunkName(i))
+	for i, name := range m.names {
+		cs := r.CookiesNamed(name)
 		for _, c := range cs[:min(len(cs), maxValues)] {
 			j.values[i] = append(j.values[i], c.Value)
 		}
@@ -70,11 +70,11 @@ func (m *Manager[T]) readJar(r *http.Request) jar {
 }
 
 // chunkName returns the name of cookie i: the main one for 0, else chunk i.
-func (m *Manager[T]) chunkName(i int) string {
+func chunkName(name string, i int) string {
 	if i == 0 {
-		return m.name
+		return name
 	}
-	return m.name + "." + strconv.Itoa(i)
+	return name + "." + strconv.Itoa(i)
 }
 
 // chunkNumber returns i if s is the decimal form of a chunk number i (1 to
@@ -100,8 +100,8 @@ func (m *Manager[T]) assemble(j *jar, main string) (string, error) {
 	if count < 2 || count > maxChunks || len(first) < chunkTagSize {
 		return "", fmt.Errorf("%w: cookie %q claims %d chunks", ErrMalformed, m.name, count)
 	}
-	if count > m.chunks {
-		return "", fmt.Errorf("%w: cookie %q has %d chunks, at most %d are accepted", ErrTooLarge, m.name, count, m.chunks)
+	if count > len(m.names) {
+		return "", fmt.Errorf("%w: cookie %q has %d chunks, at most %d are accepted", ErrTooLarge, m.name, count, len(m.names))
 	}
 	tag := first[len(first)-chunkTagSize:]
 	parts := []string{first}
@@ -166,10 +166,13 @@ func (m *Manager[T]) setupCookies(c *config) error {
 	if c.maxSize < minMaxSize {
 		return fmt.Errorf("WithMaxSize(%d): at least %d bytes are needed", c.maxSize, minMaxSize)
 	}
-	m.chunks = (c.maxSize + m.chunkSize - 1) / m.chunkSize
-	if m.chunks > maxChunks {
+	count := (c.maxSize + m.chunkSize - 1) / m.chunkSize
+	if count > maxChunks {
 		return fmt.Errorf("WithMaxSize(%d): needs %d cookies, at most %d are allowed (%d bytes)",
-			c.maxSize, m.chunks, maxChunks, maxChunks*m.chunkSize)
+			c.maxSize, count, maxChunks, maxChunks*m.chunkSize)
+	}
+	for i := range count {
+		m.names = append(m.names, chunkName(c.name, i))
 	}
 	return nil
 }
@@ -191,7 +194,7 @@ func (m *Manager[T]) setCookies(h http.Header, value string, maxAge int, present
 			} else {
 				part = tag + "." + part
 			}
-			m.addCookie(h, m.chunkName(i), part, maxAge)
+			m.addCookie(h, m.names[i], part, maxAge)
 			written |= 1 << i
 		}
 	}
@@ -203,9 +206,9 @@ func (m *Manager[T]) setCookies(h http.Header, value string, maxAge int, present
 // The attributes are the ones the cookie was set with, or browsers
 // (strictly so for __Host- names) keep it.
 func (m *Manager[T]) deleteCookies(h http.Header, mask uint32) {
-	for i := range maxChunks {
+	for i, name := range m.names {
 		if mask&(1<<i) != 0 {
-			m.addCookie(h, m.chunkName(i), "", -1)
+			m.addCookie(h, name, "", -1)
 		}
 	}
 }

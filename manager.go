@@ -19,7 +19,7 @@ type Manager[T any] struct {
 	name        string
 	cookie      http.Cookie // the attributes of every Set-Cookie line
 	chunkSize   int         // the longest part of a value one cookie carries
-	chunks      int         // the most cookies a value may take
+	names       []string    // the cookies' names: name, name.1, ... as many as a value may take
 	maxAge      time.Duration
 	idle        time.Duration
 	maxSize     int
@@ -186,8 +186,11 @@ func (m *Manager[T]) loadCookies(r *http.Request, now time.Time, s *Session[T]) 
 	if j.present == 0 {
 		return m.newSession(s, now, 0, nil)
 	}
+	if len(j.values[0]) == 0 {
+		return m.newSession(s, now, j.present, fmt.Errorf("%w: chunk cookies without the main cookie %q", ErrMalformed, m.name))
+	}
 	o := openOptions{now: now, maxAge: m.maxAge, idleTimeout: m.idle, maxLength: m.maxSize}
-	firstErr := fmt.Errorf("%w: chunk cookies without the main cookie %q", ErrMalformed, m.name)
+	var firstErr error
 	var notOurs []string // values no key of ours authenticated: perhaps gorilla's
 	var oursErr error    // why a value of ours that authenticated was not used
 	for i, main := range j.values[0] {
