@@ -48,6 +48,13 @@ var (
 	// SignOutEverywhere (see WithRevocation).
 	ErrRevoked = errors.New("session revoked")
 
+	// ErrRevocationsUnavailable is returned when a RevocationStore cannot
+	// tell whether a session is revoked and refuses it, as a Redis store
+	// set to fail closed does while its copy of the revocations is stale.
+	// The request gets a fresh session, but its cookie is kept, not
+	// cleared, so that the user is signed in again once the store is back.
+	ErrRevocationsUnavailable = errors.New("session revocations unavailable")
+
 	// ErrMigration is returned when a cookie written by gorilla/sessions
 	// opened but the conversion function of WithGorillaMigration refused
 	// its values; the conversion's own error is wrapped too.

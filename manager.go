@@ -205,7 +205,8 @@ func (m *Manager[T]) loadCookies(r *http.Request, now time.Time, s *Session[T]) 
 		switch {
 		case errors.Is(err, ErrMalformed), errors.Is(err, ErrAuthentication):
 			notOurs = append(notOurs, main)
-		case oursErr == nil && (errors.Is(err, ErrExpired) || errors.Is(err, ErrRevoked) || errors.Is(err, ErrRejected)):
+		case oursErr == nil && (errors.Is(err, ErrExpired) || errors.Is(err, ErrRevoked) || errors.Is(err, ErrRejected) ||
+			errors.Is(err, ErrRevocationsUnavailable)):
 			oursErr = err
 		}
 	}
@@ -213,7 +214,11 @@ func (m *Manager[T]) loadCookies(r *http.Request, now time.Time, s *Session[T]) 
 		// It says more than a value that was never ours, and it means
 		// that this browser was served since a gorilla migration began:
 		// no gorilla cookie comes back to life there.
-		return m.newSession(s, now, j.present, oursErr)
+		present := j.present
+		if errors.Is(oursErr, ErrRevocationsUnavailable) {
+			present = 0 // kept: it may be good once the store is back
+		}
+		return m.newSession(s, now, present, oursErr)
 	}
 	if m.migration != nil && len(notOurs) > 0 {
 		return m.loadGorilla(r, now, s, j.present, notOurs, firstErr)

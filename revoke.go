@@ -68,7 +68,8 @@ type RevocationStore interface {
 	Revoke(ctx context.Context, r Revocation) error
 	// Check returns nil if the session with this id, of this subject
 	// (empty if it has none) and created at created, may be used at now,
-	// and an error wrapping ErrRevoked if not. It answers from memory.
+	// and an error wrapping ErrRevoked if not, or ErrRevocationsUnavailable
+	// if it cannot tell and refuses it. It answers from memory.
 	Check(id SessionID, subject string, created, now time.Time) error
 }
 

@@ -439,3 +439,40 @@ func BenchmarkRevocationMemory(b *testing.B) {
 		})
 	}
 }
+
+// A session refused because revocations are unavailable is not signed out
+// for good: the request gets a fresh session, and the cookie is kept.
+func TestUnavailableRevocationsKeepTheCookie(t *testing.T) {
+	down := false
+	store := NewRevocations()
+	f := newRevocationFixture(t, WithRevocation(switchStore{store, &down}))
+	b := newBrowser(t)
+	b.do(f.login, "POST", "/login")
+	down = true
+	var s *Session[user]
+	rec := b.do(handle(f.m, func(got *Session[user]) { s = got }), "GET", "/")
+	if !s.IsNew() || !errors.Is(s.Err(), ErrRevocationsUnavailable) {
+		t.Fatalf("while unavailable: new %v, err %v", s.IsNew(), s.Err())
+	}
+	if set := rec.Header().Values("Set-Cookie"); len(set) != 0 {
+		t.Errorf("while unavailable, the response touched the cookie: %q", set)
+	}
+	down = false
+	b.do(handle(f.m, func(got *Session[user]) { s = got }), "GET", "/")
+	if s.IsNew() || s.Data.Name != "ada" {
+		t.Errorf("once available again: new %v, err %v", s.IsNew(), s.Err())
+	}
+}
+
+// switchStore is a store whose Check fails closed while *down.
+type switchStore struct {
+	*Revocations
+	down *bool
+}
+
+func (s switchStore) Check(id SessionID, subject string, created, now time.Time) error {
+	if *s.down && subject != "" {
+		return fmt.Errorf("%w: the replica is stale", ErrRevocationsUnavailable)
+	}
+	return s.Revocations.Check(id, subject, created, now)
+}

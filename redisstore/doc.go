@@ -81,8 +81,8 @@
 // enforced; one made on another instance during the outage may be
 // accepted here until the replica is in sync. The alternative,
 // Options.FailClosedAfter, refuses every session that has a subject once
-// the replica has been stale for longer than the bound, and the Manager
-// clears those cookies: a Redis outage would sign out every signed-in user
-// of the fleet. That is a decision for the application to make, not a
-// default.
+// the replica has been stale for longer than the bound
+// (cookiesession.ErrRevocationsUnavailable): the Manager keeps those
+// cookies, but a Redis outage makes every signed-in user anonymous until
+// it ends. That is a decision for the application to make, not a default.
 package redisstore

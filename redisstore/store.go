@@ -41,10 +41,11 @@ type Options struct {
 	// FailClosedAfter chooses what Check does when the replica has been
 	// stale (not loaded yet, or disconnected from Redis) for longer than
 	// this: a session that has a subject (see cookiesession.WithSubject)
-	// is refused, with an error wrapping cookiesession.ErrRevoked and
-	// ErrStale; a session without one is still accepted. The Manager
-	// treats a refused session as revoked: its cookie is cleared, and the
-	// user signs in again.
+	// is refused, with an error wrapping
+	// cookiesession.ErrRevocationsUnavailable and ErrStale; a session
+	// without one is still accepted. The Manager gives such a request a
+	// fresh session but keeps its cookie, so that the user is signed in
+	// again once the replica is back in sync.
 	//
 	// 0, the default, is fail-open: the store keeps enforcing every
 	// revocation it knew, and every one made on this instance meanwhile,
@@ -191,8 +192,8 @@ func (s *Store) Check(id cookiesession.SessionID, subject string, created, now t
 	}
 	if s.failClosedAfter > 0 && subject != "" {
 		if since := s.staleSince.Load(); since != 0 && s.now().Sub(time.Unix(0, since)) > s.failClosedAfter {
-			return fmt.Errorf("%w: revocations are unavailable, and sessions with a subject are refused after %s without them (FailClosedAfter): %w",
-				cookiesession.ErrRevoked, s.failClosedAfter, s.staleError(since))
+			return fmt.Errorf("%w: sessions with a subject are refused after %s without them (FailClosedAfter): %w",
+				cookiesession.ErrRevocationsUnavailable, s.failClosedAfter, s.staleError(since))
 		}
 	}
 	return nil
