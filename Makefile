@@ -4,6 +4,9 @@
 # which it will install with apt-get and fetch through the Go module proxy.
 
 GO            ?= go
+# Each module is built and tested on its own, as its users get it: go.work
+# is only there so that `go run ./example` works from the root.
+export GOWORK := off
 BIN           := $(CURDIR)/bin
 STATICCHECK   := $(BIN)/staticcheck
 # Pinned, so that a new release's checks cannot break an unchanged tree.
@@ -141,8 +144,8 @@ race: chromium redis
 	  (cd $$m && CHROMIUM="$$chromium" REDIS_SERVER="$$redis" $(GO) test -race -count=1 ./...) || exit 1; done
 
 # Every module but the browser tests' (run by make race), on GO_NEWEST.
-# From Go 1.27, encoding/json runs on json/v2, and the compiled codec must
-# still write and read what it does. The Redis store's tests run here too.
+# From Go 1.27, encoding/json runs on json/v2: sessions written by one
+# must still open on the other. The Redis store's tests run here too.
 newest-go: redis
 	@$(TEST_PROGRAMS); \
 	for m in $(filter-out ./e2e,$(MODULES)); do echo "go test $$m with $(GO_NEWEST)"; \

@@ -55,7 +55,7 @@ type example struct {
 	err    error         // cmd.Wait's result, set before exited is closed
 }
 
-// startExample builds ./example from the repository's root, runs it on a
+// startExample builds the example module, runs it on a
 // free loopback port with a SESSION_KEYS made for this test, and waits until
 // /healthz answers. When the test ends it stops the app with SIGINT and
 // checks that it shut down cleanly.
@@ -64,10 +64,10 @@ func startExample(t *testing.T) *example {
 	bin := filepath.Join(t.TempDir(), "example")
 	buildCtx, cancel := context.WithTimeout(t.Context(), buildTimeout)
 	defer cancel()
-	build := exec.CommandContext(buildCtx, "go", "build", "-o", bin, "./example")
-	build.Dir = ".." // the root module, whose package the example is
+	build := exec.CommandContext(buildCtx, "go", "build", "-o", bin, ".")
+	build.Dir = "../example" // a module of its own
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./example: %v\n%s", err, out)
+		t.Fatalf("go build in ../example: %v\n%s", err, out)
 	}
 
 	addr := freeLoopbackAddr(t)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ce967478/cookiesession"
+	"github.com/redis/go-redis/v9"
 )
 
 // Environment variables the app reads.
@@ -17,6 +18,7 @@ const (
 	envMaxAge      = "SESSION_MAX_AGE"
 	envIdleTimeout = "SESSION_IDLE_TIMEOUT"
 	envSecure      = "SESSION_SECURE"
+	envRedisURL    = "REDIS_URL"
 
 	defaultAddr = "127.0.0.1:8080"
 	// minIdleTimeout mirrors cookiesession's own lower bound (cookie times
@@ -34,6 +36,9 @@ type config struct {
 	IdleTimeout time.Duration
 	// Insecure turns the cookie's Secure attribute off: see settle.
 	Insecure bool
+	// Redis is where revocations are shared between instances, parsed
+	// from REDIS_URL; nil means they are kept in this process.
+	Redis *redis.Options
 
 	// now is the sessions' clock; nil means time.Now. Tests set it.
 	now func() time.Time
@@ -75,6 +80,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return config{}, fmt.Errorf("%s=%q: %v; use host:port, such as %s or 127.0.0.1:0", envAddr, cfg.Addr, err, defaultAddr)
 	}
 	cfg.loopback = loopbackHost(host)
+	if v := strings.TrimSpace(getenv(envRedisURL)); v != "" {
+		opts, err := redis.ParseURL(v)
+		if err != nil {
+			// The URL may hold a password: say what is wrong, not what it is.
+			return config{}, fmt.Errorf("%s=(not shown, it may hold a password): not a Redis URL (%v); want one like redis://127.0.0.1:6379/0",
+				envRedisURL, redactURL(err, v))
+		}
+		cfg.Redis = opts
+	}
 	if v := strings.TrimSpace(getenv(envSecure)); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -99,6 +113,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		cfg.IdleTimeout = d
 	}
 	return cfg, nil
+}
+
+// redactURL is err's message without the URL it may quote.
+func redactURL(err error, url string) string {
+	return strings.ReplaceAll(err.Error(), url, "<REDIS_URL>")
 }
 
 // loopbackHost reports whether host names only this machine, so that

@@ -57,6 +57,8 @@ func TestLoadConfig(t *testing.T) {
 		{name: "negative idle", vars: map[string]string{"SESSION_IDLE_TIMEOUT": "-5m"}, wantErr: "SESSION_IDLE_TIMEOUT"},
 		{name: "idle too short", vars: map[string]string{"SESSION_IDLE_TIMEOUT": "1s"}, wantErr: "SESSION_IDLE_TIMEOUT"},
 		{name: "bad secure", vars: map[string]string{"SESSION_SECURE": "sometimes"}, wantErr: "SESSION_SECURE"},
+		{name: "bad Redis URL", vars: map[string]string{"REDIS_URL": "http://127.0.0.1:6379"}, wantErr: "REDIS_URL"},
+		{name: "bad Redis URL with a password", vars: map[string]string{"REDIS_URL": "redis://:hunter2@127.0.0.1:port/0"}, wantErr: "REDIS_URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,6 +67,9 @@ func TestLoadConfig(t *testing.T) {
 			if tt.wantErr != "" {
 				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr+"=") {
 					t.Fatalf("error %v; want one starting with %s=", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "hunter2") {
+					t.Errorf("the error shows the password: %v", err)
 				}
 				return
 			}
@@ -193,5 +198,16 @@ func TestKeysErrorIsTheLibrarys(t *testing.T) {
 	_, _, err := loadKeys(env(map[string]string{"SESSION_KEYS": testKeys + "," + short}))
 	if err == nil || !strings.HasPrefix(err.Error(), readme) {
 		t.Errorf("error %v; want one starting %q", err, readme)
+	}
+}
+
+func TestRedisURL(t *testing.T) {
+	t.Parallel()
+	cfg, err := loadConfig(env(map[string]string{"REDIS_URL": "redis://:pw@127.0.0.1:6390/2"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Redis == nil || cfg.Redis.Addr != "127.0.0.1:6390" || cfg.Redis.DB != 2 || cfg.Redis.Password != "pw" {
+		t.Errorf("REDIS_URL read as %+v", cfg.Redis)
 	}
 }

@@ -12,6 +12,8 @@
 //	SESSION_MAX_AGE       absolute session lifetime, a Go duration (default 24h)
 //	SESSION_IDLE_TIMEOUT  end sessions unused this long (default: none)
 //	SESSION_SECURE        false drops the cookie's Secure attribute
+//	REDIS_URL             share revocations through Redis, such as
+//	                      redis://127.0.0.1:6379/0 (default: in this process)
 //
 // The session cookie is Secure, except in development: with a throw-away
 // key on a loopback address, so that the demo works over plain

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/ce967478/cookiesession"
+	"github.com/ce967478/cookiesession/redisstore"
+	"github.com/redis/go-redis/v9"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish
@@ -49,6 +51,21 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 		logger.Info("session cookies are Secure: browsers keep them only over https (Chrome and Firefox also over "+
 			"http://localhost), so serve this behind TLS, or set SESSION_SECURE=false for development over plain http",
 			"addr", cfg.Addr)
+	}
+	if cfg.Redis != nil {
+		client := redis.NewClient(cfg.Redis)
+		defer client.Close()
+		store, err := redisstore.New(ctx, client, redisstore.Options{Logger: logger})
+		if err != nil {
+			return fmt.Errorf("%s: %w", envRedisURL, err)
+		}
+		defer store.Close()
+		cfg.revocations = store
+		logger.Info("revocations are shared through Redis: a sign-out holds on every instance using it; "+
+			"/healthz answers 503 until they are loaded", "redis", cfg.Redis.Addr, "db", cfg.Redis.DB)
+	} else {
+		logger.Info("revocations are kept in this process: a sign-out holds on this instance only, until it stops; " +
+			"set REDIS_URL to share them between instances")
 	}
 	handler, err := newApp(keys, cfg, logger)
 	if err != nil {

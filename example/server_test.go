@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -218,5 +219,99 @@ func TestRunLogsSessionSettings(t *testing.T) {
 				t.Errorf("the settings do not come before msg=listening; log:\n%s", log)
 			}
 		})
+	}
+}
+
+// TestRunWithRedis starts the app as `REDIS_URL=... go run ./example`
+// would: it says that revocations are shared, is healthy once they are
+// loaded, and a sign-out on it is seen by another instance on the same
+// Redis.
+func TestRunWithRedis(t *testing.T) {
+	t.Parallel()
+	redisAddr := startRedis(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	start := func() (base string, log *addrWriter, done chan error) {
+		log = &addrWriter{addr: make(chan string, 1)}
+		vars := map[string]string{"ADDR": "127.0.0.1:0", "SESSION_KEYS": testKeys, "SESSION_SECURE": "false",
+			"REDIS_URL": "redis://" + redisAddr + "/0"}
+		done = make(chan error, 1)
+		go func() { done <- run(ctx, env(vars), log) }()
+		select {
+		case addr := <-log.addr:
+			return "http://" + addr, log, done
+		case err := <-done:
+			t.Fatalf("run returned early: %v; log:\n%s", err, log.String())
+		case <-time.After(10 * time.Second):
+			t.Fatalf("run did not log its address; log:\n%s", log.String())
+		}
+		return "", nil, nil
+	}
+	a, logA, doneA := start()
+	b, _, doneB := start()
+	healthy := func(base string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			resp, err := http.Get(base + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s/healthz did not answer 200 within 10s", base)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	healthy(a)
+	healthy(b)
+	if !strings.Contains(logA.String(), "revocations are shared through Redis") {
+		t.Errorf("the log does not say that revocations are shared:\n%s", logA.String())
+	}
+
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.PostForm(a+"/login", url.Values{"username": {"ada"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	copied := resp.Cookies()
+	req, _ := http.NewRequest("POST", a+"/logout", nil)
+	for _, c := range copied {
+		req.AddCookie(c)
+	}
+	if resp, err = client.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", b+"/api/session", nil)
+		for _, c := range copied {
+			req.AddCookie(c)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v sessionView
+		err = json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		if err == nil && v.User == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the other instance still accepts the signed-out cookie: %+v, %v", v, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	for _, done := range []chan error{doneA, doneB} {
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
 	}
 }
