@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ce967478/cookiesession"
 	"github.com/gorilla/sessions"
@@ -160,4 +161,53 @@ func flip(c byte) string {
 		return "B"
 	}
 	return "A"
+}
+
+// A CookieStore of another path and a shorter MaxAge, described to the
+// Manager as its sessions.Options holds them: its cookie converts, the
+// response deletes it where the store set it, and once the store's MaxAge
+// has passed, it no longer converts.
+func TestCookieStoreOptionsReachTheMigration(t *testing.T) {
+	store := sessions.NewCookieStore(hashKey, blockKey)
+	store.Options.Path = "/app"
+	store.MaxAge(900)
+	old := gorillaLogin(t, store, map[any]any{"user": "ada"})
+	described := cookiesession.GorillaStore{KeyPairs: [][]byte{hashKey, blockKey},
+		Path: store.Options.Path, Domain: store.Options.Domain, MaxAge: store.Options.MaxAge}
+	for _, tc := range []struct {
+		name  string
+		later time.Duration
+		want  error
+	}{
+		{"within MaxAge", 14 * time.Minute, nil},
+		{"past MaxAge", 16 * time.Minute, cookiesession.ErrExpired},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			keys, err := cookiesession.NewKeyring(cookiesession.GenerateSecret())
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now().Add(tc.later)
+			m, err := cookiesession.New[Account](keys, cookiesession.WithGorillaMigration(described, fromGorilla),
+				cookiesession.WithClock(func() time.Time { return now }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var s *cookiesession.Session[Account]
+			req := httptest.NewRequest("GET", "/app/", nil)
+			req.AddCookie(old)
+			rec := httptest.NewRecorder()
+			m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s = m.Get(r) })).ServeHTTP(rec, req)
+			if !errors.Is(s.Err(), tc.want) || (tc.want == nil) != (s.Data.User == "ada") {
+				t.Fatalf("err %v, data %+v; want %v", s.Err(), s.Data, tc.want)
+			}
+			deleted := false
+			for _, c := range rec.Result().Cookies() {
+				deleted = deleted || (c.Path == "/app" && c.MaxAge < 0)
+			}
+			if tc.want == nil && !deleted {
+				t.Errorf("the gorilla cookie was not deleted at /app: %q", rec.Header().Values("Set-Cookie"))
+			}
+		})
+	}
 }
