@@ -57,9 +57,10 @@ func (s *Session[T]) IsNew() bool { return s.isNew }
 
 // Err returns why the request's session cookie was not used, wrapping one of
 // ErrMalformed, ErrExpired, ErrUnknownKey, ErrAuthentication, ErrTooLarge,
-// ErrRejected or (with WithGorillaMigration) ErrMigration; nil when the
-// cookie opened or there was none. The session is new and empty in either
-// case: this is for logging and metrics only.
+// ErrRevoked, ErrRevocationsUnavailable, ErrRejected or (with
+// WithGorillaMigration) ErrMigration; nil when the cookie opened or there
+// was none. The session is new and empty in either case: this is for
+// logging and metrics only.
 func (s *Session[T]) Err() error { return s.err }
 
 // ID returns the session's id: 128 random bits sealed inside its cookie.
