@@ -103,13 +103,14 @@ func (m *Manager[T]) clear(h http.Header, s *Session[T]) {
 
 // replaced reports whether another request of the same browser revoked or
 // renewed s meanwhile: its id is revoked, even if Renew's grace has not
-// passed. Writing s again would leave the browser with a cookie that the
-// other response replaced, and that stops opening once the grace is over.
+// passed (on another instance's clock, up to ClockSkew ahead). Writing s
+// again would leave the browser with a cookie that the other response
+// replaced, and that stops opening once the grace is over.
 func (m *Manager[T]) replaced(s *Session[T], now time.Time) bool {
 	if m.revocations == nil || !s.idGiven || s.destroyed || s.renewed {
 		return false
 	}
-	return m.revocations.Check(s.id, "", s.created, now.Add(RenewGrace)) != nil
+	return m.revocations.Check(s.id, "", s.created, now.Add(RenewGrace+ClockSkew)) != nil
 }
 
 // revokeEnded revokes the id of a session that Destroy or Renew ended, if a

@@ -193,6 +193,8 @@ func (m *Manager[T]) loadCookies(r *http.Request, now time.Time, s *Session[T]) 
 	var firstErr error
 	var notOurs []string // values no key of ours authenticated: perhaps gorilla's
 	var oursErr error    // why a value of ours that authenticated was not used
+	var unavailable error
+	var kept SessionID // the id of a value the revocation store could not vouch for
 	for i, main := range j.values[0] {
 		err := m.openValue(r, &j, main, &o, s)
 		if err == nil {
@@ -205,20 +207,26 @@ func (m *Manager[T]) loadCookies(r *http.Request, now time.Time, s *Session[T]) 
 		switch {
 		case errors.Is(err, ErrMalformed), errors.Is(err, ErrAuthentication):
 			notOurs = append(notOurs, main)
-		case oursErr == nil && (errors.Is(err, ErrExpired) || errors.Is(err, ErrRevoked) || errors.Is(err, ErrRejected) ||
-			errors.Is(err, ErrRevocationsUnavailable)):
+		case errors.Is(err, ErrRevocationsUnavailable):
+			if unavailable == nil {
+				unavailable, kept = err, s.id
+			}
+		case oursErr == nil && (errors.Is(err, ErrExpired) || errors.Is(err, ErrRevoked) || errors.Is(err, ErrRejected)):
 			oursErr = err
 		}
+	}
+	if unavailable != nil {
+		// The cookie may be good once the store is back: nothing clears
+		// it, but a Destroy or Renew of this request still revokes it.
+		s = m.newSession(s, now, j.present, unavailable)
+		s.id, s.idGiven = kept, true
+		return s
 	}
 	if oursErr != nil {
 		// It says more than a value that was never ours, and it means
 		// that this browser was served since a gorilla migration began:
 		// no gorilla cookie comes back to life there.
-		present := j.present
-		if errors.Is(oursErr, ErrRevocationsUnavailable) {
-			present = 0 // kept: it may be good once the store is back
-		}
-		return m.newSession(s, now, present, oursErr)
+		return m.newSession(s, now, j.present, oursErr)
 	}
 	if m.migration != nil && len(notOurs) > 0 {
 		return m.loadGorilla(r, now, s, j.present, notOurs, firstErr)

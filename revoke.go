@@ -123,9 +123,10 @@ func (rv *Revocations) Add(r Revocation) {
 		}
 		rv.ids[r.ID] = s
 	}
-	// Sweep by the entry's time rather than the system clock's: it is the
-	// caller's clock (a test's, say), and close enough to now.
-	rv.sweep(s.at)
+	// Sweep by the caller's clock (a test's, say), which the entry's time
+	// comes from, but never later than the system's: a Renew's entry
+	// takes effect in the future.
+	rv.sweep(min(s.at, seconds(time.Now())))
 }
 
 // sweep deletes the expired entries among a few; rv.mu must be held.
@@ -181,18 +182,25 @@ func (rv *Revocations) Len() int {
 
 // Range calls fn for each entry that has not expired at now, until fn
 // returns false. Stores that replicate revocations use it to write back
-// entries their shared store lost. Add must not be called from fn.
+// entries their shared store lost. It copies the entries first, so that
+// fn, however slow, holds up no Check.
 func (rv *Revocations) Range(now time.Time, fn func(Revocation) bool) {
 	t := seconds(now)
 	rv.mu.RLock()
-	defer rv.mu.RUnlock()
+	entries := make([]Revocation, 0, len(rv.ids)+len(rv.subjects))
 	for id, s := range rv.ids {
-		if s.until > t && !fn(Revocation{ID: id, At: s.time(s.at), Until: s.time(s.until)}) {
-			return
+		if s.until > t {
+			entries = append(entries, Revocation{ID: id, At: s.time(s.at), Until: s.time(s.until)})
 		}
 	}
 	for sub, s := range rv.subjects {
-		if s.until > t && !fn(Revocation{Subject: sub, At: s.time(s.at), Until: s.time(s.until)}) {
+		if s.until > t {
+			entries = append(entries, Revocation{Subject: sub, At: s.time(s.at), Until: s.time(s.until)})
+		}
+	}
+	rv.mu.RUnlock()
+	for _, r := range entries {
+		if !fn(r) {
 			return
 		}
 	}

@@ -462,6 +462,19 @@ func TestUnavailableRevocationsKeepTheCookie(t *testing.T) {
 	if s.IsNew() || s.Data.Name != "ada" {
 		t.Errorf("once available again: new %v, err %v", s.IsNew(), s.Err())
 	}
+
+	// Signing out while the store cannot tell still ends the session:
+	// the cookie is deleted and its id revoked.
+	copied := b.header()
+	down = true
+	rec = b.do(f.logout, "POST", "/logout")
+	if len(b.cookies) != 0 {
+		t.Errorf("signing out while unavailable left %v (Set-Cookie %q)", keys(b.cookies), rec.Header().Values("Set-Cookie"))
+	}
+	down = false
+	if s, _ := f.replay(t, copied); !errors.Is(s.Err(), ErrRevoked) {
+		t.Errorf("a copy of the cookie signed out while unavailable: err %v", s.Err())
+	}
 }
 
 // switchStore is a store whose Check fails closed while *down.
