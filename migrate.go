@@ -78,8 +78,9 @@ func WithGorillaMigration[T any](store GorillaStore, convert func(values map[any
 		}
 		codecs := securecookie.CodecsFromPairs(store.KeyPairs...)
 		for i, codec := range codecs {
-			// Its age is checked against the Manager's clock instead.
-			sc := codec.(*securecookie.SecureCookie).MaxAge(0)
+			// Its age is checked against the Manager's clock instead, and
+			// its length against WithMaxSize.
+			sc := codec.(*securecookie.SecureCookie).MaxAge(0).MaxLength(0)
 			// securecookie records a bad key length and reports it on
 			// every Encode; find out now rather than at the first request.
 			if _, err := sc.Encode("probe", map[any]any{}); err != nil {
@@ -123,6 +124,11 @@ func (m *Manager[T]) loadGorilla(r *http.Request, now time.Time, s *Session[T], 
 	if gorillaErr != nil && (errors.Is(ourErr, ErrMalformed) || errors.Is(ourErr, ErrAuthentication)) {
 		ourErr = gorillaErr
 	}
+	if convertErr != nil {
+		// Perhaps a gob type not registered, or convert's database down:
+		// the cookies are kept for a later request, and the failure told.
+		present = 0
+	}
 	s = m.newSession(s, now, present, ourErr)
 	if convertErr != nil {
 		s.pending = append(s.pending, convertErr) // for the error handler, at commit
@@ -140,17 +146,25 @@ func (m *Manager[T]) migrate(value string, now time.Time, s *Session[T]) (ok boo
 	if err != nil || len(value) > m.maxSize {
 		return false, nil
 	}
-	// 2. Decode with the application's old keys.
+	// 2. Check the MAC with the application's old keys: a value no key
+	//    authenticates is not the store's. One that authenticates but does
+	//    not decode is, and is reported.
 	values := map[any]any{}
-	if err := securecookie.DecodeMulti(m.name, value, &values, m.migration.codecs...); err != nil {
+	authentic := false
+	for _, codec := range m.migration.codecs {
+		err := codec.Decode(m.name, value, &values)
+		if err == nil {
+			authentic = true
+			break
+		}
+		if !errors.Is(err, securecookie.ErrMacInvalid) {
+			return true, fmt.Errorf("%w: authenticated by the old store's keys but unreadable (is every type it held still registered with gob?): %v", ErrMigration, err)
+		}
+	}
+	if !authentic {
 		return false, nil
 	}
-	// 3. Convert to T.
-	data, err := m.migration.convert(values)
-	if err != nil {
-		return true, fmt.Errorf("%w: %w", ErrMigration, err)
-	}
-	// 4. A valid session, to be sealed again in this package's format on
+	// 3. A valid session, to be sealed again in this package's format on
 	//    the same response. Its lifetime counts from the cookie's last save
 	//    (authenticated by its MAC): the closest to a creation time gorilla
 	//    keeps, and what a validator's "signed out everywhere at" needs.
@@ -170,9 +184,15 @@ func (m *Manager[T]) migrate(value string, now time.Time, s *Session[T]) (ok boo
 	if m.idle > 0 && !now.Before(created.Add(m.idle)) {
 		return true, fmt.Errorf("%w: gorilla session last saved %s ago, past the idle timeout of %s", ErrExpired, age, m.idle)
 	}
+	// 4. Convert to T.
+	data, err := m.migration.convert(values)
+	if err != nil {
+		return true, fmt.Errorf("%w: %w", ErrMigration, err)
+	}
 	// Its id comes from the cookie, so that converting the same cookie
 	// again gives the same session, which a sign-out revoked.
-	*s = Session[T]{m: m, Data: data, created: created, issued: sealedTime(now), id: legacyID(mac), stale: true, converted: true}
+	*s = Session[T]{m: m, Data: data, created: created, issued: sealedTime(now), id: legacyID(mac), idGiven: true,
+		stale: true, converted: true}
 	m.fillNilMap(s) // convert may return a nil map
 	return true, nil
 }
