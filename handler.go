@@ -151,7 +151,6 @@ func (w *responseWriter[T]) commit() {
 		m.report(hw, st.r, err)
 		w.replaced = hw.wrote
 	}
-	m.reportPending(w.ResponseWriter, s)
 }
 
 // finish runs after the handler returns: it commits if the handler wrote
@@ -162,11 +161,15 @@ func (w *responseWriter[T]) finish() {
 		// Load nothing now: a session nobody asked for has nothing to say.
 		st.loaded()
 		w.commit()
-		return
-	}
-	s := st.loaded()
-	if s != nil && !st.saveFailed && st.m.dirty(s) {
+	} else if s := st.loaded(); s != nil && !st.saveFailed && st.m.dirty(s) {
 		st.m.report(w, st.r, ErrChangeAfterCommit)
+	}
+	// Failures that cost this response nothing (a gorilla cookie not
+	// converted, a revocation not stored, a change not written because
+	// another request replaced the session) are told once the handler is
+	// done: the error handler cannot write over the application's response.
+	if s := st.loaded(); s != nil {
+		st.m.reportPending(w.ResponseWriter, s)
 	}
 }
 
@@ -285,6 +288,10 @@ func (m *Manager[T]) report(w http.ResponseWriter, r *http.Request, err error) {
 		msg = "cookiesession: session change lost"
 	case errors.Is(err, ErrMigration):
 		msg, level = "cookiesession: gorilla session not converted; the user gets a new session", slog.LevelWarn
+	case errors.Is(err, ErrRevocationFailed):
+		msg = "cookiesession: session revocation not stored; copies of the cookie may still open on other instances"
+	case errors.Is(err, ErrReplaced):
+		msg, level = "cookiesession: session replaced by a concurrent request; this request's change was not written", slog.LevelWarn
 	}
 	m.logger.LogAttrs(r.Context(), level, msg,
 		slog.String("cookie", m.name), slog.String("method", r.Method),

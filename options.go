@@ -115,8 +115,10 @@ func WithClock(now func() time.Time) Option { return func(c *config) { c.now = n
 func WithGorillaFormat() Option { return func(c *config) { c.gorillaFormat = true } }
 
 // WithErrorHandler sets the function told of failures that lose data: a
-// save that failed (ErrSaveFailed) and a change made after the response was
-// committed (ErrChangeAfterCommit), and of a gorilla cookie that could not be
+// save that failed (ErrSaveFailed), a change made after the response was
+// committed (ErrChangeAfterCommit) or not written because another request
+// of the browser replaced the session (ErrReplaced), a revocation that was
+// not stored (ErrRevocationFailed), and a gorilla cookie that could not be
 // converted (ErrMigration). Each error is logged before the handler runs.
 // Inside the middleware, r is the request the session was first asked for
 // with (the one given to Get), so values that inner middleware added to
@@ -125,8 +127,8 @@ func WithGorillaFormat() Option { return func(c *config) { c.gorillaFormat = tru
 // For a failed save, w has not been written to: if the handler writes a
 // response, it replaces the application's (whose further writes are
 // discarded); if it writes nothing, the application's response goes out
-// without a session cookie. For the other errors the response is already
-// on its way and w is for reference only.
+// without a session cookie. The other errors are told once the handler has
+// returned: the response is on its way and w is for reference only.
 //
 // The default writes a 500 Internal Server Error for a failed save, in place
 // of the application's response: the headers that described that response
