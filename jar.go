@@ -2,6 +2,7 @@ package cookiesession
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -155,10 +156,11 @@ func (m *Manager[T]) setupCookies(c *config) error {
 	if c.sameSite == http.SameSiteDefaultMode {
 		m.cookie.SameSite = http.SameSiteLaxMode // what browsers assume; say it
 	}
-	// The longest line: the longest chunk name and the largest Max-Age.
+	// The longest line: the longest chunk name and the largest Max-Age,
+	// which with gorilla migration can be the old store's.
 	probe := m.cookie
 	probe.Name = c.name + "." + strconv.Itoa(maxChunks-1)
-	probe.MaxAge = int(c.maxAge.Seconds()) + 1
+	probe.MaxAge = math.MaxInt32
 	m.chunkSize = setCookieLineMax - len("Set-Cookie: ") - len(probe.String()) - chunkPrefixMax
 	if m.chunkSize < 512 {
 		return fmt.Errorf("the cookie name, path and domain leave only %d bytes per cookie; shorten them", m.chunkSize)

@@ -336,3 +336,16 @@ func TestCookieTossing(t *testing.T) {
 		}
 	}
 }
+
+// With gorilla migration a cookie's Max-Age can be the old store's, longer
+// than the session's: chunk lines still fit 4096 bytes (the test browser
+// checks every line it stores).
+func TestChunkLinesFitWithALongMaxAge(t *testing.T) {
+	store := GorillaStore{KeyPairs: [][]byte{gorillaHash, gorillaBlock}, MaxAge: 400 * 24 * 3600}
+	m := newTestManager[user](t, newClock(), WithGorillaMigration(store, convertUser), WithMaxSize(12000))
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data = bigData(11500) }), "GET", "/")
+	if len(b.cookies) != 3 {
+		t.Errorf("%d cookies, want 3", len(b.cookies))
+	}
+}
