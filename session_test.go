@@ -1025,3 +1025,24 @@ func openedEqual(t *testing.T, data string) {
 		t.Errorf("%s opened as %+v, encoding/json reads %+v", data, got, want)
 	}
 }
+
+// A cookie that does not open is logged at debug level with the reason,
+// for whoever chases unexpected sign-outs, and never above it, since
+// anyone can send one; the value itself is never logged.
+func TestCookiesThatDoNotOpenAreLoggedAtDebug(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	m := newTestManager[user](t, newClock(), WithLogger(logger))
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+	tampered := tamper(b.cookies["session"])
+	b.cookies["session"] = tampered
+	b.do(handle(m, func(*Session[user]) {}), "GET", "/")
+	out := logs.String()
+	if !strings.Contains(out, "level=DEBUG") || !strings.Contains(out, "failed authentication") {
+		t.Errorf("no debug record with the reason:\n%s", out)
+	}
+	if strings.Contains(out, "level=WARN") || strings.Contains(out, "level=ERROR") || strings.Contains(out, tampered[10:40]) {
+		t.Errorf("logged louder than debug, or the value:\n%s", out)
+	}
+}
