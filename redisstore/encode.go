@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"math"
 	"strconv"
 	"strings"
@@ -95,4 +96,20 @@ func decodeMessage(msg string) (cookiesession.Revocation, bool) {
 		return cookiesession.Revocation{}, false
 	}
 	return decodeMember(member, sec)
+}
+
+// encodeBatch joins messages into one, a JSON array of them: a single
+// message starts with a digit, a batch with "[".
+func encodeBatch(msgs []string) string {
+	b, _ := json.Marshal(msgs) // strings always encode
+	return string(b)
+}
+
+// decodeBatch is the inverse of encodeBatch; ok is false for a payload
+// that is not a batch.
+func decodeBatch(payload string) (msgs []string, ok bool) {
+	if !strings.HasPrefix(payload, "[") {
+		return nil, false
+	}
+	return msgs, json.Unmarshal([]byte(payload), &msgs) == nil
 }

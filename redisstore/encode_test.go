@@ -60,3 +60,14 @@ func newID() cookiesession.SessionID {
 	_, _ = rand.Read(id[:])
 	return id
 }
+
+func TestBatchRoundTrips(t *testing.T) {
+	msgs := []string{encodeMessage("i|00|1", 5), encodeMessage("s|1|ada \"the\" [admin]\nx", 6)}
+	got, ok := decodeBatch(encodeBatch(msgs))
+	if !ok || len(got) != 2 || got[0] != msgs[0] || got[1] != msgs[1] {
+		t.Errorf("batch round trip: %q, %v", got, ok)
+	}
+	if _, ok := decodeBatch(msgs[0]); ok {
+		t.Error("a single message was read as a batch")
+	}
+}

@@ -302,9 +302,10 @@ func (s *Store) WaitReady(ctx context.Context) error {
 func (s *Store) Len() int { return s.replica.Len() }
 
 // Close stops keeping the replica in sync, and waits for the goroutine that
-// does it to end. Check keeps answering from the replica and Revoke keeps
-// writing to Redis, but Ready reports the store closed. It does not close
-// the client. It always returns nil.
+// does it to end. Check keeps answering from the replica (which, with
+// FailClosedAfter, refuses sessions with a subject once the bound has
+// passed) and Revoke keeps writing to Redis, but Ready reports the store
+// closed. It does not close the client. It always returns nil.
 func (s *Store) Close() error {
 	s.stop()
 	<-s.done

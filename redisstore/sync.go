@@ -146,17 +146,23 @@ func (s *Store) run(ctx context.Context) {
 	}
 }
 
-// apply adds the revocation a message announces to the replica.
+// apply adds the revocations a message announces to the replica: one, or a
+// batch that a write-back published.
 func (s *Store) apply(payload string) {
-	r, ok := decodeMessage(payload)
+	msgs, ok := decodeBatch(payload)
 	if !ok {
-		s.log.Warn("redisstore: ignored a message that is not a revocation", "channel", s.channel, "bytes", len(payload))
-		return
+		msgs = []string{payload}
 	}
-	if unix(r.Until) <= s.now().Unix() {
-		return
+	for _, msg := range msgs {
+		r, ok := decodeMessage(msg)
+		if !ok {
+			s.log.Warn("redisstore: ignored a message that is not a revocation", "channel", s.channel, "bytes", len(msg))
+			continue
+		}
+		if unix(r.Until) > s.now().Unix() {
+			s.replica.Add(r)
+		}
 	}
-	s.replica.Add(r)
 	s.notify(eventMessage)
 }
 
@@ -262,9 +268,10 @@ func (s *Store) resync(ctx context.Context) (resyncStats, error) {
 				msgs[i] = encodeMessage(member, until)
 			}
 			p.ZAddGT(ctx, s.key, zs...)
-			for _, m := range msgs {
-				p.Publish(ctx, s.channel, m)
-			}
+			// One message for the batch: every instance writes back what
+			// Redis lost after a restart, and every instance hears each
+			// message, so one message an entry would be N² times M.
+			p.Publish(ctx, s.channel, encodeBatch(msgs))
 			return nil
 		})
 		if err != nil {
