@@ -18,12 +18,7 @@ var errDiscarded = errors.New("cookiesession: response replaced by the error han
 // reqState is the middleware's per-request state, reached from the
 // request's context by Get and from the response writer at commit time.
 type reqState[T any] struct {
-	m *Manager[T]
-	// r is the request the session was loaded for: the one the first Get
-	// was given, which middleware inside the Handler may have extended
-	// (with a request id, a database handle...). The validator and the
-	// error handler get it.
-	r    *http.Request
+	m    *Manager[T]
 	once sync.Once
 	// mu orders a Get on one goroutine with the commit on another (a
 	// handler may ask for the session from goroutines of its own while it
@@ -42,7 +37,6 @@ func (st *reqState[T]) session(r *http.Request) *Session[T] {
 	st.once.Do(func() {
 		s := st.m.load(r, st.m.now(), &st.val)
 		st.mu.Lock()
-		st.r = r
 		s.st = st
 		st.sess = s
 		late := st.committed && !st.w.hijacked
@@ -148,7 +142,7 @@ func (w *responseWriter[T]) commit() {
 	if err := m.commit(w.Header(), s); err != nil {
 		st.saveFailed = true
 		hw := &hookWriter{ResponseWriter: w.ResponseWriter}
-		m.report(hw, st.r, err)
+		m.report(hw, s.req, err)
 		w.replaced = hw.wrote
 	}
 }
@@ -162,7 +156,7 @@ func (w *responseWriter[T]) finish() {
 		st.loaded()
 		w.commit()
 	} else if s := st.loaded(); s != nil && !st.saveFailed && st.m.dirty(s) {
-		st.m.report(w, st.r, ErrChangeAfterCommit)
+		st.m.report(w, s.req, ErrChangeAfterCommit)
 	}
 	// Failures that cost this response nothing (a gorilla cookie not
 	// converted, a revocation not stored, a change not written because

@@ -43,10 +43,6 @@ const (
 	maxValues = 10
 )
 
-// Chunk numbers have at most two digits (see chunkNumber): this fails to
-// compile if maxChunks outgrows them.
-const _ = uint8(100 - maxChunks)
-
 // jar holds the request's cookies that belong to a Manager.
 type jar struct {
 	present uint32              // bit i: cookie i (0 the main one, i > 0 chunk i) came
