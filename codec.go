@@ -129,7 +129,7 @@ func (k *Keyring) seal(name string, e *envelope) (string, error) {
 	copy(buf[1:], rk.id[:])
 	nonce := buf[1+keyIDSize : headerSize]
 	_, _ = rand.Read(nonce) // never fails: see GenerateSecret
-	aad := append(append(buf[sealedLen:sealedLen], buf[:1+keyIDSize]...), name...)
+	aad := appendAssociatedData(buf[sealedLen:sealedLen], buf[:1+keyIDSize], name)
 
 	// 3. Encrypt and authenticate, binding the value to its format, key and
 	//    cookie name: a value copied into another cookie does not open.
@@ -139,9 +139,10 @@ func (k *Keyring) seal(name string, e *envelope) (string, error) {
 	return b64.EncodeToString(sealed), nil
 }
 
-// associatedData is version | key id (the value's first bytes) | name.
-func associatedData(versionAndKey []byte, name string) []byte {
-	return append(append(make([]byte, 0, len(versionAndKey)+len(name)), versionAndKey...), name...)
+// appendAssociatedData appends version | key id (the value's first bytes)
+// | name to dst.
+func appendAssociatedData(dst, versionAndKey []byte, name string) []byte {
+	return append(append(dst, versionAndKey...), name...)
 }
 
 // open checks and decrypts a value sealed by seal for the cookie called
@@ -173,7 +174,7 @@ func (k *Keyring) open(name, value string, o *openOptions) (envelope, error) {
 
 	// 4. Authenticate and decrypt.
 	nonce := raw[1+keyIDSize : headerSize]
-	pt, err := rk.aead().Open(raw[headerSize:headerSize], nonce, raw[headerSize:], associatedData(raw[:1+keyIDSize], name))
+	pt, err := rk.aead().Open(raw[headerSize:headerSize], nonce, raw[headerSize:], appendAssociatedData(make([]byte, 0, 1+keyIDSize+len(name)), raw[:1+keyIDSize], name))
 	if err != nil {
 		return envelope{}, fmt.Errorf("%w: for cookie %q", ErrAuthentication, name)
 	}
