@@ -2,7 +2,6 @@ package cookiesession
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -52,8 +51,11 @@ type envelope struct {
 	// issued is when this value was sealed. Both travel in whole seconds.
 	created, issued time.Time
 	id              SessionID
-	flashes         []string
-	data            []byte
+	// generation is the subject's generation the session was signed in
+	// under; 0 for none.
+	generation uint64
+	flashes    []string
+	data       []byte
 	// stale is set by open when the value should be sealed again: its key
 	// is not the newest, or it is in the format the Manager does not seal.
 	stale bool
@@ -79,21 +81,29 @@ type format interface {
 //	value     = base64url-no-padding( version | key id | nonce | ciphertext+tag )
 //	AAD       = version | key id | cookie name
 //	plaintext = uvarint(created, unix seconds) | uvarint(issued - created) |
-//	            flags | [session id] | [flashes] | data
+//	            flags | [session id] | [flashes] | [fields] | data
 //	id        = 16 bytes                                (present if flags&flagID)
 //	flashes   = uvarint(count) { uvarint(len) bytes }   (present if flags&flagFlashes)
+//	fields    = uvarint(len) { uvarint(tag) uvarint(len) bytes }  (present if flags&flagFields)
 //
-// Every value sealed now carries a session id. Earlier releases wrote none
-// and refuse a flag they do not know; a value without one still opens, and
-// its session's id is derived from the value's nonce (legacyID), so that it
-// is the same every time the value is opened and can be revoked.
+// A value without an id was sealed by a release before sessions had one;
+// its session has the zero id (see SessionID), and so does every value
+// sealed for it afterwards, until a Renew gives it its own.
+//
+// Fields are the place for what a later release adds: a field whose tag is
+// even is optional, and a release that does not know it skips it, so that
+// rolling a deploy back signs no one out; an odd tag must be understood,
+// and a release that does not know it refuses the value. Flags stay as
+// they are: releases before fields refuse a flag they do not know, so
+// flagFields is set only when a field is present.
 const (
 	formatV1     = 1
 	headerSize   = 1 + keyIDSize + chacha20poly1305.NonceSizeX // before the ciphertext
 	tagSize      = chacha20poly1305.Overhead
 	flagFlashes  = 1 << 0
 	flagID       = 1 << 1
-	knownFlags   = flagFlashes | flagID
+	flagFields   = 1 << 2
+	knownFlags   = flagFlashes | flagID | flagFields
 	minPlaintext = 3 // one byte each for created, issued delta and flags
 	// maxFlashes bounds the flash list a value may claim to hold, so that
 	// a corrupt count cannot make open allocate much. seal refuses more.
@@ -101,8 +111,12 @@ const (
 	// maxSealedTime bounds the created time and the issued delta, in
 	// seconds (about 35,000 years): open refuses more, and so does seal.
 	maxSealedTime = 1 << 40
-	// maxPlaintextHeader is room for the times, the flags and the id.
-	maxPlaintextHeader = 2*binary.MaxVarintLen64 + 1 + len(SessionID{})
+	// maxPlaintextHeader is room for the times, the flags, the id and the
+	// fields this release writes.
+	maxPlaintextHeader = 2*binary.MaxVarintLen64 + 1 + len(SessionID{}) + 3 + binary.MaxVarintLen64
+	// fieldGeneration is the subject's generation the session was signed
+	// in under (see Revoked.Generation); optional, absent when 0.
+	fieldGeneration = 2
 )
 
 var b64 = base64.RawURLEncoding
@@ -118,7 +132,12 @@ func (k *Keyring) seal(name string, e *envelope) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return k.sealPlaintext(name, pt), nil
+}
 
+// sealPlaintext seals pt, a plaintext in the layout above, for the cookie
+// called name.
+func (k *Keyring) sealPlaintext(name string, pt []byte) string {
 	// 2. Write the header: the format, the key's id and a random nonce,
 	//    in a buffer with room for the ciphertext and, after it, the
 	//    associated data: one allocation for both.
@@ -136,7 +155,7 @@ func (k *Keyring) seal(name string, e *envelope) (string, error) {
 	sealed := rk.aead().Seal(buf, nonce, pt, aad)
 
 	// 4. Encode for the cookie.
-	return b64.EncodeToString(sealed), nil
+	return b64.EncodeToString(sealed)
 }
 
 // appendAssociatedData appends version | key id (the value's first bytes)
@@ -181,7 +200,7 @@ func (k *Keyring) open(name, value string, o *openOptions) (envelope, error) {
 
 	// 5. Parse the plaintext. It authenticated, so a failure here means a
 	//    bug or a key compromise; it is refused all the same.
-	e, err := parsePlaintext(pt, nonce)
+	e, err := parsePlaintext(pt)
 	if err != nil {
 		return envelope{}, err
 	}
@@ -209,25 +228,38 @@ func appendPlaintext(dst []byte, e *envelope) ([]byte, error) {
 	}
 	dst = binary.AppendUvarint(dst, uint64(created))
 	dst = binary.AppendUvarint(dst, uint64(issued-created))
-	if len(e.flashes) == 0 {
-		dst = append(dst, flagID)
+	var flags byte
+	if e.id != (SessionID{}) {
+		flags |= flagID
+	}
+	if len(e.flashes) > 0 {
+		flags |= flagFlashes
+	}
+	if e.generation != 0 {
+		flags |= flagFields
+	}
+	dst = append(dst, flags)
+	if flags&flagID != 0 {
 		dst = append(dst, e.id[:]...)
-	} else {
-		dst = append(dst, flagID|flagFlashes)
-		dst = append(dst, e.id[:]...)
+	}
+	if flags&flagFlashes != 0 {
 		dst = binary.AppendUvarint(dst, uint64(len(e.flashes)))
 		for _, f := range e.flashes {
 			dst = binary.AppendUvarint(dst, uint64(len(f)))
 			dst = append(dst, f...)
 		}
 	}
+	if flags&flagFields != 0 {
+		n := binary.PutUvarint(make([]byte, binary.MaxVarintLen64), e.generation)
+		dst = binary.AppendUvarint(dst, uint64(2+n))
+		dst = append(dst, fieldGeneration, byte(n))
+		dst = binary.AppendUvarint(dst, e.generation)
+	}
 	return append(dst, e.data...), nil
 }
 
-// parsePlaintext reads what appendPlaintext wrote. A plaintext without a
-// session id gets legacyID(unique), unique being bytes of the value that no
-// other value shares.
-func parsePlaintext(pt, unique []byte) (envelope, error) {
+// parsePlaintext reads what appendPlaintext wrote.
+func parsePlaintext(pt []byte) (envelope, error) {
 	var e envelope
 	created, n := binary.Uvarint(pt)
 	if n <= 0 || created > maxSealedTime {
@@ -249,23 +281,16 @@ func parsePlaintext(pt, unique []byte) (envelope, error) {
 			return e, fmt.Errorf("%w: bad session id", ErrMalformed)
 		}
 		pt = pt[copy(e.id[:], pt):]
-	} else {
-		e.id = legacyID(unique)
 	}
+	var err error
 	if flags&flagFlashes != 0 {
-		count, n := binary.Uvarint(pt)
-		if n <= 0 || count == 0 || count > maxFlashes || count > uint64(len(pt)) {
-			return e, fmt.Errorf("%w: bad flash count", ErrMalformed)
+		if e.flashes, pt, err = parseFlashes(pt); err != nil {
+			return envelope{}, err
 		}
-		pt = pt[n:]
-		e.flashes = make([]string, count)
-		for i := range e.flashes {
-			l, n := binary.Uvarint(pt)
-			if n <= 0 || l > uint64(len(pt)-n) {
-				return envelope{}, fmt.Errorf("%w: bad flash length", ErrMalformed)
-			}
-			e.flashes[i] = string(pt[n : n+int(l)])
-			pt = pt[n+int(l):]
+	}
+	if flags&flagFields != 0 {
+		if pt, err = parseFields(pt, &e); err != nil {
+			return envelope{}, err
 		}
 	}
 	e.created = time.Unix(int64(created), 0)
@@ -274,14 +299,58 @@ func parsePlaintext(pt, unique []byte) (envelope, error) {
 	return e, nil
 }
 
-// labelLegacyID separates legacyID's hashes from any other use of SHA-256.
-const labelLegacyID = "cookiesession v1 legacy session id"
+// parseFlashes reads the flash messages at the start of pt and returns
+// them with the rest of pt.
+func parseFlashes(pt []byte) ([]string, []byte, error) {
+	count, n := binary.Uvarint(pt)
+	if n <= 0 || count == 0 || count > maxFlashes || count > uint64(len(pt)) {
+		return nil, nil, fmt.Errorf("%w: bad flash count", ErrMalformed)
+	}
+	pt = pt[n:]
+	flashes := make([]string, count)
+	for i := range flashes {
+		l, n := binary.Uvarint(pt)
+		if n <= 0 || l > uint64(len(pt)-n) {
+			return nil, nil, fmt.Errorf("%w: bad flash length", ErrMalformed)
+		}
+		flashes[i] = string(pt[n : n+int(l)])
+		pt = pt[n+int(l):]
+	}
+	return flashes, pt, nil
+}
 
-// legacyID derives the session id of a value sealed before sessions had
-// one, or of a gorilla session, from bytes unique to that value.
-func legacyID(unique []byte) SessionID {
-	h := sha256.Sum256(append([]byte(labelLegacyID), unique...))
-	return SessionID(h[:len(SessionID{})])
+// parseFields reads the fields at the start of pt into e, skipping the
+// optional ones it does not know, and returns the rest of pt.
+func parseFields(pt []byte, e *envelope) ([]byte, error) {
+	size, n := binary.Uvarint(pt)
+	if n <= 0 || size > uint64(len(pt)-n) {
+		return nil, fmt.Errorf("%w: bad fields length", ErrMalformed)
+	}
+	fields, rest := pt[n:n+int(size)], pt[n+int(size):]
+	for len(fields) > 0 {
+		tag, n := binary.Uvarint(fields)
+		if n <= 0 {
+			return nil, fmt.Errorf("%w: bad field tag", ErrMalformed)
+		}
+		fields = fields[n:]
+		l, n := binary.Uvarint(fields)
+		if n <= 0 || l > uint64(len(fields)-n) {
+			return nil, fmt.Errorf("%w: bad field length", ErrMalformed)
+		}
+		value := fields[n : n+int(l)]
+		fields = fields[n+int(l):]
+		switch {
+		case tag == fieldGeneration:
+			g, n := binary.Uvarint(value)
+			if n <= 0 || n != len(value) {
+				return nil, fmt.Errorf("%w: bad generation", ErrMalformed)
+			}
+			e.generation = g
+		case tag%2 == 1:
+			return nil, fmt.Errorf("%w: field %d must be understood, and this release does not know it", ErrMalformed, tag)
+		}
+	}
+	return rest, nil
 }
 
 // sealedTime is t as a sealed value carries it and open returns it: whole

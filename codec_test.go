@@ -2,6 +2,7 @@ package cookiesession
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"os"
@@ -59,9 +60,10 @@ func TestSealOpenRoundTrip(t *testing.T) {
 		{"flashes", []byte(`{}`), []string{"welcome", "", strings.Repeat("é", 200)}},
 	}
 	bothFormats(t, k, func(t *testing.T, f format) {
-		for _, tt := range tests {
+		for i, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				in := envelope{created: t0.Add(-time.Hour), issued: t0, data: bytes.Clone(tt.data), flashes: tt.flashes}
+				in := envelope{created: t0.Add(-time.Hour), issued: t0, data: bytes.Clone(tt.data), flashes: tt.flashes,
+					id: newSessionID(), generation: uint64(i) << 40}
 				v, err := f.seal("session", &in)
 				if err != nil {
 					t.Fatal(err)
@@ -75,7 +77,8 @@ func TestSealOpenRoundTrip(t *testing.T) {
 				if err != nil {
 					t.Fatalf("open: %v", err)
 				}
-				if !bytes.Equal(out.data, tt.data) || !out.created.Equal(in.created) || !out.issued.Equal(in.issued) {
+				if !bytes.Equal(out.data, tt.data) || !out.created.Equal(in.created) || !out.issued.Equal(in.issued) ||
+					out.id != in.id || out.generation != in.generation {
 					t.Errorf("got %+v, want %+v", out, in)
 				}
 				if !reflect.DeepEqual(out.flashes, tt.flashes) {
@@ -90,6 +93,52 @@ func TestSealOpenRoundTrip(t *testing.T) {
 			})
 		}
 	})
+}
+
+// A release reads what a later one writes: an optional field it does not
+// know (an even tag) is skipped, so that rolling a deploy back signs no one
+// out, and a field that must be understood (an odd tag) refuses the value.
+func TestOpenSkipsUnknownOptionalFields(t *testing.T) {
+	k := mustKeyring(t, testSecret(1))
+	id := newSessionID()
+	plaintext := func(fields ...byte) []byte {
+		pt := binary.AppendUvarint(nil, uint64(t0.Unix()))
+		pt = append(pt, 0, flagID|flagFields)
+		pt = append(pt, id[:]...)
+		pt = binary.AppendUvarint(pt, uint64(len(fields)))
+		pt = append(pt, fields...)
+		return append(pt, `{"user":"ada"}`...)
+	}
+	tests := []struct {
+		name   string
+		fields []byte
+		gen    uint64
+		ok     bool
+	}{
+		{"generation", []byte{fieldGeneration, 1, 7}, 7, true},
+		{"an unknown optional field", []byte{4, 3, 'a', 'b', 'c'}, 0, true},
+		{"both, the unknown one first", []byte{4, 0, fieldGeneration, 1, 9}, 9, true},
+		{"an unknown field that must be understood", []byte{5, 1, 'x'}, 0, false},
+		{"a field longer than the section", []byte{4, 9, 'x'}, 0, false},
+		{"a bad generation", []byte{fieldGeneration, 2, 7, 7}, 0, false},
+	}
+	for _, tt := range tests {
+		v := k.sealPlaintext("session", plaintext(tt.fields...))
+		e, err := k.open("session", v, at(t0))
+		if tt.ok != (err == nil) {
+			t.Errorf("%s: err %v, want ok %v", tt.name, err, tt.ok)
+			continue
+		}
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Errorf("%s: err %v, want ErrMalformed", tt.name, err)
+			}
+			continue
+		}
+		if e.generation != tt.gen || e.id != id || string(e.data) != `{"user":"ada"}` {
+			t.Errorf("%s: generation %d, id %v, data %q", tt.name, e.generation, e.id, e.data)
+		}
+	}
 }
 
 func TestSealFormatOverhead(t *testing.T) {

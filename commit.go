@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"reflect"
 	"strings"
@@ -51,14 +52,15 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T]) error {
 	if s.destroyed || s.renewed {
 		id, created = newSessionID(), sealedTime(now)
 	}
+	ended, ending := m.ended(s, now)
 	if len(s.flashes) == 0 && bytes.Equal(data, m.zero) && m.migration == nil {
 		// A session that holds nothing is deleted rather than written: the
 		// next request starts an equal one, without the cookie's weight.
-		m.revokeEnded(s, now)
+		m.revoke(s, ended, ending)
 		if s.present != 0 {
 			m.clear(h, s)
 		}
-		s.written(m.zero, id, created, sealedTime(now), 0)
+		s.written(m.zero, id, created, sealedTime(now), 0, "", 0)
 		return nil
 	}
 
@@ -67,7 +69,9 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T]) error {
 	// An instance whose clock is behind the one that created the session
 	// (within ClockSkew) must not seal an issue time before the creation.
 	issued := later(sealedTime(now), created)
-	value, err := m.format.seal(m.name, &envelope{created: created, issued: issued, id: id, flashes: s.flashes, data: data})
+	subject := m.subjectOf(s.Data)
+	gen := m.generation(s, subject, ended)
+	value, err := m.format.seal(m.name, &envelope{created: created, issued: issued, id: id, generation: gen, flashes: s.flashes, data: data})
 	if err != nil {
 		return fmt.Errorf("%w: sealing: %w", ErrSaveFailed, err)
 	}
@@ -75,7 +79,7 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T]) error {
 		return fmt.Errorf("%w: %w: cookie %q would be %d bytes sealed (%d bytes of data); the cap is %d (WithMaxSize)",
 			ErrSaveFailed, ErrTooLarge, m.name, len(value), len(data), m.maxSize)
 	}
-	m.revokeEnded(s, now)
+	m.revoke(s, ended, ending)
 	life := created.Add(m.maxAge).Sub(now)
 	if m.idle > 0 && m.idle < life {
 		life = m.idle
@@ -90,7 +94,7 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T]) error {
 	}
 	written := m.setCookies(h, value, max(int(life/time.Second), 1), s.present)
 	makePrivate(h)
-	s.written(data, id, created, issued, written)
+	s.written(data, id, created, issued, written, subject, gen)
 	return nil
 }
 
@@ -101,30 +105,73 @@ func (m *Manager[T]) clear(h http.Header, s *Session[T]) {
 	s.present = 0
 }
 
-// replaced reports whether another request of the same browser revoked or
-// renewed s meanwhile: its id is revoked, even if Renew's grace has not
-// passed (on another instance's clock, up to ClockSkew ahead). Writing s
-// again would leave the browser with a cookie that the other response
-// replaced, and that stops opening once the grace is over.
+// replaced reports whether s may not be written: its id is within a
+// Renew's grace (the cookie opens, read-only, so that a copy cannot renew
+// itself into a session that outlives the sign-out), or another request
+// of the same browser revoked it meanwhile. Writing s would leave the
+// browser with a cookie that the other response replaced.
 func (m *Manager[T]) replaced(s *Session[T], now time.Time) bool {
-	if m.revocations == nil || !s.idGiven || s.destroyed || s.renewed {
+	if m.revocations == nil || !s.idGiven || s.destroyed || s.subject == "" {
 		return false
 	}
-	return m.revocations.Check(s.id, "", s.created, now.Add(RenewGrace+ClockSkew)) != nil
+	// The generation is not in question: a session signed out everywhere
+	// by this very request is written as its data says, and refused next.
+	return s.readOnly || m.revocations.Check(s.subject, s.id, math.MaxUint64, now) != nil
 }
 
-// revokeEnded revokes the id of a session that Destroy or Renew ended, if a
-// browser holds it, until the session would have expired anyway. A failure
-// is reported; the response still goes out as if it had succeeded.
-func (m *Manager[T]) revokeEnded(s *Session[T], now time.Time) {
-	if m.revocations == nil || !s.idGiven || !(s.destroyed || s.renewed) {
+// ended returns what revokes the session that Destroy or Renew ended, if a
+// browser holds it and it was signed in: an anonymous copy grants nothing.
+// Past MaxRevokedSessions of the subject, it raises the subject's
+// generation instead.
+func (m *Manager[T]) ended(s *Session[T], now time.Time) (Revoked, bool) {
+	if m.revocations == nil || !s.idGiven || s.subject == "" || !(s.destroyed || s.renewed) {
+		return Revoked{}, false
+	}
+	gen, n := m.revocations.Generation(s.subject)
+	if n >= MaxRevokedSessions {
+		return Revoked{Generation: NextGeneration(gen, now), GenerationUntil: m.forgetAt(now)}, true
+	}
+	until := s.created.Add(m.maxAge + ClockSkew)
+	if s.id == (SessionID{}) {
+		// Every id-less session of the subject: the latest may have been
+		// created just now.
+		until = m.forgetAt(now)
+	}
+	return Revoked{Generation: gen, Sessions: []RevokedSession{{ID: s.id, Grace: !s.destroyed, Until: until}}}, true
+}
+
+// forgetAt is when an entry revoking sessions that exist at now may be
+// forgotten: they have all expired by then, on every instance whose clock
+// is within ClockSkew.
+func (m *Manager[T]) forgetAt(now time.Time) time.Time {
+	return sealedTime(now).Add(m.maxAge + ClockSkew)
+}
+
+// generation returns the generation to seal s with, given the subject its
+// data names now: a session keeps the one it was signed in under; one
+// that starts, is renewed or changes subject takes the subject's current
+// one, which ended may be raising.
+func (m *Manager[T]) generation(s *Session[T], subject string, ended Revoked) uint64 {
+	if m.revocations == nil || subject == "" {
+		return 0
+	}
+	if subject == s.subject && !s.destroyed && !s.renewed {
+		return s.generation
+	}
+	gen, _ := m.revocations.Generation(subject)
+	if subject == s.subject {
+		gen = max(gen, ended.Generation)
+	}
+	return gen
+}
+
+// revoke stores ended, if ending. A failure is reported; the response
+// still goes out as if it had succeeded.
+func (m *Manager[T]) revoke(s *Session[T], ended Revoked, ending bool) {
+	if !ending {
 		return
 	}
-	r := Revocation{ID: s.id, At: now, Until: s.created.Add(m.maxAge)}
-	if !s.destroyed {
-		r.At = now.Add(RenewGrace)
-	}
-	if err := m.revocations.Revoke(context.WithoutCancel(s.req.Context()), r); err != nil {
+	if err := m.revocations.Revoke(context.WithoutCancel(s.req.Context()), s.subject, ended); err != nil {
 		s.pending = append(s.pending, fmt.Errorf("%w: %w", ErrRevocationFailed, err))
 	}
 }

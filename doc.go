@@ -53,11 +53,15 @@
 //
 // # Sign-out
 //
-// Every session carries a random id, sealed inside. Destroy revokes it and
-// Renew revokes the one it replaces, so that a copy of the cookie stops
-// working; SignOutEverywhere revokes every session of a user (WithSubject
-// names it). The server keeps only the revocations, until the sessions they
-// name would have expired anyway: in process by default, or shared by a
+// Every session carries a random id, sealed inside. With WithSubject, which
+// names the user a session is signed in as, Destroy revokes a signed-in
+// session's id and Renew the one it replaces, so that a copy of the cookie
+// stops working; SignOutEverywhere revokes every session of a user.
+// Anonymous sessions are never revoked (a copy grants nothing), so the
+// server's state grows only with what signed-in users do, and no refusal
+// depends on two machines agreeing on the time. The server keeps only the
+// revocations, until the sessions they name would have expired anyway: in
+// process by default, in a file with OpenRevocationFile, or shared by a
 // fleet through a RevocationStore such as this repository's redisstore.
 //
 // # Failures that lose data
@@ -70,7 +74,7 @@
 // # Limits
 //
 // With the default, in-process revocation store, a revocation holds on the
-// instance that made it only. Two concurrent requests from one browser both
+// instance that made it only, until it restarts. Two concurrent requests from one browser both
 // start from the same cookie and the later response wins: keep data that
 // must not be lost that way in a database.
 package cookiesession

@@ -43,9 +43,10 @@ var (
 	// (WithValidator) refused it; the validator's own error is wrapped too.
 	ErrRejected = errors.New("session rejected by the validator")
 
-	// ErrRevoked is returned when a cookie opened but its session was
-	// revoked: destroyed, replaced by Renew, or signed out everywhere by
-	// SignOutEverywhere (see WithRevocation).
+	// ErrRevoked is returned when a cookie opened but its signed-in
+	// session was revoked: destroyed, replaced by Renew (once RenewGrace
+	// has passed), or signed out everywhere by SignOutEverywhere (see
+	// WithSubject and WithRevocation).
 	ErrRevoked = errors.New("session revoked")
 
 	// ErrRevocationsUnavailable is returned when a RevocationStore cannot
@@ -71,9 +72,13 @@ var (
 	ErrRevocationFailed = errors.New("session revocation not stored")
 
 	// ErrReplaced is passed to the error handler when a request's session
-	// was revoked or renewed by another request of the same browser before
-	// this one wrote it: this request's change is not written, so that the
-	// browser keeps what the other response set.
+	// was revoked or renewed, by another request of the same browser or
+	// before this one began (its cookie opened within RenewGrace, which
+	// is read-only): this request's change, Renew included, is not
+	// written, so that the browser keeps what the other response set and
+	// a copy of a replaced cookie never becomes a new session.
+	// RevocationStore.Check returns it, wrapped, for an id within
+	// RenewGrace.
 	ErrReplaced = errors.New("session replaced by a concurrent request")
 
 	// ErrChangeAfterCommit is returned, and passed to the error handler,

@@ -75,7 +75,7 @@ func (f gorillaFormat) open(name, value string, o *openOptions) (envelope, error
 	// 2. Check the layout once, before trying keys: securecookie answers a
 	//    broken layout and a wrong MAC with the same error, and this lets
 	//    step 3 read that error as "not this key".
-	_, mac, err := gorillaLayout(value)
+	_, err := gorillaLayout(value)
 	if err != nil {
 		return envelope{}, err
 	}
@@ -85,7 +85,7 @@ func (f gorillaFormat) open(name, value string, o *openOptions) (envelope, error
 		err := f.keys.keys[i].gorilla().Decode(name, value, &pt)
 		if err == nil {
 			// 4. Parse the plaintext and enforce the sealed deadlines.
-			e, err := parsePlaintext(pt, mac)
+			e, err := parsePlaintext(pt)
 			if err != nil {
 				return envelope{}, err
 			}
@@ -108,28 +108,27 @@ func (f gorillaFormat) open(name, value string, o *openOptions) (envelope, error
 var gorillaBase64 = base64.URLEncoding.Strict()
 
 // gorillaLayout returns the Unix time securecookie wrote into value (its
-// Encode time; for gorilla/sessions, the session's last save) and the
-// value's MAC, unique to it. It refuses,
+// Encode time; for gorilla/sessions, the session's last save). It refuses,
 // with ErrMalformed, a value that no key could have sealed in securecookie's
 // layout: not padded URL-safe base64, or not date | payload | 32-byte MAC.
 // The checks do not depend on the key, and the date is to be trusted only
 // once the value has authenticated.
-func gorillaLayout(value string) (date int64, mac []byte, err error) {
+func gorillaLayout(value string) (date int64, err error) {
 	raw, err := gorillaBase64.DecodeString(value)
 	if err != nil {
-		return 0, nil, fmt.Errorf("%w: not padded base64url", ErrMalformed)
+		return 0, fmt.Errorf("%w: not padded base64url", ErrMalformed)
 	}
 	// The date is decimal and the payload base64, so the first two "|" are
 	// the separators; the MAC is raw bytes and may contain "|" itself.
 	d, rest, ok := bytes.Cut(raw, []byte("|"))
 	if !ok {
-		return 0, nil, fmt.Errorf("%w: no securecookie date", ErrMalformed)
+		return 0, fmt.Errorf("%w: no securecookie date", ErrMalformed)
 	}
 	if date, err = strconv.ParseInt(string(d), 10, 64); err != nil {
-		return 0, nil, fmt.Errorf("%w: bad securecookie date", ErrMalformed)
+		return 0, fmt.Errorf("%w: bad securecookie date", ErrMalformed)
 	}
-	if _, mac, ok = bytes.Cut(rest, []byte("|")); !ok || len(mac) != sha256.Size {
-		return 0, nil, fmt.Errorf("%w: no securecookie MAC", ErrMalformed)
+	if _, mac, ok := bytes.Cut(rest, []byte("|")); !ok || len(mac) != sha256.Size {
+		return 0, fmt.Errorf("%w: no securecookie MAC", ErrMalformed)
 	}
-	return date, mac, nil
+	return date, nil
 }

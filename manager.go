@@ -194,7 +194,7 @@ func (m *Manager[T]) loadCookies(r *http.Request, now time.Time, s *Session[T]) 
 	var notOurs []string // values no key of ours authenticated: perhaps gorilla's
 	var oursErr error    // why a value of ours that authenticated was not used
 	var unavailable error
-	var kept SessionID // the id of a value the revocation store could not vouch for
+	var kept *Session[T] // a value the revocation store could not vouch for
 	for i, main := range j.values[0] {
 		err := m.openValue(r, &j, main, &o, s)
 		if err == nil {
@@ -209,7 +209,7 @@ func (m *Manager[T]) loadCookies(r *http.Request, now time.Time, s *Session[T]) 
 			notOurs = append(notOurs, main)
 		case errors.Is(err, ErrRevocationsUnavailable):
 			if unavailable == nil {
-				unavailable, kept = err, s.id
+				unavailable, kept = err, &Session[T]{id: s.id, subject: s.subject, generation: s.generation}
 			}
 		case oursErr == nil && (errors.Is(err, ErrExpired) || errors.Is(err, ErrRevoked) || errors.Is(err, ErrRejected)):
 			oursErr = err
@@ -219,7 +219,7 @@ func (m *Manager[T]) loadCookies(r *http.Request, now time.Time, s *Session[T]) 
 		// The cookie may be good once the store is back: nothing clears
 		// it, but a Destroy or Renew of this request still revokes it.
 		s = m.newSession(s, now, j.present, unavailable)
-		s.id, s.idGiven = kept, true
+		s.id, s.idGiven, s.subject, s.generation = kept.id, true, kept.subject, kept.generation
 		return s
 	}
 	if oursErr != nil {
@@ -262,6 +262,7 @@ func (m *Manager[T]) openValue(r *http.Request, j *jar, main string, o *openOpti
 		issued:        e.issued,
 		id:            e.id,
 		idGiven:       true,
+		generation:    e.generation,
 		flashes:       e.flashes,
 		cookieFlashes: len(e.flashes),
 		stale:         e.stale,
@@ -276,10 +277,13 @@ func (m *Manager[T]) openValue(r *http.Request, j *jar, main string, o *openOpti
 
 // admit checks a session that opened (or was converted from a gorilla
 // cookie) against the revocations, then the validator: a session either
-// refuses is not used.
+// refuses is not used. One within a Renew's grace is used, read-only.
 func (m *Manager[T]) admit(r *http.Request, s *Session[T], now time.Time) error {
-	if m.revocations != nil {
-		if err := m.revocations.Check(s.id, m.subjectOf(s.Data), s.created, now); err != nil {
+	s.subject = m.subjectOf(s.Data)
+	if m.revocations != nil && s.subject != "" {
+		if err := m.revocations.Check(s.subject, s.id, s.generation, now); errors.Is(err, ErrReplaced) {
+			s.readOnly = true
+		} else if err != nil {
 			return err
 		}
 	}
@@ -299,27 +303,27 @@ func (m *Manager[T]) subjectOf(data T) string {
 	return m.subject(data)
 }
 
-// SignOutEverywhere revokes every session of subject created until now, on
-// every instance that shares the Manager's RevocationStore: the answer to
-// "sign me out everywhere", and to an account that was disabled. Sessions
-// are named by WithSubject; without it, nothing can be revoked this way
-// and SignOutEverywhere returns an error. Session times are whole seconds,
-// rounded up, so a session begun in the same second, even just after the
-// call, is revoked too: call it before signing the user in again, not
-// after. The error wraps ErrRevocationFailed if the store could not record
-// the revocation.
+// SignOutEverywhere revokes every session of subject, on every instance
+// that shares the Manager's RevocationStore: the answer to "sign me out
+// everywhere", and to an account that was disabled. It raises the
+// subject's generation, and a session is refused if the generation sealed
+// into its cookie when it was signed in is lower: no clock is compared, so
+// a session that another instance started a moment before is refused too,
+// whatever the instances' clocks say. The request's own session is
+// refused from the next request on; to keep this device signed in, call
+// its Renew after SignOutEverywhere. The error wraps ErrRevocationFailed if
+// the store could not record the revocation.
 func (m *Manager[T]) SignOutEverywhere(ctx context.Context, subject string) error {
 	switch {
 	case m.revocations == nil:
-		return errors.New("cookiesession: SignOutEverywhere needs a RevocationStore; remove WithRevocation(nil)")
-	case m.subject == nil:
-		return errors.New("cookiesession: SignOutEverywhere needs WithSubject, to know whose sessions are whose")
+		return errors.New("cookiesession: SignOutEverywhere needs revocation, which WithSubject turns on")
 	case subject == "":
 		return errors.New("cookiesession: SignOutEverywhere was given an empty subject; sessions without a subject cannot be signed out this way")
 	}
 	now := m.now()
-	r := Revocation{Subject: subject, At: now, Until: sealedTime(now).Add(m.maxAge)}
-	if err := m.revocations.Revoke(ctx, r); err != nil {
+	gen, _ := m.revocations.Generation(subject)
+	r := Revoked{Generation: NextGeneration(gen, now), GenerationUntil: m.forgetAt(now)}
+	if err := m.revocations.Revoke(ctx, subject, r); err != nil {
 		return fmt.Errorf("%w: %w", ErrRevocationFailed, err)
 	}
 	return nil

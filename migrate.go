@@ -142,7 +142,7 @@ func (m *Manager[T]) loadGorilla(r *http.Request, now time.Time, s *Session[T], 
 func (m *Manager[T]) migrate(value string, now time.Time, s *Session[T]) (ok bool, err error) {
 	// 1. Only a value in securecookie's layout can be gorilla's; the check
 	//    spares a decode per key on anything else.
-	saved, mac, err := gorillaLayout(value)
+	saved, err := gorillaLayout(value)
 	if err != nil || len(value) > m.maxSize {
 		return false, nil
 	}
@@ -189,9 +189,10 @@ func (m *Manager[T]) migrate(value string, now time.Time, s *Session[T]) (ok boo
 	if err != nil {
 		return true, fmt.Errorf("%w: %w", ErrMigration, err)
 	}
-	// Its id comes from the cookie, so that converting the same cookie
-	// again gives the same session, which a sign-out revoked.
-	*s = Session[T]{m: m, Data: data, created: created, issued: sealedTime(now), id: legacyID(mac), idGiven: true,
+	// Its id is the zero id of sessions whose cookies carry none: every
+	// copy of a gorilla session opens with it, so that one Destroy ends
+	// them all (and every other gorilla session of the subject).
+	*s = Session[T]{m: m, Data: data, created: created, issued: sealedTime(now), idGiven: true,
 		stale: true, converted: true}
 	m.fillNilMap(s) // convert may return a nil map
 	return true, nil

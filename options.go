@@ -30,6 +30,7 @@ type config struct {
 	validator          any // func(*http.Request, *Session[T]) error
 	subject            any // func(T) string
 	revocations        RevocationStore
+	revocationsSet     bool // WithRevocation was given
 	now                func() time.Time
 	gorillaFormat      bool
 	migration          any // *gorillaMigration[T], set by WithGorillaMigration
@@ -38,16 +39,15 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		name:        DefaultName,
-		path:        "/",
-		maxAge:      DefaultMaxAge,
-		sameSite:    http.SameSiteLaxMode,
-		secure:      true,
-		maxSize:     DefaultMaxSize,
-		serializer:  JSONSerializer{},
-		logger:      slog.Default(),
-		revocations: NewRevocations(),
-		now:         time.Now,
+		name:       DefaultName,
+		path:       "/",
+		maxAge:     DefaultMaxAge,
+		sameSite:   http.SameSiteLaxMode,
+		secure:     true,
+		maxSize:    DefaultMaxSize,
+		serializer: JSONSerializer{},
+		logger:     slog.Default(),
+		now:        time.Now,
 	}
 }
 
@@ -151,25 +151,34 @@ func WithValidator[T any](fn func(r *http.Request, s *Session[T]) error) Option 
 }
 
 // WithRevocation sets where revoked sessions are recorded and looked up.
-// Destroy revokes the session's id until the session would have expired,
-// Renew revokes the id it replaces (after RenewGrace), and
-// SignOutEverywhere revokes every session of a subject (see WithSubject);
-// a revoked cookie gives a fresh session whose Err wraps ErrRevoked, and is
-// cleared. The check on each request is a lookup in memory.
+// Revocation goes by subject (see WithSubject), which it needs: a Manager
+// given a store without WithSubject is refused by New.
 //
-// The default is an in-process store of the Manager's own (Revocations):
-// a revocation holds on this instance only, and is lost when it stops. A
+// Destroy revokes a signed-in session's id, Renew revokes the id it
+// replaces (after RenewGrace), and SignOutEverywhere revokes every session
+// of a subject; a revoked cookie gives a fresh session whose Err wraps
+// ErrRevoked, and is cleared. Anonymous sessions are never revoked: their
+// copies grant nothing, and so fill nothing. The check on each request is
+// a lookup in memory.
+//
+// The default, with WithSubject, is an in-process store of the Manager's
+// own (Revocations): a revocation holds on this instance only, and is
+// lost when it stops. OpenRevocationFile keeps them across restarts; a
 // fleet shares one store, such as this repository's redisstore, so that a
 // cookie revoked on one instance is refused by all. nil turns revocation
-// off: Destroy then only deletes the cookie from the browser, and a copy
-// of it stays valid until it expires.
-func WithRevocation(store RevocationStore) Option { return func(c *config) { c.revocations = store } }
+// off: Destroy then only deletes the cookie from the browser, and a copy of
+// it stays valid until it expires.
+func WithRevocation(store RevocationStore) Option {
+	return func(c *config) { c.revocations, c.revocationsSet = store, true }
+}
 
-// WithSubject sets how a session names its user (an id, an email), for
-// SignOutEverywhere: fn returns the subject of a session's data, "" when
-// no one is signed in. It runs on every request whose cookie opens, so it
-// should be quick. The default is none: sessions have no subject, and
-// SignOutEverywhere reports an error.
+// WithSubject sets how a session names its user (an id, an email): fn
+// returns the subject of a session's data, "" when no one is signed in. It
+// turns revocation on (see WithRevocation): Destroy and Renew revoke the
+// signed-in sessions they end, and SignOutEverywhere every session of a
+// subject. It runs on every request whose cookie opens, so it should be
+// quick. The default is none: sessions have no subject, and nothing is
+// revoked; Destroy only deletes the cookie from the browser.
 //
 // The function's type must match the Manager's data: New reports a
 // mismatch.
@@ -217,6 +226,11 @@ func (c *config) check() error {
 		return errors.New("WithSerializer(nil): a Serializer is needed")
 	case c.now == nil:
 		return errors.New("WithClock(nil): a clock is needed")
+	case c.revocations != nil && c.subject == nil:
+		return errors.New("WithRevocation needs WithSubject: revocation goes by subject, and only signed-in sessions are revoked; add WithSubject(func(d T) string { return d.User }), or remove WithRevocation")
+	}
+	if c.subject != nil && !c.revocationsSet {
+		c.revocations = newRevocations(c.now)
 	}
 	return nil
 }

@@ -25,6 +25,14 @@ type Session[T any] struct {
 	isNew   bool
 	stale   bool // sealed by an older key, or in the other format
 	idGiven bool // a browser holds the id: ending the session revokes it
+	// subject is whom the cookie's data names (WithSubject), "" for none,
+	// and generation the subject's generation it was signed in under:
+	// what revoking the session, or checking it, goes by.
+	subject    string
+	generation uint64
+	// readOnly: the id is within a Renew's grace; the session opens but
+	// is not written again (see RenewGrace).
+	readOnly bool
 	// converted: the session came from a gorilla cookie, which the
 	// response deletes.
 	converted bool
@@ -65,7 +73,10 @@ func (s *Session[T]) Err() error { return s.err }
 
 // ID returns the session's id: 128 random bits sealed inside its cookie.
 // A new session has one from the start; Destroy and Renew give it a new
-// one when the response is written, and revoke the old (WithRevocation).
+// one when the response is written, and revoke the old if the session was
+// signed in (WithSubject). A session whose cookie was written before
+// sessions had ids, or converted from gorilla/sessions, has the zero id
+// until it is renewed.
 func (s *Session[T]) ID() SessionID { return s.id }
 
 // Created returns when the session's lifetime began: when it was loaded as
@@ -85,10 +96,11 @@ func (s *Session[T]) Created() time.Time { return s.created }
 func (s *Session[T]) Issued() time.Time { return s.issued }
 
 // Destroy ends the session: Data is reset, the cookies are deleted from
-// the browser and the session's id is revoked (WithRevocation), so that a
-// copy of the cookie no longer opens. If Data or flashes are set again
-// after Destroy, a new session with a new id and lifetime is written
-// instead, so "signed out" can be flashed.
+// the browser and, if the session was signed in (WithSubject), its id is
+// revoked, so that a copy of the cookie no longer opens on any instance
+// that has heard of it, whatever its clock says. If Data or flashes are
+// set again after Destroy, a new session with a new id and lifetime is
+// written instead, so "signed out" can be flashed.
 func (s *Session[T]) Destroy() {
 	s.Data = s.m.newData()
 	s.flashes = nil
@@ -98,8 +110,9 @@ func (s *Session[T]) Destroy() {
 
 // Renew starts a new lifetime for the session, keeping Data: the absolute
 // lifetime counts again from now, and a fresh cookie with a new id is
-// written. The old id is revoked once RenewGrace has passed
-// (WithRevocation). Call it on sign-in and on every change of privilege, so
+// written. If the session was signed in (WithSubject), the old id is
+// revoked: its cookie stays readable for RenewGrace, for requests already
+// in flight, but no response writes or renews it again. Call it on sign-in and on every change of privilege, so
 // that a cookie captured before cannot stand for the new state.
 func (s *Session[T]) Renew() {
 	s.renewed = true
@@ -127,8 +140,9 @@ func (s *Session[T]) Flashes() []string {
 
 // written records that s was written (or deleted) as data, so that later
 // changes are measured from there.
-func (s *Session[T]) written(data []byte, id SessionID, created, issued time.Time, present uint32) {
+func (s *Session[T]) written(data []byte, id SessionID, created, issued time.Time, present uint32, subject string, gen uint64) {
 	s.orig = data
+	s.subject, s.generation, s.readOnly = subject, gen, false
 	s.id, s.created, s.issued = id, created, issued
 	s.present = present
 	s.idGiven = present != 0

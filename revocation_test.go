@@ -1,0 +1,755 @@
+package cookiesession
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRevocationsCheck(t *testing.T) {
+	rv := newRevocations(func() time.Time { return t0 })
+	destroyed, renewed, other := newSessionID(), newSessionID(), newSessionID()
+	until := t0.Add(time.Hour)
+	rv.Add("ada", Revoked{Sessions: []RevokedSession{{ID: destroyed, Until: until}, {ID: renewed, Grace: true, Until: until}}}, t0)
+	rv.Add("bob", Revoked{Generation: 7, GenerationUntil: until}, t0)
+	tests := []struct {
+		name    string
+		subject string
+		id      SessionID
+		gen     uint64
+		now     time.Time
+		want    error // nil, ErrRevoked or ErrReplaced
+	}{
+		{"destroyed, at once", "ada", destroyed, 0, t0, ErrRevoked},
+		// No clock decides: an instance whose clock is behind the one
+		// that revoked refuses all the same.
+		{"destroyed, on a clock an hour behind", "ada", destroyed, 0, t0.Add(-time.Hour), ErrRevoked},
+		{"renewed, within the grace", "ada", renewed, 0, t0.Add(RenewGrace - time.Nanosecond), ErrReplaced},
+		{"renewed, after the grace", "ada", renewed, 0, t0.Add(RenewGrace), ErrRevoked},
+		{"another id of the subject", "ada", other, 0, t0, nil},
+		{"the id under another subject", "bob", destroyed, 7, t0, nil},
+		{"no subject: never refused", "", destroyed, 0, t0, nil},
+		{"below the subject's generation", "bob", other, 6, t0, ErrRevoked},
+		{"no generation, signed in before any", "bob", other, 0, t0, ErrRevoked},
+		{"at the subject's generation", "bob", other, 7, t0, nil},
+		{"above it", "bob", other, 8, t0, nil},
+		{"a subject with no entries", "cy", destroyed, 0, t0, nil},
+	}
+	for _, tt := range tests {
+		err := rv.Check(tt.subject, tt.id, tt.gen, tt.now)
+		if (tt.want == nil) != (err == nil) || (err != nil && !errors.Is(err, tt.want)) {
+			t.Errorf("%s: err = %v, want %v", tt.name, err, tt.want)
+		}
+		if errors.Is(err, ErrReplaced) && errors.Is(err, ErrRevoked) {
+			t.Errorf("%s: %v is both read-only and refused", tt.name, err)
+		}
+	}
+	// Destroy after Renew's grace began refuses at once.
+	rv.Add("ada", Revoked{Sessions: []RevokedSession{{ID: renewed, Until: until}}}, t0)
+	if err := rv.Check("ada", renewed, 0, t0); !errors.Is(err, ErrRevoked) {
+		t.Errorf("renewed, then destroyed: err = %v", err)
+	}
+	if gen, n := rv.Generation("ada"); gen != 0 || n != 2 {
+		t.Errorf("Generation(ada) = %d, %d; want 0, 2", gen, n)
+	}
+	if gen, n := rv.Generation("bob"); gen != 7 || n != 0 {
+		t.Errorf("Generation(bob) = %d, %d; want 7, 0", gen, n)
+	}
+	if rv.Len() != 3 || rv.Subjects() != 2 {
+		t.Errorf("Len %d, Subjects %d; want 3, 2", rv.Len(), rv.Subjects())
+	}
+}
+
+// The grace of a renewed id starts on each instance when that instance
+// first holds the entry: receiving it again, or late, does not move it,
+// and a clock behind the revoking instance's does not stretch it.
+func TestRenewGraceCountsFromFirstSeen(t *testing.T) {
+	rv := NewRevocations()
+	id := newSessionID()
+	r := Revoked{Sessions: []RevokedSession{{ID: id, Grace: true, Until: t0.Add(time.Hour)}}}
+	rv.Add("ada", r, t0)
+	rv.Add("ada", r, t0.Add(5*time.Second)) // the same entry, again
+	if err := rv.Check("ada", id, 0, t0.Add(RenewGrace)); !errors.Is(err, ErrRevoked) {
+		t.Errorf("RenewGrace after first seen: err = %v", err)
+	}
+}
+
+func TestRevokedMerge(t *testing.T) {
+	a, b, c := newSessionID(), newSessionID(), newSessionID()
+	h1, h2 := t0.Add(time.Hour), t0.Add(2*time.Hour)
+	tests := []struct {
+		name    string
+		x, y    Revoked
+		want    Revoked
+		wantIDs []SessionID
+	}{
+		{
+			name: "sessions of equal generations are joined",
+			x:    Revoked{Sessions: []RevokedSession{{ID: a, Until: h1}}},
+			y:    Revoked{Sessions: []RevokedSession{{ID: b, Until: h1}}},
+			want: Revoked{Sessions: []RevokedSession{{ID: a, Until: h1}, {ID: b, Until: h1}}},
+		},
+		{
+			name: "the same id: the later Until, and no grace if either has none",
+			x:    Revoked{Sessions: []RevokedSession{{ID: a, Grace: true, Until: h1}}},
+			y:    Revoked{Sessions: []RevokedSession{{ID: a, Until: h2}}},
+			want: Revoked{Sessions: []RevokedSession{{ID: a, Until: h2}}},
+		},
+		{
+			name: "a higher generation drops the sessions it refuses already",
+			x:    Revoked{Generation: 1, GenerationUntil: h1, Sessions: []RevokedSession{{ID: a, Until: h1}}},
+			y:    Revoked{Generation: 2, GenerationUntil: h1, Sessions: []RevokedSession{{ID: c, Until: h1}}},
+			want: Revoked{Generation: 2, GenerationUntil: h1, Sessions: []RevokedSession{{ID: c, Until: h1}}},
+		},
+		{
+			name: "the generation is kept until the later of its times",
+			x:    Revoked{Generation: 3, GenerationUntil: h1},
+			y:    Revoked{Generation: 2, GenerationUntil: h2},
+			want: Revoked{Generation: 3, GenerationUntil: h2},
+		},
+	}
+	for _, tt := range tests {
+		for _, got := range []Revoked{tt.x.Merge(tt.y), tt.y.Merge(tt.x), tt.x.Merge(tt.y).Merge(tt.y).Merge(tt.x)} {
+			if !got.Equal(tt.want) {
+				t.Errorf("%s: got %+v, want %+v", tt.name, got, tt.want)
+			}
+		}
+		if m := tt.x.Merge(tt.y); !m.Covers(tt.x) || !m.Covers(tt.y) {
+			t.Errorf("%s: the merge does not cover its parts", tt.name)
+		}
+	}
+}
+
+func TestRevokedBinaryForm(t *testing.T) {
+	r := Revoked{Generation: NextGeneration(0, t0), GenerationUntil: t0.Add(time.Hour),
+		Sessions: []RevokedSession{{ID: newSessionID(), Grace: true, Until: t0.Add(time.Hour)}, {Until: t0.Add(time.Minute)}}}
+	b, err := r.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Revoked
+	if err := got.UnmarshalBinary(b); err != nil || !got.Equal(r) {
+		t.Fatalf("round trip: %+v, %v; want %+v", got, err, r)
+	}
+	for i := range b {
+		if err := got.UnmarshalBinary(b[:i]); err == nil {
+			t.Errorf("a prefix of %d bytes was accepted", i)
+		}
+	}
+	if err := got.UnmarshalBinary(append(b, 0)); err == nil {
+		t.Error("a trailing byte was accepted")
+	}
+}
+
+// Entries are forgotten once they may be, and Sweep gives their memory
+// back: memory follows what was revoked within one session lifetime.
+func TestRevocationsForgetExpiredEntries(t *testing.T) {
+	rv := NewRevocations()
+	at := t0
+	for i := range 20_000 {
+		at = t0.Add(time.Duration(i) * time.Second)
+		rv.Add(fmt.Sprint("user", i), Revoked{Sessions: []RevokedSession{{ID: newSessionID(), Until: at.Add(time.Hour)}}}, at)
+	}
+	// 3600 entries are live at the end; the sweep on each Add keeps the
+	// expired ones a small share of the rest.
+	if n := rv.Len(); n > 2*3600 {
+		t.Errorf("%d entries held, of which 3600 are live", n)
+	}
+	rv.Sweep(at)
+	live := 0
+	rv.Range(func(string, Revoked) bool { live++; return true })
+	if live != 3600 || rv.Len() != 3600 {
+		t.Errorf("after Sweep: Range saw %d subjects, Len %d; want 3600", live, rv.Len())
+	}
+}
+
+// revocationFixture is a Manager with a subject, and the handlers of a
+// small app: sign in as ?user=, sign out, renew, read.
+type revocationFixture struct {
+	clock                      *testClock
+	m                          *Manager[user]
+	login, logout, read, write http.Handler
+}
+
+func newRevocationFixture(t *testing.T, opts ...Option) *revocationFixture {
+	f := &revocationFixture{clock: newClock()}
+	opts = append([]Option{WithSubject(func(u user) string { return u.Name })}, opts...)
+	f.m = newTestManager[user](t, f.clock, opts...)
+	f.login = handle(f.m, func(s *Session[user]) { s.Renew(); s.Data.Name = "ada" })
+	f.logout = handle(f.m, func(s *Session[user]) { s.Destroy() })
+	f.read = handle(f.m, func(s *Session[user]) {})
+	f.write = handle(f.m, func(s *Session[user]) { s.Data.N++ })
+	return f
+}
+
+// replay sends cookies copied earlier and returns the session it got.
+func (f *revocationFixture) replay(t *testing.T, cookies string) (*Session[user], *httptest.ResponseRecorder) {
+	t.Helper()
+	var s *Session[user]
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Cookie", cookies)
+	rec := httptest.NewRecorder()
+	handle(f.m, func(got *Session[user]) { s = got }).ServeHTTP(rec, req)
+	return s, rec
+}
+
+func TestDestroyRevokesCopies(t *testing.T) {
+	f := newRevocationFixture(t)
+	b := newBrowser(t)
+	b.do(f.login, "POST", "/login")
+	b.do(f.write, "POST", "/")
+	copied := b.header()
+	b.do(f.logout, "POST", "/logout")
+	if len(b.cookies) != 0 {
+		t.Fatalf("after Destroy the browser holds %v", keys(b.cookies))
+	}
+	s, rec := f.replay(t, copied)
+	if !s.IsNew() || !errors.Is(s.Err(), ErrRevoked) || s.Data.Name != "" {
+		t.Fatalf("the copied cookie after sign-out: new %v, err %v, data %+v", s.IsNew(), s.Err(), s.Data)
+	}
+	if !strings.Contains(rec.Header().Get("Set-Cookie"), "Max-Age=0") {
+		t.Errorf("the revoked cookie was not cleared: %q", rec.Header().Values("Set-Cookie"))
+	}
+	// Still refused at the end of the session's lifetime, and forgotten
+	// once the cookie has expired anyway.
+	f.clock.Advance(DefaultMaxAge - time.Minute)
+	if s, _ := f.replay(t, copied); !errors.Is(s.Err(), ErrRevoked) {
+		t.Errorf("near the end of its lifetime: err %v", s.Err())
+	}
+	f.clock.Advance(time.Minute)
+	if s, _ := f.replay(t, copied); !errors.Is(s.Err(), ErrExpired) {
+		t.Errorf("after its lifetime: err %v", s.Err())
+	}
+}
+
+// Anonymous sessions are never stored: a flood of requests without a
+// signed-in user, destroying and renewing sessions, leaves no entry.
+func TestAnonymousSessionsFillNothing(t *testing.T) {
+	clock := newClock()
+	rv := newRevocations(clock.Now)
+	f := newRevocationFixture(t, WithClock(clock.Now), WithRevocation(rv))
+	renew := handle(f.m, func(s *Session[user]) { s.Data.N++; s.Renew() })
+	for range 1000 {
+		b := newBrowser(t)
+		b.do(f.write, "POST", "/")
+		b.do(renew, "POST", "/")
+		b.do(f.logout, "POST", "/logout")
+		b.do(f.logout, "POST", "/logout") // no cookie at all
+	}
+	if rv.Len() != 0 {
+		t.Errorf("anonymous requests left %d entries", rv.Len())
+	}
+	// A signed-in user's sign-out is one entry.
+	b := newBrowser(t)
+	b.do(f.login, "POST", "/login")
+	b.do(f.logout, "POST", "/logout")
+	if rv.Len() != 1 {
+		t.Errorf("one sign-out left %d entries", rv.Len())
+	}
+}
+
+// Renew gives the session a new id. The cookie from before a sign-in was
+// anonymous, and its copy stays anonymous: it grants nothing. The cookie
+// a signed-in session renews (a change of privilege) opens read-only for
+// RenewGrace, for requests in flight, and is refused after.
+func TestRenewRevokesTheOldID(t *testing.T) {
+	var hookErr error
+	f := newRevocationFixture(t, WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) { hookErr = err }))
+	b := newBrowser(t)
+	var before, after SessionID
+	b.do(handle(f.m, func(s *Session[user]) { s.Data.N = 1; before = s.ID() }), "GET", "/")
+	anonymous := b.header()
+	b.do(f.login, "POST", "/login")
+	b.do(handle(f.m, func(s *Session[user]) { after = s.ID() }), "GET", "/")
+	if before == after || after == (SessionID{}) {
+		t.Fatalf("ids %v then %v: Renew kept the id", before, after)
+	}
+	if s, _ := f.replay(t, anonymous); s.Data.Name != "" {
+		t.Errorf("the pre-sign-in cookie opened as %q", s.Data.Name)
+	}
+
+	// A change of privilege renews the signed-in session.
+	signedIn := b.header()
+	b.do(handle(f.m, func(s *Session[user]) { s.Renew() }), "POST", "/sudo")
+	f.clock.Advance(RenewGrace - time.Second)
+	s, rec := f.replay(t, signedIn)
+	if s.IsNew() || s.Data.Name != "ada" || len(rec.Header().Values("Set-Cookie")) != 0 {
+		t.Errorf("within the grace, the replaced cookie: new %v, err %v, Set-Cookie %q", s.IsNew(), s.Err(), rec.Header().Values("Set-Cookie"))
+	}
+	f.clock.Advance(time.Second)
+	if s, _ := f.replay(t, signedIn); !errors.Is(s.Err(), ErrRevoked) {
+		t.Errorf("after the grace, the replaced cookie: err %v", s.Err())
+	}
+	if s, _ := f.replay(t, b.header()); s.IsNew() || s.Data.Name != "ada" {
+		t.Errorf("the renewed cookie: new %v, err %v", s.IsNew(), s.Err())
+	}
+	if hookErr != nil {
+		t.Errorf("error handler heard %v", hookErr)
+	}
+}
+
+// Within the grace the replaced cookie is read-only: a thief holding it
+// cannot renew it into a session that outlives the sign-out, nor change
+// it, however quickly it acts.
+func TestTheGraceMintsNoSession(t *testing.T) {
+	var hookErr error
+	f := newRevocationFixture(t, WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) { hookErr = err }))
+	b := newBrowser(t)
+	b.do(f.login, "POST", "/login")
+	stolen := b.header()
+	b.do(handle(f.m, func(s *Session[user]) { s.Renew() }), "POST", "/sudo")
+	for _, h := range []http.Handler{
+		handle(f.m, func(s *Session[user]) { s.Renew() }),
+		f.login,
+		f.write,
+	} {
+		hookErr = nil
+		req := httptest.NewRequest("POST", "/", nil)
+		req.Header.Set("Cookie", stolen)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if set := rec.Header().Values("Set-Cookie"); len(set) != 0 {
+			t.Errorf("the replaced cookie was written again within the grace: %q", set)
+		}
+		if !errors.Is(hookErr, ErrReplaced) {
+			t.Errorf("error handler heard %v, want ErrReplaced", hookErr)
+		}
+	}
+}
+
+// A request that started before another request's Renew and writes after
+// it must not hand the browser back the replaced cookie, which would sign
+// the user out once the grace is over: its change is not written, and the
+// error handler hears why.
+func TestAConcurrentRenewIsNotUndone(t *testing.T) {
+	var hookErr error
+	f := newRevocationFixture(t, WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) { hookErr = err }))
+	b := newBrowser(t)
+	b.do(f.login, "POST", "/login")
+	stale := b.header()
+
+	// The slow request opens the session, a renewal happens meanwhile,
+	// then the slow request writes.
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Cookie", stale)
+	slow := f.m.Load(req)
+	b.do(handle(f.m, func(s *Session[user]) { s.Renew() }), "POST", "/sudo")
+	slow.Data.N = 99
+	rec := httptest.NewRecorder()
+	if err := f.m.Save(rec, slow); err != nil {
+		t.Fatal(err)
+	}
+	if set := rec.Header().Values("Set-Cookie"); len(set) != 0 {
+		t.Errorf("the slow request re-issued the replaced session: %q", set)
+	}
+	if !errors.Is(hookErr, ErrReplaced) {
+		t.Errorf("error handler heard %v, want ErrReplaced", hookErr)
+	}
+	f.clock.Advance(RenewGrace)
+	if s, _ := f.replay(t, b.header()); s.IsNew() || s.Data.Name != "ada" {
+		t.Errorf("after the grace, the browser's cookie: new %v, err %v", s.IsNew(), s.Err())
+	}
+}
+
+func TestSignOutEverywhere(t *testing.T) {
+	f := newRevocationFixture(t)
+	phone, laptop, bob := newBrowser(t), newBrowser(t), newBrowser(t)
+	phone.do(f.login, "POST", "/login")
+	laptop.do(f.login, "POST", "/login")
+	bob.do(handle(f.m, func(s *Session[user]) { s.Renew(); s.Data.Name = "bob" }), "POST", "/login")
+	f.clock.Advance(time.Hour)
+	if err := f.m.SignOutEverywhere(context.Background(), "ada"); err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string]*browser{"phone": phone, "laptop": laptop} {
+		if s, _ := f.replay(t, b.header()); !errors.Is(s.Err(), ErrRevoked) {
+			t.Errorf("%s: err %v, want ErrRevoked", name, s.Err())
+		}
+	}
+	if s, _ := f.replay(t, bob.header()); s.IsNew() || s.Data.Name != "bob" {
+		t.Errorf("another user was signed out: err %v", s.Err())
+	}
+	// Signing in again works at once, in the same second.
+	phone.do(f.login, "POST", "/login")
+	if s, _ := f.replay(t, phone.header()); s.IsNew() || s.Data.Name != "ada" {
+		t.Errorf("signing in again: new %v, err %v", s.IsNew(), s.Err())
+	}
+	// And a second sign-out-everywhere ends that session too.
+	if err := f.m.SignOutEverywhere(context.Background(), "ada"); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := f.replay(t, phone.header()); !errors.Is(s.Err(), ErrRevoked) {
+		t.Errorf("after the second sign-out: err %v", s.Err())
+	}
+
+	noSubject := newTestManager[user](t, f.clock)
+	if err := noSubject.SignOutEverywhere(context.Background(), "ada"); err == nil || !strings.Contains(err.Error(), "WithSubject") {
+		t.Errorf("without WithSubject: err %v", err)
+	}
+	off := newTestManager[user](t, f.clock, WithRevocation(nil), WithSubject(func(u user) string { return u.Name }))
+	if err := off.SignOutEverywhere(context.Background(), "ada"); err == nil {
+		t.Error("without a store: no error")
+	}
+	if _, err := New[user](mustKeyring(t, testSecret(1)), WithSubject(func(u map[string]string) string { return "" })); err == nil ||
+		!strings.Contains(err.Error(), "WithSubject was given") {
+		t.Errorf("a subject function of another type: err %v", err)
+	}
+	if _, err := New[user](mustKeyring(t, testSecret(1)), WithRevocation(NewRevocations())); err == nil ||
+		!strings.Contains(err.Error(), "WithSubject") {
+		t.Errorf("a store without WithSubject: err %v", err)
+	}
+}
+
+// Instances sharing a store refuse what another revoked whatever their
+// clocks say, within the ClockSkew that cookies accept: a destroyed copy at
+// once, and a session that an instance with a fast clock started just
+// before a sign-out-everywhere on one with a slow clock.
+func TestRevocationDoesNotDependOnClocks(t *testing.T) {
+	for _, skew := range []time.Duration{-59 * time.Second, 59 * time.Second} {
+		t.Run(skew.String(), func(t *testing.T) {
+			clock := newClock()
+			store := newRevocations(clock.Now)
+			here := newRevocationFixture(t, WithClock(clock.Now), WithRevocation(store))
+			there := &revocationFixture{clock: &testClock{t: t0.Add(skew)}}
+			there.m = newTestManager[user](t, there.clock, WithRevocation(store), WithSubject(func(u user) string { return u.Name }))
+
+			b := newBrowser(t)
+			b.do(here.login, "POST", "/login")
+			copied := b.header()
+			b.do(handle(there.m, func(s *Session[user]) { s.Destroy() }), "POST", "/logout")
+			for name, f := range map[string]*revocationFixture{"here": here, "there": there} {
+				if s, _ := f.replay(t, copied); !errors.Is(s.Err(), ErrRevoked) {
+					t.Errorf("%s, a destroyed copy: err %v", name, s.Err())
+				}
+			}
+
+			laptop := newBrowser(t)
+			laptop.do(handle(there.m, func(s *Session[user]) { s.Renew(); s.Data.Name = "ada" }), "POST", "/login")
+			if err := here.m.SignOutEverywhere(context.Background(), "ada"); err != nil {
+				t.Fatal(err)
+			}
+			for name, f := range map[string]*revocationFixture{"here": here, "there": there} {
+				if s, _ := f.replay(t, laptop.header()); !errors.Is(s.Err(), ErrRevoked) {
+					t.Errorf("%s, signed out everywhere: err %v", name, s.Err())
+				}
+			}
+		})
+	}
+}
+
+// What one user does is bounded: past MaxRevokedSessions sign-outs, one
+// generation replaces the ids, every copy stays refused, and the device
+// that renewed at the cap stays signed in.
+func TestRevocationsPerSubjectAreCapped(t *testing.T) {
+	clock := newClock()
+	rv := newRevocations(clock.Now)
+	f := newRevocationFixture(t, WithClock(clock.Now), WithRevocation(rv))
+	var copies []string
+	for range MaxRevokedSessions {
+		b := newBrowser(t)
+		b.do(f.login, "POST", "/login")
+		copies = append(copies, b.header())
+		b.do(f.logout, "POST", "/logout")
+	}
+	if rv.Len() != MaxRevokedSessions {
+		t.Fatalf("%d sign-outs left %d entries", MaxRevokedSessions, rv.Len())
+	}
+	last := newBrowser(t)
+	last.do(f.login, "POST", "/login")
+	copies = append(copies, last.header())
+	last.do(handle(f.m, func(s *Session[user]) { s.Renew() }), "POST", "/sudo")
+	if gen, n := rv.Generation("ada"); rv.Len() != 1 || gen == 0 || n != 0 {
+		t.Errorf("past the cap: %d entries, generation %d, %d ids", rv.Len(), gen, n)
+	}
+	for i, c := range copies {
+		if s, _ := f.replay(t, c); !errors.Is(s.Err(), ErrRevoked) {
+			t.Errorf("copy %d: err %v", i, s.Err())
+		}
+	}
+	if s, _ := f.replay(t, last.header()); s.IsNew() || s.Data.Name != "ada" {
+		t.Errorf("the device that renewed at the cap: new %v, err %v", s.IsNew(), s.Err())
+	}
+}
+
+// failingStore refuses every revocation, as a store cut off from its
+// shared backend does.
+type failingStore struct{ *Revocations }
+
+func (failingStore) Revoke(context.Context, string, Revoked) error {
+	return errors.New("backend unreachable")
+}
+
+// A revocation that cannot be stored is reported, never silent, and the
+// response still clears the cookie.
+func TestRevocationFailureIsLoud(t *testing.T) {
+	var hookErr error
+	f := newRevocationFixture(t, WithRevocation(failingStore{NewRevocations()}),
+		WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) { hookErr = err }))
+	b := newBrowser(t)
+	b.do(f.login, "POST", "/login")
+	rec := b.do(f.logout, "POST", "/logout")
+	if !errors.Is(hookErr, ErrRevocationFailed) || !strings.Contains(hookErr.Error(), "backend unreachable") {
+		t.Errorf("error handler heard %v", hookErr)
+	}
+	if rec.Code != http.StatusOK || len(b.cookies) != 0 {
+		t.Errorf("status %d, browser keeps %v", rec.Code, keys(b.cookies))
+	}
+	if err := f.m.SignOutEverywhere(context.Background(), "ada"); !errors.Is(err, ErrRevocationFailed) {
+		t.Errorf("SignOutEverywhere: err %v", err)
+	}
+}
+
+func TestRevocationCanBeTurnedOff(t *testing.T) {
+	f := newRevocationFixture(t, WithRevocation(nil))
+	b := newBrowser(t)
+	b.do(f.login, "POST", "/login")
+	copied := b.header()
+	b.do(f.logout, "POST", "/logout")
+	if s, _ := f.replay(t, copied); s.IsNew() {
+		t.Errorf("without revocation a copy still opens until it expires; got err %v", s.Err())
+	}
+}
+
+// A cookie written before sessions had ids cannot be told from its other
+// copies, written earlier or later: destroying the session ends them all.
+func TestCookiesWithoutAnIDEndTogether(t *testing.T) {
+	b, err := os.ReadFile("testdata/compat/struct.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fx compatFixture
+	if err := json.Unmarshal(b, &fx); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := ParseKeyring(fx.Keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New[compatUser](keys, WithClock(func() time.Time { return fx.Now }),
+		WithSubject(func(u compatUser) string { return u.Name }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := func(cookie string) *Session[compatUser] {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("Cookie", cookie)
+		return m.Load(req)
+	}
+	// A later version of the session: a change sealed by this release.
+	s := load(fx.Cookie)
+	if s.IsNew() || s.ID() != (SessionID{}) {
+		t.Fatalf("the old cookie: new %v, id %v, err %v", s.IsNew(), s.ID(), s.Err())
+	}
+	s.Data.Visits++
+	rec := httptest.NewRecorder()
+	if err := m.Save(rec, s); err != nil {
+		t.Fatal(err)
+	}
+	later := rec.Result().Cookies()[0]
+	s = load(later.Name + "=" + later.Value)
+	if s.IsNew() || s.Data.Visits != 8 {
+		t.Fatalf("the later cookie: new %v, err %v", s.IsNew(), s.Err())
+	}
+	s.Destroy()
+	if err := m.Save(httptest.NewRecorder(), s); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]string{"earlier": fx.Cookie, "later": later.Name + "=" + later.Value} {
+		if s := load(c); !errors.Is(s.Err(), ErrRevoked) {
+			t.Errorf("the %s copy after Destroy: err %v", name, s.Err())
+		}
+	}
+}
+
+// The request path's check is a map lookup under a read lock, measured
+// with a million revoked entries. "request" serves a read-only request
+// with and without revocation in the same run (extra-ns/op is the median
+// difference of interleaved rounds, within the noise of a request's
+// microseconds); "lookup" times the check alone, for ids that are not
+// revoked, against an empty store.
+func BenchmarkRevocationCheck(b *testing.B) {
+	rv := NewRevocations()
+	now := time.Now()
+	revokedUntil := now.Add(time.Hour)
+	for i := range 1_000_000 {
+		rv.Add(fmt.Sprint("user", i), Revoked{Sessions: []RevokedSession{{ID: newSessionID(), Until: revokedUntil}}}, now)
+	}
+	// The benchmark's own subject has entries too: the lookup finds them
+	// and compares ids, the most a Check does.
+	for range 3 {
+		rv.Add("ada", Revoked{Sessions: []RevokedSession{{ID: newSessionID(), Until: revokedUntil}}}, now)
+	}
+	b.Run("request", func(b *testing.B) {
+		with := benchReadRequest(b, WithRevocation(rv), WithSubject(func(t typical) string { return t.Name }))
+		without := benchReadRequest(b, WithRevocation(nil))
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			with()
+		}
+		b.StopTimer()
+		b.ReportMetric(interleavedDiff(b.N, with, without), "extra-ns/op")
+		b.ReportMetric(testing.AllocsPerRun(100, with)-testing.AllocsPerRun(100, without), "extra-allocs/op")
+	})
+	b.Run("lookup", func(b *testing.B) {
+		ids := make([]SessionID, 4096)
+		for i := range ids {
+			ids[i] = newSessionID()
+		}
+		empty := NewRevocations()
+		i := 0
+		check := func(store *Revocations) func() {
+			return func() {
+				if store.Check("ada", ids[i%len(ids)], 0, now) != nil {
+					b.Fatal("revoked")
+				}
+				i++
+			}
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			check(rv)()
+		}
+		b.StopTimer()
+		b.ReportMetric(interleavedDiff(b.N, check(rv), check(empty)), "extra-ns/op")
+	})
+}
+
+// benchReadRequest returns a function that serves one read-only request,
+// with the typical session's cookie, through a Manager with opts.
+func benchReadRequest(b *testing.B, opts ...Option) func() {
+	m, err := New[typical](mustKeyring(b, testSecret(1)), opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	seed := httptest.NewRecorder()
+	handle(m, func(s *Session[typical]) { s.Data = newTypical() }).ServeHTTP(seed, httptest.NewRequest("GET", "/", nil))
+	c := seed.Result().Cookies()[0]
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Cookie", c.Name+"="+c.Value)
+	h := handle(m, func(s *Session[typical]) { _ = s.Data.Name })
+	return func() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if len(rec.Header()["Set-Cookie"]) != 0 {
+			b.Fatal("a read-only request set a cookie")
+		}
+	}
+}
+
+// interleavedDiff times a and b for n calls each, in 10 rounds that
+// alternate them, and returns the median of the rounds' differences in
+// ns per call: a burst of load from elsewhere weighs on both alike.
+func interleavedDiff(n int, a, b func()) float64 {
+	const rounds = 10
+	per := max(n/rounds, 1)
+	diffs := make([]float64, rounds)
+	for r := range diffs {
+		if r%2 == 0 {
+			diffs[r] = timeLoop(per, a) - timeLoop(per, b)
+		} else {
+			diffs[r] = -(timeLoop(per, b) - timeLoop(per, a))
+		}
+	}
+	slices.Sort(diffs)
+	return (diffs[rounds/2-1] + diffs[rounds/2]) / 2
+}
+
+// runtimeHeap reads the bytes of live heap objects after a collection.
+type runtimeHeap struct{ inUse uint64 }
+
+func (h *runtimeHeap) read() {
+	runtime.GC()
+	var s runtime.MemStats
+	runtime.ReadMemStats(&s)
+	h.inUse = s.HeapAlloc
+}
+
+// BenchmarkRevocationMemory measures the heap an in-process store (and so
+// a replica) takes per revoked session.
+func BenchmarkRevocationMemory(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			for range b.N {
+				var before, after runtimeHeap
+				rv := NewRevocations()
+				now := time.Now()
+				subjects := make([]string, n)
+				for i := range subjects {
+					subjects[i] = fmt.Sprint("user", i)
+				}
+				before.read()
+				for _, subject := range subjects {
+					rv.Add(subject, Revoked{Sessions: []RevokedSession{{ID: newSessionID(), Until: now.Add(time.Hour)}}}, now)
+				}
+				after.read()
+				b.ReportMetric(float64(after.inUse-before.inUse)/float64(n), "B/entry")
+				if rv.Len() != n {
+					b.Fatal(rv.Len())
+				}
+				runtime.KeepAlive(rv)
+			}
+		})
+	}
+}
+
+// A session refused because revocations are unavailable is not signed out
+// for good: the request gets a fresh session, and the cookie is kept.
+func TestUnavailableRevocationsKeepTheCookie(t *testing.T) {
+	down := false
+	clock := newClock()
+	store := newRevocations(clock.Now)
+	f := newRevocationFixture(t, WithClock(clock.Now), WithRevocation(switchStore{store, &down}))
+	b := newBrowser(t)
+	b.do(f.login, "POST", "/login")
+	down = true
+	var s *Session[user]
+	rec := b.do(handle(f.m, func(got *Session[user]) { s = got }), "GET", "/")
+	if !s.IsNew() || !errors.Is(s.Err(), ErrRevocationsUnavailable) {
+		t.Fatalf("while unavailable: new %v, err %v", s.IsNew(), s.Err())
+	}
+	if set := rec.Header().Values("Set-Cookie"); len(set) != 0 {
+		t.Errorf("while unavailable, the response touched the cookie: %q", set)
+	}
+	down = false
+	b.do(handle(f.m, func(got *Session[user]) { s = got }), "GET", "/")
+	if s.IsNew() || s.Data.Name != "ada" {
+		t.Errorf("once available again: new %v, err %v", s.IsNew(), s.Err())
+	}
+
+	// Signing out while the store cannot tell still ends the session:
+	// the cookie is deleted and its id revoked.
+	copied := b.header()
+	down = true
+	rec = b.do(f.logout, "POST", "/logout")
+	if len(b.cookies) != 0 {
+		t.Errorf("signing out while unavailable left %v (Set-Cookie %q)", keys(b.cookies), rec.Header().Values("Set-Cookie"))
+	}
+	down = false
+	if s, _ := f.replay(t, copied); !errors.Is(s.Err(), ErrRevoked) {
+		t.Errorf("a copy of the cookie signed out while unavailable: err %v", s.Err())
+	}
+}
+
+// switchStore is a store whose Check fails closed while *down.
+type switchStore struct {
+	*Revocations
+	down *bool
+}
+
+func (s switchStore) Check(subject string, id SessionID, gen uint64, now time.Time) error {
+	if *s.down && subject != "" {
+		return fmt.Errorf("%w: the replica is stale", ErrRevocationsUnavailable)
+	}
+	return s.Revocations.Check(subject, id, gen, now)
+}
