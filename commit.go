@@ -137,7 +137,13 @@ func (m *Manager[T]) ended(s *Session[T], now time.Time) (Revoked, bool) {
 		// created just now.
 		until = m.forgetAt(now)
 	}
-	return Revoked{Generation: gen, Sessions: []RevokedSession{{ID: s.id, Grace: !s.destroyed, Until: until}}}, true
+	r := Revoked{Generation: gen, Sessions: []RevokedSession{{ID: s.id, Grace: !s.destroyed, Until: until}}}
+	if gen != 0 {
+		// Under the subject's generation, which the entry restates so
+		// that it stands on its own wherever it is merged.
+		r.GenerationUntil = m.forgetAt(now)
+	}
+	return r, true
 }
 
 // forgetAt is when an entry revoking sessions that exist at now may be
