@@ -4,35 +4,11 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"golang.org/x/crypto/chacha20poly1305"
 )
-
-// Serializer turns session data into bytes and back. Implementations must be
-// safe for concurrent use, and should write equal values as equal bytes:
-// the Manager detects a change by comparing what Marshal writes.
-//
-// Whatever the serializer, sessions should survive deploys: a value written
-// for an older version of the data type (a field added or removed) should
-// still decode. JSONSerializer does; positional binary encodings do not.
-type Serializer interface {
-	Marshal(v any) ([]byte, error)
-	Unmarshal(data []byte, v any) error
-}
-
-// JSONSerializer is the default Serializer: encoding/json. Fields added to
-// the data type decode as their zero value from older cookies, and fields
-// removed are ignored.
-type JSONSerializer struct{}
-
-// Marshal implements Serializer with json.Marshal.
-func (JSONSerializer) Marshal(v any) ([]byte, error) { return json.Marshal(v) }
-
-// Unmarshal implements Serializer with json.Unmarshal.
-func (JSONSerializer) Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
 
 // DefaultMaxSize is the default cap, in bytes, on a sealed session value
 // (all chunks together). It keeps the Cookie header a browser sends under

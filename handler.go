@@ -82,10 +82,20 @@ func (m *Manager[T]) Handler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r) // already inside this Manager's Handler
 			return
 		}
+		// Two Managers of one cookie name on one request write
+		// conflicting Set-Cookie lines, each undoing the other's.
+		ctx := r.Context()
+		if other := ctx.Value(cookieNameKey(m.name)); other != nil && other != any(m) {
+			m.sharedName.Do(func() {
+				m.logger.LogAttrs(ctx, slog.LevelError, "cookiesession: two Managers with the same cookie name handle one request, and their cookies overwrite each other; give each its own name with WithName",
+					slog.String("cookie", m.name), slog.String("path", r.URL.Path))
+			})
+		}
 		// The Manager itself is the context key: unique, and of a type
 		// of this package.
 		st := &reqState[T]{m: m}
-		r = r.WithContext(context.WithValue(r.Context(), m, st))
+		ctx = context.WithValue(context.WithValue(ctx, cookieNameKey(m.name), any(m)), m, st)
+		r = r.WithContext(ctx)
 		st.w = responseWriter[T]{ResponseWriter: w, st: st}
 		next.ServeHTTP(&st.w, r)
 		st.w.finish()
@@ -113,6 +123,10 @@ func (m *Manager[T]) Get(r *http.Request) *Session[T] {
 	}
 	return s
 }
+
+// cookieNameKey marks a request's context with the cookie names of the
+// Managers whose Handler it passed.
+type cookieNameKey string
 
 // responseWriter commits the session just before the headers leave.
 type responseWriter[T any] struct {

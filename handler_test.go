@@ -562,3 +562,27 @@ func TestGetFromGoroutinesWhileWriting(t *testing.T) {
 		}
 	}
 }
+
+// Two Managers of one cookie name nested in one handler chain overwrite
+// each other's cookie: the mistake is logged, once, where it can be seen.
+func TestNestedManagersOfOneNameAreReported(t *testing.T) {
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	clock := newClock()
+	outer := newTestManager[user](t, clock, WithLogger(logger))
+	inner := newTestManager[user](t, clock, WithLogger(logger))
+	h := outer.Handler(handle(inner, func(s *Session[user]) { s.Data.N++ }))
+	for range 3 {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	}
+	if n := strings.Count(logs.String(), "two Managers with the same cookie name"); n != 1 {
+		t.Errorf("logged %d times, want once:\n%s", n, logs.String())
+	}
+	// Managers of different names, and one Manager's Handler twice, are fine.
+	logs.Reset()
+	other := newTestManager[user](t, clock, WithLogger(logger), WithName("other"))
+	outer.Handler(other.Handler(outer.Handler(handle(other, nil)))).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	if logs.Len() != 0 {
+		t.Errorf("logged for distinct names:\n%s", logs.String())
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"sync"
 	"time"
 )
 
@@ -34,6 +35,7 @@ type Manager[T any] struct {
 	isMap       bool   // T is a map type: Data is never left nil (fillNilMap)
 	zero        []byte // newData() serialised: the content of an untouched session
 	migration   *gorillaMigration[T]
+	sharedName  *sync.Once // the warning that another Manager uses the name
 }
 
 // New returns a Manager for sessions of type T sealed with keys, configured
@@ -69,6 +71,7 @@ func New[T any](keys *Keyring, options ...Option) (*Manager[T], error) {
 		onError:     c.onError,
 		revocations: c.revocations,
 		now:         c.now,
+		sharedName:  new(sync.Once),
 	}
 	if c.gorillaFormat {
 		m.format, m.alt = m.alt, m.format
@@ -110,6 +113,11 @@ func (m *Manager[T]) takeTyped(c *config) error {
 				c.migration.(interface{ target() string }).target(), t)
 		}
 		m.migration = mig
+	}
+	if tc, ok := m.serializer.(TypeChecker); ok {
+		if err := tc.CheckType(t); err != nil {
+			return fmt.Errorf("session type %v: %w", t, err)
+		}
 	}
 	m.newData = func() T { var zero T; return zero }
 	if t.Kind() == reflect.Map {

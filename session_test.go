@@ -2,13 +2,11 @@ package cookiesession
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -133,6 +131,7 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		{"a last chunk's name", []Option{WithName("__Host-s.15")}, "name of a chunk"},
 		{"zero lifetime", []Option{WithMaxAge(0)}, "must be positive"},
 		{"negative idle", []Option{WithIdleTimeout(-time.Second)}, "must not be negative"},
+		{"idle longer than the lifetime", []Option{WithMaxAge(time.Second), WithIdleTimeout(5 * time.Second)}, "is longer than WithMaxAge(1s)"},
 		{"tiny cap", []Option{WithMaxSize(10)}, "at least 256"},
 		{"huge cap", []Option{WithMaxSize(1 << 20)}, "at most 16 are allowed"},
 		{"nil serializer", []Option{WithSerializer(nil)}, "Serializer is needed"},
@@ -906,123 +905,6 @@ func TestEmptiedSessionIsDeleted(t *testing.T) {
 	b.do(handle(m, func(s *Session[user]) { s.Flashes() }), "GET", "/")
 	if len(b.cookies) != 0 {
 		t.Error("a session emptied by reading its flash was kept")
-	}
-}
-
-// encodingJSON is encoding/json itself, as a Serializer that is not
-// JSONSerializer: a Manager given it uses no compiled codec.
-type encodingJSON struct{}
-
-func (encodingJSON) Marshal(v any) ([]byte, error)      { return json.Marshal(v) }
-func (encodingJSON) Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
-
-// The default serializer is compiled for T (jsonencode.go, jsondecode.go),
-// but what it seals and what it opens must be encoding/json's, byte for
-// byte and value for value: cookies move between versions and tools.
-func TestDefaultSerializerIsEncodingJSON(t *testing.T) {
-	type odd struct {
-		HTML    string            `json:"html"`
-		When    time.Time         `json:"when,omitempty"`
-		Tags    map[string]int    `json:",omitempty"`
-		Any     any               `json:"any"`
-		Ptr     *typicalItem      `json:"ptr"`
-		Empty   []string          `json:"empty"`
-		Float   float64           `json:"f"`
-		Raw     json.RawMessage   `json:"raw"`
-		Bytes   []byte            `json:"bytes"`
-		Nested  map[string][]bool `json:"-"`
-		private int
-	}
-	sealedEqual(t, newTypical())
-	sealedEqual(t, typical{Name: "<script>&\u2028\xff", Roles: []string{}})
-	sealedEqual(t, odd{
-		HTML: "a<b>&c", When: time.Now(), Tags: map[string]int{"b": 2, "a": 1}, Any: []any{1.5, "x", nil},
-		Ptr: &typicalItem{"SKU", 1}, Empty: []string{}, Float: 1e21, Raw: json.RawMessage(`{"k":[1,2]}`),
-		Bytes: []byte{0, 1, 2}, private: 1,
-	})
-	sealedEqual(t, map[string]any{"user": "ada", "n": 3.0})
-	sealedEqual(t, &typicalItem{SKU: "SKU-1", Qty: 2})
-	sealedEqual(t, []string{"a", "b"})
-	// Remembered by the cache (snapshot.go can copy it), but reshaped by a
-	// round trip: the next request must see the reshaped value.
-	type reshaped struct {
-		At     time.Time
-		N      any
-		hidden int
-	}
-	sealedEqual(t, reshaped{At: time.Now(), N: 1, hidden: 2})
-	type emptied struct {
-		Name string
-		X    []int `json:",omitempty"`
-		P    *[]string
-	}
-	sealedEqual(t, emptied{Name: "ada", X: []int{}, P: new([]string)})
-
-	// Values written by other code (another version of the type, a hand)
-	// open as encoding/json reads them: keys in any case, unknown keys.
-	for _, data := range []string{
-		`{"userid":7,"NAME":"ada","Roles":null,"Gone":{"a":[1,"\u00e9"]},"Cart":[{"sku":"S","Qty":1}]}`,
-		`{ "Name" : "ada" , "Theme":"dark\u0021" }`,
-		`{"Name":"ada","Name":"bob"}`,
-	} {
-		openedEqual(t, data)
-	}
-}
-
-// sealedEqual saves v through a default Manager and checks that the cookie
-// holds json.Marshal(&v), and that the Manager reads it back as
-// encoding/json does.
-func sealedEqual[T any](t *testing.T, v T) {
-	t.Helper()
-	clock := newClock()
-	m := newTestManager[T](t, clock)
-	plain := newTestManager[T](t, clock, WithSerializer(encodingJSON{}))
-	b := newBrowser(t)
-	b.do(handle(m, func(s *Session[T]) { s.Data = v }), "GET", "/")
-	e, err := m.keys.open(m.name, b.cookies[m.name], at(clock.Now()))
-	if err != nil {
-		t.Fatalf("%T: %v", v, err)
-	}
-	want, err := json.Marshal(&v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(e.data, want) {
-		t.Errorf("%T sealed\n%s\nencoding/json writes\n%s", v, e.data, want)
-	}
-	var got, ref T
-	b.do(handle(m, func(s *Session[T]) { got = s.Data }), "GET", "/")
-	b.do(handle(plain, func(s *Session[T]) { ref = s.Data }), "GET", "/")
-	if !reflect.DeepEqual(got, ref) {
-		t.Errorf("%T opened as %#v, encoding/json reads %#v", v, got, ref)
-	}
-}
-
-// openedEqual seals data by hand and checks that a default Manager opens it
-// into what encoding/json reads.
-func openedEqual(t *testing.T, data string) {
-	t.Helper()
-	clock := newClock()
-	m := newTestManager[typical](t, clock)
-	value, err := m.keys.seal(m.name, &envelope{created: clock.Now(), issued: clock.Now(), data: []byte(data)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want typical
-	if err := json.Unmarshal([]byte(data), &want); err != nil {
-		t.Fatal(err)
-	}
-	b := newBrowser(t)
-	b.cookies[m.name] = value
-	var got typical
-	b.do(handle(m, func(s *Session[typical]) {
-		if s.Err() != nil {
-			t.Errorf("%s: %v", data, s.Err())
-		}
-		got = s.Data
-	}), "GET", "/")
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("%s opened as %+v, encoding/json reads %+v", data, got, want)
 	}
 }
 

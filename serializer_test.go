@@ -1,0 +1,70 @@
+package cookiesession
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A session type whose fields encoding/json would drop without a word is
+// refused when the Manager is made, with the field and the fix named.
+func TestNewRefusesTypesThatLoseData(t *testing.T) {
+	k := mustKeyring(t, testSecret(1))
+	type unexported struct {
+		User string
+		cart []string
+	}
+	type deep struct {
+		Items []map[string]struct{ note string }
+	}
+	type withChan struct{ C chan int }
+	type badKey struct{ M map[[2]int]string }
+	refuse := func(name string, err error, want ...string) {
+		t.Helper()
+		for _, w := range want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: err = %v, want it to say %q", name, err, w)
+			}
+		}
+	}
+	_, err := New[unexported](k)
+	refuse("unexported field", err, "unexported.cart is unexported", `json:"-"`)
+	_, err = New[deep](k)
+	refuse("unexported field deep inside", err, "deep.Items[][key].note is unexported")
+	_, err = New[*user](k)
+	refuse("pointer", err, "is a pointer: use cookiesession.user")
+	_, err = New[withChan](k)
+	refuse("channel", err, "withChan.C is of type chan int")
+	_, err = New[badKey](k)
+	refuse("map key", err, "keys of type [2]int")
+
+	type fine struct {
+		User   string
+		At     time.Time // unexported fields, but it marshals itself
+		Raw    json.RawMessage
+		Secret string `json:"-"`
+		hidden int    `json:"-"`
+		Next   *fine  // recursive
+		embedded
+	}
+	if _, err := New[fine](k); err != nil {
+		t.Errorf("a type JSON keeps whole was refused: %v", err)
+	}
+	if _, err := New[map[string]any](k); err != nil {
+		t.Errorf("a bag of values was refused: %v", err)
+	}
+	// A Serializer that does not check types is trusted to keep them.
+	if _, err := New[unexported](k, WithSerializer(plainJSON{})); err != nil {
+		t.Errorf("a custom serializer's type was refused: %v", err)
+	}
+}
+
+// embedded is unexported, but encoding/json promotes its exported fields.
+type embedded struct{ Theme string }
+
+// plainJSON is a Serializer without CheckType.
+type plainJSON struct{}
+
+func (plainJSON) Marshal(v any) ([]byte, error)      { return json.Marshal(v) }
+func (plainJSON) Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
