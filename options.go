@@ -220,6 +220,8 @@ func (c *config) check() error {
 		return fmt.Errorf("WithMaxAge(%v): the lifetime must be positive", c.maxAge)
 	case c.idle < 0:
 		return fmt.Errorf("WithIdleTimeout(%v): must not be negative (0 means none)", c.idle)
+	case c.idle > c.maxAge:
+		return fmt.Errorf("WithIdleTimeout(%v) is longer than WithMaxAge(%v), so it would never end a session; make it shorter, or drop it", c.idle, c.maxAge)
 	case c.idle > 0 && c.idle < 2*time.Second:
 		return fmt.Errorf("WithIdleTimeout(%v): shorter than 2s cannot be kept with cookie times in seconds", c.idle)
 	case c.serializer == nil:

@@ -163,10 +163,15 @@ func parseKeyring(source, list string) (*Keyring, error) {
 			return nil, fmt.Errorf("%w: "+secretEnvFormat, ErrInvalidKeys, source, i+1,
 				"is empty (a stray comma?)")
 		}
+		if strings.ContainsAny(p, " \t\r\n") {
+			// Saying where would tell part of the key; saying what is safe.
+			return nil, fmt.Errorf("%w: "+secretEnvFormat, ErrInvalidKeys, source, i+1,
+				"has a space or line break inside it (keys are separated by commas only; was it pasted across lines?)")
+		}
 		b, err := decodeSecret(p)
 		if err != nil {
 			return nil, fmt.Errorf("%w: "+secretEnvFormat, ErrInvalidKeys, source, i+1,
-				"is not valid base64")
+				"is not valid base64 (letters, digits, + and / or - and _, optionally = at the end)")
 		}
 		if len(b) < MinSecretSize {
 			return nil, fmt.Errorf("%w: "+secretEnvFormat, ErrInvalidKeys, source, i+1,

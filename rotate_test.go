@@ -61,6 +61,8 @@ func TestParseKeyringRefuses(t *testing.T) {
 		{"second too short", good + "," + short, "key 2 decodes to 16 bytes"},
 		{"not base64", "not*base64!", "key 1 is not valid base64"},
 		{"mixed alphabets", "ab-c+" + good, "key 1 is not valid base64"},
+		{"a space inside", good[:10] + " " + good[10:], "key 1 has a space or line break inside it"},
+		{"two keys without a comma", good + " " + good, "has a space or line break"},
 		{"stray comma", good + ",", "key 2 is empty"},
 		{"duplicate", good + "," + good, "key 2 duplicates key 1"},
 	}
