@@ -2,28 +2,20 @@ package cookiesession
 
 import "errors"
 
-// The package's errors, for errors.Is. Those a Session's Err returns are
-// about a cookie, which is untrusted input: they are expected in normal
-// operation (an old bookmark, a retired key, someone editing their
-// cookies) and the request gets a fresh session. The error returned wraps
-// one of these with details that never include key material or a cookie's
-// value.
+// The package's errors, for errors.Is. Each error returned wraps one of
+// these with details that never include key material or a cookie's value.
+
+// Why a request's cookie was not used: Session.Err wraps one of these, and
+// the request gets a fresh session. A cookie is untrusted input, so they
+// are expected in normal operation (an old bookmark, a retired key,
+// someone editing their cookies) and logged at debug level only.
 var (
-	// ErrInvalidKeys is returned by NewKeyring, ParseKeyring and
-	// KeyringFromEnv when a key is missing, shorter than MinSecretSize, not
-	// base64 or repeated; the position of the key and the problem are
-	// wrapped with it.
-	ErrInvalidKeys = errors.New("invalid session keys")
+	// A cookie that is not one of ours, or not as we wrote it:
 
 	// ErrMalformed is returned when a cookie is not something this library
 	// wrote: bad base64, too short, an unknown format version, a broken set
 	// of chunk cookies, or data that does not decode into the session type.
 	ErrMalformed = errors.New("malformed session cookie")
-
-	// ErrExpired is returned when a cookie opened but is past its absolute
-	// lifetime (WithMaxAge) or idle timeout (WithIdleTimeout), or was
-	// issued further in the future than ClockSkew allows.
-	ErrExpired = errors.New("session expired")
 
 	// ErrUnknownKey is returned when a cookie names a key that is not in
 	// the Keyring, typically one that was retired.
@@ -39,15 +31,25 @@ var (
 	// when a session would seal to more than that.
 	ErrTooLarge = errors.New("session too large")
 
-	// ErrRejected is returned when a cookie opened but the validator
-	// (WithValidator) refused it; the validator's own error is wrapped too.
-	ErrRejected = errors.New("session rejected by the validator")
+	// A session of ours that has ended:
+
+	// ErrExpired is returned when a cookie opened but is past its absolute
+	// lifetime (WithMaxAge) or idle timeout (WithIdleTimeout), or was
+	// issued further in the future than ClockSkew allows.
+	ErrExpired = errors.New("session expired")
 
 	// ErrRevoked is returned when a cookie opened but its signed-in
 	// session was revoked: destroyed, replaced by Renew (once RenewGrace
 	// has passed), or signed out everywhere by SignOutEverywhere (see
 	// WithSubject and WithRevocation).
 	ErrRevoked = errors.New("session revoked")
+
+	// ErrRejected is returned when a cookie opened but the validator
+	// (WithValidator) refused it; the validator's own error is wrapped too.
+	ErrRejected = errors.New("session rejected by the validator")
+
+	// A session that may be good, but cannot be used now (its cookie is
+	// kept):
 
 	// ErrRevocationsUnavailable is returned when a RevocationStore cannot
 	// tell whether a session is revoked and refuses it, as a Redis store
@@ -56,11 +58,17 @@ var (
 	// cleared, so that the user is signed in again once the store is back.
 	ErrRevocationsUnavailable = errors.New("session revocations unavailable")
 
+	// A gorilla/sessions cookie that could not be taken over:
+
 	// ErrMigration is returned when a cookie written by gorilla/sessions
 	// opened but the conversion function of WithGorillaMigration refused
 	// its values; the conversion's own error is wrapped too.
 	ErrMigration = errors.New("gorilla session not converted")
+)
 
+// Failures that lose data: each is logged with its cause and passed to the
+// error handler (WithErrorHandler); none reaches Session.Err.
+var (
 	// ErrSaveFailed is returned, and passed to the error handler, when a
 	// session could not be written: too large, or the serializer failed.
 	// The cause is wrapped too. The browser keeps its previous cookie.
@@ -85,4 +93,13 @@ var (
 	// when a session changed after the response headers had been sent, so
 	// that the change could not reach the browser.
 	ErrChangeAfterCommit = errors.New("session changed after the response was committed")
+)
+
+// A key list that cannot be used.
+var (
+	// ErrInvalidKeys is returned by NewKeyring, ParseKeyring and
+	// KeyringFromEnv when a key is missing, shorter than MinSecretSize, not
+	// base64 or repeated; the position of the key and the problem are
+	// wrapped with it.
+	ErrInvalidKeys = errors.New("invalid session keys")
 )

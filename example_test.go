@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ce967478/cookiesession"
+	"github.com/gorilla/securecookie"
 )
 
 // Cart is an application's session type: any type JSON can encode works.
@@ -197,4 +198,54 @@ func ExampleWithValidator() {
 	// Output:
 	// true false
 	// false true
+}
+
+// An application that used gorilla/sessions' CookieStore moves over
+// without signing anyone out: the old store's keys and attributes, and a
+// function from its session.Values to the new type, are all it takes. The
+// gorilla cookie is read once, written back in this package's format on
+// the same response, and deleted where the old store set it.
+func ExampleWithGorillaMigration() {
+	// What the application had:
+	//
+	//	store := sessions.NewCookieStore(hashKey, blockKey)
+	//	store.Options.Path = "/"
+	//	session.Values["user"] = "ada"
+	hashKey := []byte("the old store's 32-byte hash key")
+	blockKey := []byte("the old store's 32 B block key!!")
+	old := cookiesession.GorillaStore{KeyPairs: [][]byte{hashKey, blockKey}, Path: "/"}
+
+	sessions, err := cookiesession.New[Cart](exampleKeys,
+		cookiesession.WithSubject(func(c Cart) string { return c.User }),
+		cookiesession.WithGorillaMigration(old, func(values map[any]any) (Cart, error) {
+			user, _ := values["user"].(string)
+			return Cart{User: user}, nil
+		}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	h := sessions.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "signed in as %q", sessions.Get(r).Data.User)
+	}))
+
+	// A cookie as gorilla/sessions wrote it (gob, through securecookie).
+	value, err := securecookie.EncodeMulti("session", map[any]any{"user": "ada"},
+		securecookie.CodecsFromPairs(hashKey, blockKey)...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	b := &exampleBrowser{cookies: map[string]*http.Cookie{"session": {Name: "session", Value: value}}}
+	resp := b.do(h, "GET", "/")
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(string(body))
+	c := b.cookies["session"]
+	// The new cookie lasts in the browser as long as the old store's
+	// could (its MaxAge, 30 days by default), so that a browser holding
+	// the old cookie also holds one of ours; the session inside still
+	// ends after WithMaxAge (24 hours by default), counted from the old
+	// cookie's last save.
+	fmt.Println("re-sealed:", c.Value != value, "Max-Age days:", c.MaxAge/86400)
+	// Output:
+	// signed in as "ada"
+	// re-sealed: true Max-Age days: 30
 }

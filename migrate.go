@@ -50,9 +50,10 @@ func (*gorillaMigration[T]) target() string { return reflect.TypeFor[T]().String
 // convert(values); the cookie is written again in this package's format on
 // the same response, and the gorilla cookie is deleted. The session's
 // lifetime (WithMaxAge), its idle timeout (WithIdleTimeout) and Created
-// count from the gorilla cookie's last save, its id is derived from the
-// gorilla cookie (so that a sign-out revokes copies of that cookie too),
-// and the validator sees it like any other. The types stored in the
+// count from the gorilla cookie's last save, its id is the zero id of
+// sessions whose cookies carry none (so that a sign-out revokes every
+// gorilla cookie of that user, copies and earlier saves included), and the
+// validator sees it like any other. The types stored in the
 // gorilla session must still be registered with gob. If convert fails, the
 // request gets a new, empty session whose Err wraps ErrMigration, and the
 // error handler hears of it.

@@ -63,12 +63,15 @@ type Session[T any] struct {
 // IsNew reports whether the request brought no valid session cookie.
 func (s *Session[T]) IsNew() bool { return s.isNew }
 
-// Err returns why the request's session cookie was not used, wrapping one of
-// ErrMalformed, ErrExpired, ErrUnknownKey, ErrAuthentication, ErrTooLarge,
-// ErrRevoked, ErrRevocationsUnavailable, ErrRejected or (with
-// WithGorillaMigration) ErrMigration; nil when the cookie opened or there
-// was none. The session is new and empty in either case: this is for
-// logging and metrics only.
+// Err returns why the request's session cookie was not used; nil when it
+// opened or there was none. The session is new and empty either way: this
+// is for logging and metrics. It wraps one of:
+//
+//   - not ours, or altered: ErrMalformed, ErrUnknownKey (a retired key),
+//     ErrAuthentication, ErrTooLarge;
+//   - ended: ErrExpired, ErrRevoked, ErrRejected (by WithValidator);
+//   - cannot tell now, cookie kept: ErrRevocationsUnavailable;
+//   - a gorilla/sessions cookie not taken over: ErrMigration.
 func (s *Session[T]) Err() error { return s.err }
 
 // ID returns the session's id: 128 random bits sealed inside its cookie.
