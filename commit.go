@@ -36,7 +36,7 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T]) error {
 	//    open is cleared, so that the browser stops sending it; with gorilla
 	//    migration, an empty session replaces it (see WithGorillaMigration).
 	now := m.now()
-	write := changed || s.renewed || s.stale || (m.idle > 0 && now.Sub(s.issued) >= m.idle/2)
+	write := changed || s.renewed || s.stale || (m.idle > 0 && now.Sub(s.issued) >= m.idle/3)
 	clearing := s.err != nil && s.present != 0 && !s.idGiven
 	if !write && !s.destroyed && (!clearing || m.migration == nil) {
 		if clearing {
@@ -79,11 +79,25 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T]) error {
 		return fmt.Errorf("%w: %w: cookie %q would be %d bytes sealed (%d bytes of data); the cap is %d (WithMaxSize)",
 			ErrSaveFailed, ErrTooLarge, m.name, len(value), len(data), m.maxSize)
 	}
-	m.revoke(s, ended, ending)
-	life := created.Add(m.maxAge).Sub(now)
-	if m.idle > 0 && m.idle < life {
-		life = m.idle
+	// The budget is the next request: a session whose cookies the client
+	// would drop, or the server in front refuse, must fail now, loudly,
+	// while the browser still holds the previous one.
+	ours, next := m.cookieBytes(len(value)), m.cookieBytes(len(value))
+	if s.otherCookies > 0 {
+		next += len("; ") + s.otherCookies
 	}
+	if next > cookieHeaderMax {
+		return fmt.Errorf("%w: %w: the next request's Cookie header would be %d bytes: %d of the session's cookies (%d bytes of data) and %d of the request's other cookies; curl drops cookies past %d bytes, and nginx and Apache refuse the request: keep less in the session, or fewer other cookies",
+			ErrSaveFailed, ErrTooLarge, next, ours, len(data), s.otherCookies, cookieHeaderMax)
+	}
+	m.revoke(s, ended, ending)
+	// The browser keeps the cookie until the sealed deadline, less the
+	// fraction of a second Max-Age cannot say: never longer.
+	deadline := created.Add(m.maxAge)
+	if m.idle > 0 {
+		deadline = earlier(deadline, issued.Add(m.idle))
+	}
+	life := deadline.Sub(now)
 	if m.migration != nil {
 		// The browser keeps a cookie of ours as long as it could keep the
 		// old store's, and the old cookie goes wherever ours replaces it.
@@ -180,6 +194,13 @@ func (m *Manager[T]) revoke(s *Session[T], ended Revoked, ending bool) {
 	if err := m.revocations.Revoke(context.WithoutCancel(s.req.Context()), s.subject, ended); err != nil {
 		s.pending = append(s.pending, fmt.Errorf("%w: %w", ErrRevocationFailed, err))
 	}
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 func later(a, b time.Time) time.Time {

@@ -45,7 +45,7 @@ func newHostileFixture(t *testing.T) *hostileFixture {
 	f := &hostileFixture{
 		clock:     clock,
 		m:         newTestManager[user](t, clock),
-		big:       newTestManager[user](t, clock, WithMaxSize(12000)),
+		big:       newTestManager[user](t, clock, WithMaxSize(8138)),
 		idle:      newTestManager[user](t, clock, WithIdleTimeout(time.Hour)),
 		scFormat:  newTestManager[user](t, clock, WithGorillaFormat()),
 		migrating: newTestManager[user](t, clock, WithGorillaMigration(gorillaStore, convertUser)),
@@ -56,8 +56,8 @@ func newHostileFixture(t *testing.T) *hostileFixture {
 		return b.cookies
 	}
 	f.good = cookies(f.m, user{Name: "ada", Cart: []string{"tea"}, N: 1})["session"]
-	f.bigA = cookies(f.big, bigData(11000))
-	other := bigData(11000)
+	f.bigA = cookies(f.big, bigData(8000))
+	other := bigData(8000)
 	other.N = 2
 	f.bigB = cookies(f.big, other)
 	otherApp := newTestManager[user](t, clock, WithName("other"))

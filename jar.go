@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
 )
@@ -27,6 +28,13 @@ import (
 // the bare part; they are used when no chunk carries the main cookie's tag.
 const (
 	setCookieLineMax = 4096
+	// cookieHeaderMax is the longest Cookie header the next request may
+	// carry: curl and libcurl drop cookies past it, and nginx and Apache
+	// answer 400 with their default buffers (8 KB for the line).
+	cookieHeaderMax = 8190
+	// setCookieTotalMax bounds the Set-Cookie lines of one response:
+	// Node's fetch (undici) refuses a response whose headers pass 16 KiB.
+	setCookieTotalMax = 16 << 10
 	// maxChunks bounds the chunk cookies a Manager reads and writes. 16 of
 	// them are far past the header limits of common servers.
 	maxChunks = 16
@@ -47,23 +55,86 @@ const (
 type jar struct {
 	present uint32              // bit i: cookie i (0 the main one, i > 0 chunk i) came
 	values  [maxChunks][]string // the values of each, in the order they came
+	// others is the length the request's other cookies take in its
+	// Cookie header, separators included.
+	others int
 }
 
 // readJar finds the main cookie and its chunks in the request. A name may
 // come more than once (cookies set for different paths or domains, or
 // planted): up to maxValues values of each are kept, in order.
+//
+// It reads the Cookie header once, as net/http's Request.Cookies does (the
+// same trimming, the same values refused, and no cookie at all from a
+// header of more than maxCookies), but keeps only the Manager's cookies:
+// the others are only measured, and cost no allocation however many come.
 func (m *Manager[T]) readJar(r *http.Request) jar {
 	var j jar
-	for i, name := range m.names {
-		cs := r.CookiesNamed(name)
-		for _, c := range cs[:min(len(cs), maxValues)] {
-			j.values[i] = append(j.values[i], c.Value)
-		}
-		if len(cs) > 0 {
-			j.present |= 1 << i
+	lines := r.Header["Cookie"]
+	count := 0
+	for _, line := range lines {
+		count += strings.Count(line, ";") + 1
+	}
+	if count > maxCookies {
+		return j
+	}
+	for _, line := range lines {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			if part = textproto.TrimString(part); part == "" {
+				continue
+			}
+			name, value, _ := strings.Cut(part, "=")
+			i := m.cookieIndex(textproto.TrimString(name))
+			value, ok := cookieValue(value)
+			switch {
+			case i < 0 || !ok:
+				j.others += len(part) + len("; ")
+			case len(j.values[i]) < maxValues:
+				j.values[i] = append(j.values[i], value)
+				j.present |= 1 << i
+			}
 		}
 	}
+	j.others = max(j.others-len("; "), 0)
 	return j
+}
+
+// maxCookies is the most cookies net/http reads from a request: past it,
+// Request.Cookies returns none.
+const maxCookies = 3000
+
+// cookieValue returns a cookie's value without the double quotes it may
+// come in, and whether it holds only the bytes RFC 6265 allows.
+func cookieValue(raw string) (string, bool) {
+	if len(raw) > 1 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		raw = raw[1 : len(raw)-1]
+	}
+	for i := range len(raw) {
+		if b := raw[i]; b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
+			return "", false
+		}
+	}
+	return raw, true
+}
+
+// cookieIndex returns i if name is that of cookie i of the Manager (0 the
+// main one, i > 0 chunk i), or -1.
+func (m *Manager[T]) cookieIndex(name string) int {
+	rest, ok := strings.CutPrefix(name, m.name)
+	switch {
+	case !ok:
+		return -1
+	case rest == "":
+		return 0
+	case rest[0] != '.':
+		return -1
+	}
+	if i := chunkNumber(rest[1:]); i > 0 && i < len(m.names) {
+		return i
+	}
+	return -1
 }
 
 // chunkName returns the name of cookie i: the main one for 0, else chunk i.
@@ -148,7 +219,7 @@ func parseChunkHeader(v string) (count int, rest string, ok bool) {
 // setupCookies sets the attributes every cookie carries and works out how
 // much of a value fits in each chunk.
 func (m *Manager[T]) setupCookies(c *config) error {
-	m.cookie = http.Cookie{Path: c.path, Domain: c.domain, Secure: c.secure, HttpOnly: true, SameSite: c.sameSite}
+	m.cookie = http.Cookie{Path: c.path, Domain: c.domain, Secure: c.secure, HttpOnly: true, SameSite: c.sameSite, Partitioned: c.partitioned}
 	if c.sameSite == http.SameSiteDefaultMode {
 		m.cookie.SameSite = http.SameSiteLaxMode // what browsers assume; say it
 	}
@@ -165,14 +236,44 @@ func (m *Manager[T]) setupCookies(c *config) error {
 		return fmt.Errorf("WithMaxSize(%d): at least %d bytes are needed", c.maxSize, minMaxSize)
 	}
 	count := (c.maxSize + m.chunkSize - 1) / m.chunkSize
-	if count > maxChunks {
-		return fmt.Errorf("WithMaxSize(%d): needs %d cookies, at most %d are allowed (%d bytes)",
-			c.maxSize, count, maxChunks, maxChunks*m.chunkSize)
-	}
-	for i := range count {
+	for i := range min(count, maxChunks) {
 		m.names = append(m.names, chunkName(c.name, i))
 	}
+	switch {
+	case count*setCookieLineMax > setCookieTotalMax:
+		return fmt.Errorf("WithMaxSize(%d): needs %d cookies, whose Set-Cookie lines could pass %d bytes of response headers, which Node's fetch refuses; at most %d bytes fit",
+			c.maxSize, count, setCookieTotalMax, m.largestSize())
+	case m.cookieBytes(c.maxSize) > cookieHeaderMax:
+		return fmt.Errorf("WithMaxSize(%d): the cookies would pass the %d bytes of Cookie header that curl sends and nginx and Apache accept; at most %d bytes fit",
+			c.maxSize, cookieHeaderMax, m.largestSize())
+	}
 	return nil
+}
+
+// cookieBytes is how much of the next request's Cookie header a sealed
+// value of n bytes takes: names, values, chunk prefixes and separators.
+func (m *Manager[T]) cookieBytes(n int) int {
+	count := max((n+m.chunkSize-1)/m.chunkSize, 1)
+	if count == 1 {
+		return len(m.name) + 1 + n
+	}
+	total := n + len(strconv.Itoa(count)+".")
+	for i := range count {
+		total += len(chunkName(m.name, i)) + 1 + len("; ")
+		if i > 0 {
+			total += chunkTagSize + 1
+		}
+	}
+	return total - len("; ")
+}
+
+// largestSize is the largest cap whose cookies stay within both limits.
+func (m *Manager[T]) largestSize() int {
+	n := min(setCookieTotalMax/setCookieLineMax*m.chunkSize, cookieHeaderMax)
+	for n > 0 && m.cookieBytes(n) > cookieHeaderMax {
+		n--
+	}
+	return n
 }
 
 // setCookies adds the Set-Cookie lines that store value, split into chunks

@@ -56,12 +56,12 @@ func TestChunkRoundTrips(t *testing.T) {
 }
 
 func TestChunksShrinkAndGrow(t *testing.T) {
-	m := newTestManager[user](t, newClock(), WithMaxSize(12000))
+	m := newTestManager[user](t, newClock(), WithMaxSize(8138))
 	b := newBrowser(t)
 	set := func(n int) *httptest.ResponseRecorder {
 		return b.do(handle(m, func(s *Session[user]) { s.Data = bigData(n) }), "GET", "/")
 	}
-	set(11000)
+	set(8000)
 	if len(b.cookies) != 3 {
 		t.Fatalf("%d cookies, want 3", len(b.cookies))
 	}
@@ -163,10 +163,10 @@ func TestSameNameCookies(t *testing.T) {
 }
 
 func TestBrokenChunkSets(t *testing.T) {
-	m := newTestManager[user](t, newClock(), WithMaxSize(12000))
+	m := newTestManager[user](t, newClock(), WithMaxSize(8138))
 	chunked := func() map[string]string {
 		b := newBrowser(t)
-		b.do(handle(m, func(s *Session[user]) { s.Data = bigData(11000) }), "GET", "/")
+		b.do(handle(m, func(s *Session[user]) { s.Data = bigData(8000) }), "GET", "/")
 		return b.cookies
 	}
 	a, other := chunked(), chunked()
@@ -204,8 +204,8 @@ func TestBrokenChunkSets(t *testing.T) {
 // reported as tampering, as the README says. (In securecookie's format,
 // whose layout is checked before its MAC, they are malformed.)
 func TestSwappedChunksFailAuthentication(t *testing.T) {
-	m := newTestManager[user](t, newClock(), WithMaxSize(12000))
-	for size := 11000; size < 11012; size++ {
+	m := newTestManager[user](t, newClock(), WithMaxSize(8138))
+	for size := 7990; size < 8002; size++ {
 		b := newBrowser(t)
 		b.do(handle(m, func(s *Session[user]) { s.Data = bigData(size) }), "GET", "/")
 		a := b.cookies
@@ -264,8 +264,8 @@ func keys(m map[string]string) []string {
 // names prevent it.)
 func TestCookieTossing(t *testing.T) {
 	clock := newClock()
-	m := newTestManager[user](t, clock, WithMaxSize(12000))
-	other := newTestManager[user](t, clock, WithMaxSize(12000), WithName("x")) // seals what fails for "session"
+	m := newTestManager[user](t, clock, WithMaxSize(8138))
+	other := newTestManager[user](t, clock, WithMaxSize(8138), WithName("x")) // seals what fails for "session"
 	cookiesOf := func(m *Manager[user], data user) map[string]string {
 		b := newBrowser(t)
 		b.do(handle(m, func(s *Session[user]) { s.Data = data }), "GET", "/")
@@ -274,9 +274,9 @@ func TestCookieTossing(t *testing.T) {
 	// What an attacker can plant: their own session's chunks (which carry
 	// their own tag), its main cookie altered, values of another cookie
 	// name, bare parts as chunks of the past were, and junk.
-	theirs := cookiesOf(m, bigData(11000))
+	theirs := cookiesOf(m, bigData(8000))
 	theirsAltered := tamper(theirs["session"])
-	foreign := cookiesOf(other, bigData(11000))
+	foreign := cookiesOf(other, bigData(8000))
 	planted := func(name string, i int) string {
 		switch i {
 		case 0:
@@ -303,7 +303,7 @@ func TestCookieTossing(t *testing.T) {
 			return "junk"
 		}
 	}
-	for _, size := range []int{100, 5000, 11000} {
+	for _, size := range []int{100, 5000, 8000} {
 		want := bigData(size)
 		want.N = 7
 		genuine := cookiesOf(m, want)
@@ -342,10 +342,90 @@ func TestCookieTossing(t *testing.T) {
 // checks every line it stores).
 func TestChunkLinesFitWithALongMaxAge(t *testing.T) {
 	store := GorillaStore{KeyPairs: [][]byte{gorillaHash, gorillaBlock}, MaxAge: 400 * 24 * 3600}
-	m := newTestManager[user](t, newClock(), WithGorillaMigration(store, convertUser), WithMaxSize(12000))
+	m := newTestManager[user](t, newClock(), WithGorillaMigration(store, convertUser), WithMaxSize(8138))
 	b := newBrowser(t)
-	b.do(handle(m, func(s *Session[user]) { s.Data = bigData(11500) }), "GET", "/")
+	b.do(handle(m, func(s *Session[user]) { s.Data = bigData(8000) }), "GET", "/")
 	if len(b.cookies) != 3 {
 		t.Errorf("%d cookies, want 3", len(b.cookies))
+	}
+}
+
+// The budget is the next request: a save whose cookies, with the request's
+// other cookies, would pass the Cookie header that curl sends and nginx and
+// Apache accept fails loudly, and the browser keeps its previous session.
+func TestSaveKeepsTheNextRequestWithinBudget(t *testing.T) {
+	var hookErr error
+	m := newTestManager[user](t, newClock(), WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+		hookErr = err
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	for _, tt := range []struct {
+		other int // bytes of the site's other cookie's value
+		size  int // of the session
+		fits  bool
+	}{
+		{0, 7000, true},
+		{1000, 7000, true},
+		{1500, 7000, false},
+		{1500, 5000, true},
+		{2000, 6500, false},
+	} {
+		t.Run(fmt.Sprint(tt.other, "+", tt.size), func(t *testing.T) {
+			hookErr = nil
+			b := newBrowser(t)
+			b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+			before := b.cookies["session"]
+			if tt.other > 0 {
+				b.cookies["prefs"] = strings.Repeat("p", tt.other)
+			}
+			rec := b.do(handle(m, func(s *Session[user]) { s.Data = bigData(tt.size) }), "GET", "/")
+			if next := len(b.header()); next > cookieHeaderMax {
+				t.Fatalf("the next request's Cookie header is %d bytes", next)
+			}
+			if tt.fits {
+				if hookErr != nil || rec.Code != http.StatusOK {
+					t.Errorf("status %d, err %v", rec.Code, hookErr)
+				}
+				return
+			}
+			if !errors.Is(hookErr, ErrSaveFailed) || !errors.Is(hookErr, ErrTooLarge) ||
+				!strings.Contains(hookErr.Error(), fmt.Sprintf("%d of the request's other cookies", len("prefs=")+tt.other)) {
+				t.Errorf("error handler heard %v", hookErr)
+			}
+			if rec.Code != http.StatusInternalServerError || len(rec.Header().Values("Set-Cookie")) != 0 || b.cookies["session"] != before {
+				t.Errorf("status %d, Set-Cookie %d lines, previous cookie kept %v", rec.Code, len(rec.Header().Values("Set-Cookie")), b.cookies["session"] == before)
+			}
+		})
+	}
+}
+
+// A cap whose cookies could not reach the server whole is refused when the
+// Manager is made, whatever the name and attributes: the largest it names
+// is accepted, and with Partitioned every line still fits 4096 bytes.
+func TestCapsThatCannotArriveAreRefused(t *testing.T) {
+	k := mustKeyring(t, testSecret(1))
+	for _, opts := range [][]Option{
+		{WithName("__Host-session"), WithPartitioned(), WithSameSite(http.SameSiteNoneMode)},
+		{WithName("s"), WithPath("/a/rather/long/path/for/the/cookie"), WithDomain("example.com")},
+	} {
+		_, err := New[user](k, append(opts, WithMaxSize(cookieHeaderMax))...)
+		var largest int
+		if _, scanErr := fmt.Sscanf(err.Error()[strings.Index(err.Error(), "at most"):], "at most %d bytes fit", &largest); scanErr != nil {
+			t.Fatalf("New(WithMaxSize(%d)): %v", cookieHeaderMax, err)
+		}
+		m := newTestManager[user](t, newClock(), append(opts, WithMaxSize(largest))...)
+		b := newBrowser(t) // fails the test on a line over 4096 bytes
+		rec := b.do(handle(m, func(s *Session[user]) { s.Data = bigData(largest - 140) }), "GET", "/")
+		if len(b.cookies) != 3 || len(b.header()) > cookieHeaderMax {
+			t.Errorf("%d cookies, Cookie header %d bytes", len(b.cookies), len(b.header()))
+		}
+		for _, line := range rec.Header().Values("Set-Cookie") {
+			if m.cookie.Partitioned != strings.Contains(line, "Partitioned") {
+				t.Errorf("Partitioned %v, line %.80q", m.cookie.Partitioned, line)
+			}
+		}
+	}
+	if _, err := New[user](k, WithPartitioned(), WithSecure(false)); err == nil || !strings.Contains(err.Error(), "requires Secure") {
+		t.Errorf("Partitioned without Secure: err %v", err)
 	}
 }

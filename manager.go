@@ -170,8 +170,10 @@ func (m *Manager[T]) Load(r *http.Request) *Session[T] {
 // load opens the request's session into s, which the middleware allocates
 // with its other per-request state, and returns s.
 func (m *Manager[T]) load(r *http.Request, now time.Time, s *Session[T]) *Session[T] {
-	s = m.loadCookies(r, now, s)
+	j := m.readJar(r)
+	s = m.loadCookies(r, &j, now, s)
 	s.req = r
+	s.otherCookies = j.others
 	if s.err != nil {
 		// Not a warning: a cookie is untrusted input, and anyone could
 		// fill the logs. One setting shows why sessions start afresh.
@@ -189,13 +191,17 @@ func (m *Manager[T]) load(r *http.Request, now time.Time, s *Session[T]) *Sessio
 // authenticated was refused (expired, revoked, rejected); failing that,
 // why the first value did not open, unless a gorilla session was found
 // that could not be taken over: then why not.
-func (m *Manager[T]) loadCookies(r *http.Request, now time.Time, s *Session[T]) *Session[T] {
-	j := m.readJar(r)
+func (m *Manager[T]) loadCookies(r *http.Request, j *jar, now time.Time, s *Session[T]) *Session[T] {
 	if j.present == 0 {
 		return m.newSession(s, now, 0, nil)
 	}
 	if len(j.values[0]) == 0 {
-		return m.newSession(s, now, j.present, fmt.Errorf("%w: chunk cookies without the main cookie %q", ErrMalformed, m.name))
+		// The session cannot be opened without its first part. The chunks
+		// are deleted: a client that dropped the main cookie because its
+		// Cookie header was over a limit would otherwise keep sending
+		// them, and keep dropping the main cookie of every new session.
+		return m.newSession(s, now, j.present, fmt.Errorf("%w: chunk cookies came without the main cookie %q, with %d bytes of other cookies: did the client drop it for a Cookie header over its limit?",
+			ErrMalformed, m.name, j.others))
 	}
 	o := openOptions{now: now, maxAge: m.maxAge, idleTimeout: m.idle, maxLength: m.maxSize}
 	var firstErr error
@@ -204,7 +210,7 @@ func (m *Manager[T]) loadCookies(r *http.Request, now time.Time, s *Session[T]) 
 	var unavailable error
 	var kept *Session[T] // a value the revocation store could not vouch for
 	for i, main := range j.values[0] {
-		err := m.openValue(r, &j, main, &o, s)
+		err := m.openValue(r, j, main, &o, s)
 		if err == nil {
 			s.present = j.present
 			return s

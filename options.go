@@ -15,6 +15,11 @@ const (
 	DefaultMaxAge = 24 * time.Hour
 )
 
+// MinIdleTimeout is the shortest idle timeout New accepts: cookie times are
+// whole seconds, and below it a client that comes back within a third of
+// the window could still find its cookie gone.
+const MinIdleTimeout = 10 * time.Second
+
 // Option configures a Manager. Options are checked once, by New.
 type Option func(*config)
 
@@ -23,6 +28,7 @@ type config struct {
 	maxAge, idle       time.Duration
 	sameSite           http.SameSite
 	secure             bool
+	partitioned        bool
 	maxSize            int
 	serializer         Serializer
 	logger             *slog.Logger
@@ -73,13 +79,22 @@ func WithDomain(domain string) Option { return func(c *config) { c.domain = doma
 func WithMaxAge(d time.Duration) Option { return func(c *config) { c.maxAge = d } }
 
 // WithIdleTimeout ends a session that has not been used for d. The cookie is
-// then re-issued once half of d has passed since it was sealed, not on every
-// request. The default is no idle timeout.
+// then re-issued once a third of d has passed since it was sealed, not on
+// every request, so that a client that comes back at least every d/3 never
+// loses its session. d must be at least MinIdleTimeout, and at most the
+// lifetime (WithMaxAge). The default is no idle timeout.
 func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.idle = d } }
 
 // WithSameSite sets the cookie's SameSite attribute. SameSiteNoneMode
 // requires Secure. The default is http.SameSiteLaxMode.
 func WithSameSite(mode http.SameSite) Option { return func(c *config) { c.sameSite = mode } }
+
+// WithPartitioned sets the cookie's Partitioned attribute (CHIPS): in an
+// embedded or third-party context, the browser keeps a separate cookie for
+// each top-level site, rather than refusing third-party cookies outright.
+// It requires Secure, and SameSite=None for the cookie to reach a
+// cross-site frame. The default is off.
+func WithPartitioned() Option { return func(c *config) { c.partitioned = true } }
 
 // WithSecure sets the cookie's Secure attribute. Turn it off only for local
 // development over plain HTTP. The default is true.
@@ -214,6 +229,8 @@ func (c *config) check() error {
 		return fmt.Errorf("cookie name %q requires Secure; remove WithSecure(false) or drop the __Secure- prefix", c.name)
 	}
 	switch {
+	case c.partitioned && !c.secure:
+		return errors.New("WithPartitioned requires Secure; browsers refuse a Partitioned cookie otherwise: remove WithSecure(false)")
 	case c.sameSite == http.SameSiteNoneMode && !c.secure:
 		return errors.New("SameSite=None requires Secure; browsers refuse the cookie otherwise")
 	case c.maxAge <= 0:
@@ -222,8 +239,8 @@ func (c *config) check() error {
 		return fmt.Errorf("WithIdleTimeout(%v): must not be negative (0 means none)", c.idle)
 	case c.idle > c.maxAge:
 		return fmt.Errorf("WithIdleTimeout(%v) is longer than WithMaxAge(%v), so it would never end a session; make it shorter, or drop it", c.idle, c.maxAge)
-	case c.idle > 0 && c.idle < 2*time.Second:
-		return fmt.Errorf("WithIdleTimeout(%v): shorter than 2s cannot be kept with cookie times in seconds", c.idle)
+	case c.idle > 0 && c.idle < MinIdleTimeout:
+		return fmt.Errorf("WithIdleTimeout(%v): shorter than %v cannot be kept: cookie times are whole seconds, and a client must have time to come back within a third of it", c.idle, MinIdleTimeout)
 	case c.serializer == nil:
 		return errors.New("WithSerializer(nil): a Serializer is needed")
 	case c.now == nil:

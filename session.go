@@ -49,6 +49,9 @@ type Session[T any] struct {
 	// present has bit i set when cookie i (0: the main cookie, i > 0:
 	// chunk i) came with the request, so that it can be deleted.
 	present uint32
+	// otherCookies is the length of the request's Cookie header less the
+	// Manager's cookies: what the next request carries besides ours.
+	otherCookies int
 	// pending are failures for the error handler, which needs the
 	// response writer and so hears of them after the commit: a gorilla
 	// session that did not convert, a revocation that was not stored. req

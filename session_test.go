@@ -133,7 +133,8 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		{"negative idle", []Option{WithIdleTimeout(-time.Second)}, "must not be negative"},
 		{"idle longer than the lifetime", []Option{WithMaxAge(time.Second), WithIdleTimeout(5 * time.Second)}, "is longer than WithMaxAge(1s)"},
 		{"tiny cap", []Option{WithMaxSize(10)}, "at least 256"},
-		{"huge cap", []Option{WithMaxSize(1 << 20)}, "at most 16 are allowed"},
+		{"huge cap", []Option{WithMaxSize(1 << 20)}, "could pass 16384 bytes of response headers"},
+		{"cap past the Cookie header", []Option{WithMaxSize(8190)}, "the cookies would pass the 8190 bytes of Cookie header"},
 		{"nil serializer", []Option{WithSerializer(nil)}, "Serializer is needed"},
 		{"validator of another type", []Option{WithValidator(func(*http.Request, *Session[int]) error { return nil })}, "WithValidator was given"},
 	}
@@ -182,7 +183,7 @@ func TestCookieDefaults(t *testing.T) {
 // the same name, path and domain).
 func TestCookieOptionsReachTheCookie(t *testing.T) {
 	m := newTestManager[user](t, newClock(), WithPath("/app"), WithDomain("example.com"),
-		WithSameSite(http.SameSiteStrictMode), WithMaxAge(time.Hour), WithMaxSize(12000))
+		WithSameSite(http.SameSiteStrictMode), WithMaxAge(time.Hour), WithMaxSize(8138))
 	b := newBrowser(t)
 	check := func(rec *httptest.ResponseRecorder, wantLines int, deleting bool) {
 		t.Helper()
@@ -261,14 +262,14 @@ func TestWhenSetCookieIsSent(t *testing.T) {
 		t.Error("a write of the same value set a cookie")
 	}
 
-	// Idle refresh: not before half the idle window, then once.
-	clock.Advance(29 * time.Minute)
+	// Idle refresh: not before a third of the idle window, then once.
+	clock.Advance(19 * time.Minute)
 	if rec := b.do(read, "GET", "/"); rec.Header().Get("Set-Cookie") != "" {
-		t.Error("refreshed before half of the idle window")
+		t.Error("refreshed before a third of the idle window")
 	}
 	clock.Advance(2 * time.Minute)
 	if rec := b.do(read, "GET", "/"); rec.Header().Get("Set-Cookie") == "" {
-		t.Error("not refreshed after half of the idle window")
+		t.Error("not refreshed after a third of the idle window")
 	}
 	if rec := b.do(read, "GET", "/"); rec.Header().Get("Set-Cookie") != "" {
 		t.Error("refreshed twice")
@@ -926,5 +927,44 @@ func TestCookiesThatDoNotOpenAreLoggedAtDebug(t *testing.T) {
 	}
 	if strings.Contains(out, "level=WARN") || strings.Contains(out, "level=ERROR") || strings.Contains(out, tampered[10:40]) {
 		t.Errorf("logged louder than debug, or the value:\n%s", out)
+	}
+}
+
+// A client that comes back at least every third of the idle window never
+// loses its session, even at the shortest timeout New accepts and with
+// requests at any fraction of a second; the browser never keeps the cookie
+// past the sealed deadline, nor drops it more than a second before.
+func TestIdleRefreshKeepsActiveClients(t *testing.T) {
+	clock := &testClock{t: t0.Add(300 * time.Millisecond)}
+	m := newTestManager[user](t, clock, WithIdleTimeout(MinIdleTimeout))
+	b := newBrowser(t)
+	expires := map[string]time.Time{} // when the browser drops each cookie
+	note := func(rec *httptest.ResponseRecorder) {
+		for _, c := range rec.Result().Cookies() {
+			expires[c.Name] = clock.Now().Add(time.Duration(c.MaxAge) * time.Second)
+		}
+	}
+	note(b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/"))
+	gap := MinIdleTimeout/3 - 7*time.Millisecond
+	for i := range 60 {
+		clock.Advance(gap)
+		if clock.Now().After(expires["session"]) {
+			t.Fatalf("request %d: the browser dropped the cookie at %v", i, expires["session"])
+		}
+		var s *Session[user]
+		rec := b.do(handle(m, func(got *Session[user]) { s = got }), "GET", "/")
+		note(rec)
+		if s.IsNew() || s.Data.Name != "ada" {
+			t.Fatalf("request %d, %v after the last: the session was lost (%v)", i, gap, s.Err())
+		}
+		if c := rec.Result().Cookies(); len(c) == 1 {
+			deadline := s.Issued().Add(MinIdleTimeout)
+			if got := expires["session"]; got.After(deadline) || got.Before(deadline.Add(-time.Second)) {
+				t.Errorf("request %d: the browser keeps the cookie until %v, the sealed deadline is %v", i, got, deadline)
+			}
+		}
+	}
+	if _, err := New[user](mustKeyring(t, testSecret(1)), WithIdleTimeout(MinIdleTimeout-time.Second)); err == nil {
+		t.Error("an idle timeout below MinIdleTimeout was accepted")
 	}
 }
