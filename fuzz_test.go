@@ -29,7 +29,7 @@ func fuzzChunkSessions(tb testing.TB, m, oldKeyManager *Manager[user]) (datas []
 		flash bool
 	}{
 		{m, user{Name: "ada", Cart: []string{"tea"}, N: 1}, false},
-		{m, bigData(5000), false},  // two chunks
+		{m, bigData(5000), false}, // two chunks
 		{m, bigData(8000), false}, // three chunks
 		{oldKeyManager, user{Name: "old key", N: 2}, false},
 		{oldKeyManager, bigData(6000), false},
