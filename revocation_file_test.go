@@ -1,0 +1,647 @@
+package cookiesession_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ce967478/cookiesession"
+)
+
+// rfUser is the session data of the revocation file tests: a signed-in
+// user, the subject.
+type rfUser struct{ User string }
+
+// rfKeys seals the tests' cookies: the same keys before and after a
+// restart, as a deployment keeps them.
+var rfKeys, _ = cookiesession.NewKeyring(cookiesession.GenerateSecret())
+
+// rfHeader is what a revocation file of this release starts with.
+const rfHeader = "CSREVOKE\x01"
+
+// rfOpen opens the revocation file at path, closed when the test ends.
+func rfOpen(t *testing.T, path string) *cookiesession.RevocationFile {
+	t.Helper()
+	f, err := cookiesession.OpenRevocationFile(path)
+	if err != nil {
+		t.Fatalf("OpenRevocationFile: %v", err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	return f
+}
+
+// rfRestart closes f and opens its file again, as a new process would.
+func rfRestart(t *testing.T, f *cookiesession.RevocationFile, path string) *cookiesession.RevocationFile {
+	t.Helper()
+	if err := f.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	return rfOpen(t, path)
+}
+
+// rfApp is an application whose Manager revokes into store: POST
+// /login?user= signs in, POST /logout destroys the session, POST
+// /everywhere signs its user out everywhere, and GET /whoami answers
+// "user|whether the cookie was refused as revoked".
+func rfApp(t *testing.T, store cookiesession.RevocationStore) http.Handler {
+	t.Helper()
+	m, err := cookiesession.New[rfUser](rfKeys,
+		cookiesession.WithSubject(func(d rfUser) string { return d.User }),
+		cookiesession.WithRevocation(store),
+		cookiesession.WithErrorHandler(func(_ http.ResponseWriter, _ *http.Request, err error) {
+			t.Errorf("error handler: %v", err)
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(_ http.ResponseWriter, r *http.Request) {
+		s := m.Get(r)
+		s.Renew()
+		s.Data.User = r.FormValue("user")
+	})
+	mux.HandleFunc("POST /logout", func(_ http.ResponseWriter, r *http.Request) { m.Get(r).Destroy() })
+	mux.HandleFunc("POST /everywhere", func(w http.ResponseWriter, r *http.Request) {
+		s := m.Get(r)
+		if err := m.SignOutEverywhere(r.Context(), s.Data.User); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		s.Destroy()
+	})
+	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
+		s := m.Get(r)
+		fmt.Fprintf(w, "%s|%v", s.Data.User, errors.Is(s.Err(), cookiesession.ErrRevoked))
+	})
+	return m.Handler(mux)
+}
+
+// rfDo sends a request with cookies, and returns the body and the cookies
+// the response set.
+func rfDo(t *testing.T, h http.Handler, method, target string, cookies []*http.Cookie) (string, []*http.Cookie) {
+	t.Helper()
+	req := httptest.NewRequest(method, target, nil)
+	for _, c := range cookies {
+		req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code >= 400 {
+		t.Fatalf("%s %s: status %d: %s", method, target, rec.Code, rec.Body)
+	}
+	return rec.Body.String(), rec.Result().Cookies()
+}
+
+// rfSignIn signs user in and returns the session's cookies.
+func rfSignIn(t *testing.T, h http.Handler, user string) []*http.Cookie {
+	t.Helper()
+	_, cookies := rfDo(t, h, "POST", "/login?user="+user, nil)
+	if len(cookies) == 0 {
+		t.Fatal("signing in set no cookie")
+	}
+	return cookies
+}
+
+// rfWhoami returns what GET /whoami answers with cookies.
+func rfWhoami(t *testing.T, h http.Handler, cookies []*http.Cookie) string {
+	t.Helper()
+	body, _ := rfDo(t, h, "GET", "/whoami", cookies)
+	return body
+}
+
+// A session destroyed, or signed out everywhere, stays refused after the
+// process restarts: the issue this store answers.
+func TestRevocationFileSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		// end is the request that ends the phone's session.
+		end string
+		// laptop is what the laptop, signed in as the same user, sees
+		// after the restart.
+		laptop string
+	}{
+		{name: "destroy", end: "/logout", laptop: "ada|false"},
+		{name: "sign out everywhere", end: "/everywhere", laptop: "|true"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "revocations.db")
+			store := rfOpen(t, path)
+			h := rfApp(t, store)
+			phone, laptop, bob := rfSignIn(t, h, "ada"), rfSignIn(t, h, "ada"), rfSignIn(t, h, "bob")
+			if got := rfWhoami(t, h, phone); got != "ada|false" {
+				t.Fatalf("before the sign-out, the phone's cookie gives %q", got)
+			}
+			rfDo(t, h, "POST", tt.end, phone)
+			if got := rfWhoami(t, h, phone); got != "|true" {
+				t.Fatalf("before the restart, a copy of the ended cookie gives %q, want it refused as revoked", got)
+			}
+
+			store = rfRestart(t, store, path)
+			h = rfApp(t, store)
+			if got := rfWhoami(t, h, phone); got != "|true" {
+				t.Errorf("after the restart, a copy of the ended cookie gives %q, want it refused as revoked", got)
+			}
+			if got := rfWhoami(t, h, laptop); got != tt.laptop {
+				t.Errorf("after the restart, the laptop's cookie gives %q, want %q", got, tt.laptop)
+			}
+			if got := rfWhoami(t, h, bob); got != "bob|false" {
+				t.Errorf("after the restart, another user's cookie gives %q", got)
+			}
+			// The raised generation was kept: signing in again works.
+			if got := rfWhoami(t, h, rfSignIn(t, h, "ada")); got != "ada|false" {
+				t.Errorf("signing in again after the restart gives %q", got)
+			}
+			if h, err := store.Health(); h != cookiesession.Healthy || err != nil {
+				t.Errorf("Health: %v, %v; want healthy", h, err)
+			}
+		})
+	}
+}
+
+// rfRevoked revokes one session, live for an hour.
+func rfRevoked(id cookiesession.SessionID) cookiesession.Revoked {
+	return cookiesession.Revoked{Sessions: []cookiesession.RevokedSession{{ID: id, Until: time.Now().Add(time.Hour)}}}
+}
+
+// rfID returns a session id made of b.
+func rfID(b byte) cookiesession.SessionID {
+	var id cookiesession.SessionID
+	for i := range id {
+		id[i] = b
+	}
+	return id
+}
+
+// rfRefused reports whether store refuses subject's session id as revoked.
+func rfRefused(store cookiesession.RevocationStore, subject string, id cookiesession.SessionID) bool {
+	return errors.Is(store.Check(subject, id, 0, time.Now()), cookiesession.ErrRevoked)
+}
+
+// A crash while a record is appended leaves a torn tail: the next open
+// keeps every whole record, drops the rest, and the file takes new
+// revocations as before.
+func TestRevocationFileTornTail(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		// damage changes the file, of which the last record runs from
+		// start to end.
+		damage func(t *testing.T, path string, start, end int64)
+		// lastKept is whether the last record survives.
+		lastKept bool
+	}{
+		{name: "cut mid-record", lastKept: false, damage: func(t *testing.T, path string, start, end int64) {
+			rfTruncate(t, path, start+(end-start)/2)
+		}},
+		{name: "cut after the length", lastKept: false, damage: func(t *testing.T, path string, start, _ int64) {
+			rfTruncate(t, path, start+1)
+		}},
+		{name: "cut before the checksum ends", lastKept: false, damage: func(t *testing.T, path string, _, end int64) {
+			rfTruncate(t, path, end-1)
+		}},
+		{name: "checksum wrong", lastKept: false, damage: func(t *testing.T, path string, _, end int64) {
+			rfFlip(t, path, end-1)
+		}},
+		{name: "payload corrupt", lastKept: false, damage: func(t *testing.T, path string, start, end int64) {
+			rfFlip(t, path, start+(end-start)/2)
+		}},
+		{name: "garbage appended", lastKept: true, damage: func(t *testing.T, path string, _, _ int64) {
+			rfAppend(t, path, []byte("\x05\x00garbage that is no record"))
+		}},
+		{name: "a huge length appended", lastKept: true, damage: func(t *testing.T, path string, _, _ int64) {
+			rfAppend(t, path, binary.AppendUvarint(nil, 1<<62))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "revocations.db")
+			store := rfOpen(t, path)
+			ctx := context.Background()
+			if err := store.Revoke(ctx, "ada", rfRevoked(rfID(1))); err != nil {
+				t.Fatal(err)
+			}
+			start := rfSize(t, path)
+			if err := store.Revoke(ctx, "bob", rfRevoked(rfID(2))); err != nil {
+				t.Fatal(err)
+			}
+			end := rfSize(t, path)
+			if err := store.Close(); err != nil {
+				t.Fatal(err)
+			}
+			tt.damage(t, path, start, end)
+
+			store = rfOpen(t, path)
+			if !rfRefused(store, "ada", rfID(1)) {
+				t.Error("a whole record before the damage was lost")
+			}
+			if got := rfRefused(store, "bob", rfID(2)); got != tt.lastKept {
+				t.Errorf("the last record kept: %v, want %v", got, tt.lastKept)
+			}
+			if h, err := store.Health(); h != cookiesession.Healthy || err != nil {
+				t.Errorf("Health: %v, %v; want healthy", h, err)
+			}
+			if err := store.Revoke(ctx, "cy", rfRevoked(rfID(3))); err != nil {
+				t.Fatal(err)
+			}
+			store = rfRestart(t, store, path)
+			if !rfRefused(store, "ada", rfID(1)) || !rfRefused(store, "cy", rfID(3)) {
+				t.Error("after the repair, a revocation was lost")
+			}
+			want := 2
+			if tt.lastKept {
+				want = 3
+			}
+			if got := store.Len(); got != want {
+				t.Errorf("Len %d, want %d", got, want)
+			}
+		})
+	}
+}
+
+func rfSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
+
+func rfTruncate(t *testing.T, path string, size int64) {
+	t.Helper()
+	if err := os.Truncate(path, size); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rfFlip flips the bits of the byte at off.
+func rfFlip(t *testing.T, path string, off int64) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[off] ^= 0xff
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func rfAppend(t *testing.T, path string, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rfRecord is the record of subject's state r, as the file holds it.
+func rfRecord(subject string, r cookiesession.Revoked) []byte {
+	payload := binary.AppendUvarint(nil, uint64(len(subject)))
+	payload = append(payload, subject...)
+	payload, _ = r.AppendBinary(payload)
+	b := binary.AppendUvarint(nil, uint64(len(payload)))
+	b = append(b, payload...)
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(payload, crc32.MakeTable(crc32.Castagnoli)))
+}
+
+// rfRecords reads the file at path, which must hold a header and whole
+// records only, and returns each subject's state.
+func rfRecords(t *testing.T, path string) map[string]cookiesession.Revoked {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(b, []byte(rfHeader)) {
+		t.Fatalf("the file starts with %q", b[:min(len(b), 16)])
+	}
+	b = b[len(rfHeader):]
+	out := map[string]cookiesession.Revoked{}
+	for len(b) > 0 {
+		size, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < size+4 {
+			t.Fatalf("a torn record in a file just written: %q", b)
+		}
+		payload := b[k : k+int(size)]
+		if crc32.Checksum(payload, crc32.MakeTable(crc32.Castagnoli)) != binary.LittleEndian.Uint32(b[k+int(size):]) {
+			t.Fatal("a record with a bad checksum in a file just written")
+		}
+		slen, j := binary.Uvarint(payload)
+		subject := string(payload[j : j+int(slen)])
+		var r cookiesession.Revoked
+		if err := r.UnmarshalBinary(payload[j+int(slen):]); err != nil {
+			t.Fatal(err)
+		}
+		out[subject] = out[subject].Merge(r)
+		b = b[k+int(size)+4:]
+	}
+	return out
+}
+
+// Opening a file rewrites it with the live entries only: those expired
+// since they were written are dropped, whole subjects or some of their
+// sessions, and the rest kept.
+func TestRevocationFileCompactsOnOpen(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	past, future := now.Add(-time.Hour), now.Add(time.Hour)
+	path := filepath.Join(t.TempDir(), "revocations.db")
+	file := []byte(rfHeader)
+	file = append(file, rfRecord("ada", cookiesession.Revoked{Sessions: []cookiesession.RevokedSession{{ID: rfID(1), Until: future}}})...)
+	file = append(file, rfRecord("gone", cookiesession.Revoked{Generation: 7, GenerationUntil: past,
+		Sessions: []cookiesession.RevokedSession{{ID: rfID(2), Until: past}}})...)
+	file = append(file, rfRecord("cy", cookiesession.Revoked{Sessions: []cookiesession.RevokedSession{
+		{ID: rfID(3), Until: past}, {ID: rfID(4), Until: future}}})...)
+	// A later state of ada's, as Revoke appends it: both merge.
+	file = append(file, rfRecord("ada", cookiesession.Revoked{Sessions: []cookiesession.RevokedSession{
+		{ID: rfID(1), Until: future}, {ID: rfID(5), Until: future}}})...)
+	file = append(file, rfRecord("dee", cookiesession.Revoked{Generation: 9, GenerationUntil: future})...)
+	if err := os.WriteFile(path, file, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	store := rfOpen(t, path)
+	if got := store.Len(); got != 4 {
+		t.Errorf("Len %d, want 4: ada's two sessions, cy's live one and dee's generation", got)
+	}
+	got := rfRecords(t, path)
+	want := map[string]cookiesession.Revoked{
+		"ada": {Sessions: []cookiesession.RevokedSession{{ID: rfID(1), Until: future}, {ID: rfID(5), Until: future}}},
+		"cy":  {Sessions: []cookiesession.RevokedSession{{ID: rfID(4), Until: future}}},
+		"dee": {Generation: 9, GenerationUntil: future},
+	}
+	if len(got) != len(want) {
+		t.Errorf("the rewritten file holds %v, want %v", got, want)
+	}
+	for subject, w := range want {
+		if !got[subject].Equal(w) {
+			t.Errorf("the rewritten file holds %+v for %s, want %+v", got[subject], subject, w)
+		}
+	}
+	for _, c := range []struct {
+		subject string
+		id      cookiesession.SessionID
+		want    bool
+	}{{"ada", rfID(1), true}, {"ada", rfID(5), true}, {"cy", rfID(4), true}, {"cy", rfID(3), false}, {"gone", rfID(2), false}} {
+		if got := rfRefused(store, c.subject, c.id); got != c.want {
+			t.Errorf("%s's session %v refused: %v, want %v", c.subject, c.id, got, c.want)
+		}
+	}
+	if err := store.Check("dee", rfID(6), 8, now); !errors.Is(err, cookiesession.ErrRevoked) {
+		t.Errorf("dee's generation was lost: Check gives %v", err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the rewritten file: %v, %v; want mode 0600", fi.Mode(), err)
+	}
+	if _, err := os.Stat(path + ".tmp"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the temporary file is left: %v", err)
+	}
+}
+
+// A file that grows with revocations is rewritten as it goes, and keeps
+// every live entry.
+func TestRevocationFileCompactsAsItGrows(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "revocations.db")
+	store := rfOpen(t, path)
+	ctx := context.Background()
+	// Long subjects fill the file with few fsyncs.
+	subject := func(i int) string { return fmt.Sprintf("%04d%s", i, strings.Repeat("x", 2000)) }
+	const subjects, rounds = 40, 4
+	appended := int64(0)
+	for round := range rounds {
+		for i := range subjects {
+			before := rfSize(t, path)
+			if err := store.Revoke(ctx, subject(i), rfRevoked(rfID(byte(round)))); err != nil {
+				t.Fatal(err)
+			}
+			appended += max(rfSize(t, path)-before, 0)
+		}
+	}
+	grown := rfSize(t, path)
+	store = rfRestart(t, store, path)
+	live := rfSize(t, path) // just rewritten: the live set
+	if grown > 2*live+64<<10+4<<10 {
+		t.Errorf("the file grew to %d bytes for a live set of %d", grown, live)
+	}
+	if appended <= grown {
+		t.Errorf("no rewrite while revoking: %d bytes appended, the file holds %d", appended, grown)
+	}
+	if got := store.Len(); got != subjects*rounds {
+		t.Errorf("Len %d after the restart, want %d", got, subjects*rounds)
+	}
+	for i := range subjects {
+		for round := range rounds {
+			if !rfRefused(store, subject(i), rfID(byte(round))) {
+				t.Fatalf("subject %d's session %d was lost", i, round)
+			}
+		}
+	}
+}
+
+// A file that is not a revocation file, or of an unknown version, is
+// refused with an error naming it, and left as it is. One cut short in its
+// header is a creation that crashed: it holds nothing, and is rewritten.
+func TestRevocationFileHeader(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		content string
+		wantErr bool
+	}{
+		{name: "empty", content: ""},
+		{name: "header only", content: rfHeader},
+		{name: "header cut short", content: rfHeader[:3]},
+		{name: "magic only", content: rfHeader[:len(rfHeader)-1]},
+		{name: "text", content: "user=ada\n", wantErr: true},
+		{name: "another format", content: "SQLite format 3\x00", wantErr: true},
+		{name: "one byte", content: "\x00", wantErr: true},
+		{name: "unknown version", content: rfHeader[:len(rfHeader)-1] + "\x02" + "records", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "revocations.db")
+			if err := os.WriteFile(path, []byte(tt.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f, err := cookiesession.OpenRevocationFile(path)
+			if !tt.wantErr {
+				if err != nil {
+					t.Fatalf("OpenRevocationFile: %v", err)
+				}
+				defer f.Close()
+				if b, _ := os.ReadFile(path); string(b) != rfHeader || f.Len() != 0 {
+					t.Errorf("the file holds %q and %d entries, want an empty revocation file", b, f.Len())
+				}
+				return
+			}
+			if err == nil {
+				f.Close()
+				t.Fatal("OpenRevocationFile opened it")
+			}
+			if !strings.Contains(err.Error(), path) {
+				t.Errorf("the error does not name the file: %v", err)
+			}
+			if b, _ := os.ReadFile(path); string(b) != tt.content {
+				t.Errorf("the file was changed to %q", b)
+			}
+		})
+	}
+}
+
+// A file in a directory that does not exist cannot be opened: the error
+// says so at start-up, rather than at the first sign-out.
+func TestRevocationFileOpenError(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "missing", "revocations.db")
+	if f, err := cookiesession.OpenRevocationFile(path); err == nil {
+		f.Close()
+		t.Fatal("OpenRevocationFile opened a file in a missing directory")
+	} else if !strings.Contains(err.Error(), path) {
+		t.Errorf("the error does not name the file: %v", err)
+	}
+}
+
+// rfBigSubject is a subject that fills the file with few fsyncs.
+func rfBigSubject(i int) string { return fmt.Sprintf("%04d%s", i, strings.Repeat("x", 4000)) }
+
+// rfDegrade removes dir, the directory of store's file, and revokes a
+// session of rfBigSubject(0), 1, ... until a rewrite is due, and fails.
+// Appends still reach the open file, but the rewrite cannot create its
+// temporary file. It returns the number of subjects revoked.
+func rfDegrade(t *testing.T, store *cookiesession.RevocationFile, dir string) int {
+	t.Helper()
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	for n := range 100 {
+		if err := store.Revoke(context.Background(), rfBigSubject(n), rfRevoked(rfID(1))); err != nil {
+			t.Fatalf("Revoke %d: %v", n, err) // the append itself succeeded
+		}
+		if h, err := store.Health(); h != cookiesession.Healthy {
+			if h != cookiesession.Degraded || err == nil {
+				t.Fatalf("Health: %v, %v; want degraded, with the cause", h, err)
+			}
+			return n + 1
+		}
+	}
+	t.Fatal("no rewrite failed, with the directory gone")
+	return 0
+}
+
+// When the file cannot be rewritten, revocations are still enforced and
+// Health says Degraded with the cause; once it can be, Health is Healthy
+// again and nothing was lost.
+func TestRevocationFileDegraded(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "revocations.db")
+	store := rfOpen(t, path)
+	if h, err := store.Health(); h != cookiesession.Healthy || err != nil {
+		t.Fatalf("Health: %v, %v; want healthy", h, err)
+	}
+	n := rfDegrade(t, store, dir)
+	for i := range n {
+		if !rfRefused(store, rfBigSubject(i), rfID(1)) {
+			t.Fatalf("subject %d's revocation is not enforced while degraded", i)
+		}
+	}
+
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Revoke(context.Background(), "last", rfRevoked(rfID(2))); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := store.Health(); h != cookiesession.Healthy || err != nil {
+		t.Errorf("Health once the directory is back: %v, %v; want healthy", h, err)
+	}
+	store = rfRestart(t, store, path)
+	if got, want := store.Len(), n+1; got != want {
+		t.Errorf("Len %d after the restart, want %d", got, want)
+	}
+	if !rfRefused(store, rfBigSubject(0), rfID(1)) || !rfRefused(store, rfBigSubject(n-1), rfID(1)) || !rfRefused(store, "last", rfID(2)) {
+		t.Error("a revocation was lost")
+	}
+}
+
+// Revocations made at once from many goroutines are all stored.
+func TestRevocationFileConcurrent(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "revocations.db")
+	store := rfOpen(t, path)
+	const workers, each = 8, 20
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				if err := store.Revoke(context.Background(), fmt.Sprint("user", w), rfRevoked(rfID(byte(i)))); err != nil {
+					t.Error(err)
+				}
+				rfRefused(store, fmt.Sprint("user", (w+1)%workers), rfID(byte(i)))
+				store.Health()
+			}
+		})
+	}
+	wg.Wait()
+	store = rfRestart(t, store, path)
+	if got := store.Len(); got != workers*each {
+		t.Errorf("Len %d after the restart, want %d", got, workers*each)
+	}
+}
+
+// After Close, Revoke fails and Health is Down; what is held is still
+// enforced, and closing again does nothing.
+func TestRevocationFileClose(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "revocations.db")
+	store := rfOpen(t, path)
+	if err := store.Revoke(context.Background(), "ada", rfRevoked(rfID(1))); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		t.Errorf("the second Close: %v", err)
+	}
+	if err := store.Revoke(context.Background(), "bob", rfRevoked(rfID(2))); err == nil {
+		t.Error("Revoke after Close succeeded")
+	}
+	if h, err := store.Health(); h != cookiesession.Down || err == nil {
+		t.Errorf("Health after Close: %v, %v; want down", h, err)
+	}
+	if !rfRefused(store, "ada", rfID(1)) {
+		t.Error("a revocation is not enforced after Close")
+	}
+	// The file is unchanged by what came after Close.
+	if got := rfRecords(t, path); len(got) != 1 {
+		t.Errorf("the file holds %v", got)
+	}
+}
