@@ -37,9 +37,9 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T]) error {
 	//    migration, an empty session replaces it (see WithGorillaMigration).
 	now := m.now()
 	write := changed || s.renewed || s.stale || (m.idle > 0 && now.Sub(s.issued) >= m.idle/3)
-	clearing := s.err != nil && s.present != 0 && !s.idGiven
+	clearing := s.err != nil && s.present|s.moved != 0 && !s.idGiven
 	if !write && !s.destroyed && (!clearing || m.migration == nil) {
-		if clearing {
+		if clearing || s.moved != 0 {
 			m.clear(h, s)
 		}
 		return nil
@@ -107,16 +107,23 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T]) error {
 		}
 	}
 	written := m.setCookies(h, value, max(int(life/time.Second), 1), s.present)
+	if s.moved != 0 {
+		m.old.deleteCookies(h, s.moved)
+	}
 	makePrivate(h)
 	s.written(data, id, created, issued, written, subject, gen)
 	return nil
 }
 
-// clear deletes the cookies of s that came with the request.
+// clear deletes the cookies of s that came with the request, under either
+// name.
 func (m *Manager[T]) clear(h http.Header, s *Session[T]) {
 	m.deleteCookies(h, s.present)
+	if s.moved != 0 {
+		m.old.deleteCookies(h, s.moved)
+	}
 	makePrivate(h)
-	s.present = 0
+	s.present, s.moved = 0, 0
 }
 
 // replaced reports whether s may not be written: its id is within a

@@ -161,10 +161,10 @@ func ExampleSession_Destroy() {
 	b.do(app, "POST", "/login")
 	fmt.Println("cookies after login:", len(b.cookies))
 	resp := b.do(app, "POST", "/logout")
-	fmt.Println("cookies after logout:", len(b.cookies), resp.Header.Get("Set-Cookie")[:10])
+	fmt.Println("cookies after logout:", len(b.cookies), resp.Header.Get("Set-Cookie")[:17])
 	// Output:
 	// cookies after login: 1
-	// cookies after logout: 0 session=;
+	// cookies after logout: 0 __Host-session=;
 }
 
 func ExampleWithValidator() {

@@ -60,7 +60,7 @@ func fuzzChunkSessions(tb testing.TB, m, oldKeyManager *Manager[user]) (datas []
 func newFuzzChunkManagers(tb testing.TB) (m, oldKeyManager *Manager[user]) {
 	tb.Helper()
 	clock := newClock()
-	opts := []Option{WithClock(clock.Now), WithLogger(slog.New(slog.DiscardHandler)), WithMaxSize(8138)}
+	opts := []Option{WithClock(clock.Now), WithLogger(slog.New(slog.DiscardHandler)), WithName(FallbackName), WithMaxSize(8138)}
 	m, err := New[user](mustKeyring(tb, testSecret(1), testSecret(2)), opts...)
 	if err != nil {
 		tb.Fatal(err)

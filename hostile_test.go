@@ -62,7 +62,7 @@ func newHostileFixture(t *testing.T) *hostileFixture {
 	f.bigB = cookies(f.big, other)
 	otherApp := newTestManager[user](t, clock, WithName("other"))
 	f.otherName = cookies(otherApp, user{Name: "eve"})["other"]
-	oldApp, err := New[user](mustKeyring(t, testSecret(7)), WithClock(clock.Now))
+	oldApp, err := New[user](mustKeyring(t, testSecret(7)), WithClock(clock.Now), WithName(FallbackName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func hostileRows(t *testing.T, f *hostileFixture) []hostileRow {
 	}
 	scRaw[len(scRaw)-1] ^= 1 // the last byte of the MAC
 	scTampered := base64.URLEncoding.EncodeToString(scRaw)
-	foreignSC, err := New[user](mustKeyring(t, testSecret(8)), WithClock(f.clock.Now), WithGorillaFormat())
+	foreignSC, err := New[user](mustKeyring(t, testSecret(8)), WithClock(f.clock.Now), WithGorillaFormat(), WithName(FallbackName))
 	if err != nil {
 		t.Fatal(err)
 	}

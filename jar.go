@@ -58,6 +58,9 @@ type jar struct {
 	// others is the length the request's other cookies take in its
 	// Cookie header, separators included.
 	others int
+	// old holds the cookies under the name earlier releases used by
+	// default, if any came.
+	old *jar
 }
 
 // readJar finds the main cookie and its chunks in the request. A name may
@@ -86,14 +89,23 @@ func (m *Manager[T]) readJar(r *http.Request) jar {
 				continue
 			}
 			name, value, _ := strings.Cut(part, "=")
-			i := m.cookieIndex(textproto.TrimString(name))
+			name = textproto.TrimString(name)
 			value, ok := cookieValue(value)
+			into, i := &j, m.cookieIndex(name)
+			if i < 0 && m.old != nil {
+				if i = m.old.cookieIndex(name); i >= 0 && ok {
+					if j.old == nil {
+						j.old = new(jar)
+					}
+					into = j.old
+				}
+			}
 			switch {
 			case i < 0 || !ok:
 				j.others += len(part) + len("; ")
-			case len(j.values[i]) < maxValues:
-				j.values[i] = append(j.values[i], value)
-				j.present |= 1 << i
+			case len(into.values[i]) < maxValues:
+				into.values[i] = append(into.values[i], value)
+				into.present |= 1 << i
 			}
 		}
 	}

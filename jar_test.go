@@ -429,3 +429,61 @@ func TestCapsThatCannotArriveAreRefused(t *testing.T) {
 		t.Errorf("Partitioned without Secure: err %v", err)
 	}
 }
+
+// With the default attributes the default name is __Host-session. A cookie
+// under the name earlier releases used by default opens, and the same
+// response moves it: written under the new name, deleted under the old,
+// chunks included, so that an upgrade signs no one out.
+func TestCookiesUnderTheOldDefaultNameMove(t *testing.T) {
+	clock := newClock()
+	before := newTestManager[user](t, clock, WithName(FallbackName)) // as earlier releases wrote
+	m, err := New[user](mustKeyring(t, testSecret(1)), WithClock(clock.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Name() != DefaultName {
+		t.Fatalf("default name %q, want %q", m.Name(), DefaultName)
+	}
+	for _, size := range []int{100, 6000} {
+		b := newBrowser(t)
+		want := bigData(size)
+		b.do(handle(before, func(s *Session[user]) { s.Data = want }), "GET", "/")
+		old := keys(b.cookies)
+		var got *Session[user]
+		b.do(handle(m, func(s *Session[user]) { got = s }), "GET", "/")
+		if got.IsNew() || got.Data.Name != want.Name {
+			t.Fatalf("size %d: the old cookie did not open: %v", size, got.Err())
+		}
+		for name := range b.cookies {
+			if !strings.HasPrefix(name, DefaultName) {
+				t.Errorf("size %d: %q kept after the move (had %v)", size, name, old)
+			}
+		}
+		b.do(handle(m, func(s *Session[user]) { got = s }), "GET", "/")
+		if got.IsNew() || got.Data.Name != want.Name {
+			t.Errorf("size %d: after the move: %v", size, got.Err())
+		}
+	}
+	// Both names: the current one wins, the old one goes. A broken old
+	// cookie is cleared like any other.
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data.Name = "new" }), "GET", "/")
+	b.cookies[FallbackName] = "junk"
+	var got *Session[user]
+	b.do(handle(m, func(s *Session[user]) { got = s }), "GET", "/")
+	if got.Data.Name != "new" || b.cookies[FallbackName] != "" {
+		t.Errorf("with both names: data %q, old cookie kept %v", got.Data.Name, b.cookies[FallbackName] != "")
+	}
+	b = newBrowser(t)
+	b.cookies[FallbackName] = "junk"
+	b.do(handle(m, func(s *Session[user]) { got = s }), "GET", "/")
+	if !got.IsNew() || !errors.Is(got.Err(), ErrMalformed) || len(b.cookies) != 0 {
+		t.Errorf("a broken old cookie: err %v, cookies %v", got.Err(), keys(b.cookies))
+	}
+	// Where the attributes rule __Host- out, the name stays.
+	for _, opt := range []Option{WithSecure(false), WithPath("/app"), WithDomain("example.com"), WithGorillaMigration(gorillaStore, convertUser)} {
+		if m, err := New[user](mustKeyring(t, testSecret(1)), opt); err != nil || m.Name() != FallbackName {
+			t.Errorf("name %q, err %v; want %q", m.Name(), err, FallbackName)
+		}
+	}
+}

@@ -35,7 +35,8 @@ type Manager[T any] struct {
 	isMap       bool   // T is a map type: Data is never left nil (fillNilMap)
 	zero        []byte // newData() serialised: the content of an untouched session
 	migration   *gorillaMigration[T]
-	sharedName  *sync.Once // the warning that another Manager uses the name
+	sharedName  *sync.Once  // the warning that another Manager uses the name
+	old         *Manager[T] // the same, under the name earlier releases used by default; nil if none
 }
 
 // New returns a Manager for sessions of type T sealed with keys, configured
@@ -85,8 +86,22 @@ func New[T any](keys *Keyring, options ...Option) (*Manager[T], error) {
 	if err := m.setupCookies(&c); err != nil {
 		return nil, fmt.Errorf("cookiesession: %w", err)
 	}
+	if c.oldName != "" {
+		// Reads cookies under the default name of earlier releases, as
+		// sealed for that name, and deletes them once moved.
+		old := *m
+		old.name, old.names, old.old = c.oldName, nil, nil
+		for i := range m.names {
+			old.names = append(old.names, chunkName(c.oldName, i))
+		}
+		m.old = &old
+	}
 	return m, nil
 }
+
+// Name returns the name of the Manager's cookie: the one given to
+// WithName, or the default the attributes allow (see DefaultName).
+func (m *Manager[T]) Name() string { return m.name }
 
 // takeTyped sets up what depends on T: the options given as functions of
 // it, which New checks against T, and the new session's data.
@@ -192,6 +207,9 @@ func (m *Manager[T]) load(r *http.Request, now time.Time, s *Session[T]) *Sessio
 // why the first value did not open, unless a gorilla session was found
 // that could not be taken over: then why not.
 func (m *Manager[T]) loadCookies(r *http.Request, j *jar, now time.Time, s *Session[T]) *Session[T] {
+	if j.old != nil {
+		return m.loadOld(r, j, now, s)
+	}
 	if j.present == 0 {
 		return m.newSession(s, now, 0, nil)
 	}
@@ -246,6 +264,23 @@ func (m *Manager[T]) loadCookies(r *http.Request, j *jar, now time.Time, s *Sess
 		return m.loadGorilla(r, now, s, j.present, notOurs, firstErr)
 	}
 	return m.newSession(s, now, j.present, firstErr)
+}
+
+// loadOld opens a session whose cookies came under the name earlier
+// releases used by default, unless cookies under the current name came too,
+// and marks the old ones to be deleted: the response moves the session.
+func (m *Manager[T]) loadOld(r *http.Request, j *jar, now time.Time, s *Session[T]) *Session[T] {
+	old := j.old
+	if j.present != 0 {
+		j.old = nil
+		s = m.loadCookies(r, j, now, s)
+	} else {
+		s = m.old.loadCookies(r, old, now, s)
+		s.m, s.present = m, 0
+		s.stale = s.stale || s.err == nil
+	}
+	s.moved = old.present
+	return s
 }
 
 // openValue assembles main, a value of the main cookie, with its chunks

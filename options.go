@@ -11,7 +11,17 @@ import (
 
 // Defaults of the options.
 const (
-	DefaultName   = "session"
+	// DefaultName is the cookie's name when the cookie is Secure, for
+	// Path "/" and no Domain (the defaults): with the __Host- prefix,
+	// browsers refuse a cookie of that name from a sibling subdomain or
+	// another path, so it cannot be planted. A cookie under the name
+	// earlier releases used, FallbackName, is read and moved to it on the
+	// same response.
+	DefaultName = "__Host-session"
+	// FallbackName is the default name when the attributes rule the
+	// prefix out (WithSecure(false), WithPath or WithDomain), or with
+	// WithGorillaMigration, whose cookie keeps gorilla's name.
+	FallbackName  = "session"
 	DefaultMaxAge = 24 * time.Hour
 )
 
@@ -25,6 +35,7 @@ type Option func(*config)
 
 type config struct {
 	name, path, domain string
+	oldName            string // read, and moved to name: the default of earlier releases
 	maxAge, idle       time.Duration
 	sameSite           http.SameSite
 	secure             bool
@@ -45,7 +56,6 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		name:       DefaultName,
 		path:       "/",
 		maxAge:     DefaultMaxAge,
 		sameSite:   http.SameSiteLaxMode,
@@ -61,9 +71,17 @@ func defaultConfig() config {
 // browser insist on Secure, Path "/" and no Domain, which New checks, and
 // keeps sibling subdomains from planting a cookie of that name: use it
 // where you can. A session too large for one cookie continues in chunks
-// named name.1 to name.15: no other cookie may use those names, and New
-// refuses a name that is itself one of them. The default is "session".
-func WithName(name string) Option { return func(c *config) { c.name = name } }
+// named name.1, name.2, ...: no other cookie may use those names, and New
+// refuses a name that is itself one of them. The default is DefaultName,
+// or FallbackName where the attributes rule the prefix out.
+func WithName(name string) Option {
+	return func(c *config) {
+		if name == "" {
+			c.errs = append(c.errs, errors.New("WithName(\"\"): a cookie needs a name; leave WithName out for the default"))
+		}
+		c.name = name
+	}
+}
 
 // WithPath sets the cookie's Path. The default is "/".
 func WithPath(path string) Option { return func(c *config) { c.path = path } }
@@ -206,6 +224,12 @@ func WithSubject[T any](fn func(data T) string) Option {
 func (c *config) check() error {
 	if len(c.errs) > 0 {
 		return c.errs[0]
+	}
+	if c.name == "" {
+		c.name = FallbackName
+		if c.secure && c.path == "/" && c.domain == "" && c.migration == nil {
+			c.name, c.oldName = DefaultName, FallbackName
+		}
 	}
 	probe := http.Cookie{Name: c.name, Value: "x", Path: c.path, Domain: c.domain}
 	if err := probe.Valid(); err != nil {

@@ -49,6 +49,9 @@ type Session[T any] struct {
 	// present has bit i set when cookie i (0: the main cookie, i > 0:
 	// chunk i) came with the request, so that it can be deleted.
 	present uint32
+	// moved has bit i set when cookie i under the name earlier releases
+	// used by default came: the response deletes it.
+	moved uint32
 	// otherCookies is the length of the request's Cookie header less the
 	// Manager's cookies: what the next request carries besides ours.
 	otherCookies int
@@ -150,7 +153,7 @@ func (s *Session[T]) written(data []byte, id SessionID, created, issued time.Tim
 	s.orig = data
 	s.subject, s.generation, s.readOnly = subject, gen, false
 	s.id, s.created, s.issued = id, created, issued
-	s.present = present
+	s.present, s.moved = present, 0
 	s.idGiven = present != 0
 	s.cookieFlashes = len(s.flashes)
 	s.flashesChanged, s.destroyed, s.renewed, s.stale, s.converted = false, false, false, false, false

@@ -94,9 +94,12 @@ func (b *browser) do(h http.Handler, method, target string) *httptest.ResponseRe
 	return rec
 }
 
+// newTestManager returns a Manager on clock, for the cookie name
+// FallbackName unless opts say otherwise: most tests are about other
+// things than the name, and read it more easily.
 func newTestManager[T any](t testing.TB, clock *testClock, opts ...Option) *Manager[T] {
 	t.Helper()
-	opts = append([]Option{WithClock(clock.Now), WithLogger(slog.New(slog.DiscardHandler))}, opts...)
+	opts = append([]Option{WithClock(clock.Now), WithLogger(slog.New(slog.DiscardHandler)), WithName(FallbackName)}, opts...)
 	m, err := New[T](mustKeyring(t, testSecret(1)), opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -230,7 +233,7 @@ func TestWhenSetCookieIsSent(t *testing.T) {
 	oldKeys := mustKeyring(t, testSecret(1))
 	newKeys := mustKeyring(t, testSecret(2), testSecret(1))
 	mk := func(keys *Keyring, opts ...Option) *Manager[user] {
-		opts = append([]Option{WithClock(clock.Now), WithIdleTimeout(time.Hour), WithLogger(slog.New(slog.DiscardHandler))}, opts...)
+		opts = append([]Option{WithClock(clock.Now), WithIdleTimeout(time.Hour), WithLogger(slog.New(slog.DiscardHandler)), WithName(FallbackName)}, opts...)
 		m, err := New[user](keys, opts...)
 		if err != nil {
 			t.Fatal(err)
@@ -697,7 +700,7 @@ func TestEmptyListsAreNotNil(t *testing.T) {
 func TestBadCookiesGiveAFreshSession(t *testing.T) {
 	clock := newClock()
 	m := newTestManager[user](t, clock)
-	other, _ := New[user](mustKeyring(t, testSecret(9)), WithClock(clock.Now))
+	other, _ := New[user](mustKeyring(t, testSecret(9)), WithClock(clock.Now), WithName(FallbackName))
 	b := newBrowser(t)
 	b.do(handle(other, func(s *Session[user]) { s.Data.Name = "eve" }), "GET", "/")
 	foreign := b.cookies["session"]

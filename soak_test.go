@@ -314,7 +314,7 @@ func TestRollingRotationSoak(t *testing.T) {
 		var value string
 		for _, c := range cookies {
 			req.AddCookie(c)
-			if c.Name == DefaultName {
+			if c.Name == FallbackName {
 				value = c.Value
 			}
 		}
@@ -322,7 +322,7 @@ func TestRollingRotationSoak(t *testing.T) {
 			t.Errorf("user %d holds cookies %v, want one session cookie", u.id, cookies)
 			continue
 		}
-		e, err := newOnly.open(DefaultName, value, &openOptions{now: time.Now(), maxAge: DefaultMaxAge, maxLength: DefaultMaxSize})
+		e, err := newOnly.open(FallbackName, value, &openOptions{now: time.Now(), maxAge: DefaultMaxAge, maxLength: DefaultMaxSize})
 		if err != nil || e.stale {
 			t.Errorf("user %d: the cookie does not open with the new key alone: %v", u.id, err)
 			continue
@@ -375,7 +375,7 @@ func TestInstancesWithSkewedClocks(t *testing.T) {
 	ahead.Advance(ClockSkew / 2)
 	keys := mustKeyring(t, testSecret(1))
 	instance := func(clock *testClock, keys *Keyring) *Manager[user] {
-		m, err := New[user](keys, WithClock(clock.Now), WithLogger(slog.New(slog.DiscardHandler)))
+		m, err := New[user](keys, WithClock(clock.Now), WithLogger(slog.New(slog.DiscardHandler)), WithName(FallbackName))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -216,7 +216,7 @@ func chunkedCookies(t *testing.T, r *cookiesession.Keyring, blob string) []strin
 // a session and returns the cookie's value.
 func secureCookieValue(t *testing.T, r *cookiesession.Keyring) string {
 	t.Helper()
-	m, err := cookiesession.New[map[string]string](r, cookiesession.WithGorillaFormat())
+	m, err := cookiesession.New[map[string]string](r, cookiesession.WithGorillaFormat(), cookiesession.WithName(cookiesession.FallbackName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -471,7 +471,7 @@ func TestOpen(t *testing.T) {
 		},
 		{
 			name: "no such cookie", args: []string{"open", "theme=dark; sid=x; theme=light"}, wantCode: 1,
-			wantStderr: `no cookie named "session" in the input (found theme, sid; pick one with -name)`,
+			wantStderr: `no cookie named "__Host-session" in the input (found theme, sid; pick one with -name)`,
 		},
 		{
 			name: "empty input", args: []string{"open"}, stdin: " \n", wantCode: 1,

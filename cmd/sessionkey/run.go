@@ -40,7 +40,8 @@ Usage:
       read. A cookie that does not open exits with status 1 and the reason.
 
 Flags of open (match the application's settings):
-  -name string       cookie name, as WithName (default "session")
+  -name string       cookie name, as WithName (default "__Host-session", or
+                     "session", which a bare value is taken to be)
   -max-age duration  absolute lifetime, as WithMaxAge (default $SESSION_MAX_AGE, else 24h0m0s)
   -idle duration     idle timeout, as WithIdleTimeout; 0 means none (default $SESSION_IDLE_TIMEOUT, else 0)
   -max-size int      size cap in bytes, as WithMaxSize (default 7168)
@@ -134,7 +135,7 @@ func cmdOpen(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv fu
 	if err != nil {
 		return usageError(stderr, "open: %v", err)
 	}
-	name := fs.String("name", cookiesession.DefaultName, "")
+	name := fs.String("name", "", "")
 	maxAge := fs.Duration("max-age", defMaxAge, "")
 	idle := fs.Duration("idle", defIdle, "")
 	maxSize := fs.Int("max-size", cookiesession.DefaultMaxSize, "")
@@ -171,11 +172,17 @@ func cmdOpen(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv fu
 		return exitUsage
 	}
 	opts := []cookiesession.Option{
-		cookiesession.WithName(*name),
 		cookiesession.WithMaxAge(*maxAge),
 		cookiesession.WithIdleTimeout(*idle),
 		cookiesession.WithMaxSize(*maxSize),
 		cookiesession.WithLogger(slog.New(slog.DiscardHandler)),
+	}
+	// Without -name, the default names: DefaultName, and FallbackName
+	// (which the Manager reads too), which a bare value is given.
+	bareName := cookiesession.FallbackName
+	if *name != "" {
+		opts = append(opts, cookiesession.WithName(*name))
+		bareName = *name
 	}
 	m, err := cookiesession.New[json.RawMessage](keys, opts...)
 	if err != nil {
@@ -203,7 +210,7 @@ func cmdOpen(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv fu
 		input = positional[0]
 	}
 
-	lines := cookieLines(input, *name)
+	lines := cookieLines(input, bareName)
 	if len(lines) == 0 {
 		fmt.Fprintln(stderr, "sessionkey: the input is empty; give a cookie value or a Cookie header")
 		return exitNotOpen
@@ -218,7 +225,7 @@ func cmdOpen(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv fu
 	s := m.Load(req)
 	if s.IsNew() {
 		if s.Err() == nil {
-			msg := fmt.Sprintf("no cookie named %q in the input", *name)
+			msg := fmt.Sprintf("no cookie named %q in the input", m.Name())
 			if names := cookieNames(lines); len(names) > 0 {
 				msg += fmt.Sprintf(" (found %s; pick one with -name)", strings.Join(names, ", "))
 			}
