@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -38,13 +39,17 @@ var templateFS embed.FS
 
 var indexTemplate = template.Must(template.ParseFS(templateFS, "templates/index.html"))
 
-// app holds the handlers' shared state. It is immutable once built.
+// app holds the handlers' shared state. It is immutable once built, but
+// for the health last logged.
 type app struct {
 	sessions *cookiesession.Manager[sessionData]
 	logger   *slog.Logger
-	// ready reports whether the app can serve: nil, or why not (the
-	// revocation store's replica is not loaded or is stale).
-	ready func() error
+	// health reports how the revocation store is doing, and why when it
+	// is not healthy.
+	health func() (cookiesession.Health, error)
+	// logged is the cookiesession.Health last logged, so that a state is
+	// logged once when it begins rather than at every probe.
+	logged atomic.Int64
 }
 
 // newApp returns the app's handler: every route behind the session
@@ -59,12 +64,8 @@ func newApp(keys *cookiesession.Keyring, cfg config, logger *slog.Logger) (http.
 		// everywhere" ends.
 		cookiesession.WithSubject(func(d sessionData) string { return d.User }),
 	}
-	ready := func() error { return nil }
 	if cfg.revocations != nil {
 		opts = append(opts, cookiesession.WithRevocation(cfg.revocations))
-		if r, ok := cfg.revocations.(interface{ Ready() error }); ok {
-			ready = r.Ready
-		}
 	}
 	if cfg.now != nil {
 		opts = append(opts, cookiesession.WithClock(cfg.now))
@@ -79,7 +80,8 @@ func newApp(keys *cookiesession.Keyring, cfg config, logger *slog.Logger) (http.
 	if err != nil {
 		return nil, err
 	}
-	a := &app{sessions: m, logger: logger, ready: ready}
+	a := &app{sessions: m, logger: logger, health: healthOf(cfg.revocations)}
+	a.logged.Store(int64(cookiesession.Healthy))
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
@@ -98,18 +100,64 @@ func newApp(keys *cookiesession.Keyring, cfg config, logger *slog.Logger) (http.
 	return m.Handler(http.NewCrossOriginProtection().Handler(mux)), nil
 }
 
-// healthz answers 200 when the app can serve, and 503 while the Redis
-// store's copy of the revocations is not loaded or is stale, so that a load
-// balancer sends no traffic to an instance that could accept a revoked
-// cookie.
-func (a *app) healthz(w http.ResponseWriter, _ *http.Request) {
+// healthOf returns how store reports its health: the file and Redis
+// stores have Health; a store with only Ready is up or down; one with
+// neither (the library's default, in this process) is always healthy.
+func healthOf(store cookiesession.RevocationStore) func() (cookiesession.Health, error) {
+	switch s := store.(type) {
+	case interface {
+		Health() (cookiesession.Health, error)
+	}:
+		return s.Health
+	case interface{ Ready() error }:
+		return func() (cookiesession.Health, error) {
+			if err := s.Ready(); err != nil {
+				return cookiesession.Down, err
+			}
+			return cookiesession.Healthy, nil
+		}
+	}
+	return func() (cookiesession.Health, error) { return cookiesession.Healthy, nil }
+}
+
+// healthz answers with the revocation store's state, in one word, for a
+// load balancer: "healthy" or "degraded" with 200, "down" with 503.
+// Degraded still serves, enforcing the revocations the instance holds:
+// when the cause is shared (Redis unreachable), every instance is
+// degraded at once, and pulling them all would take the site down. Down
+// means that a revoked cookie could be accepted, or that every signed-in
+// session is refused: that instance must get no traffic. The cause may
+// name an address or hold a store's error text, so it goes to the log,
+// once when the state begins, and never in the answer.
+func (a *app) healthz(w http.ResponseWriter, r *http.Request) {
+	h, err := a.health()
+	if h != cookiesession.Healthy && h != cookiesession.Degraded {
+		h = cookiesession.Down // an unknown state is not taken for a good one
+	}
+	a.logHealth(r, h, err)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if err := a.ready(); err != nil {
+	w.Header().Set("Cache-Control", "no-store")
+	if h == cookiesession.Down {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte(err.Error() + "\n"))
+	}
+	_, _ = w.Write([]byte(h.String() + "\n"))
+}
+
+// logHealth logs h, with its cause, if it differs from the state last
+// logged.
+func (a *app) logHealth(r *http.Request, h cookiesession.Health, err error) {
+	if prev := cookiesession.Health(a.logged.Swap(int64(h))); prev == h {
 		return
 	}
-	_, _ = w.Write([]byte("ok\n"))
+	switch h {
+	case cookiesession.Healthy:
+		a.logger.InfoContext(r.Context(), "revocation store healthy")
+	case cookiesession.Degraded:
+		a.logger.WarnContext(r.Context(), "revocation store degraded: still serving, revocations held here are enforced; "+
+			"/healthz answers 200 degraded", "error", err)
+	default:
+		a.logger.ErrorContext(r.Context(), "revocation store down: /healthz answers 503", "error", err)
+	}
 }
 
 // indexPage is what templates/index.html shows.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -227,7 +228,7 @@ func TestRoutes(t *testing.T) {
 		wantBody    string // a substring of the body
 		wantCookie  bool   // whether a Set-Cookie line is expected
 	}{
-		{name: "healthz", method: "GET", path: "/healthz", wantStatus: 200, wantBody: "ok"},
+		{name: "healthz", method: "GET", path: "/healthz", wantStatus: 200, wantType: "text/plain", wantBody: "healthy"},
 		{name: "index", method: "GET", path: "/", wantStatus: 200, wantType: "text/html", wantBody: `id="login-form"`},
 		{name: "unknown path", method: "GET", path: "/nope", wantStatus: 404},
 		{name: "wrong method", method: "GET", path: "/login", wantStatus: 405},
@@ -521,9 +522,15 @@ func TestCookieAttributes(t *testing.T) {
 			srv, _ := newTestServer(t, tt.cfg)
 			r := newBrowser(t, srv).postForm("/login", url.Values{"username": {"ada"}})
 			cookies := setCookies(r)
-			line, ok := cookies[cookiesession.DefaultName]
+			// __Host- where the cookie is Secure: a sibling subdomain
+			// cannot plant it.
+			name := cookiesession.DefaultName
+			if !tt.wantSecure {
+				name = cookiesession.FallbackName
+			}
+			line, ok := cookies[name]
 			if !ok || len(cookies) != 1 {
-				t.Fatalf("Set-Cookie %q; want the one cookie %q", r.header.Values("Set-Cookie"), cookiesession.DefaultName)
+				t.Fatalf("Set-Cookie %q; want the one cookie %q", r.header.Values("Set-Cookie"), name)
 			}
 			c, err := http.ParseSetCookie(line)
 			if err != nil {
@@ -643,5 +650,111 @@ func TestLogoutEverywhere(t *testing.T) {
 	}
 	if v := bob.sessionView(); v.User != "bob" {
 		t.Errorf("another user was signed out: %+v", v)
+	}
+}
+
+// healthStore is a revocation store whose health the test sets.
+type healthStore struct {
+	*cookiesession.Revocations
+	mu     sync.Mutex
+	health cookiesession.Health
+	err    error
+}
+
+func (s *healthStore) set(h cookiesession.Health, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.health, s.err = h, err
+}
+
+func (s *healthStore) Health() (cookiesession.Health, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.health, s.err
+}
+
+// readyStore is a revocation store that reports only whether it is ready,
+// as stores without Health do.
+type readyStore struct {
+	*cookiesession.Revocations
+	err error
+}
+
+func (s readyStore) Ready() error { return s.err }
+
+// GET /healthz answers the store's state in one word: degraded serves
+// (200), down does not (503). The cause is logged, once when the state
+// begins, and never answered: it may name the Redis server.
+func TestHealthz(t *testing.T) {
+	t.Parallel()
+	const secret = "dial tcp 10.1.2.3:6379: connection refused"
+	store := &healthStore{Revocations: cookiesession.NewRevocations()}
+	cfg := testConfig()
+	cfg.revocations = store
+	srv, logs := newTestServer(t, cfg)
+	steps := []struct {
+		health     cookiesession.Health
+		err        error
+		wantStatus int
+		wantBody   string
+	}{
+		{cookiesession.Healthy, nil, 200, "healthy\n"},
+		{cookiesession.Degraded, errors.New(secret), 200, "degraded\n"},
+		{cookiesession.Degraded, errors.New(secret), 200, "degraded\n"},
+		{cookiesession.Down, errors.New(secret), 503, "down\n"},
+		{cookiesession.Down, errors.New(secret), 503, "down\n"},
+		{cookiesession.Health(42), errors.New(secret), 503, "down\n"}, // unknown: not taken for good
+		{cookiesession.Healthy, nil, 200, "healthy\n"},
+		{cookiesession.Healthy, nil, 200, "healthy\n"},
+	}
+	b := newBrowser(t, srv)
+	for i, st := range steps {
+		store.set(st.health, st.err)
+		r := b.do("GET", "/healthz", "", "")
+		if r.status != st.wantStatus || r.body != st.wantBody {
+			t.Errorf("step %d, %v: status %d, body %q; want %d, %q", i, st.health, r.status, r.body, st.wantStatus, st.wantBody)
+		}
+		if strings.Contains(r.body, "10.1.2.3") {
+			t.Errorf("step %d: the answer shows the cause: %q", i, r.body)
+		}
+		if cc := r.header.Get("Cache-Control"); cc != "no-store" {
+			t.Errorf("step %d: Cache-Control %q, want no-store", i, cc)
+		}
+	}
+	log := logs.String()
+	for _, c := range []struct {
+		want  string
+		count int
+	}{
+		{"msg=\"revocation store degraded", 1},
+		{"msg=\"revocation store down", 1},
+		{"msg=\"revocation store healthy\"", 1},
+		{"10.1.2.3", 2},
+	} {
+		if got := strings.Count(log, c.want); got != c.count {
+			t.Errorf("the log holds %q %d times, want %d:\n%s", c.want, got, c.count, log)
+		}
+	}
+}
+
+// A store that reports only readiness is healthy when ready, down when
+// not.
+func TestHealthzReady(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		err        error
+		wantStatus int
+		wantBody   string
+	}{
+		{nil, 200, "healthy\n"},
+		{errors.New("replica not loaded from 10.1.2.3"), 503, "down\n"},
+	} {
+		cfg := testConfig()
+		cfg.revocations = readyStore{Revocations: cookiesession.NewRevocations(), err: tt.err}
+		srv, _ := newTestServer(t, cfg)
+		r := newBrowser(t, srv).do("GET", "/healthz", "", "")
+		if r.status != tt.wantStatus || r.body != tt.wantBody {
+			t.Errorf("Ready %v: status %d, body %q; want %d, %q", tt.err, r.status, r.body, tt.wantStatus, tt.wantBody)
+		}
 	}
 }

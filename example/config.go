@@ -19,8 +19,13 @@ const (
 	envIdleTimeout = "SESSION_IDLE_TIMEOUT"
 	envSecure      = "SESSION_SECURE"
 	envRedisURL    = "REDIS_URL"
+	// envRevocationsFile is where revocations are kept without REDIS_URL.
+	envRevocationsFile = "SESSION_REVOCATIONS_FILE"
 
 	defaultAddr = "127.0.0.1:8080"
+	// defaultRevocationsFile is in the working directory: a sign-out
+	// holds across restarts of `go run ./example` with no setting at all.
+	defaultRevocationsFile = "revocations.db"
 	// minIdleTimeout mirrors cookiesession's own lower bound (cookie times
 	// are in seconds), checked here so that the error names the variable.
 	minIdleTimeout = 2 * time.Second
@@ -37,13 +42,18 @@ type config struct {
 	// Insecure turns the cookie's Secure attribute off: see settle.
 	Insecure bool
 	// Redis is where revocations are shared between instances, parsed
-	// from REDIS_URL; nil means they are kept in this process.
+	// from REDIS_URL; nil means they are kept in RevocationsFile.
 	Redis *redis.Options
+	// RevocationsFile is the file that keeps revocations across restarts
+	// when Redis is nil: SESSION_REVOCATIONS_FILE, by default
+	// revocations.db in the working directory.
+	RevocationsFile string
 
 	// now is the sessions' clock; nil means time.Now. Tests set it.
 	now func() time.Time
-	// revocations is where revoked sessions are kept; nil means the
-	// library's default, in this process.
+	// revocations is where revoked sessions are kept, opened by run from
+	// Redis or RevocationsFile; nil means the library's default, in this
+	// process only (tests use it).
 	revocations cookiesession.RevocationStore
 
 	// secure is SESSION_SECURE, nil when unset; loopback reports that
@@ -67,11 +77,11 @@ func (c *config) settle(ephemeral bool) {
 	c.Insecure = ephemeral && c.loopback
 }
 
-// loadConfig reads ADDR, SESSION_MAX_AGE and SESSION_IDLE_TIMEOUT through
-// getenv. Each error names the variable at fault. SESSION_KEYS is read
+// loadConfig reads ADDR, SESSION_MAX_AGE, SESSION_IDLE_TIMEOUT,
+// SESSION_SECURE, REDIS_URL and SESSION_REVOCATIONS_FILE through getenv. Each error names the variable at fault. SESSION_KEYS is read
 // separately, by loadKeys, because its absence is not an error.
 func loadConfig(getenv func(string) string) (config, error) {
-	cfg := config{Addr: defaultAddr, MaxAge: cookiesession.DefaultMaxAge}
+	cfg := config{Addr: defaultAddr, MaxAge: cookiesession.DefaultMaxAge, RevocationsFile: defaultRevocationsFile}
 	if v := strings.TrimSpace(getenv(envAddr)); v != "" {
 		cfg.Addr = v
 	}
@@ -80,14 +90,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return config{}, fmt.Errorf("%s=%q: %v; use host:port, such as %s or 127.0.0.1:0", envAddr, cfg.Addr, err, defaultAddr)
 	}
 	cfg.loopback = loopbackHost(host)
-	if v := strings.TrimSpace(getenv(envRedisURL)); v != "" {
-		opts, err := redis.ParseURL(v)
-		if err != nil {
-			// The URL may hold a password: say what is wrong, not what it is.
-			return config{}, fmt.Errorf("%s=(not shown, it may hold a password): not a Redis URL (%v); want one like redis://127.0.0.1:6379/0",
-				envRedisURL, redactURL(err, v))
-		}
-		cfg.Redis = opts
+	if err := cfg.loadRevocations(getenv); err != nil {
+		return config{}, err
 	}
 	if v := strings.TrimSpace(getenv(envSecure)); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -113,6 +117,24 @@ func loadConfig(getenv func(string) string) (config, error) {
 		cfg.IdleTimeout = d
 	}
 	return cfg, nil
+}
+
+// loadRevocations reads REDIS_URL and SESSION_REVOCATIONS_FILE, which say
+// where revocations are kept.
+func (c *config) loadRevocations(getenv func(string) string) error {
+	if v := strings.TrimSpace(getenv(envRedisURL)); v != "" {
+		opts, err := redis.ParseURL(v)
+		if err != nil {
+			// The URL may hold a password: say what is wrong, not what it is.
+			return fmt.Errorf("%s=(not shown, it may hold a password): not a Redis URL (%v); want one like redis://127.0.0.1:6379/0",
+				envRedisURL, redactURL(err, v))
+		}
+		c.Redis = opts
+	}
+	if v := strings.TrimSpace(getenv(envRevocationsFile)); v != "" {
+		c.RevocationsFile = v
+	}
+	return nil
 }
 
 // redactURL is err's message without the URL it may quote.

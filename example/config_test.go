@@ -57,6 +57,9 @@ func TestLoadConfig(t *testing.T) {
 		{name: "negative idle", vars: map[string]string{"SESSION_IDLE_TIMEOUT": "-5m"}, wantErr: "SESSION_IDLE_TIMEOUT"},
 		{name: "idle too short", vars: map[string]string{"SESSION_IDLE_TIMEOUT": "1s"}, wantErr: "SESSION_IDLE_TIMEOUT"},
 		{name: "bad secure", vars: map[string]string{"SESSION_SECURE": "sometimes"}, wantErr: "SESSION_SECURE"},
+		{name: "revocations file", vars: map[string]string{"SESSION_REVOCATIONS_FILE": " /var/lib/example/revoked.db "},
+			want: config{Addr: "127.0.0.1:8080", MaxAge: 24 * time.Hour, loopback: true, RevocationsFile: "/var/lib/example/revoked.db"}},
+
 		{name: "bad Redis URL", vars: map[string]string{"REDIS_URL": "http://127.0.0.1:6379"}, wantErr: "REDIS_URL"},
 		{name: "bad Redis URL with a password", vars: map[string]string{"REDIS_URL": "redis://:hunter2@127.0.0.1:port/0"}, wantErr: "REDIS_URL"},
 	}
@@ -75,6 +78,9 @@ func TestLoadConfig(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tt.want.RevocationsFile == "" {
+				tt.want.RevocationsFile = "revocations.db" // in the working directory
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got %+v, want %+v", got, tt.want)
@@ -135,7 +141,8 @@ func TestLoadKeys(t *testing.T) {
 		// Blanks are a list of no keys, not unset.
 		{name: "blank", value: "  ", wantErr: "the list is empty"},
 		{name: "tab and newline", value: "\t\n", wantErr: "the list is empty"},
-		{name: "not base64", value: "not base64!", wantErr: "key 1 is not valid base64"},
+		{name: "not base64", value: "not-base64!", wantErr: "key 1 is not valid base64"},
+		{name: "space inside", value: "not base64!", wantErr: "key 1 has a space or line break inside it"},
 		{name: "too short", value: "c2hvcnQ", wantErr: "key 1 decodes to 5 bytes"},
 		{name: "stray comma", value: good + ",", wantErr: "key 2 is empty"},
 	}

@@ -13,7 +13,14 @@
 //	SESSION_IDLE_TIMEOUT  end sessions unused this long (default: none)
 //	SESSION_SECURE        false drops the cookie's Secure attribute
 //	REDIS_URL             share revocations through Redis, such as
-//	                      redis://127.0.0.1:6379/0 (default: in this process)
+//	                      redis://127.0.0.1:6379/0 (default: in a file)
+//	SESSION_REVOCATIONS_FILE
+//	                      without REDIS_URL, the file that keeps sign-outs
+//	                      across restarts (default revocations.db in the
+//	                      working directory); one process per file
+//
+// GET /healthz answers healthy or degraded (200: a degraded instance keeps
+// serving) or down (503), and logs the cause when the state changes.
 //
 // The session cookie is Secure, except in development: with a throw-away
 // key on a loopback address, so that the demo works over plain

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/ce967478/cookiesession"
@@ -52,21 +53,13 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 			"http://localhost), so serve this behind TLS, or set SESSION_SECURE=false for development over plain http",
 			"addr", cfg.Addr)
 	}
-	if cfg.Redis != nil {
-		client := redis.NewClient(cfg.Redis)
-		defer client.Close()
-		store, err := redisstore.New(ctx, client, redisstore.Options{Logger: logger})
-		if err != nil {
-			return fmt.Errorf("%s: %w", envRedisURL, err)
-		}
-		defer store.Close()
-		cfg.revocations = store
-		logger.Info("revocations are shared through Redis: a sign-out holds on every instance using it; "+
-			"/healthz answers 503 until they are loaded", "redis", cfg.Redis.Addr, "db", cfg.Redis.DB)
-	} else {
-		logger.Info("revocations are kept in this process: a sign-out holds on this instance only, until it stops; " +
-			"set REDIS_URL to share them between instances")
+	closeRevocations, err := openRevocations(ctx, &cfg, getenv, logger)
+	if err != nil {
+		return err
 	}
+	// Deferred before the server starts, so run afterwards: the store
+	// outlives every request that may revoke.
+	defer closeRevocations()
 	handler, err := newApp(keys, cfg, logger)
 	if err != nil {
 		return err
@@ -107,17 +100,69 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	return nil
 }
 
+// openRevocations opens where revocations are kept, into cfg.revocations:
+// Redis, shared by every instance, when REDIS_URL is set; otherwise
+// RevocationsFile, so that a sign-out holds on this instance across
+// restarts. It returns the function that closes the store, which logs
+// what it cannot close.
+func openRevocations(ctx context.Context, cfg *config, getenv func(string) string, logger *slog.Logger) (func(), error) {
+	if cfg.Redis != nil {
+		client := redis.NewClient(cfg.Redis)
+		store, err := redisstore.New(ctx, client, redisstore.Options{Logger: logger})
+		if err != nil {
+			_ = client.Close()
+			return nil, fmt.Errorf("%s: %w", envRedisURL, err)
+		}
+		cfg.revocations = store
+		logger.Info("revocations are shared through Redis: a sign-out holds on every instance using it; "+
+			"/healthz answers 503 until they are loaded", "redis", cfg.Redis.Addr, "db", cfg.Redis.DB)
+		if getenv(envRevocationsFile) != "" {
+			logger.Warn(envRevocationsFile + " is not used: with REDIS_URL set, revocations are kept in Redis")
+		}
+		return func() {
+			if err := store.Close(); err != nil {
+				logger.Warn("closing the Redis revocation store", "error", err)
+			}
+			_ = client.Close()
+		}, nil
+	}
+	path := cfg.RevocationsFile
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs // the log says where, whatever the working directory was
+	}
+	store, err := cookiesession.OpenRevocationFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", envRevocationsFile, err)
+	}
+	cfg.revocations = store
+	logger.Info("revocations are kept in a file: a sign-out holds on this instance, across restarts; "+
+		"set REDIS_URL to share them between instances, or "+envRevocationsFile+" to choose the file",
+		"file", path, "revoked", store.Len())
+	return func() {
+		if err := store.Close(); err != nil {
+			logger.Error("closing the revocation file: a sign-out made just before may not hold after a restart",
+				"file", path, "error", err)
+		}
+	}, nil
+}
+
 // sessionSettings are the session settings in force, as attributes for the
 // start-up log, so that an operator can check them there rather than in a
-// Set-Cookie line: name=session max_age=24h0m0s idle_timeout=none
+// Set-Cookie line: name=__Host-session max_age=24h0m0s idle_timeout=none
 // secure=true. Durations are strings, which every slog handler shows alike.
 func sessionSettings(cfg config) []any {
 	idle := "none"
 	if cfg.IdleTimeout > 0 {
 		idle = cfg.IdleTimeout.String()
 	}
+	// newApp keeps the default name, which the prefix __Host- needs
+	// Secure for.
+	name := cookiesession.DefaultName
+	if cfg.Insecure {
+		name = cookiesession.FallbackName
+	}
 	return []any{
-		"name", cookiesession.DefaultName, // newApp keeps the default
+		"name", name,
 		"max_age", cfg.MaxAge.String(),
 		"idle_timeout", idle,
 		"secure", !cfg.Insecure,

@@ -3,12 +3,17 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ce967478/cookiesession"
 )
 
 // listenRE finds the address run logs once it listens.
@@ -35,6 +40,22 @@ func (w *addrWriter) Write(p []byte) (int, error) {
 
 const testKeys = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"
 
+// runEnv is env(vars) with SESSION_REVOCATIONS_FILE in the test's own
+// directory, unless vars sets it: run would otherwise open revocations.db
+// in the package's directory, one file for all the tests running at once.
+func runEnv(t *testing.T, vars map[string]string) func(string) string {
+	t.Helper()
+	if _, ok := vars[envRevocationsFile]; ok {
+		return env(vars)
+	}
+	v := maps.Clone(vars)
+	if v == nil {
+		v = map[string]string{}
+	}
+	v[envRevocationsFile] = filepath.Join(t.TempDir(), "revocations.db")
+	return env(v)
+}
+
 // TestRunConfigErrors checks that bad settings stop run before it listens.
 // The context is already cancelled: a run that listened anyway would log
 // "listening" and return nil.
@@ -50,6 +71,7 @@ func TestRunConfigErrors(t *testing.T) {
 		{"max age", "SESSION_MAX_AGE", "forever"},
 		{"idle timeout", "SESSION_IDLE_TIMEOUT", "-1m"},
 		{"addr", "ADDR", "nowhere"},
+		{"revocations file", "SESSION_REVOCATIONS_FILE", "/dev/null/revocations.db"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,7 +81,7 @@ func TestRunConfigErrors(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
 			cancel()
 			var stderr syncBuffer
-			err := run(ctx, env(vars), &stderr)
+			err := run(ctx, runEnv(t, vars), &stderr)
 			if err == nil || !strings.Contains(err.Error(), tt.variable) {
 				t.Fatalf("run: %v; want an error naming %s", err, tt.variable)
 			}
@@ -81,13 +103,14 @@ func TestRunWithoutKeys(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	var stderr syncBuffer
-	if err := run(ctx, env(map[string]string{"ADDR": "127.0.0.1:0"}), &stderr); err != nil {
+	if err := run(ctx, runEnv(t, map[string]string{"ADDR": "127.0.0.1:0"}), &stderr); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	log := stderr.String()
 	for _, want := range []string{
 		"level=WARN msg=\"SESSION_KEYS is not set",
 		"export SESSION_KEYS=$(go run ./cmd/sessionkey)",
+		"msg=\"revocations are kept in a file",
 		"msg=listening addr=127.0.0.1:",
 		"msg=stopped",
 	} {
@@ -105,7 +128,7 @@ func TestRunServes(t *testing.T) {
 	stderr := &addrWriter{addr: make(chan string, 1)}
 	vars := map[string]string{"ADDR": "127.0.0.1:0", "SESSION_KEYS": testKeys, "SESSION_MAX_AGE": "2h"}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, env(vars), stderr) }()
+	go func() { done <- run(ctx, runEnv(t, vars), stderr) }()
 
 	var addr string
 	select {
@@ -132,7 +155,7 @@ func TestRunServes(t *testing.T) {
 	}
 	resp.Body.Close()
 	cookies := resp.Cookies()
-	if resp.StatusCode != http.StatusSeeOther || len(cookies) != 1 || cookies[0].Name != "session" ||
+	if resp.StatusCode != http.StatusSeeOther || len(cookies) != 1 || cookies[0].Name != cookiesession.DefaultName ||
 		!cookies[0].Secure || cookies[0].MaxAge > 7200 || cookies[0].MaxAge < 7190 {
 		// Real keys: Secure, even on a loopback address (a TLS proxy may
 		// forward to it).
@@ -186,15 +209,15 @@ func TestRunLogsSessionSettings(t *testing.T) {
 		want string
 	}{
 		{"development", nil, "name=session max_age=24h0m0s idle_timeout=none secure=false"},
-		{"keys", map[string]string{"SESSION_KEYS": testKeys}, "name=session max_age=24h0m0s idle_timeout=none secure=true"},
+		{"keys", map[string]string{"SESSION_KEYS": testKeys}, "name=__Host-session max_age=24h0m0s idle_timeout=none secure=true"},
 		{"durations", map[string]string{"SESSION_KEYS": testKeys, "SESSION_MAX_AGE": "90m", "SESSION_IDLE_TIMEOUT": "15m"},
-			"name=session max_age=1h30m0s idle_timeout=15m0s secure=true"},
+			"name=__Host-session max_age=1h30m0s idle_timeout=15m0s secure=true"},
 		{"idle zero", map[string]string{"SESSION_KEYS": testKeys, "SESSION_IDLE_TIMEOUT": "0"},
-			"name=session max_age=24h0m0s idle_timeout=none secure=true"},
+			"name=__Host-session max_age=24h0m0s idle_timeout=none secure=true"},
 		{"secure off", map[string]string{"SESSION_KEYS": testKeys, "SESSION_SECURE": "false"},
 			"name=session max_age=24h0m0s idle_timeout=none secure=false"},
 		{"secure on", map[string]string{"SESSION_SECURE": "true"},
-			"name=session max_age=24h0m0s idle_timeout=none secure=true"},
+			"name=__Host-session max_age=24h0m0s idle_timeout=none secure=true"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -206,7 +229,7 @@ func TestRunLogsSessionSettings(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
 			cancel()
 			var stderr syncBuffer
-			if err := run(ctx, env(vars), &stderr); err != nil {
+			if err := run(ctx, runEnv(t, vars), &stderr); err != nil {
 				t.Fatalf("run: %v", err)
 			}
 			log := stderr.String()
@@ -232,26 +255,17 @@ func TestRunWithRedis(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	start := func() (base string, log *addrWriter, done chan error) {
-		log = &addrWriter{addr: make(chan string, 1)}
-		vars := map[string]string{"ADDR": "127.0.0.1:0", "SESSION_KEYS": testKeys, "SESSION_SECURE": "false",
-			"REDIS_URL": "redis://" + redisAddr + "/0"}
-		done = make(chan error, 1)
-		go func() { done <- run(ctx, env(vars), log) }()
-		select {
-		case addr := <-log.addr:
-			return "http://" + addr, log, done
-		case err := <-done:
-			t.Fatalf("run returned early: %v; log:\n%s", err, log.String())
-		case <-time.After(10 * time.Second):
-			t.Fatalf("run did not log its address; log:\n%s", log.String())
-		}
-		return "", nil, nil
+		return startRun(t, ctx, map[string]string{"ADDR": "127.0.0.1:0", "SESSION_KEYS": testKeys, "SESSION_SECURE": "false",
+			"REDIS_URL": "redis://" + redisAddr + "/0"})
 	}
 	a, logA, doneA := start()
 	b, _, doneB := start()
 	healthy := func(base string) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
+		// A store's first load of a new hash waits twice the default
+		// PingInterval (5s) for other instances' write-backs: Down, 503,
+		// until then.
+		deadline := time.Now().Add(30 * time.Second)
 		for {
 			resp, err := http.Get(base + "/healthz")
 			if err == nil {
@@ -261,7 +275,7 @@ func TestRunWithRedis(t *testing.T) {
 				}
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("%s/healthz did not answer 200 within 10s", base)
+				t.Fatalf("%s/healthz did not answer 200 within 30s", base)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -313,5 +327,126 @@ func TestRunWithRedis(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Errorf("run: %v", err)
 		}
+	}
+}
+
+// startRun starts run with vars, as main would, and returns the address
+// it serves, its log, and the channel its result comes on.
+func startRun(t *testing.T, ctx context.Context, vars map[string]string) (base string, log *addrWriter, done chan error) {
+	t.Helper()
+	log = &addrWriter{addr: make(chan string, 1)}
+	done = make(chan error, 1)
+	getenv := runEnv(t, vars)
+	go func() { done <- run(ctx, getenv, log) }()
+	select {
+	case addr := <-log.addr:
+		return "http://" + addr, log, done
+	case err := <-done:
+		t.Fatalf("run returned early: %v; log:\n%s", err, log.String())
+	case <-time.After(10 * time.Second):
+		t.Fatalf("run did not log its address; log:\n%s", log.String())
+	}
+	return "", nil, nil
+}
+
+// sessionUser returns the user GET /api/session sees with cookies.
+func sessionUser(t *testing.T, client *http.Client, base string, cookies []*http.Cookie) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/api/session", nil)
+	for _, c := range cookies {
+		req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v sessionView
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v.User
+}
+
+// TestRunKeepsSignOutsAcrossRestart is issue #23: without REDIS_URL, a
+// signed-out cookie must not open again once the server restarts. The
+// revocations are kept in SESSION_REVOCATIONS_FILE, which the log names.
+func TestRunKeepsSignOutsAcrossRestart(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "revoked.db")
+	vars := map[string]string{"ADDR": "127.0.0.1:0", "SESSION_KEYS": testKeys, "SESSION_SECURE": "false",
+		"SESSION_REVOCATIONS_FILE": path}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	signIn := func(base, user string) []*http.Cookie {
+		t.Helper()
+		resp, err := client.PostForm(base+"/login", url.Values{"username": {user}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Cookies()
+	}
+	stop := func(cancel context.CancelFunc, done chan error) {
+		t.Helper()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	base, log, done := startRun(t, ctx, vars)
+	ada, bob := signIn(base, "ada"), signIn(base, "bob")
+	req, _ := http.NewRequest("POST", base+"/logout", nil)
+	for _, c := range ada {
+		req.AddCookie(c)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if user := sessionUser(t, client, base, ada); user != "" {
+		t.Fatalf("before the restart, the signed-out cookie opens for %q", user)
+	}
+	stop(cancel, done)
+	if !strings.Contains(log.String(), "file="+path) {
+		t.Errorf("the log does not name the revocations file %s:\n%s", path, log.String())
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the revocations file: %v; want one readable by its owner only", err)
+	}
+
+	ctx, cancel = context.WithCancel(t.Context())
+	base, _, done = startRun(t, ctx, vars)
+	defer stop(cancel, done)
+	if user := sessionUser(t, client, base, ada); user != "" {
+		t.Errorf("after the restart, the signed-out cookie opens for %q", user)
+	}
+	if user := sessionUser(t, client, base, bob); user != "bob" {
+		t.Errorf("after the restart, a signed-in cookie gives %q, want bob", user)
+	}
+}
+
+// TestRunRefusesForeignRevocationsFile checks that a
+// SESSION_REVOCATIONS_FILE naming some other file stops run, with an error
+// naming the variable and the file, and leaves the file as it was.
+func TestRunRefusesForeignRevocationsFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "notes.txt")
+	const content = "not revocations\n"
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stderr syncBuffer
+	err := run(t.Context(), env(map[string]string{"ADDR": "127.0.0.1:0", "SESSION_REVOCATIONS_FILE": path}), &stderr)
+	if err == nil || !strings.Contains(err.Error(), "SESSION_REVOCATIONS_FILE") || !strings.Contains(err.Error(), path) {
+		t.Errorf("run: %v; want an error naming SESSION_REVOCATIONS_FILE and %s", err, path)
+	}
+	if b, _ := os.ReadFile(path); string(b) != content {
+		t.Errorf("the file was changed to %q", b)
+	}
+	if strings.Contains(stderr.String(), "listening") {
+		t.Errorf("run listened despite the error; log:\n%s", stderr.String())
 	}
 }

@@ -2,10 +2,14 @@ package redisstore
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
+	"slices"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,131 +17,245 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// fill adds n live revocations to Redis directly, as n Revoke calls made
-// over the last session lifetime would have: one in 20 a subject's, the
-// others sessions', expiring from one hour to a day from now.
-func fill(b *testing.B, c *redis.Client, now time.Time, n int) {
+// Run with: go test -run '^$' -bench . -benchmem
+
+// benchEnv is an env whose stores log nothing.
+func benchEnv(b *testing.B) *env {
+	e := newEnv(b)
+	e.logs = nil
+	return e
+}
+
+func quiet(opts Options) Options {
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	return opts
+}
+
+// heap returns the live heap after a collection.
+func heap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// redisState reports the hash's entries and bytes, and the replica's.
+func redisState(b *testing.B, c *redis.Client, s *Store, replicaBytes int64) {
 	b.Helper()
 	ctx := context.Background()
-	for start := 0; start < n; start += writeBatch {
-		zs := make([]redis.Z, 0, writeBatch)
-		for i := start; i < min(start+writeBatch, n); i++ {
-			r := cookiesession.Revocation{ID: newID(), At: now, Until: now.Add(time.Hour + time.Duration(i%86400)*time.Second)}
-			if i%20 == 0 {
-				r = cookiesession.Revocation{Subject: fmt.Sprintf("user-%d@example.com", i), At: now, Until: r.Until}
-			}
-			zs = append(zs, redis.Z{Score: float64(unix(r.Until)), Member: encodeMember(r)})
-		}
-		if err := c.ZAdd(ctx, DefaultPrefix+":entries", zs...).Err(); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func quietOptions() Options {
-	return Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-}
-
-// BenchmarkStartupLoad100k measures a new Store's start: from New to
-// ready, with 100,000 revocations in Redis, and the heap its replica takes
-// per entry.
-func BenchmarkStartupLoad100k(b *testing.B) {
-	const n = 100_000
-	e := newEnv(b)
-	client := e.client()
-	fill(b, client, time.Now(), n)
-	ctx := context.Background()
-	var heap uint64
-	for b.Loop() {
-		b.StopTimer()
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		b.StartTimer()
-
-		s, err := New(ctx, client, quietOptions())
-		if err != nil {
-			b.Fatal(err)
-		}
-		wait, cancel := context.WithTimeout(ctx, time.Minute)
-		if err := s.WaitReady(wait); err != nil {
-			b.Fatal(err)
-		}
-		cancel()
-
-		b.StopTimer()
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		heap = after.HeapAlloc - before.HeapAlloc
-		if s.Len() != n {
-			b.Fatalf("loaded %d entries, want %d", s.Len(), n)
-		}
-		_ = s.Close()
-		b.StartTimer()
-	}
-	b.ReportMetric(float64(heap)/n, "B/entry")
-	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/load")
-}
-
-// BenchmarkWriteBack100k measures the recovery from a Redis restart that
-// lost 100,000 revocations a store still knows: from the restart to the
-// store ready again, every entry written back and announced.
-func BenchmarkWriteBack100k(b *testing.B) {
-	const n = 100_000
-	e := newEnv(b)
-	client := e.client()
-	fill(b, client, time.Now(), n)
-	ctx := context.Background()
-	s, err := New(ctx, client, quietOptions())
+	fields, err := c.HLen(ctx, hashKey).Result()
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
-	e.ready(s)
-	for b.Loop() {
-		b.StopTimer()
-		e.srv.stop()
-		for s.Ready() == nil {
-			time.Sleep(time.Millisecond) // a benchmark's set-up, not a test's wait
-		}
-		e.srv.start()
-		b.StartTimer()
-		e.ready(s)
+	bytes, err := c.MemoryUsage(ctx, hashKey, 0).Result()
+	if err != nil && err != redis.Nil {
+		b.Fatal(err)
 	}
-	b.StopTimer()
-	if got, err := client.ZCard(ctx, DefaultPrefix+":entries").Result(); err != nil || got != n {
-		b.Fatalf("Redis holds %d entries after the write-back (%v); want %d", got, err, n)
+	b.ReportMetric(float64(max(fields-1, 0)), "subjects_in_redis")
+	b.ReportMetric(float64(s.Len()), "entries")
+	b.ReportMetric(float64(bytes), "redis_bytes")
+	b.ReportMetric(float64(max(replicaBytes, 0)), "replica_bytes")
+	if n := s.Len(); n > 0 {
+		b.ReportMetric(float64(bytes)/float64(n), "redis_B/entry")
+		b.ReportMetric(float64(replicaBytes)/float64(n), "replica_B/entry")
+	}
+}
+
+// BenchmarkCheck measures the request path with 1,000,000 entries in the
+// replica and FailClosedAfter set (the accept path reads one atomic and
+// the clock): a subject that has revoked sessions, asked about another.
+func BenchmarkCheck(b *testing.B) {
+	e := benchEnv(b)
+	s := e.store(quiet(Options{FailClosedAfter: time.Hour}))
+	e.ready(s)
+	now := time.Now()
+	until := now.Add(25 * time.Hour)
+	for i := range 1_000_000 {
+		s.replica.Add("user-"+strconv.Itoa(i), cookiesession.Revoked{
+			Sessions: []cookiesession.RevokedSession{{ID: newID(), Until: until}}}, now)
+	}
+	if s.Len() != 1_000_000 {
+		b.Fatalf("the replica holds %d entries", s.Len())
+	}
+	id := newID()
+	b.Run("Store", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if s.Check("user-4242", id, 0, now) != nil {
+				b.Fatal("refused")
+			}
+		}
+	})
+	// The replica alone: what the store adds is the difference.
+	b.Run("Revocations", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if s.replica.Check("user-4242", id, 0, now) != nil {
+				b.Fatal("refused")
+			}
+		}
+	})
+}
+
+// benchApp is one instance of an application, for benchmarks.
+type benchApp struct{ handler http.Handler }
+
+func benchInstance(b *testing.B, s *Store) *benchApp {
+	keys, err := cookiesession.NewKeyring(cookiesession.GenerateSecret())
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := cookiesession.New[account](keys,
+		cookiesession.WithSubject(func(a account) string { return a.User }),
+		cookiesession.WithRevocation(s),
+		cookiesession.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		b.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /visit", func(w http.ResponseWriter, r *http.Request) { m.Get(r).Data.Visit++ })
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) { m.Get(r).Destroy() })
+	return &benchApp{m.Handler(mux)}
+}
+
+// serve sends a request with cookies, and returns those the response set.
+func (a *benchApp) serve(b *testing.B, method, target string, cookies []*http.Cookie) []*http.Cookie {
+	req := httptest.NewRequest(method, target, nil)
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	rec := httptest.NewRecorder()
+	a.handler.ServeHTTP(rec, req)
+	if rec.Code >= 500 {
+		b.Fatalf("%s %s: %d", method, target, rec.Code)
+	}
+	return rec.Result().Cookies()
+}
+
+// BenchmarkAnonymousFlood measures the state 100,000 anonymous visits and
+// sign-outs leave: none.
+func BenchmarkAnonymousFlood(b *testing.B) {
+	e := benchEnv(b)
+	s := e.store(quiet(Options{}))
+	e.ready(s)
+	in := benchInstance(b, s)
+	before := heap()
+	for b.Loop() {
+		for range 100_000 {
+			c := in.serve(b, "GET", "/visit", nil)
+			in.serve(b, "POST", "/logout", c)
+		}
+	}
+	redisState(b, e.client(), s, int64(heap())-int64(before))
+}
+
+// BenchmarkSignOut3Devices measures the state 100,000 signed-in users
+// leave, each signing out of 3 devices (3 Revokes of one session id each,
+// as Destroy makes), from 16 goroutines.
+func BenchmarkSignOut3Devices(b *testing.B) {
+	const users = 100_000
+	e := benchEnv(b)
+	s := e.store(quiet(Options{}))
+	e.ready(s)
+	before := heap()
+	ctx := context.Background()
+	for b.Loop() {
+		var wg sync.WaitGroup
+		for w := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for u := w; u < users; u += 16 {
+					subject := "user-" + strconv.Itoa(u) + "@example.com"
+					for range 3 {
+						r := cookiesession.Revoked{Sessions: []cookiesession.RevokedSession{{ID: newID(), Until: time.Now().Add(24*time.Hour + time.Minute)}}}
+						if err := s.Revoke(ctx, subject, r); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	redisState(b, e.client(), s, int64(heap())-int64(before))
+}
+
+// BenchmarkWriteBackAfterFlush measures the recovery from FLUSHALL with
+// 100,000 subjects: from the flush to every subject back in Redis, with
+// PingInterval 100ms (the detection is part of it).
+func BenchmarkWriteBackAfterFlush(b *testing.B) {
+	const subjects = 100_000
+	e := benchEnv(b)
+	c := e.client()
+	ctx := context.Background()
+	until := time.Now().Add(24 * time.Hour)
+	for start := 0; start < subjects; start += 1000 {
+		p := c.Pipeline()
+		for i := start; i < start+1000; i++ {
+			r := cookiesession.Revoked{Sessions: []cookiesession.RevokedSession{{ID: newID(), Until: until}}}
+			p.HSet(ctx, hashKey, subjectField("user-"+strconv.Itoa(i)), encodeRevoked(r))
+		}
+		if _, err := p.Exec(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s := e.store(quiet(Options{}))
+	e.ready(s)
+	if s.Len() != subjects {
+		b.Fatalf("loaded %d entries", s.Len())
+	}
+	for b.Loop() {
+		if err := c.FlushAll(ctx).Err(); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			n, err := c.HLen(ctx, hashKey).Result()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n == subjects+1 {
+				break
+			}
+			time.Sleep(time.Millisecond) // a benchmark's poll, not a test's wait
+		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/recovery")
 }
 
-// BenchmarkCheck measures the request-path check of a Store against the
-// replica's own, with 100,000 entries and FailClosedAfter set: the store
-// adds one atomic load.
-func BenchmarkCheck(b *testing.B) {
-	const n = 100_000
-	e := newEnv(b)
-	opts := quietOptions()
-	opts.FailClosedAfter = time.Hour
-	s := e.store(opts)
-	e.ready(s)
-	now := time.Now()
-	for i := range n {
-		s.replica.Add(cookiesession.Revocation{ID: newID(), At: now, Until: now.Add(time.Duration(1+i) * time.Second)})
+// BenchmarkPropagation measures Revoke on one of 3 stores to refusal on
+// all three, over loopback.
+func BenchmarkPropagation(b *testing.B) {
+	e := benchEnv(b)
+	stores := []*Store{e.store(quiet(Options{})), e.store(quiet(Options{})), e.store(quiet(Options{}))}
+	e.ready(stores...)
+	ctx := context.Background()
+	var delays []time.Duration
+	i := 0
+	for b.Loop() {
+		i++
+		subject := "user-" + strconv.Itoa(i)
+		id := newID()
+		r := cookiesession.Revoked{Sessions: []cookiesession.RevokedSession{{ID: id, Until: time.Now().Add(time.Hour)}}}
+		start := time.Now()
+		if err := stores[i%3].Revoke(ctx, subject, r); err != nil {
+			b.Fatal(err)
+		}
+		deadline := start.Add(5 * time.Second)
+		for _, s := range stores {
+			for s.Check(subject, id, 0, time.Now()) == nil {
+				if time.Now().After(deadline) {
+					b.Fatal("not propagated within 5s")
+				}
+				// Sleep rather than spin: on a small machine a spinning
+				// poller takes the CPU the stores need to receive.
+				time.Sleep(20 * time.Microsecond)
+			}
+		}
+		delays = append(delays, time.Since(start))
 	}
-	id, created := newID(), now.Add(-time.Minute)
-	b.Run("Revocations", func(b *testing.B) {
-		for b.Loop() {
-			if s.replica.Check(id, "ada", created, now) != nil {
-				b.Fatal("refused")
-			}
-		}
-	})
-	b.Run("Store", func(b *testing.B) {
-		for b.Loop() {
-			if s.Check(id, "ada", created, now) != nil {
-				b.Fatal("refused")
-			}
-		}
-	})
+	slices.Sort(delays)
+	b.ReportMetric(float64(delays[len(delays)/2].Microseconds()), "p50_µs")
+	b.ReportMetric(float64(delays[len(delays)*99/100].Microseconds()), "p99_µs")
 }

@@ -5,84 +5,86 @@
 //	store, err := redisstore.New(ctx, redis.NewClient(opt), redisstore.Options{})
 //	...
 //	defer store.Close()
-//	sessions, err := cookiesession.New[Data](keys, cookiesession.WithRevocation(store))
+//	sessions, err := cookiesession.New[Data](keys,
+//		cookiesession.WithSubject(func(d Data) string { return d.User }),
+//		cookiesession.WithRevocation(store))
 //
 // The session data stays in the cookie. What Redis holds is what was
-// revoked, each entry only until every session it names has expired: the
-// revocations made within one session lifetime.
+// revoked of signed-in sessions, one cookiesession.Revoked per subject,
+// each until every session it names has expired: the state grows with what
+// signed-in users do, never with anonymous traffic, and one user's share is
+// capped by cookiesession.MaxRevokedSessions. No refusal compares two
+// machines' clocks: a destroyed session is refused by its id, a user signed
+// out everywhere by generation.
 //
 // # A replica on every instance
 //
 // Check runs on every request, so it never waits on the network: each
-// Store keeps a cookiesession.Revocations as a replica of the whole set,
-// and Check is a lookup in it. Revoke adds the entry to the replica first,
-// so this instance refuses the cookie at once, then, in one MULTI/EXEC,
-// adds it to the sorted set in Redis and publishes it; every instance's
-// subscriber adds what it receives to its replica.
-//
-// # Why Pub/Sub
-//
-// Pub/Sub delivers one message to every instance at once, and leaves
-// nothing behind to trim. What it does not do is keep messages for an
-// instance that is disconnected; that is covered by a full load of the
-// sorted set on every subscription, the first and each one after a
-// reconnection, which is also the recovery after a Redis restart. The
-// order makes the load complete: an entry is added and published in one
-// transaction, and the load starts once the subscription is confirmed, so
-// every entry is either in the set when it is read or announced after.
-//
-// A stream would replay what an instance missed from its last id, but it
-// needs trimming and a position kept per instance, and after a restart that
-// lost the stream it needs the full load all the same. Client-side tracking
-// is built to invalidate keys a client read and cached, not to deliver the
-// members added to a set that keeps growing. Pub/Sub with a load on every
-// subscription is the simplest design that is complete.
+// Store keeps a cookiesession.Revocations as a replica, and Check is a
+// lookup in it. Revoke merges the revocation into the replica first, so
+// this instance refuses the cookie at once, then merges it into the
+// subject's field in Redis with a compare-and-set script that also
+// publishes the merged state; every instance merges what it receives. The
+// one merge rule is cookiesession.Revoked.Merge, in Go: the script only
+// refuses to overwrite what another instance wrote meanwhile.
 //
 // # Layout in Redis
 //
-// One sorted set, <prefix>:entries (the prefix is DefaultPrefix unless
-// Options.Prefix says otherwise), whose members are the revocations and
-// whose scores are their Until in Unix seconds:
+// One hash, <prefix>:revocations (the prefix is DefaultPrefix unless
+// Options.Prefix says otherwise):
 //
-//	i|<32 hex digits of the session id>|<At in Unix seconds>
-//	s|<At in Unix seconds>|<subject>
+//	epoch        <32 random hex digits>:<Redis time in ms at its creation>
+//	s:<subject>  the subject's Revoked, in its binary form
 //
-// and one channel, <prefix>:events, whose messages are
-// "<Until>|<member>". A load reads the members whose score is after now
-// (ZRANGE BYSCORE, in pages); expired members are removed with
-// ZREMRANGEBYSCORE on every resynchronisation and every few minutes, by
-// whichever instance is there. Redis 6.2 or later is needed.
+// whose expiry is extended (never shortened) to the latest entry written,
+// so it expires in Redis once its last entry may be forgotten. The channel
+// is <prefix>:events:<db>, db being the client's database number: Pub/Sub
+// is shared by every database of a server. Redis 7.0 or later is needed
+// (EXPIRETIME).
 //
-// # Failures
+// One hash, because Redis loses a key whole: FLUSHALL, eviction under any
+// maxmemory-policy, a restart without data, expiry. The epoch goes with the
+// entries, so every loss is seen, within one PingInterval, by every store,
+// which writes back what it holds. Recommended: maxmemory-policy
+// noeviction; under another policy an eviction takes the whole hash, and is
+// written back like any loss.
 //
-//   - Redis unreachable at start: New returns at once and the instance
-//     serves. Ready reports the replica not loaded; WaitReady waits for
-//     it.
-//   - Redis lost later, or a connection that died silently (found by
-//     pinging within twice Options.PingInterval): the instance keeps
-//     serving from its replica, and Ready reports since when it is stale.
-//     go-redis reconnects; on every new subscription the store loads the
-//     set again.
-//   - A Revoke that cannot reach Redis: the entry is still added to the
-//     replica, so this instance enforces it; Revoke returns an error (the
-//     Manager reports it as cookiesession.ErrRevocationFailed, and still
-//     clears the cookie); the entry is written back as soon as Redis can
-//     be reached.
-//   - Redis restarted without its data: every instance that reconnects
-//     loads what is left and writes back, and publishes, the live entries
-//     of its replica that Redis lacks. No revoked session comes back
-//     while any instance still knows the revocation.
-//   - An instance restarted: it loads the whole set before Ready returns
-//     nil, so once it reports ready it refuses every cookie revoked
-//     before.
+// # Checks, and failures
 //
-// While the replica is stale, fail-open is the default: the revocations
-// known before the outage, and those made on this instance during it, stay
-// enforced; one made on another instance during the outage may be
-// accepted here until the replica is in sync. The alternative,
-// Options.FailClosedAfter, refuses every session that has a subject once
-// the replica has been stale for longer than the bound
+// Every PingInterval, whatever the traffic, a store pings Redis over its
+// subscription and reads the epoch over a pooled connection. Both answered
+// is a good contact. The epoch missing or changed is a loss: the store
+// logs a warning, loads the hash and writes back what it lacks, in
+// pipelined compare-and-sets announced one message per batch. No answer
+// within PingInterval: the store connects again.
+//
+// A store that loads a hash whose epoch is younger than twice PingInterval
+// (on Redis's clock: it was just created, by this store or another) and
+// has never loaded before waits that long, Down, before trusting it: the
+// instances that still hold the lost entries find the new epoch and write
+// them back meanwhile. So a store started right after a loss refuses
+// every revoked cookie once WaitReady returns.
+//
+// Health says how a store is doing: Down before its first load, after
+// Close, and while failing closed (take the instance out of service);
+// Degraded while it serves what it knows but Redis has been silent for
+// twice PingInterval, the subscription is lost, or a revocation made here
+// awaits write-back (Redis out of memory, for one); Healthy otherwise.
+// Ready is nil unless Down, so a load balancer that follows it does not
+// pull every instance at once for trouble they all share.
+//
+// A Revoke that Redis does not take (unreachable, out of memory) stays
+// enforced on this instance, is logged at Error level, makes Health
+// Degraded, and returns an error, which the Manager reports as
+// cookiesession.ErrRevocationFailed; the store writes it back as soon as
+// Redis takes it.
+//
+// While Redis is silent, fail-open is the default: the revocations known
+// stay enforced, and those made on this instance; one made on another
+// instance meanwhile may be accepted here until Redis answers.
+// Options.FailClosedAfter refuses every session with a subject once the
+// last good contact is older than the bound
 // (cookiesession.ErrRevocationsUnavailable): the Manager keeps those
 // cookies, but a Redis outage makes every signed-in user anonymous until
-// it ends. That is a decision for the application to make, not a default.
+// it ends. That is a decision for the application, not a default.
 package redisstore

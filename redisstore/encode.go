@@ -1,115 +1,130 @@
 package redisstore
 
 import (
-	"encoding/hex"
-	"encoding/json"
-	"math"
-	"strconv"
+	"encoding/binary"
+	"errors"
 	"strings"
-	"time"
 
 	"github.com/ce967478/cookiesession"
 )
 
-// How one revocation is written in Redis. A member of the sorted set is
+// What the store writes in Redis, and sends on its channel. Everything
+// revoked of one subject is one cookiesession.Revoked, in its own binary
+// form; this file only frames it.
 //
-//	i|<32 hex digits of the id>|<At in Unix seconds>   a session's entry
-//	s|<At in Unix seconds>|<subject>                   a subject's entry
+// The hash <Prefix>:revocations holds
 //
-// and its score is Until in Unix seconds. The subject comes last so that it
-// may hold any byte, "|" included. At is part of the member, so two
-// revocations of one session (Renew's, then Destroy's) are two members;
-// the replica merges them as Revocations.Add does. A message on the events
-// channel is "<Until>|<member>".
+//	epoch        <32 hex digits>:<Redis time in ms when it was created>
+//	s:<subject>  the subject's Revoked, binary
+//
+// and a message on <Prefix>:events:<db> is a batch of subjects:
+//
+//	version(1) { uvarint(len(subject)) | subject | uvarint(len(revoked)) | revoked }
+//
+// A Revoke sends a batch of one; a write-back sends up to writeBatch.
 
-// unix is t in whole Unix seconds, rounded up and clamped as
-// cookiesession.Revocations stores times, so that what Redis holds and what
-// the replica holds compare equal.
-func unix(t time.Time) int64 {
-	sec := t.Unix()
-	if t.Nanosecond() != 0 {
-		sec++
-	}
-	return min(max(sec, 0), math.MaxUint32)
+const (
+	epochField    = "epoch"
+	subjectPrefix = "s:"
+	// messageVersion starts every message, so that a later format can be
+	// told apart by the instances of a fleet being upgraded.
+	messageVersion = 1
+)
+
+var errMessageFormat = errors.New("redisstore: not a revocations message")
+
+// subjectField is the hash field that holds subject's Revoked.
+func subjectField(subject string) string { return subjectPrefix + subject }
+
+// fieldSubject is the inverse of subjectField; ok is false for the epoch
+// or any other field.
+func fieldSubject(field string) (subject string, ok bool) {
+	subject, ok = strings.CutPrefix(field, subjectPrefix)
+	return subject, ok && subject != ""
 }
 
-// encodeMember returns r's member of the sorted set.
-func encodeMember(r cookiesession.Revocation) string {
-	at := strconv.FormatInt(unix(r.At), 10)
-	if r.Subject != "" {
-		return "s|" + at + "|" + r.Subject
+// encodeRevoked returns r in binary form, "" when it revokes nothing: the
+// value the script deletes the field for.
+func encodeRevoked(r cookiesession.Revoked) string {
+	if r.IsZero() {
+		return ""
 	}
-	return "i|" + r.ID.String() + "|" + at
-}
-
-// decodeMember is the inverse of encodeMember, with until the member's
-// score in Unix seconds. It reports false for anything else.
-func decodeMember(member string, until int64) (cookiesession.Revocation, bool) {
-	var r cookiesession.Revocation
-	if until < 0 || until > math.MaxUint32 {
-		return r, false
-	}
-	r.Until = time.Unix(until, 0)
-	kind, rest, ok := strings.Cut(member, "|")
-	if !ok {
-		return r, false
-	}
-	var at string
-	switch kind {
-	case "i":
-		var id string
-		if id, at, ok = strings.Cut(rest, "|"); !ok || len(id) != 2*len(r.ID) {
-			return r, false
-		}
-		if _, err := hex.Decode(r.ID[:], []byte(id)); err != nil {
-			return r, false
-		}
-	case "s":
-		if at, r.Subject, ok = strings.Cut(rest, "|"); !ok || r.Subject == "" {
-			return r, false
-		}
-	default:
-		return r, false
-	}
-	sec, err := strconv.ParseInt(at, 10, 64)
-	if err != nil || sec < 0 || sec > math.MaxUint32 {
-		return r, false
-	}
-	r.At = time.Unix(sec, 0)
-	return r, true
-}
-
-// encodeMessage returns the message that announces member, expiring at
-// until, on the events channel.
-func encodeMessage(member string, until int64) string {
-	return strconv.FormatInt(until, 10) + "|" + member
-}
-
-// decodeMessage is the inverse of encodeMessage.
-func decodeMessage(msg string) (cookiesession.Revocation, bool) {
-	until, member, ok := strings.Cut(msg, "|")
-	if !ok {
-		return cookiesession.Revocation{}, false
-	}
-	sec, err := strconv.ParseInt(until, 10, 64)
-	if err != nil {
-		return cookiesession.Revocation{}, false
-	}
-	return decodeMember(member, sec)
-}
-
-// encodeBatch joins messages into one, a JSON array of them: a single
-// message starts with a digit, a batch with "[".
-func encodeBatch(msgs []string) string {
-	b, _ := json.Marshal(msgs) // strings always encode
+	b, _ := r.MarshalBinary() // never fails
 	return string(b)
 }
 
-// decodeBatch is the inverse of encodeBatch; ok is false for a payload
-// that is not a batch.
-func decodeBatch(payload string) (msgs []string, ok bool) {
-	if !strings.HasPrefix(payload, "[") {
-		return nil, false
+// decodeRevoked is the inverse of encodeRevoked.
+func decodeRevoked(v string) (cookiesession.Revoked, error) {
+	var r cookiesession.Revoked
+	if v == "" {
+		return r, nil
 	}
-	return msgs, json.Unmarshal([]byte(payload), &msgs) == nil
+	err := r.UnmarshalBinary([]byte(v))
+	return r, err
+}
+
+// entry is one subject's state in a message.
+type entry struct {
+	subject string
+	revoked cookiesession.Revoked
+}
+
+// messageWriter builds one message.
+type messageWriter struct {
+	b []byte
+	n int
+}
+
+// add appends subject's state; value is r in binary form.
+func (m *messageWriter) add(subject, value string) {
+	if m.b == nil {
+		m.b = append(m.b, messageVersion)
+	}
+	m.b = binary.AppendUvarint(m.b, uint64(len(subject)))
+	m.b = append(m.b, subject...)
+	m.b = binary.AppendUvarint(m.b, uint64(len(value)))
+	m.b = append(m.b, value...)
+	m.n++
+}
+
+func (m *messageWriter) String() string { return string(m.b) }
+
+// encodeMessage returns the message that announces one subject's state.
+func encodeMessage(subject, value string) string {
+	var m messageWriter
+	m.add(subject, value)
+	return m.String()
+}
+
+// decodeMessage returns the entries of a message. It refuses the whole
+// message if any part is malformed: a sender of a format this version
+// does not know is better reported than half applied.
+func decodeMessage(msg string) ([]entry, error) {
+	if len(msg) == 0 || msg[0] != messageVersion {
+		return nil, errMessageFormat
+	}
+	p := msg[1:]
+	next := func() (string, bool) {
+		n, k := binary.Uvarint([]byte(p[:min(len(p), binary.MaxVarintLen64)]))
+		if k <= 0 || n > uint64(len(p)-k) {
+			return "", false
+		}
+		s := p[k : k+int(n)]
+		p = p[k+int(n):]
+		return s, true
+	}
+	var out []entry
+	for len(p) > 0 {
+		subject, ok1 := next()
+		value, ok2 := next()
+		if !ok1 || !ok2 || subject == "" {
+			return nil, errMessageFormat
+		}
+		r, err := decodeRevoked(value)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, entry{subject, r})
+	}
+	return out, nil
 }

@@ -8,52 +8,6 @@ import (
 	"github.com/ce967478/cookiesession"
 )
 
-func TestEncodingRoundTrips(t *testing.T) {
-	at, until := time.Unix(1_700_000_000, 0), time.Unix(1_700_003_600, 0)
-	for _, r := range []cookiesession.Revocation{
-		{ID: newID(), At: at, Until: until},
-		{Subject: "ada", At: at, Until: until},
-		{Subject: "a|b|c", At: at, Until: until},
-		{Subject: "line\nbreak", At: at, Until: until},
-	} {
-		member := encodeMember(r)
-		got, ok := decodeMember(member, unix(r.Until))
-		if !ok || got.ID != r.ID || got.Subject != r.Subject || !got.At.Equal(r.At) || !got.Until.Equal(r.Until) {
-			t.Errorf("member %q: decoded %+v, %v; want %+v", member, got, ok, r)
-		}
-		msg := encodeMessage(member, unix(r.Until))
-		got, ok = decodeMessage(msg)
-		if !ok || got.ID != r.ID || got.Subject != r.Subject || !got.At.Equal(r.At) || !got.Until.Equal(r.Until) {
-			t.Errorf("message %q: decoded %+v, %v; want %+v", msg, got, ok, r)
-		}
-	}
-	// Times are whole seconds rounded up, as the replica keeps them.
-	r := cookiesession.Revocation{ID: newID(), At: at.Add(time.Millisecond), Until: until}
-	if got, _ := decodeMember(encodeMember(r), unix(r.Until)); !got.At.Equal(at.Add(time.Second)) {
-		t.Errorf("At %v is read back as %v", r.At, got.At)
-	}
-}
-
-func TestDecodingRefusesOtherText(t *testing.T) {
-	id := newID().String()
-	for _, member := range []string{
-		"", "i", "i|", "i|" + id, "i|" + id + "|", "i|" + id + "|x", "i|" + id[2:] + "|1",
-		"i|" + id[:30] + "zz|1", "i|" + id + "|-1", "s|1|", "s|1", "s|x|ada", "x|1|ada", "not a revocation",
-	} {
-		if r, ok := decodeMember(member, 1_700_000_000); ok {
-			t.Errorf("member %q decoded as %+v", member, r)
-		}
-	}
-	if _, ok := decodeMember("s|1|ada", -1); ok {
-		t.Error("a negative score decoded")
-	}
-	for _, msg := range []string{"", "1", "x|s|1|ada", "1|garbage"} {
-		if r, ok := decodeMessage(msg); ok {
-			t.Errorf("message %q decoded as %+v", msg, r)
-		}
-	}
-}
-
 // newID returns a random session id.
 func newID() cookiesession.SessionID {
 	var id cookiesession.SessionID
@@ -61,13 +15,65 @@ func newID() cookiesession.SessionID {
 	return id
 }
 
-func TestBatchRoundTrips(t *testing.T) {
-	msgs := []string{encodeMessage("i|00|1", 5), encodeMessage("s|1|ada \"the\" [admin]\nx", 6)}
-	got, ok := decodeBatch(encodeBatch(msgs))
-	if !ok || len(got) != 2 || got[0] != msgs[0] || got[1] != msgs[1] {
-		t.Errorf("batch round trip: %q, %v", got, ok)
+// A message carries any subject, whatever its bytes, and the state of
+// each subject of a batch, so that what one instance sends is what the
+// others merge.
+func TestMessagesRoundTrip(t *testing.T) {
+	until := time.Unix(1_700_003_600, 0)
+	states := []entry{
+		{"ada", cookiesession.Revoked{Sessions: []cookiesession.RevokedSession{{ID: newID(), Until: until}}}},
+		{"bob|admin:s:\x00\n", cookiesession.Revoked{Generation: 1_700_000_000_000_000, GenerationUntil: until}},
+		{"ünïcode user@example.com", cookiesession.Revoked{Generation: 7, GenerationUntil: until,
+			Sessions: []cookiesession.RevokedSession{{ID: newID(), Grace: true, Until: until}}}},
 	}
-	if _, ok := decodeBatch(msgs[0]); ok {
-		t.Error("a single message was read as a batch")
+	var batch messageWriter
+	for _, e := range states {
+		one, err := decodeMessage(encodeMessage(e.subject, encodeRevoked(e.revoked)))
+		if err != nil || len(one) != 1 || one[0].subject != e.subject || !one[0].revoked.Equal(e.revoked) {
+			t.Errorf("%q: decoded %+v, %v", e.subject, one, err)
+		}
+		batch.add(e.subject, encodeRevoked(e.revoked))
+	}
+	got, err := decodeMessage(batch.String())
+	if err != nil || len(got) != len(states) {
+		t.Fatalf("batch: %d entries, %v", len(got), err)
+	}
+	for i := range got {
+		if got[i].subject != states[i].subject || !got[i].revoked.Equal(states[i].revoked) {
+			t.Errorf("batch entry %d: %+v; want %+v", i, got[i], states[i])
+		}
+	}
+}
+
+// Anything that is not a message of this version is refused whole, rather
+// than half applied.
+func TestMessagesRefuseOtherBytes(t *testing.T) {
+	good := encodeMessage("ada", encodeRevoked(cookiesession.Revoked{Generation: 1, GenerationUntil: time.Unix(1_700_000_000, 0)}))
+	for name, msg := range map[string]string{
+		"empty":           "",
+		"other version":   "\x02" + good[1:],
+		"old text format": "1700000000|i|00|1",
+		"truncated":       good[:len(good)-1],
+		"trailing byte":   good + "x",
+		"empty subject":   "\x01\x00\x00",
+		"length too long": "\x01\x7fada",
+		"not a Revoked":   "\x01\x03ada\x02zz",
+	} {
+		if got, err := decodeMessage(msg); err == nil {
+			t.Errorf("%s: decoded %+v", name, got)
+		}
+	}
+}
+
+func TestFieldsNameSubjects(t *testing.T) {
+	for _, subject := range []string{"ada", "s:nested", "epoch"} {
+		if got, ok := fieldSubject(subjectField(subject)); !ok || got != subject {
+			t.Errorf("%q: field %q read back as %q, %v", subject, subjectField(subject), got, ok)
+		}
+	}
+	for _, field := range []string{epochField, "s:", "other"} {
+		if got, ok := fieldSubject(field); ok {
+			t.Errorf("field %q read as subject %q", field, got)
+		}
 	}
 }

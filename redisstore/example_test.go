@@ -32,7 +32,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer store.Close()
-	// Optional: wait for the first load rather than start stale. The
+	// Optional: wait for the first load rather than start Down. The
 	// readiness check below says the same to the load balancer.
 	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -44,20 +44,24 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	// Only signed-in sessions are revoked: WithSubject names their user.
 	sessions, err := cookiesession.New[User](keys,
-		cookiesession.WithRevocation(store),
-		cookiesession.WithSubject(func(u User) string { return u.ID }))
+		cookiesession.WithSubject(func(u User) string { return u.ID }),
+		cookiesession.WithRevocation(store))
 	if err != nil {
 		log.Fatal(err)
 	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		// Not ready only while Down; Degraded (Redis trouble that the
+		// whole fleet shares) keeps the instance in service.
 		if err := store.Ready(); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
 		}
-		fmt.Fprintln(w, "ready")
+		h, _ := store.Health()
+		fmt.Fprintln(w, h) // "healthy" or "degraded"
 	})
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
 		sessions.Get(r).Destroy() // refused on every instance from now on

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,25 +14,36 @@ import (
 )
 
 // account is the session data of the test application.
-type account struct{ User string }
+type account struct {
+	User  string
+	Visit int
+}
 
 // instance is one instance of the test application: its own Manager and
-// Store, sharing keys and Redis with the others.
+// Store, sharing keys and Redis with the others, on its own clock.
 type instance struct {
 	handler http.Handler
+	store   *Store
+	clock   func() time.Time
 	errs    chan error // what the error handler received
 }
 
-func newInstance(t *testing.T, e *env, keys *cookiesession.Keyring) *instance {
+func newInstance(t *testing.T, e *env, keys *cookiesession.Keyring, offset time.Duration) *instance {
 	t.Helper()
-	store := e.store(Options{})
+	clock := func() time.Time { return e.clock.now().Add(offset) }
+	store := e.store(Options{Now: clock})
 	e.ready(store)
-	in := &instance{errs: make(chan error, 16)}
+	in := &instance{store: store, clock: clock, errs: make(chan error, 64)}
 	m, err := cookiesession.New[account](keys,
-		cookiesession.WithRevocation(store),
 		cookiesession.WithSubject(func(a account) string { return a.User }),
-		cookiesession.WithClock(e.clock.now),
-		cookiesession.WithErrorHandler(func(_ http.ResponseWriter, _ *http.Request, err error) { in.errs <- err }),
+		cookiesession.WithRevocation(store),
+		cookiesession.WithClock(clock),
+		cookiesession.WithErrorHandler(func(_ http.ResponseWriter, _ *http.Request, err error) {
+			select {
+			case in.errs <- err:
+			default:
+			}
+		}),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -41,6 +53,12 @@ func newInstance(t *testing.T, e *env, keys *cookiesession.Keyring) *instance {
 		s := m.Get(r)
 		s.Renew()
 		s.Data.User = r.URL.Query().Get("user")
+	})
+	mux.HandleFunc("GET /visit", func(w http.ResponseWriter, r *http.Request) {
+		m.Get(r).Data.Visit++ // an anonymous session, written
+	})
+	mux.HandleFunc("POST /renew", func(w http.ResponseWriter, r *http.Request) {
+		m.Get(r).Renew()
 	})
 	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
 		s := m.Get(r)
@@ -59,6 +77,19 @@ func newInstance(t *testing.T, e *env, keys *cookiesession.Keyring) *instance {
 	})
 	in.handler = m.Handler(mux)
 	return in
+}
+
+// noErrors fails the test if an instance's error handler was called: a
+// revocation that did not reach Redis, for one.
+func noErrors(t *testing.T, ins ...*instance) {
+	t.Helper()
+	for i, in := range ins {
+		select {
+		case err := <-in.errs:
+			t.Errorf("instance %d's error handler: %v", i+1, err)
+		default:
+		}
+	}
 }
 
 // browser keeps the cookies the responses set.
@@ -97,67 +128,113 @@ func (b browser) copy() browser {
 	return c
 }
 
-// 6. Through the library: two instances of an application, each with its
-// own Manager and Store on one Redis. A cookie destroyed on one is refused
-// on the other, and a subject signed out everywhere on one is signed out
-// on both.
-func TestManagersShareRevocations(t *testing.T) {
-	e := newEnv(t)
+func newKeys(t *testing.T) *cookiesession.Keyring {
+	t.Helper()
 	keys, err := cookiesession.NewKeyring(cookiesession.GenerateSecret())
 	if err != nil {
 		t.Fatal(err)
 	}
-	one, two := newInstance(t, e, keys), newInstance(t, e, keys)
+	return keys
+}
 
-	// Destroy on instance 1; the copy is refused on instance 2.
-	alice := browser{}
-	alice.do(t, one, "POST", "/login?user=alice")
-	if got := alice.do(t, two, "GET", "/whoami"); got != "alice|false" {
-		t.Fatalf("instance 2 before the logout: %q", got)
-	}
-	stolen := alice.copy()
-	alice.do(t, one, "POST", "/logout")
-	if len(alice) != 0 {
-		t.Errorf("the logout left cookies: %v", alice)
-	}
-	var got string
-	e.waitUntil(5*time.Second, "instance 2 refuses the destroyed cookie", func() bool {
-		got = stolen.copy().do(t, two, "GET", "/whoami")
-		return got != "alice|false"
-	})
-	if got != "|true" {
-		t.Errorf("instance 2, the destroyed cookie: %q; want a fresh session whose Err wraps ErrRevoked", got)
-	}
-	stolen.do(t, two, "GET", "/whoami")
-	if len(stolen) != 0 {
-		t.Errorf("instance 2 did not clear the revoked cookie: %v", stolen)
-	}
-
-	// Sign out everywhere on instance 2; both of bob's browsers are
-	// signed out on instance 1.
-	phone, laptop := browser{}, browser{}
-	phone.do(t, one, "POST", "/login?user=bob")
-	laptop.do(t, two, "POST", "/login?user=bob")
-	// Session times are whole seconds: the sign-out revokes sessions
-	// created up to its second, so it happens a second later.
-	e.clock.advance(time.Second)
-	phone.do(t, two, "POST", "/logout-everywhere")
-	e.waitUntil(5*time.Second, "instance 1 refuses bob's other session", func() bool {
-		return laptop.copy().do(t, one, "GET", "/whoami") == "|true"
-	})
-	// bob signs in again: the new session is not signed out.
-	e.clock.advance(time.Second)
-	laptop = browser{}
-	laptop.do(t, one, "POST", "/login?user=bob")
-	if got := laptop.do(t, two, "GET", "/whoami"); got != "bob|false" {
-		t.Errorf("a session begun after the sign-out: %q", got)
-	}
-	// Every revocation reached Redis: the error handler saw no failure.
-	for i, in := range []*instance{one, two} {
-		select {
-		case err := <-in.errs:
-			t.Errorf("instance %d's error handler: %v", i+1, err)
-		default:
+// Anonymous sessions cost nothing: 2,000 anonymous visits, renewals and
+// sign-outs through a real Manager leave Redis with the epoch alone and
+// the replica empty.
+func TestAnonymousSessionsAddNothing(t *testing.T) {
+	e := newEnv(t)
+	in := newInstance(t, e, newKeys(t), 0)
+	for i := range 500 {
+		b := browser{}
+		b.do(t, in, "GET", "/visit")
+		b.do(t, in, "POST", "/renew")
+		b.do(t, in, "GET", "/visit")
+		b.do(t, in, "POST", "/logout")
+		if i == 0 && len(b) != 0 {
+			t.Fatalf("the sign-out left cookies: %v", b)
 		}
 	}
+	fields, err := e.client().HKeys(context.Background(), hashKey).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fields) > 1 || (len(fields) == 1 && fields[0] != epochField) {
+		t.Errorf("2,000 anonymous requests left fields %q in Redis; want the epoch alone", fields)
+	}
+	if n := in.store.Len(); n != 0 {
+		t.Errorf("2,000 anonymous requests left %d entries in the replica", n)
+	}
+	noErrors(t, in)
+}
+
+// Instances whose clocks are up to 59 s apart: a destroyed session's copy
+// is refused at once where it was destroyed and by every instance as soon
+// as it hears, and "sign out everywhere" on the slowest instance refuses
+// sessions signed in on the fastest, including one whose creation time
+// reads 45 s after the sign-out. No refusal compares clocks.
+func TestClockSkewDoesNotMatter(t *testing.T) {
+	e := newEnv(t)
+	keys := newKeys(t)
+	slow := newInstance(t, e, keys, 0)
+	mid := newInstance(t, e, keys, 45*time.Second)
+	fast := newInstance(t, e, keys, 59*time.Second)
+	all := []*instance{slow, mid, fast}
+
+	alice := browser{}
+	alice.do(t, fast, "POST", "/login?user=alice")
+	stolen := alice.copy()
+	for i, in := range all {
+		if got := stolen.copy().do(t, in, "GET", "/whoami"); got != "alice|false" {
+			t.Fatalf("instance %d before the sign-out: %q", i+1, got)
+		}
+	}
+	alice.do(t, slow, "POST", "/logout")
+	if got := stolen.copy().do(t, slow, "GET", "/whoami"); got != "|true" {
+		t.Errorf("the destroying instance, at once: %q; want refused", got)
+	}
+	for i, in := range all {
+		e.waitUntil(5*time.Second, fmt.Sprintf("instance %d refuses the destroyed copy", i+1), func() bool {
+			return stolen.copy().do(t, in, "GET", "/whoami") == "|true"
+		})
+	}
+
+	// bob signs in on the fast instances, then signs out everywhere on
+	// the slow one: to its clock, both sessions begin in the future.
+	phone, laptop, tablet := browser{}, browser{}, browser{}
+	phone.do(t, fast, "POST", "/login?user=bob")
+	laptop.do(t, mid, "POST", "/login?user=bob")
+	tablet.do(t, slow, "POST", "/login?user=bob")
+	tablet.do(t, slow, "POST", "/logout-everywhere")
+	for i, in := range all {
+		for name, b := range map[string]browser{"phone": phone, "laptop": laptop} {
+			e.waitUntil(5*time.Second, fmt.Sprintf("instance %d refuses bob's %s", i+1, name), func() bool {
+				return b.copy().do(t, in, "GET", "/whoami") == "|true"
+			})
+		}
+	}
+	// bob signs in again on the fast instance: accepted everywhere.
+	phone = browser{}
+	phone.do(t, fast, "POST", "/login?user=bob")
+	for i, in := range all {
+		if got := phone.copy().do(t, in, "GET", "/whoami"); got != "bob|false" {
+			t.Errorf("instance %d, a session signed in after the sign-out: %q", i+1, got)
+		}
+	}
+	noErrors(t, all...)
+}
+
+// Past MaxRevokedSessions sign-outs of one user, the Manager raises the
+// generation instead; the state of a user in Redis stays bounded.
+func TestOneUserCannotGrowTheState(t *testing.T) {
+	e := newEnv(t)
+	in := newInstance(t, e, newKeys(t), 0)
+	for range 3 * cookiesession.MaxRevokedSessions {
+		b := browser{}
+		b.do(t, in, "POST", "/login?user=mallory")
+		b.do(t, in, "POST", "/logout")
+	}
+	got := e.inRedis(e.client(), "mallory")
+	if len(got.Sessions) > cookiesession.MaxRevokedSessions || got.Generation == 0 {
+		t.Errorf("Redis holds %d sessions and generation %d for one user", len(got.Sessions), got.Generation)
+	}
+	noErrors(t, in)
 }

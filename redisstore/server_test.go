@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ce967478/cookiesession"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -183,22 +184,28 @@ type env struct {
 	// or its replica: what waitUntil waits on.
 	changed chan struct{}
 	clock   *testClock
+	logs    *logRecorder
 }
 
 func newEnv(t testing.TB) *env {
-	return &env{t: t, srv: startRedisServer(t), changed: make(chan struct{}, 1), clock: &testClock{}}
+	return &env{t: t, srv: startRedisServer(t), changed: make(chan struct{}, 1), clock: &testClock{}, logs: &logRecorder{t: t}}
 }
 
 // newEnvDown is newEnv with the server not started.
 func newEnvDown(t testing.TB) *env {
-	return &env{t: t, srv: newRedisServer(t), changed: make(chan struct{}, 1), clock: &testClock{}}
+	return &env{t: t, srv: newRedisServer(t), changed: make(chan struct{}, 1), clock: &testClock{}, logs: &logRecorder{t: t}}
 }
 
-// client returns a new client of the env's server, with short timeouts so
-// that the failure tests take little time, closed when the test ends.
-func (e *env) client() *redis.Client {
+// client returns a new client of the env's server on database 0.
+func (e *env) client() *redis.Client { return e.clientDB(0) }
+
+// clientDB returns a new client of the env's server on database db, with
+// short timeouts so that the failure tests take little time, closed when
+// the test ends.
+func (e *env) clientDB(db int) *redis.Client {
 	c := redis.NewClient(&redis.Options{
 		Addr:                  e.srv.addr(),
+		DB:                    db,
 		DialTimeout:           500 * time.Millisecond,
 		ReadTimeout:           500 * time.Millisecond,
 		WriteTimeout:          500 * time.Millisecond,
@@ -210,10 +217,13 @@ func (e *env) client() *redis.Client {
 	return c
 }
 
-// store returns a new Store on its own client, closed when the test ends.
-// Unset options get test values: a ping every 100ms, Revoke bounded at 1s,
+// store returns a new Store on its own client of database 0.
+func (e *env) store(opts Options) *Store { return e.storeOn(e.client(), opts) }
+
+// storeOn returns a new Store on client, closed when the test ends. Unset
+// options get test values: a check every 100ms, Revoke bounded at 1s,
 // logs to the test's log, and the env's clock.
-func (e *env) store(opts Options) *Store {
+func (e *env) storeOn(client *redis.Client, opts Options) *Store {
 	e.t.Helper()
 	if opts.PingInterval == 0 {
 		opts.PingInterval = 100 * time.Millisecond
@@ -222,12 +232,12 @@ func (e *env) store(opts Options) *Store {
 		opts.RevokeTimeout = time.Second
 	}
 	if opts.Logger == nil {
-		opts.Logger = testLogger(e.t)
+		opts.Logger = slog.New(e.logs)
 	}
 	if opts.Now == nil {
 		opts.Now = e.clock.now
 	}
-	s, err := newStore(context.Background(), e.client(), opts, func(string) {
+	s, err := newStore(context.Background(), client, opts, func(string) {
 		select {
 		case e.changed <- struct{}{}:
 		default:
@@ -253,13 +263,13 @@ func (e *env) ready(stores ...*Store) {
 }
 
 // waitUntil waits until cond holds, re-checking whenever a store signals a
-// change (and every 20ms, for changes that are not signalled), and fails
+// change (and every 10ms, for changes that are not signalled), and fails
 // the test if it does not within timeout.
 func (e *env) waitUntil(timeout time.Duration, what string, cond func() bool) {
 	e.t.Helper()
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	tick := time.NewTicker(20 * time.Millisecond)
+	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for !cond() {
 		select {
@@ -289,23 +299,57 @@ func (c *testClock) advance(d time.Duration) {
 	c.offset += d
 }
 
-// testLogger writes the stores' logs to the test's log.
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+// logRecorder is a slog.Handler that writes the stores' logs to the
+// test's log and keeps them, for tests that assert a failure is logged.
+type logRecorder struct {
+	t     testing.TB
+	mu    sync.Mutex
+	lines []string
 }
 
-type testWriter struct{ t testing.TB }
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logRecorder) WithGroup(string) slog.Handler            { return l }
 
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Level.String() + " " + r.Message)
+	r.Attrs(func(a slog.Attr) bool {
+		b.WriteString(" " + a.String())
+		return true
+	})
+	l.mu.Lock()
+	l.lines = append(l.lines, b.String())
+	l.mu.Unlock()
+	l.t.Log(b.String())
+	return nil
+}
+
+// find returns the first line logged at level whose text contains every
+// one of words, or "".
+func (l *logRecorder) find(level slog.Level, words ...string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+next:
+	for _, line := range l.lines {
+		if !strings.HasPrefix(line, level.String()+" ") {
+			continue
+		}
+		for _, w := range words {
+			if !strings.Contains(line, w) {
+				continue next
+			}
+		}
+		return line
+	}
+	return ""
 }
 
 // isRevoked reports whether err says revoked, and fails the test on any
 // other error.
 func isRevoked(t testing.TB, err error) bool {
 	t.Helper()
-	if err != nil && !errors.Is(err, errRevoked) {
+	if err != nil && !errors.Is(err, cookiesession.ErrRevoked) {
 		t.Fatalf("Check: %v, which does not wrap ErrRevoked", err)
 	}
 	return err != nil

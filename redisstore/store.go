@@ -2,9 +2,13 @@ package redisstore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,36 +27,47 @@ const (
 	defaultPingInterval  = 5 * time.Second
 )
 
-// ErrStale is wrapped by the errors of Ready and WaitReady, and by the error
-// of a Check refused under FailClosedAfter: the replica may lack
+// casAttempts bounds the compare-and-set rounds of one write: each round
+// that fails saw another instance's write to the same subject land in
+// between, which takes a burst of concurrent sign-outs of one user.
+const casAttempts = 16
+
+// writeStripes serialises one instance's writes to one subject (by a hash
+// of it), so that its own concurrent sign-outs of one user do not spend
+// compare-and-set rounds against each other.
+const writeStripes = 64
+
+// ErrStale is wrapped by the errors of Health, Ready and WaitReady, and by
+// the error of a Check refused under FailClosedAfter: the replica may lack
 // revocations made on other instances, because it has not been loaded from
-// Redis yet or lost its subscription.
+// Redis yet or has not heard from Redis recently.
 var ErrStale = errors.New("revocations replica is stale")
 
 // Options configures a Store. The zero value is a usable configuration.
 type Options struct {
-	// Prefix starts the names of the two Redis keys the store uses:
-	// <Prefix>:entries, the sorted set of revocations, and
-	// <Prefix>:events, the channel that announces them. The default is
+	// Prefix starts the names of the store's Redis keys: the hash
+	// <Prefix>:revocations, the lock <Prefix>:sweep, and the channel
+	// <Prefix>:events:<db>, db being the client's database number, since
+	// channels are shared by every database of a server. The default is
 	// DefaultPrefix. The instances of one application share a prefix;
-	// applications whose sessions are separate use different ones.
+	// applications whose sessions are separate use different ones or
+	// different databases.
 	Prefix string
 
-	// FailClosedAfter chooses what Check does when the replica has been
-	// stale (not loaded yet, or disconnected from Redis) for longer than
-	// this: a session that has a subject (see cookiesession.WithSubject)
-	// is refused, with an error wrapping
-	// cookiesession.ErrRevocationsUnavailable and ErrStale; a session
-	// without one is still accepted. The Manager gives such a request a
-	// fresh session but keeps its cookie, so that the user is signed in
-	// again once the replica is back in sync.
+	// FailClosedAfter, if positive, makes Check refuse every session
+	// that has a subject, with an error wrapping
+	// cookiesession.ErrRevocationsUnavailable and ErrStale, once the last
+	// good contact with Redis (a PING answered on the subscription and
+	// the epoch read, both) is older than this, and before the first
+	// load. The Manager then serves such a request as anonymous but keeps
+	// its cookie, so the user is signed in again once Redis answers.
+	// PingInterval is lowered to a third of it, so that a store in good
+	// health never reaches it.
 	//
 	// 0, the default, is fail-open: the store keeps enforcing every
-	// revocation it knew, and every one made on this instance meanwhile,
-	// and Ready reports the staleness. A Redis outage then does not sign
-	// out every user of the fleet; what it risks is that a cookie revoked
-	// on another instance during the outage opens here until the replica
-	// is in sync again.
+	// revocation it holds, and those made on this instance meanwhile;
+	// a cookie revoked on another instance during the outage opens here
+	// until Redis answers again. Health reports Degraded.
 	FailClosedAfter time.Duration
 
 	// RevokeTimeout bounds how long Revoke waits for Redis. The default
@@ -60,51 +75,63 @@ type Options struct {
 	// call Revoke stopped waiting for also stops using its connection.
 	RevokeTimeout time.Duration
 
-	// PingInterval is how long the subscription may stay silent before
-	// the store pings Redis over it. Without an answer within another
-	// PingInterval, the connection is taken for dead, the replica is
-	// marked stale and the store connects again, so a connection that
-	// died without the operating system noticing is found within twice
-	// this. The default is 5 seconds.
+	// PingInterval is how often the store checks Redis, whatever the
+	// traffic: a PING on the subscription and a read of the epoch on a
+	// pooled connection. Without both answers within it, the store
+	// connects again; a lost or flushed set is found within it. The
+	// default is 5 seconds, lowered to FailClosedAfter/3 when that is
+	// set. Use the same value on every instance: a store that loads a set
+	// just lost waits twice this for the others to write it back.
 	PingInterval time.Duration
 
-	// Logger receives the store's few lines: Redis lost and regained, and
-	// the counts of each resynchronisation. The default is slog.Default().
+	// Logger receives the store's few lines: Redis lost and regained,
+	// revocations lost in Redis and written back, writes that failed.
+	// It never logs subjects or ids. The default is slog.Default().
 	Logger *slog.Logger
 
 	// Now is the store's clock, for tests; the default is time.Now. Give
-	// the store the clock given to cookiesession.WithClock.
+	// the store the clock given to cookiesession.WithClock: Check
+	// measures Redis's silence against the time the Manager passes it.
+	// It only says when entries may be forgotten and how long Redis has
+	// been silent: no refusal compares it with another machine's.
 	Now func() time.Time
 }
 
 // Store is a cookiesession.RevocationStore shared through Redis by the
 // instances of a fleet. Check answers from a local replica; Revoke records
 // a revocation in the replica and in Redis, which announces it to every
-// other instance. Make one with New, pass it to cookiesession.WithRevocation,
-// and Close it when the application stops.
+// other instance. Make one with New, pass it to cookiesession.WithRevocation
+// (with cookiesession.WithSubject), and Close it when the application
+// stops.
 type Store struct {
 	client          redis.UniversalClient
 	replica         *cookiesession.Revocations
 	key, channel    string
+	lockKey         string
 	failClosedAfter time.Duration
 	revokeTimeout   time.Duration
 	pingInterval    time.Duration
 	log             *slog.Logger
 	now             func() time.Time
-	hook            func(event string) // tests: called after each update of the replica
+	hook            func(event string) // tests: called on every change
+	stripes         [writeStripes]sync.Mutex
 
-	// staleSince is when the replica stopped being in sync, in Unix
-	// nanoseconds; 0 while it is in sync. Check reads it on every
-	// request, so it is an atomic rather than behind mu.
-	staleSince atomic.Int64
-	// writeBack is set when a Revoke could not reach Redis: the store
-	// writes back what Redis lacks as soon as it can.
+	// lastContact is when the last good contact with Redis was made (the
+	// check's sending time, in Unix nanoseconds on s.now), 0 before the
+	// first trusted load. Check reads it on every request: an atomic.
+	lastContact atomic.Int64
+	// writeBack is set when a revocation could not be written to Redis:
+	// it is enforced here, and written back as soon as Redis takes it.
 	writeBack atomic.Bool
 
-	mu     sync.Mutex
-	loaded bool          // a full load completed, at least once
-	reason error         // why the replica is stale
-	inSync chan struct{} // closed while the replica is in sync
+	mu         sync.Mutex
+	loaded     bool          // a trusted load completed, at least once
+	subscribed bool          // the subscription is confirmed and not lost since
+	closed     bool          // Close was called
+	epoch      string        // the epoch of the set the replica is in sync with
+	reason     error         // why the store is not in contact, if it is not
+	writeErr   error         // why the last write failed, while writeBack is set
+	changed    chan struct{} // closed and replaced on every change, for WaitReady
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -112,18 +139,18 @@ type Store struct {
 
 // New returns a Store that shares revocations through client, and starts
 // keeping its replica in sync: it subscribes to the events channel and, on
-// every subscription confirmed (the first and each after a reconnection),
-// loads the whole set from Redis and writes back what Redis lacks.
+// every confirmed subscription, loads the hash and writes back what Redis
+// lacks.
 //
 // New returns at once, even if Redis is unreachable: the Store then serves
-// from its replica (empty at first) and Ready reports why it is not ready;
-// use WaitReady to wait for the first load. The Store runs until Close is
-// called or ctx is cancelled. Redis 6.2 or later is needed.
+// from its replica (empty at first) and Health reports it Down until the
+// first load; use WaitReady to wait for it. The Store runs until Close is
+// called or ctx is cancelled. Redis 7.0 or later is needed (EXPIRETIME).
 func New(ctx context.Context, client redis.UniversalClient, opts Options) (*Store, error) {
 	return newStore(ctx, client, opts, nil)
 }
 
-// newStore is New, with a hook that tests use to wait for updates.
+// newStore is New, with a hook that tests use to wait for changes.
 func newStore(ctx context.Context, client redis.UniversalClient, opts Options, hook func(string)) (*Store, error) {
 	switch {
 	case client == nil:
@@ -139,19 +166,24 @@ func newStore(ctx context.Context, client redis.UniversalClient, opts Options, h
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
+	pi := orDefault(opts.PingInterval, defaultPingInterval)
+	if opts.FailClosedAfter > 0 {
+		pi = min(pi, opts.FailClosedAfter/3)
+	}
 	s := &Store{
 		client:          client,
 		replica:         cookiesession.NewRevocations(),
-		key:             prefix + ":entries",
-		channel:         prefix + ":events",
+		key:             prefix + ":revocations",
+		channel:         prefix + ":events:" + strconv.Itoa(database(client)),
+		lockKey:         prefix + ":sweep",
 		failClosedAfter: opts.FailClosedAfter,
 		revokeTimeout:   orDefault(opts.RevokeTimeout, defaultRevokeTimeout),
-		pingInterval:    orDefault(opts.PingInterval, defaultPingInterval),
+		pingInterval:    max(pi, time.Millisecond),
 		log:             opts.Logger,
 		now:             opts.Now,
 		hook:            hook,
 		reason:          errors.New("no subscription to Redis yet"),
-		inSync:          make(chan struct{}),
+		changed:         make(chan struct{}),
 		done:            make(chan struct{}),
 	}
 	if s.log == nil {
@@ -160,10 +192,20 @@ func newStore(ctx context.Context, client redis.UniversalClient, opts Options, h
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.staleSince.Store(nonZero(s.now().UnixNano()))
 	ctx, s.stop = context.WithCancel(ctx)
 	go s.run(ctx)
 	return s, nil
+}
+
+// database is the client's database number: keys are per database, but
+// channels are per server, so the channel's name carries it.
+func database(client redis.UniversalClient) int {
+	if c, ok := client.(interface{ Options() *redis.Options }); ok {
+		if o := c.Options(); o != nil {
+			return o.DB
+		}
+	}
+	return 0
 }
 
 // orDefault returns d, or def if d is 0.
@@ -174,58 +216,67 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// nonZero keeps a time in nanoseconds from meaning "in sync".
-func nonZero(ns int64) int64 {
-	if ns == 0 {
-		return 1
-	}
-	return ns
-}
-
 // Check implements cookiesession.RevocationStore. It answers from the
-// replica, without a network call, and refuses every session with a
-// subject once the replica has been stale for longer than
-// Options.FailClosedAfter, if set.
-func (s *Store) Check(id cookiesession.SessionID, subject string, created, now time.Time) error {
-	if err := s.replica.Check(id, subject, created, now); err != nil {
+// replica, without a network call, and with FailClosedAfter set refuses
+// every session with a subject while Redis has been silent for longer.
+func (s *Store) Check(subject string, id cookiesession.SessionID, generation uint64, now time.Time) error {
+	if err := s.replica.Check(subject, id, generation, now); err != nil {
 		return err
 	}
 	if s.failClosedAfter > 0 && subject != "" {
-		if since := s.staleSince.Load(); since != 0 && s.now().Sub(time.Unix(0, since)) > s.failClosedAfter {
-			return fmt.Errorf("%w: sessions with a subject are refused after %s without them (FailClosedAfter): %w",
-				cookiesession.ErrRevocationsUnavailable, s.failClosedAfter, s.staleError(since))
+		// now is the Manager's clock, which should be the store's
+		// (Options.Now): reading the clock again would cost more than
+		// the rest of Check, on machines whose clock is not in the vDSO.
+		if last := s.lastContact.Load(); last == 0 || now.UnixNano()-last > int64(s.failClosedAfter) {
+			return s.failClosedError(last, now)
 		}
 	}
 	return nil
 }
 
-// Revoke implements cookiesession.RevocationStore. It adds r to the
-// replica, so that this instance enforces it at once, then, in one
-// transaction, adds it to the sorted set in Redis and announces it to the
-// other instances. It waits at most Options.RevokeTimeout. If Redis cannot
-// be reached, r stays enforced on this instance, is written to Redis when
-// the store next can, and Revoke returns an error saying so; the Manager
-// reports it as cookiesession.ErrRevocationFailed and still clears the
-// cookie.
-func (s *Store) Revoke(ctx context.Context, r cookiesession.Revocation) error {
-	s.replica.Add(r)
-	until := unix(r.Until)
-	if until <= s.now().Unix() {
-		return nil // expired already: nothing for the others to refuse
+// failClosedError says why Check refused.
+func (s *Store) failClosedError(last int64, now time.Time) error {
+	if last == 0 {
+		return fmt.Errorf("%w: %w: sessions with a subject are refused until the first load from Redis (FailClosedAfter)",
+			cookiesession.ErrRevocationsUnavailable, ErrStale)
 	}
-	member := encodeMember(r)
+	return fmt.Errorf("%w: %w: no contact with Redis for %s, longer than FailClosedAfter (%s)",
+		cookiesession.ErrRevocationsUnavailable, ErrStale,
+		now.Sub(time.Unix(0, last)).Round(time.Millisecond), s.failClosedAfter)
+}
+
+// Generation implements cookiesession.RevocationStore, from the replica.
+func (s *Store) Generation(subject string) (uint64, int) { return s.replica.Generation(subject) }
+
+// Revoke implements cookiesession.RevocationStore. It merges r into the
+// replica, so that this instance enforces it at once, then merges it into
+// the subject's field in Redis, which announces the result to the other
+// instances. It waits at most Options.RevokeTimeout. If Redis does not
+// take it, r stays enforced on this instance, is written back as soon as
+// Redis takes it, Health reports Degraded meanwhile, and Revoke returns an
+// error (which the Manager reports as cookiesession.ErrRevocationFailed).
+func (s *Store) Revoke(ctx context.Context, subject string, r cookiesession.Revoked) error {
+	if subject == "" {
+		return errors.New("redisstore: Revoke needs a subject: sessions without one are never revoked")
+	}
+	now := s.now()
+	// What the replica held is what Redis most likely holds too: the
+	// first compare-and-set expects it, saving a read.
+	prior := s.replica.Add(subject, cookiesession.Revoked{}, now)
+	if merged := s.replica.Add(subject, r, now); merged.IsZero() {
+		return nil // expired already: nothing to refuse
+	}
+	s.emit(eventChange)
 	ctx, cancel := context.WithTimeout(ctx, s.revokeTimeout)
 	defer cancel()
 	// The wait is bounded here, and not only by ctx, because the client
 	// ignores ctx's deadline unless it has ContextTimeoutEnabled.
 	done := make(chan error, 1)
 	go func() {
-		_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.ZAddGT(ctx, s.key, redis.Z{Score: float64(until), Member: member})
-			p.Publish(ctx, s.channel, encodeMessage(member, until))
-			return nil
-		})
-		done <- err
+		mu := &s.stripes[stripe(subject)]
+		mu.Lock()
+		defer mu.Unlock()
+		done <- s.merge(ctx, subject, r, encodeRevoked(prior), true, now)
 	}()
 	var err error
 	select {
@@ -236,41 +287,123 @@ func (s *Store) Revoke(ctx context.Context, r cookiesession.Revocation) error {
 	if err == nil {
 		return nil
 	}
+	s.failedWrite(err)
+	return fmt.Errorf("redisstore: a revocation holds on this instance only, until Redis takes it: %w", err)
+}
+
+// merge merges r into subject's field in Redis by compare-and-set,
+// expecting the field to hold guess, and announces the result. A guess
+// that is only a guess is written even if r adds nothing to it, since
+// Redis may lack it; one read from Redis is not.
+func (s *Store) merge(ctx context.Context, subject string, r cookiesession.Revoked, guess string, unverified bool, now time.Time) error {
+	field, current := subjectField(subject), guess
+	for range casAttempts {
+		cur, err := decodeRevoked(current)
+		if err != nil {
+			s.log.Warn("redisstore: replacing a field that does not hold revocations", "key", s.key, "err", err)
+			cur = cookiesession.Revoked{}
+		}
+		next := cur.Merge(r).Expire(now)
+		value := encodeRevoked(next)
+		if value == current && !unverified {
+			return nil
+		}
+		unverified = false
+		msg := ""
+		if value != "" {
+			msg = encodeMessage(subject, value)
+		}
+		res, err := parseCAS(casScript.Run(ctx, s.client, []string{s.key}, s.casArgs(field, current, value, next.MaxUntil(), msg)...).Result())
+		if err != nil {
+			return err
+		}
+		if res.written {
+			return nil
+		}
+		current = res.current
+		if got, err := decodeRevoked(current); err == nil {
+			s.replica.Add(subject, got, now) // learnt on the way
+		}
+	}
+	return fmt.Errorf("redisstore: %d concurrent writes to one subject in a row; giving up", casAttempts)
+}
+
+// stripe returns the index of subject's write lock (FNV-1a).
+func stripe(subject string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(subject); i++ {
+		h = (h ^ uint32(subject[i])) * 16777619
+	}
+	return int(h % writeStripes)
+}
+
+// failedWrite records a write that Redis did not take: Health is
+// Degraded until the write-back succeeds.
+func (s *Store) failedWrite(err error) {
 	s.writeBack.Store(true)
-	what := "a session"
-	if r.Subject != "" {
-		what = "a subject's sessions"
-	}
-	s.log.Warn("redisstore: revocation not stored in Redis; enforced on this instance, written back when Redis is reachable",
-		"revoked", what, "err", err)
-	return fmt.Errorf("redisstore: the revocation of %s holds on this instance only until Redis is reachable: %w", what, err)
-}
-
-// Ready returns nil while the replica is in sync: loaded in full from
-// Redis and subscribed to its updates. Otherwise it returns an error
-// wrapping ErrStale that says since when, and why. Wire it into the
-// application's readiness check: an instance that reports ready refuses
-// every cookie revoked before.
-func (s *Store) Ready() error {
-	since := s.staleSince.Load()
-	if since == 0 {
-		return nil
-	}
-	return s.staleError(since)
-}
-
-// staleError describes the replica, stale since since (Unix nanoseconds).
-func (s *Store) staleError(since int64) error {
 	s.mu.Lock()
-	loaded, reason := s.loaded, s.reason
+	s.writeErr = err
 	s.mu.Unlock()
-	t := time.Unix(0, since)
-	age := s.now().Sub(t).Round(time.Millisecond)
-	stamp := t.UTC().Format(time.RFC3339)
-	if !loaded {
-		return fmt.Errorf("redisstore: %w: not loaded from Redis yet, since %s (%s): %v", ErrStale, stamp, age, reason)
+	s.emit(eventChange)
+	if isOOM(err) {
+		s.log.Error("redisstore: Redis is out of memory and refused a revocation: it holds on this instance only, "+
+			"until written back; raise maxmemory, and keep maxmemory-policy noeviction", "err", err)
+		return
 	}
-	return fmt.Errorf("redisstore: %w since %s (%s): %v", ErrStale, stamp, age, reason)
+	s.log.Error("redisstore: a revocation was not stored in Redis: it holds on this instance only, until written back", "err", err)
+}
+
+// isOOM reports whether Redis refused a write for want of memory.
+func isOOM(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "OOM ") }
+
+// Health reports how the store is doing, and why when not healthy:
+//
+//   - Down before the first trusted load, after Close, and while Check
+//     refuses sessions under FailClosedAfter. Take the instance out of
+//     service.
+//   - Degraded while the store serves what it knows but may lack recent
+//     revocations made elsewhere (no good contact with Redis for longer
+//     than twice PingInterval, or the subscription lost) or has a
+//     revocation made here that Redis has not taken yet (such as when
+//     Redis is out of memory). Keep the instance in service.
+//   - Healthy otherwise.
+func (s *Store) Health() (cookiesession.Health, error) {
+	now := s.now()
+	last := s.lastContact.Load()
+	silent := now.Sub(time.Unix(0, last)).Round(time.Millisecond)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return cookiesession.Down, fmt.Errorf("redisstore: %w: the store was closed", ErrStale)
+	case !s.loaded:
+		return cookiesession.Down, fmt.Errorf("redisstore: %w: not loaded from Redis yet: %v", ErrStale, s.reason)
+	case s.failClosedAfter > 0 && now.UnixNano()-last > int64(s.failClosedAfter):
+		return cookiesession.Down, fmt.Errorf("redisstore: %w: refusing sessions with a subject: no contact with Redis for %s (FailClosedAfter %s): %v",
+			ErrStale, silent, s.failClosedAfter, s.reason)
+	case !s.subscribed:
+		return cookiesession.Degraded, fmt.Errorf("redisstore: %w: subscription lost %s ago, serving what is known: %v", ErrStale, silent, s.reason)
+	case now.UnixNano()-last > int64(2*s.pingInterval):
+		return cookiesession.Degraded, fmt.Errorf("redisstore: %w: no contact with Redis for %s, serving what is known: %v", ErrStale, silent, s.reason)
+	case s.writeBack.Load():
+		if isOOM(s.writeErr) {
+			return cookiesession.Degraded, fmt.Errorf("redisstore: Redis is out of memory (maxmemory; keep maxmemory-policy noeviction): a revocation awaits write-back: %w", s.writeErr)
+		}
+		return cookiesession.Degraded, fmt.Errorf("redisstore: a revocation awaits write-back to Redis: %w", s.writeErr)
+	}
+	return cookiesession.Healthy, nil
+}
+
+// Ready returns nil unless Health reports Down, and Health's error then.
+// Wire it into the readiness check: an instance that reports ready
+// enforces every revocation of the fleet, or at least every one it knew
+// (Degraded, which a load balancer should not act on: Redis trouble is
+// the whole fleet's, and pulling every instance at once helps no one).
+func (s *Store) Ready() error {
+	if h, err := s.Health(); h == cookiesession.Down {
+		return err
+	}
+	return nil
 }
 
 // WaitReady waits until Ready returns nil, or ctx is done, and returns
@@ -279,68 +412,61 @@ func (s *Store) staleError(since int64) error {
 func (s *Store) WaitReady(ctx context.Context) error {
 	for {
 		s.mu.Lock()
-		ch := s.inSync
+		ch := s.changed
 		s.mu.Unlock()
-		if s.staleSince.Load() == 0 {
+		err := s.Ready()
+		if err == nil {
 			return nil
 		}
+		// Fail-closed refusals end with time, not with an event.
+		t := time.NewTimer(s.pingInterval)
 		select {
 		case <-ch:
+		case <-t.C:
 		case <-s.done:
+			t.Stop()
 			return s.Ready()
 		case <-ctx.Done():
+			t.Stop()
 			if err := s.Ready(); err != nil {
 				return fmt.Errorf("%w (waited until: %w)", err, ctx.Err())
 			}
 			return nil
 		}
+		t.Stop()
 	}
 }
 
-// Len returns the number of entries the replica holds, including expired
-// ones not yet swept: a figure for metrics.
+// Len returns the number of entries the replica holds (a generation or a
+// session id each), including expired ones not yet swept: a figure for
+// metrics.
 func (s *Store) Len() int { return s.replica.Len() }
 
-// Close stops keeping the replica in sync, and waits for the goroutine that
-// does it to end. Check keeps answering from the replica (which, with
+// Close stops keeping the replica in sync, and waits for the goroutines
+// that do it to end. Check keeps answering from the replica (which, with
 // FailClosedAfter, refuses sessions with a subject once the bound has
-// passed) and Revoke keeps writing to Redis, but Ready reports the store
-// closed. It does not close the client. It always returns nil.
+// passed) and Revoke keeps writing to Redis, but Health reports Down. It
+// does not close the client. It always returns nil.
 func (s *Store) Close() error {
 	s.stop()
 	<-s.done
 	return nil
 }
 
-// markStale records that the replica stopped being in sync, because of
-// err, and reports whether it was in sync until now.
-func (s *Store) markStale(err error) bool {
+// emit wakes WaitReady, and tells the test hook.
+func (s *Store) emit(event string) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reason = err
-	if s.staleSince.Load() != 0 {
-		return false
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+	if s.hook != nil {
+		s.hook(event)
 	}
-	s.staleSince.Store(nonZero(s.now().UnixNano()))
-	s.inSync = make(chan struct{})
-	return true
 }
 
-// markInSync records a completed resynchronisation, and returns how long
-// the replica was stale.
-func (s *Store) markInSync() time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	since := s.staleSince.Load()
-	s.loaded = true
-	s.reason = nil
-	if since == 0 {
-		return 0
-	}
-	s.staleSince.Store(0)
-	close(s.inSync)
-	return s.now().Sub(time.Unix(0, since))
+// newEpoch returns 128 random bits in hex, marking one life of the hash.
+func newEpoch() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails
+	return hex.EncodeToString(b[:])
 }
-
-// inSyncNow reports whether the replica is in sync.
-func (s *Store) inSyncNow() bool { return s.staleSince.Load() == 0 }

@@ -3,8 +3,12 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,163 +16,335 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-var errRevoked = cookiesession.ErrRevoked
+const hashKey = DefaultPrefix + ":revocations"
 
-// sessionRevocation revokes a new session id from now for an hour.
-func (e *env) sessionRevocation() cookiesession.Revocation {
-	now := e.clock.now()
-	return cookiesession.Revocation{ID: newID(), At: now, Until: now.Add(time.Hour)}
+// destroyed revokes one new session id of a signed-in user for an hour,
+// as the Manager's Destroy does; it returns the id.
+func (e *env) destroyed() (cookiesession.Revoked, cookiesession.SessionID) {
+	id := newID()
+	return cookiesession.Revoked{Sessions: []cookiesession.RevokedSession{{ID: id, Until: e.clock.now().Add(time.Hour)}}}, id
 }
 
-// refuses reports whether s refuses the session r revokes, as of now.
-func (e *env) refuses(s *Store, r cookiesession.Revocation) bool {
+// refuses reports whether s refuses subject's session id, signed in under
+// generation 0, as of now; any error other than ErrRevoked fails the test.
+func (e *env) refuses(s *Store, subject string, id cookiesession.SessionID) bool {
 	e.t.Helper()
-	now := e.clock.now()
-	return isRevoked(e.t, s.Check(r.ID, r.Subject, now.Add(-time.Minute), now))
+	return isRevoked(e.t, s.Check(subject, id, 0, e.clock.now()))
 }
 
-// inRedis reports whether Redis holds r's member, with its Until.
-func (e *env) inRedis(c *redis.Client, r cookiesession.Revocation) bool {
+// inRedis returns what the hash holds of subject.
+func (e *env) inRedis(c *redis.Client, subject string) cookiesession.Revoked {
 	e.t.Helper()
-	score, err := c.ZScore(context.Background(), DefaultPrefix+":entries", encodeMember(r)).Result()
+	v, err := c.HGet(context.Background(), hashKey, subjectField(subject)).Result()
 	if errors.Is(err, redis.Nil) {
-		return false
+		return cookiesession.Revoked{}
 	}
 	if err != nil {
-		e.t.Fatalf("ZSCORE: %v", err)
+		e.t.Fatalf("HGET: %v", err)
 	}
-	return int64(score) == unix(r.Until)
+	r, err := decodeRevoked(v)
+	if err != nil {
+		e.t.Fatalf("the field of %q is not a Revoked: %v", subject, err)
+	}
+	return r
 }
 
-// 1. A revocation on one instance is refused by another, which learns it
-// through Redis; the test measures how long that takes over loopback.
-func TestRevokeReachesOtherStore(t *testing.T) {
-	e := newEnv(t)
-	a, b := e.store(Options{}), e.store(Options{})
-	e.ready(a, b)
+// health returns s's health, failing the test if its error does not match
+// it (nil exactly when healthy).
+func health(t testing.TB, s *Store) cookiesession.Health {
+	t.Helper()
+	h, err := s.Health()
+	if (h == cookiesession.Healthy) != (err == nil) {
+		t.Fatalf("Health = %v, %v", h, err)
+	}
+	return h
+}
 
-	const n = 200
-	delays := make([]time.Duration, 0, n)
+// A revocation on one of three stores is refused by the others, which
+// learn it through Redis; Redis holds it in one field of one hash, which
+// expires with it.
+func TestRevokeReachesOtherStores(t *testing.T) {
+	e := newEnv(t)
+	stores := []*Store{e.store(Options{}), e.store(Options{}), e.store(Options{})}
+	e.ready(stores...)
 	ctx := context.Background()
-	for range n {
-		r := e.sessionRevocation()
-		if e.refuses(b, r) {
-			t.Fatal("B refuses a session before it was revoked")
-		}
+	const n = 100
+	delays := make([]time.Duration, 0, n)
+	for i := range n {
+		from := stores[i%3]
+		subject := "user-" + strconv.Itoa(i)
+		r, id := e.destroyed()
 		start := time.Now()
-		if err := a.Revoke(ctx, r); err != nil {
+		if err := from.Revoke(ctx, subject, r); err != nil {
 			t.Fatalf("Revoke: %v", err)
 		}
-		if !e.refuses(a, r) {
-			t.Fatal("A does not refuse the session it revoked, once Revoke returned")
+		if !e.refuses(from, subject, id) {
+			t.Fatal("the revoking store does not refuse the session once Revoke returned")
 		}
-		e.waitUntil(5*time.Second, "B refuses the session A revoked", func() bool { return e.refuses(b, r) })
+		e.waitUntil(5*time.Second, "every store refuses the revoked session", func() bool {
+			return e.refuses(stores[0], subject, id) && e.refuses(stores[1], subject, id) && e.refuses(stores[2], subject, id)
+		})
 		delays = append(delays, time.Since(start))
+		if e.refuses(stores[(i+1)%3], subject, newID()) {
+			t.Fatal("another session of the subject is refused")
+		}
 	}
 	slices.Sort(delays)
-	t.Logf("from A's Revoke to B's refusal, over %d revocations on loopback: p50 %s, p99 %s, max %s",
-		n, delays[n/2], delays[n*99/100-1], delays[n-1])
-	if a.Len() != n || b.Len() != n {
-		t.Errorf("replicas hold %d and %d entries, want %d", a.Len(), b.Len(), n)
+	t.Logf("Revoke to refusal on all of 3 stores, %d revocations: p50 %s, p99 %s", n, delays[n/2], delays[n*99/100-1])
+	checkLayout(t, e, stores[0], n)
+}
+
+// checkLayout checks that Redis holds one hash, of the epoch and n
+// subjects, that lives as long as its longest entry, about an hour, and
+// that a shorter entry does not shorten.
+func checkLayout(t *testing.T, e *env, s *Store, n int) {
+	t.Helper()
+	ctx := context.Background()
+	c := e.client()
+	fields, err := c.HKeys(ctx, hashKey).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fields) != n+1 || !slices.Contains(fields, epochField) {
+		t.Errorf("the hash has %d fields; want the epoch and %d subjects", len(fields), n)
+	}
+	keys, _ := c.Keys(ctx, "*").Result()
+	if !slices.Equal(keys, []string{hashKey}) {
+		t.Errorf("Redis holds keys %q; want only the hash", keys)
+	}
+	ttl, err := c.TTL(ctx, hashKey).Result()
+	if err != nil || ttl <= 59*time.Minute || ttl > time.Hour+time.Second {
+		t.Errorf("the hash expires in %s (%v); want with its last entry, in about an hour", ttl, err)
+	}
+	// A shorter entry does not shorten the hash's life.
+	short := cookiesession.Revoked{Sessions: []cookiesession.RevokedSession{{ID: newID(), Until: e.clock.now().Add(time.Minute)}}}
+	if err := s.Revoke(ctx, "brief", short); err != nil {
+		t.Fatal(err)
+	}
+	if ttl2, _ := c.TTL(ctx, hashKey).Result(); ttl2 < ttl-2*time.Second {
+		t.Errorf("a shorter entry cut the hash's life from %s to %s", ttl, ttl2)
 	}
 }
 
-// 5. A subject's sign-out everywhere reaches the other instances, and
-// refuses only the sessions created up to it.
-func TestSubjectRevocationPropagates(t *testing.T) {
+// Concurrent sign-outs of one user on different instances all land: each
+// write merges with what the other wrote.
+func TestConcurrentRevokesMerge(t *testing.T) {
 	e := newEnv(t)
 	a, b := e.store(Options{}), e.store(Options{})
 	e.ready(a, b)
-	now := e.clock.now()
-	// A subject may hold any character, the separator included.
-	for _, subject := range []string{"ada", "bob|admin", "ünïcode user@example.com"} {
-		r := cookiesession.Revocation{Subject: subject, At: now, Until: now.Add(time.Hour)}
-		if err := a.Revoke(context.Background(), r); err != nil {
-			t.Fatal(err)
+	const per = 10
+	var wg sync.WaitGroup
+	ids := make([]cookiesession.SessionID, 2*per)
+	for i := range ids {
+		s := a
+		if i%2 == 1 {
+			s = b
 		}
-		e.waitUntil(5*time.Second, "B refuses "+subject+"'s older session", func() bool {
-			return isRevoked(t, b.Check(newID(), subject, now.Add(-time.Minute), now.Add(time.Second)))
-		})
-		if isRevoked(t, b.Check(newID(), subject, now.Add(2*time.Second), now.Add(3*time.Second))) {
-			t.Errorf("B refuses a session of %q created after the sign-out", subject)
+		r, id := e.destroyed()
+		ids[i] = id
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Revoke(context.Background(), "ada", r); err != nil {
+				t.Errorf("Revoke: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	got := e.inRedis(e.client(), "ada")
+	if len(got.Sessions) != len(ids) {
+		t.Errorf("Redis holds %d of ada's %d revoked sessions", len(got.Sessions), len(ids))
+	}
+	e.waitUntil(5*time.Second, "both stores refuse every revoked session", func() bool {
+		for _, id := range ids {
+			if !e.refuses(a, "ada", id) || !e.refuses(b, "ada", id) {
+				return false
+			}
 		}
-	}
-	if isRevoked(t, b.Check(newID(), "carol", now.Add(-time.Minute), now)) {
-		t.Error("B refuses another subject's session")
-	}
-	if isRevoked(t, b.Check(newID(), "", now.Add(-time.Minute), now)) {
-		t.Error("B refuses a session without a subject")
-	}
-	// A store started now loads the same.
-	c := e.store(Options{})
-	e.ready(c)
-	if !isRevoked(t, c.Check(newID(), "bob|admin", now.Add(-time.Minute), now)) {
-		t.Error("a store started after the sign-out does not refuse the subject's session")
-	}
+		return true
+	})
 }
 
-// 2. Redis stops: Revoke reports the failure but the instance enforces the
-// revocation, and Ready says the replica is stale. Redis comes back empty:
-// the stores write back what they know, and a store started after the
-// restart refuses every session revoked before it.
-func TestRedisRestartLosesNothing(t *testing.T) {
+// Redis out of memory (noeviction): the Revoke fails loudly (an error, an
+// Error log that names the cause), the store reports Degraded rather than
+// Down, enforces the revocation on its own, and writes it back once
+// memory is freed.
+func TestRedisFullIsLoudAndWrittenBack(t *testing.T) {
 	e := newEnv(t)
 	a, b := e.store(Options{}), e.store(Options{})
 	e.ready(a, b)
 	ctx := context.Background()
-	before := e.sessionRevocation()
-	if err := a.Revoke(ctx, before); err != nil {
+	admin := e.client()
+	fillRedis(t, admin, "noeviction")
+
+	r, id := e.destroyed()
+	err := a.Revoke(ctx, "ada", r)
+	if err == nil {
+		t.Fatal("Revoke returned nil with Redis out of memory")
+	}
+	t.Logf("Revoke with Redis full: %v", err)
+	if line := e.logs.find(slog.LevelError, "out of memory", "maxmemory", "noeviction"); line == "" {
+		t.Error("no Error log names Redis's memory as the cause")
+	}
+	if !e.refuses(a, "ada", id) {
+		t.Error("the store does not enforce the revocation Redis refused")
+	}
+	e.waitUntil(2*time.Second, "Health reports Degraded", func() bool { return health(t, a) == cookiesession.Degraded })
+	if _, err := a.Health(); !strings.Contains(err.Error(), "out of memory") {
+		t.Errorf("Health's error does not say why: %v", err)
+	}
+	if err := a.Ready(); err != nil {
+		t.Errorf("Ready while Redis is full: %v; want nil, the store serves", err)
+	}
+
+	if err := admin.Del(ctx, fillerKeys(admin)...).Err(); err != nil {
 		t.Fatal(err)
 	}
-	e.waitUntil(5*time.Second, "B learns the first revocation", func() bool { return e.refuses(b, before) })
-
-	e.srv.stop()
-	e.waitUntil(5*time.Second, "both stores report the replica stale", func() bool {
-		return a.Ready() != nil && b.Ready() != nil
+	e.waitUntil(5*time.Second, "the revocation is written back and reaches the other store", func() bool {
+		return e.refuses(b, "ada", id) && len(e.inRedis(admin, "ada").Sessions) == 1
 	})
-	err := a.Ready()
-	if !errors.Is(err, ErrStale) || !strings.Contains(err.Error(), "stale since") {
-		t.Errorf("Ready = %v; want ErrStale, saying since when", err)
-	}
-	t.Logf("Ready while Redis is down: %v", err)
+	e.waitUntil(2*time.Second, "Health reports Healthy", func() bool { return health(t, a) == cookiesession.Healthy })
+}
 
-	during := e.sessionRevocation()
-	start := time.Now()
-	err = a.Revoke(ctx, during)
-	if err == nil {
-		t.Fatal("Revoke returned nil with Redis down")
+// fillRedis sets maxmemory just above what Redis uses, with policy, and
+// writes filler keys until Redis refuses one (noeviction) or until 10,000
+// (the eviction policies make room instead).
+func fillRedis(t testing.TB, c *redis.Client, policy string) {
+	t.Helper()
+	ctx := context.Background()
+	bytes := usedMemory(t, c)
+	if err := c.ConfigSet(ctx, "maxmemory-policy", policy).Err(); err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("Revoke with Redis down, after %s: %v", time.Since(start).Round(time.Millisecond), err)
-	if !e.refuses(a, during) {
-		t.Error("A does not enforce the revocation Redis did not get")
+	if err := c.ConfigSet(ctx, "maxmemory", strconv.FormatInt(bytes+256<<10, 10)).Err(); err != nil {
+		t.Fatal(err)
 	}
-	if e.refuses(b, during) {
-		t.Error("B refuses a session revoked while Redis was down: it cannot know")
-	}
-	if !e.refuses(a, before) || !e.refuses(b, before) {
-		t.Error("a revocation known before the outage is not enforced during it")
-	}
-
-	e.srv.start() // empty: its data is lost
-	e.ready(a, b)
-	e.waitUntil(5*time.Second, "B learns, from A's write-back, the revocation made while Redis was down", func() bool {
-		return e.refuses(b, during)
-	})
-	check := e.client()
-	for name, r := range map[string]cookiesession.Revocation{"before": before, "during": during} {
-		if !e.inRedis(check, r) {
-			t.Errorf("the revocation made %s the outage is not back in Redis", name)
+	filler := strings.Repeat("x", 1024)
+	for i := range 10_000 {
+		if err := c.Set(ctx, "filler:"+strconv.Itoa(i), filler, 0).Err(); err != nil {
+			if !strings.HasPrefix(err.Error(), "OOM") {
+				t.Fatal(err)
+			}
+			// Full, but a write smaller than the one refused may still
+			// fit, once the refused one's buffers are freed: set the
+			// limit below what is used, so that every write is refused.
+			if err := c.ConfigSet(ctx, "maxmemory", strconv.FormatInt(usedMemory(t, c)-32<<10, 10)).Err(); err != nil {
+				t.Fatal(err)
+			}
+			return
 		}
 	}
-	c := e.store(Options{})
-	e.ready(c)
-	if !e.refuses(c, before) || !e.refuses(c, during) {
-		t.Error("a store started after the restart accepts a session revoked before it, once ready")
+	if policy == "noeviction" {
+		t.Fatal("Redis took 10 MB of filler over a 256 kB margin")
 	}
 }
 
-// 3. A store started while Redis is down serves at once, fails open, is not
-// ready, and becomes ready once Redis starts, writing back what it was
+// usedMemory returns Redis's used_memory.
+func usedMemory(t testing.TB, c *redis.Client) int64 {
+	t.Helper()
+	info, err := c.Info(context.Background(), "memory").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	t.Fatal("INFO memory has no used_memory")
+	return 0
+}
+
+func fillerKeys(c *redis.Client) []string {
+	keys, _ := c.Keys(context.Background(), "filler:*").Result()
+	return append(keys, "filler:none")
+}
+
+// Every way Redis loses the hash is found by the epoch, and written back
+// within twice PingInterval; a store started right after the loss, before
+// the write-back, refuses the revoked session once WaitReady returns.
+func TestLossIsWrittenBack(t *testing.T) {
+	const pi = 200 * time.Millisecond
+	const bound = 2*pi + 250*time.Millisecond
+	for _, loss := range []string{"FLUSHALL", "DEL", "eviction", "restart"} {
+		t.Run(loss, func(t *testing.T) {
+			e := newEnv(t)
+			a := e.store(Options{PingInterval: pi})
+			e.ready(a)
+			ctx := context.Background()
+			r, id := e.destroyed()
+			if err := a.Revoke(ctx, "ada", r); err != nil {
+				t.Fatal(err)
+			}
+			everywhere := cookiesession.Revoked{Generation: 42, GenerationUntil: e.clock.now().Add(time.Hour)}
+			if err := a.Revoke(ctx, "bob", everywhere); err != nil {
+				t.Fatal(err)
+			}
+			admin := e.client()
+			start := lose(t, e, admin, loss)
+			fresh := e.store(Options{PingInterval: pi})
+
+			e.waitUntil(5*time.Second, "the lost revocations are back in Redis", func() bool {
+				return len(e.inRedis(admin, "ada").Sessions) == 1 && e.inRedis(admin, "bob").Generation == 42
+			})
+			took := time.Since(start)
+			t.Logf("%s: written back after %s (PingInterval %s)", loss, took.Round(time.Millisecond), pi)
+			if took > bound {
+				t.Errorf("written back after %s; want within %s", took, bound)
+			}
+			if e.logs.find(slog.LevelWarn, "revocations lost in Redis") == "" {
+				t.Error("the loss was not logged as a warning")
+			}
+			e.ready(fresh)
+			if !e.refuses(fresh, "ada", id) {
+				t.Error("a store started right after the loss accepts a destroyed session once ready")
+			}
+			if err := fresh.Check("bob", newID(), 41, e.clock.now()); !errors.Is(err, cookiesession.ErrRevoked) {
+				t.Errorf("a store started right after the loss, bob signed out everywhere: %v", err)
+			}
+		})
+	}
+}
+
+// lose makes Redis lose the hash the way named, and returns when it did.
+func lose(t *testing.T, e *env, admin *redis.Client, how string) time.Time {
+	t.Helper()
+	ctx := context.Background()
+	switch how {
+	case "FLUSHALL":
+		if err := admin.FlushAll(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+	case "DEL":
+		if err := admin.Del(ctx, hashKey).Err(); err != nil {
+			t.Fatal(err)
+		}
+	case "eviction":
+		// allkeys-random: the hash is read every PingInterval, which an
+		// LRU policy would count as use; any policy evicts it whole.
+		fillRedis(t, admin, "allkeys-random")
+		filler := strings.Repeat("x", 1024)
+		for i := 10_000; ; i++ {
+			if n, err := admin.Exists(ctx, hashKey).Result(); err == nil && n == 0 {
+				break
+			}
+			if i == 100_000 {
+				t.Fatal("the hash was not evicted after 90,000 filler keys")
+			}
+			if err := admin.Set(ctx, "filler:"+strconv.Itoa(i), filler, 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	case "restart":
+		e.srv.stop()
+		e.srv.start()
+	}
+	return time.Now()
+}
+
+// A store started with Redis down serves at once, reports Down (not
+// loaded), and becomes ready once Redis starts, writing back what it was
 // told meanwhile.
 func TestStartWhileRedisDown(t *testing.T) {
 	e := newEnvDown(t)
@@ -177,196 +353,233 @@ func TestStartWhileRedisDown(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("New took %s with Redis down; it should return at once", d)
 	}
-	other := e.sessionRevocation()
-	if e.refuses(s, other) {
-		t.Error("Check refuses a session that nobody revoked")
+	if h, err := s.Health(); h != cookiesession.Down || !errors.Is(err, ErrStale) || !strings.Contains(err.Error(), "not loaded") {
+		t.Errorf("Health before the first load = %v, %v; want Down, not loaded", h, err)
 	}
-	err := s.Ready()
-	if !errors.Is(err, ErrStale) || !strings.Contains(err.Error(), "not loaded") {
-		t.Errorf("Ready = %v; want ErrStale, saying not loaded", err)
+	if err := s.Ready(); err == nil {
+		t.Error("Ready before the first load = nil")
 	}
-	t.Logf("Ready before the first load: %v", err)
 	short, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	if err := s.WaitReady(short); !errors.Is(err, ErrStale) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("WaitReady with Redis down = %v; want ErrStale and the deadline", err)
 	}
-
-	r := e.sessionRevocation()
-	if err := s.Revoke(context.Background(), r); err == nil {
+	r, id := e.destroyed()
+	if err := s.Revoke(context.Background(), "ada", r); err == nil {
 		t.Error("Revoke returned nil with Redis down")
 	}
-	if !e.refuses(s, r) {
+	if !e.refuses(s, "ada", id) {
 		t.Error("the store does not enforce its own revocation")
 	}
 
 	e.srv.start()
 	e.ready(s)
-	if !e.refuses(s, r) || e.refuses(s, other) {
-		t.Error("after the first load, the store answers differently")
+	e.waitUntil(5*time.Second, "the revocation made before Redis started is written back", func() bool {
+		return len(e.inRedis(e.client(), "ada").Sessions) == 1
+	})
+	e.waitUntil(2*time.Second, "Health reports Healthy", func() bool { return health(t, s) == cookiesession.Healthy })
+}
+
+// Two deployments with the same prefix on databases 0 and 1 of one Redis
+// never see, nor write, each other's revocations: channels are server-wide.
+func TestDatabasesStayApart(t *testing.T) {
+	e := newEnv(t)
+	zero, one := e.clientDB(0), e.clientDB(1)
+	a0, b0 := e.storeOn(e.clientDB(0), Options{}), e.storeOn(e.clientDB(0), Options{})
+	a1 := e.storeOn(e.clientDB(1), Options{})
+	e.ready(a0, b0, a1)
+	if a0.channel == a1.channel {
+		t.Fatalf("both databases use channel %q", a0.channel)
 	}
-	if !e.inRedis(e.client(), r) {
-		t.Error("the revocation made before Redis started was not written back")
+	ctx := context.Background()
+	r, id := e.destroyed()
+	if err := a0.Revoke(ctx, "ada", r); err != nil {
+		t.Fatal(err)
+	}
+	e.waitUntil(5*time.Second, "database 0's other store refuses the session", func() bool { return e.refuses(b0, "ada", id) })
+	// Database 1 loses its hash, and reloads: it must not write database
+	// 0's revocation into its own.
+	if err := one.Del(ctx, hashKey).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r1, id1 := e.destroyed()
+	if err := a1.Revoke(ctx, "bob", r1); err != nil {
+		t.Fatal(err)
+	}
+	e.waitUntil(5*time.Second, "database 1 writes its epoch back", func() bool {
+		n, _ := one.HExists(ctx, hashKey, epochField).Result()
+		return n
+	})
+	e.waitUntil(5*time.Second, "database 0 learns nothing of database 1", func() bool { return !e.refuses(b0, "bob", id1) })
+	if e.refuses(a1, "ada", id) || a1.Len() != 1 {
+		t.Errorf("database 1's store holds %d entries, refusing database 0's session: %v", a1.Len(), e.refuses(a1, "ada", id))
+	}
+	if n, _ := one.HExists(ctx, hashKey, subjectField("ada")).Result(); n {
+		t.Error("database 0's revocation was written into database 1")
+	}
+	if n, _ := zero.HExists(ctx, hashKey, subjectField("bob")).Result(); n {
+		t.Error("database 1's revocation was written into database 0")
+	}
+	if b0.Len() != 1 {
+		t.Errorf("database 0's store holds %d entries; want 1", b0.Len())
 	}
 }
 
-// 4. FailClosedAfter: once the replica has been stale for longer than the
-// bound, sessions with a subject are refused and anonymous ones are not;
-// once it is in sync again, they are accepted again. The same holds for a
-// store that never loaded.
-func TestFailClosed(t *testing.T) {
-	const bound = time.Minute
+// A frozen Redis (SIGSTOP: connections open, no answers). Fail-closed:
+// Check refuses a signed-in session within FailClosedAfter + PingInterval
+// of the last good contact, and Health is Down. Fail-open: Health is
+// Degraded and Ready nil. Both recover when Redis does.
+func TestFrozenRedis(t *testing.T) {
+	const failClosedAfter = time.Second
+	const pi = 100 * time.Millisecond
 	e := newEnv(t)
-	s := e.store(Options{FailClosedAfter: bound})
-	e.ready(s)
-	checkSubject := func() error {
-		now := e.clock.now()
-		return s.Check(newID(), "ada", now.Add(-time.Minute), now)
-	}
-	checkAnonymous := func() error {
-		now := e.clock.now()
-		return s.Check(newID(), "", now.Add(-time.Minute), now)
-	}
-	if checkSubject() != nil {
-		t.Fatal("refused while in sync")
+	closed := e.store(Options{FailClosedAfter: failClosedAfter, PingInterval: pi})
+	open := e.store(Options{PingInterval: pi})
+	e.ready(closed, open)
+	check := func(s *Store) error { return s.Check("ada", newID(), 0, e.clock.now()) }
+	// A healthy store never nears the bound.
+	for range 5 {
+		if err := check(closed); err != nil || health(t, closed) != cookiesession.Healthy {
+			t.Fatalf("healthy store: Check %v, Health %v", err, health(t, closed))
+		}
+		time.Sleep(pi)
 	}
 
-	e.srv.stop()
-	e.waitUntil(5*time.Second, "the replica is stale", func() bool { return s.Ready() != nil })
-	if err := checkSubject(); err != nil {
-		t.Errorf("refused within the bound: %v", err)
+	e.srv.pause()
+	paused := e.clock.now()
+	var refused time.Time
+	e.waitUntil(failClosedAfter+2*time.Second, "the fail-closed store refuses", func() bool {
+		err := check(closed)
+		if err == nil {
+			return false
+		}
+		refused = e.clock.now()
+		if !errors.Is(err, cookiesession.ErrRevocationsUnavailable) || !errors.Is(err, ErrStale) || errors.Is(err, cookiesession.ErrRevoked) {
+			t.Fatalf("fail-closed Check: %v; want ErrRevocationsUnavailable and ErrStale", err)
+		}
+		return true
+	})
+	since := refused.Sub(time.Unix(0, closed.lastContact.Load()))
+	t.Logf("refused %s after the last good contact (FailClosedAfter %s, PingInterval %s): %v", since.Round(time.Millisecond), failClosedAfter, pi, check(closed))
+	// The polling adds up to 10ms, a loaded machine a little more.
+	if d := refused.Sub(paused); since < failClosedAfter || d > failClosedAfter+pi+50*time.Millisecond {
+		t.Errorf("refused %s after the last good contact, %s after Redis froze; want at least %s, and at most %s after",
+			since, d, failClosedAfter, failClosedAfter+pi)
 	}
-	e.clock.advance(bound + time.Second)
-	err := checkSubject()
-	if !errors.Is(err, cookiesession.ErrRevocationsUnavailable) || !errors.Is(err, ErrStale) || errors.Is(err, errRevoked) {
-		t.Errorf("past the bound, a session with a subject: %v; want ErrRevocationsUnavailable and ErrStale", err)
+	if h, err := closed.Health(); h != cookiesession.Down {
+		t.Errorf("fail-closed Health = %v, %v; want Down", h, err)
 	}
-	t.Logf("fail-closed Check: %v", err)
-	if err := checkAnonymous(); err != nil {
-		t.Errorf("past the bound, a session without a subject: %v", err)
-	}
+	checkFailOpen(t, e, open)
 
-	e.srv.start()
-	e.ready(s)
-	if err := checkSubject(); err != nil {
+	e.srv.resume()
+	e.waitUntil(5*time.Second, "both stores are healthy again", func() bool {
+		return health(t, closed) == cookiesession.Healthy && health(t, open) == cookiesession.Healthy
+	})
+	if err := check(closed); err != nil {
 		t.Errorf("refused after recovery: %v", err)
 	}
+}
 
-	// A store that never loaded fails closed too, once past the bound.
-	e.srv.stop()
-	fresh := e.store(Options{FailClosedAfter: bound})
-	if err := fresh.Check(newID(), "ada", e.clock.now(), e.clock.now()); err != nil {
-		t.Errorf("a new store refused within the bound: %v", err)
+// checkFailOpen checks a fail-open store while Redis is frozen: Degraded,
+// ready, accepting.
+func checkFailOpen(t *testing.T, e *env, open *Store) {
+	t.Helper()
+	if h, err := open.Health(); h != cookiesession.Degraded || !errors.Is(err, ErrStale) {
+		t.Errorf("fail-open Health = %v, %v; want Degraded", h, err)
 	}
-	e.clock.advance(bound + time.Second)
-	if err := fresh.Check(newID(), "ada", e.clock.now(), e.clock.now()); !errors.Is(err, cookiesession.ErrRevocationsUnavailable) {
-		t.Errorf("a store never loaded, past the bound: %v; want ErrRevocationsUnavailable", err)
+	if err := open.Ready(); err != nil {
+		t.Errorf("fail-open Ready = %v; want nil", err)
 	}
-	if err := fresh.Check(newID(), "", e.clock.now(), e.clock.now()); err != nil {
-		t.Errorf("a store never loaded, anonymous session: %v", err)
+	if err := open.Check("ada", newID(), 0, e.clock.now()); err != nil {
+		t.Errorf("fail-open Check: %v", err)
 	}
 }
 
-// 7. Expired members are neither loaded nor kept in Redis; members that are
-// not revocations are ignored.
-func TestExpiredEntriesAreDropped(t *testing.T) {
+// A fail-closed store refuses before its first load; once loaded it does
+// not.
+func TestFailClosedBeforeFirstLoad(t *testing.T) {
+	e := newEnvDown(t)
+	s := e.store(Options{FailClosedAfter: time.Minute})
+	if err := s.Check("ada", newID(), 0, e.clock.now()); !errors.Is(err, cookiesession.ErrRevocationsUnavailable) {
+		t.Errorf("before the first load: %v; want ErrRevocationsUnavailable", err)
+	}
+	e.srv.start()
+	e.ready(s)
+	if err := s.Check("ada", newID(), 0, e.clock.now()); err != nil {
+		t.Errorf("after the first load: %v", err)
+	}
+}
+
+// The sweep rewrites fields that hold expired entries, deletes those that
+// hold nothing else, and takes a lock so that one instance does it.
+func TestSweepForgetsExpiredEntries(t *testing.T) {
+	e := newEnv(t)
+	s := e.store(Options{})
+	e.ready(s)
+	ctx := context.Background()
+	now := e.clock.now()
+	live, liveID := e.destroyed()
+	gone := cookiesession.Revoked{Sessions: []cookiesession.RevokedSession{{ID: newID(), Until: now.Add(time.Minute)}}}
+	if err := s.Revoke(ctx, "ada", live); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Revoke(ctx, "ada", gone); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Revoke(ctx, "bob", gone); err != nil {
+		t.Fatal(err)
+	}
+	c := e.client()
+	// The clock moves, rather than the sweep being given a later time:
+	// the store's own messages may still be arriving.
+	e.clock.advance(2 * time.Minute)
+	later := e.clock.now()
+	if err := s.sweep(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.inRedis(c, "ada"); len(got.Sessions) != 1 || got.Sessions[0].ID != liveID {
+		t.Errorf("after the sweep, ada holds %+v; want the live entry only", got)
+	}
+	if n, _ := c.HExists(ctx, hashKey, subjectField("bob")).Result(); n {
+		t.Error("a field with nothing live was kept")
+	}
+	if s.Len() != 1 {
+		t.Errorf("the replica holds %d entries after the sweep; want 1", s.Len())
+	}
+	if err := c.HSet(ctx, hashKey, subjectField("carol"), encodeRevoked(gone)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.sweep(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := c.HExists(ctx, hashKey, subjectField("carol")).Result(); !n {
+		t.Error("a second sweep within the lock's life ran")
+	}
+}
+
+// Fields that are not revocations are ignored and reported; a Revoke over
+// one replaces it.
+func TestMalformedFieldsAreIgnored(t *testing.T) {
 	e := newEnv(t)
 	c := e.client()
 	ctx := context.Background()
-	now := e.clock.now()
-	expired := cookiesession.Revocation{ID: newID(), At: now.Add(-2 * time.Hour), Until: now.Add(-time.Hour)}
-	justExpired := cookiesession.Revocation{ID: newID(), At: now.Add(-time.Hour), Until: now.Add(-time.Second)}
-	live := e.sessionRevocation()
-	key := DefaultPrefix + ":entries"
-	for _, r := range []cookiesession.Revocation{expired, justExpired, live} {
-		if err := c.ZAdd(ctx, key, redis.Z{Score: float64(unix(r.Until)), Member: encodeMember(r)}).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := c.ZAdd(ctx, key, redis.Z{Score: float64(unix(live.Until)), Member: "not a revocation"}).Err(); err != nil {
+	if err := c.HSet(ctx, hashKey, subjectField("ada"), "garbage", "stray", "x").Err(); err != nil {
 		t.Fatal(err)
 	}
-
 	s := e.store(Options{})
 	e.ready(s)
-	if n := s.Len(); n != 1 {
-		t.Errorf("the replica holds %d entries; want 1, the live one", n)
+	if s.Len() != 0 {
+		t.Errorf("the replica holds %d entries", s.Len())
 	}
-	if !e.refuses(s, live) {
-		t.Error("the live entry is not enforced")
+	if e.logs.find(slog.LevelWarn, "not revocations", "count=2") == "" {
+		t.Error("the malformed fields were not reported")
 	}
-	members, err := c.ZRange(ctx, key, 0, -1).Result()
-	if err != nil {
+	r, _ := e.destroyed()
+	if err := s.Revoke(ctx, "ada", r); err != nil {
 		t.Fatal(err)
 	}
-	slices.Sort(members)
-	want := []string{encodeMember(live), "not a revocation"}
-	slices.Sort(want)
-	if !slices.Equal(members, want) {
-		t.Errorf("Redis holds %q after the load; want only the unexpired %q", members, want)
-	}
-
-	// An announcement of an expired entry is not added either.
-	msg := encodeMessage(encodeMember(expired), unix(expired.Until))
-	if err := c.Publish(ctx, DefaultPrefix+":events", msg).Err(); err != nil {
-		t.Fatal(err)
-	}
-	next := e.sessionRevocation()
-	if err := e.store(Options{}).Revoke(ctx, next); err != nil {
-		t.Fatal(err)
-	}
-	// Messages arrive in order: once the later one is in, the expired one
-	// was seen.
-	e.waitUntil(5*time.Second, "the store learns the next revocation", func() bool { return e.refuses(s, next) })
-	if n := s.Len(); n != 2 {
-		t.Errorf("the replica holds %d entries; want 2", n)
-	}
-}
-
-// A server that stops answering without closing its connections is found
-// by the ping, within a bound; Revoke gives up after RevokeTimeout.
-func TestHungRedisIsDetected(t *testing.T) {
-	e := newEnv(t)
-	s := e.store(Options{RevokeTimeout: 300 * time.Millisecond})
-	e.ready(s)
-	e.srv.pause()
-	paused := time.Now()
-	e.waitUntil(5*time.Second, "the replica is stale", func() bool { return s.Ready() != nil })
-	t.Logf("a hung server was found after %s (PingInterval 100ms): %v", time.Since(paused).Round(time.Millisecond), s.Ready())
-
-	r := e.sessionRevocation()
-	start := time.Now()
-	err := s.Revoke(context.Background(), r)
-	took := time.Since(start)
-	if err == nil {
-		t.Error("Revoke returned nil with Redis hung")
-	}
-	if took > 2*time.Second {
-		t.Errorf("Revoke took %s with RevokeTimeout 300ms", took)
-	}
-	if !e.refuses(s, r) {
-		t.Error("the store does not enforce its own revocation")
-	}
-	e.srv.resume()
-	e.ready(s)
-	e.waitUntil(5*time.Second, "the revocation is written back", func() bool { return e.inRedis(e.client(), r) })
-}
-
-// A Revoke whose Redis call fails while the subscription holds is written
-// back without waiting for a reconnection.
-func TestFailedRevokeIsWrittenBack(t *testing.T) {
-	e := newEnv(t)
-	a, b := e.store(Options{}), e.store(Options{})
-	e.ready(a, b)
-	r := e.sessionRevocation()
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := a.Revoke(ctx, r); err == nil {
-		t.Fatal("Revoke with a cancelled context returned nil")
-	}
-	e.waitUntil(5*time.Second, "B learns the revocation from the write-back", func() bool { return e.refuses(b, r) })
-	if !e.inRedis(e.client(), r) {
-		t.Error("the revocation is not in Redis")
+	if got := e.inRedis(c, "ada"); len(got.Sessions) != 1 {
+		t.Errorf("Redis holds %+v for ada", got)
 	}
 }
 
@@ -377,8 +590,8 @@ func TestCloseStopsTheStore(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Ready(); !errors.Is(err, ErrStale) || !strings.Contains(err.Error(), "closed") {
-		t.Errorf("Ready after Close = %v", err)
+	if h, err := s.Health(); h != cookiesession.Down || !strings.Contains(fmt.Sprint(err), "closed") {
+		t.Errorf("Health after Close = %v, %v", h, err)
 	}
 	if err := s.WaitReady(context.Background()); err == nil {
 		t.Error("WaitReady after Close returned nil")
@@ -402,5 +615,16 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	}
 	if _, err := New(context.Background(), nil, Options{}); err == nil {
 		t.Error("a nil client: err = nil")
+	}
+	s, err := New(context.Background(), client, Options{FailClosedAfter: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.pingInterval != time.Second {
+		t.Errorf("PingInterval with FailClosedAfter 3s is %s; want 1s", s.pingInterval)
+	}
+	if err := s.Revoke(context.Background(), "", cookiesession.Revoked{Generation: 1}); err == nil {
+		t.Error("Revoke without a subject returned nil")
 	}
 }

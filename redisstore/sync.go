@@ -4,341 +4,433 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
+	"sync"
 	"time"
 
-	"github.com/ce967478/cookiesession"
 	"github.com/redis/go-redis/v9"
 )
 
-// Keeping the replica in sync: one goroutine per Store subscribes to the
-// events channel, applies what it receives, and resynchronises on every
-// confirmed subscription.
+// Keeping the replica in sync: one goroutine per Store (run) owns the
+// subscription and the checks; one more per subscription receives from
+// it, so that the checks keep their rhythm whatever the traffic.
 
 const (
-	// sweepInterval is how often an instance in sync removes the expired
-	// members of the sorted set, besides on every resynchronisation. Any
-	// instance may; each removal is one ZREMRANGEBYSCORE.
+	// sweepInterval is how often an instance forgets expired entries of
+	// its replica, and (one instance at a time, under a lock) rewrites
+	// the fields of Redis that hold expired entries.
 	sweepInterval = 5 * time.Minute
-	// loadBatch is how many members one ZRANGE of a load reads.
-	loadBatch = 10_000
-	// writeBatch is how many entries one pipeline of a write-back sends.
-	writeBatch = 1_000
-	// The wait before trying Redis again after a failure doubles from
-	// minBackoff to maxBackoff, and starts again once in sync.
+	// scanCount is the COUNT of one HSCAN of a load or a sweep.
+	scanCount = 1000
+	// writeBatch is how many subjects one pipeline of a write-back
+	// carries, announced in one message.
+	writeBatch = 1000
+	// The wait before receiving again after a failure doubles from
+	// minBackoff to maxBackoff.
 	minBackoff = 50 * time.Millisecond
 	maxBackoff = 2 * time.Second
 )
 
 // Events passed to the test hook.
 const (
-	eventMessage = "message" // a revocation received was added
-	eventInSync  = "in sync" // a resynchronisation completed
-	eventStale   = "stale"   // the subscription failed
+	eventChange  = "change"  // the replica or the health changed
+	eventMessage = "message" // a message was applied
 )
+
+// subscription is one PubSub and the goroutine that receives from it.
+type subscription struct {
+	ps   *redis.PubSub
+	stop chan struct{}
+}
+
+// received is what a subscription's receiver got.
+type received struct {
+	sub *subscription
+	msg any
+	err error
+}
+
+// epochRead is the answer to a check's read of the epoch.
+type epochRead struct {
+	token string
+	epoch string
+	err   error
+}
+
+// check is one round of the PingInterval check: a PING on the
+// subscription and a read of the epoch, sent at sent.
+type check struct {
+	pending bool
+	token   string
+	sent    time.Time
+	pong    bool
+	read    bool
+	epoch   string // "" if the hash has none
+}
+
+// syncer is the state of run, owned by its goroutine.
+type syncer struct {
+	s        *Store
+	ctx      context.Context
+	sub      *subscription
+	received chan received
+	epochs   chan epochRead
+	reading  bool // an epoch read is in flight
+	check    check
+	seq      uint64
+	loadAt   time.Time // a first load waits for a young epoch until then
+	down     bool      // a loss was logged and no recovery since
+	swept    time.Time
+	wg       sync.WaitGroup
+}
 
 // run keeps the replica in sync until ctx is cancelled.
 func (s *Store) run(ctx context.Context) {
-	defer close(s.done)
-	var ps *redis.PubSub
+	y := &syncer{s: s, ctx: ctx, received: make(chan received), epochs: make(chan epochRead, 1), swept: s.now()}
 	defer func() {
-		if ps != nil {
-			_ = ps.Close()
-		}
-		s.markStale(errors.New("the store was closed"))
+		y.disconnect()
+		y.wg.Wait()
+		s.mu.Lock()
+		s.closed, s.subscribed = true, false
+		s.mu.Unlock()
+		s.emit(eventChange)
+		close(s.done)
 	}()
-	var (
-		pinged    bool // a PING is unanswered
-		down      bool // a failure was logged, and no recovery since
-		backoff   = minBackoff
-		lastSweep time.Time
-	)
-	// lost handles a failure of the subscription or of a resync: the
-	// replica is stale until the next resync. go-redis reconnects a
-	// subscription whose connection failed; reconnect closes it instead,
-	// for the cases it would not see as failed.
-	lost := func(err error, reconnect bool) {
-		s.markStale(err)
-		if !down {
-			s.log.Warn("redisstore: lost Redis; the revocations replica is stale and serves what it knows", "err", err)
-			down = true
-		}
-		s.notify(eventStale)
-		if reconnect {
-			_ = ps.Close()
-			ps = nil
-		}
-		pinged = false
-		sleep(ctx, backoff)
-		backoff = min(2*backoff, maxBackoff)
-	}
-	for ctx.Err() == nil {
-		if ps == nil {
-			// Subscribes at once if it can; if not, ReceiveTimeout
-			// below tries again and reports why it cannot.
-			ps = s.client.Subscribe(ctx, s.channel)
-		}
-		if s.inSyncNow() && s.writeBack.Swap(false) {
-			// A Revoke failed while the subscription held: write back.
-			st, err := s.resync(ctx)
-			if err != nil {
-				s.writeBack.Store(true)
-				lost(fmt.Errorf("writing back revocations: %w", err), true)
-				continue
-			}
-			s.log.Info("redisstore: revocations written back to Redis", "written", st.written)
-		}
-		if s.inSyncNow() && s.now().Sub(lastSweep) >= sweepInterval {
-			lastSweep = s.now()
-			if err := s.sweep(ctx); err != nil && ctx.Err() == nil {
-				lost(fmt.Errorf("removing expired revocations: %w", err), true)
-				continue
-			}
-		}
-		msg, err := ps.ReceiveTimeout(ctx, s.pingInterval)
-		if err != nil {
-			switch {
-			case ctx.Err() != nil:
-				return
-			case isTimeout(err) && pinged:
-				lost(fmt.Errorf("no answer from Redis within %s", 2*s.pingInterval), true)
-			case isTimeout(err):
-				if err := ps.Ping(ctx); err != nil {
-					lost(fmt.Errorf("pinging Redis: %w", err), false)
-				} else {
-					pinged = true
-				}
-			default:
-				lost(fmt.Errorf("subscription to %s: %w", s.channel, err), false)
-			}
-			continue
-		}
-		pinged = false
-		switch m := msg.(type) {
-		case *redis.Subscription:
-			if m.Kind != "subscribe" || m.Channel != s.channel {
-				continue
-			}
-			// Subscribed, on a first or a new connection: what was
-			// published before is in the sorted set, what is published
-			// from now on arrives here.
-			start := s.now()
-			st, err := s.resync(ctx)
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				lost(fmt.Errorf("loading revocations: %w", err), true)
-				continue
-			}
-			lastSweep = start
-			backoff = minBackoff
-			stale := s.markInSync()
-			down = false
-			s.log.Info("redisstore: revocations replica in sync with Redis",
-				"loaded", st.loaded, "written_back", st.written, "expired_removed", st.swept,
-				"took", s.now().Sub(start).Round(time.Millisecond), "stale_for", stale.Round(time.Millisecond))
-			s.notify(eventInSync)
-		case *redis.Message:
-			s.apply(m.Payload)
-		}
-	}
-}
-
-// apply adds the revocations a message announces to the replica: one, or a
-// batch that a write-back published.
-func (s *Store) apply(payload string) {
-	msgs, ok := decodeBatch(payload)
-	if !ok {
-		msgs = []string{payload}
-	}
-	for _, msg := range msgs {
-		r, ok := decodeMessage(msg)
-		if !ok {
-			s.log.Warn("redisstore: ignored a message that is not a revocation", "channel", s.channel, "bytes", len(msg))
-			continue
-		}
-		if unix(r.Until) > s.now().Unix() {
-			s.replica.Add(r)
-		}
-	}
-	s.notify(eventMessage)
-}
-
-// notify calls the test hook, if any.
-func (s *Store) notify(event string) {
-	if s.hook != nil {
-		s.hook(event)
-	}
-}
-
-// resyncStats counts what one resync did.
-type resyncStats struct {
-	loaded    int // members read into the replica
-	written   int // entries of the replica written back
-	swept     int // expired members removed
-	malformed int // members ignored
-}
-
-// resync removes the expired members of the sorted set, loads the others
-// into the replica, then writes back (and announces) the entries of the
-// replica that Redis lacks: revocations that failed to reach it, and those
-// it lost if it restarted without its data.
-func (s *Store) resync(ctx context.Context) (resyncStats, error) {
-	var st resyncStats
-	// A Revoke that fails from here on sets it again, after its entry is
-	// in the replica: the Range below, or the next resync, writes it.
-	s.writeBack.Store(false)
-	now := s.now().Unix()
-	swept, err := s.client.ZRemRangeByScore(ctx, s.key, "-inf", strconv.FormatInt(now, 10)).Result()
-	if err != nil {
-		return st, err
-	}
-	st.swept = int(swept)
-
-	// Load page by page, by score: from the last score read, skipping the
-	// members of that score already read. Pages by offset alone would
-	// cost more each than the one before.
-	// A replica empty before the load has nothing Redis could lack: a
-	// Revoke made meanwhile reached Redis, or will have the next resync
-	// write it back. Start-up skips the comparison, and its memory.
-	var inRedis *coverage
-	if s.replica.Len() > 0 {
-		inRedis = newCoverage()
-	}
-	start, skip := "("+strconv.FormatInt(now, 10), int64(0)
+	y.connect()
+	tick := time.NewTicker(s.pingInterval)
+	defer tick.Stop()
 	for {
-		zs, err := s.client.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{
-			Key: s.key, Start: start, Stop: "+inf", ByScore: true, Offset: skip, Count: loadBatch,
-		}).Result()
-		if err != nil {
-			return st, err
-		}
-		for _, z := range zs {
-			member, _ := z.Member.(string)
-			r, ok := decodeMember(member, int64(z.Score))
-			if !ok {
-				st.malformed++
-				continue
-			}
-			s.replica.Add(r)
-			if inRedis != nil {
-				inRedis.add(r)
-			}
-			st.loaded++
-		}
-		if len(zs) < loadBatch {
-			break
-		}
-		lastScore := zs[len(zs)-1].Score
-		n := int64(0)
-		for i := len(zs) - 1; i >= 0 && zs[i].Score == lastScore; i-- {
-			n++
-		}
-		if last := strconv.FormatFloat(lastScore, 'f', -1, 64); last == start {
-			skip += n
-		} else {
-			start, skip = last, n
+		select {
+		case <-ctx.Done():
+			return
+		case r := <-y.received:
+			y.handle(r)
+		case r := <-y.epochs:
+			y.epochAnswered(r)
+		case <-tick.C:
+			y.tick()
 		}
 	}
-	if st.malformed > 0 {
-		s.log.Warn("redisstore: ignored members of the sorted set that are not revocations", "key", s.key, "count", st.malformed)
-	}
-
-	if inRedis == nil {
-		return st, nil
-	}
-	var missing []cookiesession.Revocation
-	s.replica.Range(time.Unix(now, 0), func(r cookiesession.Revocation) bool {
-		if !inRedis.covers(r) {
-			missing = append(missing, r)
-		}
-		return true
-	})
-	for len(missing) > 0 {
-		batch := missing[:min(writeBatch, len(missing))]
-		missing = missing[len(batch):]
-		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			zs := make([]redis.Z, len(batch))
-			msgs := make([]string, len(batch))
-			for i, r := range batch {
-				member, until := encodeMember(r), unix(r.Until)
-				zs[i] = redis.Z{Score: float64(until), Member: member}
-				msgs[i] = encodeMessage(member, until)
-			}
-			p.ZAddGT(ctx, s.key, zs...)
-			// One message for the batch: every instance writes back what
-			// Redis lost after a restart, and every instance hears each
-			// message, so one message an entry would be N² times M.
-			p.Publish(ctx, s.channel, encodeBatch(msgs))
-			return nil
-		})
-		if err != nil {
-			return st, err
-		}
-		st.written += len(batch)
-	}
-	return st, nil
 }
 
-// sweep removes the expired members of the sorted set.
-func (s *Store) sweep(ctx context.Context) error {
-	return s.client.ZRemRangeByScore(ctx, s.key, "-inf", strconv.FormatInt(s.now().Unix(), 10)).Err()
+// connect subscribes on a new connection; its confirmation starts a load.
+func (y *syncer) connect() {
+	sub := &subscription{ps: y.s.client.Subscribe(y.ctx, y.s.channel), stop: make(chan struct{})}
+	y.sub = sub
+	y.wg.Add(1)
+	go y.receive(sub)
 }
 
-// coverage is what a load read from Redis, merged per session and per
-// subject as the replica merges entries, to tell which entries of the
-// replica Redis lacks.
-type coverage struct {
-	ids      map[cookiesession.SessionID]span
-	subjects map[string]span
-}
-
-type span struct{ at, until int64 }
-
-func newCoverage() *coverage {
-	return &coverage{ids: map[cookiesession.SessionID]span{}, subjects: map[string]span{}}
-}
-
-func (c *coverage) add(r cookiesession.Revocation) {
-	s := span{unix(r.At), unix(r.Until)}
-	if r.Subject != "" {
-		if old, ok := c.subjects[r.Subject]; ok {
-			s = span{max(old.at, s.at), max(old.until, s.until)}
-		}
-		c.subjects[r.Subject] = s
+// disconnect closes the subscription, if any, for a new one.
+func (y *syncer) disconnect() {
+	if y.sub == nil {
 		return
 	}
-	if old, ok := c.ids[r.ID]; ok {
-		s = span{min(old.at, s.at), max(old.until, s.until)}
-	}
-	c.ids[r.ID] = s
+	close(y.sub.stop)
+	_ = y.sub.ps.Close()
+	y.sub = nil
 }
 
-// covers reports whether what Redis holds revokes at least what r does.
-func (c *coverage) covers(r cookiesession.Revocation) bool {
-	at, until := unix(r.At), unix(r.Until)
-	if r.Subject != "" {
-		s, ok := c.subjects[r.Subject]
-		return ok && s.at >= at && s.until >= until
+// receive passes what sub receives to run, until sub is stopped. go-redis
+// connects again (and subscribes again) after a failed receive.
+func (y *syncer) receive(sub *subscription) {
+	defer y.wg.Done()
+	backoff := minBackoff
+	for {
+		msg, err := sub.ps.Receive(y.ctx)
+		select {
+		case y.received <- received{sub, msg, err}:
+		case <-sub.stop:
+			return
+		case <-y.ctx.Done():
+			return
+		}
+		if err == nil {
+			backoff = minBackoff
+			continue
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-sub.stop:
+			t.Stop()
+			return
+		case <-y.ctx.Done():
+			t.Stop()
+			return
+		}
+		// Capped below PingInterval: a check may have reconnected the
+		// subscription meanwhile, and its confirmation waits for this.
+		backoff = min(2*backoff, maxBackoff, max(y.s.pingInterval/2, minBackoff))
 	}
-	s, ok := c.ids[r.ID]
-	return ok && s.at <= at && s.until >= until
 }
 
-// isTimeout reports whether err is a read that timed out.
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+// handle acts on what the current subscription received.
+func (y *syncer) handle(r received) {
+	if r.sub != y.sub {
+		return // from a subscription closed since
+	}
+	if r.err != nil {
+		if y.ctx.Err() == nil {
+			y.lost(fmt.Errorf("subscription to %s: %w", y.s.channel, r.err), false)
+		}
+		return
+	}
+	switch m := r.msg.(type) {
+	case *redis.Subscription:
+		if m.Kind == "subscribe" && m.Channel == y.s.channel {
+			// Subscribed, on a first or a new connection: what was
+			// written before is in the hash, what is written from now
+			// on arrives here.
+			y.resync("subscribed")
+		}
+	case *redis.Message:
+		y.s.apply(m.Payload)
+	case *redis.Pong:
+		if y.check.pending && m.Payload == y.check.token {
+			y.check.pong = true
+			y.checked()
+		}
+	}
 }
 
-// sleep waits for d, or until ctx is cancelled.
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
+// tick runs every PingInterval: the check, the first load's wait, the
+// write-back of failed writes, and the sweep.
+func (y *syncer) tick() {
+	if y.check.pending {
+		y.lost(fmt.Errorf("no answer from Redis within %s", y.s.pingInterval), true)
 	}
+	if y.sub == nil {
+		y.connect()
+	}
+	y.startCheck()
+	now := y.s.now()
+	y.s.mu.Lock()
+	loaded, subscribed := y.s.loaded, y.s.subscribed
+	y.s.mu.Unlock()
+	switch {
+	case !y.loadAt.IsZero() && !now.Before(y.loadAt):
+		y.resync("waited for write-backs")
+	case loaded && subscribed && y.s.writeBack.Load():
+		y.retryWriteBack()
+	case loaded && subscribed && now.Sub(y.swept) >= sweepInterval:
+		y.swept = now
+		if err := y.s.sweep(y.ctx, now); err != nil && y.ctx.Err() == nil {
+			y.s.log.Warn("redisstore: sweeping expired revocations failed; trying again later", "err", err)
+		}
+	}
+}
+
+// startCheck sends a check: a PING on the subscription, and a read of the
+// epoch on a pooled connection, which sees a flushed or lost hash.
+func (y *syncer) startCheck() {
+	y.seq++
+	y.check = check{pending: true, token: strconv.FormatUint(y.seq, 10), sent: y.s.now()}
+	if err := y.sub.ps.Ping(y.ctx, y.check.token); err != nil {
+		y.s.setReason(fmt.Errorf("pinging Redis: %w", err))
+	}
+	if y.reading {
+		return // the last read still hangs: this check will not complete
+	}
+	y.reading = true
+	token := y.check.token
+	// Not waited for by Close: it ends with the client's timeouts, and
+	// sends into a buffer that always has room.
+	go func() {
+		ctx, cancel := context.WithTimeout(y.ctx, y.s.pingInterval)
+		defer cancel()
+		v, err := y.s.client.HGet(ctx, y.s.key, epochField).Result()
+		if errors.Is(err, redis.Nil) {
+			v, err = "", nil
+		}
+		y.epochs <- epochRead{token, v, err}
+	}()
+}
+
+// epochAnswered takes the epoch a check read.
+func (y *syncer) epochAnswered(r epochRead) {
+	y.reading = false
+	if r.err != nil {
+		y.s.setReason(fmt.Errorf("reading the epoch: %w", r.err))
+		return
+	}
+	if y.check.pending && r.token == y.check.token {
+		y.check.read, y.check.epoch = true, r.epoch
+		y.checked()
+	}
+}
+
+// checked completes a check once both answers are in.
+func (y *syncer) checked() {
+	c := y.check
+	if !c.pong || !c.read {
+		return
+	}
+	y.check.pending = false
+	s := y.s
+	s.mu.Lock()
+	loaded, epoch := s.loaded, s.epoch
+	s.mu.Unlock()
+	if !loaded {
+		return // contact counts once the set is trusted
+	}
+	if c.epoch != epoch {
+		y.resync("epoch changed")
+		return
+	}
+	s.lastContact.Store(c.sent.UnixNano())
+	s.mu.Lock()
+	s.reason = nil
+	s.mu.Unlock()
+	s.emit(eventChange)
+}
+
+// lost handles a failure of the subscription or of the contact: the
+// replica serves what it holds, and a new subscription loads again.
+func (y *syncer) lost(err error, reconnect bool) {
+	s := y.s
+	s.mu.Lock()
+	s.subscribed, s.reason = false, err
+	s.mu.Unlock()
+	if !y.down {
+		s.log.Warn("redisstore: lost Redis; the revocations replica serves what it holds", "err", err)
+		y.down = true
+	}
+	y.check = check{}
+	if reconnect {
+		y.disconnect()
+	}
+	s.emit(eventChange)
+}
+
+// resync loads the hash, and writes back what it lacks of the replica.
+func (y *syncer) resync(why string) {
+	s := y.s
+	start := s.now()
+	// A Revoke that fails from here on sets it again, after its entry is
+	// in the replica, so the next write-back has it.
+	wb := s.writeBack.Swap(false)
+	// A replica empty before the load holds nothing Redis could lack.
+	had := s.replica.Subjects() > 0
+	st, err := s.load(y.ctx, start)
+	if err != nil {
+		if wb {
+			s.writeBack.Store(true)
+		}
+		if y.ctx.Err() == nil {
+			y.lost(fmt.Errorf("loading revocations (%s): %w", why, err), true)
+		}
+		return
+	}
+	y.loadAt = time.Time{}
+	if st.wait > 0 {
+		// The set was just lost, or never held anything, and this store
+		// never loaded: wait for the instances that hold entries to
+		// write them back before trusting it. What they write arrives
+		// meanwhile, and the load after the wait reads it all.
+		y.loadAt = start.Add(st.wait)
+		if wb {
+			s.writeBack.Store(true)
+		}
+		s.log.Info("redisstore: the revocations hash in Redis is new; waiting for other instances to write back before trusting it",
+			"key", s.key, "wait", st.wait.Round(time.Millisecond))
+		return
+	}
+	s.mu.Lock()
+	loaded, old := s.loaded, s.epoch
+	s.mu.Unlock()
+	if loaded && st.epoch != old {
+		// The set this replica was in sync with is gone: flushed,
+		// evicted, expired or restarted without its data.
+		if s.replica.Len() > 0 {
+			s.log.Warn("redisstore: revocations lost in Redis: flushed, evicted or restarted empty; writing back",
+				"key", s.key, "held_here", s.replica.Len())
+		} else {
+			s.log.Info("redisstore: the revocations hash in Redis is new (it expired, or was lost holding nothing live)", "key", s.key)
+		}
+	}
+	written, werr := 0, error(nil)
+	if had || wb {
+		written, werr = s.writeBackAll(y.ctx, start)
+	}
+	if werr != nil {
+		s.failedWrite(werr)
+	}
+	y.check = check{}
+	s.trust(st.epoch, start, werr == nil)
+	if y.down {
+		s.log.Info("redisstore: Redis regained", "why", why)
+		y.down = false
+	}
+	s.log.Info("redisstore: revocations replica in sync with Redis", "why", why,
+		"loaded", st.loaded, "malformed", st.malformed, "written_back", written,
+		"took", s.now().Sub(start).Round(time.Millisecond))
+}
+
+// retryWriteBack writes back what failed to reach Redis.
+func (y *syncer) retryWriteBack() {
+	s := y.s
+	start := s.now()
+	s.writeBack.Store(false)
+	written, err := s.writeBackAll(y.ctx, start)
+	if err != nil {
+		if y.ctx.Err() == nil {
+			s.failedWriteAgain(err)
+		}
+		return
+	}
+	s.mu.Lock()
+	if !s.writeBack.Load() {
+		s.writeErr = nil
+	}
+	s.mu.Unlock()
+	s.emit(eventChange)
+	s.log.Info("redisstore: revocations written back to Redis", "written", written)
+}
+
+// failedWriteAgain keeps a write-back pending, logging only a change of
+// reason: it is retried every PingInterval.
+func (s *Store) failedWriteAgain(err error) {
+	s.writeBack.Store(true)
+	s.mu.Lock()
+	same := s.writeErr != nil && s.writeErr.Error() == err.Error()
+	s.writeErr = err
+	s.mu.Unlock()
+	if !same {
+		s.failedWrite(err)
+	}
+}
+
+// setReason records why contact failed, for Health.
+func (s *Store) setReason(err error) {
+	s.mu.Lock()
+	s.reason = err
+	s.mu.Unlock()
+}
+
+// trust records a completed load of the set with this epoch, begun at
+// start: the replica holds all it held then.
+func (s *Store) trust(epoch string, start time.Time, written bool) {
+	s.mu.Lock()
+	s.loaded, s.subscribed, s.epoch, s.reason = true, true, epoch, nil
+	if written && !s.writeBack.Load() {
+		s.writeErr = nil
+	}
+	s.mu.Unlock()
+	s.lastContact.Store(start.UnixNano())
+	s.emit(eventChange)
+}
+
+// apply merges what a message announces into the replica.
+func (s *Store) apply(payload string) {
+	entries, err := decodeMessage(payload)
+	if err != nil {
+		s.log.Warn("redisstore: ignored a message that is not revocations", "channel", s.channel, "bytes", len(payload), "err", err)
+		return
+	}
+	now := s.now()
+	for _, e := range entries {
+		s.replica.Add(e.subject, e.revoked, now)
+	}
+	s.emit(eventMessage)
 }
