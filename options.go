@@ -14,9 +14,10 @@ const (
 	// DefaultName is the cookie's name when the cookie is Secure, for
 	// Path "/" and no Domain (the defaults): with the __Host- prefix,
 	// browsers refuse a cookie of that name from a sibling subdomain or
-	// another path, so it cannot be planted. A cookie under the name
-	// earlier releases used, FallbackName, is read and moved to it on the
-	// same response.
+	// another path, so it cannot be planted. Without WithName, a cookie
+	// under the name earlier releases used, FallbackName, is read and
+	// moved to it on the same response; WithName(DefaultName) reads no
+	// other name, once the old cookies have expired.
 	DefaultName = "__Host-session"
 	// FallbackName is the default name when the attributes rule the
 	// prefix out (WithSecure(false), WithPath or WithDomain), or with
