@@ -45,7 +45,11 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T]) error {
 		return nil
 	}
 	if m.replaced(s, now) {
-		s.pending = append(s.pending, ErrReplaced)
+		err := ErrReplaced
+		if s.readOnly {
+			err = errReadOnly
+		}
+		s.pending = append(s.pending, err)
 		return nil
 	}
 	id, created := s.id, s.created
@@ -139,6 +143,9 @@ func (m *Manager[T]) replaced(s *Session[T], now time.Time) bool {
 	// by this very request is written as its data says, and refused next.
 	return s.readOnly || m.revocations.Check(s.subject, s.id, math.MaxUint64, now) != nil
 }
+
+// errReadOnly is why a cookie within a Renew's grace was not written.
+var errReadOnly = fmt.Errorf("%w: its cookie was renewed less than RenewGrace ago, and opens read-only until then", ErrReplaced)
 
 // ended returns what revokes the session that Destroy or Renew ended, if a
 // browser holds it and it was signed in: an anonymous copy grants nothing.

@@ -238,3 +238,52 @@ func TestOneUserCannotGrowTheState(t *testing.T) {
 	}
 	noErrors(t, in)
 }
+
+// A renewed session's old cookie opens for RenewGrace on every instance,
+// read-only: a thief holding it cannot renew it, or write it, into a
+// session that outlives the sign-out, on any instance, however quickly it
+// acts; once the grace has passed on an instance's own clock, it is
+// refused there.
+func TestTheGraceMintsNoSessionOnAnyInstance(t *testing.T) {
+	e := newEnv(t)
+	keys := newKeys(t)
+	a, b := newInstance(t, e, keys, 0), newInstance(t, e, keys, -30*time.Second)
+	alice := browser{}
+	alice.do(t, a, "POST", "/login?user=alice")
+	stolen := alice.copy()
+	alice.do(t, a, "POST", "/renew") // a change of privilege: the old id gets a grace
+	e.waitUntil(5*time.Second, "instance b hears of the renewal", func() bool {
+		_, n := b.store.Generation("alice")
+		return n == 1
+	})
+	for i, in := range []*instance{a, b} {
+		thief := stolen.copy()
+		for _, step := range []string{"/renew", "/login?user=alice"} {
+			thief.do(t, in, "POST", step)
+			if thief[cookiesession.DefaultName].Value != stolen[cookiesession.DefaultName].Value {
+				t.Errorf("instance %d: %s within the grace gave the thief a new cookie", i+1, step)
+			}
+			select {
+			case err := <-in.errs:
+				if !errors.Is(err, cookiesession.ErrReplaced) {
+					t.Errorf("instance %d: the error handler heard %v, want ErrReplaced", i+1, err)
+				}
+			default:
+				t.Errorf("instance %d: %s within the grace was not reported", i+1, step)
+			}
+		}
+		if got := thief.do(t, in, "GET", "/whoami"); got != "alice|false" {
+			t.Errorf("instance %d, reading within the grace: %q", i+1, got)
+		}
+	}
+	e.clock.advance(cookiesession.RenewGrace)
+	for i, in := range []*instance{a, b} {
+		if got := stolen.copy().do(t, in, "GET", "/whoami"); got != "|true" {
+			t.Errorf("instance %d after the grace: %q; want refused", i+1, got)
+		}
+		if got := alice.copy().do(t, in, "GET", "/whoami"); got != "alice|false" {
+			t.Errorf("instance %d, the renewed cookie: %q", i+1, got)
+		}
+	}
+	noErrors(t, a, b)
+}
