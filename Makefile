@@ -29,6 +29,10 @@ GO_NEWEST     ?= go1.27.4
 # The tests get the program chosen in the same variables.
 CHROMIUM_NAMES := chromium chromium-browser google-chrome google-chrome-stable
 REDIS_NAMES    := redis-server
+# The real-client test (e2e) drives curl and Python's http.cookiejar too,
+# found on PATH; CURL and PYTHON3 may name others.
+CURL_NAMES     := curl
+PYTHON3_NAMES  := python3
 export CHROMIUM REDIS_SERVER
 
 # PICK defines a shell function for recipes: pick VALUE NAME... prints the
@@ -103,7 +107,7 @@ TEST_PROGRAMS = $(PICK); chromium="$$(pick "$$CHROMIUM" $(CHROMIUM_NAMES))"; red
 # run at once.
 .NOTPARALLEL:
 
-.PHONY: test plan fmt vet staticcheck race newest-go fuzz fuzz-short e2e chromium redis bench
+.PHONY: test plan fmt vet staticcheck race newest-go fuzz fuzz-short e2e chromium redis clients bench
 
 test: plan fmt vet staticcheck race newest-go fuzz-short
 
@@ -117,6 +121,8 @@ plan:
 	if p="$$(pick "$$REDIS_SERVER" $(REDIS_NAMES))"; then uses="$${uses:+$$uses and }$$p"; \
 	elif [ -z "$$REDIS_SERVER" ]; then apt="$${apt:+$$apt and }redis-server"; \
 	else uses="$${uses:+$$uses and }REDIS_SERVER=$$REDIS_SERVER (not an executable file)"; fi; \
+	pick "$$CURL" $(CURL_NAMES) >/dev/null || apt="$${apt:+$$apt and }curl"; \
+	pick "$$PYTHON3" $(PYTHON3_NAMES) >/dev/null || apt="$${apt:+$$apt and }python3"; \
 	[ -x "$(STATICCHECK)" ] || fetch="staticcheck $(STATICCHECK_VERSION)"; \
 	if [ "$$($(GO) env GOVERSION)" != "$(GO_NEWEST)" ] && ! [ -d "$$($(GO) env GOMODCACHE)/golang.org/toolchain@v0.0.1-$(GO_NEWEST).$$($(GO) env GOOS)-$$($(GO) env GOARCH)" ]; then \
 	  fetch="$${fetch:+$$fetch and }the $(GO_NEWEST) toolchain (the tests run on it too)"; fi; \
@@ -138,7 +144,7 @@ staticcheck: $(STATICCHECK)
 
 # The e2e module's tests drive Chromium, and the Redis store's start
 # redis-server, so make race needs both.
-race: chromium redis
+race: chromium redis clients
 	@$(TEST_PROGRAMS); \
 	for m in $(MODULES); do echo "go test -race $$m"; \
 	  (cd $$m && CHROMIUM="$$chromium" REDIS_SERVER="$$redis" $(GO) test -race -count=1 ./...) || exit 1; done
@@ -158,6 +164,10 @@ chromium:
 
 redis:
 	$(call install_program,redis,REDIS_SERVER,$(REDIS_NAMES),redis-server,redis-server)
+
+clients:
+	$(call install_program,clients,CURL,$(CURL_NAMES),curl,curl)
+	$(call install_program,clients,PYTHON3,$(PYTHON3_NAMES),python3,Python 3)
 
 # go test -fuzz takes one target of one package at a time.
 define run_fuzz

@@ -91,7 +91,7 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T]) error {
 		next += len("; ") + s.otherCookies
 	}
 	if next > cookieHeaderMax {
-		return fmt.Errorf("%w: %w: the next request's Cookie header would be %d bytes: %d of the session's cookies (%d bytes of data) and %d of the request's other cookies; curl drops cookies past %d bytes, and nginx and Apache refuse the request: keep less in the session, or fewer other cookies",
+		return fmt.Errorf("%w: %w: the next request's Cookie header would be %d bytes: %d of the session's cookies (%d bytes of data) and %d of the request's other cookies; past %d bytes, curl drops cookies and nginx and Apache refuse the request: keep less in the session, or fewer other cookies",
 			ErrSaveFailed, ErrTooLarge, next, ours, len(data), s.otherCookies, cookieHeaderMax)
 	}
 	m.revoke(s, ended, ending)

@@ -30,7 +30,7 @@ func fuzzChunkSessions(tb testing.TB, m, oldKeyManager *Manager[user]) (datas []
 	}{
 		{m, user{Name: "ada", Cart: []string{"tea"}, N: 1}, false},
 		{m, bigData(5000), false}, // two chunks
-		{m, bigData(8000), false}, // three chunks
+		{m, bigData(7000), false}, // three chunks
 		{oldKeyManager, user{Name: "old key", N: 2}, false},
 		{oldKeyManager, bigData(6000), false},
 		{m, flashed, true},
@@ -60,7 +60,7 @@ func fuzzChunkSessions(tb testing.TB, m, oldKeyManager *Manager[user]) (datas []
 func newFuzzChunkManagers(tb testing.TB) (m, oldKeyManager *Manager[user]) {
 	tb.Helper()
 	clock := newClock()
-	opts := []Option{WithClock(clock.Now), WithLogger(slog.New(slog.DiscardHandler)), WithName(FallbackName), WithMaxSize(8138)}
+	opts := []Option{WithClock(clock.Now), WithLogger(slog.New(slog.DiscardHandler)), WithName(FallbackName), WithPath(longPath), WithMaxSize(7600)}
 	m, err := New[user](mustKeyring(tb, testSecret(1), testSecret(2)), opts...)
 	if err != nil {
 		tb.Fatal(err)

@@ -45,7 +45,7 @@ func newHostileFixture(t *testing.T) *hostileFixture {
 	f := &hostileFixture{
 		clock:     clock,
 		m:         newTestManager[user](t, clock),
-		big:       newTestManager[user](t, clock, WithMaxSize(8138)),
+		big:       newTestManager[user](t, clock, WithPath(longPath), WithMaxSize(7600)),
 		idle:      newTestManager[user](t, clock, WithIdleTimeout(time.Hour)),
 		scFormat:  newTestManager[user](t, clock, WithGorillaFormat()),
 		migrating: newTestManager[user](t, clock, WithGorillaMigration(gorillaStore, convertUser)),
@@ -56,8 +56,8 @@ func newHostileFixture(t *testing.T) *hostileFixture {
 		return b.cookies
 	}
 	f.good = cookies(f.m, user{Name: "ada", Cart: []string{"tea"}, N: 1})["session"]
-	f.bigA = cookies(f.big, bigData(8000))
-	other := bigData(8000)
+	f.bigA = cookies(f.big, bigData(7000))
+	other := bigData(7000)
 	other.N = 2
 	f.bigB = cookies(f.big, other)
 	otherApp := newTestManager[user](t, clock, WithName("other"))
@@ -485,7 +485,7 @@ func TestHostileCookies(t *testing.T) {
 				}
 				i := cookieIndexOf(m, c.Name)
 				if i < 0 || c.Value != "" || c.MaxAge >= 0 || !strings.Contains(line, "; Max-Age=0") ||
-					c.Path != "/" || !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteLaxMode {
+					c.Path != m.cookie.Path || !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteLaxMode {
 					t.Errorf("Set-Cookie %q is not the deletion of a session cookie", line)
 					continue
 				}

@@ -14,6 +14,10 @@ import (
 	"testing"
 )
 
+// longPath leaves less of each Set-Cookie line for the value, so that a
+// session within the Cookie header budget takes three cookies or four.
+var longPath = "/" + strings.Repeat("p", 1500)
+
 // bigData returns a session whose sealed value is about n bytes long:
 // random-looking text does not compress, and JSON adds little.
 func bigData(n int) user {
@@ -56,20 +60,20 @@ func TestChunkRoundTrips(t *testing.T) {
 }
 
 func TestChunksShrinkAndGrow(t *testing.T) {
-	m := newTestManager[user](t, newClock(), WithMaxSize(8138))
+	m := newTestManager[user](t, newClock(), WithPath(longPath), WithMaxSize(7600))
 	b := newBrowser(t)
 	set := func(n int) *httptest.ResponseRecorder {
 		return b.do(handle(m, func(s *Session[user]) { s.Data = bigData(n) }), "GET", "/")
 	}
-	set(8000)
+	set(7000)
 	if len(b.cookies) != 3 {
 		t.Fatalf("%d cookies, want 3", len(b.cookies))
 	}
-	rec := set(5000)
+	rec := set(4000)
 	if len(b.cookies) != 2 || b.cookies["session.2"] != "" {
 		t.Errorf("after shrinking: cookies %v", keys(b.cookies))
 	}
-	if !strings.Contains(strings.Join(rec.Header().Values("Set-Cookie"), "\n"), "session.2=; Path=/; Max-Age=0") {
+	if !strings.Contains(strings.Join(rec.Header().Values("Set-Cookie"), "\n"), "session.2=; Path="+longPath+"; Max-Age=0") {
 		t.Errorf("the stale chunk was not deleted: %q", rec.Header().Values("Set-Cookie"))
 	}
 	set(100)
@@ -163,10 +167,10 @@ func TestSameNameCookies(t *testing.T) {
 }
 
 func TestBrokenChunkSets(t *testing.T) {
-	m := newTestManager[user](t, newClock(), WithMaxSize(8138))
+	m := newTestManager[user](t, newClock(), WithPath(longPath), WithMaxSize(7600))
 	chunked := func() map[string]string {
 		b := newBrowser(t)
-		b.do(handle(m, func(s *Session[user]) { s.Data = bigData(8000) }), "GET", "/")
+		b.do(handle(m, func(s *Session[user]) { s.Data = bigData(7000) }), "GET", "/")
 		return b.cookies
 	}
 	a, other := chunked(), chunked()
@@ -204,8 +208,8 @@ func TestBrokenChunkSets(t *testing.T) {
 // reported as tampering, as the README says. (In securecookie's format,
 // whose layout is checked before its MAC, they are malformed.)
 func TestSwappedChunksFailAuthentication(t *testing.T) {
-	m := newTestManager[user](t, newClock(), WithMaxSize(8138))
-	for size := 7990; size < 8002; size++ {
+	m := newTestManager[user](t, newClock(), WithPath(longPath), WithMaxSize(7600))
+	for size := 6990; size < 7002; size++ {
 		b := newBrowser(t)
 		b.do(handle(m, func(s *Session[user]) { s.Data = bigData(size) }), "GET", "/")
 		a := b.cookies
@@ -264,8 +268,8 @@ func keys(m map[string]string) []string {
 // names prevent it.)
 func TestCookieTossing(t *testing.T) {
 	clock := newClock()
-	m := newTestManager[user](t, clock, WithMaxSize(8138))
-	other := newTestManager[user](t, clock, WithMaxSize(8138), WithName("x")) // seals what fails for "session"
+	m := newTestManager[user](t, clock, WithPath(longPath), WithMaxSize(7600))
+	other := newTestManager[user](t, clock, WithPath(longPath), WithMaxSize(7600), WithName("x")) // seals what fails for "session"
 	cookiesOf := func(m *Manager[user], data user) map[string]string {
 		b := newBrowser(t)
 		b.do(handle(m, func(s *Session[user]) { s.Data = data }), "GET", "/")
@@ -274,9 +278,9 @@ func TestCookieTossing(t *testing.T) {
 	// What an attacker can plant: their own session's chunks (which carry
 	// their own tag), its main cookie altered, values of another cookie
 	// name, bare parts as chunks of the past were, and junk.
-	theirs := cookiesOf(m, bigData(8000))
+	theirs := cookiesOf(m, bigData(7000))
 	theirsAltered := tamper(theirs["session"])
-	foreign := cookiesOf(other, bigData(8000))
+	foreign := cookiesOf(other, bigData(7000))
 	planted := func(name string, i int) string {
 		switch i {
 		case 0:
@@ -303,7 +307,7 @@ func TestCookieTossing(t *testing.T) {
 			return "junk"
 		}
 	}
-	for _, size := range []int{100, 5000, 8000} {
+	for _, size := range []int{100, 5000, 7000} {
 		want := bigData(size)
 		want.N = 7
 		genuine := cookiesOf(m, want)
@@ -342,9 +346,9 @@ func TestCookieTossing(t *testing.T) {
 // checks every line it stores).
 func TestChunkLinesFitWithALongMaxAge(t *testing.T) {
 	store := GorillaStore{KeyPairs: [][]byte{gorillaHash, gorillaBlock}, MaxAge: 400 * 24 * 3600}
-	m := newTestManager[user](t, newClock(), WithGorillaMigration(store, convertUser), WithMaxSize(8138))
+	m := newTestManager[user](t, newClock(), WithGorillaMigration(store, convertUser), WithPath(longPath), WithMaxSize(7600))
 	b := newBrowser(t)
-	b.do(handle(m, func(s *Session[user]) { s.Data = bigData(8000) }), "GET", "/")
+	b.do(handle(m, func(s *Session[user]) { s.Data = bigData(7000) }), "GET", "/")
 	if len(b.cookies) != 3 {
 		t.Errorf("%d cookies, want 3", len(b.cookies))
 	}
@@ -365,9 +369,9 @@ func TestSaveKeepsTheNextRequestWithinBudget(t *testing.T) {
 		fits  bool
 	}{
 		{0, 7000, true},
-		{1000, 7000, true},
-		{1500, 7000, false},
-		{1500, 5000, true},
+		{500, 7000, true},
+		{1000, 7000, false},
+		{1000, 6000, true},
 		{2000, 6500, false},
 	} {
 		t.Run(fmt.Sprint(tt.other, "+", tt.size), func(t *testing.T) {
@@ -416,7 +420,7 @@ func TestCapsThatCannotArriveAreRefused(t *testing.T) {
 		m := newTestManager[user](t, newClock(), append(opts, WithMaxSize(largest))...)
 		b := newBrowser(t) // fails the test on a line over 4096 bytes
 		rec := b.do(handle(m, func(s *Session[user]) { s.Data = bigData(largest - 140) }), "GET", "/")
-		if len(b.cookies) != 3 || len(b.header()) > cookieHeaderMax {
+		if len(b.cookies) < 2 || len(b.header()) > cookieHeaderMax {
 			t.Errorf("%d cookies, Cookie header %d bytes", len(b.cookies), len(b.header()))
 		}
 		for _, line := range rec.Header().Values("Set-Cookie") {

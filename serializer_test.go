@@ -13,6 +13,7 @@ func TestNewRefusesTypesThatLoseData(t *testing.T) {
 	k := mustKeyring(t, testSecret(1))
 	type unexported struct {
 		User string
+		//lint:ignore U1000 the field is what New must refuse
 		cart []string
 	}
 	type deep struct {
@@ -44,8 +45,9 @@ func TestNewRefusesTypesThatLoseData(t *testing.T) {
 		At     time.Time // unexported fields, but it marshals itself
 		Raw    json.RawMessage
 		Secret string `json:"-"`
-		hidden int    `json:"-"`
-		Next   *fine  // recursive
+		//lint:ignore U1000 the field is what New must accept
+		hidden int   `json:"-"`
+		Next   *fine // recursive
 		embedded
 	}
 	if _, err := New[fine](k); err != nil {
