@@ -11,6 +11,11 @@ BIN           := $(CURDIR)/bin
 STATICCHECK   := $(BIN)/staticcheck
 # Pinned, so that a new release's checks cannot break an unchanged tree.
 STATICCHECK_VERSION := v0.8.2
+# gocyclo keeps every function of the library, cmd/, redisstore/ and the
+# example at cyclomatic complexity 15 or less (make cyclo).
+GOCYCLO       := $(BIN)/gocyclo
+GOCYCLO_VERSION := v0.6.0
+CYCLO_DIRS    := $(wildcard *.go) ./cmd ./redisstore ./example
 # Every module of the repository: the library and the nested ones.
 MODULES       := $(patsubst %/go.mod,%,$(shell find . -name go.mod -not -path './bin/*' | sort))
 # How long each fuzz target runs: briefly in make test, longer in make fuzz.
@@ -107,9 +112,9 @@ TEST_PROGRAMS = $(PICK); chromium="$$(pick "$$CHROMIUM" $(CHROMIUM_NAMES))"; red
 # run at once.
 .NOTPARALLEL:
 
-.PHONY: test plan fmt vet staticcheck race newest-go fuzz fuzz-short e2e chromium redis clients bench
+.PHONY: test plan fmt vet staticcheck cyclo race newest-go fuzz fuzz-short e2e chromium redis clients bench
 
-test: plan fmt vet staticcheck race newest-go fuzz-short
+test: plan fmt vet staticcheck cyclo race newest-go fuzz-short
 
 # plan says, first, what make test is about to install and fetch, and
 # which programs it found.
@@ -124,6 +129,7 @@ plan:
 	pick "$$CURL" $(CURL_NAMES) >/dev/null || apt="$${apt:+$$apt and }curl"; \
 	pick "$$PYTHON3" $(PYTHON3_NAMES) >/dev/null || apt="$${apt:+$$apt and }python3"; \
 	[ -x "$(STATICCHECK)" ] || fetch="staticcheck $(STATICCHECK_VERSION)"; \
+	[ -x "$(GOCYCLO)" ] || fetch="$${fetch:+$$fetch and }gocyclo $(GOCYCLO_VERSION)"; \
 	if [ "$$($(GO) env GOVERSION)" != "$(GO_NEWEST)" ] && ! [ -d "$$($(GO) env GOMODCACHE)/golang.org/toolchain@v0.0.1-$(GO_NEWEST).$$($(GO) env GOOS)-$$($(GO) env GOARCH)" ]; then \
 	  fetch="$${fetch:+$$fetch and }the $(GO_NEWEST) toolchain (the tests run on it too)"; fi; \
 	echo "make test: installs $${apt:+Debian's }$${apt:-nothing}$${apt:+ (apt-get install --no-install-recommends, as none is on PATH)}$${uses:+, uses $$uses};" \
@@ -138,6 +144,13 @@ vet:
 
 $(STATICCHECK):
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+$(GOCYCLO):
+	GOBIN=$(BIN) $(GO) install github.com/fzipp/gocyclo/cmd/gocyclo@$(GOCYCLO_VERSION)
+
+cyclo: $(GOCYCLO)
+	@out="$$($(GOCYCLO) -over 15 -ignore '_test' $(CYCLO_DIRS))"; \
+	if [ -n "$$out" ]; then echo "gocyclo: over 15, split them:"; echo "$$out"; exit 1; fi
 
 staticcheck: $(STATICCHECK)
 	@for m in $(MODULES); do echo "staticcheck $$m"; (cd $$m && $(STATICCHECK) ./...) || exit 1; done

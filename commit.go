@@ -14,89 +14,138 @@ import (
 // What a response carries for its session is decided in one place, used
 // by the middleware just before the headers leave and by Manager.Save.
 
+// outcome is what a response does with a session's cookies.
+type outcome int
+
+const (
+	keepCookies   outcome = iota // nothing: the browser's cookie stands
+	clearCookies                 // delete the cookies that came, which did not open
+	skipReplaced                 // nothing, and report: another response replaced them
+	removeSession                // delete the session: it holds nothing
+	writeSession                 // seal the session and set its cookies
+)
+
+// facts are what decide goes by, gathered from a session at commit.
+type facts struct {
+	changed   bool // the data or flashes differ from what the cookie brought
+	renewed   bool // Renew was called
+	destroyed bool // Destroy was called
+	stale     bool // sealed by an older key, in the other format, or under the old name
+	idleDue   bool // a third of the idle window has passed since it was sealed
+	invalid   bool // cookies came that did not open, and are to be cleared
+	moved     bool // cookies came under the old default name
+	migrating bool // gorilla migration is on: a cookie of ours always stays
+	empty     bool // the session holds nothing (and no migration is on)
+}
+
+// decide returns what the response does with the session's cookies.
+// replacedNow is asked only when a cookie would be written or deleted: it
+// reports whether another request revoked or renewed the session meanwhile
+// (see Manager.replaced).
+func decide(f facts, replacedNow func() bool) outcome {
+	due := f.changed || f.renewed || f.stale || f.idleDue || f.destroyed
+	switch {
+	case !due && f.invalid && f.migrating:
+		// With gorilla migration, an empty session of ours replaces a
+		// cookie that did not open: see WithGorillaMigration.
+	case !due && (f.invalid || f.moved):
+		return clearCookies
+	case !due:
+		return keepCookies
+	}
+	switch {
+	case replacedNow():
+		return skipReplaced
+	case f.empty:
+		return removeSession
+	}
+	return writeSession
+}
+
 // commit decides what the response must carry for s, adds it to h and
 // records s as written. It adds no cookie if it fails: a failed save leaves
 // the browser's previous cookie in place. Failures that lose nothing of
 // this response's (a revocation not stored) go to s.pending.
 func (m *Manager[T]) commit(h http.Header, s *Session[T]) error {
-	// 1. Serialise Data and compare with what the cookie brought: change
-	//    is by content, measured on exactly the bytes that would be sealed.
+	// Change is by content, measured on exactly the bytes that would be
+	// sealed.
 	addVary(h)
 	data, err := m.marshal(s)
 	if err != nil {
 		return err
 	}
-	baseline := s.orig
-	if s.destroyed {
-		baseline = m.zero
-	}
-	changed := s.flashesChanged || !bytes.Equal(data, baseline)
-
-	// 2. Decide whether a cookie must be written. A cookie that did not
-	//    open is cleared, so that the browser stops sending it; with gorilla
-	//    migration, an empty session replaces it (see WithGorillaMigration).
 	now := m.now()
-	write := changed || s.renewed || s.stale || (m.idle > 0 && now.Sub(s.issued) >= m.idle/3)
-	clearing := s.err != nil && s.present|s.moved != 0 && !s.idGiven
-	if !write && !s.destroyed && (!clearing || m.migration == nil) {
-		if clearing || s.moved != 0 {
-			m.clear(h, s)
-		}
-		return nil
-	}
-	if m.replaced(s, now) {
+	f := m.facts(s, data, now)
+	switch decide(f, func() bool { return m.replaced(s, now) }) {
+	case keepCookies:
+	case clearCookies:
+		m.clear(h, s)
+	case skipReplaced:
 		err := ErrReplaced
 		if s.readOnly {
 			err = errReadOnly
 		}
 		s.pending = append(s.pending, err)
-		return nil
-	}
-	id, created := s.id, s.created
-	if s.destroyed || s.renewed {
-		id, created = newSessionID(), sealedTime(now)
-	}
-	ended, ending := m.ended(s, now)
-	if len(s.flashes) == 0 && bytes.Equal(data, m.zero) && m.migration == nil {
+	case removeSession:
 		// A session that holds nothing is deleted rather than written: the
 		// next request starts an equal one, without the cookie's weight.
+		ended, ending := m.ended(s, now)
 		m.revoke(s, ended, ending)
-		if s.present != 0 {
+		if s.present|s.moved != 0 {
 			m.clear(h, s)
 		}
+		id, created := m.lifetime(s, now)
 		s.written(m.zero, id, created, sealedTime(now), 0, "", 0)
-		return nil
+	case writeSession:
+		return m.write(h, s, data, now, f.invalid)
 	}
+	return nil
+}
 
-	// 3. Seal, check the size, and only then revoke what the session
-	//    replaces and touch the headers.
-	// An instance whose clock is behind the one that created the session
-	// (within ClockSkew) must not seal an issue time before the creation.
+// facts gathers what decide goes by.
+func (m *Manager[T]) facts(s *Session[T], data []byte, now time.Time) facts {
+	baseline := s.orig
+	if s.destroyed {
+		baseline = m.zero
+	}
+	return facts{
+		changed:   s.flashesChanged || !bytes.Equal(data, baseline),
+		renewed:   s.renewed,
+		destroyed: s.destroyed,
+		stale:     s.stale,
+		idleDue:   m.idle > 0 && now.Sub(s.issued) >= m.idle/3,
+		invalid:   s.err != nil && s.present|s.moved != 0 && !s.idGiven,
+		moved:     s.moved != 0,
+		migrating: m.migration != nil,
+		empty:     len(s.flashes) == 0 && bytes.Equal(data, m.zero) && m.migration == nil,
+	}
+}
+
+// write seals s, checks that its cookies will arrive whole, and only then
+// revokes what the session replaces and sets the cookies.
+func (m *Manager[T]) write(h http.Header, s *Session[T], data []byte, now time.Time, invalid bool) error {
+	// 1. A new lifetime for a destroyed or renewed session. An instance
+	//    whose clock is behind the one that created the session (within
+	//    ClockSkew) must not seal an issue time before the creation.
+	id, created := m.lifetime(s, now)
 	issued := later(sealedTime(now), created)
+	ended, ending := m.ended(s, now)
 	subject := m.subjectOf(s.Data)
 	gen := m.generation(s, subject, ended)
+
+	// 2. Seal, and check the size and the next request's budget.
 	value, err := m.format.seal(m.name, &envelope{created: created, issued: issued, id: id, generation: gen, flashes: s.flashes, data: data})
 	if err != nil {
 		return fmt.Errorf("%w: sealing: %w", ErrSaveFailed, err)
 	}
-	if len(value) > m.maxSize {
-		return fmt.Errorf("%w: %w: cookie %q would be %d bytes sealed (%d bytes of data); the cap is %d (WithMaxSize)",
-			ErrSaveFailed, ErrTooLarge, m.name, len(value), len(data), m.maxSize)
+	if err := m.fits(value, data, s.otherCookies); err != nil {
+		return err
 	}
-	// The budget is the next request: a session whose cookies the client
-	// would drop, or the server in front refuse, must fail now, loudly,
-	// while the browser still holds the previous one.
-	ours, next := m.cookieBytes(len(value)), m.cookieBytes(len(value))
-	if s.otherCookies > 0 {
-		next += len("; ") + s.otherCookies
-	}
-	if next > cookieHeaderMax {
-		return fmt.Errorf("%w: %w: the next request's Cookie header would be %d bytes: %d of the session's cookies (%d bytes of data) and %d of the request's other cookies; past %d bytes, curl drops cookies and nginx and Apache refuse the request: keep less in the session, or fewer other cookies",
-			ErrSaveFailed, ErrTooLarge, next, ours, len(data), s.otherCookies, cookieHeaderMax)
-	}
+
+	// 3. Revoke what the session replaces, and set the cookies for as
+	//    long as the sealed deadline, never longer: Max-Age cannot say
+	//    the fraction of a second.
 	m.revoke(s, ended, ending)
-	// The browser keeps the cookie until the sealed deadline, less the
-	// fraction of a second Max-Age cannot say: never longer.
 	deadline := created.Add(m.maxAge)
 	if m.idle > 0 {
 		deadline = earlier(deadline, issued.Add(m.idle))
@@ -106,7 +155,7 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T]) error {
 		// The browser keeps a cookie of ours as long as it could keep the
 		// old store's, and the old cookie goes wherever ours replaces it.
 		life = max(life, m.migration.maxAge)
-		if s.converted || s.destroyed || clearing {
+		if s.converted || s.destroyed || invalid {
 			m.deleteGorillaCookie(h)
 		}
 	}
@@ -116,6 +165,36 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T]) error {
 	}
 	makePrivate(h)
 	s.written(data, id, created, issued, written, subject, gen)
+	return nil
+}
+
+// lifetime returns the id and creation time s is written with: new for a
+// session that Destroy or Renew ended.
+func (m *Manager[T]) lifetime(s *Session[T], now time.Time) (SessionID, time.Time) {
+	if s.destroyed || s.renewed {
+		return newSessionID(), sealedTime(now)
+	}
+	return s.id, s.created
+}
+
+// fits returns an error wrapping ErrSaveFailed and ErrTooLarge if value is
+// over the cap, or if its cookies and the request's others would pass the
+// next request's budget: a session the client would drop, or the server
+// in front refuse, must fail now, loudly, while the browser still holds
+// the previous one.
+func (m *Manager[T]) fits(value string, data []byte, others int) error {
+	if len(value) > m.maxSize {
+		return fmt.Errorf("%w: %w: cookie %q would be %d bytes sealed (%d bytes of data); the cap is %d (WithMaxSize)",
+			ErrSaveFailed, ErrTooLarge, m.name, len(value), len(data), m.maxSize)
+	}
+	ours, next := m.cookieBytes(len(value)), m.cookieBytes(len(value))
+	if others > 0 {
+		next += len("; ") + others
+	}
+	if next > cookieHeaderMax {
+		return fmt.Errorf("%w: %w: the next request's Cookie header would be %d bytes: %d of the session's cookies (%d bytes of data) and %d of the request's other cookies; past %d bytes, curl drops cookies and nginx and Apache refuse the request: keep less in the session, or fewer other cookies",
+			ErrSaveFailed, ErrTooLarge, next, ours, len(data), others, cookieHeaderMax)
+	}
 	return nil
 }
 

@@ -222,48 +222,73 @@ func (m *Manager[T]) loadCookies(r *http.Request, j *jar, now time.Time, s *Sess
 			ErrMalformed, m.name, j.others))
 	}
 	o := openOptions{now: now, maxAge: m.maxAge, idleTimeout: m.idle, maxLength: m.maxSize}
-	var firstErr error
-	var notOurs []string // values no key of ours authenticated: perhaps gorilla's
-	var oursErr error    // why a value of ours that authenticated was not used
-	var unavailable error
-	var kept *Session[T] // a value the revocation store could not vouch for
-	for i, main := range j.values[0] {
+	var why refusals
+	for _, main := range j.values[0] {
 		err := m.openValue(r, j, main, &o, s)
 		if err == nil {
 			s.present = j.present
 			return s
 		}
-		if i == 0 {
-			firstErr = err
-		}
-		switch {
-		case errors.Is(err, ErrMalformed), errors.Is(err, ErrAuthentication):
-			notOurs = append(notOurs, main)
-		case errors.Is(err, ErrRevocationsUnavailable):
-			if unavailable == nil {
-				unavailable, kept = err, &Session[T]{id: s.id, subject: s.subject, generation: s.generation}
-			}
-		case oursErr == nil && (errors.Is(err, ErrExpired) || errors.Is(err, ErrRevoked) || errors.Is(err, ErrRejected)):
-			oursErr = err
-		}
+		why.note(main, err, s.id, s.subject, s.generation)
 	}
-	if unavailable != nil {
-		// The cookie may be good once the store is back: nothing clears
-		// it, but a Destroy or Renew of this request still revokes it.
-		s = m.newSession(s, now, j.present, unavailable)
-		s.id, s.idGiven, s.subject, s.generation = kept.id, true, kept.subject, kept.generation
+	return m.refused(r, j, now, s, &why)
+}
+
+// refusals are why the values of the main cookie did not open, kept to
+// choose what the request's fresh session says, and whether a gorilla
+// cookie may be among them.
+type refusals struct {
+	first       error    // the first value's
+	notOurs     []string // values no key of ours authenticated: perhaps gorilla's
+	ours        error    // why a value of ours that authenticated was not used
+	unavailable error    // why the revocation store could not vouch for one
+	// The session of the value the store could not vouch for: its cookie
+	// is kept, and ending the request's session still revokes it.
+	kept struct {
+		id         SessionID
+		subject    string
+		generation uint64
+	}
+}
+
+// note records why value, whose session had this id, subject and
+// generation, did not open.
+func (w *refusals) note(value string, err error, id SessionID, subject string, generation uint64) {
+	if w.first == nil {
+		w.first = err
+	}
+	switch {
+	case errors.Is(err, ErrMalformed), errors.Is(err, ErrAuthentication):
+		w.notOurs = append(w.notOurs, value)
+	case errors.Is(err, ErrRevocationsUnavailable):
+		if w.unavailable == nil {
+			w.unavailable = err
+			w.kept.id, w.kept.subject, w.kept.generation = id, subject, generation
+		}
+	case w.ours == nil && (errors.Is(err, ErrExpired) || errors.Is(err, ErrRevoked) || errors.Is(err, ErrRejected)):
+		w.ours = err
+	}
+}
+
+// refused makes s the fresh session of a request whose cookies did not
+// open, choosing by precedence what it says: that the store could not
+// tell (the cookie may be good once it is back), then why a value of ours
+// was refused (it says more than a value that was never ours, and it
+// means that this browser was served since a gorilla migration began: no
+// gorilla cookie comes back to life there), then a gorilla cookie taken
+// over, then why the first value did not open.
+func (m *Manager[T]) refused(r *http.Request, j *jar, now time.Time, s *Session[T], w *refusals) *Session[T] {
+	switch {
+	case w.unavailable != nil:
+		s = m.newSession(s, now, j.present, w.unavailable)
+		s.id, s.idGiven, s.subject, s.generation = w.kept.id, true, w.kept.subject, w.kept.generation
 		return s
+	case w.ours != nil:
+		return m.newSession(s, now, j.present, w.ours)
+	case m.migration != nil && len(w.notOurs) > 0:
+		return m.loadGorilla(r, now, s, j.present, w.notOurs, w.first)
 	}
-	if oursErr != nil {
-		// It says more than a value that was never ours, and it means
-		// that this browser was served since a gorilla migration began:
-		// no gorilla cookie comes back to life there.
-		return m.newSession(s, now, j.present, oursErr)
-	}
-	if m.migration != nil && len(notOurs) > 0 {
-		return m.loadGorilla(r, now, s, j.present, notOurs, firstErr)
-	}
-	return m.newSession(s, now, j.present, firstErr)
+	return m.newSession(s, now, j.present, w.first)
 }
 
 // loadOld opens a session whose cookies came under the name earlier

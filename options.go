@@ -226,6 +226,20 @@ func (c *config) check() error {
 	if len(c.errs) > 0 {
 		return c.errs[0]
 	}
+	for _, check := range []func() error{c.checkName, c.checkSecure, c.checkTimes, c.checkHooks} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	if c.subject != nil && !c.revocationsSet {
+		c.revocations = newRevocations(c.now)
+	}
+	return nil
+}
+
+// checkName sets the default name, unless WithName chose one, and refuses
+// a name that is not a cookie's, or that is a chunk's.
+func (c *config) checkName() error {
 	if c.name == "" {
 		c.name = FallbackName
 		if c.secure && c.path == "/" && c.domain == "" && c.migration == nil {
@@ -240,24 +254,33 @@ func (c *config) check() error {
 		return fmt.Errorf("cookie name %q is the name of a chunk of cookie %q, which another Manager may use; pick a name without the .%s",
 			c.name, c.name[:i], c.name[i+1:])
 	}
-	if strings.HasPrefix(c.name, "__Host-") {
-		switch {
-		case !c.secure:
-			return fmt.Errorf("cookie name %q requires Secure; remove WithSecure(false) or drop the __Host- prefix", c.name)
-		case c.path != "/":
-			return fmt.Errorf("cookie name %q requires Path \"/\", not %q; remove WithPath or drop the __Host- prefix", c.name, c.path)
-		case c.domain != "":
-			return fmt.Errorf("cookie name %q forbids a Domain, got %q; remove WithDomain or drop the __Host- prefix", c.name, c.domain)
-		}
-	}
-	if strings.HasPrefix(c.name, "__Secure-") && !c.secure {
-		return fmt.Errorf("cookie name %q requires Secure; remove WithSecure(false) or drop the __Secure- prefix", c.name)
-	}
+	return nil
+}
+
+// checkSecure refuses what browsers refuse: a prefixed name, Partitioned
+// or SameSite=None without the attributes they require.
+func (c *config) checkSecure() error {
+	host := strings.HasPrefix(c.name, "__Host-")
 	switch {
+	case host && !c.secure:
+		return fmt.Errorf("cookie name %q requires Secure; remove WithSecure(false) or drop the __Host- prefix", c.name)
+	case host && c.path != "/":
+		return fmt.Errorf("cookie name %q requires Path \"/\", not %q; remove WithPath or drop the __Host- prefix", c.name, c.path)
+	case host && c.domain != "":
+		return fmt.Errorf("cookie name %q forbids a Domain, got %q; remove WithDomain or drop the __Host- prefix", c.name, c.domain)
+	case strings.HasPrefix(c.name, "__Secure-") && !c.secure:
+		return fmt.Errorf("cookie name %q requires Secure; remove WithSecure(false) or drop the __Secure- prefix", c.name)
 	case c.partitioned && !c.secure:
 		return errors.New("WithPartitioned requires Secure; browsers refuse a Partitioned cookie otherwise: remove WithSecure(false)")
 	case c.sameSite == http.SameSiteNoneMode && !c.secure:
 		return errors.New("SameSite=None requires Secure; browsers refuse the cookie otherwise")
+	}
+	return nil
+}
+
+// checkTimes refuses a lifetime or idle timeout that cannot work.
+func (c *config) checkTimes() error {
+	switch {
 	case c.maxAge <= 0:
 		return fmt.Errorf("WithMaxAge(%v): the lifetime must be positive", c.maxAge)
 	case c.idle < 0:
@@ -266,15 +289,20 @@ func (c *config) check() error {
 		return fmt.Errorf("WithIdleTimeout(%v) is longer than WithMaxAge(%v), so it would never end a session; make it shorter, or drop it", c.idle, c.maxAge)
 	case c.idle > 0 && c.idle < MinIdleTimeout:
 		return fmt.Errorf("WithIdleTimeout(%v): shorter than %v cannot be kept: cookie times are whole seconds, and a client must have time to come back within a third of it", c.idle, MinIdleTimeout)
+	}
+	return nil
+}
+
+// checkHooks refuses missing collaborators, and revocation without the
+// subjects it goes by.
+func (c *config) checkHooks() error {
+	switch {
 	case c.serializer == nil:
 		return errors.New("WithSerializer(nil): a Serializer is needed")
 	case c.now == nil:
 		return errors.New("WithClock(nil): a clock is needed")
 	case c.revocations != nil && c.subject == nil:
 		return errors.New("WithRevocation needs WithSubject: revocation goes by subject, and only signed-in sessions are revoked; add WithSubject(func(d T) string { return d.User }), or remove WithRevocation")
-	}
-	if c.subject != nil && !c.revocationsSet {
-		c.revocations = newRevocations(c.now)
 	}
 	return nil
 }

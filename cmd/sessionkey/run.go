@@ -129,85 +129,37 @@ type openOutput struct {
 }
 
 func cmdOpen(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	fs := flag.NewFlagSet("sessionkey open", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // errors are reported below, with the usage
-	defMaxAge, defIdle, err := envDurations(getenv)
-	if err != nil {
-		return usageError(stderr, "open: %v", err)
+	f, positional, code := parseOpenFlags(args, stdout, stderr, getenv)
+	if code >= 0 {
+		return code
 	}
-	name := fs.String("name", "", "")
-	maxAge := fs.Duration("max-age", defMaxAge, "")
-	idle := fs.Duration("idle", defIdle, "")
-	maxSize := fs.Int("max-size", cookiesession.DefaultMaxSize, "")
-	keysEnv := fs.String("keys-env", cookiesession.DefaultKeysVariable, "")
-
-	// Accept flags after the value too: "open VALUE -name sid".
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprint(stdout, usageText)
-				return exitOK
-			}
-			return usageError(stderr, "open: %v", err)
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		positional = append(positional, args[0])
-		args = args[1:]
-	}
-	if len(positional) > 1 {
-		return usageError(stderr, "open takes one VALUE (quote a Cookie header: it contains spaces and semicolons), got %d arguments", len(positional))
-	}
-	if *keysEnv == "" {
-		return usageError(stderr, "open: -keys-env must name an environment variable")
-	}
-
 	// Keys first: without them nothing can be opened, whatever the input.
-	keys, err := keyring(*keysEnv, getenv)
+	keys, err := keyring(f.keysEnv, getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "sessionkey: %v\n", err)
 		return exitUsage
 	}
 	opts := []cookiesession.Option{
-		cookiesession.WithMaxAge(*maxAge),
-		cookiesession.WithIdleTimeout(*idle),
-		cookiesession.WithMaxSize(*maxSize),
+		cookiesession.WithMaxAge(f.maxAge),
+		cookiesession.WithIdleTimeout(f.idle),
+		cookiesession.WithMaxSize(f.maxSize),
 		cookiesession.WithLogger(slog.New(slog.DiscardHandler)),
 	}
 	// Without -name, the default names: DefaultName, and FallbackName
 	// (which the Manager reads too), which a bare value is given.
 	bareName := cookiesession.FallbackName
-	if *name != "" {
-		opts = append(opts, cookiesession.WithName(*name))
-		bareName = *name
+	if f.name != "" {
+		opts = append(opts, cookiesession.WithName(f.name))
+		bareName = f.name
 	}
 	m, err := cookiesession.New[json.RawMessage](keys, opts...)
 	if err != nil {
 		return usageError(stderr, "open: %v", strings.TrimPrefix(err.Error(), "cookiesession: "))
 	}
 
-	var input string
-	if len(positional) == 0 || positional[0] == "-" {
-		if f, ok := stdin.(*os.File); ok {
-			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-				fmt.Fprintln(stderr, "sessionkey: reading the cookie from standard input; end with Ctrl-D")
-			}
-		}
-		b, err := io.ReadAll(io.LimitReader(stdin, maxInputSize+1))
-		if err != nil {
-			fmt.Fprintf(stderr, "sessionkey: reading standard input: %v\n", err)
-			return exitUsage
-		}
-		if len(b) > maxInputSize {
-			fmt.Fprintf(stderr, "sessionkey: standard input is longer than %d bytes; no Cookie header is that long\n", maxInputSize)
-			return exitUsage
-		}
-		input = string(b)
-	} else {
-		input = positional[0]
+	input, code := readOpenInput(positional, stdin, stderr)
+	if code >= 0 {
+		return code
 	}
 
 	lines := cookieLines(input, bareName)
@@ -232,17 +184,17 @@ func cmdOpen(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv fu
 			fmt.Fprintf(stderr, "sessionkey: %s\n", msg)
 			return exitNotOpen
 		}
-		fmt.Fprintf(stderr, "sessionkey: %v (%s)\n", s.Err(), hint(s.Err(), *keysEnv, keys))
+		fmt.Fprintf(stderr, "sessionkey: %v (%s)\n", s.Err(), hint(s.Err(), f.keysEnv, keys))
 		return exitNotOpen
 	}
 
-	position := sealedBy(getenv(*keysEnv), opts, req)
+	position := sealedBy(getenv(f.keysEnv), opts, req)
 	out := openOutput{
 		Data:        s.Data,
 		Flashes:     s.Flashes(),
 		CreatedAt:   formatTime(s.Created()),
 		IssuedAt:    formatTime(s.Issued()),
-		ExpiresAt:   formatTime(s.Created().Add(*maxAge)),
+		ExpiresAt:   formatTime(s.Created().Add(f.maxAge)),
 		KeyPosition: position,
 		NewestKey:   position == 1,
 	}
@@ -252,9 +204,83 @@ func cmdOpen(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv fu
 	if out.Flashes == nil {
 		out.Flashes = []string{}
 	}
-	if *idle > 0 {
-		out.IdleExpiresAt = formatTime(s.Issued().Add(*idle))
+	if f.idle > 0 {
+		out.IdleExpiresAt = formatTime(s.Issued().Add(f.idle))
 	}
+	return writeOpenOutput(out, stdout, stderr)
+}
+
+// openFlags are the flags of open.
+type openFlags struct {
+	name         string
+	maxAge, idle time.Duration
+	maxSize      int
+	keysEnv      string
+}
+
+// parseOpenFlags parses open's arguments, flags before or after the value
+// ("open VALUE -name sid"). code is -1 to go on, else the exit status.
+func parseOpenFlags(args []string, stdout, stderr io.Writer, getenv func(string) string) (f openFlags, positional []string, code int) {
+	fs := flag.NewFlagSet("sessionkey open", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported below, with the usage
+	defMaxAge, defIdle, err := envDurations(getenv)
+	if err != nil {
+		return f, nil, usageError(stderr, "open: %v", err)
+	}
+	fs.StringVar(&f.name, "name", "", "")
+	fs.DurationVar(&f.maxAge, "max-age", defMaxAge, "")
+	fs.DurationVar(&f.idle, "idle", defIdle, "")
+	fs.IntVar(&f.maxSize, "max-size", cookiesession.DefaultMaxSize, "")
+	fs.StringVar(&f.keysEnv, "keys-env", cookiesession.DefaultKeysVariable, "")
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprint(stdout, usageText)
+				return f, nil, exitOK
+			}
+			return f, nil, usageError(stderr, "open: %v", err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+	switch {
+	case len(positional) > 1:
+		return f, nil, usageError(stderr, "open takes one VALUE (quote a Cookie header: it contains spaces and semicolons), got %d arguments", len(positional))
+	case f.keysEnv == "":
+		return f, nil, usageError(stderr, "open: -keys-env must name an environment variable")
+	}
+	return f, positional, -1
+}
+
+// readOpenInput returns the cookie to open: the argument, or standard
+// input without one or for "-". code is -1 to go on, else the exit status.
+func readOpenInput(positional []string, stdin io.Reader, stderr io.Writer) (input string, code int) {
+	if len(positional) > 0 && positional[0] != "-" {
+		return positional[0], -1
+	}
+	if f, ok := stdin.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			fmt.Fprintln(stderr, "sessionkey: reading the cookie from standard input; end with Ctrl-D")
+		}
+	}
+	b, err := io.ReadAll(io.LimitReader(stdin, maxInputSize+1))
+	if err != nil {
+		fmt.Fprintf(stderr, "sessionkey: reading standard input: %v\n", err)
+		return "", exitUsage
+	}
+	if len(b) > maxInputSize {
+		fmt.Fprintf(stderr, "sessionkey: standard input is longer than %d bytes; no Cookie header is that long\n", maxInputSize)
+		return "", exitUsage
+	}
+	return string(b), -1
+}
+
+// writeOpenOutput prints out as indented JSON.
+func writeOpenOutput(out openOutput, stdout, stderr io.Writer) int {
 	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
 		fmt.Fprintf(stderr, "sessionkey: encoding the output: %v\n", err)
