@@ -13,8 +13,8 @@ import (
 	"time"
 )
 
-// Fuzz targets beside FuzzOpen (codec_test.go) and FuzzOpenSecureCookie
-// (gorilla_test.go). Their seed corpora are committed under
+// Fuzz targets beside FuzzOpen (seal_test.go) and FuzzOpenSecureCookie
+// (seal_gorilla_test.go). Their seed corpora are committed under
 // testdata/fuzz/<FuzzName>/ and run as ordinary subtests by go test; make
 // test and make fuzz also run each target with -fuzz.
 

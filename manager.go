@@ -424,13 +424,3 @@ func (m *Manager[T]) Save(w http.ResponseWriter, s *Session[T]) error {
 	m.reportPending(w, s)
 	return err
 }
-
-// reportPending passes the failures kept in s.pending to the error
-// handler, once.
-func (m *Manager[T]) reportPending(w http.ResponseWriter, s *Session[T]) {
-	pending := s.pending
-	s.pending = nil
-	for _, err := range pending {
-		m.report(w, s.req, err)
-	}
-}

@@ -46,7 +46,7 @@ type openOptions struct {
 }
 
 // format seals and opens session values. The Keyring's own format is the
-// default; gorillaFormat (gorilla.go) is the other.
+// default; gorillaFormat (seal_gorilla.go) is the other.
 type format interface {
 	seal(name string, e *envelope) (string, error)
 	open(name, value string, o *openOptions) (envelope, error)

@@ -22,7 +22,7 @@ import (
 //	payload = base64url-padded( iv | AES-256-CTR(plaintext) )
 //	mac     = HMAC-SHA256( name | "|" | date | "|" | payload )
 //
-// where plaintext is the default format's plaintext (codec.go), so both
+// where plaintext is the default format's plaintext (seal.go), so both
 // formats carry the same envelope. The MAC covers the cookie name: a value
 // moved to another cookie does not authenticate.
 //

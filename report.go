@@ -1,0 +1,70 @@
+package cookiesession
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+)
+
+// The policy for failures that lose data: how loud each is, and what the
+// response becomes when no error handler was given.
+
+// reportPending passes the failures kept in s.pending to the error
+// handler, once.
+func (m *Manager[T]) reportPending(w http.ResponseWriter, s *Session[T]) {
+	pending := s.pending
+	s.pending = nil
+	for _, err := range pending {
+		m.report(w, s.req, err)
+	}
+}
+
+// report logs a failure that loses data and passes it to the error handler.
+func (m *Manager[T]) report(w http.ResponseWriter, r *http.Request, err error) {
+	// r is the request given to Get, whose context inner middleware may
+	// have cancelled on its way out (the commit can run after the handler
+	// returns): keep its values, for the log and the error handler, but
+	// not its cancellation.
+	r = r.WithContext(context.WithoutCancel(r.Context()))
+	msg, level := "cookiesession: session not saved", slog.LevelError
+	switch {
+	case errors.Is(err, ErrChangeAfterCommit):
+		msg = "cookiesession: session change lost"
+	case errors.Is(err, ErrMigration):
+		msg, level = "cookiesession: gorilla session not converted; the user gets a new session", slog.LevelWarn
+	case errors.Is(err, ErrRevocationFailed):
+		msg = "cookiesession: session revocation not stored; copies of the cookie may still open on other instances"
+	case errors.Is(err, ErrReplaced):
+		msg, level = "cookiesession: session replaced by another request or a Renew; this request's change was not written", slog.LevelWarn
+	}
+	m.logger.LogAttrs(r.Context(), level, msg,
+		slog.String("cookie", m.name), slog.String("method", r.Method),
+		slog.String("path", r.URL.Path), slog.Any("error", err))
+	if m.onError != nil {
+		m.onError(w, r, err)
+		return
+	}
+	if errors.Is(err, ErrSaveFailed) {
+		// The 500 replaces the application's response: headers that
+		// describe that response (a redirect's target, a download's file
+		// name, its caching) must not describe the error instead.
+		h := w.Header()
+		for _, k := range replacedHeaders {
+			delete(h, k)
+		}
+		h.Set("Cache-Control", "no-store")
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+	}
+}
+
+// replacedHeaders are the headers of the application's response that the
+// default 500 for a failed save removes. Others (security policies, Vary,
+// the application's other cookies) stay.
+var replacedHeaders = []string{
+	"Location", "Refresh", "Content-Disposition", "Content-Language", "Content-Range",
+	"Content-Location", "Etag", "Last-Modified", "Expires", "Cache-Control", "Age", "Accept-Ranges",
+	// Not Content-Encoding: as http.Error, which leaves it, knows, an outer
+	// middleware may have set it and compress what is written (the 500
+	// included).
+}
