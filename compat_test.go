@@ -43,7 +43,7 @@ type compatFixture struct {
 	Issued  time.Time       `json:"issued"`
 }
 
-func TestCookiesOfEarlierReleasesOpen(t *testing.T) {
+func TestCookiesOfOtherReleasesOpen(t *testing.T) {
 	files, err := filepath.Glob("testdata/compat/*.json")
 	if err != nil || len(files) < 5 {
 		t.Fatalf("fixtures: %v %v", files, err)
