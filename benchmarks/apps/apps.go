@@ -192,13 +192,15 @@ const CookiesessionName = "cookiesession"
 
 // NewManager returns a cookiesession Manager over one fixed key, with opts
 // (the benchmarks and the load command pass none: every option at its
-// default; tests pass some to look inside).
+// default but the name, which is CookieName as in every app, so that the
+// cookies compared differ only in what they carry; tests pass some to
+// look inside).
 func NewManager(opts ...cookiesession.Option) (*cookiesession.Manager[Typical], error) {
 	keys, err := cookiesession.NewKeyring(Secret(1, 32))
 	if err != nil {
 		return nil, err
 	}
-	return cookiesession.New[Typical](keys, opts...)
+	return cookiesession.New[Typical](keys, append([]cookiesession.Option{cookiesession.WithName(CookieName)}, opts...)...)
 }
 
 // Cookiesession is the application on cookiesession's middleware with m,
