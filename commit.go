@@ -32,7 +32,6 @@ type facts struct {
 	stale     bool // sealed by an older key, in the other format, or under the old name
 	idleDue   bool // a third of the idle window has passed since it was sealed
 	invalid   bool // cookies came that did not open, and are to be cleared
-	moved     bool // cookies came under the old default name
 	migrating bool // gorilla migration is on: a cookie of ours always stays
 	empty     bool // the session holds nothing (and no migration is on)
 }
@@ -47,7 +46,7 @@ func decide(f facts, replacedNow func() bool) outcome {
 	case !due && f.invalid && f.migrating:
 		// With gorilla migration, an empty session of ours replaces a
 		// cookie that did not open: see WithGorillaMigration.
-	case !due && (f.invalid || f.moved):
+	case !due && f.invalid:
 		return clearCookies
 	case !due:
 		return keepCookies
@@ -75,7 +74,14 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T]) error {
 	}
 	now := m.now()
 	f := m.facts(s, data, now)
-	switch decide(f, func() bool { return m.replaced(s, now) }) {
+	out := decide(f, func() bool { return m.replaced(s, now) })
+	if out == writeSession && s.readOnly {
+		// Destroyed within a Renew's grace, then given data or a flash:
+		// the copy ends, and mints nothing.
+		out = removeSession
+		s.pending = append(s.pending, errReadOnly)
+	}
+	switch out {
 	case keepCookies:
 	case clearCookies:
 		m.clear(h, s)
@@ -114,7 +120,6 @@ func (m *Manager[T]) facts(s *Session[T], data []byte, now time.Time) facts {
 		stale:     s.stale,
 		idleDue:   m.idle > 0 && now.Sub(s.issued) >= m.idle/3,
 		invalid:   s.err != nil && s.present|s.moved != 0 && !s.idGiven,
-		moved:     s.moved != 0,
 		migrating: m.migration != nil,
 		empty:     len(s.flashes) == 0 && bytes.Equal(data, m.zero) && m.migration == nil,
 	}
@@ -215,6 +220,8 @@ func (m *Manager[T]) clear(h http.Header, s *Session[T]) {
 // browser with a cookie that the other response replaced.
 func (m *Manager[T]) replaced(s *Session[T], now time.Time) bool {
 	if m.revocations == nil || !s.idGiven || s.destroyed || s.subject == "" {
+		// A Destroy goes ahead: its cookie is deleted and its id revoked,
+		// and commit writes nothing new for a read-only session.
 		return false
 	}
 	// The generation is not in question: a session signed out everywhere
@@ -233,7 +240,12 @@ func (m *Manager[T]) ended(s *Session[T], now time.Time) (Revoked, bool) {
 	if m.revocations == nil || !s.idGiven || s.subject == "" || !(s.destroyed || s.renewed) {
 		return Revoked{}, false
 	}
+	// The entry goes under the higher of the generation this replica knows
+	// and the one the cookie was sealed with: an instance that has not yet
+	// heard of a sign-out everywhere must not file the id under a lower
+	// generation, which would drop it on merging.
 	gen, n := m.revocations.Generation(s.subject)
+	gen = max(gen, s.generation)
 	if n >= MaxRevokedSessions {
 		return Revoked{Generation: NextGeneration(gen, now), GenerationUntil: m.forgetAt(now)}, true
 	}
@@ -272,7 +284,7 @@ func (m *Manager[T]) generation(s *Session[T], subject string, ended Revoked) ui
 	}
 	gen, _ := m.revocations.Generation(subject)
 	if subject == s.subject {
-		gen = max(gen, ended.Generation)
+		gen = max(gen, ended.Generation, s.generation)
 	}
 	return gen
 }

@@ -25,8 +25,7 @@ func TestDecide(t *testing.T) {
 		{"a cookie that did not open", facts{invalid: true, empty: true}, false, clearCookies},
 		{"a cookie that did not open, with migration", facts{invalid: true, migrating: true}, false, writeSession},
 		{"a cookie that did not open, with migration, replaced", facts{invalid: true, migrating: true}, true, skipReplaced},
-		{"a cookie under the old name, and the new one", facts{moved: true}, false, clearCookies},
-		{"a cookie under the old name that opened", facts{moved: true, stale: true}, false, writeSession},
+		{"a cookie under the old name that opened", facts{stale: true}, false, writeSession},
 	}
 	for _, tt := range tests {
 		asked := false

@@ -293,18 +293,21 @@ func (m *Manager[T]) refused(r *http.Request, j *jar, now time.Time, s *Session[
 
 // loadOld opens a session whose cookies came under the name earlier
 // releases used by default, unless cookies under the current name came too,
-// and marks the old ones to be deleted: the response moves the session.
+// and marks the old ones to be deleted: the response that writes the
+// session under the current name, or clears a cookie that did not open,
+// deletes them.
 func (m *Manager[T]) loadOld(r *http.Request, j *jar, now time.Time, s *Session[T]) *Session[T] {
 	old := j.old
+	j.old = nil
 	if j.present != 0 {
-		j.old = nil
-		s = m.loadCookies(r, j, now, s)
-	} else {
-		s = m.old.loadCookies(r, old, now, s)
-		s.m, s.present = m, 0
-		s.stale = s.stale || s.err == nil
+		// The current name wins, and the old one is left alone: it may be
+		// another application's (a parent domain's "session"), which a
+		// deletion here would not reach, and ours expires on its own.
+		return m.loadCookies(r, j, now, s)
 	}
-	s.moved = old.present
+	s = m.old.loadCookies(r, old, now, s)
+	s.m, s.present, s.moved = m, 0, old.present
+	s.stale = s.stale || s.err == nil
 	return s
 }
 

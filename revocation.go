@@ -63,8 +63,11 @@ type Revoked struct {
 	// Generation refuses every session of the subject sealed with a lower
 	// generation: SignOutEverywhere raises it. 0 refuses nothing.
 	Generation uint64
-	// GenerationUntil is when Generation may be forgotten: every session
-	// it refuses has expired by then.
+	// GenerationUntil is when Generation stops refusing: every session
+	// it refuses has expired by then. Stores keep it generationSlack
+	// longer, so that sessions signed in meanwhile are still sealed with
+	// it, and no instance whose clock is behind (within ClockSkew)
+	// refuses them.
 	GenerationUntil time.Time
 	// Sessions are refused one by one, by id, in the order revoked.
 	Sessions []RevokedSession
@@ -86,10 +89,13 @@ type RevokedSession struct {
 
 // Merge returns what r and o revoke together. The higher generation wins,
 // and the sessions revoked under a lower one are dropped: the generation
-// refuses them already. Under equal generations, the sessions of both are
-// kept, each with the later Until, and without grace if either has none.
-// It is commutative and idempotent, so replicas that receive the same
-// entries in any order and any number of times agree.
+// refuses them already, since a session is revoked under a generation at
+// least the one its cookie carries. Under equal generations, the sessions
+// of both are kept, each with the later Until, and without grace if either
+// has none. It is commutative, associative and idempotent, so replicas
+// that receive the same entries in any order and any number of times
+// agree. Expire both sides before merging them: a generation that one
+// side has outlived must not drop what the other revokes.
 func (r Revoked) Merge(o Revoked) Revoked {
 	switch {
 	case o.Generation > r.Generation:
@@ -118,10 +124,13 @@ func (r Revoked) Merge(o Revoked) Revoked {
 	return out
 }
 
+// generationSlack is how long a generation is kept past GenerationUntil.
+const generationSlack = 2 * ClockSkew
+
 // Expire returns r without the entries that may be forgotten at now.
 func (r Revoked) Expire(now time.Time) Revoked {
 	out := Revoked{Generation: r.Generation, GenerationUntil: r.GenerationUntil}
-	if !now.Before(r.GenerationUntil) {
+	if !now.Before(r.GenerationUntil.Add(generationSlack)) {
 		out.Generation, out.GenerationUntil = 0, time.Time{}
 	}
 	for _, s := range r.Sessions {
@@ -335,7 +344,9 @@ func (rv *Revocations) Add(subject string, r Revoked, now time.Time) Revoked {
 	rv.mu.Lock()
 	defer rv.mu.Unlock()
 	old := rv.subjects[subject]
-	merged := old.revoked().Merge(r).Expire(now)
+	// Expire before merging: a generation one side has outlived must not
+	// swallow the ids the other revokes under a lower one.
+	merged := old.revoked().Expire(now).Merge(r.Expire(now))
 	e := subjectEntry{gen: merged.Generation, genUntil: seconds(merged.GenerationUntil)}
 	for _, s := range merged.Sessions {
 		x := revokedID{id: s.ID, until: seconds(s.Until)}
@@ -386,7 +397,7 @@ func (rv *Revocations) sweep(now uint32, n int) {
 // expired reports whether every entry of e may be forgotten at now. Partly
 // expired entries are trimmed when their subject is next written.
 func (e subjectEntry) expired(now uint32) bool {
-	if e.gen != 0 && e.genUntil > now {
+	if e.gen != 0 && e.genUntil+uint32(generationSlack/time.Second) > now {
 		return false
 	}
 	for _, s := range e.sessions {
@@ -431,7 +442,7 @@ func (rv *Revocations) Check(subject string, id SessionID, generation uint64, no
 	if !ok {
 		return nil
 	}
-	if generation < e.gen {
+	if generation < e.gen && now.Unix() < int64(e.genUntil) {
 		return errSignedOutEverywhere
 	}
 	if i := e.index(id); i >= 0 {

@@ -129,9 +129,15 @@ func (rf *RevocationFile) replay(now time.Time) error {
 	if end == len(data) {
 		return nil
 	}
-	// What follows was never acknowledged (or is corrupt, and cannot be
-	// told from that): appending after it would hide every later record
-	// from the next replay.
+	if !tornTail(data[end:]) {
+		// Damage before the end: acknowledged records follow it, and
+		// dropping them would let signed-out cookies open again.
+		return fmt.Errorf("cookiesession: %s is damaged at byte %d, with %d bytes after it that cannot be read: "+
+			"restore it, or move it away to start without the revocations it held", rf.path, end, len(data)-end)
+	}
+	// What follows is the record a crash cut short, never acknowledged:
+	// appending after it would hide every later record from the next
+	// replay.
 	if err := rf.f.Truncate(int64(end)); err != nil {
 		return fmt.Errorf("cookiesession: truncating the revocation file after its last whole record: %w", err)
 	}
@@ -139,6 +145,23 @@ func (rf *RevocationFile) replay(now time.Time) error {
 		return fmt.Errorf("cookiesession: truncating the revocation file after its last whole record: %w", err)
 	}
 	return nil
+}
+
+// tornTail reports whether rest, which does not start with a whole record,
+// is what a crash during an append leaves: a record that runs to the end
+// of the file or past it, or one followed by nothing but the zeros a file
+// system may leave after a crash.
+func tornTail(rest []byte) bool {
+	n, k := binary.Uvarint(rest)
+	if k > 0 && uint64(len(rest)) <= uint64(k)+n+4 {
+		return true
+	}
+	for _, b := range rest[max(k, 0):] {
+		if b != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // checkHeader returns where the records of data, the file's contents,

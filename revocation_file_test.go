@@ -219,8 +219,8 @@ func TestRevocationFileTornTail(t *testing.T) {
 		{name: "payload corrupt", lastKept: false, damage: func(t *testing.T, path string, start, end int64) {
 			rfFlip(t, path, start+(end-start)/2)
 		}},
-		{name: "garbage appended", lastKept: true, damage: func(t *testing.T, path string, _, _ int64) {
-			rfAppend(t, path, []byte("\x05\x00garbage that is no record"))
+		{name: "zeros after the last record", lastKept: true, damage: func(t *testing.T, path string, _, _ int64) {
+			rfAppend(t, path, make([]byte, 40))
 		}},
 		{name: "a huge length appended", lastKept: true, damage: func(t *testing.T, path string, _, _ int64) {
 			rfAppend(t, path, binary.AppendUvarint(nil, 1<<62))
@@ -643,5 +643,43 @@ func TestRevocationFileClose(t *testing.T) {
 	// The file is unchanged by what came after Close.
 	if got := rfRecords(t, path); len(got) != 1 {
 		t.Errorf("the file holds %v", got)
+	}
+}
+
+// Damage before the end of the file is not what a crash leaves: records
+// that were acknowledged may follow it. The file is refused, and left as
+// it is, rather than truncated.
+func TestRevocationFileDamageIsRefused(t *testing.T) {
+	t.Parallel()
+	for name, damage := range map[string]func(t *testing.T, path string, first int64){
+		"a record within": func(t *testing.T, path string, first int64) { rfFlip(t, path, first-2) },
+		"garbage after": func(t *testing.T, path string, _ int64) {
+			rfAppend(t, path, []byte("\x05\x00garbage that is no record"))
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "revocations.db")
+			store := rfOpen(t, path)
+			ctx := context.Background()
+			if err := store.Revoke(ctx, "ada", rfRevoked(rfID(1))); err != nil {
+				t.Fatal(err)
+			}
+			first := rfSize(t, path)
+			if err := store.Revoke(ctx, "bob", rfRevoked(rfID(2))); err != nil {
+				t.Fatal(err)
+			}
+			if err := store.Close(); err != nil {
+				t.Fatal(err)
+			}
+			damage(t, path, first)
+			before := rfSize(t, path)
+			if _, err := cookiesession.OpenRevocationFile(path); err == nil || !strings.Contains(err.Error(), "is damaged at byte") {
+				t.Fatalf("OpenRevocationFile: %v", err)
+			}
+			if rfSize(t, path) != before {
+				t.Error("the damaged file was changed")
+			}
+		})
 	}
 }

@@ -754,3 +754,59 @@ func (s switchStore) Check(subject string, id SessionID, gen uint64, now time.Ti
 	}
 	return s.Revocations.Check(subject, id, gen, now)
 }
+
+// A sign-out made on an instance that has not yet heard of a sign-out
+// everywhere is filed under the generation the cookie carries, so that
+// merging the two keeps it on every instance.
+func TestASignOutOnALaggingInstanceIsKept(t *testing.T) {
+	clock := newClock()
+	ra, rb := newRevocations(clock.Now), newRevocations(clock.Now)
+	a := newRevocationFixture(t, WithClock(clock.Now), WithRevocation(ra))
+	b := newRevocationFixture(t, WithClock(clock.Now), WithRevocation(rb))
+	if err := a.m.SignOutEverywhere(context.Background(), "ada"); err != nil {
+		t.Fatal(err)
+	}
+	ada := newBrowser(t)
+	ada.do(a.login, "POST", "/login") // sealed with a's new generation
+	stolen := ada.header()
+	ada.do(b.logout, "POST", "/logout") // b has not heard of it
+	exchange := func(from, to *Revocations) {
+		from.Range(func(subject string, r Revoked) bool { to.Add(subject, r, clock.Now()); return true })
+	}
+	exchange(ra, rb)
+	exchange(rb, ra)
+	for name, f := range map[string]*revocationFixture{"a": a, "b": b} {
+		if s, _ := f.replay(t, stolen); !errors.Is(s.Err(), ErrRevoked) {
+			t.Errorf("instance %s opens the signed-out copy: err %v, data %+v", name, s.Err(), s.Data)
+		}
+	}
+}
+
+// A cookie within its read-only grace cannot become a new signed-in
+// session through Destroy either, as an application that rotates ids by
+// destroying and setting the data again would do: the copy ends, and
+// mints nothing.
+func TestTheGraceMintsNoSessionThroughDestroy(t *testing.T) {
+	var hookErr error
+	f := newRevocationFixture(t, WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) { hookErr = err }))
+	b := newBrowser(t)
+	b.do(f.login, "POST", "/login")
+	stolen := b.header()
+	b.do(handle(f.m, func(s *Session[user]) { s.Renew() }), "POST", "/sudo")
+	rotate := handle(f.m, func(s *Session[user]) { d := s.Data; s.Destroy(); s.Data = d })
+	req := httptest.NewRequest("POST", "/", nil)
+	req.Header.Set("Cookie", stolen)
+	rec := httptest.NewRecorder()
+	rotate.ServeHTTP(rec, req)
+	for _, c := range rec.Result().Cookies() {
+		if c.MaxAge >= 0 {
+			t.Errorf("the copy in its grace got a cookie: %s", c.Name)
+		}
+	}
+	if !errors.Is(hookErr, ErrReplaced) {
+		t.Errorf("error handler heard %v", hookErr)
+	}
+	if s, _ := f.replay(t, stolen); !errors.Is(s.Err(), ErrRevoked) {
+		t.Errorf("the copy after it was destroyed: err %v", s.Err())
+	}
+}

@@ -137,7 +137,7 @@ func (s *Store) writeBackBatch(ctx context.Context, batch []entry, now time.Time
 		if err == nil && cur.Covers(e.revoked) {
 			continue
 		}
-		next := cur.Merge(e.revoked).Expire(now)
+		next := cur.Expire(now).Merge(e.revoked.Expire(now))
 		writes = append(writes, write{e: entry{e.subject, next}, expected: raw})
 		msg.add(e.subject, encodeRevoked(next))
 	}

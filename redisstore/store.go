@@ -300,10 +300,12 @@ func (s *Store) merge(ctx context.Context, subject string, r cookiesession.Revok
 	for range casAttempts {
 		cur, err := decodeRevoked(current)
 		if err != nil {
-			s.log.Warn("redisstore: replacing a field that does not hold revocations", "key", s.key, "err", err)
-			cur = cookiesession.Revoked{}
+			// Perhaps a later release's format, during a rolling deploy:
+			// overwriting it would lose what it holds. The revocation
+			// holds here, and the failure is reported.
+			return fmt.Errorf("the subject's field holds revocations in a form this release does not read (written by a later release?), and is left as it is: %w", err)
 		}
-		next := cur.Merge(r).Expire(now)
+		next := cur.Expire(now).Merge(r.Expire(now))
 		value := encodeRevoked(next)
 		if value == current && !unverified {
 			return nil
