@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,8 +68,11 @@ const (
 // of their own: sign in, grow the session to two cookies, find the largest
 // session the budget allows beside 1 KB and then 2 KB of other cookies
 // (each too large a save ending in a loud failure, never in a lost
-// session), shrink, stay active through two idle windows, sign out, and
-// replay the cookie from before the sign-out. The server records each
+// session), shrink (the chunks no longer needed deleted, with the
+// attributes they were set with), rotate the key in the three deploys of
+// a fleet (the session opened at each, sealed again by the new key at the
+// second), stay active through two idle windows, sign out, and replay the
+// cookie from before the sign-out. The server records each
 // request's Cookie header and each response's Set-Cookie lines: every
 // request must bring exactly the cookies the responses before it set.
 func TestRealClients(t *testing.T) {
@@ -148,26 +152,80 @@ type clientServer struct {
 	mu        sync.Mutex
 	exchanges []exchange
 	errs      []loggedError
+	// current is what serves the session's requests: the Manager of the
+	// last deploy, swapped between two requests as a rolling deploy
+	// replaces an instance.
+	current atomic.Pointer[deployment]
+	// revocations is every deployment's store, as a fleet's is shared:
+	// a sign-out holds across a deploy.
+	revocations *cookiesession.Revocations
+}
+
+// deployment is one Manager and the application built on it.
+type deployment struct {
+	secrets [][]byte // the Keyring's, newest first
+	handler http.Handler
 }
 
 // newClientServer starts a server on a free loopback port for the test.
 func newClientServer(t *testing.T) *clientServer {
 	t.Helper()
-	srv := &clientServer{}
-	keys, err := cookiesession.NewKeyring(cookiesession.GenerateSecret())
-	if err != nil {
+	srv := &clientServer{revocations: cookiesession.NewRevocations()}
+	if err := srv.deploy(cookiesession.GenerateSecret()); err != nil {
 		t.Fatal(err)
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv.current.Load().handler.ServeHTTP(w, r)
+	}))
+	// The application's other cookie, outside the session's middleware.
+	mux.HandleFunc("POST /other", func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.Atoi(r.URL.Query().Get("size"))
+		if err != nil || (n != 0 && n <= len(otherName)+1) {
+			http.Error(w, "bad size", http.StatusBadRequest)
+			return
+		}
+		c := &http.Cookie{Name: otherName, Path: "/", MaxAge: -1}
+		if n > 0 {
+			c.Value, c.MaxAge = strings.Repeat("p", n-len(otherName)-1), 0
+		}
+		http.SetCookie(w, c)
+	})
+	// Chromium's page, from which it fetches. The icon link keeps it
+	// from asking for /favicon.ico.
+	mux.HandleFunc("GET /page", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(`<!doctype html><html><head><link rel="icon" href="data:,"><title>clients</title></head><body></body></html>`))
+	})
+	srv.Server = httptest.NewServer(srv.record(mux))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// deploy replaces the Manager with one whose Keyring holds secrets,
+// newest first; the requests after it meet the new one.
+func (srv *clientServer) deploy(secrets ...[]byte) error {
+	keys, err := cookiesession.NewKeyring(secrets...)
+	if err != nil {
+		return err
 	}
 	m, err := cookiesession.New[sessionData](keys,
 		cookiesession.WithSecure(false), // plain HTTP on loopback
 		cookiesession.WithSubject(func(d sessionData) string { return d.User }),
+		cookiesession.WithRevocation(srv.revocations),
 		cookiesession.WithIdleTimeout(idleTimeout),
 		cookiesession.WithLogger(slog.New(errorRecorder{srv})),
 	)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
+	srv.current.Store(&deployment{secrets: secrets, handler: m.Handler(newApp(m))})
+	return nil
+}
 
+// newApp returns the application's handlers on m.
+func newApp(m *cookiesession.Manager[sessionData]) http.Handler {
 	app := http.NewServeMux()
 	// Each answers with what the request brought, then changes it.
 	handle := func(pattern string, change func(r *http.Request, s *cookiesession.Session[sessionData]) error) {
@@ -205,31 +263,7 @@ func newClientServer(t *testing.T) *clientServer {
 		s.Destroy()
 		return nil
 	})
-
-	mux := http.NewServeMux()
-	mux.Handle("/", m.Handler(app))
-	// The application's other cookie, outside the session's middleware.
-	mux.HandleFunc("POST /other", func(w http.ResponseWriter, r *http.Request) {
-		n, err := strconv.Atoi(r.URL.Query().Get("size"))
-		if err != nil || (n != 0 && n <= len(otherName)+1) {
-			http.Error(w, "bad size", http.StatusBadRequest)
-			return
-		}
-		c := &http.Cookie{Name: otherName, Path: "/", MaxAge: -1}
-		if n > 0 {
-			c.Value, c.MaxAge = strings.Repeat("p", n-len(otherName)-1), 0
-		}
-		http.SetCookie(w, c)
-	})
-	// Chromium's page, from which it fetches. The icon link keeps it
-	// from asking for /favicon.ico.
-	mux.HandleFunc("GET /page", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write([]byte(`<!doctype html><html><head><link rel="icon" href="data:,"><title>clients</title></head><body></body></html>`))
-	})
-	srv.Server = httptest.NewServer(srv.record(mux))
-	t.Cleanup(srv.Close)
-	return srv
+	return app
 }
 
 // padding returns n bytes of session data.
@@ -327,6 +361,21 @@ func (h errorRecorder) WithGroup(string) slog.Handler      { return h }
 type jarCookie struct {
 	value   string
 	expires time.Time // zero: until the client ends
+	attrs   cookieAttrs
+}
+
+// cookieAttrs are the attributes a cookie was set with, which a line
+// deleting it must repeat: a client deletes only the cookie of the same
+// name, Path and Domain.
+type cookieAttrs struct {
+	path, domain                  string
+	secure, httpOnly, partitioned bool
+	sameSite                      http.SameSite
+}
+
+func attrsOf(c *http.Cookie) cookieAttrs {
+	return cookieAttrs{path: c.Path, domain: c.Domain, secure: c.Secure, httpOnly: c.HttpOnly,
+		partitioned: c.Partitioned, sameSite: c.SameSite}
 }
 
 // expiryMargin is how close to its expiry a cookie may be sent or not:
@@ -399,11 +448,10 @@ func (f *flow) run() {
 		// Shrink first: with more of the header taken by the other
 		// cookie, the session of the step before no longer fits, and the
 		// application, not the library, would have lost it.
-		f.post("shrink", "/pad?size=0", http.StatusOK)
 		if i == 0 {
-			f.expectSession("after shrinking", user, 0, sessionName)
+			f.shrink("shrink from two cookies", user, 0)
 		} else {
-			f.expectSession("after shrinking", user, 0, sessionName, otherName)
+			f.shrink(fmt.Sprintf("shrink from the largest session beside %d bytes", 1024), user, 0, otherName)
 		}
 		f.post(fmt.Sprintf("set %d bytes of other cookies", others), fmt.Sprintf("/other?size=%d", others), http.StatusOK)
 		f.expectSession("beside the other cookie", user, 0, sessionName, otherName)
@@ -412,8 +460,9 @@ func (f *flow) run() {
 	}
 
 	const size = 100
-	f.post("shrink", fmt.Sprintf("/pad?size=%d", size), http.StatusOK)
-	f.expectSession("after shrinking", user, size, sessionName, otherName)
+	f.shrink(fmt.Sprintf("shrink from the largest session beside %d bytes", 2048), user, size, otherName)
+
+	f.rotate(user, size, otherName)
 
 	f.keepAlive(user, size)
 
@@ -470,6 +519,12 @@ func (f *flow) post(step, path string, want int) exchange {
 
 // read asks the server what session the client holds.
 func (f *flow) read(step string) report {
+	rep, _ := f.readExchange(step)
+	return rep
+}
+
+// readExchange is read, returning the exchange too.
+func (f *flow) readExchange(step string) (report, exchange) {
 	// The cookie it brings is the one last set, checked by request.
 	issue, maxAge := f.lastIssue, f.lastMaxAge
 	ex, body := f.request(step, http.MethodGet, "/read")
@@ -489,18 +544,24 @@ func (f *flow) read(step string) report {
 				step, issue.Format(time.StampMilli), maxAge, deadline.Format(time.StampMilli), end.Sub(deadline))
 		}
 	}
-	return rep
+	return rep, ex
 }
 
 // expectSession reads the session and checks that it is intact, and that
 // the client holds exactly the named cookies.
 func (f *flow) expectSession(step, user string, size int, cookies ...string) {
-	rep := f.read(step)
+	f.readSession(step, user, size, cookies...)
+}
+
+// readSession is expectSession, returning the read's exchange.
+func (f *flow) readSession(step, user string, size int, cookies ...string) exchange {
+	rep, ex := f.readExchange(step)
 	if rep.User != user || rep.Size != size || rep.Err != "" || rep.New {
 		f.fatalf("%s: the server saw user %q, %d bytes, new %v, error %q; want user %q, %d bytes, no error",
 			step, rep.User, rep.Size, rep.New, rep.Err, user, size)
 	}
 	f.expectHeld(step, cookies...)
+	return ex
 }
 
 // expectAnonymous checks that rep is of a new session, empty.
@@ -533,29 +594,7 @@ func (f *flow) checkSent(step string, ex exchange) {
 		}
 		sent[name] = value
 	}
-	var problems []string
-	missing := 0 // bytes of the header's cookies not sent
-	for name, c := range f.jar {
-		v, ok := sent[name]
-		near := !c.expires.IsZero() && absDuration(c.expires.Sub(ex.start)) < expiryMargin
-		expired := !c.expires.IsZero() && !c.expires.After(ex.start)
-		switch {
-		case !ok && (near || expired):
-			delete(f.jar, name) // the client let it expire
-		case ok && expired && !near:
-			problems = append(problems, fmt.Sprintf("%s was sent %v after it expired", name, ex.start.Sub(c.expires)))
-		case !ok:
-			missing += len("; ") + len(name) + len("=") + len(c.value)
-			problems = append(problems, fmt.Sprintf("%s (%d bytes) was not sent", name, len(name)+1+len(c.value)))
-		case v != c.value:
-			problems = append(problems, fmt.Sprintf("%s was sent with another value (%d bytes, want %d)", name, len(v), len(c.value)))
-		}
-	}
-	for name := range sent {
-		if _, ok := f.jar[name]; !ok {
-			problems = append(problems, fmt.Sprintf("%s was sent, but no response set it", name))
-		}
-	}
+	problems, missing := f.compareSent(sent, ex.start)
 	f.lastStart, f.lastHeader = ex.start, len(ex.cookie)
 	if len(problems) > 0 {
 		slices.Sort(problems)
@@ -577,6 +616,35 @@ func (f *flow) checkSent(step string, ex exchange) {
 			"nginx and Apache would refuse it; the save that led to it should have failed",
 			step, ex.method, ex.path, len(ex.cookie), cookieBudget)
 	}
+}
+
+// compareSent compares the cookies a request that reached the server at
+// start brought with those the client should hold, forgetting those the
+// client let expire. It returns what differs, and the bytes of the
+// header's cookies not sent.
+func (f *flow) compareSent(sent map[string]string, start time.Time) (problems []string, missing int) {
+	for name, c := range f.jar {
+		v, ok := sent[name]
+		near := !c.expires.IsZero() && absDuration(c.expires.Sub(start)) < expiryMargin
+		expired := !c.expires.IsZero() && !c.expires.After(start)
+		switch {
+		case !ok && (near || expired):
+			delete(f.jar, name) // the client let it expire
+		case ok && expired && !near:
+			problems = append(problems, fmt.Sprintf("%s was sent %v after it expired", name, start.Sub(c.expires)))
+		case !ok:
+			missing += len("; ") + len(name) + len("=") + len(c.value)
+			problems = append(problems, fmt.Sprintf("%s (%d bytes) was not sent", name, len(name)+1+len(c.value)))
+		case v != c.value:
+			problems = append(problems, fmt.Sprintf("%s was sent with another value (%d bytes, want %d)", name, len(v), len(c.value)))
+		}
+	}
+	for name := range sent {
+		if _, ok := f.jar[name]; !ok {
+			problems = append(problems, fmt.Sprintf("%s was sent, but no response set it", name))
+		}
+	}
+	return problems, missing
 }
 
 // apply records the response's Set-Cookie lines as the client should,
@@ -603,9 +671,9 @@ func (f *flow) apply(step string, ex exchange) {
 		case c.MaxAge < 0:
 			delete(f.jar, c.Name)
 		case c.MaxAge > 0:
-			f.jar[c.Name] = jarCookie{value: c.Value, expires: ex.start.Add(time.Duration(c.MaxAge) * time.Second)}
+			f.jar[c.Name] = jarCookie{value: c.Value, expires: ex.start.Add(time.Duration(c.MaxAge) * time.Second), attrs: attrsOf(c)}
 		default:
-			f.jar[c.Name] = jarCookie{value: c.Value}
+			f.jar[c.Name] = jarCookie{value: c.Value, attrs: attrsOf(c)}
 		}
 		if c.Name == sessionName && c.MaxAge > 0 {
 			f.lastIssue, f.lastMaxAge = ex.start, time.Duration(c.MaxAge)*time.Second
@@ -781,4 +849,162 @@ func (f *flow) keepAlive(user string, size int) {
 		}
 	}
 	f.logf("kept active for %v with a request every %v: the cookie was re-issued %d times", idleSpan, idleInterval, reissued)
+}
+
+// sessionLines returns the response's Set-Cookie lines of the session's
+// cookies, by name; a name set twice is an error.
+func (f *flow) sessionLines(step string, ex exchange) map[string]*http.Cookie {
+	lines := map[string]*http.Cookie{}
+	for _, line := range ex.setCookies {
+		c, err := http.ParseSetCookie(line) // apply has reported a line that does not parse
+		if err != nil || !isSessionCookie(c.Name) {
+			continue
+		}
+		if _, dup := lines[c.Name]; dup {
+			f.errorf("%s: the response has two Set-Cookie lines for %s", step, c.Name)
+		}
+		lines[c.Name] = c
+	}
+	return lines
+}
+
+// chunkNames returns the session's chunks (not its main cookie) in jar,
+// sorted.
+func chunkNames(jar map[string]jarCookie) []string {
+	var names []string
+	for name := range jar {
+		if isSessionCookie(name) && name != sessionName {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// sentNames returns the names of the cookies in a Cookie header, sorted.
+func sentNames(header string) []string {
+	var names []string
+	for pair := range strings.SplitSeq(header, ";") {
+		if name, _, _ := strings.Cut(strings.TrimSpace(pair), "="); name != "" {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// shrink saves a session of size bytes, which the main cookie holds
+// alone, in place of a session of several cookies. The response must set
+// the main cookie and delete each chunk the client held, with the
+// attributes the chunk was set with (a client deletes only the cookie of
+// the same name, Path and Domain), and nothing else; the next request must
+// bring the main cookie alone, beside others.
+func (f *flow) shrink(step, user string, size int, others ...string) {
+	before := maps.Clone(f.jar)
+	chunks := chunkNames(before)
+	if len(chunks) == 0 {
+		f.fatalf("%s: the client holds no chunk of the session: nothing to shrink from", step)
+	}
+	ex := f.post(step, fmt.Sprintf("/pad?size=%d", size), http.StatusOK)
+	f.checkShrink(step, ex, before, chunks)
+	want := slices.Sorted(slices.Values(append([]string{sessionName}, others...)))
+	next := f.readSession("after: "+step, user, size, want...)
+	if got := sentNames(next.cookie); !slices.Equal(got, want) {
+		f.fatalf("after: %s: the next request brought cookies %q, want %q", step, got, want)
+	}
+	f.logf("%s: %d bytes of data in one cookie; %q deleted, and not sent again", step, size, chunks)
+}
+
+// checkShrink checks the Set-Cookie lines of a shrinking save: the main
+// cookie set, and each of chunks deleted with the attributes it had in
+// before.
+func (f *flow) checkShrink(step string, ex exchange, before map[string]jarCookie, chunks []string) {
+	lines := f.sessionLines(step, ex)
+	if c, ok := lines[sessionName]; !ok || c.MaxAge < 0 || c.Value == "" {
+		f.errorf("%s: the response does not set the main cookie %s", step, sessionName)
+	}
+	delete(lines, sessionName)
+	for _, name := range chunks {
+		c, ok := lines[name]
+		delete(lines, name)
+		switch {
+		case !ok:
+			f.errorf("%s: chunk %s, no longer needed, is not deleted: the client keeps sending it", step, name)
+		case c.MaxAge >= 0 || c.Value != "":
+			f.errorf("%s: chunk %s is set again (Max-Age %d, %d bytes), not deleted", step, name, c.MaxAge, len(c.Value))
+		case attrsOf(c) != before[name].attrs:
+			f.errorf("%s: chunk %s is deleted with attributes %+v, and was set with %+v", step, name, attrsOf(c), before[name].attrs)
+		}
+	}
+	for name, c := range lines {
+		f.errorf("%s: the response also sets %s (Max-Age %d); want only %s set and %q deleted", step, name, c.MaxAge, sessionName, chunks)
+	}
+}
+
+// rotate rotates the server's key as a fleet does, in three deploys that
+// sign no one out: keys (old, new) everywhere, then (new, old), then new
+// alone. The session, sealed by the old key, must open at each step; the
+// first request that meets the new key as the newest must seal it again
+// with it (a Set-Cookie although nothing changed), the client must send
+// the new value, and the new key alone must open it.
+func (f *flow) rotate(user string, size int, others ...string) {
+	held := f.sessionNames(others...)
+	old, next := f.srv.current.Load().secrets[0], cookiesession.GenerateSecret()
+
+	step := "rotation step 1, keys (old, new)"
+	f.redeploy(step, old, next)
+	f.expectUnchanged(step, user, size, held)
+
+	step = "rotation step 2, keys (new, old)"
+	f.redeploy(step, next, old)
+	before := maps.Clone(f.jar)
+	ex := f.readSession(step, user, size, held...)
+	f.checkResealed(step, ex, before)
+
+	step = "rotation step 3, key new alone"
+	f.redeploy(step, next)
+	f.expectUnchanged(step, user, size, held)
+	f.logf("key rotation: the session opened at each of the three deploys, and was sealed again by the new key at the second")
+}
+
+// redeploy replaces the server's Manager with one of these keys.
+func (f *flow) redeploy(step string, secrets ...[]byte) {
+	if err := f.srv.deploy(secrets...); err != nil {
+		f.fatalf("%s: %v", step, err)
+	}
+}
+
+// expectUnchanged reads the session, which must be intact and, unless an
+// idle refresh is due, not set again.
+func (f *flow) expectUnchanged(step, user string, size int, held []string) {
+	prevIssue := f.lastIssue
+	ex := f.readSession(step, user, size, held...)
+	// The issue time is sealed rounded up to the second: no refresh is
+	// due a third of the idle timeout after the cookie was set.
+	if lines := f.sessionLines(step, ex); len(lines) > 0 && ex.start.Sub(prevIssue) < idleTimeout/3 {
+		f.errorf("%s: nothing changed, no refresh is due (set %v before), and the response sets %d of the session's cookies",
+			step, ex.start.Sub(prevIssue).Round(time.Millisecond), len(lines))
+	}
+}
+
+// checkResealed checks that the response set each of the session's
+// cookies in before again, with a new value.
+func (f *flow) checkResealed(step string, ex exchange, before map[string]jarCookie) {
+	lines := f.sessionLines(step, ex)
+	for name, old := range before {
+		if !isSessionCookie(name) {
+			continue
+		}
+		c, ok := lines[name]
+		delete(lines, name)
+		switch {
+		case !ok:
+			f.errorf("%s: the session, sealed by an older key, is not sealed again: %s is not set", step, name)
+		case c.MaxAge < 0 || c.Value == old.value:
+			f.errorf("%s: %s is set again with Max-Age %d and the same value %v; want a new value", step, name, c.MaxAge, c.Value == old.value)
+		}
+	}
+	for name := range lines {
+		f.errorf("%s: the response also sets %s, which the client did not hold", step, name)
+	}
 }
