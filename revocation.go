@@ -244,6 +244,9 @@ func (r *Revoked) UnmarshalBinary(data []byte) error {
 			return errRevokedFormat
 		}
 		s.Until = unixTime(u)
+		if slices.ContainsFunc(out.Sessions[:i], func(x RevokedSession) bool { return x.ID == s.ID }) {
+			return errRevokedFormat // AppendBinary writes each id once
+		}
 	}
 	if len(p) != 0 {
 		return errRevokedFormat
