@@ -15,7 +15,7 @@ STATICCHECK_VERSION := v0.8.2
 # example at cyclomatic complexity 15 or less (make cyclo).
 GOCYCLO       := $(BIN)/gocyclo
 GOCYCLO_VERSION := v0.6.0
-CYCLO_DIRS    := $(wildcard *.go) ./cmd ./redisstore ./example
+CYCLO_DIRS    := $(wildcard *.go) ./cmd ./filestore ./redisstore ./example
 # Every module of the repository: the library and the nested ones.
 MODULES       := $(patsubst %/go.mod,%,$(shell find . -name go.mod -not -path './bin/*' | sort))
 # How long each fuzz target runs: briefly in make test, longer in make fuzz.

@@ -61,7 +61,7 @@
 // server's state grows only with what signed-in users do, and no refusal
 // depends on two machines agreeing on the time. The server keeps only the
 // revocations, until the sessions they name would have expired anyway: in
-// process by default, in a file with OpenRevocationFile, or shared by a
+// process by default, in a file with package filestore, or shared by a
 // fleet through a RevocationStore such as this repository's redisstore.
 //
 // # Failures that lose data

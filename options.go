@@ -197,7 +197,7 @@ func WithValidator[T any](fn func(r *http.Request, s *Session[T]) error) Option 
 //
 // The default, with WithSubject, is an in-process store of the Manager's
 // own (Revocations): a revocation holds on this instance only, and is
-// lost when it stops. OpenRevocationFile keeps them across restarts; a
+// lost when it stops. Package filestore keeps them across restarts; a
 // fleet shares one store, such as this repository's redisstore, so that a
 // cookie revoked on one instance is refused by all. nil turns revocation
 // off: Destroy then only deletes the cookie from the browser, and a copy of

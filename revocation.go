@@ -261,7 +261,7 @@ func (r *Revoked) UnmarshalBinary(data []byte) error {
 // subject, and Generation when it seals a session for a subject.
 // Implementations must be safe for concurrent use.
 //
-// Revocations is the in-process store; RevocationFile keeps one on disk,
+// Revocations is the in-process store; package filestore keeps one on disk,
 // for a single instance that restarts. A store shared by a fleet (such as
 // this repository's redisstore) keeps a Revocations as its replica, so that
 // Check and Generation never wait on the network.

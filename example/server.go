@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ce967478/cookiesession"
+	"github.com/ce967478/cookiesession/filestore"
 	"github.com/ce967478/cookiesession/redisstore"
 	"github.com/redis/go-redis/v9"
 )
@@ -130,7 +131,7 @@ func openRevocations(ctx context.Context, cfg *config, getenv func(string) strin
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs // the log says where, whatever the working directory was
 	}
-	store, err := cookiesession.OpenRevocationFile(path)
+	store, err := filestore.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", envRevocationsFile, err)
 	}

@@ -1,4 +1,4 @@
-package cookiesession
+package filestore
 
 import (
 	"bufio"
@@ -14,14 +14,15 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ce967478/cookiesession"
 )
 
-// The revocation file, as OpenRevocationFile reads and RevocationFile
-// writes it:
+// The revocation file, as Open reads and Store writes it:
 //
 //	file    = magic "CSREVOKE" | version(1) | { record }
 //	record  = uvarint(len(payload)) | payload | CRC-32C of payload (4 bytes, little-endian)
-//	payload = uvarint(len(subject)) | subject | Revoked in binary form
+//	payload = uvarint(len(subject)) | subject | cookiesession.Revoked in binary form
 //
 // A record holds a subject's whole state after a revocation, so replaying
 // the records in any order, any number of times, gives the same state
@@ -41,17 +42,17 @@ const (
 // common CPUs, and catches the torn writes a crash leaves.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// errRevocationFileClosed is what Revoke and Health say after Close.
-var errRevocationFileClosed = errors.New("cookiesession: the revocation file is closed")
+// errStoreClosed is what Revoke and Health say after Close.
+var errStoreClosed = errors.New("filestore: the revocation file is closed")
 
-// RevocationFile is a RevocationStore kept in a file, so that what was
+// Store is a cookiesession.RevocationStore kept in a file, so that what was
 // revoked survives a restart: a signed-out cookie stays refused when the
 // process starts again. It is for a single instance; a fleet shares a
-// store such as this repository's redisstore. Make one with
-// OpenRevocationFile, and Close it on shutdown.
+// store such as this repository's redisstore. Make one with Open, and
+// Close it on shutdown.
 //
-// Check and Generation answer from memory, as Revocations does. Revoke
-// enforces a revocation at once, then appends it to the file and returns
+// Check and Generation answer from memory, as cookiesession.Revocations
+// does. Revoke enforces a revocation at once, then appends it to the file and returns
 // only once it is synced to disk, so that a revocation it acknowledged
 // survives a crash. The file is rewritten with only the live entries when
 // it is opened and whenever it has grown to more than twice their size
@@ -61,9 +62,9 @@ var errRevocationFileClosed = errors.New("cookiesession: the revocation file is 
 // One process per file: two processes appending to the same file would
 // each rewrite it without the other's revocations. It is safe for
 // concurrent use within the process.
-type RevocationFile struct {
+type Store struct {
 	path string
-	rv   *Revocations // what is enforced, and what a rewrite writes
+	rv   *cookiesession.Revocations // what is enforced, and what a rewrite writes
 
 	mu   sync.Mutex // serialises the writes to the file
 	f    *os.File   // the file, positioned at its end; nil once closed
@@ -77,21 +78,21 @@ type RevocationFile struct {
 	buf   []byte // the record being appended, kept to spare an allocation
 }
 
-var _ RevocationStore = (*RevocationFile)(nil)
+var _ cookiesession.RevocationStore = (*Store)(nil)
 
-// OpenRevocationFile opens the revocation file at path, creating it
+// Open opens the revocation file at path, creating it
 // (readable by the owner only) if it does not exist, and loads what it
 // holds. A record that a crash cut short, or that is corrupt, ends what is
 // read: the file is truncated there, since a revocation is acknowledged
 // only once its record is whole and synced. The file is then rewritten
 // with only the entries still live. A file that is not a revocation file
 // is refused, and left as it is.
-func OpenRevocationFile(path string) (*RevocationFile, error) {
+func Open(path string) (*Store, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("cookiesession: opening the revocation file: %w", err)
+		return nil, fmt.Errorf("filestore: opening the revocation file: %w", err)
 	}
-	rf := &RevocationFile{path: path, rv: NewRevocations(), f: f}
+	rf := &Store{path: path, rv: cookiesession.NewRevocations(), f: f}
 	now := time.Now()
 	if err := rf.replay(now); err != nil {
 		_ = f.Close()
@@ -108,10 +109,10 @@ func OpenRevocationFile(path string) (*RevocationFile, error) {
 
 // replay loads the file into memory, and truncates it after the last whole
 // record.
-func (rf *RevocationFile) replay(now time.Time) error {
+func (rf *Store) replay(now time.Time) error {
 	data, err := io.ReadAll(rf.f)
 	if err != nil {
-		return fmt.Errorf("cookiesession: reading the revocation file: %w", err)
+		return fmt.Errorf("filestore: reading the revocation file: %w", err)
 	}
 	start, err := rf.checkHeader(data)
 	if err != nil {
@@ -132,17 +133,17 @@ func (rf *RevocationFile) replay(now time.Time) error {
 	if !tornTail(data[end:]) {
 		// Damage before the end: acknowledged records follow it, and
 		// dropping them would let signed-out cookies open again.
-		return fmt.Errorf("cookiesession: %s is damaged at byte %d, with %d bytes after it that cannot be read: "+
+		return fmt.Errorf("filestore: %s is damaged at byte %d, with %d bytes after it that cannot be read: "+
 			"restore it, or move it away to start without the revocations it held", rf.path, end, len(data)-end)
 	}
 	// What follows is the record a crash cut short, never acknowledged:
 	// appending after it would hide every later record from the next
 	// replay.
 	if err := rf.f.Truncate(int64(end)); err != nil {
-		return fmt.Errorf("cookiesession: truncating the revocation file after its last whole record: %w", err)
+		return fmt.Errorf("filestore: truncating the revocation file after its last whole record: %w", err)
 	}
 	if err := rf.f.Sync(); err != nil {
-		return fmt.Errorf("cookiesession: truncating the revocation file after its last whole record: %w", err)
+		return fmt.Errorf("filestore: truncating the revocation file after its last whole record: %w", err)
 	}
 	return nil
 }
@@ -169,24 +170,24 @@ func tornTail(rest []byte) bool {
 // that crashed), holds nothing, and 0 is returned: it is rewritten whole.
 // Anything else must be a revocation file of a version this release reads:
 // someone else's file is not overwritten.
-func (rf *RevocationFile) checkHeader(data []byte) (int, error) {
+func (rf *Store) checkHeader(data []byte) (int, error) {
 	magic := data[:min(len(data), len(revocationFileMagic))]
 	if !strings.HasPrefix(revocationFileMagic, string(magic)) {
-		return 0, fmt.Errorf("cookiesession: %s is not a revocation file (it does not start with %q), and was left as it is: "+
+		return 0, fmt.Errorf("filestore: %s is not a revocation file (it does not start with %q), and was left as it is: "+
 			"give another path, or move the file away", rf.path, revocationFileMagic)
 	}
 	if len(data) <= len(revocationFileMagic) {
 		return 0, nil
 	}
 	if v := data[len(revocationFileMagic)]; v != revocationFileVersion {
-		return 0, fmt.Errorf("cookiesession: %s is a revocation file of version %d, and this release reads version %d: "+
+		return 0, fmt.Errorf("filestore: %s is a revocation file of version %d, and this release reads version %d: "+
 			"it was left as it is; run the release that wrote it, or move the file away", rf.path, v, revocationFileVersion)
 	}
 	return len(revocationFileMagic) + 1, nil
 }
 
 // appendRevocationRecord appends the record of subject's state r to b.
-func appendRevocationRecord(b []byte, subject string, r Revoked) []byte {
+func appendRevocationRecord(b []byte, subject string, r cookiesession.Revoked) []byte {
 	payload := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(subject)+64), uint64(len(subject)))
 	payload = append(payload, subject...)
 	payload, _ = r.AppendBinary(payload) // never fails
@@ -197,40 +198,40 @@ func appendRevocationRecord(b []byte, subject string, r Revoked) []byte {
 
 // decodeRevocationRecord reads the record b starts with, and returns its
 // length; ok is false if b does not start with a whole, intact record.
-func decodeRevocationRecord(b []byte) (subject string, r Revoked, n int, ok bool) {
+func decodeRevocationRecord(b []byte) (subject string, r cookiesession.Revoked, n int, ok bool) {
 	size, k := binary.Uvarint(b)
 	if k <= 0 || size > uint64(len(b)-k) || uint64(len(b)-k)-size < 4 {
-		return "", Revoked{}, 0, false
+		return "", cookiesession.Revoked{}, 0, false
 	}
 	payload := b[k : k+int(size)]
 	if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(b[k+int(size):]) {
-		return "", Revoked{}, 0, false
+		return "", cookiesession.Revoked{}, 0, false
 	}
 	slen, j := binary.Uvarint(payload)
 	if j <= 0 || slen > uint64(len(payload)-j) {
-		return "", Revoked{}, 0, false
+		return "", cookiesession.Revoked{}, 0, false
 	}
 	subject = string(payload[j : j+int(slen)])
 	if err := r.UnmarshalBinary(payload[j+int(slen):]); err != nil {
-		return "", Revoked{}, 0, false
+		return "", cookiesession.Revoked{}, 0, false
 	}
 	return subject, r, k + int(size) + 4, true
 }
 
-// Revoke implements RevocationStore. The revocation is enforced from
+// Revoke implements cookiesession.RevocationStore. The revocation is enforced from
 // memory at once, whatever happens to the file; Revoke returns once it is
 // synced to disk. It returns an error if it could not be stored: Health
 // then reports Degraded, and the next Revoke (or Close) rewrites the file
 // from memory, so that nothing enforced is lost if that succeeds. ctx is
 // not consulted: a write to a local file is not abandoned half way.
-func (rf *RevocationFile) Revoke(_ context.Context, subject string, r Revoked) error {
+func (rf *Store) Revoke(_ context.Context, subject string, r cookiesession.Revoked) error {
 	now := time.Now()
 	merged := rf.rv.Add(subject, r, now)
 	rf.mu.Lock()
 	defer rf.mu.Unlock()
 	switch {
 	case rf.f == nil:
-		return errRevocationFileClosed
+		return errStoreClosed
 	case rf.dirty:
 		// The rewrite holds this revocation too: it is in memory.
 		return rf.compactLocked(now)
@@ -250,13 +251,13 @@ func (rf *RevocationFile) Revoke(_ context.Context, subject string, r Revoked) e
 
 // appendLocked appends the record of subject's state r and syncs the
 // file; rf.mu must be held.
-func (rf *RevocationFile) appendLocked(subject string, r Revoked) error {
+func (rf *Store) appendLocked(subject string, r cookiesession.Revoked) error {
 	rf.buf = appendRevocationRecord(rf.buf[:0], subject, r)
 	if _, err := rf.f.Write(rf.buf); err != nil {
-		return rf.fail(fmt.Errorf("cookiesession: appending to the revocation file: %w", err))
+		return rf.fail(fmt.Errorf("filestore: appending to the revocation file: %w", err))
 	}
 	if err := rf.f.Sync(); err != nil {
-		return rf.fail(fmt.Errorf("cookiesession: syncing the revocation file: %w", err))
+		return rf.fail(fmt.Errorf("filestore: syncing the revocation file: %w", err))
 	}
 	rf.size += int64(len(rf.buf))
 	rf.err = nil
@@ -265,7 +266,7 @@ func (rf *RevocationFile) appendLocked(subject string, r Revoked) error {
 
 // fail records err as the cause of Degraded, and marks the file to be
 // rewritten before the next append; rf.mu must be held.
-func (rf *RevocationFile) fail(err error) error {
+func (rf *Store) fail(err error) error {
 	rf.dirty, rf.err = true, err
 	return err
 }
@@ -275,7 +276,7 @@ func (rf *RevocationFile) fail(err error) error {
 // directory synced so that the rename survives a crash. A crash at any
 // point leaves either the old file or the new one whole. rf.mu must be
 // held.
-func (rf *RevocationFile) compactLocked(now time.Time) error {
+func (rf *Store) compactLocked(now time.Time) error {
 	rf.rv.Sweep(now)
 	tmp := rf.path + ".tmp"
 	f, size, err := writeRevocationSnapshot(tmp, rf.rv, now)
@@ -288,7 +289,7 @@ func (rf *RevocationFile) compactLocked(now time.Time) error {
 		_ = os.Remove(tmp)
 		// The file is as it was: still good to append to unless it was
 		// dirty already.
-		rf.err = fmt.Errorf("cookiesession: rewriting the revocation file: %w", err)
+		rf.err = fmt.Errorf("filestore: rewriting the revocation file: %w", err)
 		return rf.err
 	}
 	_ = rf.f.Close() // read or written through, and synced
@@ -296,7 +297,7 @@ func (rf *RevocationFile) compactLocked(now time.Time) error {
 	if err := syncDir(filepath.Dir(rf.path)); err != nil {
 		// After a crash the path may name the old file, which lacks what
 		// would be appended to the new one: rewrite again first.
-		return rf.fail(fmt.Errorf("cookiesession: syncing the directory of the revocation file: %w", err))
+		return rf.fail(fmt.Errorf("filestore: syncing the directory of the revocation file: %w", err))
 	}
 	rf.dirty, rf.err = false, nil
 	return nil
@@ -305,7 +306,7 @@ func (rf *RevocationFile) compactLocked(now time.Time) error {
 // writeRevocationSnapshot writes a revocation file holding what rv holds
 // at now to path, and syncs it. It returns the file, open for appending,
 // and its size.
-func writeRevocationSnapshot(path string, rv *Revocations, now time.Time) (*os.File, int64, error) {
+func writeRevocationSnapshot(path string, rv *cookiesession.Revocations, now time.Time) (*os.File, int64, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, 0, err
@@ -322,7 +323,7 @@ func writeRevocationSnapshot(path string, rv *Revocations, now time.Time) (*os.F
 	}
 	write(append([]byte(revocationFileMagic), revocationFileVersion))
 	var rec []byte
-	rv.Range(func(subject string, r Revoked) bool {
+	rv.Range(func(subject string, r cookiesession.Revoked) bool {
 		// Sweep drops subjects wholly expired; this drops the expired
 		// entries of the others.
 		if r = r.Expire(now); r.IsZero() {
@@ -362,40 +363,40 @@ func syncDir(dir string) error {
 	return err
 }
 
-// Check implements RevocationStore, from memory.
-func (rf *RevocationFile) Check(subject string, id SessionID, generation uint64, now time.Time) error {
+// Check implements cookiesession.RevocationStore, from memory.
+func (rf *Store) Check(subject string, id cookiesession.SessionID, generation uint64, now time.Time) error {
 	return rf.rv.Check(subject, id, generation, now)
 }
 
-// Generation implements RevocationStore, from memory.
-func (rf *RevocationFile) Generation(subject string) (uint64, int) {
+// Generation implements cookiesession.RevocationStore, from memory.
+func (rf *Store) Generation(subject string) (uint64, int) {
 	return rf.rv.Generation(subject)
 }
 
 // Health reports Healthy while every revocation is stored; Degraded, with
 // the cause, after one could not be written (it is enforced all the same,
 // and the next write that succeeds restores Healthy); Down, once closed.
-func (rf *RevocationFile) Health() (Health, error) {
+func (rf *Store) Health() (cookiesession.Health, error) {
 	rf.mu.Lock()
 	defer rf.mu.Unlock()
 	switch {
 	case rf.f == nil:
-		return Down, errRevocationFileClosed
+		return cookiesession.Down, errStoreClosed
 	case rf.err != nil:
-		return Degraded, rf.err
+		return cookiesession.Degraded, rf.err
 	}
-	return Healthy, nil
+	return cookiesession.Healthy, nil
 }
 
 // Len returns the number of entries held in memory: a generation or a
-// session id each, as Revocations.Len counts them.
-func (rf *RevocationFile) Len() int { return rf.rv.Len() }
+// session id each, as cookiesession.Revocations.Len counts them.
+func (rf *Store) Len() int { return rf.rv.Len() }
 
 // Close closes the file, first rewriting it if a write failed since the
 // last rewrite, so that what was enforced but not stored is saved if it
 // can be. Check and Generation still answer afterwards; Revoke returns an
 // error. Closing twice does nothing.
-func (rf *RevocationFile) Close() error {
+func (rf *Store) Close() error {
 	rf.mu.Lock()
 	defer rf.mu.Unlock()
 	if rf.f == nil {

@@ -1,4 +1,4 @@
-package cookiesession_test
+package filestore_test
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ce967478/cookiesession"
+	"github.com/ce967478/cookiesession/filestore"
 )
 
 // rfUser is the session data of the revocation file tests: a signed-in
@@ -31,18 +32,18 @@ var rfKeys, _ = cookiesession.NewKeyring(cookiesession.GenerateSecret())
 const rfHeader = "CSREVOKE\x01"
 
 // rfOpen opens the revocation file at path, closed when the test ends.
-func rfOpen(t *testing.T, path string) *cookiesession.RevocationFile {
+func rfOpen(t *testing.T, path string) *filestore.Store {
 	t.Helper()
-	f, err := cookiesession.OpenRevocationFile(path)
+	f, err := filestore.Open(path)
 	if err != nil {
-		t.Fatalf("OpenRevocationFile: %v", err)
+		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() { _ = f.Close() })
 	return f
 }
 
 // rfRestart closes f and opens its file again, as a new process would.
-func rfRestart(t *testing.T, f *cookiesession.RevocationFile, path string) *cookiesession.RevocationFile {
+func rfRestart(t *testing.T, f *filestore.Store, path string) *filestore.Store {
 	t.Helper()
 	if err := f.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -122,7 +123,7 @@ func rfWhoami(t *testing.T, h http.Handler, cookies []*http.Cookie) string {
 
 // A session destroyed, or signed out everywhere, stays refused after the
 // process restarts: the issue this store answers.
-func TestRevocationFileSurvivesRestart(t *testing.T) {
+func TestSurvivesRestart(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
@@ -194,7 +195,7 @@ func rfRefused(store cookiesession.RevocationStore, subject string, id cookieses
 // A crash while a record is appended leaves a torn tail: the next open
 // keeps every whole record, drops the rest, and the file takes new
 // revocations as before.
-func TestRevocationFileTornTail(t *testing.T) {
+func TestTornTail(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
@@ -363,7 +364,7 @@ func rfRecords(t *testing.T, path string) map[string]cookiesession.Revoked {
 // Opening a file rewrites it with the live entries only: those expired
 // since they were written are dropped, whole subjects or some of their
 // sessions, and the rest kept.
-func TestRevocationFileCompactsOnOpen(t *testing.T) {
+func TestCompactsOnOpen(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
 	past, future := now.Add(-time.Hour), now.Add(time.Hour)
@@ -422,7 +423,7 @@ func TestRevocationFileCompactsOnOpen(t *testing.T) {
 
 // A file that grows with revocations is rewritten as it goes, and keeps
 // every live entry.
-func TestRevocationFileCompactsAsItGrows(t *testing.T) {
+func TestCompactsAsItGrows(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "revocations.db")
 	store := rfOpen(t, path)
@@ -464,7 +465,7 @@ func TestRevocationFileCompactsAsItGrows(t *testing.T) {
 // A file that is not a revocation file, or of an unknown version, is
 // refused with an error naming it, and left as it is. One cut short in its
 // header is a creation that crashed: it holds nothing, and is rewritten.
-func TestRevocationFileHeader(t *testing.T) {
+func TestHeader(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
@@ -487,10 +488,10 @@ func TestRevocationFileHeader(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tt.content), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			f, err := cookiesession.OpenRevocationFile(path)
+			f, err := filestore.Open(path)
 			if !tt.wantErr {
 				if err != nil {
-					t.Fatalf("OpenRevocationFile: %v", err)
+					t.Fatalf("Open: %v", err)
 				}
 				defer f.Close()
 				if b, _ := os.ReadFile(path); string(b) != rfHeader || f.Len() != 0 {
@@ -500,7 +501,7 @@ func TestRevocationFileHeader(t *testing.T) {
 			}
 			if err == nil {
 				f.Close()
-				t.Fatal("OpenRevocationFile opened it")
+				t.Fatal("Open opened it")
 			}
 			if !strings.Contains(err.Error(), path) {
 				t.Errorf("the error does not name the file: %v", err)
@@ -514,12 +515,12 @@ func TestRevocationFileHeader(t *testing.T) {
 
 // A file in a directory that does not exist cannot be opened: the error
 // says so at start-up, rather than at the first sign-out.
-func TestRevocationFileOpenError(t *testing.T) {
+func TestOpenError(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "missing", "revocations.db")
-	if f, err := cookiesession.OpenRevocationFile(path); err == nil {
+	if f, err := filestore.Open(path); err == nil {
 		f.Close()
-		t.Fatal("OpenRevocationFile opened a file in a missing directory")
+		t.Fatal("Open opened a file in a missing directory")
 	} else if !strings.Contains(err.Error(), path) {
 		t.Errorf("the error does not name the file: %v", err)
 	}
@@ -532,7 +533,7 @@ func rfBigSubject(i int) string { return fmt.Sprintf("%04d%s", i, strings.Repeat
 // session of rfBigSubject(0), 1, ... until a rewrite is due, and fails.
 // Appends still reach the open file, but the rewrite cannot create its
 // temporary file. It returns the number of subjects revoked.
-func rfDegrade(t *testing.T, store *cookiesession.RevocationFile, dir string) int {
+func rfDegrade(t *testing.T, store *filestore.Store, dir string) int {
 	t.Helper()
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
@@ -555,7 +556,7 @@ func rfDegrade(t *testing.T, store *cookiesession.RevocationFile, dir string) in
 // When the file cannot be rewritten, revocations are still enforced and
 // Health says Degraded with the cause; once it can be, Health is Healthy
 // again and nothing was lost.
-func TestRevocationFileDegraded(t *testing.T) {
+func TestDegraded(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "state")
 	if err := os.Mkdir(dir, 0o700); err != nil {
@@ -592,7 +593,7 @@ func TestRevocationFileDegraded(t *testing.T) {
 }
 
 // Revocations made at once from many goroutines are all stored.
-func TestRevocationFileConcurrent(t *testing.T) {
+func TestConcurrent(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "revocations.db")
 	store := rfOpen(t, path)
@@ -618,7 +619,7 @@ func TestRevocationFileConcurrent(t *testing.T) {
 
 // After Close, Revoke fails and Health is Down; what is held is still
 // enforced, and closing again does nothing.
-func TestRevocationFileClose(t *testing.T) {
+func TestClose(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "revocations.db")
 	store := rfOpen(t, path)
@@ -649,7 +650,7 @@ func TestRevocationFileClose(t *testing.T) {
 // Damage before the end of the file is not what a crash leaves: records
 // that were acknowledged may follow it. The file is refused, and left as
 // it is, rather than truncated.
-func TestRevocationFileDamageIsRefused(t *testing.T) {
+func TestDamageIsRefused(t *testing.T) {
 	t.Parallel()
 	for name, damage := range map[string]func(t *testing.T, path string, first int64){
 		"a record within": func(t *testing.T, path string, first int64) { rfFlip(t, path, first-2) },
@@ -674,8 +675,8 @@ func TestRevocationFileDamageIsRefused(t *testing.T) {
 			}
 			damage(t, path, first)
 			before := rfSize(t, path)
-			if _, err := cookiesession.OpenRevocationFile(path); err == nil || !strings.Contains(err.Error(), "is damaged at byte") {
-				t.Fatalf("OpenRevocationFile: %v", err)
+			if _, err := filestore.Open(path); err == nil || !strings.Contains(err.Error(), "is damaged at byte") {
+				t.Fatalf("Open: %v", err)
 			}
 			if rfSize(t, path) != before {
 				t.Error("the damaged file was changed")
