@@ -43,14 +43,14 @@ func TestBrowserSession(t *testing.T) {
 	b.expectPage(pageState{})
 	b.expectCookies()
 
-	b.submit("sign in", "login-form", 200, field{"username", "Ada"})
+	b.submit("sign in", "login-form", 200, field{"user", "Ada"})
 	b.expectPage(pageState{user: "Ada", flashes: []string{"Signed in as Ada"}})
-	b.expectCookies(cookiesession.FallbackName)
+	b.expectCookies(cookiesession.DefaultName)
 
 	cart := []string{"tea"}
 	b.submit("add an item", "cart-form", 200, field{"item", "tea"})
 	b.expectPage(pageState{user: "Ada", cart: cart})
-	b.expectCookies(cookiesession.FallbackName)
+	b.expectCookies(cookiesession.DefaultName)
 
 	// A form on another site cannot change the session: the browser marks
 	// the request cross-site and the app refuses it.
@@ -72,11 +72,11 @@ func TestBrowserSession(t *testing.T) {
 		b.submit(fmt.Sprintf("add item %d", i), "cart-form", 200, field{"item", item})
 		b.expectPage(pageState{user: "Ada", cart: cart})
 		if stored := b.cookies(); len(stored) > 1 {
-			b.expectCookies(cookiesession.FallbackName, cookiesession.FallbackName+".1")
+			b.expectCookies(cookiesession.DefaultName, cookiesession.DefaultName+".1")
 			t.Logf("the session spans %d cookies with %d items", len(stored), len(cart))
 			break
 		}
-		b.expectCookies(cookiesession.FallbackName)
+		b.expectCookies(cookiesession.DefaultName)
 	}
 
 	b.do("reload", chromedp.Reload())
@@ -96,7 +96,7 @@ func TestBrowserSession(t *testing.T) {
 
 	b.submit("empty the cart", "clear-form", 200)
 	b.expectPage(pageState{user: "Ada"})
-	b.expectCookies(cookiesession.FallbackName)
+	b.expectCookies(cookiesession.DefaultName)
 
 	// Signing out writes a new session holding only the flash; showing
 	// the flash empties it, and an empty session is deleted.

@@ -79,6 +79,8 @@ func startExample(t *testing.T) *example {
 		"SESSION_KEYS="+cookiesession.EncodeSecret(cookiesession.GenerateSecret()),
 		"SESSION_MAX_AGE=",
 		"SESSION_IDLE_TIMEOUT=",
+		// The example keeps sign-outs in a file; not in the source tree.
+		"SESSION_REVOCATIONS_FILE="+filepath.Join(t.TempDir(), "revocations.db"),
 	)
 	cmd.Stdout = ex.stderr
 	cmd.Stderr = ex.stderr

@@ -191,9 +191,11 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	if !parseForm(w, r) {
 		return
 	}
-	name := strings.TrimSpace(r.PostForm.Get("username"))
+	// "user", as in the README's Quick start, so that its curl lines work
+	// against this app too.
+	name := strings.TrimSpace(r.PostForm.Get("user"))
 	if n := utf8.RuneCountInString(name); n < 1 || n > maxUsername || !utf8.ValidString(name) {
-		http.Error(w, "username must be 1 to 64 characters", http.StatusBadRequest)
+		http.Error(w, "user must be a name of 1 to 64 characters", http.StatusBadRequest)
 		return
 	}
 	s := a.sessions.Get(r)

@@ -168,7 +168,7 @@ func parsePage(t *testing.T, body string) shown {
 	if m := userRE.FindStringSubmatch(body); m != nil {
 		s.user = m[1]
 	}
-	s.loginOK = strings.Contains(body, `id="login-form"`) && strings.Contains(body, `name="username"`)
+	s.loginOK = strings.Contains(body, `id="login-form"`) && strings.Contains(body, `name="user"`)
 	s.logoutOK = strings.Contains(body, `id="logout-form"`)
 	for _, want := range []string{`id="cart-form"`, `name="item"`, `id="clear-form"`} {
 		if !strings.Contains(body, want) {
@@ -233,16 +233,16 @@ func TestRoutes(t *testing.T) {
 		{name: "unknown path", method: "GET", path: "/nope", wantStatus: 404},
 		{name: "wrong method", method: "GET", path: "/login", wantStatus: 405},
 
-		{name: "login", method: "POST", path: "/login", contentType: form, body: "username=ada",
+		{name: "login", method: "POST", path: "/login", contentType: form, body: "user=ada",
 			wantStatus: 303, wantCookie: true},
 		{name: "login 64 runes", method: "POST", path: "/login", contentType: form,
-			body: "username=" + url.QueryEscape(strings.Repeat("é", 64)), wantStatus: 303, wantCookie: true},
+			body: "user=" + url.QueryEscape(strings.Repeat("é", 64)), wantStatus: 303, wantCookie: true},
 		{name: "login 65 runes", method: "POST", path: "/login", contentType: form,
-			body: "username=" + strings.Repeat("a", 65), wantStatus: 400},
-		{name: "login empty", method: "POST", path: "/login", contentType: form, body: "username=", wantStatus: 400},
-		{name: "login blank", method: "POST", path: "/login", contentType: form, body: "username=+++", wantStatus: 400},
+			body: "user=" + strings.Repeat("a", 65), wantStatus: 400},
+		{name: "login empty", method: "POST", path: "/login", contentType: form, body: "user=", wantStatus: 400},
+		{name: "login blank", method: "POST", path: "/login", contentType: form, body: "user=+++", wantStatus: 400},
 		{name: "login no field", method: "POST", path: "/login", contentType: form, wantStatus: 400},
-		{name: "login invalid UTF-8", method: "POST", path: "/login", contentType: form, body: "username=%ff", wantStatus: 400},
+		{name: "login invalid UTF-8", method: "POST", path: "/login", contentType: form, body: "user=%ff", wantStatus: 400},
 
 		{name: "logout", method: "POST", path: "/logout", wantStatus: 303, wantCookie: true},
 
@@ -276,7 +276,7 @@ func TestRoutes(t *testing.T) {
 
 		// Cross-origin protection refuses state changes a browser makes on
 		// another site's behalf, before the session is touched.
-		{name: "cross-site login", method: "POST", path: "/login", contentType: form, body: "username=eve",
+		{name: "cross-site login", method: "POST", path: "/login", contentType: form, body: "user=eve",
 			header: []string{"Sec-Fetch-Site", "cross-site"}, wantStatus: 403},
 		{name: "cross-site logout", method: "POST", path: "/logout",
 			header: []string{"Sec-Fetch-Site", "cross-site"}, wantStatus: 403},
@@ -286,9 +286,9 @@ func TestRoutes(t *testing.T) {
 			header: []string{"Sec-Fetch-Site", "cross-site"}, wantStatus: 403},
 		{name: "cross-site data", method: "POST", path: "/api/data", contentType: form, body: "key=k&value=v",
 			header: []string{"Sec-Fetch-Site", "cross-site"}, wantStatus: 403},
-		{name: "cross-origin Origin header", method: "POST", path: "/login", contentType: form, body: "username=eve",
+		{name: "cross-origin Origin header", method: "POST", path: "/login", contentType: form, body: "user=eve",
 			header: []string{"Origin", "https://evil.example"}, wantStatus: 403},
-		{name: "same-origin login", method: "POST", path: "/login", contentType: form, body: "username=ada",
+		{name: "same-origin login", method: "POST", path: "/login", contentType: form, body: "user=ada",
 			header: []string{"Sec-Fetch-Site", "same-origin"}, wantStatus: 303, wantCookie: true},
 		{name: "cross-site GET is safe", method: "GET", path: "/api/session",
 			header: []string{"Sec-Fetch-Site", "cross-site"}, wantStatus: 200},
@@ -334,7 +334,7 @@ func TestFlow(t *testing.T) {
 				t.Errorf("a new visitor sees %+v", s)
 			}
 		}},
-		{name: "login", path: "/login", form: url.Values{"username": {"Ada <Lovelace>"}}, check: func(t *testing.T, s shown) {
+		{name: "login", path: "/login", form: url.Values{"user": {"Ada <Lovelace>"}}, check: func(t *testing.T, s shown) {
 			// html/template escapes the name.
 			if s.user != "Ada &lt;Lovelace&gt;" || s.loginOK || !s.logoutOK {
 				t.Errorf("after login: %+v", s)
@@ -389,7 +389,7 @@ func TestHeadKeepsFlashes(t *testing.T) {
 	t.Parallel()
 	srv, _ := newTestServer(t, testConfig())
 	b := newBrowser(t, srv)
-	b.postForm("/login", url.Values{"username": {"ada"}})
+	b.postForm("/login", url.Values{"user": {"ada"}})
 	if r := b.do("HEAD", "/", "", ""); r.status != http.StatusOK {
 		t.Fatalf("HEAD /: status %d", r.status)
 	}
@@ -420,7 +420,7 @@ func TestLoginRenews(t *testing.T) {
 	mu.Lock()
 	clock = clock.Add(time.Hour)
 	mu.Unlock()
-	r := b.postForm("/login", url.Values{"username": {"ada"}})
+	r := b.postForm("/login", url.Values{"user": {"ada"}})
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("login: status %d", r.status)
 	}
@@ -486,7 +486,7 @@ func TestAPISession(t *testing.T) {
 	if !v.New {
 		t.Error("new is false before any cookie was set")
 	}
-	b.postForm("/login", url.Values{"username": {"ada"}})
+	b.postForm("/login", url.Values{"user": {"ada"}})
 	b.postForm("/cart", url.Values{"item": {"tea"}})
 	v = b.sessionView()
 	if v.New || v.User != "ada" || !equal(v.Cart, []string{"tea"}) {
@@ -520,7 +520,7 @@ func TestCookieAttributes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv, _ := newTestServer(t, tt.cfg)
-			r := newBrowser(t, srv).postForm("/login", url.Values{"username": {"ada"}})
+			r := newBrowser(t, srv).postForm("/login", url.Values{"user": {"ada"}})
 			cookies := setCookies(r)
 			// __Host- where the cookie is Secure: a sibling subdomain
 			// cannot plant it.
@@ -553,7 +553,7 @@ func TestCartTooLarge(t *testing.T) {
 	t.Parallel()
 	srv, logs := newTestServer(t, testConfig())
 	b := newBrowser(t, srv)
-	b.postForm("/login", url.Values{"username": {"ada"}})
+	b.postForm("/login", url.Values{"user": {"ada"}})
 
 	item := strings.Repeat("x", 300)
 	many := func(n int) url.Values { return url.Values{"item": make([]string, 0, n)} }
@@ -618,7 +618,7 @@ func TestLogoutRevokesCopies(t *testing.T) {
 	t.Parallel()
 	srv, _ := newTestServer(t, testConfig())
 	b := newBrowser(t, srv)
-	b.postForm("/login", url.Values{"username": {"ada"}})
+	b.postForm("/login", url.Values{"user": {"ada"}})
 	thief := b.copyCookies(srv)
 	if v := thief.sessionView(); v.User != "ada" {
 		t.Fatalf("the copy before sign-out: %+v", v)
@@ -635,9 +635,9 @@ func TestLogoutEverywhere(t *testing.T) {
 	t.Parallel()
 	srv, _ := newTestServer(t, testConfig())
 	phone, laptop, bob := newBrowser(t, srv), newBrowser(t, srv), newBrowser(t, srv)
-	phone.postForm("/login", url.Values{"username": {"ada"}})
-	laptop.postForm("/login", url.Values{"username": {"ada"}})
-	bob.postForm("/login", url.Values{"username": {"bob"}})
+	phone.postForm("/login", url.Values{"user": {"ada"}})
+	laptop.postForm("/login", url.Values{"user": {"ada"}})
+	bob.postForm("/login", url.Values{"user": {"bob"}})
 	r := phone.postForm("/logout-everywhere", nil)
 	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/" {
 		t.Fatalf("status %d, Location %q; want 303 to /", r.status, r.header.Get("Location"))

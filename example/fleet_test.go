@@ -142,7 +142,7 @@ func TestFleetSignOut(t *testing.T) {
 	acceptedAfter := 0
 	for i := range logouts {
 		home := bases[i%3]
-		copied, _ := send("POST", home+"/login", nil, url.Values{"username": {"ada" + strconv.Itoa(i)}})
+		copied, _ := send("POST", home+"/login", nil, url.Values{"user": {"ada" + strconv.Itoa(i)}})
 		send("POST", home+"/logout", copied, nil)
 		signedOut := time.Now()
 		for _, other := range bases {

@@ -4,6 +4,8 @@
 //	export SESSION_KEYS=$(go run ./cmd/sessionkey)
 //	go run ./example
 //
+// go run ./example/fleet runs three of it on one Redis (see fleet/).
+//
 // Environment:
 //
 //	ADDR                  where to listen (default 127.0.0.1:8080)

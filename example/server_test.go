@@ -149,7 +149,7 @@ func TestRunServes(t *testing.T) {
 	}
 
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err = client.PostForm(base+"/login", url.Values{"username": {"ada"}})
+	resp, err = client.PostForm(base+"/login", url.Values{"user": {"ada"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +287,7 @@ func TestRunWithRedis(t *testing.T) {
 	}
 
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := client.PostForm(a+"/login", url.Values{"username": {"ada"}})
+	resp, err := client.PostForm(a+"/login", url.Values{"user": {"ada"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +379,7 @@ func TestRunKeepsSignOutsAcrossRestart(t *testing.T) {
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	signIn := func(base, user string) []*http.Cookie {
 		t.Helper()
-		resp, err := client.PostForm(base+"/login", url.Values{"username": {user}})
+		resp, err := client.PostForm(base+"/login", url.Values{"user": {user}})
 		if err != nil {
 			t.Fatal(err)
 		}
