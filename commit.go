@@ -32,6 +32,7 @@ type facts struct {
 	stale     bool // sealed by an older key, in the other format, or under the old name
 	idleDue   bool // a third of the idle window has passed since it was sealed
 	invalid   bool // cookies came that did not open, and are to be cleared
+	readOnly  bool // its cookie is within a Renew's grace: it may end, not be written
 	migrating bool // gorilla migration is on: a cookie of ours always stays
 	empty     bool // the session holds nothing (and no migration is on)
 }
@@ -54,7 +55,9 @@ func decide(f facts, replacedNow func() bool) outcome {
 	switch {
 	case replacedNow():
 		return skipReplaced
-	case f.empty:
+	case f.empty, f.readOnly:
+		// A read-only session gets this far only destroyed: the copy
+		// ends, and mints nothing, whatever was set after the Destroy.
 		return removeSession
 	}
 	return writeSession
@@ -75,11 +78,8 @@ func (m *Manager[T]) commit(h http.Header, s *Session[T]) error {
 	now := m.now()
 	f := m.facts(s, data, now)
 	out := decide(f, func() bool { return m.replaced(s, now) })
-	if out == writeSession && s.readOnly {
-		// Destroyed within a Renew's grace, then given data or a flash:
-		// the copy ends, and mints nothing.
-		out = removeSession
-		s.pending = append(s.pending, errReadOnly)
+	if out == removeSession && f.readOnly && !f.empty {
+		s.pending = append(s.pending, errReadOnly) // what was set is not written
 	}
 	switch out {
 	case keepCookies:
@@ -120,6 +120,7 @@ func (m *Manager[T]) facts(s *Session[T], data []byte, now time.Time) facts {
 		stale:     s.stale,
 		idleDue:   m.idle > 0 && now.Sub(s.issued) >= m.idle/3,
 		invalid:   s.err != nil && s.present|s.moved != 0 && !s.idGiven,
+		readOnly:  s.readOnly,
 		migrating: m.migration != nil,
 		empty:     len(s.flashes) == 0 && bytes.Equal(data, m.zero) && m.migration == nil,
 	}

@@ -26,6 +26,8 @@ func TestDecide(t *testing.T) {
 		{"a cookie that did not open, with migration", facts{invalid: true, migrating: true}, false, writeSession},
 		{"a cookie that did not open, with migration, replaced", facts{invalid: true, migrating: true}, true, skipReplaced},
 		{"a cookie under the old name that opened", facts{stale: true}, false, writeSession},
+		{"destroyed within its grace", facts{destroyed: true, readOnly: true, empty: true}, false, removeSession},
+		{"destroyed within its grace, then given data", facts{destroyed: true, readOnly: true, changed: true}, false, removeSession},
 	}
 	for _, tt := range tests {
 		asked := false

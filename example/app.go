@@ -81,7 +81,7 @@ func newApp(keys *cookiesession.Keyring, cfg config, logger *slog.Logger) (http.
 		return nil, err
 	}
 	a := &app{sessions: m, logger: logger, health: healthOf(cfg.revocations)}
-	a.logged.Store(int64(cookiesession.Healthy))
+	a.logged.Store(notYetLogged)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
@@ -146,7 +146,16 @@ func (a *app) healthz(w http.ResponseWriter, r *http.Request) {
 // logHealth logs h, with its cause, if it differs from the state last
 // logged.
 func (a *app) logHealth(r *http.Request, h cookiesession.Health, err error) {
-	if prev := cookiesession.Health(a.logged.Swap(int64(h))); prev == h {
+	prev := a.logged.Swap(int64(h))
+	switch {
+	case prev == int64(h):
+		return
+	case prev == notYetLogged && h == cookiesession.Healthy:
+		return // as expected: nothing to say
+	case prev == notYetLogged && h == cookiesession.Down:
+		// Starting: the store loads its revocations (a Redis store waits a
+		// few seconds more on a new Redis), which is no failure.
+		a.logger.InfoContext(r.Context(), "revocation store not ready yet: /healthz answers 503 until it is loaded", "error", err)
 		return
 	}
 	switch h {
@@ -159,6 +168,9 @@ func (a *app) logHealth(r *http.Request, h cookiesession.Health, err error) {
 		a.logger.ErrorContext(r.Context(), "revocation store down: /healthz answers 503", "error", err)
 	}
 }
+
+// notYetLogged is the health logged before the first probe.
+const notYetLogged = -1
 
 // indexPage is what templates/index.html shows.
 type indexPage struct {

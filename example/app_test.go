@@ -698,6 +698,8 @@ func TestHealthz(t *testing.T) {
 		wantStatus int
 		wantBody   string
 	}{
+		// Down at start (the store loading) is no failure: logged as such.
+		{cookiesession.Down, errors.New(secret), 503, "down\n"},
 		{cookiesession.Healthy, nil, 200, "healthy\n"},
 		{cookiesession.Degraded, errors.New(secret), 200, "degraded\n"},
 		{cookiesession.Degraded, errors.New(secret), 200, "degraded\n"},
@@ -727,9 +729,10 @@ func TestHealthz(t *testing.T) {
 		count int
 	}{
 		{"msg=\"revocation store degraded", 1},
+		{"msg=\"revocation store not ready yet", 1},
 		{"msg=\"revocation store down", 1},
-		{"msg=\"revocation store healthy\"", 1},
-		{"10.1.2.3", 2},
+		{"msg=\"revocation store healthy\"", 2},
+		{"10.1.2.3", 3},
 	} {
 		if got := strings.Count(log, c.want); got != c.count {
 			t.Errorf("the log holds %q %d times, want %d:\n%s", c.want, got, c.count, log)
