@@ -18,8 +18,9 @@ var errDiscarded = errors.New("cookiesession: response replaced by the error han
 // reqState is the middleware's per-request state, reached from the
 // request's context by Get and from the response writer at commit time.
 type reqState[T any] struct {
-	m    *Manager[T]
-	once sync.Once
+	m       *Manager[T]
+	handler handler // this request's entry in the list of Handlers
+	once    sync.Once
 	// mu orders a Get on one goroutine with the commit on another (a
 	// handler may ask for the session from goroutines of its own while it
 	// writes): it guards sess, committed and w.hijacked.
@@ -78,24 +79,25 @@ func (st *reqState[T]) loaded() *Session[T] {
 // reaches the original writer through Unwrap.
 func (m *Manager[T]) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := r.Context().Value(m).(*reqState[T]); ok {
-			next.ServeHTTP(w, r) // already inside this Manager's Handler
-			return
-		}
-		// Two Managers of one cookie name on one request write
-		// conflicting Set-Cookie lines, each undoing the other's.
 		ctx := r.Context()
-		if other := ctx.Value(cookieNameKey(m.name)); other != nil && other != any(m) {
-			m.sharedName.Do(func() {
-				m.logger.LogAttrs(ctx, slog.LevelError, "cookiesession: two Managers with the same cookie name handle one request, and their cookies overwrite each other; give each its own name with WithName",
-					slog.String("cookie", m.name), slog.String("path", r.URL.Path))
-			})
+		outer, _ := ctx.Value(handlersKey{}).(*handler)
+		for h := outer; h != nil; h = h.outer {
+			if h.m == any(m) {
+				next.ServeHTTP(w, r) // already inside this Manager's Handler
+				return
+			}
+			if h.name == m.name {
+				// Two Managers of one cookie name on one request write
+				// conflicting Set-Cookie lines, each undoing the other's.
+				m.sharedName.Do(func() {
+					m.logger.LogAttrs(ctx, slog.LevelError, "cookiesession: two Managers with the same cookie name handle one request, and their cookies overwrite each other; give each its own name with WithName",
+						slog.String("cookie", m.name), slog.String("path", r.URL.Path))
+				})
+			}
 		}
-		// The Manager itself is the context key: unique, and of a type
-		// of this package.
 		st := &reqState[T]{m: m}
-		ctx = context.WithValue(context.WithValue(ctx, cookieNameKey(m.name), any(m)), m, st)
-		r = r.WithContext(ctx)
+		st.handler = handler{name: m.name, m: m, st: st, outer: outer}
+		r = r.WithContext(context.WithValue(ctx, handlersKey{}, &st.handler))
 		st.w = responseWriter[T]{ResponseWriter: w, st: st}
 		next.ServeHTTP(&st.w, r)
 		st.w.finish()
@@ -112,8 +114,13 @@ func (m *Manager[T]) Handler(next http.Handler) http.Handler {
 // clear the cookie; that is logged as a warning, and a change made to it
 // is reported as ErrChangeAfterCommit.
 func (m *Manager[T]) Get(r *http.Request) *Session[T] {
-	st, ok := r.Context().Value(m).(*reqState[T])
-	if !ok {
+	var st *reqState[T]
+	for h, _ := r.Context().Value(handlersKey{}).(*handler); h != nil && st == nil; h = h.outer {
+		if h.m == any(m) {
+			st = h.st.(*reqState[T])
+		}
+	}
+	if st == nil {
 		panic("cookiesession: Get called on a request that did not pass through this Manager's Handler; " +
 			"wrap the handler with m.Handler(...), or use m.Load and m.Save")
 	}
@@ -124,9 +131,18 @@ func (m *Manager[T]) Get(r *http.Request) *Session[T] {
 	return s
 }
 
-// cookieNameKey marks a request's context with the cookie names of the
-// Managers whose Handler it passed.
-type cookieNameKey string
+// handlersKey is the context key of the Managers' Handlers a request
+// passed through: one value, a list, so that passing a Handler costs one
+// context value, and a Manager finds another of its cookie name.
+type handlersKey struct{}
+
+// handler is one Handler a request passed through, innermost first.
+type handler struct {
+	name  string
+	m     any // the *Manager[T]
+	st    any // its *reqState[T]
+	outer *handler
+}
 
 // responseWriter commits the session just before the headers leave.
 type responseWriter[T any] struct {
