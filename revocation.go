@@ -105,11 +105,11 @@ func (r Revoked) Merge(o Revoked) Revoked {
 		// Sessions sealed below r.Generation are refused by it: o's add
 		// nothing. r's are kept as they are.
 		out := r
-		out.GenerationUntil = laterOf(r.GenerationUntil, o.GenerationUntil)
+		out.GenerationUntil = later(r.GenerationUntil, o.GenerationUntil)
 		out.Sessions = slices.Clone(r.Sessions)
 		return out
 	}
-	out := Revoked{Generation: r.Generation, GenerationUntil: laterOf(r.GenerationUntil, o.GenerationUntil)}
+	out := Revoked{Generation: r.Generation, GenerationUntil: later(r.GenerationUntil, o.GenerationUntil)}
 	out.Sessions = slices.Clone(r.Sessions)
 	for _, s := range o.Sessions {
 		i := slices.IndexFunc(out.Sessions, func(x RevokedSession) bool { return x.ID == s.ID })
@@ -119,7 +119,7 @@ func (r Revoked) Merge(o Revoked) Revoked {
 		}
 		x := &out.Sessions[i]
 		x.Grace = x.Grace && s.Grace
-		x.Until = laterOf(x.Until, s.Until)
+		x.Until = later(x.Until, s.Until)
 	}
 	return out
 }
@@ -161,18 +161,15 @@ func (r Revoked) Equal(o Revoked) bool {
 	return true
 }
 
-// maxUntil is when all of r may be forgotten.
-func (r Revoked) maxUntil() time.Time {
+// MaxUntil returns when every entry of r may be forgotten: a store may
+// drop r then.
+func (r Revoked) MaxUntil() time.Time {
 	t := r.GenerationUntil
 	for _, s := range r.Sessions {
-		t = laterOf(t, s.Until)
+		t = later(t, s.Until)
 	}
 	return t
 }
-
-// MaxUntil returns when every entry of r may be forgotten: a store may
-// drop r then.
-func (r Revoked) MaxUntil() time.Time { return r.maxUntil() }
 
 // The binary form of a Revoked, for stores that write it to disk or send
 // it over the network:
@@ -544,14 +541,6 @@ func (h Health) String() string {
 		return "down"
 	}
 	return fmt.Sprintf("Health(%d)", int(h))
-}
-
-// laterOf returns the later of a and b.
-func laterOf(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return b
-	}
-	return a
 }
 
 // seconds is t in whole Unix seconds, rounded up as sealed times are, and
