@@ -176,12 +176,25 @@ func (f *running) expectGone(t *testing.T) {
 			t.Errorf("%s (pid %d) is still running", name, pid)
 		}
 	}
+	// A listening socket may outlive the check of its process by a moment
+	// (the kernel closes it as the process exits): ask until the deadline.
 	for name, addr := range f.addrs {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
+		for listening(addr) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if listening(addr) {
 			t.Errorf("something still listens on %s, where %s did", addr, name)
 		}
 	}
+}
+
+// listening reports whether a connection to addr is accepted.
+func listening(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err == nil {
+		c.Close()
+	}
+	return err == nil
 }
 
 // alive reports whether pid is a process that has not exited: a zombie,
