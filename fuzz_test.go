@@ -114,7 +114,7 @@ func FuzzChunks(f *testing.F) {
 	f.Fuzz(func(t *testing.T, header string) {
 		req := httptest.NewRequest("GET", "/", nil)
 		req.Header["Cookie"] = strings.Split(header, "\n")
-		present := m.readJar(req).present
+		present := m.e.cookies.read(req).present
 		s := m.Load(req)
 
 		if !s.IsNew() {
@@ -176,7 +176,7 @@ func FuzzChunks(f *testing.F) {
 // cookieIndexOf returns i for the name of m's cookie i, -1 for others.
 func cookieIndexOf[T any](m *Manager[T], name string) int {
 	for i := range maxChunks {
-		if chunkName(m.name, i) == name {
+		if chunkName(m.Name(), i) == name {
 			return i
 		}
 	}
@@ -275,7 +275,7 @@ func FuzzParseKeyring(f *testing.F) {
 			t.Fatalf("seal: %v", err)
 		}
 		for _, ring := range []*Keyring{k, mustKeyring(t, secrets...)} {
-			e, err := ring.open("session", v, &openOptions{now: t0, maxAge: time.Hour, maxLength: DefaultMaxSize})
+			e, err := ring.open("session", v, openOptions{now: t0, maxAge: time.Hour, maxLength: DefaultMaxSize})
 			if err != nil || string(e.data) != string(data) || e.stale {
 				t.Fatalf("round trip: %v (stale %v)", err, e.stale)
 			}

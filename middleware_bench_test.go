@@ -157,8 +157,8 @@ func BenchmarkLargestSession(b *testing.B) {
 	for lo < hi {
 		mid := (lo + hi + 1) / 2
 		data.CSRF = strings.Repeat("x", mid)
-		p, _ := m.serializer.Marshal(&data)
-		v, _ := m.format.seal(m.name, &envelope{created: t0, issued: t0, id: newSessionID(), data: p})
+		p, _ := m.hooks.serializer.Marshal(&data)
+		v, _ := m.e.format.seal(m.Name(), &envelope{created: t0, issued: t0, id: newSessionID(), data: p})
 		if len(v) <= DefaultMaxSize {
 			lo = mid
 		} else {

@@ -49,7 +49,7 @@ type openOptions struct {
 // default; gorillaFormat (seal_gorilla.go) is the other.
 type format interface {
 	seal(name string, e *envelope) (string, error)
-	open(name, value string, o *openOptions) (envelope, error)
+	open(name, value string, o openOptions) (envelope, error)
 }
 
 // The default format, version 1:
@@ -146,7 +146,7 @@ func appendAssociatedData(dst, versionAndKey []byte, name string) []byte {
 // sealed by one of k's keys for this name, or is past its deadlines. Such
 // errors are expected: a cookie is untrusted input. It never returns a
 // partial result, and refuses an over-long value before decoding it.
-func (k *Keyring) open(name, value string, o *openOptions) (envelope, error) {
+func (k *Keyring) open(name, value string, o openOptions) (envelope, error) {
 	// 1. Check the size before spending anything on the value.
 	if len(value) > o.maxLength {
 		return envelope{}, fmt.Errorf("%w: value is %d bytes, at most %d are accepted", ErrTooLarge, len(value), o.maxLength)
@@ -184,7 +184,7 @@ func (k *Keyring) open(name, value string, o *openOptions) (envelope, error) {
 
 	// 6. Enforce the deadlines carried inside the value; the cookie's own
 	//    Expires and Max-Age are only a hint to the browser.
-	if err := checkTimes(&e, o); err != nil {
+	if err := checkTimes(&e, &o); err != nil {
 		return envelope{}, err
 	}
 	return e, nil

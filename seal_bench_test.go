@@ -116,7 +116,7 @@ func BenchmarkOpen(b *testing.B) {
 	value, _ := k.seal("session", &envelope{created: now, issued: now, data: mustJSON(v)})
 	refValue := refSeal(aead, v)
 	open := func() {
-		e, err := k.open("session", value, &openOptions{now: now, maxAge: time.Hour, maxLength: DefaultMaxSize})
+		e, err := k.open("session", value, openOptions{now: now, maxAge: time.Hour, maxLength: DefaultMaxSize})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -156,7 +156,7 @@ func BenchmarkSealOpen(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		e, err := k.open("session", s, &openOptions{now: now, maxAge: time.Hour, maxLength: DefaultMaxSize})
+		e, err := k.open("session", s, openOptions{now: now, maxAge: time.Hour, maxLength: DefaultMaxSize})
 		if err != nil {
 			b.Fatal(err)
 		}

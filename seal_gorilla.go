@@ -33,16 +33,6 @@ import (
 // format.
 type gorillaFormat struct{ keys *Keyring }
 
-// newGorillaCodec returns the securecookie codec of one key, configured
-// once and never changed: a configured SecureCookie only reads its fields,
-// so it is safe for concurrent use.
-func newGorillaCodec(hashKey, blockKey []byte) *securecookie.SecureCookie {
-	return securecookie.New(hashKey, blockKey).
-		SetSerializer(securecookie.NopEncoder{}). // the plaintext is ours, already encoded
-		MaxAge(0).                                // deadlines come from the sealed times
-		MaxLength(0)                              // the Manager checks sizes, with its own error
-}
-
 // seal encodes e in securecookie's layout for the cookie called name,
 // sealed by the newest key.
 func (f gorillaFormat) seal(name string, e *envelope) (string, error) {
@@ -67,7 +57,7 @@ func (f gorillaFormat) seal(name string, e *envelope) (string, error) {
 // open it returns an error wrapping ErrTooLarge, ErrMalformed,
 // ErrAuthentication or ErrExpired for anything else, never a partial
 // result, and refuses an over-long value before decoding it.
-func (f gorillaFormat) open(name, value string, o *openOptions) (envelope, error) {
+func (f gorillaFormat) open(name, value string, o openOptions) (envelope, error) {
 	// 1. Check the size before spending anything on the value.
 	if len(value) > o.maxLength {
 		return envelope{}, fmt.Errorf("%w: value is %d bytes, at most %d are accepted", ErrTooLarge, len(value), o.maxLength)
@@ -89,7 +79,7 @@ func (f gorillaFormat) open(name, value string, o *openOptions) (envelope, error
 			if err != nil {
 				return envelope{}, err
 			}
-			if err := checkTimes(&e, o); err != nil {
+			if err := checkTimes(&e, &o); err != nil {
 				return envelope{}, err
 			}
 			e.stale = i != 0

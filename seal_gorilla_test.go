@@ -239,7 +239,7 @@ func TestSecureCookieRefuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.o.now = t0
-			e, err := f.open("session", tt.value, &tt.o)
+			e, err := f.open("session", tt.value, tt.o)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
@@ -261,7 +261,7 @@ func TestSecureCookieMaxLength(t *testing.T) {
 		{"exactly the limit", len(v), nil},
 		{"one byte under", len(v) - 1, ErrTooLarge},
 	} {
-		if _, err := f.open("session", v, &openOptions{now: t0, maxLength: tt.maxLength}); !errors.Is(err, tt.want) {
+		if _, err := f.open("session", v, openOptions{now: t0, maxLength: tt.maxLength}); !errors.Is(err, tt.want) {
 			t.Errorf("%s: err = %v, want %v", tt.name, err, tt.want)
 		}
 	}
@@ -361,7 +361,7 @@ func FuzzOpenSecureCookie(f *testing.F) {
 	f.Add(base64.URLEncoding.EncodeToString([]byte("1|QUFBQQ==|" + strings.Repeat("m", sha256.Size))))
 	f.Add(strings.Repeat("_", 100))
 	f.Fuzz(func(t *testing.T, value string) {
-		o := &openOptions{now: t0, maxAge: 24 * time.Hour, maxLength: DefaultMaxSize}
+		o := openOptions{now: t0, maxAge: 24 * time.Hour, maxLength: DefaultMaxSize}
 		e, err := sc.open("session", value, o)
 		if err != nil {
 			if !isDocumentedOpenError(err) {

@@ -45,7 +45,7 @@ func bothFormats(t *testing.T, k *Keyring, fn func(t *testing.T, f format)) {
 
 // at returns the options the codec tests open with: now, no deadlines,
 // the default size cap.
-func at(now time.Time) *openOptions { return &openOptions{now: now, maxLength: DefaultMaxSize} }
+func at(now time.Time) openOptions { return openOptions{now: now, maxLength: DefaultMaxSize} }
 
 func TestSealOpenRoundTrip(t *testing.T) {
 	k := mustKeyring(t, testSecret(1))
@@ -73,7 +73,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 				if !bytes.Equal(in.data, tt.data) {
 					t.Fatal("seal modified the envelope's data")
 				}
-				out, err := f.open("session", v, &openOptions{now: t0, maxAge: 24 * time.Hour, maxLength: DefaultMaxSize})
+				out, err := f.open("session", v, openOptions{now: t0, maxAge: 24 * time.Hour, maxLength: DefaultMaxSize})
 				if err != nil {
 					t.Fatalf("open: %v", err)
 				}
@@ -269,14 +269,14 @@ func testDeadlines(t *testing.T, f format) {
 	}
 	tests := []struct {
 		name string
-		o    *openOptions
+		o    openOptions
 		want error
 	}{
-		{"within both", &openOptions{now: issued.Add(time.Minute), maxAge: 24 * time.Hour, idleTimeout: time.Hour, maxLength: DefaultMaxSize}, nil},
+		{"within both", openOptions{now: issued.Add(time.Minute), maxAge: 24 * time.Hour, idleTimeout: time.Hour, maxLength: DefaultMaxSize}, nil},
 		{"no limits", at(issued.Add(1000 * time.Hour)), nil},
-		{"one second before the lifetime ends", &openOptions{now: created.Add(24*time.Hour - time.Second), maxAge: 24 * time.Hour, maxLength: DefaultMaxSize}, nil},
-		{"lifetime over", &openOptions{now: created.Add(24 * time.Hour), maxAge: 24 * time.Hour, maxLength: DefaultMaxSize}, ErrExpired},
-		{"idle over", &openOptions{now: issued.Add(time.Hour), maxAge: 24 * time.Hour, idleTimeout: time.Hour, maxLength: DefaultMaxSize}, ErrExpired},
+		{"one second before the lifetime ends", openOptions{now: created.Add(24*time.Hour - time.Second), maxAge: 24 * time.Hour, maxLength: DefaultMaxSize}, nil},
+		{"lifetime over", openOptions{now: created.Add(24 * time.Hour), maxAge: 24 * time.Hour, maxLength: DefaultMaxSize}, ErrExpired},
+		{"idle over", openOptions{now: issued.Add(time.Hour), maxAge: 24 * time.Hour, idleTimeout: time.Hour, maxLength: DefaultMaxSize}, ErrExpired},
 		{"within skew", at(issued.Add(-ClockSkew)), nil},
 		{"from the future", at(issued.Add(-ClockSkew - time.Second)), ErrExpired},
 	}
@@ -385,7 +385,7 @@ func FuzzOpen(f *testing.F) {
 	f.Add(good[:len(good)-3])
 	f.Add(strings.Repeat("_", 100))
 	f.Fuzz(func(t *testing.T, value string) {
-		e, err := k.open("session", value, &openOptions{now: t0, maxAge: 24 * time.Hour, maxLength: DefaultMaxSize})
+		e, err := k.open("session", value, openOptions{now: t0, maxAge: 24 * time.Hour, maxLength: DefaultMaxSize})
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrUnknownKey) &&
 				!errors.Is(err, ErrAuthentication) && !errors.Is(err, ErrExpired) {
@@ -401,7 +401,7 @@ func FuzzOpen(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e2, err := k.open("session", v, &openOptions{now: t0, maxAge: 24 * time.Hour, maxLength: DefaultMaxSize})
+		e2, err := k.open("session", v, openOptions{now: t0, maxAge: 24 * time.Hour, maxLength: DefaultMaxSize})
 		if err != nil || !bytes.Equal(e2.data, e.data) || !reflect.DeepEqual(e2.flashes, e.flashes) {
 			t.Fatalf("re-sealed value does not round-trip: %v", err)
 		}
