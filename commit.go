@@ -134,7 +134,7 @@ func (e *engine) write(h http.Header, st *state, data []byte, subject string, no
 	gen := e.generation(st, subject, ended)
 
 	// 2. Seal, and check the size and the next request's budget.
-	value, err := e.format.seal(e.cookies.name, &envelope{created: created, issued: issued, id: id, generation: gen, flashes: st.flashes, data: data})
+	value, err := e.format.seal(e.cookies.name, &Contents{Created: created, Issued: issued, ID: id, Generation: gen, Flashes: st.flashes, Data: data})
 	if err != nil {
 		return fmt.Errorf("%w: sealing: %w", ErrSaveFailed, err)
 	}

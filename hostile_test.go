@@ -124,11 +124,11 @@ func flipBit(t testing.TB, value string, i int) string {
 }
 
 // sealData seals data as m's keys would for the cookie "session", at the
-// fixture's time, bypassing the serializer: a valid envelope around any
+// fixture's time, bypassing the serializer: a valid Contents around any
 // payload, as only a key holder (or a bug) could make.
 func (f *hostileFixture) sealData(t testing.TB, created, issued time.Time, data string) string {
 	t.Helper()
-	v, err := f.m.e.keys.seal("session", &envelope{created: created, issued: issued, data: []byte(data)})
+	v, err := f.m.e.keys.seal("session", &Contents{Created: created, Issued: issued, Data: []byte(data)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -562,7 +562,7 @@ func TestHostileGorillaMigrationRevocation(t *testing.T) {
 
 	// The control: a cookie of this package's format sealed at the same
 	// time is rejected.
-	v1, err := m.e.keys.seal("session", &envelope{created: saved, issued: saved, data: []byte(`{"Name":"ada"}`)})
+	v1, err := m.e.keys.seal("session", &Contents{Created: saved, Issued: saved, Data: []byte(`{"Name":"ada"}`)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -261,12 +261,12 @@ func (k Keyring) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(k.String
 // newest returns the sealing key.
 func (k *Keyring) newest() *ringKey { return &k.keys[0] }
 
-// byID returns the key with the given id and whether it is the newest.
-func (k *Keyring) byID(id []byte) (rk *ringKey, newest bool) {
+// byID returns the key with the given id, nil if none.
+func (k *Keyring) byID(id []byte) *ringKey {
 	for i := range k.keys {
 		if string(k.keys[i].id[:]) == string(id) {
-			return &k.keys[i], i == 0
+			return &k.keys[i]
 		}
 	}
-	return nil, false
+	return nil
 }

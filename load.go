@@ -93,8 +93,7 @@ func (e *engine) loadGorilla(r *http.Request, j *jar, values []string, o openOpt
 			continue
 		}
 		if err == nil {
-			env.stale = true
-			if err = e.admit(r, &env, heldConverted, o.now, s); err == nil {
+			if err = e.admit(r, &env, heldConverted, true, o.now, s); err == nil {
 				return true
 			}
 		}
@@ -178,48 +177,36 @@ func (e *engine) fresh(s holder, now time.Time, present uint32, err error) {
 	s.reset()
 }
 
-// openValue assembles main, a value of the main cookie, with its chunks,
-// opens it in either format into s, and admits it. It returns an error,
-// and leaves s to be reset, if the value does not open or is not admitted.
+// openValue opens main, a value of the main cookie, with its chunks, into
+// s, and admits it. It returns an error, and leaves s to be reset, if the
+// value does not open or is not admitted.
 func (e *engine) openValue(r *http.Request, j *jar, main string, o openOptions, s holder) error {
-	value, err := j.assemble(main)
+	env, _, stale, err := openEither(e.format, e.alt, j, main, o)
 	if err != nil {
 		return err
 	}
-	env, err := e.format.open(j.spec.name, value, o)
-	if errors.Is(err, ErrMalformed) {
-		// Not in the sealing format: perhaps in the other one, written
-		// before the application switched.
-		if env2, err2 := e.alt.open(j.spec.name, value, o); !errors.Is(err2, ErrMalformed) {
-			env, err = env2, err2
-			env.stale = true
-		}
-	}
-	if err != nil {
-		return err
-	}
-	return e.admit(r, &env, heldCookie, o.now, s)
+	return e.admit(r, &env, heldCookie, stale, o.now, s)
 }
 
 // admit makes s the session env carries, then checks it against the
 // revocations and the validator: a session either refuses is not used.
 // One within a Renew's grace is used, read-only.
-func (e *engine) admit(r *http.Request, env *envelope, held held, now time.Time, s holder) error {
+func (e *engine) admit(r *http.Request, env *Contents, held held, stale bool, now time.Time, s holder) error {
 	st := s.st()
 	*st = state{
-		id:            env.id,
-		created:       env.created,
-		issued:        env.issued,
+		id:            env.ID,
+		created:       env.Created,
+		issued:        env.Issued,
 		held:          held,
-		stale:         env.stale,
-		generation:    env.generation,
-		flashes:       env.flashes,
-		cookieFlashes: len(env.flashes),
-		orig:          env.data,
+		stale:         stale,
+		generation:    env.Generation,
+		flashes:       env.Flashes,
+		cookieFlashes: len(env.Flashes),
+		orig:          env.Data,
 		req:           st.req,
 		mw:            st.mw,
 	}
-	if err := s.decode(env.data); err != nil {
+	if err := s.decode(env.Data); err != nil {
 		return err
 	}
 	st.subject = s.subject()

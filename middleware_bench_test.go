@@ -158,7 +158,7 @@ func BenchmarkLargestSession(b *testing.B) {
 		mid := (lo + hi + 1) / 2
 		data.CSRF = strings.Repeat("x", mid)
 		p, _ := m.hooks.serializer.Marshal(&data)
-		v, _ := m.e.format.seal(m.Name(), &envelope{created: t0, issued: t0, id: newSessionID(), data: p})
+		v, _ := m.e.format.seal(m.Name(), &Contents{Created: t0, Issued: t0, ID: newSessionID(), Data: p})
 		if len(v) <= DefaultMaxSize {
 			lo = mid
 		} else {

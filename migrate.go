@@ -71,7 +71,7 @@ func newGorillaMigration(store GorillaStore) (*gorillaMigration, error) {
 // as this package's, as a gorilla/sessions cookie. It reports whether
 // value is one; err says why one that is cannot be taken over (it is too
 // old, or convert refused it). limits are the Manager's.
-func (g *gorillaMigration) open(name, value string, o openOptions) (e envelope, ok bool, err error) {
+func (g *gorillaMigration) open(name, value string, o openOptions) (e Contents, ok bool, err error) {
 	// 1. Only a value in securecookie's layout can be gorilla's; the check
 	//    spares a decode per key on anything else.
 	saved, err := gorillaLayout(value)
@@ -102,18 +102,18 @@ func (g *gorillaMigration) open(name, value string, o openOptions) (e envelope, 
 	//    keeps, and what a validator's "signed out everywhere at" needs.
 	//    The last save is also the last use gorilla records, so the idle
 	//    timeout counts from it as well, and the old store's MaxAge.
-	e.created, e.issued = sealedTime(o.now), sealedTime(o.now)
+	e.Created, e.Issued = sealedTime(o.now), sealedTime(o.now)
 	if saved < o.now.Unix() {
-		e.created = time.Unix(saved, 0)
+		e.Created = time.Unix(saved, 0)
 	}
-	if err := g.checkAge(e.created, &o); err != nil {
+	if err := g.checkAge(e.Created, &o); err != nil {
 		return e, true, err
 	}
 	// 4. Convert to the Manager's Data. Its id is the zero id of sessions
 	//    whose cookies carry none: every copy of a gorilla session opens
 	//    with it, so that one Destroy ends them all (and every other
 	//    gorilla session of the subject).
-	if e.data, err = g.convert(values); err != nil {
+	if e.Data, err = g.convert(values); err != nil {
 		return e, true, fmt.Errorf("%w: %w", ErrMigration, err)
 	}
 	return e, true, nil

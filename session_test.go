@@ -299,7 +299,7 @@ func TestWhenSetCookieIsSent(t *testing.T) {
 	}
 	var stale bool
 	b.do(handle(m2, func(s *Session[user]) { stale = s.stale }), "GET", "/")
-	if _, err := mustKeyring(t, testSecret(2)).open("session", b.cookies["session"], at(clock.Now())); err != nil || stale {
+	if _, _, err := mustKeyring(t, testSecret(2)).open("session", b.cookies["session"], at(clock.Now())); err != nil || stale {
 		t.Errorf("after re-sealing: stale %v, and the newest key alone opens it: %v", stale, err)
 	}
 
@@ -638,7 +638,7 @@ func TestMapSessionsAreNeverNil(t *testing.T) {
 		t.Errorf("a session set to nil was not deleted: Set-Cookie %q", rec.Header().Get("Set-Cookie"))
 	}
 
-	null, err := m.e.keys.seal(m.Name(), &envelope{created: clock.Now(), issued: clock.Now(), data: []byte("null")})
+	null, err := m.e.keys.seal(m.Name(), &Contents{Created: clock.Now(), Issued: clock.Now(), Data: []byte("null")})
 	if err != nil {
 		t.Fatal(err)
 	}

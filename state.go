@@ -68,7 +68,7 @@ const (
 )
 
 // holder is the typed side of a session, as the engine uses it: the Data
-// it decodes and encodes, and the application's typed hooks. Session[T]
+// it decodes and encodes, and the application's typed hooks. Session
 // is the one implementation.
 type holder interface {
 	st() *state
