@@ -32,48 +32,36 @@ type engine struct {
 	sharedName sync.Once
 }
 
-// settings are what New hands the engine, checked.
-type settings struct {
-	attrs       http.Cookie // name and attributes of the cookie
-	oldName     string      // read, and moved to attrs.Name: the default of earlier releases
-	maxAge      time.Duration
-	idle        time.Duration
-	maxSize     int
-	logger      *slog.Logger
-	onError     func(http.ResponseWriter, *http.Request, error)
-	revocations RevocationStore
-	now         func() time.Time
-	gorilla     bool // seal in gorilla/securecookie's format
-	migration   *gorillaMigration
-}
-
-// newEngine returns the engine for keys and s, whose new sessions hold
-// zero.
-func newEngine(keys *Keyring, s *settings, zero []byte) (*engine, error) {
+// newEngine returns the engine for keys and c, checked, whose new
+// sessions hold zero and whose gorilla migration, if any, is mig.
+func newEngine(keys *Keyring, c *config, zero []byte, mig *gorillaMigration) (*engine, error) {
 	e := &engine{
 		keys:        keys,
 		format:      keys,
 		alt:         gorillaFormat{keys},
-		maxAge:      s.maxAge,
-		idle:        s.idle,
-		logger:      s.logger,
-		onError:     s.onError,
-		revocations: s.revocations,
-		migration:   s.migration,
-		now:         s.now,
+		maxAge:      c.maxAge,
+		idle:        c.idle,
+		logger:      c.logger,
+		onError:     c.onError,
+		revocations: c.revocations,
+		migration:   mig,
+		now:         c.now,
 		zero:        zero,
 	}
-	if s.gorilla {
+	if c.gorillaFormat {
 		e.format, e.alt = e.alt, e.format
 	}
+	if e.logger == nil {
+		e.logger = slog.Default()
+	}
+	attrs := http.Cookie{Name: c.name, Path: c.path, Domain: c.domain, Secure: c.secure, SameSite: c.sameSite, Partitioned: c.partitioned}
 	var err error
-	if e.cookies, err = newCookieSpec(s.attrs, s.maxSize); err != nil {
+	if e.cookies, err = newCookieSpec(attrs, c.maxSize); err != nil {
 		return nil, err
 	}
-	if s.oldName != "" {
-		old := s.attrs
-		old.Name = s.oldName
-		if e.cookies.old, err = newCookieSpec(old, s.maxSize); err != nil {
+	if c.oldName != "" {
+		attrs.Name = c.oldName
+		if e.cookies.old, err = newCookieSpec(attrs, c.maxSize); err != nil {
 			return nil, err
 		}
 	}

@@ -39,7 +39,7 @@ func New[T any](keys *Keyring, options ...Option) (*Manager[T], error) {
 		return nil, fmt.Errorf("cookiesession: %w", err)
 	}
 	m := &Manager[T]{hooks: hooks[T]{serializer: c.serializer, isMap: reflect.TypeFor[T]().Kind() == reflect.Map}}
-	s, err := m.typed(&c)
+	mig, err := m.typed(&c)
 	if err != nil {
 		return nil, fmt.Errorf("cookiesession: %w", err)
 	}
@@ -48,15 +48,15 @@ func New[T any](keys *Keyring, options ...Option) (*Manager[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("cookiesession: the serializer cannot encode %v: %w", reflect.TypeFor[T](), err)
 	}
-	if m.e, err = newEngine(keys, s, data); err != nil {
+	if m.e, err = newEngine(keys, &c, data, mig); err != nil {
 		return nil, fmt.Errorf("cookiesession: %w", err)
 	}
 	return m, nil
 }
 
 // typed takes the options given as functions of T, which it checks
-// against T, and returns the engine's settings.
-func (m *Manager[T]) typed(c *config) (*settings, error) {
+// against T, and returns the gorilla migration, if any, converting to T.
+func (m *Manager[T]) typed(c *config) (*gorillaMigration, error) {
 	t := reflect.TypeFor[T]()
 	if tc, ok := c.serializer.(TypeChecker); ok {
 		if err := tc.CheckType(t); err != nil {
@@ -70,23 +70,22 @@ func (m *Manager[T]) typed(c *config) (*settings, error) {
 	if m.hooks.subject, ok = c.subject.(func(T) string); c.subject != nil && !ok {
 		return nil, fmt.Errorf("WithSubject was given %T, but the Manager's sessions hold %v", c.subject, t)
 	}
-	s := c.settings()
-	if c.migration != nil {
-		convert, ok := c.convert.(func(map[any]any) (T, error))
-		if !ok {
-			return nil, fmt.Errorf("WithGorillaMigration converts to %v, but the Manager's sessions hold %v", reflect.TypeOf(c.convert).Out(0), t)
-		}
-		mig := *c.migration
-		mig.convert = func(values map[any]any) ([]byte, error) {
-			d, err := convert(values)
-			if err != nil {
-				return nil, err
-			}
-			return m.hooks.marshal(&d)
-		}
-		s.migration = &mig
+	if c.migration == nil {
+		return nil, nil
 	}
-	return s, nil
+	convert, ok := c.convert.(func(map[any]any) (T, error))
+	if !ok {
+		return nil, fmt.Errorf("WithGorillaMigration converts to %v, but the Manager's sessions hold %v", reflect.TypeOf(c.convert).Out(0), t)
+	}
+	mig := *c.migration
+	mig.convert = func(values map[any]any) ([]byte, error) {
+		d, err := convert(values)
+		if err != nil {
+			return nil, err
+		}
+		return m.hooks.marshal(&d)
+	}
+	return &mig, nil
 }
 
 // Name returns the name of the Manager's cookie: the one given to

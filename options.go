@@ -279,27 +279,6 @@ func (c *config) check() error {
 	return nil
 }
 
-// settings returns what the engine needs of c, once checked; the typed
-// options are New's to take.
-func (c *config) settings() *settings {
-	s := &settings{
-		attrs:       http.Cookie{Name: c.name, Path: c.path, Domain: c.domain, Secure: c.secure, SameSite: c.sameSite, Partitioned: c.partitioned},
-		oldName:     c.oldName,
-		maxAge:      c.maxAge,
-		idle:        c.idle,
-		maxSize:     c.maxSize,
-		logger:      c.logger,
-		onError:     c.onError,
-		revocations: c.revocations,
-		now:         c.now,
-		gorilla:     c.gorillaFormat,
-	}
-	if s.logger == nil {
-		s.logger = slog.Default()
-	}
-	return s
-}
-
 // checkName sets the default name, unless WithName chose one, and refuses
 // a name that is not a cookie's, or that is a chunk's.
 func (c *config) checkName() error {
