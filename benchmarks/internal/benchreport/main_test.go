@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 )
@@ -173,6 +174,43 @@ func TestDescribeBench(t *testing.T) {
 	} {
 		if got := describeBench(name); got != want {
 			t.Errorf("%s: %q, want %q", name, got, want)
+		}
+	}
+}
+
+// TestToolchains: a column per release, in the order given, a row per
+// request and figure; a figure a run lacks is n/a.
+func TestToolchains(t *testing.T) {
+	dir := t.TempDir()
+	a, b := dir+"/a.txt", dir+"/b.txt"
+	if err := os.WriteFile(a, []byte(sample), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The newer release's run: the changing request alone.
+	newer := strings.Replace(strings.SplitAfter(sample, "\n")[1], "12014 net-ns/op", "6000 net-ns/op", 1)
+	if err := os.WriteFile(b, []byte(newer), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := toolchains(&out, []string{"go1.26.8=" + a, "go1.27.4=" + b}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| typical session | go1.26.8 | go1.27.4 |\n|---|---:|---:|\n",
+		"| changing: net cost | 11.0 µs | 6.0 µs |",
+		"| changing: net cost vs gorilla/sessions' | 4.3x lower | 4.6x lower |",
+		"| changing: net cost over the floor's | 1.20x | 1.52x |",
+		"| changing: allocations more than the floor | +16 | +10 |",
+		"| read-only: net cost | 8.0 µs | n/a |",
+		"| read-only: net cost vs gorilla/sessions' | 3.5x lower | n/a |",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("missing %q in\n%s", want, &out)
+		}
+	}
+	for _, bad := range [][]string{{"go1.27.4"}, {"=x"}, {"go1.27.4=" + dir + "/missing.txt"}} {
+		if err := toolchains(new(bytes.Buffer), bad); err == nil {
+			t.Errorf("%q: no error", bad)
 		}
 	}
 }
