@@ -1,7 +1,6 @@
 package cookiesession
 
 import (
-	"errors"
 	"net/http"
 	"time"
 )
@@ -63,22 +62,4 @@ func (k *Keyring) Open(name string, cookies []*http.Cookie, now time.Time, l Lim
 		}
 	}
 	return Contents{}, 0, first
-}
-
-// openEither assembles main, a value of j's main cookie, with its chunks
-// and opens it in the format that seals or, failing that, in the other
-// one. It returns the position of the key that sealed it, and whether it
-// is to be sealed again: sealed by an older key, or in the other format.
-func openEither(seals, other format, j *jar, main string, o openOptions) (c Contents, key int, stale bool, err error) {
-	value, err := j.assemble(main)
-	if err != nil {
-		return c, 0, false, err
-	}
-	c, key, err = seals.open(j.spec.name, value, o)
-	if errors.Is(err, ErrMalformed) {
-		if c2, key2, err2 := other.open(j.spec.name, value, o); !errors.Is(err2, ErrMalformed) {
-			return c2, key2, true, err2
-		}
-	}
-	return c, key, key != 0, err
 }

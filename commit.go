@@ -171,7 +171,7 @@ func (e *engine) write(h http.Header, st *state, data []byte, subject string, no
 // lifetime returns the id and creation time the session is written with:
 // new for a session that Destroy or Renew ended.
 func (e *engine) lifetime(st *state, now time.Time) (SessionID, time.Time) {
-	if st.ending() {
+	if st.end != endNone {
 		return newSessionID(), sealedTime(now)
 	}
 	return st.id, st.created
@@ -205,9 +205,24 @@ func later(a, b time.Time) time.Time {
 // dirty reports whether s changed since it was loaded or last written.
 func (e *engine) dirty(s holder) bool {
 	st := s.st()
-	if st.flashesChanged || st.ending() {
+	if st.flashesChanged || st.end != endNone {
 		return true
 	}
 	data, err := s.encode()
 	return err != nil || !bytes.Equal(data, st.orig)
+}
+
+// written records that the session was written (or deleted) as data, so
+// that later changes are measured from there.
+func (st *state) written(data []byte, id SessionID, created, issued time.Time, present uint32, subject string, gen uint64) {
+	st.orig = data
+	st.id, st.created, st.issued = id, created, issued
+	st.subject, st.generation = subject, gen
+	st.present, st.moved = present, 0
+	st.held = heldNothing
+	if present != 0 {
+		st.held = heldCookie
+	}
+	st.cookieFlashes, st.flashesChanged = len(st.flashes), false
+	st.end, st.stale = endNone, false
 }

@@ -188,6 +188,24 @@ func (e *engine) openValue(r *http.Request, j *jar, main string, o openOptions, 
 	return e.admit(r, &env, heldCookie, stale, o.now, s)
 }
 
+// openEither assembles main, a value of j's main cookie, with its chunks
+// and opens it in the format that seals or, failing that, in the other
+// one. It returns the position of the key that sealed it, and whether it
+// is to be sealed again: sealed by an older key, or in the other format.
+func openEither(seals, other format, j *jar, main string, o openOptions) (c Contents, key int, stale bool, err error) {
+	value, err := j.assemble(main)
+	if err != nil {
+		return c, 0, false, err
+	}
+	c, key, err = seals.open(j.spec.name, value, o)
+	if errors.Is(err, ErrMalformed) {
+		if c2, key2, err2 := other.open(j.spec.name, value, o); !errors.Is(err2, ErrMalformed) {
+			return c2, key2, true, err2
+		}
+	}
+	return c, key, key != 0, err
+}
+
 // admit makes s the session env carries, then checks it against the
 // revocations and the validator: a session either refuses is not used.
 // One within a Renew's grace is used, read-only.

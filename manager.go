@@ -43,7 +43,7 @@ func New[T any](keys *Keyring, options ...Option) (*Manager[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("cookiesession: %w", err)
 	}
-	zero := m.hooks.newData()
+	zero := m.hooks.blank()
 	data, err := m.hooks.marshal(&zero)
 	if err != nil {
 		return nil, fmt.Errorf("cookiesession: the serializer cannot encode %v: %w", reflect.TypeFor[T](), err)

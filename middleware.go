@@ -187,7 +187,7 @@ func (w *responseWriter) finish() {
 	// converted, a revocation not stored, a change not written because
 	// another request replaced the session) are told once the handler is
 	// done: the error handler cannot write over the application's response.
-	if s := rs.loaded(); s != nil {
+	if s := rs.loaded(); s != nil && len(s.st().pending) > 0 {
 		rs.e.reportPending(w.ResponseWriter, s.st())
 	}
 }

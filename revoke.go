@@ -36,7 +36,7 @@ var errReadOnly = fmt.Errorf("%w: its cookie was renewed less than RenewGrace ag
 // nothing); the zero Revoked if none. Past MaxRevokedSessions of the
 // subject, it raises the subject's generation instead.
 func (e *engine) ended(st *state, now time.Time) Revoked {
-	if e.revocations == nil || st.held == heldNothing || st.subject == "" || !st.ending() {
+	if e.revocations == nil || st.held == heldNothing || st.subject == "" || st.end == endNone {
 		return Revoked{}
 	}
 	// The entry goes under the higher of the generation this replica knows
@@ -78,7 +78,7 @@ func (e *engine) generation(st *state, subject string, ended Revoked) uint64 {
 	if e.revocations == nil || subject == "" {
 		return 0
 	}
-	if subject == st.subject && !st.ending() {
+	if subject == st.subject && st.end == endNone {
 		return st.generation
 	}
 	gen, _ := e.revocations.Generation(subject)

@@ -32,8 +32,8 @@ type hooks[T any] struct {
 	validator  func(*http.Request, *Session[T]) error // nil: none
 }
 
-// newData returns a new session's Data: the zero value, or an empty map.
-func (h *hooks[T]) newData() T {
+// blank returns a new session's Data: the zero value, or an empty map.
+func (h *hooks[T]) blank() T {
 	var d T
 	if h.isMap {
 		reflect.ValueOf(&d).Elem().Set(reflect.MakeMap(reflect.TypeFor[T]()))
@@ -41,30 +41,33 @@ func (h *hooks[T]) newData() T {
 	return d
 }
 
-// fill gives a nil map an empty one, so that Data is ready for assignment
-// on every request, as documented. A handler that sets Data to nil has
-// emptied the session; a cookie may hold null (encoding/json decodes it as
-// a nil map) if an earlier version of the application wrote one.
-func (h *hooks[T]) fill(d *T) {
-	if h.isMap && reflect.ValueOf(d).Elem().IsNil() {
-		*d = h.newData()
-	}
+// isNilMap reports whether d is a nil map. Data is never left nil, so that
+// it is ready for assignment on every request, as documented: a handler
+// that sets it to nil has emptied the session, and a cookie may hold null
+// (encoding/json decodes it as a nil map) if an earlier version of the
+// application wrote one.
+func (h *hooks[T]) isNilMap(d *T) bool {
+	return h.isMap && reflect.ValueOf(d).Elem().IsNil()
 }
 
 // marshal serialises d, a nil map as the empty one.
 func (h *hooks[T]) marshal(d *T) ([]byte, error) {
-	h.fill(d)
+	if h.isNilMap(d) {
+		*d = h.blank()
+	}
 	return h.serializer.Marshal(d)
 }
 
 func (s *Session[T]) st() *state { return &s.state }
 
 func (s *Session[T]) decode(data []byte) error {
-	s.Data = s.hooks.newData()
+	s.Data = s.hooks.blank()
 	if err := s.hooks.serializer.Unmarshal(data, &s.Data); err != nil {
 		return fmt.Errorf("%w: the data does not decode into %v: %v", ErrMalformed, reflect.TypeFor[T](), err)
 	}
-	s.hooks.fill(&s.Data) // a map cookie may hold null
+	if s.hooks.isNilMap(&s.Data) {
+		s.Data = s.hooks.blank()
+	}
 	return nil
 }
 
@@ -76,7 +79,7 @@ func (s *Session[T]) encode() ([]byte, error) {
 	return data, nil
 }
 
-func (s *Session[T]) reset() { s.Data = s.hooks.newData() }
+func (s *Session[T]) reset() { s.Data = s.hooks.blank() }
 
 func (s *Session[T]) subject() string {
 	if s.hooks.subject == nil {

@@ -106,21 +106,3 @@ func (st *state) fresh(now time.Time, zero []byte, present uint32, err error) {
 		mw:      st.mw,
 	}
 }
-
-// ending reports whether Destroy or Renew ended the session's lifetime.
-func (st *state) ending() bool { return st.end != endNone }
-
-// written records that the session was written (or deleted) as data, so
-// that later changes are measured from there.
-func (st *state) written(data []byte, id SessionID, created, issued time.Time, present uint32, subject string, gen uint64) {
-	st.orig = data
-	st.id, st.created, st.issued = id, created, issued
-	st.subject, st.generation = subject, gen
-	st.present, st.moved = present, 0
-	st.held = heldNothing
-	if present != 0 {
-		st.held = heldCookie
-	}
-	st.cookieFlashes, st.flashesChanged = len(st.flashes), false
-	st.end, st.stale = endNone, false
-}
