@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"reflect"
 	"time"
+
+	"github.com/ce967478/cookiesession/revocation"
 )
 
 // What a response carries for its session is decided in one place, used
@@ -177,7 +179,7 @@ func (m *Manager[T]) write(h http.Header, s *Session[T], data []byte, now time.T
 // session that Destroy or Renew ended.
 func (m *Manager[T]) lifetime(s *Session[T], now time.Time) (SessionID, time.Time) {
 	if s.destroyed || s.renewed {
-		return newSessionID(), sealedTime(now)
+		return revocation.NewSessionID(), sealedTime(now)
 	}
 	return s.id, s.created
 }
@@ -237,9 +239,9 @@ var errReadOnly = fmt.Errorf("%w: its cookie was renewed less than RenewGrace ag
 // browser holds it and it was signed in: an anonymous copy grants nothing.
 // Past MaxRevokedSessions of the subject, it raises the subject's
 // generation instead.
-func (m *Manager[T]) ended(s *Session[T], now time.Time) (Revoked, bool) {
+func (m *Manager[T]) ended(s *Session[T], now time.Time) (revocation.Revoked, bool) {
 	if m.revocations == nil || !s.idGiven || s.subject == "" || !(s.destroyed || s.renewed) {
-		return Revoked{}, false
+		return revocation.Revoked{}, false
 	}
 	// The entry goes under the higher of the generation this replica knows
 	// and the one the cookie was sealed with: an instance that has not yet
@@ -248,7 +250,7 @@ func (m *Manager[T]) ended(s *Session[T], now time.Time) (Revoked, bool) {
 	gen, n := m.revocations.Generation(s.subject)
 	gen = max(gen, s.generation)
 	if n >= MaxRevokedSessions {
-		return Revoked{Generation: NextGeneration(gen, now), GenerationUntil: m.forgetAt(now)}, true
+		return revocation.Revoked{Generation: revocation.NextGeneration(gen, now), GenerationUntil: m.forgetAt(now)}, true
 	}
 	until := s.created.Add(m.maxAge + ClockSkew)
 	if s.id == (SessionID{}) {
@@ -256,7 +258,7 @@ func (m *Manager[T]) ended(s *Session[T], now time.Time) (Revoked, bool) {
 		// created just now.
 		until = m.forgetAt(now)
 	}
-	r := Revoked{Generation: gen, Sessions: []RevokedSession{{ID: s.id, Grace: !s.destroyed, Until: until}}}
+	r := revocation.Revoked{Generation: gen, Sessions: []revocation.RevokedSession{{ID: s.id, Grace: !s.destroyed, Until: until}}}
 	if gen != 0 {
 		// Under the subject's generation, which the entry restates so
 		// that it stands on its own wherever it is merged.
@@ -276,7 +278,7 @@ func (m *Manager[T]) forgetAt(now time.Time) time.Time {
 // data names now: a session keeps the one it was signed in under; one
 // that starts, is renewed or changes subject takes the subject's current
 // one, which ended may be raising.
-func (m *Manager[T]) generation(s *Session[T], subject string, ended Revoked) uint64 {
+func (m *Manager[T]) generation(s *Session[T], subject string, ended revocation.Revoked) uint64 {
 	if m.revocations == nil || subject == "" {
 		return 0
 	}
@@ -292,7 +294,7 @@ func (m *Manager[T]) generation(s *Session[T], subject string, ended Revoked) ui
 
 // revoke stores ended, if ending. A failure is reported; the response
 // still goes out as if it had succeeded.
-func (m *Manager[T]) revoke(s *Session[T], ended Revoked, ending bool) {
+func (m *Manager[T]) revoke(s *Session[T], ended revocation.Revoked, ending bool) {
 	if !ending {
 		return
 	}

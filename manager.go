@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"sync"
 	"time"
+
+	"github.com/ce967478/cookiesession/revocation"
 )
 
 // Manager seals, opens and writes sessions of type T. Make one with New and
@@ -152,7 +154,7 @@ func (m *Manager[T]) newSession(s *Session[T], now time.Time, present uint32, er
 	*s = Session[T]{
 		m:       m,
 		Data:    m.newData(),
-		id:      newSessionID(),
+		id:      revocation.NewSessionID(),
 		created: sealedTime(now),
 		issued:  sealedTime(now),
 		isNew:   true,
@@ -399,7 +401,7 @@ func (m *Manager[T]) SignOutEverywhere(ctx context.Context, subject string) erro
 	}
 	now := m.now()
 	gen, _ := m.revocations.Generation(subject)
-	r := Revoked{Generation: NextGeneration(gen, now), GenerationUntil: m.forgetAt(now)}
+	r := revocation.Revoked{Generation: revocation.NextGeneration(gen, now), GenerationUntil: m.forgetAt(now)}
 	if err := m.revocations.Revoke(ctx, subject, r); err != nil {
 		return fmt.Errorf("%w: %w", ErrRevocationFailed, err)
 	}

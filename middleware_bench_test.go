@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/ce967478/cookiesession/revocation"
 )
 
 // benchRequest measures one request through the middleware with the
@@ -158,7 +160,7 @@ func BenchmarkLargestSession(b *testing.B) {
 		mid := (lo + hi + 1) / 2
 		data.CSRF = strings.Repeat("x", mid)
 		p, _ := m.serializer.Marshal(&data)
-		v, _ := m.format.seal(m.name, &envelope{created: t0, issued: t0, id: newSessionID(), data: p})
+		v, _ := m.format.seal(m.name, &envelope{created: t0, issued: t0, id: revocation.NewSessionID(), data: p})
 		if len(v) <= DefaultMaxSize {
 			lo = mid
 		} else {
