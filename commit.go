@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/ce967478/cookiesession/revocation"
 )
 
 // What a response carries for its session is decided in one place, used
@@ -172,7 +174,7 @@ func (e *engine) write(h http.Header, st *state, data []byte, subject string, no
 // new for a session that Destroy or Renew ended.
 func (e *engine) lifetime(st *state, now time.Time) (SessionID, time.Time) {
 	if st.end != endNone {
-		return newSessionID(), sealedTime(now)
+		return revocation.NewSessionID(), sealedTime(now)
 	}
 	return st.id, st.created
 }

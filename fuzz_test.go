@@ -302,26 +302,3 @@ func fuzzDecodings(s string) [][]byte {
 	}
 	return out
 }
-
-// FuzzRevokedUnmarshal feeds arbitrary bytes to Revoked.UnmarshalBinary,
-// as a file or another instance could send them: it never panics, and
-// what it accepts survives a round trip.
-func FuzzRevokedUnmarshal(f *testing.F) {
-	seed, _ := Revoked{Generation: 3, GenerationUntil: t0, Sessions: []RevokedSession{{ID: newSessionID(), Grace: true, Until: t0}}}.MarshalBinary()
-	f.Add(seed)
-	f.Add([]byte{revokedVersion, 0, 0, 0})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		var r Revoked
-		if r.UnmarshalBinary(b) != nil {
-			return
-		}
-		again, err := r.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var back Revoked
-		if err := back.UnmarshalBinary(again); err != nil || !back.Equal(r) {
-			t.Errorf("%x decoded as %+v, which encodes as %x (%v)", b, r, again, err)
-		}
-	})
-}

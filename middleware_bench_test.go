@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/ce967478/cookiesession/revocation"
 )
 
 // benchRequest measures one request through the middleware with the
@@ -158,7 +160,7 @@ func BenchmarkLargestSession(b *testing.B) {
 		mid := (lo + hi + 1) / 2
 		data.CSRF = strings.Repeat("x", mid)
 		p, _ := m.hooks.serializer.Marshal(&data)
-		v, _ := m.e.format.seal(m.Name(), &Contents{Created: t0, Issued: t0, ID: newSessionID(), Data: p})
+		v, _ := m.e.format.seal(m.Name(), &Contents{Created: t0, Issued: t0, ID: revocation.NewSessionID(), Data: p})
 		if len(v) <= DefaultMaxSize {
 			lo = mid
 		} else {

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/ce967478/cookiesession/revocation"
 )
 
 // Defaults of the options.
@@ -197,7 +199,7 @@ func WithValidator[T any](fn func(r *http.Request, s *Session[T]) error) Option 
 // a lookup in memory.
 //
 // The default, with WithSubject, is an in-process store of the Manager's
-// own (Revocations): a revocation holds on this instance only, and is
+// own (a revocation.Replica): a revocation holds on this instance only, and is
 // lost when it stops. Package filestore keeps them across restarts; a
 // fleet shares one store, such as this repository's redisstore, so that a
 // cookie revoked on one instance is refused by all. nil turns revocation
@@ -274,7 +276,7 @@ func (c *config) check() error {
 		}
 	}
 	if c.subject != nil && !c.revocationsSet {
-		c.revocations = newRevocations(c.now)
+		c.revocations = revocation.NewReplica(c.now)
 	}
 	return nil
 }

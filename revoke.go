@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/ce967478/cookiesession/revocation"
 )
 
 // How the engine uses the RevocationStore: what ending a session revokes,
@@ -35,9 +37,9 @@ var errReadOnly = fmt.Errorf("%w: its cookie was renewed less than RenewGrace ag
 // browser holds it and it was signed in (an anonymous copy grants
 // nothing); the zero Revoked if none. Past MaxRevokedSessions of the
 // subject, it raises the subject's generation instead.
-func (e *engine) ended(st *state, now time.Time) Revoked {
+func (e *engine) ended(st *state, now time.Time) revocation.Revoked {
 	if e.revocations == nil || st.held == heldNothing || st.subject == "" || st.end == endNone {
-		return Revoked{}
+		return revocation.Revoked{}
 	}
 	// The entry goes under the higher of the generation this replica knows
 	// and the one the cookie was sealed with: an instance that has not yet
@@ -46,7 +48,7 @@ func (e *engine) ended(st *state, now time.Time) Revoked {
 	gen, n := e.revocations.Generation(st.subject)
 	gen = max(gen, st.generation)
 	if n >= MaxRevokedSessions {
-		return Revoked{Generation: NextGeneration(gen, now), GenerationUntil: e.forgetAt(now)}
+		return revocation.Revoked{Generation: revocation.NextGeneration(gen, now), GenerationUntil: e.forgetAt(now)}
 	}
 	until := st.created.Add(e.maxAge + ClockSkew)
 	if st.id == (SessionID{}) {
@@ -54,7 +56,7 @@ func (e *engine) ended(st *state, now time.Time) Revoked {
 		// created just now.
 		until = e.forgetAt(now)
 	}
-	r := Revoked{Generation: gen, Sessions: []RevokedSession{{ID: st.id, Grace: st.end != endDestroy, Until: until}}}
+	r := revocation.Revoked{Generation: gen, Sessions: []revocation.RevokedSession{{ID: st.id, Grace: st.end != endDestroy, Until: until}}}
 	if gen != 0 {
 		// Under the subject's generation, which the entry restates so
 		// that it stands on its own wherever it is merged.
@@ -74,7 +76,7 @@ func (e *engine) forgetAt(now time.Time) time.Time {
 // subject its data names now: a session keeps the one it was signed in
 // under; one that starts, is renewed or changes subject takes the
 // subject's current one, which ended may be raising.
-func (e *engine) generation(st *state, subject string, ended Revoked) uint64 {
+func (e *engine) generation(st *state, subject string, ended revocation.Revoked) uint64 {
 	if e.revocations == nil || subject == "" {
 		return 0
 	}
@@ -90,7 +92,7 @@ func (e *engine) generation(st *state, subject string, ended Revoked) uint64 {
 
 // revoke stores ended, unless it is zero. A failure is reported; the
 // response still goes out as if it had succeeded.
-func (e *engine) revoke(st *state, ended Revoked) {
+func (e *engine) revoke(st *state, ended revocation.Revoked) {
 	if ended.IsZero() {
 		return
 	}
@@ -110,7 +112,7 @@ func (e *engine) signOutEverywhere(ctx context.Context, subject string) error {
 	}
 	now := e.now()
 	gen, _ := e.revocations.Generation(subject)
-	r := Revoked{Generation: NextGeneration(gen, now), GenerationUntil: e.forgetAt(now)}
+	r := revocation.Revoked{Generation: revocation.NextGeneration(gen, now), GenerationUntil: e.forgetAt(now)}
 	if err := e.revocations.Revoke(ctx, subject, r); err != nil {
 		return fmt.Errorf("%w: %w", ErrRevocationFailed, err)
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/ce967478/cookiesession/revocation"
 )
 
 // DefaultMaxSize is the default cap, in bytes, on a sealed session value
@@ -18,7 +20,7 @@ const DefaultMaxSize = 7168
 
 // ClockSkew is how far in the future an issue time may lie before a value
 // is refused: instances sharing keys rarely agree on the time to the second.
-const ClockSkew = time.Minute
+const ClockSkew = revocation.ClockSkew
 
 // Contents is what one sealed session value carries: the serialised
 // session data, and what the Manager keeps beside it.
@@ -91,7 +93,7 @@ const (
 	// fields this release writes.
 	maxPlaintextHeader = 2*binary.MaxVarintLen64 + 1 + len(SessionID{}) + 3 + binary.MaxVarintLen64
 	// fieldGeneration is the subject's generation the session was signed
-	// in under (see Revoked.Generation); optional, absent when 0.
+	// in under (see revocation.Revoked.Generation); optional, absent when 0.
 	fieldGeneration = 2
 )
 

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ce967478/cookiesession/revocation"
 )
 
 func unsetenv(t *testing.T, name string) {
@@ -63,7 +65,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 		for i, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				in := Contents{Created: t0.Add(-time.Hour), Issued: t0, Data: bytes.Clone(tt.data), Flashes: tt.flashes,
-					ID: newSessionID(), Generation: uint64(i) << 40}
+					ID: revocation.NewSessionID(), Generation: uint64(i) << 40}
 				v, err := f.seal("session", &in)
 				if err != nil {
 					t.Fatal(err)
@@ -100,7 +102,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 // out, and a field that must be understood (an odd tag) refuses the value.
 func TestOpenSkipsUnknownOptionalFields(t *testing.T) {
 	k := mustKeyring(t, testSecret(1))
-	id := newSessionID()
+	id := revocation.NewSessionID()
 	plaintext := func(fields ...byte) []byte {
 		pt := binary.AppendUvarint(nil, uint64(t0.Unix()))
 		pt = append(pt, 0, flagID|flagFields)

@@ -3,6 +3,8 @@ package cookiesession
 import (
 	"net/http"
 	"time"
+
+	"github.com/ce967478/cookiesession/revocation"
 )
 
 // state is one request's session as the engine sees it: everything but the
@@ -95,7 +97,7 @@ type committer interface {
 // did not open, for reason err.
 func (st *state) fresh(now time.Time, zero []byte, present uint32, err error) {
 	*st = state{
-		id:      newSessionID(),
+		id:      revocation.NewSessionID(),
 		created: sealedTime(now),
 		issued:  sealedTime(now),
 		isNew:   true,
