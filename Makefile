@@ -115,7 +115,7 @@ TEST_PROGRAMS = $(PICK); chromium="$$(pick "$$CHROMIUM" $(CHROMIUM_NAMES))"; red
 
 .PHONY: test plan fmt vet staticcheck cyclo filedeps race newest-go fuzz fuzz-short e2e chromium redis clients bench
 
-test: plan fmt vet staticcheck cyclo race newest-go fuzz-short
+test: plan fmt vet staticcheck cyclo filedeps race newest-go fuzz-short
 
 # plan says, first, what make test is about to install and fetch, and
 # which programs it found.
@@ -161,8 +161,6 @@ staticcheck: $(STATICCHECK)
 # the other declares, and the other way round), and fails if there is any:
 # DESIGN.md asks for none. Its checker, internal/filedeps, uses only the
 # standard library and the go command, so it installs and fetches nothing.
-# It is not yet among test's prerequisites: the root package still has such
-# pairs, which the engine's rebuild removes.
 filedeps:
 	@$(GO) build -o $(BIN)/filedeps ./internal/filedeps && $(BIN)/filedeps .
 
