@@ -438,10 +438,12 @@ func TestFrozenRedis(t *testing.T) {
 	open := e.store(Options{PingInterval: pi})
 	e.ready(closed, open)
 	check := func(s *Store) error { return s.Check("ada", newID(), 0, e.clock.now()) }
-	// A healthy store never nears the bound.
+	// A store whose Redis answers never nears the bound. On a busy
+	// machine one ping may miss its PingInterval, and the store says
+	// degraded until the next: that is its job, and not a refusal.
 	for range 5 {
-		if err := check(closed); err != nil || health(t, closed) != revocation.Healthy {
-			t.Fatalf("healthy store: Check %v, Health %v", err, health(t, closed))
+		if err := check(closed); err != nil || health(t, closed) == revocation.Down {
+			t.Fatalf("Redis answering: Check %v, Health %v", err, health(t, closed))
 		}
 		time.Sleep(pi)
 	}
