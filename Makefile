@@ -11,11 +11,12 @@ BIN           := $(CURDIR)/bin
 STATICCHECK   := $(BIN)/staticcheck
 # Pinned, so that a new release's checks cannot break an unchanged tree.
 STATICCHECK_VERSION := v0.8.2
-# gocyclo keeps every function of the library, cmd/, redisstore/ and the
-# example at cyclomatic complexity 15 or less (make cyclo).
+# gocyclo keeps every function of the library, revocation/, cmd/,
+# internal/, redisstore/ and the example at cyclomatic complexity 15 or
+# less (make cyclo).
 GOCYCLO       := $(BIN)/gocyclo
 GOCYCLO_VERSION := v0.6.0
-CYCLO_DIRS    := $(wildcard *.go) ./cmd ./filestore ./redisstore ./example
+CYCLO_DIRS    := $(wildcard *.go) ./revocation ./cmd ./internal ./filestore ./redisstore ./example
 # Every module of the repository: the library and the nested ones.
 MODULES       := $(patsubst %/go.mod,%,$(shell find . -name go.mod -not -path './bin/*' | sort))
 # How long each fuzz target runs: briefly in make test, longer in make fuzz.
@@ -112,9 +113,9 @@ TEST_PROGRAMS = $(PICK); chromium="$$(pick "$$CHROMIUM" $(CHROMIUM_NAMES))"; red
 # run at once.
 .NOTPARALLEL:
 
-.PHONY: test plan fmt vet staticcheck cyclo race newest-go fuzz fuzz-short e2e chromium redis clients bench
+.PHONY: test plan fmt vet staticcheck cyclo filedeps race newest-go fuzz fuzz-short e2e chromium redis clients bench
 
-test: plan fmt vet staticcheck cyclo race newest-go fuzz-short
+test: plan fmt vet staticcheck cyclo filedeps race newest-go fuzz-short
 
 # plan says, first, what make test is about to install and fetch, and
 # which programs it found.
@@ -154,6 +155,14 @@ cyclo: $(GOCYCLO)
 
 staticcheck: $(STATICCHECK)
 	@for m in $(MODULES); do echo "staticcheck $$m"; (cd $$m && $(STATICCHECK) ./...) || exit 1; done
+
+# filedeps lists the files of the root package that depend on each other
+# both ways (one uses a type, function, method, field, variable or constant
+# the other declares, and the other way round), and fails if there is any:
+# DESIGN.md asks for none. Its checker, internal/filedeps, uses only the
+# standard library and the go command, so it installs and fetches nothing.
+filedeps:
+	@$(GO) build -o $(BIN)/filedeps ./internal/filedeps && $(BIN)/filedeps .
 
 # The e2e module's tests drive Chromium, and the Redis store's start
 # redis-server, so make race needs both.

@@ -38,8 +38,8 @@ const (
 	// setCookieTotalMax bounds the Set-Cookie lines of one response:
 	// Node's fetch (undici) refuses a response whose headers pass 16 KiB.
 	setCookieTotalMax = 16 << 10
-	// maxChunks bounds the chunk cookies a Manager reads and writes. 16 of
-	// them are far past the header limits of common servers.
+	// maxChunks bounds the cookies a session is read from and written to:
+	// 16 of them are far past the header limits of common servers.
 	maxChunks = 16
 	// chunkHeaderMax is room for the "16." prefix of a chunked value.
 	chunkHeaderMax = 3
@@ -54,8 +54,22 @@ const (
 	maxValues = 10
 )
 
-// jar holds the request's cookies that belong to a Manager.
+// cookieSpec is a session cookie's name and attributes, and how its values
+// are split into chunks.
+type cookieSpec struct {
+	name      string
+	attrs     http.Cookie // the attributes of every Set-Cookie line
+	chunkSize int         // the longest part of a value one cookie carries
+	names     []string    // the cookies' names: name, name.1, ... as many as a value may take
+	maxSize   int         // the longest sealed value, all chunks together
+	// old is the same cookie under the name earlier releases used by
+	// default, read and moved; nil if none.
+	old *cookieSpec
+}
+
+// jar holds the request's cookies that belong to a session cookie.
 type jar struct {
+	spec    *cookieSpec
 	present uint32              // bit i: cookie i (0 the main one, i > 0 chunk i) came
 	values  [maxChunks][]string // the values of each, in the order they came
 	// others is the length the request's other cookies take in its
@@ -72,10 +86,10 @@ type jar struct {
 //
 // It reads the Cookie header once, as net/http's Request.Cookies does (the
 // same trimming, the same values refused, and no cookie at all from a
-// header of more than maxCookies), but keeps only the Manager's cookies:
+// header of more than maxCookies), but keeps only the session's cookies:
 // the others are only measured, and cost no allocation however many come.
-func (m *Manager[T]) readJar(r *http.Request) jar {
-	var j jar
+func (c *cookieSpec) read(r *http.Request) jar {
+	j := jar{spec: c}
 	lines := r.Header["Cookie"]
 	count := 0
 	for _, line := range lines {
@@ -94,11 +108,11 @@ func (m *Manager[T]) readJar(r *http.Request) jar {
 			name, value, _ := strings.Cut(part, "=")
 			name = textproto.TrimString(name)
 			value, ok := cookieValue(value)
-			into, i := &j, m.cookieIndex(name)
-			if i < 0 && m.old != nil {
-				if i = m.old.cookieIndex(name); i >= 0 && ok {
+			into, i := &j, c.index(name)
+			if i < 0 && c.old != nil {
+				if i = c.old.index(name); i >= 0 && ok {
 					if j.old == nil {
-						j.old = new(jar)
+						j.old = &jar{spec: c.old}
 					}
 					into = j.old
 				}
@@ -134,10 +148,10 @@ func cookieValue(raw string) (string, bool) {
 	return raw, true
 }
 
-// cookieIndex returns i if name is that of cookie i of the Manager (0 the
-// main one, i > 0 chunk i), or -1.
-func (m *Manager[T]) cookieIndex(name string) int {
-	rest, ok := strings.CutPrefix(name, m.name)
+// index returns i if name is that of cookie i (0 the main one, i > 0
+// chunk i), or -1.
+func (c *cookieSpec) index(name string) int {
+	rest, ok := strings.CutPrefix(name, c.name)
 	switch {
 	case !ok:
 		return -1
@@ -146,7 +160,7 @@ func (m *Manager[T]) cookieIndex(name string) int {
 	case rest[0] != '.':
 		return -1
 	}
-	if i := chunkNumber(rest[1:]); i > 0 && i < len(m.names) {
+	if i := chunkNumber(rest[1:]); i > 0 && i < len(c.names) {
 		return i
 	}
 	return -1
@@ -172,19 +186,20 @@ func chunkNumber(s string) int {
 
 // assemble returns the sealed value that main, a value of the main cookie,
 // and the jar's chunks carry, checking sizes before concatenating anything.
-func (m *Manager[T]) assemble(j *jar, main string) (string, error) {
-	if len(main) > m.maxSize+chunkHeaderMax {
-		return "", fmt.Errorf("%w: cookie %q is %d bytes, at most %d are accepted", ErrTooLarge, m.name, len(main), m.maxSize)
+func (j *jar) assemble(main string) (string, error) {
+	c := j.spec
+	if len(main) > c.maxSize+chunkHeaderMax {
+		return "", fmt.Errorf("%w: cookie %q is %d bytes, at most %d are accepted", ErrTooLarge, c.name, len(main), c.maxSize)
 	}
 	count, first, chunked := parseChunkHeader(main)
 	if !chunked {
 		return main, nil
 	}
 	if count < 2 || count > maxChunks || len(first) < chunkTagSize {
-		return "", fmt.Errorf("%w: cookie %q claims %d chunks", ErrMalformed, m.name, count)
+		return "", fmt.Errorf("%w: cookie %q claims %d chunks", ErrMalformed, c.name, count)
 	}
-	if count > len(m.names) {
-		return "", fmt.Errorf("%w: cookie %q has %d chunks, at most %d are accepted", ErrTooLarge, m.name, count, len(m.names))
+	if count > len(c.names) {
+		return "", fmt.Errorf("%w: cookie %q has %d chunks, at most %d are accepted", ErrTooLarge, c.name, count, len(c.names))
 	}
 	tag := first[len(first)-chunkTagSize:]
 	parts := []string{first}
@@ -194,8 +209,8 @@ func (m *Manager[T]) assemble(j *jar, main string) (string, error) {
 		if !ok {
 			return "", fmt.Errorf("%w: chunk %d of %d is missing", ErrMalformed, i+1, count)
 		}
-		if total += len(part); total > m.maxSize {
-			return "", fmt.Errorf("%w: the chunks add up to more than %d bytes", ErrTooLarge, m.maxSize)
+		if total += len(part); total > c.maxSize {
+			return "", fmt.Errorf("%w: the chunks add up to more than %d bytes", ErrTooLarge, c.maxSize)
 		}
 		parts = append(parts, part)
 	}
@@ -231,50 +246,52 @@ func parseChunkHeader(v string) (count int, rest string, ok bool) {
 	return n, v[dot+1:], true
 }
 
-// setupCookies sets the attributes every cookie carries and works out how
-// much of a value fits in each chunk.
-func (m *Manager[T]) setupCookies(c *config) error {
-	m.cookie = http.Cookie{Path: c.path, Domain: c.domain, Secure: c.secure, HttpOnly: true, SameSite: c.sameSite, Partitioned: c.partitioned}
-	if c.sameSite == http.SameSiteDefaultMode {
-		m.cookie.SameSite = http.SameSiteLaxMode // what browsers assume; say it
+// newCookieSpec returns the spec of the cookie attrs names and describes
+// (HttpOnly is added), for values up to maxSize bytes, or an error if
+// such values cannot reach the browser and come back whole.
+func newCookieSpec(attrs http.Cookie, maxSize int) (*cookieSpec, error) {
+	c := &cookieSpec{name: attrs.Name, attrs: attrs, maxSize: maxSize}
+	c.attrs.HttpOnly = true
+	if c.attrs.SameSite == http.SameSiteDefaultMode {
+		c.attrs.SameSite = http.SameSiteLaxMode // what browsers assume; say it
 	}
 	// The longest line: the longest chunk name and the largest Max-Age,
 	// which with gorilla migration can be the old store's.
-	probe := m.cookie
+	probe := c.attrs
 	probe.Name = c.name + "." + strconv.Itoa(maxChunks-1)
 	probe.MaxAge = math.MaxInt32
-	m.chunkSize = setCookieLineMax - len("Set-Cookie: ") - len(probe.String()) - chunkPrefixMax
-	if m.chunkSize < 512 {
-		return fmt.Errorf("the cookie name, path and domain leave only %d bytes per cookie; shorten them", m.chunkSize)
+	c.chunkSize = setCookieLineMax - len("Set-Cookie: ") - len(probe.String()) - chunkPrefixMax
+	if c.chunkSize < 512 {
+		return nil, fmt.Errorf("the cookie name, path and domain leave only %d bytes per cookie; shorten them", c.chunkSize)
 	}
-	if c.maxSize < minMaxSize {
-		return fmt.Errorf("WithMaxSize(%d): at least %d bytes are needed", c.maxSize, minMaxSize)
+	if maxSize < minMaxSize {
+		return nil, fmt.Errorf("WithMaxSize(%d): at least %d bytes are needed", maxSize, minMaxSize)
 	}
-	count := (c.maxSize + m.chunkSize - 1) / m.chunkSize
+	count := (maxSize + c.chunkSize - 1) / c.chunkSize
 	for i := range min(count, maxChunks) {
-		m.names = append(m.names, chunkName(c.name, i))
+		c.names = append(c.names, chunkName(c.name, i))
 	}
 	switch {
 	case count*setCookieLineMax > setCookieTotalMax:
-		return fmt.Errorf("WithMaxSize(%d): needs %d cookies, whose Set-Cookie lines could pass %d bytes of response headers, which Node's fetch refuses; at most %d bytes fit",
-			c.maxSize, count, setCookieTotalMax, m.largestSize())
-	case m.cookieBytes(c.maxSize) > cookieHeaderMax:
-		return fmt.Errorf("WithMaxSize(%d): the cookies would pass the %d bytes of Cookie header that curl sends whole and nginx and Apache accept; at most %d bytes fit",
-			c.maxSize, cookieHeaderMax, m.largestSize())
+		return nil, fmt.Errorf("WithMaxSize(%d): needs %d cookies, whose Set-Cookie lines could pass %d bytes of response headers, which Node's fetch refuses; at most %d bytes fit",
+			maxSize, count, setCookieTotalMax, c.largestSize())
+	case c.bytes(maxSize) > cookieHeaderMax:
+		return nil, fmt.Errorf("WithMaxSize(%d): the cookies would pass the %d bytes of Cookie header that curl sends whole and nginx and Apache accept; at most %d bytes fit",
+			maxSize, cookieHeaderMax, c.largestSize())
 	}
-	return nil
+	return c, nil
 }
 
-// cookieBytes is how much of the next request's Cookie header a sealed
-// value of n bytes takes: names, values, chunk prefixes and separators.
-func (m *Manager[T]) cookieBytes(n int) int {
-	count := max((n+m.chunkSize-1)/m.chunkSize, 1)
+// bytes is how much of the next request's Cookie header a sealed value of
+// n bytes takes: names, values, chunk prefixes and separators.
+func (c *cookieSpec) bytes(n int) int {
+	count := max((n+c.chunkSize-1)/c.chunkSize, 1)
 	if count == 1 {
-		return len(m.name) + 1 + n
+		return len(c.name) + 1 + n
 	}
 	total := n + len(strconv.Itoa(count)+".")
 	for i := range count {
-		total += len(chunkName(m.name, i)) + 1 + len("; ")
+		total += len(chunkName(c.name, i)) + 1 + len("; ")
 		if i > 0 {
 			total += chunkTagSize + 1
 		}
@@ -283,53 +300,74 @@ func (m *Manager[T]) cookieBytes(n int) int {
 }
 
 // largestSize is the largest cap whose cookies stay within both limits.
-func (m *Manager[T]) largestSize() int {
-	n := min(setCookieTotalMax/setCookieLineMax*m.chunkSize, cookieHeaderMax)
-	for n > 0 && m.cookieBytes(n) > cookieHeaderMax {
+func (c *cookieSpec) largestSize() int {
+	n := min(setCookieTotalMax/setCookieLineMax*c.chunkSize, cookieHeaderMax)
+	for n > 0 && c.bytes(n) > cookieHeaderMax {
 		n--
 	}
 	return n
 }
 
-// setCookies adds the Set-Cookie lines that store value, split into chunks
+// set adds the Set-Cookie lines that store value, split into chunks
 // if it does not fit one cookie, and deletes the cookies the browser holds
 // (present) that the value no longer needs. It returns the cookies written.
-func (m *Manager[T]) setCookies(h http.Header, value string, maxAge int, present uint32) (written uint32) {
-	count := (len(value) + m.chunkSize - 1) / m.chunkSize
+func (c *cookieSpec) set(h http.Header, value string, maxAge int, present uint32) (written uint32) {
+	count := (len(value) + c.chunkSize - 1) / c.chunkSize
 	if count <= 1 {
-		m.addCookie(h, m.name, value, maxAge)
+		c.add(h, c.name, value, maxAge)
 		written = 1
 	} else {
-		tag := value[m.chunkSize-chunkTagSize : m.chunkSize]
+		tag := value[c.chunkSize-chunkTagSize : c.chunkSize]
 		for i := range count {
-			part := value[i*m.chunkSize : min((i+1)*m.chunkSize, len(value))]
+			part := value[i*c.chunkSize : min((i+1)*c.chunkSize, len(value))]
 			if i == 0 {
 				part = strconv.Itoa(count) + "." + part
 			} else {
 				part = tag + "." + part
 			}
-			m.addCookie(h, m.names[i], part, maxAge)
+			c.add(h, c.names[i], part, maxAge)
 			written |= 1 << i
 		}
 	}
-	m.deleteCookies(h, present&^written)
+	c.delete(h, present&^written)
 	return written
 }
 
-// deleteCookies adds a deleting Set-Cookie line for each cookie in mask.
+// delete adds a deleting Set-Cookie line for each cookie in mask.
 // The attributes are the ones the cookie was set with, or browsers
 // (strictly so for __Host- names) keep it.
-func (m *Manager[T]) deleteCookies(h http.Header, mask uint32) {
-	for i, name := range m.names {
+func (c *cookieSpec) delete(h http.Header, mask uint32) {
+	for i, name := range c.names {
 		if mask&(1<<i) != 0 {
-			m.addCookie(h, name, "", -1)
+			c.add(h, name, "", -1)
 		}
 	}
 }
 
-// addCookie adds one Set-Cookie line; maxAge < 0 deletes the cookie.
-func (m *Manager[T]) addCookie(h http.Header, name, value string, maxAge int) {
-	c := m.cookie
-	c.Name, c.Value, c.MaxAge = name, value, maxAge
-	h.Add("Set-Cookie", c.String())
+// add adds one Set-Cookie line; maxAge < 0 deletes the cookie.
+func (c *cookieSpec) add(h http.Header, name, value string, maxAge int) {
+	line := c.attrs
+	line.Name, line.Value, line.MaxAge = name, value, maxAge
+	h.Add("Set-Cookie", line.String())
+}
+
+// fits returns an error wrapping ErrSaveFailed and ErrTooLarge if value is
+// over the cap, or if its cookies and the request's others would pass the
+// next request's budget: a session the client would drop, or the server
+// in front refuse, must fail now, loudly, while the browser still holds
+// the previous one.
+func (c *cookieSpec) fits(value string, data []byte, others int) error {
+	if len(value) > c.maxSize {
+		return fmt.Errorf("%w: %w: cookie %q would be %d bytes sealed (%d bytes of data); the cap is %d (WithMaxSize)",
+			ErrSaveFailed, ErrTooLarge, c.name, len(value), len(data), c.maxSize)
+	}
+	ours, next := c.bytes(len(value)), c.bytes(len(value))
+	if others > 0 {
+		next += len("; ") + others
+	}
+	if next > cookieHeaderMax {
+		return fmt.Errorf("%w: %w: the next request's Cookie header would be %d bytes: %d of the session's cookies (%d bytes of data) and %d of the request's other cookies; past %d bytes, curl drops cookies and nginx and Apache refuse the request: keep less in the session, or fewer other cookies",
+			ErrSaveFailed, ErrTooLarge, next, ours, len(data), others, cookieHeaderMax)
+	}
+	return nil
 }

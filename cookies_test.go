@@ -36,7 +36,7 @@ func TestChunkRoundTrips(t *testing.T) {
 			want := bigData(size)
 			b.do(handle(m, func(s *Session[user]) { s.Data = want }), "GET", "/")
 			wantChunks := 1
-			if size > m.chunkSize {
+			if size > m.e.cookies.chunkSize {
 				wantChunks = 2
 			}
 			if len(b.cookies) != wantChunks {
@@ -154,7 +154,7 @@ func TestSameNameCookies(t *testing.T) {
 	// A first value that cannot even be put together (a chunked session of
 	// another path whose chunks did not come, or one over the size cap)
 	// does not hide the values after it.
-	for _, first := range []string{"2." + value, strings.Repeat("x", m.maxSize+100)} {
+	for _, first := range []string{"2." + value, strings.Repeat("x", m.e.cookies.maxSize+100)} {
 		for _, second := range []string{value, gorilla} {
 			req := httptest.NewRequest("GET", "/", nil)
 			req.Header.Set("Cookie", "session="+first+"; session="+second)
@@ -424,8 +424,8 @@ func TestCapsThatCannotArriveAreRefused(t *testing.T) {
 			t.Errorf("%d cookies, Cookie header %d bytes", len(b.cookies), len(b.header()))
 		}
 		for _, line := range rec.Header().Values("Set-Cookie") {
-			if m.cookie.Partitioned != strings.Contains(line, "Partitioned") {
-				t.Errorf("Partitioned %v, line %.80q", m.cookie.Partitioned, line)
+			if m.e.cookies.attrs.Partitioned != strings.Contains(line, "Partitioned") {
+				t.Errorf("Partitioned %v, line %.80q", m.e.cookies.attrs.Partitioned, line)
 			}
 		}
 	}

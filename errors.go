@@ -1,6 +1,10 @@
 package cookiesession
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/ce967478/cookiesession/revocation"
+)
 
 // The package's errors, for errors.Is. Each error returned wraps one of
 // these with details that never include key material or a cookie's value.
@@ -41,8 +45,9 @@ var (
 	// ErrRevoked is returned when a cookie opened but its signed-in
 	// session was revoked: destroyed, replaced by Renew (once RenewGrace
 	// has passed), or signed out everywhere by SignOutEverywhere (see
-	// WithSubject and WithRevocation).
-	ErrRevoked = errors.New("session revoked")
+	// WithSubject and WithRevocation). It is revocation.ErrRevoked, the
+	// value a RevocationStore's Check wraps.
+	ErrRevoked = revocation.ErrRevoked
 
 	// ErrRejected is returned when a cookie opened but the validator
 	// (WithValidator) refused it; the validator's own error is wrapped too.
@@ -86,8 +91,8 @@ var (
 	// written, so that the browser keeps what the other response set and
 	// a copy of a replaced cookie never becomes a new session.
 	// RevocationStore.Check returns it, wrapped, for an id within
-	// RenewGrace.
-	ErrReplaced = errors.New("session replaced by a concurrent request")
+	// RenewGrace. It is revocation.ErrReplaced.
+	ErrReplaced = revocation.ErrReplaced
 
 	// ErrChangeAfterCommit is returned, and passed to the error handler,
 	// when a session changed after the response headers had been sent, so

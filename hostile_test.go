@@ -124,11 +124,11 @@ func flipBit(t testing.TB, value string, i int) string {
 }
 
 // sealData seals data as m's keys would for the cookie "session", at the
-// fixture's time, bypassing the serializer: a valid envelope around any
+// fixture's time, bypassing the serializer: a valid Contents around any
 // payload, as only a key holder (or a bug) could make.
 func (f *hostileFixture) sealData(t testing.TB, created, issued time.Time, data string) string {
 	t.Helper()
-	v, err := f.m.keys.seal("session", &envelope{created: created, issued: issued, data: []byte(data)})
+	v, err := f.m.e.keys.seal("session", &Contents{Created: created, Issued: issued, Data: []byte(data)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,7 +434,7 @@ func TestHostileCookies(t *testing.T) {
 			// net/http's cookie parser allocates 8 bytes per cookie of the
 			// header each time a name is read, and the Manager reads the
 			// main cookie's name and each chunk's.
-			bound := row.maxAlloc + uint64(8*len(m.names)*(strings.Count(row.header, ";")+1))
+			bound := row.maxAlloc + uint64(8*len(m.e.cookies.names)*(strings.Count(row.header, ";")+1))
 			if row.maxAlloc > 0 && least > bound {
 				t.Errorf("serving the request allocated %d bytes; the bound is %d (header of %d bytes)", least, bound, len(row.header))
 			}
@@ -454,7 +454,7 @@ func TestHostileCookies(t *testing.T) {
 
 			// With gorilla migration, a gorilla cookie that did not
 			// convert is kept for a later request, and told of.
-			if m.migration != nil && errors.Is(row.want, ErrMigration) {
+			if m.e.migration != nil && errors.Is(row.want, ErrMigration) {
 				if set := rec.Header().Values("Set-Cookie"); len(set) != 0 {
 					t.Errorf("a gorilla cookie that did not convert was not kept: %q", set)
 				}
@@ -463,7 +463,7 @@ func TestHostileCookies(t *testing.T) {
 			// Otherwise, with gorilla migration, an empty session of ours
 			// replaces what came, so that no gorilla cookie converts there
 			// again.
-			if m.migration != nil && row.want != nil {
+			if m.e.migration != nil && row.want != nil {
 				b := newBrowser(t)
 				b.store(rec.Result().Header)
 				req := httptest.NewRequest("GET", "/", nil)
@@ -475,7 +475,7 @@ func TestHostileCookies(t *testing.T) {
 			}
 			// Every cookie of the session that came must be deleted, with
 			// the attributes it was set with; nothing else is set.
-			present := m.readJar(reqs[0]).present
+			present := m.e.cookies.read(reqs[0]).present
 			var deleted uint32
 			lines := rec.Result().Header.Values("Set-Cookie")
 			for _, line := range lines {
@@ -485,7 +485,7 @@ func TestHostileCookies(t *testing.T) {
 				}
 				i := cookieIndexOf(m, c.Name)
 				if i < 0 || c.Value != "" || c.MaxAge >= 0 || !strings.Contains(line, "; Max-Age=0") ||
-					c.Path != m.cookie.Path || !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteLaxMode {
+					c.Path != m.e.cookies.attrs.Path || !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteLaxMode {
 					t.Errorf("Set-Cookie %q is not the deletion of a session cookie", line)
 					continue
 				}
@@ -562,7 +562,7 @@ func TestHostileGorillaMigrationRevocation(t *testing.T) {
 
 	// The control: a cookie of this package's format sealed at the same
 	// time is rejected.
-	v1, err := m.keys.seal("session", &envelope{created: saved, issued: saved, data: []byte(`{"Name":"ada"}`)})
+	v1, err := m.e.keys.seal("session", &Contents{Created: saved, Issued: saved, Data: []byte(`{"Name":"ada"}`)})
 	if err != nil {
 		t.Fatal(err)
 	}

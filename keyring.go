@@ -141,6 +141,16 @@ func deriveKey(secret []byte) (ringKey, error) {
 	return rk, nil
 }
 
+// newGorillaCodec returns the securecookie codec of one key, configured
+// once and never changed: a configured SecureCookie only reads its fields,
+// so it is safe for concurrent use.
+func newGorillaCodec(hashKey, blockKey []byte) *securecookie.SecureCookie {
+	return securecookie.New(hashKey, blockKey).
+		SetSerializer(securecookie.NopEncoder{}). // the plaintext is ours, already encoded
+		MaxAge(0).                                // deadlines come from the sealed times
+		MaxLength(0)                              // the Manager checks sizes, with its own error
+}
+
 // ParseKeyring parses a comma-separated list of base64-encoded secrets,
 // newest first, as SESSION_KEYS carries them. Standard and URL-safe
 // alphabets are accepted, with or without padding; spaces around each entry
@@ -251,12 +261,12 @@ func (k Keyring) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(k.String
 // newest returns the sealing key.
 func (k *Keyring) newest() *ringKey { return &k.keys[0] }
 
-// byID returns the key with the given id and whether it is the newest.
-func (k *Keyring) byID(id []byte) (rk *ringKey, newest bool) {
+// byID returns the key with the given id, nil if none.
+func (k *Keyring) byID(id []byte) *ringKey {
 	for i := range k.keys {
 		if string(k.keys[i].id[:]) == string(id) {
-			return &k.keys[i], i == 0
+			return &k.keys[i]
 		}
 	}
-	return nil, false
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -17,137 +18,132 @@ var errDiscarded = errors.New("cookiesession: response replaced by the error han
 
 // reqState is the middleware's per-request state, reached from the
 // request's context by Get and from the response writer at commit time.
-type reqState[T any] struct {
-	m       *Manager[T]
-	handler handler // this request's entry in the list of Handlers
-	once    sync.Once
+type reqState struct {
+	e     *engine
+	front front     // makes the session when a handler first asks
+	outer *reqState // the Handler the request passed before this one, if any
+	once  sync.Once
 	// mu orders a Get on one goroutine with the commit on another (a
 	// handler may ask for the session from goroutines of its own while it
 	// writes): it guards sess, committed and w.hijacked.
 	mu        sync.Mutex
-	sess      *Session[T] // nil until a handler asks; then &val
+	sess      holder // nil until a handler asks
 	committed bool
 	// saveFailed: the commit failed and was reported; the session's state
 	// is not what the browser has, so it is not compared again.
 	saveFailed bool
-	w          responseWriter[T]
-	val        Session[T]
+	w          responseWriter
 }
 
-func (st *reqState[T]) session(r *http.Request) *Session[T] {
-	st.once.Do(func() {
-		s := st.m.load(r, st.m.now(), &st.val)
-		st.mu.Lock()
-		s.st = st
-		st.sess = s
-		late := st.committed && !st.w.hijacked
-		st.mu.Unlock()
+func (rs *reqState) session(r *http.Request) holder {
+	rs.once.Do(func() {
+		s := rs.front.newHolder()
+		s.st().mw = rs
+		rs.e.load(r, rs.e.now(), s)
+		rs.mu.Lock()
+		rs.sess = s
+		late := rs.committed && !rs.w.hijacked
+		rs.mu.Unlock()
 		if late {
 			// Too late for the headers: nothing tells caches that the
 			// response depends on the cookie, and a cookie that needs
 			// clearing or sealing again cannot be.
-			st.m.logger.LogAttrs(r.Context(), slog.LevelWarn,
+			rs.e.logger.LogAttrs(r.Context(), slog.LevelWarn,
 				"cookiesession: session first read after the response headers were sent; the response has no Vary: Cookie",
-				slog.String("cookie", st.m.name), slog.String("method", r.Method), slog.String("path", r.URL.Path))
+				slog.String("cookie", rs.e.cookies.name), slog.String("method", r.Method), slog.String("path", r.URL.Path))
 		}
 	})
-	return st.sess
+	return rs.sess
 }
 
 // isCommitted reports whether the response's headers are gone (or the
 // connection hijacked): the session can no longer be written.
-func (st *reqState[T]) isCommitted() bool {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.committed
+func (rs *reqState) isCommitted() bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.committed
 }
 
 // loaded reports the session if a handler asked for it, without loading it.
-func (st *reqState[T]) loaded() *Session[T] {
-	st.once.Do(func() {}) // a later Get now returns nil: the request is over
-	return st.sess
+func (rs *reqState) loaded() holder {
+	rs.once.Do(func() {}) // a later Get now returns nil: the request is over
+	return rs.sess
 }
 
-// Handler returns middleware that gives next's requests a session, through
-// Get. The cookie is opened only when a handler first calls Get, and
-// written back just before the response headers leave, only if it must be:
-// when the session changed, was destroyed or renewed, was sealed by an older
-// key, is due for an idle refresh, or came in invalid.
-//
-// The response is not buffered: streaming, flushing, io.ReaderFrom and
-// hijacking work as without the middleware, and http.ResponseController
-// reaches the original writer through Unwrap.
-func (m *Manager[T]) Handler(next http.Handler) http.Handler {
+// handler returns the middleware of Manager.Handler, whose sessions f
+// makes.
+func (e *engine) handler(next http.Handler, f front) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		outer, _ := ctx.Value(handlersKey{}).(*handler)
+		outer, _ := ctx.Value(handlersKey{}).(*reqState)
 		for h := outer; h != nil; h = h.outer {
-			if h.m == any(m) {
+			if h.e == e {
 				next.ServeHTTP(w, r) // already inside this Manager's Handler
 				return
 			}
-			if h.name == m.name {
+			if h.e.cookies.name == e.cookies.name {
 				// Two Managers of one cookie name on one request write
 				// conflicting Set-Cookie lines, each undoing the other's.
-				m.sharedName.Do(func() {
-					m.logger.LogAttrs(ctx, slog.LevelError, "cookiesession: two Managers with the same cookie name handle one request, and their cookies overwrite each other; give each its own name with WithName",
-						slog.String("cookie", m.name), slog.String("path", r.URL.Path))
+				e.sharedName.Do(func() {
+					e.logger.LogAttrs(ctx, slog.LevelError, "cookiesession: two Managers with the same cookie name handle one request, and their cookies overwrite each other; give each its own name with WithName",
+						slog.String("cookie", e.cookies.name), slog.String("path", r.URL.Path))
 				})
 			}
 		}
-		st := &reqState[T]{m: m}
-		st.handler = handler{name: m.name, m: m, st: st, outer: outer}
-		r = r.WithContext(context.WithValue(ctx, handlersKey{}, &st.handler))
-		st.w = responseWriter[T]{ResponseWriter: w, st: st}
-		next.ServeHTTP(&st.w, r)
-		st.w.finish()
+		rs := &reqState{e: e, front: f, outer: outer}
+		r = r.WithContext(context.WithValue(ctx, handlersKey{}, rs))
+		rs.w = responseWriter{ResponseWriter: w, rs: rs}
+		next.ServeHTTP(&rs.w, r)
+		rs.w.finish()
 	})
 }
 
-// Get returns the request's session, opening its cookie on first use. The
-// request must have come through m.Handler; calling Get on any other
-// request is a programming error and panics. A cookie that does not open
-// gives a new, empty session: see Session.Err for why.
-//
-// Call Get before writing the response. A session first asked for after
-// the headers went out cannot add Vary: Cookie to them, nor refresh or
-// clear the cookie; that is logged as a warning, and a change made to it
-// is reported as ErrChangeAfterCommit.
-func (m *Manager[T]) Get(r *http.Request) *Session[T] {
-	var st *reqState[T]
-	for h, _ := r.Context().Value(handlersKey{}).(*handler); h != nil && st == nil; h = h.outer {
-		if h.m == any(m) {
-			st = h.st.(*reqState[T])
+// get returns the request's session: see Manager.Get.
+func (e *engine) get(r *http.Request) holder {
+	var rs *reqState
+	for h, _ := r.Context().Value(handlersKey{}).(*reqState); h != nil && rs == nil; h = h.outer {
+		if h.e == e {
+			rs = h
 		}
 	}
-	if st == nil {
+	if rs == nil {
 		panic("cookiesession: Get called on a request that did not pass through this Manager's Handler; " +
 			"wrap the handler with m.Handler(...), or use m.Load and m.Save")
 	}
-	s := st.session(r)
+	s := rs.session(r)
 	if s == nil {
 		panic("cookiesession: Get called after the handler returned")
 	}
 	return s
 }
 
-// handlersKey is the context key of the Managers' Handlers a request
-// passed through: one value, a list, so that passing a Handler costs one
-// context value, and a Manager finds another of its cookie name.
-type handlersKey struct{}
-
-// handler is one Handler a request passed through, innermost first.
-type handler struct {
-	name  string
-	m     any // the *Manager[T]
-	st    any // its *reqState[T]
-	outer *handler
+// save is Manager.Save.
+func (e *engine) save(w http.ResponseWriter, s holder) error {
+	st := s.st()
+	if st.mw != nil && st.mw.isCommitted() {
+		if !e.dirty(s) {
+			return nil // nothing to write that could still be written
+		}
+		// Setting headers now would do nothing, and the session would
+		// pass for written; left as it is, the middleware reports the
+		// change as lost when the handler returns.
+		return fmt.Errorf("%w: Save called after the response headers were sent", ErrChangeAfterCommit)
+	}
+	err := e.commit(w.Header(), s)
+	e.reportPending(w, st)
+	return err
 }
 
+// handlersKey is the context key of the Handlers a request passed
+// through: one value, the innermost reqState, which links to the outer
+// ones, so that passing a Handler costs one context value, and a Manager
+// finds another of its cookie name.
+type handlersKey struct{}
+
 // responseWriter commits the session just before the headers leave.
-type responseWriter[T any] struct {
+type responseWriter struct {
 	http.ResponseWriter
-	st       *reqState[T]
+	rs       *reqState
 	hijacked bool
 	// replaced: a failed save was answered by the error handler, which
 	// wrote the response; the application's writes are discarded.
@@ -155,53 +151,52 @@ type responseWriter[T any] struct {
 }
 
 // commit writes the session's cookies into the headers, once.
-func (w *responseWriter[T]) commit() {
-	st := w.st
-	st.mu.Lock()
-	if st.committed {
-		st.mu.Unlock()
+func (w *responseWriter) commit() {
+	rs := w.rs
+	rs.mu.Lock()
+	if rs.committed {
+		rs.mu.Unlock()
 		return
 	}
-	st.committed = true
-	s := st.sess
-	st.mu.Unlock()
+	rs.committed = true
+	s := rs.sess
+	rs.mu.Unlock()
 	if s == nil {
 		return
 	}
-	m := st.m
-	if err := m.commit(w.Header(), s); err != nil {
-		st.saveFailed = true
+	if err := rs.e.commit(w.Header(), s); err != nil {
+		rs.saveFailed = true
 		hw := &hookWriter{ResponseWriter: w.ResponseWriter}
-		m.report(hw, s.req, err)
+		rs.e.report(hw, s.st().req, err)
 		w.replaced = hw.wrote
 	}
 }
 
 // finish runs after the handler returns: it commits if the handler wrote
 // nothing, and reports a change that came too late to be sent.
-func (w *responseWriter[T]) finish() {
-	st := w.st
-	if !st.isCommitted() {
+func (w *responseWriter) finish() {
+	rs := w.rs
+	if !rs.isCommitted() {
 		// Load nothing now: a session nobody asked for has nothing to say.
-		st.loaded()
+		rs.loaded()
 		w.commit()
-	} else if s := st.loaded(); s != nil && !st.saveFailed && st.m.dirty(s) {
-		st.m.report(w, s.req, ErrChangeAfterCommit)
+	} else if s := rs.loaded(); s != nil && !rs.saveFailed && rs.e.dirty(s) {
+		rs.e.report(w, s.st().req, ErrChangeAfterCommit)
 	}
 	// Failures that cost this response nothing (a gorilla cookie not
 	// converted, a revocation not stored, a change not written because
 	// another request replaced the session) are told once the handler is
 	// done: the error handler cannot write over the application's response.
-	if s := st.loaded(); s != nil {
-		st.m.reportPending(w.ResponseWriter, s)
+	if s := rs.loaded(); s != nil && len(s.st().pending) > 0 {
+		rs.e.reportPending(w.ResponseWriter, s.st())
 	}
 }
 
 // WriteHeader commits the session, unless code is informational (1xx but
 // 101): an early hints response does not end the handler's chance to
 // change the session.
-func (w *responseWriter[T]) WriteHeader(code int) {
-	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols && !w.st.isCommitted() {
+func (w *responseWriter) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols && !w.rs.isCommitted() {
 		w.ResponseWriter.WriteHeader(code)
 		return
 	}
@@ -213,7 +208,7 @@ func (w *responseWriter[T]) WriteHeader(code int) {
 }
 
 // Write commits the session before the first byte.
-func (w *responseWriter[T]) Write(p []byte) (int, error) {
+func (w *responseWriter) Write(p []byte) (int, error) {
 	w.commit()
 	if w.replaced {
 		return 0, errDiscarded
@@ -224,7 +219,7 @@ func (w *responseWriter[T]) Write(p []byte) (int, error) {
 // WriteString commits the session before the first byte, and passes the
 // string on without converting it to bytes when the original writer can
 // take a string (net/http's can), as io.WriteString expects.
-func (w *responseWriter[T]) WriteString(s string) (int, error) {
+func (w *responseWriter) WriteString(s string) (int, error) {
 	w.commit()
 	if w.replaced {
 		return 0, errDiscarded
@@ -237,7 +232,7 @@ func (w *responseWriter[T]) WriteString(s string) (int, error) {
 
 // ReadFrom commits the session, then lets the original writer copy (using
 // sendfile where it can).
-func (w *responseWriter[T]) ReadFrom(src io.Reader) (int64, error) {
+func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
 	w.commit()
 	if w.replaced {
 		return 0, errDiscarded
@@ -249,11 +244,11 @@ func (w *responseWriter[T]) ReadFrom(src io.Reader) (int64, error) {
 }
 
 // Flush commits the session and flushes, like http.Flusher.
-func (w *responseWriter[T]) Flush() { _ = w.FlushError() }
+func (w *responseWriter) Flush() { _ = w.FlushError() }
 
 // FlushError commits the session and flushes, returning the error that
 // http.ResponseController.Flush reports.
-func (w *responseWriter[T]) FlushError() error {
+func (w *responseWriter) FlushError() error {
 	w.commit()
 	if w.replaced {
 		return errDiscarded
@@ -263,19 +258,19 @@ func (w *responseWriter[T]) FlushError() error {
 
 // Hijack hands the connection over. The session cannot be written after
 // that: a change made to it is reported as lost.
-func (w *responseWriter[T]) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err == nil {
-		w.st.mu.Lock()
+		w.rs.mu.Lock()
 		w.hijacked = true
-		w.st.committed = true
-		w.st.mu.Unlock()
+		w.rs.committed = true
+		w.rs.mu.Unlock()
 	}
 	return conn, rw, err
 }
 
 // Unwrap returns the original writer, for http.ResponseController.
-func (w *responseWriter[T]) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // writerOnly hides a writer's ReadFrom, so that io.Copy does not call back
 // into it.

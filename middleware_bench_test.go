@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/ce967478/cookiesession/revocation"
 )
 
 // benchRequest measures one request through the middleware with the
@@ -157,8 +159,8 @@ func BenchmarkLargestSession(b *testing.B) {
 	for lo < hi {
 		mid := (lo + hi + 1) / 2
 		data.CSRF = strings.Repeat("x", mid)
-		p, _ := m.serializer.Marshal(&data)
-		v, _ := m.format.seal(m.name, &envelope{created: t0, issued: t0, id: newSessionID(), data: p})
+		p, _ := m.hooks.serializer.Marshal(&data)
+		v, _ := m.e.format.seal(m.Name(), &Contents{Created: t0, Issued: t0, ID: revocation.NewSessionID(), Data: p})
 		if len(v) <= DefaultMaxSize {
 			lo = mid
 		} else {

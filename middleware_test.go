@@ -25,19 +25,19 @@ type countingFormat struct {
 	seals, opens atomic.Int32
 }
 
-func (c *countingFormat) seal(name string, e *envelope) (string, error) {
+func (c *countingFormat) seal(name string, e *Contents) (string, error) {
 	c.seals.Add(1)
 	return c.format.seal(name, e)
 }
 
-func (c *countingFormat) open(name, value string, o *openOptions) (envelope, error) {
+func (c *countingFormat) open(name, value string, o openOptions) (Contents, int, error) {
 	c.opens.Add(1)
 	return c.format.open(name, value, o)
 }
 
 func countFormat[T any](m *Manager[T]) *countingFormat {
-	c := &countingFormat{format: m.format}
-	m.format = c
+	c := &countingFormat{format: m.e.format}
+	m.e.format = c
 	return c
 }
 

@@ -80,7 +80,7 @@ func TestGorillaMigration(t *testing.T) {
 			}
 			if tt.want.Name != "" {
 				// Re-issued in this package's format on the same response.
-				if _, err := m.keys.open("session", b.cookies["session"], at(clock.Now())); err != nil {
+				if _, _, err := m.e.keys.open("session", b.cookies["session"], at(clock.Now())); err != nil {
 					t.Errorf("not re-sealed in the new format: %v", err)
 				}
 				if s.IsNew() {
@@ -142,11 +142,11 @@ func TestGorillaMigrationOfALaterValue(t *testing.T) {
 	m := newTestManager[user](t, clock, WithGorillaMigration(gorillaStore, convertUser))
 	gorilla := gorillaCookie(t, "session", map[any]any{"name": "ada"}, gorillaHash, gorillaBlock)
 	other := gorillaCookie(t, "session", map[any]any{"name": "eve"}, gorillaHash, gorillaBlock)
-	ours, err := m.keys.seal("session", &envelope{created: clock.Now(), issued: clock.Now(), data: []byte(`{"Name":"bob"}`)})
+	ours, err := m.e.keys.seal("session", &Contents{Created: clock.Now(), Issued: clock.Now(), Data: []byte(`{"Name":"bob"}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	foreign, err := mustKeyring(t, testSecret(9)).seal("session", &envelope{created: clock.Now(), issued: clock.Now(), data: []byte(`{}`)})
+	foreign, err := mustKeyring(t, testSecret(9)).seal("session", &Contents{Created: clock.Now(), Issued: clock.Now(), Data: []byte(`{}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestGorillaMigrationOfALaterValue(t *testing.T) {
 	// handler hears of a failed conversion wherever it came.
 	idle := newTestManager[user](t, &testClock{t: time.Now().Add(2 * time.Hour)}, WithIdleTimeout(time.Hour),
 		WithGorillaMigration(gorillaStore, convertUser))
-	expiredOurs, err := idle.keys.seal("session", &envelope{created: t0, issued: t0, data: []byte(`{}`)})
+	expiredOurs, err := idle.e.keys.seal("session", &Contents{Created: t0, Issued: t0, Data: []byte(`{}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func TestSwitchingFormatsSignsNoOneOut(t *testing.T) {
 			if got != "ada" || rec.Header().Get("Set-Cookie") == "" || b.cookies["session"] == before {
 				t.Fatalf("name %q, re-sealed %q", got, rec.Header().Get("Set-Cookie"))
 			}
-			if _, err := tt.to.format.open("session", b.cookies["session"], at(clock.Now())); err != nil {
+			if _, _, err := tt.to.e.format.open("session", b.cookies["session"], at(clock.Now())); err != nil {
 				t.Errorf("not sealed in the chosen format: %v", err)
 			}
 		})

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/ce967478/cookiesession/revocation"
 )
 
 // Defaults of the options.
@@ -51,7 +53,8 @@ type config struct {
 	revocationsSet     bool // WithRevocation was given
 	now                func() time.Time
 	gorillaFormat      bool
-	migration          any // *gorillaMigration[T], set by WithGorillaMigration
+	migration          *gorillaMigration // WithGorillaMigration's, without convert
+	convert            any               // func(map[any]any) (T, error)
 	errs               []error
 }
 
@@ -196,7 +199,7 @@ func WithValidator[T any](fn func(r *http.Request, s *Session[T]) error) Option 
 // a lookup in memory.
 //
 // The default, with WithSubject, is an in-process store of the Manager's
-// own (Revocations): a revocation holds on this instance only, and is
+// own (a revocation.Replica): a revocation holds on this instance only, and is
 // lost when it stops. Package filestore keeps them across restarts; a
 // fleet shares one store, such as this repository's redisstore, so that a
 // cookie revoked on one instance is refused by all. nil turns revocation
@@ -220,6 +223,47 @@ func WithSubject[T any](fn func(data T) string) Option {
 	return func(c *config) { c.subject = fn }
 }
 
+// WithGorillaMigration lets a Manager take over the sessions of an
+// application that used gorilla/sessions' CookieStore, so that moving to
+// this package signs no one out. The cookie name must be the gorilla
+// session's name.
+//
+// A request that brings a gorilla cookie of the store, and no cookie of
+// this package's that authenticates, gets a session whose Data is
+// convert(values); the cookie is written again in this package's format on
+// the same response, and the gorilla cookie is deleted. The session's
+// lifetime (WithMaxAge), its idle timeout (WithIdleTimeout) and Created
+// count from the gorilla cookie's last save, its id is the zero id of
+// sessions whose cookies carry none (so that a sign-out revokes every
+// gorilla cookie of that user, copies and earlier saves included), and the
+// validator sees it like any other. The types stored in the
+// gorilla session must still be registered with gob. If convert fails, the
+// request gets a new, empty session whose Err wraps ErrMigration, and the
+// error handler hears of it.
+//
+// While the option is on, the Manager never leaves a browser without a
+// cookie of its own: where it would delete its cookie (Destroy, a rejected
+// or invalid cookie) it writes an empty session instead, and every cookie
+// it writes lasts, in the browser, at least as long as the store's could.
+// A session that ended therefore does not come back from a gorilla cookie
+// the browser kept: see the README's "Moving from gorilla/sessions".
+//
+// Keep the option until the longest gorilla session has expired, then
+// remove it. The default is no migration.
+func WithGorillaMigration[T any](store GorillaStore, convert func(values map[any]any) (T, error)) Option {
+	return func(c *config) {
+		mig, err := newGorillaMigration(store)
+		switch {
+		case convert == nil:
+			c.errs = append(c.errs, errors.New("WithGorillaMigration: the conversion function is nil"))
+		case err != nil:
+			c.errs = append(c.errs, err)
+		default:
+			c.migration, c.convert = mig, convert
+		}
+	}
+}
+
 // check refuses options that cannot work, with a message that says how to
 // fix the call.
 func (c *config) check() error {
@@ -232,7 +276,7 @@ func (c *config) check() error {
 		}
 	}
 	if c.subject != nil && !c.revocationsSet {
-		c.revocations = newRevocations(c.now)
+		c.revocations = revocation.NewReplica(c.now)
 	}
 	return nil
 }

@@ -10,18 +10,18 @@ import (
 // The policy for failures that lose data: how loud each is, and what the
 // response becomes when no error handler was given.
 
-// reportPending passes the failures kept in s.pending to the error
+// reportPending passes the session's pending failures to the error
 // handler, once.
-func (m *Manager[T]) reportPending(w http.ResponseWriter, s *Session[T]) {
-	pending := s.pending
-	s.pending = nil
+func (e *engine) reportPending(w http.ResponseWriter, st *state) {
+	pending := st.pending
+	st.pending = nil
 	for _, err := range pending {
-		m.report(w, s.req, err)
+		e.report(w, st.req, err)
 	}
 }
 
 // report logs a failure that loses data and passes it to the error handler.
-func (m *Manager[T]) report(w http.ResponseWriter, r *http.Request, err error) {
+func (e *engine) report(w http.ResponseWriter, r *http.Request, err error) {
 	// r is the request given to Get, whose context inner middleware may
 	// have cancelled on its way out (the commit can run after the handler
 	// returns): keep its values, for the log and the error handler, but
@@ -38,11 +38,11 @@ func (m *Manager[T]) report(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, ErrReplaced):
 		msg, level = "cookiesession: session replaced by another request or a Renew; this request's change was not written", slog.LevelWarn
 	}
-	m.logger.LogAttrs(r.Context(), level, msg,
-		slog.String("cookie", m.name), slog.String("method", r.Method),
+	e.logger.LogAttrs(r.Context(), level, msg,
+		slog.String("cookie", e.cookies.name), slog.String("method", r.Method),
 		slog.String("path", r.URL.Path), slog.Any("error", err))
-	if m.onError != nil {
-		m.onError(w, r, err)
+	if e.onError != nil {
+		e.onError(w, r, err)
 		return
 	}
 	if errors.Is(err, ErrSaveFailed) {

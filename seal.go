@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/ce967478/cookiesession/revocation"
 )
 
 // DefaultMaxSize is the default cap, in bytes, on a sealed session value
@@ -18,23 +20,21 @@ const DefaultMaxSize = 7168
 
 // ClockSkew is how far in the future an issue time may lie before a value
 // is refused: instances sharing keys rarely agree on the time to the second.
-const ClockSkew = time.Minute
+const ClockSkew = revocation.ClockSkew
 
-// envelope is what a sealed value carries: the serialised session and the
-// times that bound its validity.
-type envelope struct {
-	// created is when the session's lifetime began (creation, or Renew);
-	// issued is when this value was sealed. Both travel in whole seconds.
-	created, issued time.Time
-	id              SessionID
-	// generation is the subject's generation the session was signed in
-	// under; 0 for none.
-	generation uint64
-	flashes    []string
-	data       []byte
-	// stale is set by open when the value should be sealed again: its key
-	// is not the newest, or it is in the format the Manager does not seal.
-	stale bool
+// Contents is what one sealed session value carries: the serialised
+// session data, and what the Manager keeps beside it.
+type Contents struct {
+	// Created is when the session's lifetime began (creation, or Renew);
+	// Issued is when this value was sealed. Both travel in whole seconds,
+	// rounded up.
+	Created, Issued time.Time
+	ID              SessionID
+	// Generation is the subject's generation the session was signed in
+	// under (see SignOutEverywhere); 0 for none.
+	Generation uint64
+	Flashes    []string
+	Data       []byte // as the Serializer wrote it
 }
 
 // openOptions bound what open accepts.
@@ -48,8 +48,10 @@ type openOptions struct {
 // format seals and opens session values. The Keyring's own format is the
 // default; gorillaFormat (seal_gorilla.go) is the other.
 type format interface {
-	seal(name string, e *envelope) (string, error)
-	open(name, value string, o *openOptions) (envelope, error)
+	seal(name string, c *Contents) (string, error)
+	// open also returns the position in the Keyring of the key that
+	// sealed the value, from 0 (the newest).
+	open(name, value string, o openOptions) (Contents, int, error)
 }
 
 // The default format, version 1:
@@ -91,7 +93,7 @@ const (
 	// fields this release writes.
 	maxPlaintextHeader = 2*binary.MaxVarintLen64 + 1 + len(SessionID{}) + 3 + binary.MaxVarintLen64
 	// fieldGeneration is the subject's generation the session was signed
-	// in under (see Revoked.Generation); optional, absent when 0.
+	// in under (see revocation.Revoked.Generation); optional, absent when 0.
 	fieldGeneration = 2
 )
 
@@ -100,11 +102,11 @@ var b64 = base64.RawURLEncoding
 // seal serialises e into a cookie value for the cookie called name, sealed
 // by the newest key. It refuses what open would refuse: times before 1970
 // or out of order, and more than maxFlashes flash messages.
-func (k *Keyring) seal(name string, e *envelope) (string, error) {
+func (k *Keyring) seal(name string, e *Contents) (string, error) {
 	// 1. Serialise the times, flags, flashes and data. The times travel
 	//    inside the ciphertext so that nobody can extend a session by
 	//    editing them.
-	pt, err := appendPlaintext(make([]byte, 0, maxPlaintextHeader+len(e.data)), e)
+	pt, err := appendPlaintext(make([]byte, 0, maxPlaintextHeader+len(e.Data)), e)
 	if err != nil {
 		return "", err
 	}
@@ -146,97 +148,96 @@ func appendAssociatedData(dst, versionAndKey []byte, name string) []byte {
 // sealed by one of k's keys for this name, or is past its deadlines. Such
 // errors are expected: a cookie is untrusted input. It never returns a
 // partial result, and refuses an over-long value before decoding it.
-func (k *Keyring) open(name, value string, o *openOptions) (envelope, error) {
+func (k *Keyring) open(name, value string, o openOptions) (Contents, int, error) {
 	// 1. Check the size before spending anything on the value.
 	if len(value) > o.maxLength {
-		return envelope{}, fmt.Errorf("%w: value is %d bytes, at most %d are accepted", ErrTooLarge, len(value), o.maxLength)
+		return Contents{}, 0, fmt.Errorf("%w: value is %d bytes, at most %d are accepted", ErrTooLarge, len(value), o.maxLength)
 	}
 
 	// 2. Decode, and read the header.
 	raw, err := b64.DecodeString(value)
 	if err != nil || len(raw) < headerSize+minPlaintext+tagSize {
-		return envelope{}, fmt.Errorf("%w: not base64url, or too short to be sealed", ErrMalformed)
+		return Contents{}, 0, fmt.Errorf("%w: not base64url, or too short to be sealed", ErrMalformed)
 	}
 	if raw[0] != formatV1 {
-		return envelope{}, fmt.Errorf("%w: unknown format version %d", ErrMalformed, raw[0])
+		return Contents{}, 0, fmt.Errorf("%w: unknown format version %d", ErrMalformed, raw[0])
 	}
 
 	// 3. Pick the key by its id.
-	rk, newest := k.byID(raw[1 : 1+keyIDSize])
+	rk := k.byID(raw[1 : 1+keyIDSize])
 	if rk == nil {
-		return envelope{}, fmt.Errorf("%w: key id %x", ErrUnknownKey, raw[1:1+keyIDSize])
+		return Contents{}, 0, fmt.Errorf("%w: key id %x", ErrUnknownKey, raw[1:1+keyIDSize])
 	}
 
 	// 4. Authenticate and decrypt.
 	nonce := raw[1+keyIDSize : headerSize]
 	pt, err := rk.aead().Open(raw[headerSize:headerSize], nonce, raw[headerSize:], appendAssociatedData(make([]byte, 0, 1+keyIDSize+len(name)), raw[:1+keyIDSize], name))
 	if err != nil {
-		return envelope{}, fmt.Errorf("%w: for cookie %q", ErrAuthentication, name)
+		return Contents{}, 0, fmt.Errorf("%w: for cookie %q", ErrAuthentication, name)
 	}
 
 	// 5. Parse the plaintext. It authenticated, so a failure here means a
 	//    bug or a key compromise; it is refused all the same.
 	e, err := parsePlaintext(pt)
 	if err != nil {
-		return envelope{}, err
+		return Contents{}, 0, err
 	}
-	e.stale = !newest
 
 	// 6. Enforce the deadlines carried inside the value; the cookie's own
 	//    Expires and Max-Age are only a hint to the browser.
-	if err := checkTimes(&e, o); err != nil {
-		return envelope{}, err
+	if err := checkTimes(&e, &o); err != nil {
+		return Contents{}, 0, err
 	}
-	return e, nil
+	return e, rk.position - 1, nil
 }
 
 // appendPlaintext appends the plaintext of e, the layout both formats
 // share (see the format comment above), to dst.
-func appendPlaintext(dst []byte, e *envelope) ([]byte, error) {
-	created, issued := sealedTime(e.created).Unix(), sealedTime(e.issued).Unix()
+func appendPlaintext(dst []byte, e *Contents) ([]byte, error) {
+	created, issued := sealedTime(e.Created).Unix(), sealedTime(e.Issued).Unix()
 	if created < 0 || issued < created || created > maxSealedTime || issued-created > maxSealedTime {
-		return nil, fmt.Errorf("cookiesession: sealing: invalid times (created %v, issued %v)", e.created, e.issued)
+		return nil, fmt.Errorf("cookiesession: sealing: invalid times (created %v, issued %v)", e.Created, e.Issued)
 	}
 	// What open would refuse is not sealed: a value that cannot be read
 	// back loses the session without a word.
-	if len(e.flashes) > maxFlashes {
-		return nil, fmt.Errorf("%w: %d flash messages; at most %d fit a session", ErrTooLarge, len(e.flashes), maxFlashes)
+	if len(e.Flashes) > maxFlashes {
+		return nil, fmt.Errorf("%w: %d flash messages; at most %d fit a session", ErrTooLarge, len(e.Flashes), maxFlashes)
 	}
 	dst = binary.AppendUvarint(dst, uint64(created))
 	dst = binary.AppendUvarint(dst, uint64(issued-created))
 	var flags byte
-	if e.id != (SessionID{}) {
+	if e.ID != (SessionID{}) {
 		flags |= flagID
 	}
-	if len(e.flashes) > 0 {
+	if len(e.Flashes) > 0 {
 		flags |= flagFlashes
 	}
-	if e.generation != 0 {
+	if e.Generation != 0 {
 		flags |= flagFields
 	}
 	dst = append(dst, flags)
 	if flags&flagID != 0 {
-		dst = append(dst, e.id[:]...)
+		dst = append(dst, e.ID[:]...)
 	}
 	if flags&flagFlashes != 0 {
-		dst = binary.AppendUvarint(dst, uint64(len(e.flashes)))
-		for _, f := range e.flashes {
+		dst = binary.AppendUvarint(dst, uint64(len(e.Flashes)))
+		for _, f := range e.Flashes {
 			dst = binary.AppendUvarint(dst, uint64(len(f)))
 			dst = append(dst, f...)
 		}
 	}
 	if flags&flagFields != 0 {
-		n := binary.PutUvarint(make([]byte, binary.MaxVarintLen64), e.generation)
+		n := binary.PutUvarint(make([]byte, binary.MaxVarintLen64), e.Generation)
 		dst = binary.AppendUvarint(dst, uint64(2+n))
 		dst = append(dst, fieldGeneration, byte(n))
-		dst = binary.AppendUvarint(dst, e.generation)
+		dst = binary.AppendUvarint(dst, e.Generation)
 	}
-	return append(dst, e.data...), nil
+	return append(dst, e.Data...), nil
 }
 
 // parsePlaintext reads what appendPlaintext wrote.
-func parsePlaintext(pt []byte) (envelope, error) {
-	var e envelope
+func parsePlaintext(pt []byte) (Contents, error) {
+	var e Contents
 	created, n := binary.Uvarint(pt)
 	if n <= 0 || created > maxSealedTime {
 		return e, fmt.Errorf("%w: bad created time", ErrMalformed)
@@ -253,25 +254,25 @@ func parsePlaintext(pt []byte) (envelope, error) {
 	flags := pt[0]
 	pt = pt[1:]
 	if flags&flagID != 0 {
-		if len(pt) < len(e.id) {
+		if len(pt) < len(e.ID) {
 			return e, fmt.Errorf("%w: bad session id", ErrMalformed)
 		}
-		pt = pt[copy(e.id[:], pt):]
+		pt = pt[copy(e.ID[:], pt):]
 	}
 	var err error
 	if flags&flagFlashes != 0 {
-		if e.flashes, pt, err = parseFlashes(pt); err != nil {
-			return envelope{}, err
+		if e.Flashes, pt, err = parseFlashes(pt); err != nil {
+			return Contents{}, err
 		}
 	}
 	if flags&flagFields != 0 {
 		if pt, err = parseFields(pt, &e); err != nil {
-			return envelope{}, err
+			return Contents{}, err
 		}
 	}
-	e.created = time.Unix(int64(created), 0)
-	e.issued = time.Unix(int64(created+delta), 0)
-	e.data = pt
+	e.Created = time.Unix(int64(created), 0)
+	e.Issued = time.Unix(int64(created+delta), 0)
+	e.Data = pt
 	return e, nil
 }
 
@@ -297,7 +298,7 @@ func parseFlashes(pt []byte) ([]string, []byte, error) {
 
 // parseFields reads the fields at the start of pt into e, skipping the
 // optional ones it does not know, and returns the rest of pt.
-func parseFields(pt []byte, e *envelope) ([]byte, error) {
+func parseFields(pt []byte, e *Contents) ([]byte, error) {
 	size, n := binary.Uvarint(pt)
 	if n <= 0 || size > uint64(len(pt)-n) {
 		return nil, fmt.Errorf("%w: bad fields length", ErrMalformed)
@@ -321,7 +322,7 @@ func parseFields(pt []byte, e *envelope) ([]byte, error) {
 			if n <= 0 || n != len(value) {
 				return nil, fmt.Errorf("%w: bad generation", ErrMalformed)
 			}
-			e.generation = g
+			e.Generation = g
 		case tag%2 == 1:
 			return nil, fmt.Errorf("%w: field %d must be understood, and this release does not know it", ErrMalformed, tag)
 		}
@@ -348,14 +349,14 @@ func sealedTime(t time.Time) time.Time {
 }
 
 // checkTimes enforces the deadlines of o on e.
-func checkTimes(e *envelope, o *openOptions) error {
-	if e.issued.After(o.now.Add(ClockSkew)) {
-		return fmt.Errorf("%w: issued %s in the future", ErrExpired, e.issued.Sub(o.now).Round(time.Second))
+func checkTimes(e *Contents, o *openOptions) error {
+	if e.Issued.After(o.now.Add(ClockSkew)) {
+		return fmt.Errorf("%w: issued %s in the future", ErrExpired, e.Issued.Sub(o.now).Round(time.Second))
 	}
-	if o.maxAge > 0 && !o.now.Before(e.created.Add(o.maxAge)) {
-		return fmt.Errorf("%w: lifetime of %s ended %s ago", ErrExpired, o.maxAge, o.now.Sub(e.created.Add(o.maxAge)).Round(time.Second))
+	if o.maxAge > 0 && !o.now.Before(e.Created.Add(o.maxAge)) {
+		return fmt.Errorf("%w: lifetime of %s ended %s ago", ErrExpired, o.maxAge, o.now.Sub(e.Created.Add(o.maxAge)).Round(time.Second))
 	}
-	if o.idleTimeout > 0 && !o.now.Before(e.issued.Add(o.idleTimeout)) {
+	if o.idleTimeout > 0 && !o.now.Before(e.Issued.Add(o.idleTimeout)) {
 		return fmt.Errorf("%w: idle for more than %s", ErrExpired, o.idleTimeout)
 	}
 	return nil

@@ -99,12 +99,12 @@ func BenchmarkSeal(b *testing.B) {
 	now := time.Now()
 	seal := func() {
 		data, _ := ser.Marshal(v)
-		if _, err := k.seal("session", &envelope{created: now, issued: now, data: data}); err != nil {
+		if _, err := k.seal("session", &Contents{Created: now, Issued: now, Data: data}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	benchAgainst(b, seal, func() { refSeal(aead, v) })
-	s, _ := k.seal("session", &envelope{created: now, issued: now, data: mustJSON(v)})
+	s, _ := k.seal("session", &Contents{Created: now, Issued: now, Data: mustJSON(v)})
 	b.ReportMetric(float64(len(s)), "value-bytes")
 	b.ReportMetric(float64(len(s)-len(refSeal(aead, v))), "extra-bytes")
 }
@@ -113,15 +113,15 @@ func BenchmarkOpen(b *testing.B) {
 	k, aead, v := benchSetup(b)
 	var ser JSONSerializer
 	now := time.Now()
-	value, _ := k.seal("session", &envelope{created: now, issued: now, data: mustJSON(v)})
+	value, _ := k.seal("session", &Contents{Created: now, Issued: now, Data: mustJSON(v)})
 	refValue := refSeal(aead, v)
 	open := func() {
-		e, err := k.open("session", value, &openOptions{now: now, maxAge: time.Hour, maxLength: DefaultMaxSize})
+		e, _, err := k.open("session", value, openOptions{now: now, maxAge: time.Hour, maxLength: DefaultMaxSize})
 		if err != nil {
 			b.Fatal(err)
 		}
 		var out typical
-		if err := ser.Unmarshal(e.data, &out); err != nil {
+		if err := ser.Unmarshal(e.Data, &out); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -152,16 +152,16 @@ func BenchmarkSealOpen(b *testing.B) {
 	now := time.Now()
 	cycle := func() {
 		data, _ := ser.Marshal(v)
-		s, err := k.seal("session", &envelope{created: now, issued: now, data: data})
+		s, err := k.seal("session", &Contents{Created: now, Issued: now, Data: data})
 		if err != nil {
 			b.Fatal(err)
 		}
-		e, err := k.open("session", s, &openOptions{now: now, maxAge: time.Hour, maxLength: DefaultMaxSize})
+		e, _, err := k.open("session", s, openOptions{now: now, maxAge: time.Hour, maxLength: DefaultMaxSize})
 		if err != nil {
 			b.Fatal(err)
 		}
 		var out typical
-		if err := ser.Unmarshal(e.data, &out); err != nil {
+		if err := ser.Unmarshal(e.Data, &out); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -23,7 +23,7 @@ import (
 //	mac     = HMAC-SHA256( name | "|" | date | "|" | payload )
 //
 // where plaintext is the default format's plaintext (seal.go), so both
-// formats carry the same envelope. The MAC covers the cookie name: a value
+// formats carry the same Contents. The MAC covers the cookie name: a value
 // moved to another cookie does not authenticate.
 //
 // The value names no key, so opening tries each key in turn, and cannot
@@ -33,19 +33,9 @@ import (
 // format.
 type gorillaFormat struct{ keys *Keyring }
 
-// newGorillaCodec returns the securecookie codec of one key, configured
-// once and never changed: a configured SecureCookie only reads its fields,
-// so it is safe for concurrent use.
-func newGorillaCodec(hashKey, blockKey []byte) *securecookie.SecureCookie {
-	return securecookie.New(hashKey, blockKey).
-		SetSerializer(securecookie.NopEncoder{}). // the plaintext is ours, already encoded
-		MaxAge(0).                                // deadlines come from the sealed times
-		MaxLength(0)                              // the Manager checks sizes, with its own error
-}
-
 // seal encodes e in securecookie's layout for the cookie called name,
 // sealed by the newest key.
-func (f gorillaFormat) seal(name string, e *envelope) (string, error) {
+func (f gorillaFormat) seal(name string, e *Contents) (string, error) {
 	// 1. Serialise the times, flags, flashes and data, as the default
 	//    format does.
 	pt, err := appendPlaintext(nil, e)
@@ -67,17 +57,17 @@ func (f gorillaFormat) seal(name string, e *envelope) (string, error) {
 // open it returns an error wrapping ErrTooLarge, ErrMalformed,
 // ErrAuthentication or ErrExpired for anything else, never a partial
 // result, and refuses an over-long value before decoding it.
-func (f gorillaFormat) open(name, value string, o *openOptions) (envelope, error) {
+func (f gorillaFormat) open(name, value string, o openOptions) (Contents, int, error) {
 	// 1. Check the size before spending anything on the value.
 	if len(value) > o.maxLength {
-		return envelope{}, fmt.Errorf("%w: value is %d bytes, at most %d are accepted", ErrTooLarge, len(value), o.maxLength)
+		return Contents{}, 0, fmt.Errorf("%w: value is %d bytes, at most %d are accepted", ErrTooLarge, len(value), o.maxLength)
 	}
 	// 2. Check the layout once, before trying keys: securecookie answers a
 	//    broken layout and a wrong MAC with the same error, and this lets
 	//    step 3 read that error as "not this key".
 	_, err := gorillaLayout(value)
 	if err != nil {
-		return envelope{}, err
+		return Contents{}, 0, err
 	}
 	// 3. Try each key in order: the first whose MAC verifies sealed it.
 	var pt []byte
@@ -87,19 +77,18 @@ func (f gorillaFormat) open(name, value string, o *openOptions) (envelope, error
 			// 4. Parse the plaintext and enforce the sealed deadlines.
 			e, err := parsePlaintext(pt)
 			if err != nil {
-				return envelope{}, err
+				return Contents{}, 0, err
 			}
-			if err := checkTimes(&e, o); err != nil {
-				return envelope{}, err
+			if err := checkTimes(&e, &o); err != nil {
+				return Contents{}, 0, err
 			}
-			e.stale = i != 0
-			return e, nil
+			return e, i, nil
 		}
 		if !errors.Is(err, securecookie.ErrMacInvalid) {
-			return envelope{}, fmt.Errorf("%w: authenticated by key %d but unreadable: %v", ErrMalformed, i+1, err)
+			return Contents{}, 0, fmt.Errorf("%w: authenticated by key %d but unreadable: %v", ErrMalformed, i+1, err)
 		}
 	}
-	return envelope{}, fmt.Errorf("%w: no key of the ring authenticates it for cookie %q (sealed for another name, by a key not in the ring, or altered)", ErrAuthentication, name)
+	return Contents{}, 0, fmt.Errorf("%w: no key of the ring authenticates it for cookie %q (sealed for another name, by a key not in the ring, or altered)", ErrAuthentication, name)
 }
 
 // gorillaBase64 is the encoding securecookie uses for both of its layers.

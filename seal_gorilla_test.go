@@ -22,7 +22,7 @@ const scAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234567
 // scSealAt seals data in the securecookie format, failing the test on error.
 func scSealAt(t testing.TB, f gorillaFormat, name string, created, issued time.Time, data []byte) string {
 	t.Helper()
-	v, err := f.seal(name, &envelope{created: created, issued: issued, data: data})
+	v, err := f.seal(name, &Contents{Created: created, Issued: issued, Data: data})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestSecureCookieIsGorillaFormat(t *testing.T) {
 	blockKey, _ := hkdf.Key(sha256.New, testSecret(1), nil, labelSCBlock, scBlockKeySize)
 	plain := securecookie.New(hashKey, blockKey).SetSerializer(securecookie.NopEncoder{})
 
-	in := envelope{created: t0, issued: t0.Add(time.Minute), flashes: []string{"hi"}, data: []byte(`{"user":"ada"}`)}
+	in := Contents{Created: t0, Issued: t0.Add(time.Minute), Flashes: []string{"hi"}, Data: []byte(`{"user":"ada"}`)}
 	pt, err := appendPlaintext(nil, &in)
 	if err != nil {
 		t.Fatal(err)
@@ -72,12 +72,12 @@ func TestSecureCookieIsGorillaFormat(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := f.open("session", v, at(t0.Add(time.Hour)))
+		out, _, err := f.open("session", v, at(t0.Add(time.Hour)))
 		if err != nil {
 			t.Fatalf("open: %v", err)
 		}
-		if !bytes.Equal(out.data, in.data) || !reflect.DeepEqual(out.flashes, in.flashes) ||
-			!out.created.Equal(in.created) || !out.issued.Equal(in.issued) {
+		if !bytes.Equal(out.Data, in.Data) || !reflect.DeepEqual(out.Flashes, in.Flashes) ||
+			!out.Created.Equal(in.Created) || !out.Issued.Equal(in.Issued) {
 			t.Errorf("got %+v, want %+v", out, in)
 		}
 	})
@@ -93,8 +93,8 @@ func TestSecureCookieIsGorillaFormat(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e, err := f.open("session", v, at(t0))
-			if !errors.Is(err, ErrMalformed) || !reflect.DeepEqual(e, envelope{}) {
+			e, _, err := f.open("session", v, at(t0))
+			if !errors.Is(err, ErrMalformed) || !reflect.DeepEqual(e, Contents{}) {
 				t.Errorf("payload %q: got %+v, err = %v; want ErrMalformed", payload, e, err)
 			}
 		}
@@ -125,7 +125,7 @@ func TestSecureCookieRotation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e, err := gorillaFormat{tt.ring}.open("session", tt.value, at(t0))
+			e, key, err := gorillaFormat{tt.ring}.open("session", tt.value, at(t0))
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}
@@ -133,13 +133,13 @@ func TestSecureCookieRotation(t *testing.T) {
 				if errors.Is(err, ErrUnknownKey) {
 					t.Errorf("err = %v: this format documents that it never returns ErrUnknownKey", err)
 				}
-				if !reflect.DeepEqual(e, envelope{}) {
+				if !reflect.DeepEqual(e, Contents{}) {
 					t.Errorf("a refused value returned a partial result: %+v", e)
 				}
 				return
 			}
-			if e.stale != tt.wantStale {
-				t.Errorf("stale %v, want %v", e.stale, tt.wantStale)
+			if (key != 0) != tt.wantStale {
+				t.Errorf("sealed by key %d, want stale %v", key, tt.wantStale)
 			}
 		})
 	}
@@ -156,14 +156,14 @@ func TestSecureCookieRejectsEveryFlippedBit(t *testing.T) {
 	for i := 0; i < len(raw)*8; i++ {
 		mod := bytes.Clone(raw)
 		mod[i/8] ^= 1 << (i % 8)
-		e, err := f.open("session", base64.URLEncoding.EncodeToString(mod), at(t0))
+		e, _, err := f.open("session", base64.URLEncoding.EncodeToString(mod), at(t0))
 		if err == nil {
 			t.Fatalf("bit %d flipped: value still opens", i)
 		}
 		if !errors.Is(err, ErrAuthentication) && !errors.Is(err, ErrMalformed) {
 			t.Fatalf("bit %d flipped: err = %v, want ErrAuthentication or ErrMalformed", i, err)
 		}
-		if !reflect.DeepEqual(e, envelope{}) {
+		if !reflect.DeepEqual(e, Contents{}) {
 			t.Fatalf("bit %d flipped: partial result %+v", i, e)
 		}
 	}
@@ -183,14 +183,14 @@ func TestSecureCookieRejectsEveryChangedCharacter(t *testing.T) {
 				continue
 			}
 			mod := v[:i] + string(c) + v[i+1:]
-			e, err := f.open("session", mod, at(t0))
+			e, _, err := f.open("session", mod, at(t0))
 			if err == nil {
 				t.Fatalf("character %d changed to %q: value still opens", i, c)
 			}
 			if !errors.Is(err, ErrAuthentication) && !errors.Is(err, ErrMalformed) {
 				t.Fatalf("character %d changed to %q: err = %v", i, c, err)
 			}
-			if !reflect.DeepEqual(e, envelope{}) {
+			if !reflect.DeepEqual(e, Contents{}) {
 				t.Fatalf("character %d changed to %q: partial result %+v", i, c, e)
 			}
 		}
@@ -239,11 +239,11 @@ func TestSecureCookieRefuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.o.now = t0
-			e, err := f.open("session", tt.value, &tt.o)
+			e, _, err := f.open("session", tt.value, tt.o)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
-			if !reflect.DeepEqual(e, envelope{}) {
+			if !reflect.DeepEqual(e, Contents{}) {
 				t.Errorf("a refused value returned a partial result: %+v", e)
 			}
 		})
@@ -261,7 +261,7 @@ func TestSecureCookieMaxLength(t *testing.T) {
 		{"exactly the limit", len(v), nil},
 		{"one byte under", len(v) - 1, ErrTooLarge},
 	} {
-		if _, err := f.open("session", v, &openOptions{now: t0, maxLength: tt.maxLength}); !errors.Is(err, tt.want) {
+		if _, _, err := f.open("session", v, openOptions{now: t0, maxLength: tt.maxLength}); !errors.Is(err, tt.want) {
 			t.Errorf("%s: err = %v, want %v", tt.name, err, tt.want)
 		}
 	}
@@ -274,7 +274,7 @@ func TestSecureCookieAndV1DoNotMix(t *testing.T) {
 	formats := map[string]format{"v1": k, "securecookie": gorillaFormat{k}}
 	for _, data := range [][]byte{nil, []byte(`{"user":"ada"}`), bytes.Repeat([]byte("z"), 1000)} {
 		for from, sealer := range formats {
-			v, err := sealer.seal("session", &envelope{created: t0, issued: t0, data: data})
+			v, err := sealer.seal("session", &Contents{Created: t0, Issued: t0, Data: data})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -282,7 +282,7 @@ func TestSecureCookieAndV1DoNotMix(t *testing.T) {
 				if to == from {
 					continue
 				}
-				e, err := opener.open("session", v, at(t0))
+				e, _, err := opener.open("session", v, at(t0))
 				if err == nil {
 					t.Errorf("%d bytes sealed by %s opened as %s", len(data), from, to)
 					continue
@@ -290,7 +290,7 @@ func TestSecureCookieAndV1DoNotMix(t *testing.T) {
 				if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrAuthentication) && !errors.Is(err, ErrUnknownKey) {
 					t.Errorf("%d bytes sealed by %s, opened as %s: err = %v", len(data), from, to, err)
 				}
-				if !reflect.DeepEqual(e, envelope{}) {
+				if !reflect.DeepEqual(e, Contents{}) {
 					t.Errorf("partial result %+v", e)
 				}
 			}
@@ -313,18 +313,18 @@ func TestSecureCookieConcurrent(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 50; i++ {
 				data := []byte(fmt.Sprintf("g%d-%d", g, i))
-				v, err := f.seal("session", &envelope{created: t0, issued: t0, data: data})
+				v, err := f.seal("session", &Contents{Created: t0, Issued: t0, Data: data})
 				if err != nil {
 					errs <- err
 					return
 				}
-				e, err := f.open("session", v, at(t0))
-				if err != nil || !bytes.Equal(e.data, data) {
+				e, _, err := f.open("session", v, at(t0))
+				if err != nil || !bytes.Equal(e.Data, data) {
 					errs <- fmt.Errorf("round trip of %q: %v", data, err)
 					return
 				}
-				if e, err := f.open("session", stale, at(t0)); err != nil || !e.stale {
-					errs <- fmt.Errorf("stale value: stale %v, %v", e.stale, err)
+				if _, key, err := f.open("session", stale, at(t0)); err != nil || key == 0 {
+					errs <- fmt.Errorf("stale value: key %d, %v", key, err)
 					return
 				}
 			}
@@ -347,7 +347,7 @@ func FuzzOpenSecureCookie(f *testing.F) {
 	good := scSealAt(f, sc, "session", t0, t0, []byte(`{"user":"ada"}`))
 	f.Add(good)
 	f.Add(scSealAt(f, old, "session", t0, t0, []byte(`{}`)))
-	withFlashes, err := sc.seal("session", &envelope{created: t0, issued: t0, flashes: []string{"hi"}, data: []byte("x")})
+	withFlashes, err := sc.seal("session", &Contents{Created: t0, Issued: t0, Flashes: []string{"hi"}, Data: []byte("x")})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -361,13 +361,13 @@ func FuzzOpenSecureCookie(f *testing.F) {
 	f.Add(base64.URLEncoding.EncodeToString([]byte("1|QUFBQQ==|" + strings.Repeat("m", sha256.Size))))
 	f.Add(strings.Repeat("_", 100))
 	f.Fuzz(func(t *testing.T, value string) {
-		o := &openOptions{now: t0, maxAge: 24 * time.Hour, maxLength: DefaultMaxSize}
-		e, err := sc.open("session", value, o)
+		o := openOptions{now: t0, maxAge: 24 * time.Hour, maxLength: DefaultMaxSize}
+		e, _, err := sc.open("session", value, o)
 		if err != nil {
 			if !isDocumentedOpenError(err) {
 				t.Fatalf("undocumented error %v", err)
 			}
-			if !reflect.DeepEqual(e, envelope{}) {
+			if !reflect.DeepEqual(e, Contents{}) {
 				t.Fatalf("partial result with error: %+v", e)
 			}
 			return
@@ -377,9 +377,9 @@ func FuzzOpenSecureCookie(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e2, err := sc.open("session", v, o)
-		if err != nil || !bytes.Equal(e2.data, e.data) || !reflect.DeepEqual(e2.flashes, e.flashes) ||
-			!e2.created.Equal(e.created) || !e2.issued.Equal(e.issued) {
+		e2, _, err := sc.open("session", v, o)
+		if err != nil || !bytes.Equal(e2.Data, e.Data) || !reflect.DeepEqual(e2.Flashes, e.Flashes) ||
+			!e2.Created.Equal(e.Created) || !e2.Issued.Equal(e.Issued) {
 			t.Fatalf("re-sealed value does not round-trip: %v", err)
 		}
 	})

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ce967478/cookiesession/revocation"
 )
 
 func unsetenv(t *testing.T, name string) {
@@ -25,7 +27,7 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func sealAt(t testing.TB, k *Keyring, name string, created, issued time.Time, data []byte) string {
 	t.Helper()
-	v, err := k.seal(name, &envelope{created: created, issued: issued, data: data})
+	v, err := k.seal(name, &Contents{Created: created, Issued: issued, Data: data})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +47,7 @@ func bothFormats(t *testing.T, k *Keyring, fn func(t *testing.T, f format)) {
 
 // at returns the options the codec tests open with: now, no deadlines,
 // the default size cap.
-func at(now time.Time) *openOptions { return &openOptions{now: now, maxLength: DefaultMaxSize} }
+func at(now time.Time) openOptions { return openOptions{now: now, maxLength: DefaultMaxSize} }
 
 func TestSealOpenRoundTrip(t *testing.T) {
 	k := mustKeyring(t, testSecret(1))
@@ -62,29 +64,29 @@ func TestSealOpenRoundTrip(t *testing.T) {
 	bothFormats(t, k, func(t *testing.T, f format) {
 		for i, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				in := envelope{created: t0.Add(-time.Hour), issued: t0, data: bytes.Clone(tt.data), flashes: tt.flashes,
-					id: newSessionID(), generation: uint64(i) << 40}
+				in := Contents{Created: t0.Add(-time.Hour), Issued: t0, Data: bytes.Clone(tt.data), Flashes: tt.flashes,
+					ID: revocation.NewSessionID(), Generation: uint64(i) << 40}
 				v, err := f.seal("session", &in)
 				if err != nil {
 					t.Fatal(err)
 				}
 				// Sealing encrypts in place: it must not touch the
 				// caller's data.
-				if !bytes.Equal(in.data, tt.data) {
-					t.Fatal("seal modified the envelope's data")
+				if !bytes.Equal(in.Data, tt.data) {
+					t.Fatal("seal modified the caller's data")
 				}
-				out, err := f.open("session", v, &openOptions{now: t0, maxAge: 24 * time.Hour, maxLength: DefaultMaxSize})
+				out, key, err := f.open("session", v, openOptions{now: t0, maxAge: 24 * time.Hour, maxLength: DefaultMaxSize})
 				if err != nil {
 					t.Fatalf("open: %v", err)
 				}
-				if !bytes.Equal(out.data, tt.data) || !out.created.Equal(in.created) || !out.issued.Equal(in.issued) ||
-					out.id != in.id || out.generation != in.generation {
+				if !bytes.Equal(out.Data, tt.data) || !out.Created.Equal(in.Created) || !out.Issued.Equal(in.Issued) ||
+					out.ID != in.ID || out.Generation != in.Generation {
 					t.Errorf("got %+v, want %+v", out, in)
 				}
-				if !reflect.DeepEqual(out.flashes, tt.flashes) {
-					t.Errorf("flashes = %q, want %q", out.flashes, tt.flashes)
+				if !reflect.DeepEqual(out.Flashes, tt.flashes) {
+					t.Errorf("flashes = %q, want %q", out.Flashes, tt.flashes)
 				}
-				if out.stale {
+				if key != 0 {
 					t.Error("sealed by the newest key, yet stale")
 				}
 				if len(tt.data) > 0 && strings.Contains(v, string(tt.data)) {
@@ -100,7 +102,7 @@ func TestSealOpenRoundTrip(t *testing.T) {
 // out, and a field that must be understood (an odd tag) refuses the value.
 func TestOpenSkipsUnknownOptionalFields(t *testing.T) {
 	k := mustKeyring(t, testSecret(1))
-	id := newSessionID()
+	id := revocation.NewSessionID()
 	plaintext := func(fields ...byte) []byte {
 		pt := binary.AppendUvarint(nil, uint64(t0.Unix()))
 		pt = append(pt, 0, flagID|flagFields)
@@ -124,7 +126,7 @@ func TestOpenSkipsUnknownOptionalFields(t *testing.T) {
 	}
 	for _, tt := range tests {
 		v := k.sealPlaintext("session", plaintext(tt.fields...))
-		e, err := k.open("session", v, at(t0))
+		e, _, err := k.open("session", v, at(t0))
 		if tt.ok != (err == nil) {
 			t.Errorf("%s: err %v, want ok %v", tt.name, err, tt.ok)
 			continue
@@ -135,8 +137,8 @@ func TestOpenSkipsUnknownOptionalFields(t *testing.T) {
 			}
 			continue
 		}
-		if e.generation != tt.gen || e.id != id || string(e.data) != `{"user":"ada"}` {
-			t.Errorf("%s: generation %d, id %v, data %q", tt.name, e.generation, e.id, e.data)
+		if e.Generation != tt.gen || e.ID != id || string(e.Data) != `{"user":"ada"}` {
+			t.Errorf("%s: generation %d, id %v, data %q", tt.name, e.Generation, e.ID, e.Data)
 		}
 	}
 }
@@ -168,7 +170,7 @@ func TestOpenRejectsEveryFlippedBit(t *testing.T) {
 	for i := 0; i < len(raw)*8; i++ {
 		mod := bytes.Clone(raw)
 		mod[i/8] ^= 1 << (i % 8)
-		_, err := k.open("session", b64.EncodeToString(mod), at(t0))
+		_, _, err := k.open("session", b64.EncodeToString(mod), at(t0))
 		if err == nil {
 			t.Fatalf("bit %d flipped: value still opens", i)
 		}
@@ -206,11 +208,11 @@ func TestOpenRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e, err := k.open("session", tt.value, at(t0))
+			e, _, err := k.open("session", tt.value, at(t0))
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
-			if !reflect.DeepEqual(e, envelope{}) {
+			if !reflect.DeepEqual(e, Contents{}) {
 				t.Errorf("a refused value returned a partial result: %+v", e)
 			}
 		})
@@ -219,12 +221,12 @@ func TestOpenRefuses(t *testing.T) {
 
 func TestOpenIsBoundToCookieName(t *testing.T) {
 	bothFormats(t, mustKeyring(t, testSecret(1), testSecret(2)), func(t *testing.T, f format) {
-		v, err := f.seal("session", &envelope{created: t0, issued: t0, data: []byte(`{}`)})
+		v, err := f.seal("session", &Contents{Created: t0, Issued: t0, Data: []byte(`{}`)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, name := range []string{"other", "session.1", "Session", "__Host-session", "", "session|"} {
-			if _, err := f.open(name, v, at(t0)); !errors.Is(err, ErrAuthentication) {
+			if _, _, err := f.open(name, v, at(t0)); !errors.Is(err, ErrAuthentication) {
 				t.Errorf("opened under %q: err = %v", name, err)
 			}
 		}
@@ -235,21 +237,21 @@ func TestOpenOlderKeyIsStale(t *testing.T) {
 	old := mustKeyring(t, testSecret(1))
 	rotated := mustKeyring(t, testSecret(2), testSecret(1))
 	v := sealAt(t, old, "session", t0, t0, []byte(`{"n":1}`))
-	e, err := rotated.open("session", v, at(t0))
+	_, key, err := rotated.open("session", v, at(t0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !e.stale {
+	if key == 0 {
 		t.Error("a value of an older key is not stale")
 	}
 	// After rotation, the newest key seals and the old ring can no longer
 	// open it: step 1 of a rolling rotation must be deployed first.
 	v2 := sealAt(t, rotated, "session", t0, t0, []byte(`{"n":1}`))
-	if _, err := old.open("session", v2, at(t0)); !errors.Is(err, ErrUnknownKey) {
+	if _, _, err := old.open("session", v2, at(t0)); !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("old ring opened a value of the new key: %v", err)
 	}
 	retired := mustKeyring(t, testSecret(2))
-	if _, err := retired.open("session", v, at(t0)); !errors.Is(err, ErrUnknownKey) {
+	if _, _, err := retired.open("session", v, at(t0)); !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("retired key still opens: %v", err)
 	}
 }
@@ -263,30 +265,30 @@ func TestOpenDeadlines(t *testing.T) {
 func testDeadlines(t *testing.T, f format) {
 	created := t0
 	issued := t0.Add(2 * time.Hour)
-	v, err := f.seal("session", &envelope{created: created, issued: issued, data: []byte(`{}`)})
+	v, err := f.seal("session", &Contents{Created: created, Issued: issued, Data: []byte(`{}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
 		name string
-		o    *openOptions
+		o    openOptions
 		want error
 	}{
-		{"within both", &openOptions{now: issued.Add(time.Minute), maxAge: 24 * time.Hour, idleTimeout: time.Hour, maxLength: DefaultMaxSize}, nil},
+		{"within both", openOptions{now: issued.Add(time.Minute), maxAge: 24 * time.Hour, idleTimeout: time.Hour, maxLength: DefaultMaxSize}, nil},
 		{"no limits", at(issued.Add(1000 * time.Hour)), nil},
-		{"one second before the lifetime ends", &openOptions{now: created.Add(24*time.Hour - time.Second), maxAge: 24 * time.Hour, maxLength: DefaultMaxSize}, nil},
-		{"lifetime over", &openOptions{now: created.Add(24 * time.Hour), maxAge: 24 * time.Hour, maxLength: DefaultMaxSize}, ErrExpired},
-		{"idle over", &openOptions{now: issued.Add(time.Hour), maxAge: 24 * time.Hour, idleTimeout: time.Hour, maxLength: DefaultMaxSize}, ErrExpired},
+		{"one second before the lifetime ends", openOptions{now: created.Add(24*time.Hour - time.Second), maxAge: 24 * time.Hour, maxLength: DefaultMaxSize}, nil},
+		{"lifetime over", openOptions{now: created.Add(24 * time.Hour), maxAge: 24 * time.Hour, maxLength: DefaultMaxSize}, ErrExpired},
+		{"idle over", openOptions{now: issued.Add(time.Hour), maxAge: 24 * time.Hour, idleTimeout: time.Hour, maxLength: DefaultMaxSize}, ErrExpired},
 		{"within skew", at(issued.Add(-ClockSkew)), nil},
 		{"from the future", at(issued.Add(-ClockSkew - time.Second)), ErrExpired},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e, err := f.open("session", v, tt.o)
+			e, _, err := f.open("session", v, tt.o)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
-			if err != nil && !reflect.DeepEqual(e, envelope{}) {
+			if err != nil && !reflect.DeepEqual(e, Contents{}) {
 				t.Errorf("an expired value returned a partial result: %+v", e)
 			}
 		})
@@ -295,10 +297,10 @@ func testDeadlines(t *testing.T, f format) {
 
 func TestSealRefusesBadTimes(t *testing.T) {
 	bothFormats(t, mustKeyring(t, testSecret(1)), func(t *testing.T, f format) {
-		if _, err := f.seal("s", &envelope{created: t0, issued: t0.Add(-time.Second)}); err == nil {
+		if _, err := f.seal("s", &Contents{Created: t0, Issued: t0.Add(-time.Second)}); err == nil {
 			t.Error("Issued before Created was sealed")
 		}
-		if _, err := f.seal("s", &envelope{created: time.Unix(-5, 0), issued: t0}); err == nil {
+		if _, err := f.seal("s", &Contents{Created: time.Unix(-5, 0), Issued: t0}); err == nil {
 			t.Error("Created before 1970 was sealed")
 		}
 	})
@@ -309,22 +311,22 @@ func TestSealRefusesBadTimes(t *testing.T) {
 func TestSealRefusesWhatOpenRefuses(t *testing.T) {
 	bothFormats(t, mustKeyring(t, testSecret(1)), func(t *testing.T, f format) {
 		flashes := make([]string, maxFlashes)
-		value, err := f.seal("s", &envelope{created: t0, issued: t0, flashes: flashes, data: []byte("{}")})
+		value, err := f.seal("s", &Contents{Created: t0, Issued: t0, Flashes: flashes, Data: []byte("{}")})
 		if err != nil {
 			t.Fatalf("%d flashes: %v", maxFlashes, err)
 		}
-		if e, err := f.open("s", value, at(t0)); err != nil || len(e.flashes) != maxFlashes {
+		if e, _, err := f.open("s", value, at(t0)); err != nil || len(e.Flashes) != maxFlashes {
 			t.Fatalf("%d flashes did not open back: %v", maxFlashes, err)
 		}
-		_, err = f.seal("s", &envelope{created: t0, issued: t0, flashes: append(flashes, ""), data: []byte("{}")})
+		_, err = f.seal("s", &Contents{Created: t0, Issued: t0, Flashes: append(flashes, ""), Data: []byte("{}")})
 		if !errors.Is(err, ErrTooLarge) {
 			t.Errorf("%d flashes: err %v, want ErrTooLarge", maxFlashes+1, err)
 		}
 		far := time.Unix(maxSealedTime+1, 0)
-		if _, err := f.seal("s", &envelope{created: far, issued: far}); err == nil {
+		if _, err := f.seal("s", &Contents{Created: far, Issued: far}); err == nil {
 			t.Error("a created time Open refuses was sealed")
 		}
-		if _, err := f.seal("s", &envelope{created: t0, issued: time.Unix(t0.Unix()+maxSealedTime+1, 0)}); err == nil {
+		if _, err := f.seal("s", &Contents{Created: t0, Issued: time.Unix(t0.Unix()+maxSealedTime+1, 0)}); err == nil {
 			t.Error("an issued time Open refuses was sealed")
 		}
 	})
@@ -338,7 +340,7 @@ func TestOpenOverlongDoesNotAllocateForIt(t *testing.T) {
 		var before, after runtimeMem
 		before.read()
 		for i := 0; i < 20; i++ {
-			_, _ = f.open("session", huge, at(t0))
+			_, _, _ = f.open("session", huge, at(t0))
 		}
 		after.read()
 		if perCall := (after.total - before.total) / 20; perCall > 1<<10 {
@@ -378,20 +380,20 @@ func FuzzOpen(f *testing.F) {
 	good := sealAt(f, k, "session", t0, t0, []byte(`{"user":"ada"}`))
 	f.Add(good)
 	f.Add(sealAt(f, old, "session", t0, t0, []byte(`{}`)))
-	v, _ := k.seal("session", &envelope{created: t0, issued: t0, flashes: []string{"hi"}, data: []byte("x")})
+	v, _ := k.seal("session", &Contents{Created: t0, Issued: t0, Flashes: []string{"hi"}, Data: []byte("x")})
 	f.Add(v)
 	f.Add("")
 	f.Add("AQ")
 	f.Add(good[:len(good)-3])
 	f.Add(strings.Repeat("_", 100))
 	f.Fuzz(func(t *testing.T, value string) {
-		e, err := k.open("session", value, &openOptions{now: t0, maxAge: 24 * time.Hour, maxLength: DefaultMaxSize})
+		e, _, err := k.open("session", value, openOptions{now: t0, maxAge: 24 * time.Hour, maxLength: DefaultMaxSize})
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrUnknownKey) &&
 				!errors.Is(err, ErrAuthentication) && !errors.Is(err, ErrExpired) {
 				t.Fatalf("undocumented error %v", err)
 			}
-			if !reflect.DeepEqual(e, envelope{}) {
+			if !reflect.DeepEqual(e, Contents{}) {
 				t.Fatalf("partial result with error: %+v", e)
 			}
 			return
@@ -401,8 +403,8 @@ func FuzzOpen(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e2, err := k.open("session", v, &openOptions{now: t0, maxAge: 24 * time.Hour, maxLength: DefaultMaxSize})
-		if err != nil || !bytes.Equal(e2.data, e.data) || !reflect.DeepEqual(e2.flashes, e.flashes) {
+		e2, _, err := k.open("session", v, openOptions{now: t0, maxAge: 24 * time.Hour, maxLength: DefaultMaxSize})
+		if err != nil || !bytes.Equal(e2.Data, e.Data) || !reflect.DeepEqual(e2.Flashes, e.Flashes) {
 			t.Fatalf("re-sealed value does not round-trip: %v", err)
 		}
 	})

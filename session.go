@@ -1,7 +1,9 @@
 package cookiesession
 
 import (
+	"fmt"
 	"net/http"
+	"reflect"
 	"time"
 )
 
@@ -17,53 +19,80 @@ type Session[T any] struct {
 	// ready for assignment, and setting it to nil empties the session.
 	Data T
 
-	m       *Manager[T]
-	id      SessionID
-	created time.Time
-	issued  time.Time
-	err     error
-	isNew   bool
-	stale   bool // sealed by an older key, or in the other format
-	idGiven bool // a browser holds the id: ending the session revokes it
-	// subject is whom the cookie's data names (WithSubject), "" for none,
-	// and generation the subject's generation it was signed in under:
-	// what revoking the session, or checking it, goes by.
-	subject    string
-	generation uint64
-	// readOnly: the id is within a Renew's grace; the session opens but
-	// is not written again (see RenewGrace).
-	readOnly bool
-	// converted: the session came from a gorilla cookie, which the
-	// response deletes.
-	converted bool
-	flashes   []string
-	// orig is Data serialised as the cookie brought it (for a new session,
-	// the zero value's): at commit, a change is a difference from it.
-	orig []byte
-	// cookieFlashes is how many flashes the cookie held: reading them all
-	// changes the cookie only if it held some.
-	cookieFlashes int
-	// flashesChanged, destroyed and renewed record changes that Data does
-	// not show. All three are cleared when the session is written.
-	flashesChanged, destroyed, renewed bool
-	// present has bit i set when cookie i (0: the main cookie, i > 0:
-	// chunk i) came with the request, so that it can be deleted.
-	present uint32
-	// moved has bit i set when cookie i under the name earlier releases
-	// used by default came: the response deletes it.
-	moved uint32
-	// otherCookies is the length of the request's Cookie header less the
-	// Manager's cookies: what the next request carries besides ours.
-	otherCookies int
-	// pending are failures for the error handler, which needs the
-	// response writer and so hears of them after the commit: a gorilla
-	// session that did not convert, a revocation that was not stored. req
-	// is the request the session was loaded for.
-	pending []error
-	req     *http.Request
-	// st is the middleware's state for the request, if the session came
-	// from Get: Save asks it whether the headers are gone.
-	st *reqState[T]
+	hooks *hooks[T]
+	state
+}
+
+// hooks are what a Manager does with T: its serialiser and the
+// application's typed functions, checked against T by New.
+type hooks[T any] struct {
+	serializer Serializer
+	isMap      bool                                   // Data is never left nil (fill)
+	subject    func(T) string                         // nil: sessions have no subject
+	validator  func(*http.Request, *Session[T]) error // nil: none
+}
+
+// blank returns a new session's Data: the zero value, or an empty map.
+func (h *hooks[T]) blank() T {
+	var d T
+	if h.isMap {
+		reflect.ValueOf(&d).Elem().Set(reflect.MakeMap(reflect.TypeFor[T]()))
+	}
+	return d
+}
+
+// isNilMap reports whether d is a nil map. Data is never left nil, so that
+// it is ready for assignment on every request, as documented: a handler
+// that sets it to nil has emptied the session, and a cookie may hold null
+// (encoding/json decodes it as a nil map) if an earlier version of the
+// application wrote one.
+func (h *hooks[T]) isNilMap(d *T) bool {
+	return h.isMap && reflect.ValueOf(d).Elem().IsNil()
+}
+
+// marshal serialises d, a nil map as the empty one.
+func (h *hooks[T]) marshal(d *T) ([]byte, error) {
+	if h.isNilMap(d) {
+		*d = h.blank()
+	}
+	return h.serializer.Marshal(d)
+}
+
+func (s *Session[T]) st() *state { return &s.state }
+
+func (s *Session[T]) decode(data []byte) error {
+	s.Data = s.hooks.blank()
+	if err := s.hooks.serializer.Unmarshal(data, &s.Data); err != nil {
+		return fmt.Errorf("%w: the data does not decode into %v: %v", ErrMalformed, reflect.TypeFor[T](), err)
+	}
+	if s.hooks.isNilMap(&s.Data) {
+		s.Data = s.hooks.blank()
+	}
+	return nil
+}
+
+func (s *Session[T]) encode() ([]byte, error) {
+	data, err := s.hooks.marshal(&s.Data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: serialising %v: %w", ErrSaveFailed, reflect.TypeFor[T](), err)
+	}
+	return data, nil
+}
+
+func (s *Session[T]) reset() { s.Data = s.hooks.blank() }
+
+func (s *Session[T]) subject() string {
+	if s.hooks.subject == nil {
+		return ""
+	}
+	return s.hooks.subject(s.Data)
+}
+
+func (s *Session[T]) validate(r *http.Request) error {
+	if s.hooks.validator == nil {
+		return nil
+	}
+	return s.hooks.validator(r, s)
 }
 
 // IsNew reports whether the request brought no valid session cookie.
@@ -111,20 +140,22 @@ func (s *Session[T]) Issued() time.Time { return s.issued }
 // set again after Destroy, a new session with a new id and lifetime is
 // written instead, so "signed out" can be flashed.
 func (s *Session[T]) Destroy() {
-	s.Data = s.m.newData()
-	s.flashes = nil
-	s.flashesChanged = false
-	s.destroyed = true
+	s.reset()
+	s.flashes, s.flashesChanged = nil, false
+	s.end = endDestroy
 }
 
 // Renew starts a new lifetime for the session, keeping Data: the absolute
 // lifetime counts again from now, and a fresh cookie with a new id is
 // written. If the session was signed in (WithSubject), the old id is
 // revoked: its cookie stays readable for RenewGrace, for requests already
-// in flight, but no response writes or renews it again. Call it on sign-in and on every change of privilege, so
-// that a cookie captured before cannot stand for the new state.
+// in flight, but no response writes or renews it again. Call it on sign-in
+// and on every change of privilege, so that a cookie captured before
+// cannot stand for the new state.
 func (s *Session[T]) Renew() {
-	s.renewed = true
+	if s.end != endDestroy {
+		s.end = endRenew
+	}
 }
 
 // AddFlash queues a one-time message, read by Flashes on a later request
@@ -145,16 +176,4 @@ func (s *Session[T]) Flashes() []string {
 		s.flashesChanged = s.cookieFlashes > 0
 	}
 	return f
-}
-
-// written records that s was written (or deleted) as data, so that later
-// changes are measured from there.
-func (s *Session[T]) written(data []byte, id SessionID, created, issued time.Time, present uint32, subject string, gen uint64) {
-	s.orig = data
-	s.subject, s.generation, s.readOnly = subject, gen, false
-	s.id, s.created, s.issued = id, created, issued
-	s.present, s.moved = present, 0
-	s.idGiven = present != 0
-	s.cookieFlashes = len(s.flashes)
-	s.flashesChanged, s.destroyed, s.renewed, s.stale, s.converted = false, false, false, false, false
 }

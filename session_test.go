@@ -299,7 +299,7 @@ func TestWhenSetCookieIsSent(t *testing.T) {
 	}
 	var stale bool
 	b.do(handle(m2, func(s *Session[user]) { stale = s.stale }), "GET", "/")
-	if _, err := mustKeyring(t, testSecret(2)).open("session", b.cookies["session"], at(clock.Now())); err != nil || stale {
+	if _, _, err := mustKeyring(t, testSecret(2)).open("session", b.cookies["session"], at(clock.Now())); err != nil || stale {
 		t.Errorf("after re-sealing: stale %v, and the newest key alone opens it: %v", stale, err)
 	}
 
@@ -638,11 +638,11 @@ func TestMapSessionsAreNeverNil(t *testing.T) {
 		t.Errorf("a session set to nil was not deleted: Set-Cookie %q", rec.Header().Get("Set-Cookie"))
 	}
 
-	null, err := m.keys.seal(m.name, &envelope{created: clock.Now(), issued: clock.Now(), data: []byte("null")})
+	null, err := m.e.keys.seal(m.Name(), &Contents{Created: clock.Now(), Issued: clock.Now(), Data: []byte("null")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.cookies[m.name] = null
+	b.cookies[m.Name()] = null
 	for i, h := range []http.Handler{
 		handle(m, func(s *Session[map[string]string]) { s.Data["theme"] = "dark" }), // opens null
 		handle(m, func(s *Session[map[string]string]) { s.Data["lang"] = "en" }),    // from the cache
@@ -806,7 +806,7 @@ func TestTooManyFlashesFailTheSave(t *testing.T) {
 		WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) { hookErr = err }))
 	b := newBrowser(t)
 	b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "POST", "/login")
-	before := b.cookies[m.name]
+	before := b.cookies[m.Name()]
 	b.do(handle(m, func(s *Session[user]) {
 		for range maxFlashes + 1 {
 			s.AddFlash("")
@@ -815,7 +815,7 @@ func TestTooManyFlashesFailTheSave(t *testing.T) {
 	if !errors.Is(hookErr, ErrSaveFailed) || !errors.Is(hookErr, ErrTooLarge) {
 		t.Errorf("hook got %v, want ErrSaveFailed and ErrTooLarge", hookErr)
 	}
-	if b.cookies[m.name] != before {
+	if b.cookies[m.Name()] != before {
 		t.Error("the browser lost its previous cookie")
 	}
 	var s *Session[user]

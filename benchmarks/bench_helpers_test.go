@@ -69,12 +69,12 @@ func (c *countingSerializer) Unmarshal(data []byte, v any) error {
 }
 
 // serializerCalls runs rt's request n times through the cookiesession app
-// on a Manager whose serializer counts its calls, with data in the
-// session, and returns the Unmarshal and Marshal calls per request.
-func serializerCalls(tb testing.TB, data apps.Typical, rt route, n int) (unmarshals, marshals float64) {
+// on a Manager with opts whose serializer counts its calls, with data in
+// the session, and returns the Unmarshal and Marshal calls per request.
+func serializerCalls(tb testing.TB, data apps.Typical, rt route, n int, opts ...cookiesession.Option) (unmarshals, marshals float64) {
 	tb.Helper()
 	cs := &countingSerializer{}
-	m, err := apps.NewManager(cookiesession.WithSerializer(cs))
+	m, err := apps.NewManager(append(opts[:len(opts):len(opts)], cookiesession.WithSerializer(cs))...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func serializerCalls(tb testing.TB, data apps.Typical, rt route, n int) (unmarsh
 func TestCookiesessionWorkPerRequest(t *testing.T) {
 	for _, z := range append([]apps.Size{{Name: "typical", Items: 3}}, apps.Sizes...) {
 		for _, rt := range []route{routeRead, routeWrite} {
-			u, m := serializerCalls(t, z.Data(), rt, 3)
+			u, m := serializerCalls(t, z.Data(), rt, 3, z.Options()...)
 			if u != 1 || m < 1 {
 				t.Errorf("%s, %s: %.1f Unmarshal and %.1f Marshal calls a request; want one, and at least one",
 					z.Name, rt, u, m)

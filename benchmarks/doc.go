@@ -5,7 +5,8 @@
 // 200 bytes of JSON (apps.Typical), and how the cost grows with the
 // session: cookiesession, gorilla/sessions and no session side by side at
 // about 100 B, 1 KB and 3 KB of JSON and near cookiesession's default cap,
-// in two cookies (apps.Sizes, size_test.go).
+// in two cookies, and with OIDC tokens in about 3 KB and 5.7 KB of JSON
+// (apps.Sizes, size_test.go).
 //
 // cookiesession runs with every option at its default. It keeps no cache of
 // opened values: each request that asks for its session opens the cookie in

@@ -16,6 +16,13 @@
 #                    15 s stretch to the next (0.80, 0.87, 0.84 on /read, in
 #                    one process); 30 s per route averages over more of it
 #                    than the command's own 5 s
+#   NEWEST_GO=go1.27.4
+#                    the typical session's cookiesession benchmarks run
+#                    again on this Go release (through GOTOOLCHAIN, which
+#                    fetches it through the module proxy if it is not
+#                    cached), and the section shows the two releases side
+#                    by side; empty, or the installed release, skips it.
+#                    The default is the Makefile's GO_NEWEST
 #   README=benchmarks/README.md
 #   OUT=<temp dir>   where the raw outputs are kept
 #
@@ -52,6 +59,18 @@ echo "run.sh: go test -bench (count $count, benchtime $benchtime); several minut
 go test -run '^$' -bench . -benchmem -count "$count" -benchtime "$benchtime" . | tee "$out/bench.txt" >&2
 "$out/benchreport" tables "$out/bench.txt" >"$out/bench.md"
 
+# 1b. The typical session's cookiesession benchmarks (each times gorilla,
+# the floor and no session in its own rounds) on the newest Go release
+# too: from Go 1.27 encoding/json runs on the json/v2 engine.
+goversion=$(go env GOVERSION)
+newest=${NEWEST_GO-go1.27.4}
+if [ -n "$newest" ] && [ "$newest" != "$goversion" ]; then
+	echo "run.sh: the typical session's cookiesession benchmarks on $newest (count $count)" >&2
+	GOTOOLCHAIN=$newest go test -run '^$' -bench '^Benchmark(Write|Read)$/^cookiesession$' -benchmem \
+		-count "$count" -benchtime "$benchtime" . | tee "$out/bench-newest.txt" >&2
+	"$out/benchreport" toolchains "$goversion=$out/bench.txt" "$newest=$out/bench-newest.txt" >"$out/toolchains.md"
+fi
+
 # 2. The load command: progress on stderr, the table on stdout.
 load_flags=${LOAD_FLAGS--duration 30s -rounds 60}
 echo "run.sh: go run ./load $load_flags" >&2
@@ -63,8 +82,8 @@ cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/nu
 cpu=${cpu:-unknown CPU}
 {
 	echo "Measured by \`benchmarks/run.sh\` on $(date -u +%Y-%m-%d) at commit \`$commit\`$dirty:"
-	echo "$(go env GOVERSION) $(go env GOOS)/$(go env GOARCH), $cpu, $(nproc) CPUs;"
-	echo "\`COUNT=$count BENCHTIME=$benchtime LOAD_FLAGS=\"$load_flags\"\`."
+	echo "$goversion $(go env GOOS)/$(go env GOARCH), $cpu, $(nproc) CPUs;"
+	echo "\`COUNT=$count BENCHTIME=$benchtime LOAD_FLAGS=\"$load_flags\" NEWEST_GO=$newest\`."
 	echo
 	runs="the median of $count runs"
 	if [ "$count" = 1 ]; then
@@ -78,6 +97,17 @@ cpu=${cpu:-unknown CPU}
 	echo
 	cat "$out/bench.md"
 	echo
+	if [ -s "$out/toolchains.md" ]; then
+		echo "### The typical session on $goversion and $newest"
+		echo
+		echo "The cookiesession benchmarks of the typical session run again, in the same run.sh run, on"
+		echo "$newest (GOTOOLCHAIN=$newest), whose encoding/json runs on the json/v2 engine; cookiesession"
+		echo "and the floor use encoding/json, gorilla/sessions gob. Each column's figures come from the"
+		echo "interleaved rounds of its own benchmarks: compare the ratios, not the times across columns."
+		echo
+		cat "$out/toolchains.md"
+		echo
+	fi
 	echo "### Under load, over loopback"
 	echo
 	cat "$out/load.md"

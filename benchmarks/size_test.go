@@ -8,16 +8,19 @@ import (
 )
 
 // The size benchmarks: how the cost grows with the session. For each of
-// apps.Sizes (about 100 B, 1 KB and 3 KB of JSON in one cookie, and a
-// session near cookiesession's default cap, about 6.6 KB sealed in two
-// cookies), BenchmarkSizeRead and BenchmarkSizeWrite run the read-only and
-// the changing request side by side through
+// apps.Sizes (the cart series: about 100 B, 1 KB and 3 KB of JSON in one
+// cookie, and a session near cookiesession's default cap, about 6.6 KB
+// sealed in two cookies; the token series: OIDC tokens in about 3 KB and
+// 5.7 KB of JSON, the second with the largest cap New accepts),
+// BenchmarkSizeRead and BenchmarkSizeWrite run the read-only and the
+// changing request side by side through
 //
-//	cookiesession  the middleware with every default
+//	cookiesession  the middleware with every default, but the cap a size
+//	               needs (apps.Size.Options)
 //	gorilla        gorilla/sessions CookieStore, its defaults, a Values key
-//	               per field; for the near-cap session, which CookieStore
-//	               refuses ("the value is too long": securecookie's limit
-//	               is 4096 bytes), its codecs' limit is raised
+//	               per field; for the sessions CookieStore refuses ("the
+//	               value is too long": securecookie's limit is 4096
+//	               bytes), its codecs' limit is raised
 //	               (apps.Size.GorillaStore): what the work would cost,
 //	               though no browser would keep a cookie that long
 //	none           the same handler without a session
@@ -49,7 +52,7 @@ type sizeFixture struct {
 
 func newSizeFixture(tb testing.TB, z apps.Size) *sizeFixture {
 	tb.Helper()
-	m, err := apps.NewManager()
+	m, err := apps.NewManager(z.Options()...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -166,7 +169,7 @@ func BenchmarkSizeWrite(b *testing.B) { benchSizes(b, routeWrite) }
 // writes still opens, and sets nothing), and the floor opens the size's
 // value.
 func TestSizeFixture(t *testing.T) {
-	want := map[string]int{"100B": 1, "1KB": 1, "3KB": 1, "near-cap": 2}
+	want := map[string]int{"100B": 1, "1KB": 1, "3KB": 1, "near-cap": 2, "tokens-3KB": 2, "tokens-max": 2}
 	for _, z := range apps.Sizes {
 		f := newSizeFixture(t, z)
 		if f.cookies != want[z.Name] {

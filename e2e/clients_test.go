@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ce967478/cookiesession"
+	"github.com/ce967478/cookiesession/revocation"
 )
 
 // Issue #25: a saved session must survive the request that follows it, in
@@ -158,7 +159,7 @@ type clientServer struct {
 	current atomic.Pointer[deployment]
 	// revocations is every deployment's store, as a fleet's is shared:
 	// a sign-out holds across a deploy.
-	revocations *cookiesession.Revocations
+	revocations *revocation.Replica
 }
 
 // deployment is one Manager and the application built on it.
@@ -170,7 +171,7 @@ type deployment struct {
 // newClientServer starts a server on a free loopback port for the test.
 func newClientServer(t *testing.T) *clientServer {
 	t.Helper()
-	srv := &clientServer{revocations: cookiesession.NewRevocations()}
+	srv := &clientServer{revocations: revocation.NewReplica(nil)}
 	if err := srv.deploy(cookiesession.GenerateSecret()); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ce967478/cookiesession"
+	"github.com/ce967478/cookiesession/revocation"
 )
 
 // sessionData is everything the app keeps about a visitor. It lives in the
@@ -46,8 +47,8 @@ type app struct {
 	logger   *slog.Logger
 	// health reports how the revocation store is doing, and why when it
 	// is not healthy.
-	health func() (cookiesession.Health, error)
-	// logged is the cookiesession.Health last logged, so that a state is
+	health func() (revocation.Health, error)
+	// logged is the revocation.Health last logged, so that a state is
 	// logged once when it begins rather than at every probe.
 	logged atomic.Int64
 }
@@ -103,21 +104,21 @@ func newApp(keys *cookiesession.Keyring, cfg config, logger *slog.Logger) (http.
 // healthOf returns how store reports its health: the file and Redis
 // stores have Health; a store with only Ready is up or down; one with
 // neither (the library's default, in this process) is always healthy.
-func healthOf(store cookiesession.RevocationStore) func() (cookiesession.Health, error) {
+func healthOf(store cookiesession.RevocationStore) func() (revocation.Health, error) {
 	switch s := store.(type) {
 	case interface {
-		Health() (cookiesession.Health, error)
+		Health() (revocation.Health, error)
 	}:
 		return s.Health
 	case interface{ Ready() error }:
-		return func() (cookiesession.Health, error) {
+		return func() (revocation.Health, error) {
 			if err := s.Ready(); err != nil {
-				return cookiesession.Down, err
+				return revocation.Down, err
 			}
-			return cookiesession.Healthy, nil
+			return revocation.Healthy, nil
 		}
 	}
-	return func() (cookiesession.Health, error) { return cookiesession.Healthy, nil }
+	return func() (revocation.Health, error) { return revocation.Healthy, nil }
 }
 
 // healthz answers with the revocation store's state, in one word, for a
@@ -131,13 +132,13 @@ func healthOf(store cookiesession.RevocationStore) func() (cookiesession.Health,
 // once when the state begins, and never in the answer.
 func (a *app) healthz(w http.ResponseWriter, r *http.Request) {
 	h, err := a.health()
-	if h != cookiesession.Healthy && h != cookiesession.Degraded {
-		h = cookiesession.Down // an unknown state is not taken for a good one
+	if h != revocation.Healthy && h != revocation.Degraded {
+		h = revocation.Down // an unknown state is not taken for a good one
 	}
 	a.logHealth(r, h, err)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	if h == cookiesession.Down {
+	if h == revocation.Down {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 	_, _ = w.Write([]byte(h.String() + "\n"))
@@ -145,23 +146,23 @@ func (a *app) healthz(w http.ResponseWriter, r *http.Request) {
 
 // logHealth logs h, with its cause, if it differs from the state last
 // logged.
-func (a *app) logHealth(r *http.Request, h cookiesession.Health, err error) {
+func (a *app) logHealth(r *http.Request, h revocation.Health, err error) {
 	prev := a.logged.Swap(int64(h))
 	switch {
 	case prev == int64(h):
 		return
-	case prev == notYetLogged && h == cookiesession.Healthy:
+	case prev == notYetLogged && h == revocation.Healthy:
 		return // as expected: nothing to say
-	case prev == notYetLogged && h == cookiesession.Down:
+	case prev == notYetLogged && h == revocation.Down:
 		// Starting: the store loads its revocations (a Redis store waits a
 		// few seconds more on a new Redis), which is no failure.
 		a.logger.InfoContext(r.Context(), "revocation store not ready yet: /healthz answers 503 until it is loaded", "error", err)
 		return
 	}
 	switch h {
-	case cookiesession.Healthy:
+	case revocation.Healthy:
 		a.logger.InfoContext(r.Context(), "revocation store healthy")
-	case cookiesession.Degraded:
+	case revocation.Degraded:
 		a.logger.WarnContext(r.Context(), "revocation store degraded: still serving, revocations held here are enforced; "+
 			"/healthz answers 200 degraded", "error", err)
 	default:

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ce967478/cookiesession"
+	"github.com/ce967478/cookiesession/revocation"
 )
 
 // syncBuffer is a log destination that server goroutines and the test can
@@ -655,19 +656,19 @@ func TestLogoutEverywhere(t *testing.T) {
 
 // healthStore is a revocation store whose health the test sets.
 type healthStore struct {
-	*cookiesession.Revocations
+	*revocation.Replica
 	mu     sync.Mutex
-	health cookiesession.Health
+	health revocation.Health
 	err    error
 }
 
-func (s *healthStore) set(h cookiesession.Health, err error) {
+func (s *healthStore) set(h revocation.Health, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.health, s.err = h, err
 }
 
-func (s *healthStore) Health() (cookiesession.Health, error) {
+func (s *healthStore) Health() (revocation.Health, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.health, s.err
@@ -676,7 +677,7 @@ func (s *healthStore) Health() (cookiesession.Health, error) {
 // readyStore is a revocation store that reports only whether it is ready,
 // as stores without Health do.
 type readyStore struct {
-	*cookiesession.Revocations
+	*revocation.Replica
 	err error
 }
 
@@ -688,26 +689,26 @@ func (s readyStore) Ready() error { return s.err }
 func TestHealthz(t *testing.T) {
 	t.Parallel()
 	const secret = "dial tcp 10.1.2.3:6379: connection refused"
-	store := &healthStore{Revocations: cookiesession.NewRevocations()}
+	store := &healthStore{Replica: revocation.NewReplica(nil)}
 	cfg := testConfig()
 	cfg.revocations = store
 	srv, logs := newTestServer(t, cfg)
 	steps := []struct {
-		health     cookiesession.Health
+		health     revocation.Health
 		err        error
 		wantStatus int
 		wantBody   string
 	}{
 		// Down at start (the store loading) is no failure: logged as such.
-		{cookiesession.Down, errors.New(secret), 503, "down\n"},
-		{cookiesession.Healthy, nil, 200, "healthy\n"},
-		{cookiesession.Degraded, errors.New(secret), 200, "degraded\n"},
-		{cookiesession.Degraded, errors.New(secret), 200, "degraded\n"},
-		{cookiesession.Down, errors.New(secret), 503, "down\n"},
-		{cookiesession.Down, errors.New(secret), 503, "down\n"},
-		{cookiesession.Health(42), errors.New(secret), 503, "down\n"}, // unknown: not taken for good
-		{cookiesession.Healthy, nil, 200, "healthy\n"},
-		{cookiesession.Healthy, nil, 200, "healthy\n"},
+		{revocation.Down, errors.New(secret), 503, "down\n"},
+		{revocation.Healthy, nil, 200, "healthy\n"},
+		{revocation.Degraded, errors.New(secret), 200, "degraded\n"},
+		{revocation.Degraded, errors.New(secret), 200, "degraded\n"},
+		{revocation.Down, errors.New(secret), 503, "down\n"},
+		{revocation.Down, errors.New(secret), 503, "down\n"},
+		{revocation.Health(42), errors.New(secret), 503, "down\n"}, // unknown: not taken for good
+		{revocation.Healthy, nil, 200, "healthy\n"},
+		{revocation.Healthy, nil, 200, "healthy\n"},
 	}
 	b := newBrowser(t, srv)
 	for i, st := range steps {
@@ -753,7 +754,7 @@ func TestHealthzReady(t *testing.T) {
 		{errors.New("replica not loaded from 10.1.2.3"), 503, "down\n"},
 	} {
 		cfg := testConfig()
-		cfg.revocations = readyStore{Revocations: cookiesession.NewRevocations(), err: tt.err}
+		cfg.revocations = readyStore{Replica: revocation.NewReplica(nil), err: tt.err}
 		srv, _ := newTestServer(t, cfg)
 		r := newBrowser(t, srv).do("GET", "/healthz", "", "")
 		if r.status != tt.wantStatus || r.body != tt.wantBody {

@@ -16,13 +16,14 @@ import (
 	"time"
 
 	"github.com/ce967478/cookiesession"
+	"github.com/ce967478/cookiesession/revocation"
 )
 
 // The revocation file, as Open reads and Store writes it:
 //
 //	file    = magic "CSREVOKE" | version(1) | { record }
 //	record  = uvarint(len(payload)) | payload | CRC-32C of payload (4 bytes, little-endian)
-//	payload = uvarint(len(subject)) | subject | cookiesession.Revoked in binary form
+//	payload = uvarint(len(subject)) | subject | revocation.Revoked in binary form
 //
 // A record holds a subject's whole state after a revocation, so replaying
 // the records in any order, any number of times, gives the same state
@@ -51,9 +52,9 @@ var errStoreClosed = errors.New("filestore: the revocation file is closed")
 // store such as this repository's redisstore. Make one with Open, and
 // Close it on shutdown.
 //
-// Check and Generation answer from memory, as cookiesession.Revocations
-// does. Revoke enforces a revocation at once, then appends it to the file and returns
-// only once it is synced to disk, so that a revocation it acknowledged
+// Check and Generation answer from memory, as revocation.Replica does.
+// Revoke enforces a revocation at once, then appends it to the file and
+// returns only once it is synced to disk, so that a revocation it acknowledged
 // survives a crash. The file is rewritten with only the live entries when
 // it is opened and whenever it has grown to more than twice their size
 // (plus 64 KiB): it stays bounded by what signed-in users did within one
@@ -64,7 +65,7 @@ var errStoreClosed = errors.New("filestore: the revocation file is closed")
 // concurrent use within the process.
 type Store struct {
 	path string
-	rv   *cookiesession.Revocations // what is enforced, and what a rewrite writes
+	rv   *revocation.Replica // what is enforced, and what a rewrite writes
 
 	mu   sync.Mutex // serialises the writes to the file
 	f    *os.File   // the file, positioned at its end; nil once closed
@@ -92,7 +93,7 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("filestore: opening the revocation file: %w", err)
 	}
-	rf := &Store{path: path, rv: cookiesession.NewRevocations(), f: f}
+	rf := &Store{path: path, rv: revocation.NewReplica(nil), f: f}
 	now := time.Now()
 	if err := rf.replay(now); err != nil {
 		_ = f.Close()
@@ -187,7 +188,7 @@ func (rf *Store) checkHeader(data []byte) (int, error) {
 }
 
 // appendRevocationRecord appends the record of subject's state r to b.
-func appendRevocationRecord(b []byte, subject string, r cookiesession.Revoked) []byte {
+func appendRevocationRecord(b []byte, subject string, r revocation.Revoked) []byte {
 	payload := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(subject)+64), uint64(len(subject)))
 	payload = append(payload, subject...)
 	payload, _ = r.AppendBinary(payload) // never fails
@@ -198,22 +199,22 @@ func appendRevocationRecord(b []byte, subject string, r cookiesession.Revoked) [
 
 // decodeRevocationRecord reads the record b starts with, and returns its
 // length; ok is false if b does not start with a whole, intact record.
-func decodeRevocationRecord(b []byte) (subject string, r cookiesession.Revoked, n int, ok bool) {
+func decodeRevocationRecord(b []byte) (subject string, r revocation.Revoked, n int, ok bool) {
 	size, k := binary.Uvarint(b)
 	if k <= 0 || size > uint64(len(b)-k) || uint64(len(b)-k)-size < 4 {
-		return "", cookiesession.Revoked{}, 0, false
+		return "", revocation.Revoked{}, 0, false
 	}
 	payload := b[k : k+int(size)]
 	if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(b[k+int(size):]) {
-		return "", cookiesession.Revoked{}, 0, false
+		return "", revocation.Revoked{}, 0, false
 	}
 	slen, j := binary.Uvarint(payload)
 	if j <= 0 || slen > uint64(len(payload)-j) {
-		return "", cookiesession.Revoked{}, 0, false
+		return "", revocation.Revoked{}, 0, false
 	}
 	subject = string(payload[j : j+int(slen)])
 	if err := r.UnmarshalBinary(payload[j+int(slen):]); err != nil {
-		return "", cookiesession.Revoked{}, 0, false
+		return "", revocation.Revoked{}, 0, false
 	}
 	return subject, r, k + int(size) + 4, true
 }
@@ -224,7 +225,7 @@ func decodeRevocationRecord(b []byte) (subject string, r cookiesession.Revoked, 
 // then reports Degraded, and the next Revoke (or Close) rewrites the file
 // from memory, so that nothing enforced is lost if that succeeds. ctx is
 // not consulted: a write to a local file is not abandoned half way.
-func (rf *Store) Revoke(_ context.Context, subject string, r cookiesession.Revoked) error {
+func (rf *Store) Revoke(_ context.Context, subject string, r revocation.Revoked) error {
 	now := time.Now()
 	merged := rf.rv.Add(subject, r, now)
 	rf.mu.Lock()
@@ -251,7 +252,7 @@ func (rf *Store) Revoke(_ context.Context, subject string, r cookiesession.Revok
 
 // appendLocked appends the record of subject's state r and syncs the
 // file; rf.mu must be held.
-func (rf *Store) appendLocked(subject string, r cookiesession.Revoked) error {
+func (rf *Store) appendLocked(subject string, r revocation.Revoked) error {
 	rf.buf = appendRevocationRecord(rf.buf[:0], subject, r)
 	if _, err := rf.f.Write(rf.buf); err != nil {
 		return rf.fail(fmt.Errorf("filestore: appending to the revocation file: %w", err))
@@ -306,7 +307,7 @@ func (rf *Store) compactLocked(now time.Time) error {
 // writeRevocationSnapshot writes a revocation file holding what rv holds
 // at now to path, and syncs it. It returns the file, open for appending,
 // and its size.
-func writeRevocationSnapshot(path string, rv *cookiesession.Revocations, now time.Time) (*os.File, int64, error) {
+func writeRevocationSnapshot(path string, rv *revocation.Replica, now time.Time) (*os.File, int64, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, 0, err
@@ -323,7 +324,7 @@ func writeRevocationSnapshot(path string, rv *cookiesession.Revocations, now tim
 	}
 	write(append([]byte(revocationFileMagic), revocationFileVersion))
 	var rec []byte
-	rv.Range(func(subject string, r cookiesession.Revoked) bool {
+	rv.Range(func(subject string, r revocation.Revoked) bool {
 		// Sweep drops subjects wholly expired; this drops the expired
 		// entries of the others.
 		if r = r.Expire(now); r.IsZero() {
@@ -364,7 +365,7 @@ func syncDir(dir string) error {
 }
 
 // Check implements cookiesession.RevocationStore, from memory.
-func (rf *Store) Check(subject string, id cookiesession.SessionID, generation uint64, now time.Time) error {
+func (rf *Store) Check(subject string, id revocation.SessionID, generation uint64, now time.Time) error {
 	return rf.rv.Check(subject, id, generation, now)
 }
 
@@ -376,20 +377,20 @@ func (rf *Store) Generation(subject string) (uint64, int) {
 // Health reports Healthy while every revocation is stored; Degraded, with
 // the cause, after one could not be written (it is enforced all the same,
 // and the next write that succeeds restores Healthy); Down, once closed.
-func (rf *Store) Health() (cookiesession.Health, error) {
+func (rf *Store) Health() (revocation.Health, error) {
 	rf.mu.Lock()
 	defer rf.mu.Unlock()
 	switch {
 	case rf.f == nil:
-		return cookiesession.Down, errStoreClosed
+		return revocation.Down, errStoreClosed
 	case rf.err != nil:
-		return cookiesession.Degraded, rf.err
+		return revocation.Degraded, rf.err
 	}
-	return cookiesession.Healthy, nil
+	return revocation.Healthy, nil
 }
 
 // Len returns the number of entries held in memory: a generation or a
-// session id each, as cookiesession.Revocations.Len counts them.
+// session id each, as revocation.Replica.Len counts them.
 func (rf *Store) Len() int { return rf.rv.Len() }
 
 // Close closes the file, first rewriting it if a write failed since the

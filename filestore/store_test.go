@@ -18,6 +18,7 @@ import (
 
 	"github.com/ce967478/cookiesession"
 	"github.com/ce967478/cookiesession/filestore"
+	"github.com/ce967478/cookiesession/revocation"
 )
 
 // rfUser is the session data of the revocation file tests: a signed-in
@@ -166,7 +167,7 @@ func TestSurvivesRestart(t *testing.T) {
 			if got := rfWhoami(t, h, rfSignIn(t, h, "ada")); got != "ada|false" {
 				t.Errorf("signing in again after the restart gives %q", got)
 			}
-			if h, err := store.Health(); h != cookiesession.Healthy || err != nil {
+			if h, err := store.Health(); h != revocation.Healthy || err != nil {
 				t.Errorf("Health: %v, %v; want healthy", h, err)
 			}
 		})
@@ -174,13 +175,13 @@ func TestSurvivesRestart(t *testing.T) {
 }
 
 // rfRevoked revokes one session, live for an hour.
-func rfRevoked(id cookiesession.SessionID) cookiesession.Revoked {
-	return cookiesession.Revoked{Sessions: []cookiesession.RevokedSession{{ID: id, Until: time.Now().Add(time.Hour)}}}
+func rfRevoked(id revocation.SessionID) revocation.Revoked {
+	return revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: id, Until: time.Now().Add(time.Hour)}}}
 }
 
 // rfID returns a session id made of b.
-func rfID(b byte) cookiesession.SessionID {
-	var id cookiesession.SessionID
+func rfID(b byte) revocation.SessionID {
+	var id revocation.SessionID
 	for i := range id {
 		id[i] = b
 	}
@@ -188,7 +189,7 @@ func rfID(b byte) cookiesession.SessionID {
 }
 
 // rfRefused reports whether store refuses subject's session id as revoked.
-func rfRefused(store cookiesession.RevocationStore, subject string, id cookiesession.SessionID) bool {
+func rfRefused(store cookiesession.RevocationStore, subject string, id revocation.SessionID) bool {
 	return errors.Is(store.Check(subject, id, 0, time.Now()), cookiesession.ErrRevoked)
 }
 
@@ -253,7 +254,7 @@ func TestTornTail(t *testing.T) {
 			if got := rfRefused(store, "bob", rfID(2)); got != tt.lastKept {
 				t.Errorf("the last record kept: %v, want %v", got, tt.lastKept)
 			}
-			if h, err := store.Health(); h != cookiesession.Healthy || err != nil {
+			if h, err := store.Health(); h != revocation.Healthy || err != nil {
 				t.Errorf("Health: %v, %v; want healthy", h, err)
 			}
 			if err := store.Revoke(ctx, "cy", rfRevoked(rfID(3))); err != nil {
@@ -318,7 +319,7 @@ func rfAppend(t *testing.T, path string, b []byte) {
 }
 
 // rfRecord is the record of subject's state r, as the file holds it.
-func rfRecord(subject string, r cookiesession.Revoked) []byte {
+func rfRecord(subject string, r revocation.Revoked) []byte {
 	payload := binary.AppendUvarint(nil, uint64(len(subject)))
 	payload = append(payload, subject...)
 	payload, _ = r.AppendBinary(payload)
@@ -329,7 +330,7 @@ func rfRecord(subject string, r cookiesession.Revoked) []byte {
 
 // rfRecords reads the file at path, which must hold a header and whole
 // records only, and returns each subject's state.
-func rfRecords(t *testing.T, path string) map[string]cookiesession.Revoked {
+func rfRecords(t *testing.T, path string) map[string]revocation.Revoked {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -339,7 +340,7 @@ func rfRecords(t *testing.T, path string) map[string]cookiesession.Revoked {
 		t.Fatalf("the file starts with %q", b[:min(len(b), 16)])
 	}
 	b = b[len(rfHeader):]
-	out := map[string]cookiesession.Revoked{}
+	out := map[string]revocation.Revoked{}
 	for len(b) > 0 {
 		size, k := binary.Uvarint(b)
 		if k <= 0 || uint64(len(b)-k) < size+4 {
@@ -351,7 +352,7 @@ func rfRecords(t *testing.T, path string) map[string]cookiesession.Revoked {
 		}
 		slen, j := binary.Uvarint(payload)
 		subject := string(payload[j : j+int(slen)])
-		var r cookiesession.Revoked
+		var r revocation.Revoked
 		if err := r.UnmarshalBinary(payload[j+int(slen):]); err != nil {
 			t.Fatal(err)
 		}
@@ -370,15 +371,15 @@ func TestCompactsOnOpen(t *testing.T) {
 	past, future := now.Add(-time.Hour), now.Add(time.Hour)
 	path := filepath.Join(t.TempDir(), "revocations.db")
 	file := []byte(rfHeader)
-	file = append(file, rfRecord("ada", cookiesession.Revoked{Sessions: []cookiesession.RevokedSession{{ID: rfID(1), Until: future}}})...)
-	file = append(file, rfRecord("gone", cookiesession.Revoked{Generation: 7, GenerationUntil: past,
-		Sessions: []cookiesession.RevokedSession{{ID: rfID(2), Until: past}}})...)
-	file = append(file, rfRecord("cy", cookiesession.Revoked{Sessions: []cookiesession.RevokedSession{
+	file = append(file, rfRecord("ada", revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: rfID(1), Until: future}}})...)
+	file = append(file, rfRecord("gone", revocation.Revoked{Generation: 7, GenerationUntil: past,
+		Sessions: []revocation.RevokedSession{{ID: rfID(2), Until: past}}})...)
+	file = append(file, rfRecord("cy", revocation.Revoked{Sessions: []revocation.RevokedSession{
 		{ID: rfID(3), Until: past}, {ID: rfID(4), Until: future}}})...)
 	// A later state of ada's, as Revoke appends it: both merge.
-	file = append(file, rfRecord("ada", cookiesession.Revoked{Sessions: []cookiesession.RevokedSession{
+	file = append(file, rfRecord("ada", revocation.Revoked{Sessions: []revocation.RevokedSession{
 		{ID: rfID(1), Until: future}, {ID: rfID(5), Until: future}}})...)
-	file = append(file, rfRecord("dee", cookiesession.Revoked{Generation: 9, GenerationUntil: future})...)
+	file = append(file, rfRecord("dee", revocation.Revoked{Generation: 9, GenerationUntil: future})...)
 	if err := os.WriteFile(path, file, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -388,9 +389,9 @@ func TestCompactsOnOpen(t *testing.T) {
 		t.Errorf("Len %d, want 4: ada's two sessions, cy's live one and dee's generation", got)
 	}
 	got := rfRecords(t, path)
-	want := map[string]cookiesession.Revoked{
-		"ada": {Sessions: []cookiesession.RevokedSession{{ID: rfID(1), Until: future}, {ID: rfID(5), Until: future}}},
-		"cy":  {Sessions: []cookiesession.RevokedSession{{ID: rfID(4), Until: future}}},
+	want := map[string]revocation.Revoked{
+		"ada": {Sessions: []revocation.RevokedSession{{ID: rfID(1), Until: future}, {ID: rfID(5), Until: future}}},
+		"cy":  {Sessions: []revocation.RevokedSession{{ID: rfID(4), Until: future}}},
 		"dee": {Generation: 9, GenerationUntil: future},
 	}
 	if len(got) != len(want) {
@@ -403,7 +404,7 @@ func TestCompactsOnOpen(t *testing.T) {
 	}
 	for _, c := range []struct {
 		subject string
-		id      cookiesession.SessionID
+		id      revocation.SessionID
 		want    bool
 	}{{"ada", rfID(1), true}, {"ada", rfID(5), true}, {"cy", rfID(4), true}, {"cy", rfID(3), false}, {"gone", rfID(2), false}} {
 		if got := rfRefused(store, c.subject, c.id); got != c.want {
@@ -542,8 +543,8 @@ func rfDegrade(t *testing.T, store *filestore.Store, dir string) int {
 		if err := store.Revoke(context.Background(), rfBigSubject(n), rfRevoked(rfID(1))); err != nil {
 			t.Fatalf("Revoke %d: %v", n, err) // the append itself succeeded
 		}
-		if h, err := store.Health(); h != cookiesession.Healthy {
-			if h != cookiesession.Degraded || err == nil {
+		if h, err := store.Health(); h != revocation.Healthy {
+			if h != revocation.Degraded || err == nil {
 				t.Fatalf("Health: %v, %v; want degraded, with the cause", h, err)
 			}
 			return n + 1
@@ -564,7 +565,7 @@ func TestDegraded(t *testing.T) {
 	}
 	path := filepath.Join(dir, "revocations.db")
 	store := rfOpen(t, path)
-	if h, err := store.Health(); h != cookiesession.Healthy || err != nil {
+	if h, err := store.Health(); h != revocation.Healthy || err != nil {
 		t.Fatalf("Health: %v, %v; want healthy", h, err)
 	}
 	n := rfDegrade(t, store, dir)
@@ -580,7 +581,7 @@ func TestDegraded(t *testing.T) {
 	if err := store.Revoke(context.Background(), "last", rfRevoked(rfID(2))); err != nil {
 		t.Fatal(err)
 	}
-	if h, err := store.Health(); h != cookiesession.Healthy || err != nil {
+	if h, err := store.Health(); h != revocation.Healthy || err != nil {
 		t.Errorf("Health once the directory is back: %v, %v; want healthy", h, err)
 	}
 	store = rfRestart(t, store, path)
@@ -635,7 +636,7 @@ func TestClose(t *testing.T) {
 	if err := store.Revoke(context.Background(), "bob", rfRevoked(rfID(2))); err == nil {
 		t.Error("Revoke after Close succeeded")
 	}
-	if h, err := store.Health(); h != cookiesession.Down || err == nil {
+	if h, err := store.Health(); h != revocation.Down || err == nil {
 		t.Errorf("Health after Close: %v, %v; want down", h, err)
 	}
 	if !rfRefused(store, "ada", rfID(1)) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ce967478/cookiesession"
+	"github.com/ce967478/cookiesession/revocation"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -71,8 +72,8 @@ func BenchmarkCheck(b *testing.B) {
 	now := time.Now()
 	until := now.Add(25 * time.Hour)
 	for i := range 1_000_000 {
-		s.replica.Add("user-"+strconv.Itoa(i), cookiesession.Revoked{
-			Sessions: []cookiesession.RevokedSession{{ID: newID(), Until: until}}}, now)
+		s.replica.Add("user-"+strconv.Itoa(i), revocation.Revoked{
+			Sessions: []revocation.RevokedSession{{ID: newID(), Until: until}}}, now)
 	}
 	if s.Len() != 1_000_000 {
 		b.Fatalf("the replica holds %d entries", s.Len())
@@ -87,7 +88,7 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	})
 	// The replica alone: what the store adds is the difference.
-	b.Run("Revocations", func(b *testing.B) {
+	b.Run("Replica", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if s.replica.Check("user-4242", id, 0, now) != nil {
@@ -168,7 +169,7 @@ func BenchmarkSignOut3Devices(b *testing.B) {
 				for u := w; u < users; u += 16 {
 					subject := "user-" + strconv.Itoa(u) + "@example.com"
 					for range 3 {
-						r := cookiesession.Revoked{Sessions: []cookiesession.RevokedSession{{ID: newID(), Until: time.Now().Add(24*time.Hour + time.Minute)}}}
+						r := revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: newID(), Until: time.Now().Add(24*time.Hour + time.Minute)}}}
 						if err := s.Revoke(ctx, subject, r); err != nil {
 							b.Error(err)
 							return
@@ -194,7 +195,7 @@ func BenchmarkWriteBackAfterFlush(b *testing.B) {
 	for start := 0; start < subjects; start += 1000 {
 		p := c.Pipeline()
 		for i := start; i < start+1000; i++ {
-			r := cookiesession.Revoked{Sessions: []cookiesession.RevokedSession{{ID: newID(), Until: until}}}
+			r := revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: newID(), Until: until}}}
 			p.HSet(ctx, hashKey, subjectField("user-"+strconv.Itoa(i)), encodeRevoked(r))
 		}
 		if _, err := p.Exec(ctx); err != nil {
@@ -237,7 +238,7 @@ func BenchmarkPropagation(b *testing.B) {
 		i++
 		subject := "user-" + strconv.Itoa(i)
 		id := newID()
-		r := cookiesession.Revoked{Sessions: []cookiesession.RevokedSession{{ID: id, Until: time.Now().Add(time.Hour)}}}
+		r := revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: id, Until: time.Now().Add(time.Hour)}}}
 		start := time.Now()
 		if err := stores[i%3].Revoke(ctx, subject, r); err != nil {
 			b.Fatal(err)

@@ -10,23 +10,23 @@
 //		cookiesession.WithRevocation(store))
 //
 // The session data stays in the cookie. What Redis holds is what was
-// revoked of signed-in sessions, one cookiesession.Revoked per subject,
+// revoked of signed-in sessions, one revocation.Revoked per subject,
 // each until every session it names has expired: the state grows with what
 // signed-in users do, never with anonymous traffic, and one user's share is
-// capped by cookiesession.MaxRevokedSessions. No refusal compares two
+// capped by revocation.MaxRevokedSessions. No refusal compares two
 // machines' clocks: a destroyed session is refused by its id, a user signed
 // out everywhere by generation.
 //
 // # A replica on every instance
 //
 // Check runs on every request, so it never waits on the network: each
-// Store keeps a cookiesession.Revocations as a replica, and Check is a
-// lookup in it. Revoke merges the revocation into the replica first, so
-// this instance refuses the cookie at once, then merges it into the
-// subject's field in Redis with a compare-and-set script that also
-// publishes the merged state; every instance merges what it receives. The
-// one merge rule is cookiesession.Revoked.Merge, in Go: the script only
-// refuses to overwrite what another instance wrote meanwhile.
+// Store keeps a revocation.Replica, and Check is a lookup in it. Revoke
+// merges the revocation into the replica first, so this instance refuses
+// the cookie at once, then merges it into the subject's field in Redis
+// with a compare-and-set script that also publishes the merged state;
+// every instance merges what it receives. The one merge rule is
+// revocation.Revoked.Merge, in Go: the script only refuses to overwrite
+// what another instance wrote meanwhile.
 //
 // # Layout in Redis
 //

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/ce967478/cookiesession"
+	"github.com/ce967478/cookiesession/revocation"
 )
 
 // What the store writes in Redis, and sends on its channel. Everything
-// revoked of one subject is one cookiesession.Revoked, in its own binary
+// revoked of one subject is one revocation.Revoked, in its own binary
 // form; this file only frames it.
 //
 // The hash <Prefix>:revocations holds
@@ -45,7 +45,7 @@ func fieldSubject(field string) (subject string, ok bool) {
 
 // encodeRevoked returns r in binary form, "" when it revokes nothing: the
 // value the script deletes the field for.
-func encodeRevoked(r cookiesession.Revoked) string {
+func encodeRevoked(r revocation.Revoked) string {
 	if r.IsZero() {
 		return ""
 	}
@@ -54,8 +54,8 @@ func encodeRevoked(r cookiesession.Revoked) string {
 }
 
 // decodeRevoked is the inverse of encodeRevoked.
-func decodeRevoked(v string) (cookiesession.Revoked, error) {
-	var r cookiesession.Revoked
+func decodeRevoked(v string) (revocation.Revoked, error) {
+	var r revocation.Revoked
 	if v == "" {
 		return r, nil
 	}
@@ -66,7 +66,7 @@ func decodeRevoked(v string) (cookiesession.Revoked, error) {
 // entry is one subject's state in a message.
 type entry struct {
 	subject string
-	revoked cookiesession.Revoked
+	revoked revocation.Revoked
 }
 
 // messageWriter builds one message.

@@ -5,12 +5,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ce967478/cookiesession"
+	"github.com/ce967478/cookiesession/revocation"
 )
 
 // newID returns a random session id.
-func newID() cookiesession.SessionID {
-	var id cookiesession.SessionID
+func newID() revocation.SessionID {
+	var id revocation.SessionID
 	_, _ = rand.Read(id[:])
 	return id
 }
@@ -21,10 +21,10 @@ func newID() cookiesession.SessionID {
 func TestMessagesRoundTrip(t *testing.T) {
 	until := time.Unix(1_700_003_600, 0)
 	states := []entry{
-		{"ada", cookiesession.Revoked{Sessions: []cookiesession.RevokedSession{{ID: newID(), Until: until}}}},
-		{"bob|admin:s:\x00\n", cookiesession.Revoked{Generation: 1_700_000_000_000_000, GenerationUntil: until}},
-		{"ünïcode user@example.com", cookiesession.Revoked{Generation: 7, GenerationUntil: until,
-			Sessions: []cookiesession.RevokedSession{{ID: newID(), Grace: true, Until: until}}}},
+		{"ada", revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: newID(), Until: until}}}},
+		{"bob|admin:s:\x00\n", revocation.Revoked{Generation: 1_700_000_000_000_000, GenerationUntil: until}},
+		{"ünïcode user@example.com", revocation.Revoked{Generation: 7, GenerationUntil: until,
+			Sessions: []revocation.RevokedSession{{ID: newID(), Grace: true, Until: until}}}},
 	}
 	var batch messageWriter
 	for _, e := range states {
@@ -48,7 +48,7 @@ func TestMessagesRoundTrip(t *testing.T) {
 // Anything that is not a message of this version is refused whole, rather
 // than half applied.
 func TestMessagesRefuseOtherBytes(t *testing.T) {
-	good := encodeMessage("ada", encodeRevoked(cookiesession.Revoked{Generation: 1, GenerationUntil: time.Unix(1_700_000_000, 0)}))
+	good := encodeMessage("ada", encodeRevoked(revocation.Revoked{Generation: 1, GenerationUntil: time.Unix(1_700_000_000, 0)}))
 	for name, msg := range map[string]string{
 		"empty":           "",
 		"other version":   "\x02" + good[1:],

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ce967478/cookiesession"
+	"github.com/ce967478/cookiesession/revocation"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -96,7 +96,7 @@ func (s *Store) writeBackAll(ctx context.Context, now time.Time) (int, error) {
 		written += n
 		batch = batch[:0]
 	}
-	s.replica.Range(func(subject string, r cookiesession.Revoked) bool {
+	s.replica.Range(func(subject string, r revocation.Revoked) bool {
 		if r = r.Expire(now); !r.IsZero() {
 			batch = append(batch, entry{subject, r})
 		}
@@ -180,9 +180,9 @@ func (s *Store) sweep(ctx context.Context, now time.Time) error {
 	s.replica.Sweep(now)
 	// Sweep forgets subjects whose entries all expired; an empty Add
 	// trims the expired entries of the others.
-	s.replica.Range(func(subject string, r cookiesession.Revoked) bool {
+	s.replica.Range(func(subject string, r revocation.Revoked) bool {
 		if !r.Expire(now).Equal(r) {
-			s.replica.Add(subject, cookiesession.Revoked{}, now)
+			s.replica.Add(subject, revocation.Revoked{}, now)
 		}
 		return true
 	})

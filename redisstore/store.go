@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ce967478/cookiesession"
+	"github.com/ce967478/cookiesession/revocation"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -105,7 +106,7 @@ type Options struct {
 // stops.
 type Store struct {
 	client          redis.UniversalClient
-	replica         *cookiesession.Revocations
+	replica         *revocation.Replica
 	key, channel    string
 	lockKey         string
 	failClosedAfter time.Duration
@@ -172,7 +173,7 @@ func newStore(ctx context.Context, client redis.UniversalClient, opts Options, h
 	}
 	s := &Store{
 		client:          client,
-		replica:         cookiesession.NewRevocations(),
+		replica:         revocation.NewReplica(nil),
 		key:             prefix + ":revocations",
 		channel:         prefix + ":events:" + strconv.Itoa(database(client)),
 		lockKey:         prefix + ":sweep",
@@ -219,7 +220,7 @@ func orDefault(d, def time.Duration) time.Duration {
 // Check implements cookiesession.RevocationStore. It answers from the
 // replica, without a network call, and with FailClosedAfter set refuses
 // every session with a subject while Redis has been silent for longer.
-func (s *Store) Check(subject string, id cookiesession.SessionID, generation uint64, now time.Time) error {
+func (s *Store) Check(subject string, id revocation.SessionID, generation uint64, now time.Time) error {
 	if err := s.replica.Check(subject, id, generation, now); err != nil {
 		return err
 	}
@@ -255,14 +256,14 @@ func (s *Store) Generation(subject string) (uint64, int) { return s.replica.Gene
 // take it, r stays enforced on this instance, is written back as soon as
 // Redis takes it, Health reports Degraded meanwhile, and Revoke returns an
 // error (which the Manager reports as cookiesession.ErrRevocationFailed).
-func (s *Store) Revoke(ctx context.Context, subject string, r cookiesession.Revoked) error {
+func (s *Store) Revoke(ctx context.Context, subject string, r revocation.Revoked) error {
 	if subject == "" {
 		return errors.New("redisstore: Revoke needs a subject: sessions without one are never revoked")
 	}
 	now := s.now()
 	// What the replica held is what Redis most likely holds too: the
 	// first compare-and-set expects it, saving a read.
-	prior := s.replica.Add(subject, cookiesession.Revoked{}, now)
+	prior := s.replica.Add(subject, revocation.Revoked{}, now)
 	if merged := s.replica.Add(subject, r, now); merged.IsZero() {
 		return nil // expired already: nothing to refuse
 	}
@@ -295,7 +296,7 @@ func (s *Store) Revoke(ctx context.Context, subject string, r cookiesession.Revo
 // expecting the field to hold guess, and announces the result. A guess
 // that is only a guess is written even if r adds nothing to it, since
 // Redis may lack it; one read from Redis is not.
-func (s *Store) merge(ctx context.Context, subject string, r cookiesession.Revoked, guess string, unverified bool, now time.Time) error {
+func (s *Store) merge(ctx context.Context, subject string, r revocation.Revoked, guess string, unverified bool, now time.Time) error {
 	field, current := subjectField(subject), guess
 	for range casAttempts {
 		cur, err := decodeRevoked(current)
@@ -369,7 +370,7 @@ func isOOM(err error) bool { return err != nil && strings.HasPrefix(err.Error(),
 //     revocation made here that Redis has not taken yet (such as when
 //     Redis is out of memory). Keep the instance in service.
 //   - Healthy otherwise.
-func (s *Store) Health() (cookiesession.Health, error) {
+func (s *Store) Health() (revocation.Health, error) {
 	now := s.now()
 	last := s.lastContact.Load()
 	silent := now.Sub(time.Unix(0, last)).Round(time.Millisecond)
@@ -377,23 +378,23 @@ func (s *Store) Health() (cookiesession.Health, error) {
 	defer s.mu.Unlock()
 	switch {
 	case s.closed:
-		return cookiesession.Down, fmt.Errorf("redisstore: %w: the store was closed", ErrStale)
+		return revocation.Down, fmt.Errorf("redisstore: %w: the store was closed", ErrStale)
 	case !s.loaded:
-		return cookiesession.Down, fmt.Errorf("redisstore: %w: not loaded from Redis yet: %v", ErrStale, s.reason)
+		return revocation.Down, fmt.Errorf("redisstore: %w: not loaded from Redis yet: %v", ErrStale, s.reason)
 	case s.failClosedAfter > 0 && now.UnixNano()-last > int64(s.failClosedAfter):
-		return cookiesession.Down, fmt.Errorf("redisstore: %w: refusing sessions with a subject: no contact with Redis for %s (FailClosedAfter %s): %v",
+		return revocation.Down, fmt.Errorf("redisstore: %w: refusing sessions with a subject: no contact with Redis for %s (FailClosedAfter %s): %v",
 			ErrStale, silent, s.failClosedAfter, s.reason)
 	case !s.subscribed:
-		return cookiesession.Degraded, fmt.Errorf("redisstore: %w: subscription lost %s ago, serving what is known: %v", ErrStale, silent, s.reason)
+		return revocation.Degraded, fmt.Errorf("redisstore: %w: subscription lost %s ago, serving what is known: %v", ErrStale, silent, s.reason)
 	case now.UnixNano()-last > int64(2*s.pingInterval):
-		return cookiesession.Degraded, fmt.Errorf("redisstore: %w: no contact with Redis for %s, serving what is known: %v", ErrStale, silent, s.reason)
+		return revocation.Degraded, fmt.Errorf("redisstore: %w: no contact with Redis for %s, serving what is known: %v", ErrStale, silent, s.reason)
 	case s.writeBack.Load():
 		if isOOM(s.writeErr) {
-			return cookiesession.Degraded, fmt.Errorf("redisstore: Redis is out of memory (maxmemory; keep maxmemory-policy noeviction): a revocation awaits write-back: %w", s.writeErr)
+			return revocation.Degraded, fmt.Errorf("redisstore: Redis is out of memory (maxmemory; keep maxmemory-policy noeviction): a revocation awaits write-back: %w", s.writeErr)
 		}
-		return cookiesession.Degraded, fmt.Errorf("redisstore: a revocation awaits write-back to Redis: %w", s.writeErr)
+		return revocation.Degraded, fmt.Errorf("redisstore: a revocation awaits write-back to Redis: %w", s.writeErr)
 	}
-	return cookiesession.Healthy, nil
+	return revocation.Healthy, nil
 }
 
 // Ready returns nil unless Health reports Down, and Health's error then.
@@ -402,7 +403,7 @@ func (s *Store) Health() (cookiesession.Health, error) {
 // (Degraded, which a load balancer should not act on: Redis trouble is
 // the whole fleet's, and pulling every instance at once helps no one).
 func (s *Store) Ready() error {
-	if h, err := s.Health(); h == cookiesession.Down {
+	if h, err := s.Health(); h == revocation.Down {
 		return err
 	}
 	return nil

@@ -63,6 +63,22 @@ type Typical struct {
 	Cart   []Item
 	CSRF   string
 	Theme  string
+	// OIDC is set in the sessions of the token series (Size.Tokens) only:
+	// nil, it is not in the JSON, and the typical session is unchanged.
+	OIDC *Tokens `json:",omitempty"`
+}
+
+// Tokens are what an application signed in through OpenID Connect keeps in
+// its session, as large sessions in practice are made: the provider's ID
+// token, access token and refresh token (JWTs, as many providers issue
+// them: base64url of a header, of claims and of a signature), the access
+// token's expiry and its scope.
+type Tokens struct {
+	IDToken      string
+	AccessToken  string
+	RefreshToken string
+	Expiry       int64 // Unix seconds
+	Scope        string
 }
 
 // NewTypical returns the typical session's value, with Theme "dark": 203
@@ -92,21 +108,62 @@ type Size struct {
 	// size benchmarks raise its codecs' limit to this many bytes
 	// (RaiseMaxLength) to measure what the work would cost.
 	GorillaMaxLength int
+	// Tokens is 0 for the cart series. Otherwise the size is of the token
+	// series: a visitor's session signed in through OpenID Connect, its
+	// tokens' claims filled until the JSON is as long as it can be
+	// without passing Tokens bytes (see Size.Data).
+	Tokens int
+	// MaxSize is 0 if cookiesession stores the size with its default cap
+	// (DefaultMaxSize); otherwise the size needs WithMaxSize(MaxSize)
+	// (see Size.Options).
+	MaxSize int
 }
 
-// Sizes are the sizes the size benchmarks measure, smallest first. Their
-// JSON is 111, 1,013, 2,822 and 4,928 bytes. Sealed by cookiesession with
-// its defaults, the first three fit one cookie (the third with about 150
-// bytes to spare, room for the sealed format to grow) and the last,
-// about 6.6 KB sealed against the default cap of 7,168 bytes
+// Sizes are the sizes the size benchmarks measure: the cart series,
+// smallest first, then the token series.
+//
+// The cart series' JSON is 111, 1,013, 2,822 and 4,928 bytes. Sealed by
+// cookiesession with its defaults, the first three fit one cookie (the
+// third with about 150 bytes to spare, room for the sealed format to grow)
+// and the last, about 6.6 KB sealed against the default cap of 7,168 bytes
 // (cookiesession.DefaultMaxSize), takes two. gorilla/sessions' CookieStore
 // stores the first three in one cookie each and refuses the last (see
-// RaiseMaxLength). The tests of this package check these figures.
+// RaiseMaxLength).
+//
+// The token series is shaped like the large sessions applications keep:
+// an ID token, an access token and a refresh token, and a few claims. Its
+// JSON is 2,950 and 5,716 bytes, each in two cookies. 6 KB of JSON would
+// be about 8.2 KB sealed: past the default cap, and past the largest cap
+// New accepts (LargestMaxSize, 7,903 bytes: the next request's Cookie
+// header must stay within what curl, nginx and Apache take). So the
+// second is as close to 6 KB as fits that cap, with about 180 bytes to
+// spare, and is measured with WithMaxSize(LargestMaxSize); with the
+// default cap, about 5.3 KB of JSON is the most that fits. CookieStore
+// refuses both with its defaults. The tests of this package check these
+// figures.
 var Sizes = []Size{
-	{"100B", 0, "a visitor: no roles, an empty cart", 0},
-	{"1KB", 33, "a cart of 33 lines", 0},
-	{"3KB", 100, "a cart of 100 lines, still one cookie", 0},
-	{"near-cap", 178, "a cart of 178 lines: two cookies, near the default cap", GorillaMaxLength},
+	{"100B", 0, "a visitor: no roles, an empty cart", 0, 0, 0},
+	{"1KB", 33, "a cart of 33 lines", 0, 0, 0},
+	{"3KB", 100, "a cart of 100 lines, still one cookie", 0, 0, 0},
+	{"near-cap", 178, "a cart of 178 lines: two cookies, near the default cap", GorillaMaxLength, 0, 0},
+	{"tokens-3KB", 0, "OIDC: ID, access and refresh tokens", GorillaMaxLength, 3000, 0},
+	{"tokens-max", 0, "OIDC tokens, the most that fits the largest cap: WithMaxSize(7,903)", GorillaMaxLength, 5750, LargestMaxSize},
+}
+
+// LargestMaxSize is the largest cap cookiesession's New accepts for the
+// benchmarks' cookie name (CookieName) and its default attributes: 16
+// cookies' Set-Cookie lines within 16 KiB of response headers, and the
+// next request's Cookie header within 7,934 bytes. The tests of this
+// package check that New accepts it and refuses one byte more.
+const LargestMaxSize = 7903
+
+// Options returns the options cookiesession needs for size z: none, or
+// WithMaxSize(z.MaxSize).
+func (z Size) Options() []cookiesession.Option {
+	if z.MaxSize == 0 {
+		return nil
+	}
+	return []cookiesession.Option{cookiesession.WithMaxSize(z.MaxSize)}
 }
 
 // GorillaStore returns GorillaStore's store, its codecs' limit raised to
@@ -120,9 +177,13 @@ func (z Size) GorillaStore() *sessions.CookieStore {
 }
 
 // Data returns the session value of size z: the typical session with z.Items
-// cart lines, each with its own SKU, or a visitor's without roles or cart.
+// cart lines, each with its own SKU, or a visitor's without roles or cart,
+// or for the token series a visitor's with tokens (see tokenSession).
 func (z Size) Data() Typical {
 	t := NewTypical()
+	if z.Tokens != 0 {
+		return tokenSession(z.Tokens)
+	}
 	if z.Items == 0 {
 		t.Roles, t.Cart = nil, nil
 		return t
@@ -315,6 +376,13 @@ func putValues(v map[interface{}]interface{}, t *Typical) {
 	v["cart"] = t.Cart
 	v["csrf"] = t.CSRF
 	v["theme"] = t.Theme
+	if o := t.OIDC; o != nil {
+		v["id_token"] = o.IDToken
+		v["access_token"] = o.AccessToken
+		v["refresh_token"] = o.RefreshToken
+		v["token_expiry"] = o.Expiry
+		v["scope"] = o.Scope
+	}
 }
 
 // Gorilla is the application on a gorilla/sessions store: Get, use

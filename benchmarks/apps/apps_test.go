@@ -1,8 +1,10 @@
 package apps
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -162,20 +164,21 @@ func allCookies(resp *http.Response) (string, int) {
 
 // TestSizes checks the size fixtures against what Sizes says of them: the
 // JSON length of each, the cookies cookiesession seals it into (one, one,
-// one, two) and the sealed length near the cap, and that every app reads
-// and writes each size. Nothing is timed.
+// one, two, then two for each of the token series), the sealed length
+// near the caps, and that every app reads and writes each size. Nothing is
+// timed.
 func TestSizes(t *testing.T) {
-	m, err := NewManager()
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantJSON := []int{111, 1013, 2822, 4928}
-	wantCookies := []int{1, 1, 1, 2}
+	wantJSON := []int{111, 1013, 2822, 4928, 2950, 5716}
+	wantCookies := []int{1, 1, 1, 2, 2, 2}
 	if len(Sizes) != len(wantJSON) {
 		t.Fatalf("%d sizes, the test knows %d", len(Sizes), len(wantJSON))
 	}
 	for i, z := range Sizes {
 		t.Run(z.Name, func(t *testing.T) {
+			m, err := NewManager(z.Options()...)
+			if err != nil {
+				t.Fatal(err)
+			}
 			data := z.Data()
 			b, err := json.Marshal(data)
 			if err != nil {
@@ -192,9 +195,7 @@ func TestSizes(t *testing.T) {
 			}
 			sealed := sealedLen(seed)
 			t.Logf("%d bytes of JSON, %d sealed, %d cookies", len(b), sealed, n)
-			if z.Name == "near-cap" && (sealed < 6400 || sealed > cookiesession.DefaultMaxSize) {
-				t.Errorf("sealed near the cap: %d bytes, want 6,400 to %d", sealed, cookiesession.DefaultMaxSize)
-			}
+			checkSealed(t, z.Name, sealed)
 			if got := body(t, serve(t, app.Read, cookie)); got != data.Name {
 				t.Errorf("read: %q", got)
 			}
@@ -203,6 +204,19 @@ func TestSizes(t *testing.T) {
 				t.Errorf("write: %d cookies, want %d, new: %t", n, wantCookies[i], next != cookie)
 			}
 		})
+	}
+}
+
+// checkSealed checks the sealed length of the sizes near a cap: near-cap
+// near the default one, tokens-max over it and near the largest.
+func checkSealed(t *testing.T, name string, sealed int) {
+	t.Helper()
+	switch {
+	case name == "near-cap" && (sealed < 6400 || sealed > cookiesession.DefaultMaxSize):
+		t.Errorf("sealed near the cap: %d bytes, want 6,400 to %d", sealed, cookiesession.DefaultMaxSize)
+	case name == "tokens-max" && (sealed <= cookiesession.DefaultMaxSize || sealed > LargestMaxSize-100):
+		t.Errorf("sealed: %d bytes, want over the default cap (%d) and 100 bytes or more under the largest (%d)",
+			sealed, cookiesession.DefaultMaxSize, LargestMaxSize)
 	}
 }
 
@@ -251,6 +265,61 @@ func TestGorillaSizes(t *testing.T) {
 		}
 		if write := serve(t, app.Write, cookie); write.StatusCode != 200 || sessionCookie(write) == "" {
 			t.Errorf("%s: write: status %d", z.Name, write.StatusCode)
+		}
+	}
+}
+
+// TestTokensShape: the token series' tokens are JWT-shaped, three
+// base64url parts, the first a JSON header naming the algorithm.
+func TestTokensShape(t *testing.T) {
+	for _, z := range Sizes {
+		if z.Tokens == 0 {
+			continue
+		}
+		o := z.Data().OIDC
+		for _, tok := range []string{o.IDToken, o.AccessToken, o.RefreshToken} {
+			parts := strings.Split(tok, ".")
+			if len(parts) != 3 {
+				t.Fatalf("%s: a token of %d parts", z.Name, len(parts))
+			}
+			var header struct{ Alg string }
+			if b, err := base64.RawURLEncoding.DecodeString(parts[0]); err != nil || json.Unmarshal(b, &header) != nil || header.Alg == "" {
+				t.Errorf("%s: a token whose header is not base64url JSON naming its alg: %.40s", z.Name, tok)
+			}
+		}
+	}
+}
+
+// TestTokenSizes checks what Sizes says of the token series' caps: 6 KB
+// of JSON does not fit the largest cap New accepts, LargestMaxSize is that
+// cap, about 5.3 KB fit the default cap, and the larger size needs more.
+func TestTokenSizes(t *testing.T) {
+	if _, err := NewManager(cookiesession.WithMaxSize(LargestMaxSize)); err != nil {
+		t.Errorf("New refuses LargestMaxSize: %v", err)
+	}
+	if _, err := NewManager(cookiesession.WithMaxSize(LargestMaxSize + 1)); err == nil {
+		t.Errorf("New accepts LargestMaxSize+1: LargestMaxSize is not the largest cap")
+	}
+	seedStatus := func(z Size, opts ...cookiesession.Option) int {
+		m, err := NewManager(opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return serve(t, Cookiesession(m, z.Data()).Seed, "").StatusCode
+	}
+	quiet := cookiesession.WithLogger(slog.New(slog.DiscardHandler))
+	largest := cookiesession.WithMaxSize(LargestMaxSize)
+	if code := seedStatus(Size{Tokens: 6 << 10}, quiet, largest); code != http.StatusInternalServerError {
+		t.Errorf("6 KB of tokens with the largest cap: status %d, want 500 (too large)", code)
+	}
+	if code := seedStatus(Size{Tokens: 5300}, quiet); code != http.StatusOK {
+		t.Errorf("5.3 KB of tokens with the default cap: status %d, want 200", code)
+	}
+	for _, z := range Sizes {
+		if z.MaxSize != 0 {
+			if code := seedStatus(z, quiet); code != http.StatusInternalServerError {
+				t.Errorf("%s with the default cap: status %d, want 500 (too large)", z.Name, code)
+			}
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"slices"
@@ -139,75 +138,98 @@ func cmdOpen(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintf(stderr, "sessionkey: %v\n", err)
 		return exitUsage
 	}
-	opts := []cookiesession.Option{
-		cookiesession.WithMaxAge(f.maxAge),
-		cookiesession.WithIdleTimeout(f.idle),
-		cookiesession.WithMaxSize(f.maxSize),
-		cookiesession.WithLogger(slog.New(slog.DiscardHandler)),
+	names, code := cookieNamesFor(f, keys, stderr)
+	if code >= 0 {
+		return code
 	}
-	// Without -name, the default names: DefaultName, and FallbackName
-	// (which the Manager reads too), which a bare value is given.
-	bareName := cookiesession.FallbackName
-	if f.name != "" {
-		opts = append(opts, cookiesession.WithName(f.name))
-		bareName = f.name
-	}
-	m, err := cookiesession.New[json.RawMessage](keys, opts...)
-	if err != nil {
-		return usageError(stderr, "open: %v", strings.TrimPrefix(err.Error(), "cookiesession: "))
-	}
-
 	input, code := readOpenInput(positional, stdin, stderr)
 	if code >= 0 {
 		return code
 	}
-
-	lines := cookieLines(input, bareName)
+	lines := cookieLines(input, names[len(names)-1])
 	if len(lines) == 0 {
 		fmt.Fprintln(stderr, "sessionkey: the input is empty; give a cookie value or a Cookie header")
 		return exitNotOpen
 	}
-	req, err := http.NewRequest(http.MethodGet, "/", nil)
-	if err != nil {
-		fmt.Fprintf(stderr, "sessionkey: %v\n", err)
-		return exitUsage
-	}
-	req.Header["Cookie"] = lines
 
-	s := m.Load(req)
-	if s.IsNew() {
-		if s.Err() == nil {
-			msg := fmt.Sprintf("no cookie named %q in the input", m.Name())
-			if names := cookieNames(lines); len(names) > 0 {
-				msg += fmt.Sprintf(" (found %s; pick one with -name)", strings.Join(names, ", "))
-			}
-			fmt.Fprintf(stderr, "sessionkey: %s\n", msg)
-			return exitNotOpen
+	// The first name that comes wins, as in the Manager: DefaultName
+	// before FallbackName.
+	cookies := parseCookies(lines)
+	limits := cookiesession.Limits{MaxAge: f.maxAge, IdleTimeout: f.idle, MaxSize: f.maxSize}
+	c, key, err := cookiesession.Contents{}, 0, error(http.ErrNoCookie)
+	for _, name := range names {
+		if c, key, err = keys.Open(name, cookies, time.Now(), limits); !errors.Is(err, http.ErrNoCookie) {
+			break
 		}
-		fmt.Fprintf(stderr, "sessionkey: %v (%s)\n", s.Err(), hint(s.Err(), f.keysEnv, keys))
+	}
+	if err == nil && !json.Valid(c.Data) {
+		err = fmt.Errorf("%w: the data does not decode as JSON", cookiesession.ErrMalformed)
+	}
+	switch {
+	case errors.Is(err, http.ErrNoCookie):
+		msg := fmt.Sprintf("no cookie named %q in the input", names[0])
+		if found := cookieNames(lines); len(found) > 0 {
+			msg += fmt.Sprintf(" (found %s; pick one with -name)", strings.Join(found, ", "))
+		}
+		fmt.Fprintf(stderr, "sessionkey: %s\n", msg)
+		return exitNotOpen
+	case err != nil:
+		fmt.Fprintf(stderr, "sessionkey: %v (%s)\n", err, hint(err, f.keysEnv, keys))
 		return exitNotOpen
 	}
 
-	position := sealedBy(getenv(f.keysEnv), opts, req)
 	out := openOutput{
-		Data:        s.Data,
-		Flashes:     s.Flashes(),
-		CreatedAt:   formatTime(s.Created()),
-		IssuedAt:    formatTime(s.Issued()),
-		ExpiresAt:   formatTime(s.Created().Add(f.maxAge)),
-		KeyPosition: position,
-		NewestKey:   position == 1,
-	}
-	if len(out.Data) == 0 {
-		out.Data = json.RawMessage("null")
+		Data:        json.RawMessage(c.Data),
+		Flashes:     c.Flashes,
+		CreatedAt:   formatTime(c.Created),
+		IssuedAt:    formatTime(c.Issued),
+		ExpiresAt:   formatTime(c.Created.Add(f.maxAge)),
+		KeyPosition: key + 1,
+		NewestKey:   key == 0,
 	}
 	if out.Flashes == nil {
 		out.Flashes = []string{}
 	}
 	if f.idle > 0 {
-		out.IdleExpiresAt = formatTime(s.Issued().Add(f.idle))
+		out.IdleExpiresAt = formatTime(c.Issued.Add(f.idle))
 	}
 	return writeOpenOutput(out, stdout, stderr)
+}
+
+// cookieNamesFor returns the cookie names to look for, the one a bare
+// value is given last, after checking the flags as New checks the options
+// they stand for. code is -1 to go on, else the exit status.
+func cookieNamesFor(f openFlags, keys *cookiesession.Keyring, stderr io.Writer) (names []string, code int) {
+	opts := []cookiesession.Option{
+		cookiesession.WithMaxAge(f.maxAge),
+		cookiesession.WithIdleTimeout(f.idle),
+		cookiesession.WithMaxSize(f.maxSize),
+	}
+	// Without -name, the default names: DefaultName, and FallbackName
+	// (which the Manager reads too), which a bare value is given.
+	names = []string{cookiesession.DefaultName, cookiesession.FallbackName}
+	if f.name != "" {
+		opts = append(opts, cookiesession.WithName(f.name))
+		names = []string{f.name}
+	}
+	if _, err := cookiesession.New[json.RawMessage](keys, opts...); err != nil {
+		return nil, usageError(stderr, "open: %v", strings.TrimPrefix(err.Error(), "cookiesession: "))
+	}
+	return names, -1
+}
+
+// parseCookies reads the cookies of Cookie header lines, skipping the
+// pairs that are not cookies, as net/http does for a request.
+func parseCookies(lines []string) []*http.Cookie {
+	var cookies []*http.Cookie
+	for _, line := range lines {
+		for _, pair := range strings.Split(line, ";") {
+			if cs, err := http.ParseCookie(strings.TrimSpace(pair)); err == nil {
+				cookies = append(cookies, cs...)
+			}
+		}
+	}
+	return cookies
 }
 
 // openFlags are the flags of open.
@@ -312,21 +334,6 @@ func envDurations(getenv func(string) string) (maxAge, idle time.Duration, err e
 		}
 	}
 	return maxAge, idle, nil
-}
-
-// sealedBy returns the position, from 1, of the key of list (in
-// ParseKeyring's format) that opens the request's session on its own.
-func sealedBy(list string, opts []cookiesession.Option, req *http.Request) int {
-	for i, entry := range strings.Split(list, ",") {
-		ring, err := cookiesession.ParseKeyring(entry)
-		if err != nil {
-			continue
-		}
-		if m, err := cookiesession.New[json.RawMessage](ring, opts...); err == nil && !m.Load(req).IsNew() {
-			return i + 1
-		}
-	}
-	return 0
 }
 
 // keyring parses the key list in the variable name, as KeyringFromEnv would,

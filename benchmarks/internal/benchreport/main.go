@@ -3,6 +3,9 @@
 // uses it:
 //
 //	benchreport tables bench.txt...        Markdown tables on stdout
+//	benchreport toolchains go1.26.8=a.txt go1.27.4=b.txt...
+//	                                       the typical session's figures,
+//	                                       a column per Go release
 //	benchreport splice README.md section   replace what lies between
 //	                                       <!-- benchmarks:start --> and
 //	                                       <!-- benchmarks:end --> with the
@@ -47,6 +50,11 @@ func main() {
 		if err == nil {
 			err = writeTables(os.Stdout, res)
 		}
+	case "toolchains":
+		if len(os.Args) < 3 {
+			usage()
+		}
+		err = toolchains(os.Stdout, os.Args[2:])
 	case "splice":
 		if len(os.Args) != 4 {
 			usage()
@@ -66,7 +74,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: benchreport tables bench.txt... | benchreport splice README.md section.md")
+	fmt.Fprintln(os.Stderr, "usage: benchreport tables bench.txt... | benchreport toolchains release=bench.txt... | benchreport splice README.md section.md")
 	os.Exit(2)
 }
 
@@ -257,6 +265,56 @@ func writeTables(w io.Writer, res results) error {
 	return nil
 }
 
+// toolchainFigures are the rows of the table of Go releases, for each of
+// the two requests (columns).
+var toolchainFigures = []figure{
+	{"net cost", "net-ns/op", nil, fmtNs},
+	{"gorilla/sessions' net cost, in the same rounds", "gorilla-net-ns/op", nil, fmtNs},
+	{"net cost vs gorilla/sessions'", "net-x-gorilla", nil, fmtVs},
+	{"net cost over the floor's", "net-x-floor", nil, func(v float64) string { return fmt.Sprintf("%.2fx", v) }},
+	{"allocations more than the floor", "extra-allocs", nil, func(v float64) string { return fmt.Sprintf("%+.0f", v) }},
+}
+
+// toolchains writes the typical session's figures side by side, a column
+// per Go release, from args of the form release=file (the output of the
+// request benchmarks run on that release).
+func toolchains(w io.Writer, args []string) error {
+	var labels []string
+	var runs []results
+	for _, a := range args {
+		label, path, ok := strings.Cut(a, "=")
+		if !ok || label == "" || path == "" {
+			return fmt.Errorf("%q: want release=file", a)
+		}
+		res, err := parseFiles([]string{path})
+		if err != nil {
+			return err
+		}
+		labels, runs = append(labels, label), append(runs, res)
+	}
+	writeToolchains(w, labels, runs)
+	return nil
+}
+
+// writeToolchains writes the table of toolchains: for each request and
+// figure a row, for each release a column.
+func writeToolchains(w io.Writer, labels []string, runs []results) {
+	fmt.Fprintf(w, "| typical session | %s |\n|---|%s\n", strings.Join(labels, " | "), strings.Repeat("---:|", len(labels)))
+	for _, c := range columns {
+		for _, f := range toolchainFigures {
+			cells := []string{c.label + ": " + f.what}
+			for _, res := range runs {
+				cell := "n/a"
+				if v, ok := res.median(c.bench, f.unit); ok {
+					cell = f.format(v)
+				}
+				cells = append(cells, cell)
+			}
+			fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
+		}
+	}
+}
+
 // writeCalls says how often the cookiesession requests called the
 // serializer, if the benchmarks counted it.
 func writeCalls(w io.Writer, res results) {
@@ -287,17 +345,19 @@ type sizeRow struct {
 	label       string
 	read, write string // the cookiesession benchmarks
 	raised      int    // gorilla's raised limit, 0 if it has its defaults
+	tokens      bool   // of the token series, after the cart series
 }
 
-// sizeRows are the rows of the sizes table, by the size of the data: the
-// typical session's benchmarks among apps.Sizes'.
+// sizeRows are the rows of the sizes table: the cart series with the
+// typical session's benchmarks among apps.Sizes', then the token series,
+// each by the size of the data.
 func sizeRows(res results) []sizeRow {
 	var rows []sizeRow
 	for _, z := range apps.Sizes {
 		rows = append(rows, sizeRow{
 			label: fmt.Sprintf("%s (%s)", z.Name, z.About),
 			read:  "SizeRead/" + z.Name + "/cookiesession", write: "SizeWrite/" + z.Name + "/cookiesession",
-			raised: z.GorillaMaxLength,
+			raised: z.GorillaMaxLength, tokens: z.Tokens != 0,
 		})
 	}
 	rows = append(rows, sizeRow{label: "typical (the session above)", read: "Read/cookiesession", write: "Write/cookiesession"})
@@ -308,12 +368,25 @@ func sizeRows(res results) []sizeRow {
 		}
 		return v
 	}
-	slices.SortStableFunc(rows, func(a, b sizeRow) int { return cmp.Compare(bytes(a), bytes(b)) })
+	slices.SortStableFunc(rows, func(a, b sizeRow) int {
+		if a.tokens != b.tokens {
+			return cmp.Compare(btoi(a.tokens), btoi(b.tokens))
+		}
+		return cmp.Compare(bytes(a), bytes(b))
+	})
 	return slices.DeleteFunc(rows, func(r sizeRow) bool {
 		_, ok1 := res.median(r.read, "data-bytes")
 		_, ok2 := res.median(r.write, "data-bytes")
 		return !ok1 && !ok2
 	})
+}
+
+// btoi is 1 for true, 0 for false.
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // writeSizes writes the table of how the cost grows with the session, and
@@ -374,10 +447,15 @@ func writeSizes(w io.Writer, res results) bool {
 // sizesLegend introduces the sizes table.
 const sizesLegend = `The same two requests with sessions of other sizes: the typical session's shape, without
 roles or cart for the smallest, with a longer cart for the others. The cart is where JSON is at its
-most verbose next to gob: JSON writes each line's field names, gob once per type. Each row's net
-costs and ratio come from the interleaved rounds of its cookiesession benchmark; the typical row
-repeats the figures above. No targets here: the table shows how the ratio to gorilla moves as the
-session grows.`
+most verbose next to gob: JSON writes each line's field names, gob once per type. The token series,
+after the cart's, is shaped like the large sessions applications keep: a visitor's session with an OpenID
+Connect provider's ID, access and refresh tokens (JWTs) and a few claims, mostly base64url that gob
+cannot shorten either. 6 KB of such JSON would be about 8.2 KB sealed, past the largest cap
+cookiesession accepts (7,903 bytes, for the next request's Cookie header to stay within 8 KB), so
+the series' largest session is the most that fits that cap, measured with WithMaxSize(7,903); with
+the default cap, about 5.3 KB fits. Each row's net costs and ratio come from the interleaved rounds
+of its cookiesession benchmark; the typical row repeats the figures above. No targets here: the
+table shows how the ratio to gorilla moves as the session grows.`
 
 // fmtVs writes the ratio of gorilla's net cost to ours as how much lower
 // ours is, or how much higher if it is not lower.
@@ -398,11 +476,16 @@ func describeBench(name string) string {
 	}
 	parts := strings.Split(name, "/")
 	what := describe[parts[len(parts)-1]]
-	if len(parts) == 3 && parts[2] == "gorilla" {
-		for _, z := range apps.Sizes {
-			if z.Name == parts[1] && z.GorillaMaxLength != 0 {
-				what += fmt.Sprintf(", its codecs' limit raised to %s bytes", fmtInt(float64(z.GorillaMaxLength)))
-			}
+	if len(parts) != 3 {
+		return what
+	}
+	for _, z := range apps.Sizes {
+		switch {
+		case z.Name != parts[1]:
+		case parts[2] == "gorilla" && z.GorillaMaxLength != 0:
+			what += fmt.Sprintf(", its codecs' limit raised to %s bytes", fmtInt(float64(z.GorillaMaxLength)))
+		case parts[2] == apps.CookiesessionName && z.MaxSize != 0:
+			what += fmt.Sprintf(" but the cap: WithMaxSize(%s)", fmtInt(float64(z.MaxSize)))
 		}
 	}
 	return what

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 )
@@ -95,12 +96,13 @@ BenchmarkSizeRead/100B/gorilla-2       	   10000	     21000 ns/op	       608.0 c
 BenchmarkSizeRead/near-cap/cookiesession-2 	2025	    100000 ns/op	      6664 cookie-bytes	         2.000 cookies	      4928 data-bytes	      4760 gorilla-cookie-bytes	     40000 gorilla-net-ns/op	     99000 net-ns/op	         0.4000 net-x-gorilla	   43067 B/op	     230 allocs/op
 BenchmarkSizeRead/near-cap/gorilla-2   	    4186	     41000 ns/op	      4752 cookie-bytes	         1.000 cookies	   33656 B/op	     475 allocs/op
 BenchmarkSizeWrite/near-cap/cookiesession-2 	903	    150000 ns/op	      6665 cookie-bytes	         2.000 cookies	      4928 data-bytes	      4760 gorilla-cookie-bytes	     70000 gorilla-net-ns/op	    149000 net-ns/op	         0.4698 net-x-gorilla	   97683 B/op	     251 allocs/op
+BenchmarkSizeRead/tokens-3KB/cookiesession-2 	5000	     60000 ns/op	      4035 cookie-bytes	         2.000 cookies	      2950 data-bytes	      5816 gorilla-cookie-bytes	     45000 gorilla-net-ns/op	     59000 net-ns/op	         0.7627 net-x-gorilla	   23000 B/op	     120 allocs/op
 `
 
-// TestSizesTable: a row per size, ordered by the data's size with the
-// typical session among them, both ratios' directions, the chunked
-// session's cookie count, and gorilla's raised limit said where it was
-// raised.
+// TestSizesTable: a row per size, the cart series ordered by the data's
+// size with the typical session among them, then the token series; both
+// ratios' directions, the chunked session's cookie count, and gorilla's
+// raised limit said where it was raised.
 func TestSizesTable(t *testing.T) {
 	res := results{values: map[string]map[string][]float64{}}
 	if err := parse(strings.NewReader(sizeSample), &res); err != nil {
@@ -115,6 +117,8 @@ func TestSizesTable(t *testing.T) {
 		"| 100B (a visitor: no roles, an empty cart) | 111 B | 239 B | 608 B | 4.0 µs | 20.0 µs | 5.0x lower | n/a | n/a | n/a |",
 		"| typical (the session above) | 203 B | 340 B | 700 B | 8.0 µs | 32.0 µs | 4.0x lower | n/a | n/a | n/a |",
 		"| near-cap (a cart of 178 lines: two cookies, near the default cap) | 4,928 B | 6,665 B, 2 cookies | 4,760 B † | 99.0 µs | 40.0 µs | 2.5x higher | 149.0 µs | 70.0 µs | 2.1x higher |",
+		// The token series after the cart series, though its data is smaller.
+		"| tokens-3KB (OIDC: ID, access and refresh tokens) | 2,950 B | 4,035 B, 2 cookies | 5,816 B † | 59.0 µs | 45.0 µs | 1.3x higher | n/a | n/a | n/a |",
 	}
 	last := -1
 	for _, row := range rows {
@@ -134,6 +138,7 @@ func TestSizesTable(t *testing.T) {
 		"limit raised to 16,384 bytes",
 		"| SizeRead/near-cap/gorilla | gorilla/sessions CookieStore, its defaults (gob); a Values key per field, its codecs' limit raised to 16,384 bytes |",
 		"| SizeRead/100B/gorilla | gorilla/sessions CookieStore, its defaults (gob); a Values key per field |",
+		"| SizeRead/tokens-3KB/cookiesession | cookiesession middleware, its defaults | 60,000 |",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in\n%s", want, got)
@@ -155,5 +160,57 @@ func TestSizesTable(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "| session |") {
 		t.Errorf("a sizes table without size benchmarks:\n%s", out.String())
+	}
+}
+
+// TestDescribeBench: what sets a size's benchmark apart from the
+// defaults is said: gorilla's raised limit, cookiesession's raised cap.
+func TestDescribeBench(t *testing.T) {
+	for name, want := range map[string]string{
+		"SizeWrite/tokens-max/cookiesession": "cookiesession middleware, its defaults but the cap: WithMaxSize(7,903)",
+		"SizeWrite/tokens-max/gorilla":       "gorilla/sessions CookieStore, its defaults (gob); a Values key per field, its codecs' limit raised to 16,384 bytes",
+		"SizeWrite/1KB/cookiesession":        "cookiesession middleware, its defaults",
+		"Write/cookiesession":                "cookiesession middleware, its defaults",
+	} {
+		if got := describeBench(name); got != want {
+			t.Errorf("%s: %q, want %q", name, got, want)
+		}
+	}
+}
+
+// TestToolchains: a column per release, in the order given, a row per
+// request and figure; a figure a run lacks is n/a.
+func TestToolchains(t *testing.T) {
+	dir := t.TempDir()
+	a, b := dir+"/a.txt", dir+"/b.txt"
+	if err := os.WriteFile(a, []byte(sample), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The newer release's run: the changing request alone.
+	newer := strings.Replace(strings.SplitAfter(sample, "\n")[1], "12014 net-ns/op", "6000 net-ns/op", 1)
+	if err := os.WriteFile(b, []byte(newer), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := toolchains(&out, []string{"go1.26.8=" + a, "go1.27.4=" + b}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| typical session | go1.26.8 | go1.27.4 |\n|---|---:|---:|\n",
+		"| changing: net cost | 11.0 µs | 6.0 µs |",
+		"| changing: net cost vs gorilla/sessions' | 4.3x lower | 4.6x lower |",
+		"| changing: net cost over the floor's | 1.20x | 1.52x |",
+		"| changing: allocations more than the floor | +16 | +10 |",
+		"| read-only: net cost | 8.0 µs | n/a |",
+		"| read-only: net cost vs gorilla/sessions' | 3.5x lower | n/a |",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("missing %q in\n%s", want, &out)
+		}
+	}
+	for _, bad := range [][]string{{"go1.27.4"}, {"=x"}, {"go1.27.4=" + dir + "/missing.txt"}} {
+		if err := toolchains(new(bytes.Buffer), bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
 	}
 }

@@ -1,0 +1,144 @@
+package revocation_test
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/ce967478/cookiesession/revocation"
+)
+
+// t0 is the tests' fixed now: a time with no fraction of a second, as
+// entries hold times in whole seconds.
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func TestReplicaCheck(t *testing.T) {
+	rv := revocation.NewReplica(func() time.Time { return t0 })
+	destroyed, renewed, other := revocation.NewSessionID(), revocation.NewSessionID(), revocation.NewSessionID()
+	until := t0.Add(time.Hour)
+	rv.Add("ada", revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: destroyed, Until: until}, {ID: renewed, Grace: true, Until: until}}}, t0)
+	rv.Add("bob", revocation.Revoked{Generation: 7, GenerationUntil: until}, t0)
+	tests := []struct {
+		name    string
+		subject string
+		id      revocation.SessionID
+		gen     uint64
+		now     time.Time
+		want    error // nil, revocation.ErrRevoked or revocation.ErrReplaced
+	}{
+		{"destroyed, at once", "ada", destroyed, 0, t0, revocation.ErrRevoked},
+		// No clock decides: an instance whose clock is behind the one
+		// that revoked refuses all the same.
+		{"destroyed, on a clock an hour behind", "ada", destroyed, 0, t0.Add(-time.Hour), revocation.ErrRevoked},
+		{"renewed, within the grace", "ada", renewed, 0, t0.Add(revocation.RenewGrace - time.Nanosecond), revocation.ErrReplaced},
+		{"renewed, after the grace", "ada", renewed, 0, t0.Add(revocation.RenewGrace), revocation.ErrRevoked},
+		{"another id of the subject", "ada", other, 0, t0, nil},
+		{"the id under another subject", "bob", destroyed, 7, t0, nil},
+		{"no subject: never refused", "", destroyed, 0, t0, nil},
+		{"below the subject's generation", "bob", other, 6, t0, revocation.ErrRevoked},
+		{"no generation, signed in before any", "bob", other, 0, t0, revocation.ErrRevoked},
+		{"at the subject's generation", "bob", other, 7, t0, nil},
+		{"above it", "bob", other, 8, t0, nil},
+		{"a subject with no entries", "cy", destroyed, 0, t0, nil},
+	}
+	for _, tt := range tests {
+		err := rv.Check(tt.subject, tt.id, tt.gen, tt.now)
+		if (tt.want == nil) != (err == nil) || (err != nil && !errors.Is(err, tt.want)) {
+			t.Errorf("%s: err = %v, want %v", tt.name, err, tt.want)
+		}
+		if errors.Is(err, revocation.ErrReplaced) && errors.Is(err, revocation.ErrRevoked) {
+			t.Errorf("%s: %v is both read-only and refused", tt.name, err)
+		}
+	}
+	// Destroy after Renew's grace began refuses at once.
+	rv.Add("ada", revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: renewed, Until: until}}}, t0)
+	if err := rv.Check("ada", renewed, 0, t0); !errors.Is(err, revocation.ErrRevoked) {
+		t.Errorf("renewed, then destroyed: err = %v", err)
+	}
+	if gen, n := rv.Generation("ada"); gen != 0 || n != 2 {
+		t.Errorf("Generation(ada) = %d, %d; want 0, 2", gen, n)
+	}
+	if gen, n := rv.Generation("bob"); gen != 7 || n != 0 {
+		t.Errorf("Generation(bob) = %d, %d; want 7, 0", gen, n)
+	}
+	if rv.Len() != 3 || rv.Subjects() != 2 {
+		t.Errorf("Len %d, Subjects %d; want 3, 2", rv.Len(), rv.Subjects())
+	}
+}
+
+// The grace of a renewed id starts on each instance when that instance
+// first holds the entry: receiving it again, or late, does not move it,
+// and a clock behind the revoking instance's does not stretch it.
+func TestRenewGraceCountsFromFirstSeen(t *testing.T) {
+	rv := revocation.NewReplica(nil)
+	id := revocation.NewSessionID()
+	r := revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: id, Grace: true, Until: t0.Add(time.Hour)}}}
+	rv.Add("ada", r, t0)
+	rv.Add("ada", r, t0.Add(5*time.Second)) // the same entry, again
+	if err := rv.Check("ada", id, 0, t0.Add(revocation.RenewGrace)); !errors.Is(err, revocation.ErrRevoked) {
+		t.Errorf("revocation.RenewGrace after first seen: err = %v", err)
+	}
+}
+
+// Entries are forgotten once they may be, and Sweep gives their memory
+// back: memory follows what was revoked within one session lifetime.
+func TestReplicaForgetsExpiredEntries(t *testing.T) {
+	rv := revocation.NewReplica(nil)
+	at := t0
+	for i := range 20_000 {
+		at = t0.Add(time.Duration(i) * time.Second)
+		rv.Add(fmt.Sprint("user", i), revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: revocation.NewSessionID(), Until: at.Add(time.Hour)}}}, at)
+	}
+	// 3600 entries are live at the end; the sweep on each Add keeps the
+	// expired ones a small share of the rest.
+	if n := rv.Len(); n > 2*3600 {
+		t.Errorf("%d entries held, of which 3600 are live", n)
+	}
+	rv.Sweep(at)
+	live := 0
+	rv.Range(func(string, revocation.Revoked) bool { live++; return true })
+	if live != 3600 || rv.Len() != 3600 {
+		t.Errorf("after Sweep: Range saw %d subjects, Len %d; want 3600", live, rv.Len())
+	}
+}
+
+// runtimeHeap reads the bytes of live heap objects after a collection.
+type runtimeHeap struct{ inUse uint64 }
+
+func (h *runtimeHeap) read() {
+	runtime.GC()
+	var s runtime.MemStats
+	runtime.ReadMemStats(&s)
+	h.inUse = s.HeapAlloc
+}
+
+// BenchmarkReplicaMemory measures the heap an in-process store (and so
+// a replica) takes per subject with one revoked session, its name (about
+// 10 bytes) included.
+func BenchmarkReplicaMemory(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			for range b.N {
+				var before, after runtimeHeap
+				rv := revocation.NewReplica(nil)
+				now := time.Now()
+				before.read()
+				subjects := make([]string, n)
+				for i := range subjects {
+					subjects[i] = fmt.Sprint("user", i)
+				}
+				for _, subject := range subjects {
+					rv.Add(subject, revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: revocation.NewSessionID(), Until: now.Add(time.Hour)}}}, now)
+				}
+				after.read()
+				b.ReportMetric(float64(after.inUse-before.inUse)/float64(n), "B/entry")
+				if rv.Len() != n {
+					b.Fatal(rv.Len())
+				}
+				runtime.KeepAlive(rv)
+			}
+		})
+	}
+}

@@ -1,0 +1,98 @@
+package revocation_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ce967478/cookiesession/revocation"
+)
+
+func TestRevokedMerge(t *testing.T) {
+	a, b, c := revocation.NewSessionID(), revocation.NewSessionID(), revocation.NewSessionID()
+	h1, h2 := t0.Add(time.Hour), t0.Add(2*time.Hour)
+	tests := []struct {
+		name    string
+		x, y    revocation.Revoked
+		want    revocation.Revoked
+		wantIDs []revocation.SessionID
+	}{
+		{
+			name: "sessions of equal generations are joined",
+			x:    revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: a, Until: h1}}},
+			y:    revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: b, Until: h1}}},
+			want: revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: a, Until: h1}, {ID: b, Until: h1}}},
+		},
+		{
+			name: "the same id: the later Until, and no grace if either has none",
+			x:    revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: a, Grace: true, Until: h1}}},
+			y:    revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: a, Until: h2}}},
+			want: revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: a, Until: h2}}},
+		},
+		{
+			name: "a higher generation drops the sessions it refuses already",
+			x:    revocation.Revoked{Generation: 1, GenerationUntil: h1, Sessions: []revocation.RevokedSession{{ID: a, Until: h1}}},
+			y:    revocation.Revoked{Generation: 2, GenerationUntil: h1, Sessions: []revocation.RevokedSession{{ID: c, Until: h1}}},
+			want: revocation.Revoked{Generation: 2, GenerationUntil: h1, Sessions: []revocation.RevokedSession{{ID: c, Until: h1}}},
+		},
+		{
+			name: "the generation is kept until the later of its times",
+			x:    revocation.Revoked{Generation: 3, GenerationUntil: h1},
+			y:    revocation.Revoked{Generation: 2, GenerationUntil: h2},
+			want: revocation.Revoked{Generation: 3, GenerationUntil: h2},
+		},
+	}
+	for _, tt := range tests {
+		for _, got := range []revocation.Revoked{tt.x.Merge(tt.y), tt.y.Merge(tt.x), tt.x.Merge(tt.y).Merge(tt.y).Merge(tt.x)} {
+			if !got.Equal(tt.want) {
+				t.Errorf("%s: got %+v, want %+v", tt.name, got, tt.want)
+			}
+		}
+		if m := tt.x.Merge(tt.y); !m.Covers(tt.x) || !m.Covers(tt.y) {
+			t.Errorf("%s: the merge does not cover its parts", tt.name)
+		}
+	}
+}
+
+func TestRevokedBinaryForm(t *testing.T) {
+	r := revocation.Revoked{Generation: revocation.NextGeneration(0, t0), GenerationUntil: t0.Add(time.Hour),
+		Sessions: []revocation.RevokedSession{{ID: revocation.NewSessionID(), Grace: true, Until: t0.Add(time.Hour)}, {Until: t0.Add(time.Minute)}}}
+	b, err := r.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got revocation.Revoked
+	if err := got.UnmarshalBinary(b); err != nil || !got.Equal(r) {
+		t.Fatalf("round trip: %+v, %v; want %+v", got, err, r)
+	}
+	for i := range b {
+		if err := got.UnmarshalBinary(b[:i]); err == nil {
+			t.Errorf("a prefix of %d bytes was accepted", i)
+		}
+	}
+	if err := got.UnmarshalBinary(append(b, 0)); err == nil {
+		t.Error("a trailing byte was accepted")
+	}
+}
+
+// FuzzRevokedUnmarshal feeds arbitrary bytes to Revoked.UnmarshalBinary,
+// as a file or another instance could send them: it never panics, and
+// what it accepts survives a round trip.
+func FuzzRevokedUnmarshal(f *testing.F) {
+	seed, _ := revocation.Revoked{Generation: 3, GenerationUntil: t0, Sessions: []revocation.RevokedSession{{ID: revocation.NewSessionID(), Grace: true, Until: t0}}}.MarshalBinary()
+	f.Add(seed)
+	f.Add([]byte{1, 0, 0, 0}) // version 1, revoking nothing
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r revocation.Revoked
+		if r.UnmarshalBinary(b) != nil {
+			return
+		}
+		again, err := r.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back revocation.Revoked
+		if err := back.UnmarshalBinary(again); err != nil || !back.Equal(r) {
+			t.Errorf("%x decoded as %+v, which encodes as %x (%v)", b, r, again, err)
+		}
+	})
+}
