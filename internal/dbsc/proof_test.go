@@ -53,7 +53,7 @@ func goldenDevice(t *testing.T) *dbsctest.Device {
 	return dbsctest.FromECDSA(k)
 }
 
-func readGolden(t *testing.T, name string) string {
+func readGolden(t testing.TB, name string) string {
 	b, err := os.ReadFile("testdata/" + name)
 	if err != nil {
 		t.Fatal(err)
@@ -93,6 +93,22 @@ func TestGoldenChromiumShape(t *testing.T) {
 		t.Fatalf("golden refresh read as %+v", r)
 	}
 	if len(reg) != 431 {
+		t.Errorf("golden registration is %d bytes", len(reg))
+	}
+}
+
+// TestGoldenRS256: a stored RS256 registration proof, 2048-bit key, whose
+// private key was thrown away.
+func TestGoldenRS256(t *testing.T) {
+	reg := readGolden(t, "rs256-registration.jwt")
+	p, err := VerifyRegistration(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Alg != RS256 || p.JTI != testChallenge || p.Authorization != "sealed-authorization" || len(p.Key.Bytes()) != RS256KeySize2048 {
+		t.Fatalf("read as %+v", p)
+	}
+	if len(reg) != 1017 {
 		t.Errorf("golden registration is %d bytes", len(reg))
 	}
 }
