@@ -31,7 +31,9 @@ import (
 // to mint another bound cookie. To stop that, Verify returns a Used: the
 // caller records Used.ID until Used.Until, after the proof verified, and
 // refuses a challenge whose ID is recorded (cookiesession's revocation
-// store can hold it, as a revoked session id). Cost: one entry per
+// store can hold it, as a revoked session id, provided such entries do not
+// count toward the cap on a subject's revoked sessions: a user who
+// refreshes often would be signed out everywhere). Cost: one entry per
 // registration or refresh that succeeds, 16 bytes of id and a time (22
 // bytes in the revocation store's binary form), kept for window + 2 × skew
 // (4 minutes at the defaults), and one look-up per proof. A fleet whose

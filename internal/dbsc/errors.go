@@ -73,7 +73,7 @@ var (
 
 // Refusals of a public key.
 var (
-	// ErrKeyTooLarge: a JWK longer than maxJWKSize, refused before it is
+	// ErrKeyTooLarge: a JWK longer than 2 KiB, refused before it is
 	// decoded.
 	ErrKeyTooLarge = refuse(ErrInvalidKey, "dbsc: jwk too large")
 	// ErrKeyJSON: the JWK is not a JSON object with each member once and of
