@@ -38,13 +38,9 @@ func (k *Keyring) Open(name string, cookies []*http.Cookie, now time.Time, l Lim
 	if o.maxLength == 0 {
 		o.maxLength = DefaultMaxSize
 	}
-	spec := &cookieSpec{name: name, maxSize: o.maxLength}
-	for i := range maxChunks {
-		spec.names = append(spec.names, chunkName(name, i))
-	}
-	j := jar{spec: spec}
+	j := jar{spec: &cookieSpec{name: name, maxSize: o.maxLength}}
 	for _, c := range cookies {
-		if i := spec.index(c.Name); i >= 0 && len(j.values[i]) < maxValues {
+		if i := j.spec.index(c.Name); i >= 0 && len(j.values[i]) < maxValues {
 			j.values[i] = append(j.values[i], c.Value)
 		}
 	}

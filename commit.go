@@ -97,6 +97,7 @@ func (e *engine) commit(h http.Header, s holder) error {
 		if st.present|st.moved != 0 {
 			e.clear(h, st)
 		}
+		e.unbind(h, st)
 		id, created := e.lifetime(st, now)
 		st.written(e.zero, id, created, sealedTime(now), 0, "", 0)
 	case writeSession:
@@ -136,7 +137,11 @@ func (e *engine) write(h http.Header, st *state, data []byte, subject string, no
 	gen := e.generation(st, subject, ended)
 
 	// 2. Seal, and check the size and the next request's budget.
-	value, err := e.format.seal(e.cookies.name, &Contents{Created: created, Issued: issued, ID: id, Generation: gen, Flashes: st.flashes, Data: data})
+	binding := st.binding
+	if st.end == endDestroy {
+		binding = SessionID{} // the new session is not the bound one
+	}
+	value, err := e.format.seal(e.cookies.name, &Contents{Created: created, Issued: issued, ID: id, Generation: gen, Binding: binding, Flashes: st.flashes, Data: data})
 	if err != nil {
 		return fmt.Errorf("%w: sealing: %w", ErrSaveFailed, err)
 	}
@@ -165,9 +170,21 @@ func (e *engine) write(h http.Header, st *state, data []byte, subject string, no
 	if st.moved != 0 {
 		e.cookies.old.delete(h, st.moved)
 	}
+	if binding == (SessionID{}) {
+		e.unbind(h, st)
+		e.binding.invite(h, id, subject, now)
+	}
 	makePrivate(h)
 	st.written(data, id, created, issued, written, subject, gen)
 	return nil
+}
+
+// unbind deletes the bound cookie of a session that Destroy unbound.
+func (e *engine) unbind(h http.Header, st *state) {
+	if st.binding != (SessionID{}) && st.end == endDestroy {
+		e.cookies.add(h, e.binding.cookie, "", -1)
+	}
+	st.binding = SessionID{}
 }
 
 // lifetime returns the id and creation time the session is written with:

@@ -65,6 +65,9 @@ type cookieSpec struct {
 	// old is the same cookie under the name earlier releases used by
 	// default, read and moved; nil if none.
 	old *cookieSpec
+	// bound is the name of the bound cookie of device binding, "" if
+	// off (WithDeviceBinding).
+	bound string
 }
 
 // jar holds the request's cookies that belong to a session cookie.
@@ -78,6 +81,8 @@ type jar struct {
 	// old holds the cookies under the name earlier releases used by
 	// default, if any came.
 	old *jar
+	// bound are the values of the bound cookie (WithDeviceBinding).
+	bound []string
 }
 
 // readJar finds the main cookie and its chunks in the request. A name may
@@ -102,32 +107,44 @@ func (c *cookieSpec) read(r *http.Request) jar {
 		for line != "" {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
-			if part = textproto.TrimString(part); part == "" {
-				continue
-			}
-			name, value, _ := strings.Cut(part, "=")
-			name = textproto.TrimString(name)
-			value, ok := cookieValue(value)
-			into, i := &j, c.index(name)
-			if i < 0 && c.old != nil {
-				if i = c.old.index(name); i >= 0 && ok {
-					if j.old == nil {
-						j.old = &jar{spec: c.old}
-					}
-					into = j.old
-				}
-			}
-			switch {
-			case i < 0 || !ok:
-				j.others += len(part) + len("; ")
-			case len(into.values[i]) < maxValues:
-				into.values[i] = append(into.values[i], value)
-				into.present |= 1 << i
+			if part = textproto.TrimString(part); part != "" {
+				j.add(part)
 			}
 		}
 	}
 	j.others = max(j.others-len("; "), 0)
 	return j
+}
+
+// add keeps part, one name=value of the Cookie header, if the cookie is
+// the session's, and measures it otherwise.
+func (j *jar) add(part string) {
+	c := j.spec
+	name, value, _ := strings.Cut(part, "=")
+	name = textproto.TrimString(name)
+	value, ok := cookieValue(value)
+	into, i := j, c.index(name)
+	if i < 0 && ok && c.old != nil {
+		if i = c.old.index(name); i >= 0 {
+			if j.old == nil {
+				j.old = &jar{spec: c.old}
+			}
+			into = j.old
+		}
+	}
+	switch {
+	case i < 0 && ok && c.bound != "" && name == c.bound:
+		// Kept, and counted with the others in the next request's budget.
+		j.others += len(part) + len("; ")
+		if len(j.bound) < maxValues {
+			j.bound = append(j.bound, value)
+		}
+	case i < 0 || !ok:
+		j.others += len(part) + len("; ")
+	case len(into.values[i]) < maxValues:
+		into.values[i] = append(into.values[i], value)
+		into.present |= 1 << i
+	}
 }
 
 // maxCookies is the most cookies net/http reads from a request: past it,
@@ -160,10 +177,20 @@ func (c *cookieSpec) index(name string) int {
 	case rest[0] != '.':
 		return -1
 	}
-	if i := chunkNumber(rest[1:]); i > 0 && i < len(c.names) {
+	if i := chunkNumber(rest[1:]); i > 0 && i < c.count() {
 		return i
 	}
 	return -1
+}
+
+// count is how many cookies a value may take: the names the spec writes,
+// or, for a spec that only reads (Keyring.Open), as many as any Manager
+// writes.
+func (c *cookieSpec) count() int {
+	if c.names == nil {
+		return maxChunks
+	}
+	return len(c.names)
 }
 
 // chunkName returns the name of cookie i: the main one for 0, else chunk i.
@@ -198,8 +225,8 @@ func (j *jar) assemble(main string) (string, error) {
 	if count < 2 || count > maxChunks || len(first) < chunkTagSize {
 		return "", fmt.Errorf("%w: cookie %q claims %d chunks", ErrMalformed, c.name, count)
 	}
-	if count > len(c.names) {
-		return "", fmt.Errorf("%w: cookie %q has %d chunks, at most %d are accepted", ErrTooLarge, c.name, count, len(c.names))
+	if count > c.count() {
+		return "", fmt.Errorf("%w: cookie %q has %d chunks, at most %d are accepted", ErrTooLarge, c.name, count, c.count())
 	}
 	tag := first[len(first)-chunkTagSize:]
 	parts := []string{first}

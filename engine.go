@@ -23,6 +23,7 @@ type engine struct {
 	onError     func(http.ResponseWriter, *http.Request, error)
 	revocations RevocationStore // nil: no revocation
 	migration   *gorillaMigration
+	binding     *binder // nil: no device binding
 	now         func() time.Time
 	// zero is a new session's Data serialised: the content of an
 	// untouched session, which is deleted rather than written.
@@ -58,6 +59,12 @@ func newEngine(keys *Keyring, c *config, zero []byte, mig *gorillaMigration) (*e
 	var err error
 	if e.cookies, err = newCookieSpec(attrs, c.maxSize); err != nil {
 		return nil, err
+	}
+	if e.binding, err = newBinder(keys, c); err != nil {
+		return nil, err
+	}
+	if e.binding != nil {
+		e.cookies.bound = e.binding.cookie
 	}
 	if c.oldName != "" {
 		attrs.Name = c.oldName

@@ -63,6 +63,12 @@ var (
 	// cleared, so that the user is signed in again once the store is back.
 	ErrRevocationsUnavailable = errors.New("session revocations unavailable")
 
+	// ErrUnproven is returned when a cookie opened but its session is
+	// bound to a device (WithDeviceBinding) and the request brought no
+	// fresh bound cookie: a copy of the cookies past the bound lifetime,
+	// or a browser whose refresh has not arrived yet. The cookie is kept.
+	ErrUnproven = errors.New("session bound to a device, without a fresh proof from it")
+
 	// A gorilla/sessions cookie that could not be taken over:
 
 	// ErrMigration is returned when a cookie written by gorilla/sessions

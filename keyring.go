@@ -32,6 +32,7 @@ const (
 	labelXChaCha    = "cookiesession v1 xchacha20-poly1305"
 	labelSCHash     = "cookiesession v1 securecookie hash"
 	labelSCBlock    = "cookiesession v1 securecookie block"
+	labelChallenge  = "cookiesession v1 dbsc challenge"
 	keyIDSize       = 4
 	scHashKeySize   = 32 // HMAC-SHA256
 	scBlockKeySize  = 32 // AES-256
@@ -56,8 +57,9 @@ type ringKey struct {
 
 // derivedKeys are a secret's keys, one per purpose.
 type derivedKeys struct {
-	aead    cipher.AEAD                // the default format's
-	gorilla *securecookie.SecureCookie // gorillaFormat's
+	aead      cipher.AEAD                // the default format's
+	gorilla   *securecookie.SecureCookie // gorillaFormat's
+	challenge []byte                     // the MAC key of device binding's challenges
 }
 
 func (rk *ringKey) aead() cipher.AEAD                   { return (*rk.derived).aead }
@@ -137,6 +139,9 @@ func deriveKey(secret []byte) (ringKey, error) {
 		return rk, err
 	}
 	d.gorilla = newGorillaCodec(hashKey, blockKey)
+	if d.challenge, err = hkdf.Key(sha256.New, secret, nil, labelChallenge, 32); err != nil {
+		return rk, err
+	}
 	rk.derived = &d
 	return rk, nil
 }
@@ -257,6 +262,16 @@ func (k *Keyring) String() string {
 // can reach the derived keys. Its receiver is a value so that a Keyring
 // printed by value is covered too.
 func (k Keyring) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte(k.String())) }
+
+// challengeKeys returns the MAC keys of device binding's challenges,
+// newest first.
+func (k *Keyring) challengeKeys() [][]byte {
+	keys := make([][]byte, len(k.keys))
+	for i := range k.keys {
+		keys[i] = (*k.keys[i].derived).challenge
+	}
+	return keys
+}
 
 // newest returns the sealing key.
 func (k *Keyring) newest() *ringKey { return &k.keys[0] }

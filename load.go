@@ -108,6 +108,7 @@ type rank int
 
 const (
 	rankUnavailable rank = iota // the store cannot tell: the cookie may be good once it is back
+	rankUnproven                // bound to a device, whose refresh may yet come: the cookie is kept
 	rankEnded                   // a value of ours that ended: expired, revoked or rejected
 	rankGorilla                 // a gorilla cookie found that could not be taken over
 	rankOther                   // anything else: the first such value's reason
@@ -137,6 +138,8 @@ func (w *refusal) consider(err error, st *state, gorilla bool) {
 	switch {
 	case errors.Is(err, ErrRevocationsUnavailable):
 		r = rankUnavailable
+	case errors.Is(err, ErrUnproven):
+		r = rankUnproven
 	case gorilla:
 		r = rankGorilla
 		if w.convert == nil && errors.Is(err, ErrMigration) {
@@ -156,8 +159,9 @@ func (w *refusal) consider(err error, st *state, gorilla bool) {
 // refused makes s the fresh session of a request whose cookies (present)
 // did not open, for the reason w chose.
 func (e *engine) refused(s holder, now time.Time, present uint32, w *refusal) {
-	if w.convert != nil {
-		// The cookies are kept for a later request, and the failure told.
+	if w.convert != nil || w.rank == rankUnproven {
+		// The cookies are kept for a later request (and a failure to
+		// convert is told), but no id: ending this session revokes nothing.
 		present = 0
 	}
 	e.fresh(s, now, present, w.err)
@@ -184,6 +188,9 @@ func (e *engine) openValue(r *http.Request, j *jar, main string, o openOptions, 
 	env, _, stale, err := openEither(e.format, e.alt, j, main, o)
 	if err != nil {
 		return err
+	}
+	if env.Binding != (SessionID{}) && !e.binding.proven(j, env.Binding, o.now) {
+		return ErrUnproven
 	}
 	return e.admit(r, &env, heldCookie, stale, o.now, s)
 }
@@ -218,6 +225,7 @@ func (e *engine) admit(r *http.Request, env *Contents, held held, stale bool, no
 		held:          held,
 		stale:         stale,
 		generation:    env.Generation,
+		binding:       env.Binding,
 		flashes:       env.Flashes,
 		cookieFlashes: len(env.Flashes),
 		orig:          env.Data,

@@ -90,6 +90,10 @@ func (e *engine) handler(next http.Handler, f front) http.Handler {
 				})
 			}
 		}
+		if e.binding != nil && r.URL.Path == e.binding.path {
+			e.serveBinding(w, r, f) // the device binding's endpoint is the Manager's
+			return
+		}
 		rs := &reqState{e: e, front: f, outer: outer}
 		r = r.WithContext(context.WithValue(ctx, handlersKey{}, rs))
 		rs.w = responseWriter{ResponseWriter: w, rs: rs}

@@ -55,6 +55,8 @@ type config struct {
 	gorillaFormat      bool
 	migration          *gorillaMigration // WithGorillaMigration's, without convert
 	convert            any               // func(map[any]any) (T, error)
+	bindingPath        string            // WithDeviceBinding's; "" for none
+	boundLifetime      time.Duration
 	errs               []error
 }
 
@@ -264,6 +266,36 @@ func WithGorillaMigration[T any](store GorillaStore, convert func(values map[any
 	}
 }
 
+// MinBoundLifetime is the shortest bound lifetime WithDeviceBinding
+// accepts. Chromium refreshes a bound cookie that expires within two
+// minutes on every request it would send with it: a lifetime of a few
+// minutes more keeps refreshes to one per lifetime.
+const MinBoundLifetime = 10 * time.Second
+
+// WithDeviceBinding binds signed-in sessions to the browser's device with
+// Device Bound Session Credentials (DBSC, Chrome 145 and later on
+// desktop), so that a copy of the cookies works on another machine for
+// lifetime at most. It needs WithSubject and Secure.
+//
+// A response that writes a signed-in session that is not bound invites
+// the browser to register a key it cannot export; the registration and
+// the refreshes are POSTs to path, which the middleware answers itself.
+// A bound session's cookie then opens only beside a second cookie, the
+// bound one, which lasts lifetime and which only the device can renew,
+// with a signature the server checks. The device's public key travels
+// sealed in the identifier the browser keeps: the server keeps no state
+// but the challenges answered, in the RevocationStore, for a few minutes.
+// Once bound, a session is never used without the bound cookie; Destroy
+// and SignOutEverywhere end the browser's DBSC session at its next
+// refresh. Browsers without DBSC keep ordinary sessions.
+//
+// A bound session lives at most the lifetime (WithMaxAge) from its
+// binding. lifetime must be at least MinBoundLifetime; ten minutes is a
+// good start. The default is off.
+func WithDeviceBinding(path string, lifetime time.Duration) Option {
+	return func(c *config) { c.bindingPath, c.boundLifetime = path, lifetime }
+}
+
 // check refuses options that cannot work, with a message that says how to
 // fix the call.
 func (c *config) check() error {
@@ -345,6 +377,10 @@ func (c *config) checkHooks() error {
 		return errors.New("WithSerializer(nil): a Serializer is needed")
 	case c.now == nil:
 		return errors.New("WithClock(nil): a clock is needed")
+	case c.bindingPath != "" && (!strings.HasPrefix(c.bindingPath, "/") || c.subject == nil || !c.secure):
+		return fmt.Errorf("WithDeviceBinding(%q, ...) needs a path starting with \"/\", WithSubject (only signed-in sessions are bound) and Secure", c.bindingPath)
+	case c.bindingPath != "" && (c.boundLifetime < MinBoundLifetime || c.boundLifetime > c.maxAge):
+		return fmt.Errorf("WithDeviceBinding: a bound lifetime of %v; it must be at least %v and at most the lifetime, %v", c.boundLifetime, MinBoundLifetime, c.maxAge)
 	case c.revocations != nil && c.subject == nil:
 		return errors.New("WithRevocation needs WithSubject: revocation goes by subject, and only signed-in sessions are revoked; add WithSubject(func(d T) string { return d.User }), or remove WithRevocation")
 	}

@@ -57,6 +57,11 @@ func (e *engine) ended(st *state, now time.Time) revocation.Revoked {
 		until = e.forgetAt(now)
 	}
 	r := revocation.Revoked{Generation: gen, Sessions: []revocation.RevokedSession{{ID: st.id, Grace: st.end != endDestroy, Until: until}}}
+	if st.binding != (SessionID{}) && st.end == endDestroy {
+		// Its device binding too: the browser's next refresh is refused,
+		// which ends its DBSC session.
+		r.Sessions = append(r.Sessions, revocation.RevokedSession{ID: st.binding, Until: e.forgetAt(now)})
+	}
 	if gen != 0 {
 		// Under the subject's generation, which the entry restates so
 		// that it stands on its own wherever it is merged.

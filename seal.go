@@ -33,8 +33,11 @@ type Contents struct {
 	// Generation is the subject's generation the session was signed in
 	// under (see SignOutEverywhere); 0 for none.
 	Generation uint64
-	Flashes    []string
-	Data       []byte // as the Serializer wrote it
+	// Binding is the device binding the session is bound to (see
+	// WithDeviceBinding); zero for none.
+	Binding SessionID
+	Flashes []string
+	Data    []byte // as the Serializer wrote it
 }
 
 // openOptions bound what open accepts.
@@ -91,7 +94,12 @@ const (
 	maxSealedTime = 1 << 40
 	// maxPlaintextHeader is room for the times, the flags, the id and the
 	// fields this release writes.
-	maxPlaintextHeader = 2*binary.MaxVarintLen64 + 1 + len(SessionID{}) + 3 + binary.MaxVarintLen64
+	maxPlaintextHeader = 2*binary.MaxVarintLen64 + 1 + len(SessionID{}) + 3 + binary.MaxVarintLen64 + 2 + len(SessionID{})
+	// fieldBinding is the device binding (WithDeviceBinding) the session
+	// is bound to. It must be understood: a release that skipped it would
+	// take a bound session for an ordinary one, which a copied cookie
+	// could then use without the device.
+	fieldBinding = 3
 	// fieldGeneration is the subject's generation the session was signed
 	// in under (see revocation.Revoked.Generation); optional, absent when 0.
 	fieldGeneration = 2
@@ -212,7 +220,7 @@ func appendPlaintext(dst []byte, e *Contents) ([]byte, error) {
 	if len(e.Flashes) > 0 {
 		flags |= flagFlashes
 	}
-	if e.Generation != 0 {
+	if e.Generation != 0 || e.Binding != (SessionID{}) {
 		flags |= flagFields
 	}
 	dst = append(dst, flags)
@@ -227,12 +235,32 @@ func appendPlaintext(dst []byte, e *Contents) ([]byte, error) {
 		}
 	}
 	if flags&flagFields != 0 {
-		n := binary.PutUvarint(make([]byte, binary.MaxVarintLen64), e.Generation)
-		dst = binary.AppendUvarint(dst, uint64(2+n))
-		dst = append(dst, fieldGeneration, byte(n))
-		dst = binary.AppendUvarint(dst, e.Generation)
+		dst = appendFields(dst, e)
 	}
 	return append(dst, e.Data...), nil
+}
+
+// appendFields appends the fields of e: their length, then each field's
+// tag, length and value.
+func appendFields(dst []byte, e *Contents) []byte {
+	gen := binary.PutUvarint(make([]byte, binary.MaxVarintLen64), e.Generation)
+	size := 0
+	if e.Generation != 0 {
+		size += 2 + gen
+	}
+	if e.Binding != (SessionID{}) {
+		size += 2 + len(e.Binding)
+	}
+	dst = binary.AppendUvarint(dst, uint64(size))
+	if e.Generation != 0 {
+		dst = append(dst, fieldGeneration, byte(gen))
+		dst = binary.AppendUvarint(dst, e.Generation)
+	}
+	if e.Binding != (SessionID{}) {
+		dst = append(dst, fieldBinding, byte(len(e.Binding)))
+		dst = append(dst, e.Binding[:]...)
+	}
+	return dst
 }
 
 // parsePlaintext reads what appendPlaintext wrote.
@@ -317,6 +345,11 @@ func parseFields(pt []byte, e *Contents) ([]byte, error) {
 		value := fields[n : n+int(l)]
 		fields = fields[n+int(l):]
 		switch {
+		case tag == fieldBinding:
+			if len(value) != len(e.Binding) {
+				return nil, fmt.Errorf("%w: bad binding", ErrMalformed)
+			}
+			copy(e.Binding[:], value)
 		case tag == fieldGeneration:
 			g, n := binary.Uvarint(value)
 			if n <= 0 || n != len(value) {

@@ -23,6 +23,7 @@ type state struct {
 	// what revoking the session, or checking it, goes by.
 	subject    string
 	generation uint64
+	binding    SessionID // the device binding, zero if none (WithDeviceBinding)
 	flashes    []string
 	// cookieFlashes is how many flashes the cookie held, and
 	// flashesChanged whether the list differs from the cookie's: reading

@@ -1,0 +1,310 @@
+package cookiesession_test
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ce967478/cookiesession"
+	"github.com/ce967478/cookiesession/internal/dbsc/dbsctest"
+)
+
+// The device binding's tests play the browser with dbsctest's device, and
+// the server through the public API: a Manager with WithDeviceBinding.
+
+type boundUser struct {
+	User string `json:"user"`
+}
+
+// boundApp is a signed-in app with device binding at /dbsc, on a clock
+// the test moves.
+type boundApp struct {
+	t   *testing.T
+	m   *cookiesession.Manager[boundUser]
+	h   http.Handler
+	mu  sync.Mutex
+	now time.Time
+}
+
+const boundLifetime = 5 * time.Minute
+
+func newBoundApp(t *testing.T) *boundApp {
+	t.Helper()
+	a := &boundApp{t: t, now: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}
+	keys, err := cookiesession.NewKeyring([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.m, err = cookiesession.New[boundUser](keys,
+		cookiesession.WithSubject(func(d boundUser) string { return d.User }),
+		cookiesession.WithDeviceBinding("/dbsc", boundLifetime),
+		cookiesession.WithClock(a.clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		s := a.m.Get(r)
+		s.Renew()
+		s.Data.User = r.FormValue("user")
+	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) { a.m.Get(r).Destroy() })
+	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
+		s := a.m.Get(r)
+		if errors.Is(s.Err(), cookiesession.ErrUnproven) {
+			w.Header().Set("X-Unproven", "1")
+		}
+		_, _ = w.Write([]byte(s.Data.User))
+	})
+	a.h = a.m.Handler(mux)
+	return a
+}
+
+func (a *boundApp) clock() time.Time { a.mu.Lock(); defer a.mu.Unlock(); return a.now }
+
+func (a *boundApp) advance(d time.Duration) { a.mu.Lock(); a.now = a.now.Add(d); a.mu.Unlock() }
+
+// browser keeps cookies by name, as a browser would for one origin.
+type boundBrowser map[string]string
+
+func (b boundBrowser) copy() boundBrowser {
+	c := boundBrowser{}
+	for k, v := range b {
+		c[k] = v
+	}
+	return c
+}
+
+// do sends a request with b's cookies and the given headers, keeps the
+// cookies the response sets, and returns the response.
+func (b boundBrowser) do(a *boundApp, method, target string, headers ...string) *http.Response {
+	a.t.Helper()
+	r := httptest.NewRequest(method, "https://app.test"+target, nil)
+	for name, value := range b {
+		r.AddCookie(&http.Cookie{Name: name, Value: value})
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		r.Header.Set(headers[i], headers[i+1])
+	}
+	w := httptest.NewRecorder()
+	a.h.ServeHTTP(w, r)
+	res := w.Result()
+	for _, c := range res.Cookies() {
+		if c.MaxAge < 0 {
+			delete(b, c.Name)
+		} else {
+			b[c.Name] = c.Value
+		}
+	}
+	return res
+}
+
+func (b boundBrowser) whoami(a *boundApp) (user string, unproven bool) {
+	a.t.Helper()
+	res := b.do(a, "GET", "/whoami")
+	body, _ := io.ReadAll(res.Body)
+	return string(body), res.Header.Get("X-Unproven") != ""
+}
+
+var challengeParam = regexp.MustCompile(`challenge="([^"]+)"`)
+var challengeItem = regexp.MustCompile(`^"([^"]+)";id="([^"]+)"$`)
+
+// bind signs in as user and registers dev, as Chromium does after the
+// sign-in response, and returns the DBSC session identifier.
+func (b boundBrowser) bind(a *boundApp, dev *dbsctest.Device, user string) string {
+	a.t.Helper()
+	res := b.do(a, "POST", "/login?user="+user)
+	reg := res.Header.Get("Secure-Session-Registration")
+	m := challengeParam.FindStringSubmatch(reg)
+	if !strings.HasPrefix(reg, "(ES256 RS256);path=\"/dbsc\";") || m == nil {
+		a.t.Fatalf("sign-in response invites %q", reg)
+	}
+	res = b.do(a, "POST", "/dbsc", "Secure-Session-Response", dev.RegistrationProof(m[1], ""))
+	if res.StatusCode != http.StatusOK {
+		a.t.Fatalf("registration: %s", res.Status)
+	}
+	var in struct {
+		ID          string `json:"session_identifier"`
+		RefreshURL  string `json:"refresh_url"`
+		Credentials []struct {
+			Type, Name, Attributes string
+		} `json:"credentials"`
+		Scope struct {
+			Origin string `json:"origin"`
+		} `json:"scope"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&in); err != nil {
+		a.t.Fatal(err)
+	}
+	if in.ID == "" || in.RefreshURL != "/dbsc" || len(in.Credentials) != 1 || in.Credentials[0].Name != a.m.Name()+".bound" ||
+		in.Credentials[0].Type != "cookie" || in.Scope.Origin != "https://app.test" {
+		a.t.Fatalf("registration instructions: %+v", in)
+	}
+	if b[a.m.Name()+".bound"] == "" {
+		a.t.Fatal("registration set no bound cookie")
+	}
+	return in.ID
+}
+
+// refresh plays Chromium's refresh: the identifier alone, a 403 with a
+// challenge, then a proof over it. It returns the last response.
+func (b boundBrowser) refresh(a *boundApp, dev *dbsctest.Device, id string) *http.Response {
+	a.t.Helper()
+	res := b.do(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id)
+	m := challengeItem.FindStringSubmatch(res.Header.Get("Secure-Session-Challenge"))
+	if res.StatusCode != http.StatusForbidden || m == nil {
+		return res
+	}
+	if m[2] != id {
+		a.t.Errorf("challenge for id %q, want the session's", m[2])
+	}
+	return b.do(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id, "Secure-Session-Response", dev.RefreshProof(m[1]))
+}
+
+// The point of device binding: every cookie of the signed-in browser,
+// copied, works at most until the bound lifetime ends; the browser, which
+// holds the key, stays signed in through refreshes.
+func TestDeviceBindingCopiedCookiesDie(t *testing.T) {
+	a := newBoundApp(t)
+	dev := dbsctest.NewES256()
+	browser := boundBrowser{}
+	id := browser.bind(a, dev, "ada")
+	if user, _ := browser.whoami(a); user != "ada" {
+		t.Fatalf("bound browser: %q", user)
+	}
+	thief := browser.copy()
+	if user, _ := thief.whoami(a); user != "ada" {
+		t.Fatalf("a copy within the bound lifetime: %q, want it to work until then", user)
+	}
+
+	a.advance(boundLifetime)
+	if user, unproven := thief.whoami(a); user != "" || !unproven {
+		t.Errorf("a copy past the bound lifetime: %q (ErrUnproven %v); want refused", user, unproven)
+	}
+	// The browser's cookie expired too: it refreshes, then is signed in.
+	if res := browser.refresh(a, dev, id); res.StatusCode != http.StatusOK {
+		t.Fatalf("refresh: %s", res.Status)
+	}
+	if user, _ := browser.whoami(a); user != "ada" {
+		t.Errorf("after the refresh: %q", user)
+	}
+	// The thief cannot refresh without the device's key.
+	other := dbsctest.NewES256()
+	if res := thief.refresh(a, other, id); res.StatusCode == http.StatusOK {
+		t.Error("a refresh signed by another key was accepted")
+	}
+	if user, _ := thief.whoami(a); user != "" {
+		t.Errorf("the thief after trying to refresh: %q", user)
+	}
+}
+
+// A proof is accepted once: a refresh replayed within the challenge's
+// window gets a fresh challenge, not a cookie.
+func TestDeviceBindingProofOnce(t *testing.T) {
+	a := newBoundApp(t)
+	dev := dbsctest.NewES256()
+	b := boundBrowser{}
+	id := b.bind(a, dev, "ada")
+	res := b.do(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id)
+	m := challengeItem.FindStringSubmatch(res.Header.Get("Secure-Session-Challenge"))
+	if m == nil {
+		t.Fatalf("no challenge: %s %v", res.Status, res.Header)
+	}
+	proof := dev.RefreshProof(m[1])
+	if res := b.do(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id, "Secure-Session-Response", proof); res.StatusCode != http.StatusOK {
+		t.Fatalf("first answer: %s", res.Status)
+	}
+	res = boundBrowser{}.do(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id, "Secure-Session-Response", proof)
+	if res.StatusCode != http.StatusForbidden || len(res.Cookies()) != 0 {
+		t.Errorf("replayed proof: %s, cookies %v; want 403 without a cookie", res.Status, res.Cookies())
+	}
+}
+
+// Destroy and SignOutEverywhere end the browser's DBSC session: the next
+// refresh is a 403 without a challenge.
+func TestDeviceBindingEnds(t *testing.T) {
+	for _, end := range []string{"destroy", "everywhere"} {
+		t.Run(end, func(t *testing.T) {
+			a := newBoundApp(t)
+			dev := dbsctest.NewES256()
+			b := boundBrowser{}
+			id := b.bind(a, dev, "ada")
+			if end == "destroy" {
+				b.do(a, "POST", "/logout")
+				if b[a.m.Name()+".bound"] != "" {
+					t.Error("Destroy left the bound cookie")
+				}
+			} else if err := a.m.SignOutEverywhere(t.Context(), "ada"); err != nil {
+				t.Fatal(err)
+			}
+			res := boundBrowser{}.do(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id)
+			if res.StatusCode != http.StatusForbidden || res.Header.Get("Secure-Session-Challenge") != "" {
+				t.Errorf("refresh after %s: %s, challenge %q; want 403 without one", end, res.Status, res.Header.Get("Secure-Session-Challenge"))
+			}
+		})
+	}
+}
+
+// Anonymous sessions are not invited, and a bound session is not bound
+// again; the endpoint refuses what it cannot use with a 4xx, never a 500.
+func TestDeviceBindingRefusals(t *testing.T) {
+	a := newBoundApp(t)
+	dev := dbsctest.NewES256()
+	anon := boundBrowser{}
+	if res := anon.do(a, "GET", "/whoami"); res.Header.Get("Secure-Session-Registration") != "" {
+		t.Error("an anonymous session was invited to bind")
+	}
+	bound := boundBrowser{}
+	id := bound.bind(a, dev, "ada")
+	tests := []struct {
+		name    string
+		b       boundBrowser
+		headers []string
+	}{
+		{"registration without a session", boundBrowser{}, []string{"Secure-Session-Response", dev.RegistrationProof("x", "")}},
+		{"registration without a proof", bound, nil},
+		{"registration of a bound session", bound, []string{"Secure-Session-Response", dev.RegistrationProof("x", "")}},
+		{"garbage proof", bound, []string{"Secure-Session-Response", "a.b.c"}},
+		{"garbage identifier", boundBrowser{}, []string{"Sec-Secure-Session-Id", "AAAA"}},
+		{"refresh with a proof over no challenge", boundBrowser{}, []string{"Sec-Secure-Session-Id", id, "Secure-Session-Response", dev.RefreshProof("made-up")}},
+		{"oversized identifier", boundBrowser{}, []string{"Sec-Secure-Session-Id", strings.Repeat("A", 1<<16)}},
+	}
+	for _, tt := range tests {
+		res := tt.b.copy().do(a, "POST", "/dbsc", tt.headers...)
+		if res.StatusCode < 400 || res.StatusCode >= 500 || len(res.Cookies()) != 0 && res.StatusCode != http.StatusForbidden {
+			t.Errorf("%s: %s, cookies %v; want a 4xx without a cookie", tt.name, res.Status, res.Cookies())
+		}
+	}
+	if res := bound.do(a, "GET", "/dbsc"); res.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET of the endpoint: %s", res.Status)
+	}
+}
+
+func TestDeviceBindingOptions(t *testing.T) {
+	keys, _ := cookiesession.NewKeyring([]byte(strings.Repeat("k", 32)))
+	subject := cookiesession.WithSubject(func(d boundUser) string { return d.User })
+	tests := []struct {
+		name string
+		opts []cookiesession.Option
+		want string
+	}{
+		{"no subject", []cookiesession.Option{cookiesession.WithDeviceBinding("/dbsc", time.Hour)}, "WithSubject"},
+		{"relative path", []cookiesession.Option{subject, cookiesession.WithDeviceBinding("dbsc", time.Hour)}, "starting with"},
+		{"insecure", []cookiesession.Option{subject, cookiesession.WithSecure(false), cookiesession.WithDeviceBinding("/dbsc", time.Hour)}, "Secure"},
+		{"short", []cookiesession.Option{subject, cookiesession.WithDeviceBinding("/dbsc", time.Second)}, "at least"},
+		{"longer than the session", []cookiesession.Option{subject, cookiesession.WithDeviceBinding("/dbsc", 48*time.Hour)}, "at most"},
+		{"no revocation", []cookiesession.Option{subject, cookiesession.WithRevocation(nil), cookiesession.WithDeviceBinding("/dbsc", time.Hour)}, "revocation"},
+	}
+	for _, tt := range tests {
+		if _, err := cookiesession.New[boundUser](keys, tt.opts...); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v; want an error about %q", tt.name, err, tt.want)
+		}
+	}
+}

@@ -1,0 +1,215 @@
+package cookiesession
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/ce967478/cookiesession/internal/dbsc"
+	"github.com/ce967478/cookiesession/revocation"
+)
+
+// The DBSC endpoint that Handler serves at WithDeviceBinding's path: a
+// registration binds the request's session, a refresh renews a bound
+// cookie. See binding.go for the design.
+
+// serveBinding answers a POST to the binding's path: a registration, or,
+// with the identifier of a DBSC session, a refresh.
+func (e *engine) serveBinding(w http.ResponseWriter, r *http.Request, f front) {
+	w.Header().Set("Cache-Control", "no-store")
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	var err error
+	if len(r.Header.Values(dbsc.HeaderSessionID)) > 0 {
+		err = e.refresh(w, r)
+	} else {
+		err = e.register(w, r, f)
+	}
+	if err != nil {
+		// Like a cookie, a proof is untrusted input: not a warning.
+		e.logger.LogAttrs(r.Context(), slog.LevelDebug, "cookiesession: device binding refused",
+			slog.String("cookie", e.cookies.name), slog.Any("error", err))
+	}
+}
+
+// register binds the request's signed-in session to the key of the proof
+// the browser sent, over a challenge issued for the session's id.
+func (e *engine) register(w http.ResponseWriter, r *http.Request, f front) error {
+	now := e.now()
+	s := f.newHolder()
+	e.load(r, now, s)
+	st := s.st()
+	token, err := dbsc.ReadProof(r.Header)
+	var p *dbsc.Proof
+	if err == nil {
+		p, err = dbsc.VerifyRegistration(token)
+	}
+	if err == nil {
+		_, err = e.binding.challenges.Verify(now, dbsc.PurposeRegistration, st.id.String(), p.JTI)
+	}
+	switch {
+	case err != nil:
+	case st.isNew || st.subject == "":
+		err = errors.New("no signed-in session to bind")
+	case st.binding != (SessionID{}):
+		err = errors.New("the session is bound already")
+	}
+	if err != nil {
+		http.Error(w, "cannot bind this session", http.StatusBadRequest)
+		return err
+	}
+	// Bind, and write the session again with its binding.
+	st.binding, st.stale = revocation.NewSessionID(), true
+	if err := e.commit(w.Header(), s); err != nil {
+		e.report(w, r, err)
+		return err
+	}
+	if err := e.binding.setBound(w.Header(), e.cookies, st.binding, now); err != nil {
+		return err
+	}
+	return e.answer(w, r, e.identifier(st, p.Key, now))
+}
+
+// identifier seals what a refresh needs: the binding's id, the subject
+// and generation, and the device's key. It lives as long as the session.
+func (e *engine) identifier(st *state, key *dbsc.PublicKey, now time.Time) string {
+	data := binary.AppendUvarint(nil, uint64(len(st.subject)))
+	data = append(append(data, st.subject...), key.Bytes()...)
+	v, _ := e.keys.seal(e.binding.idName, &Contents{Created: st.created, Issued: now, ID: st.binding, Generation: st.generation, Data: data})
+	return v
+}
+
+// bound is a DBSC session, as its identifier carries it.
+type bound struct {
+	binding    SessionID
+	subject    string
+	generation uint64
+	key        *dbsc.PublicKey
+}
+
+// openIdentifier opens a DBSC session identifier.
+func (e *engine) openIdentifier(v string, now time.Time) (bound, error) {
+	c, _, err := e.keys.open(e.binding.idName, v, openOptions{now: now, maxAge: e.maxAge, maxLength: dbsc.MaxFieldSize})
+	if err != nil {
+		return bound{}, err
+	}
+	n, k := binary.Uvarint(c.Data)
+	if k <= 0 || n > uint64(len(c.Data)-k) {
+		return bound{}, fmt.Errorf("%w: bad DBSC session identifier", ErrMalformed)
+	}
+	key, err := dbsc.ParsePublicKey(c.Data[k+int(n):])
+	return bound{binding: c.ID, subject: string(c.Data[k : k+int(n)]), generation: c.Generation, key: key}, err
+}
+
+// refresh renews the bound cookie of the DBSC session whose identifier
+// the request carries: first with a 403 and a challenge, then, given a
+// proof over it signed by the device, with a fresh cookie. A session
+// that was revoked, or an identifier that does not open, gets a 403
+// without a challenge, which ends the browser's DBSC session.
+func (e *engine) refresh(w http.ResponseWriter, r *http.Request) error {
+	now := e.now()
+	id, err := dbsc.ReadSessionID(r.Header)
+	var b bound
+	if err == nil {
+		b, err = e.openIdentifier(id, now)
+	}
+	if err == nil {
+		err = e.revocations.Check(b.subject, b.binding, b.generation, now)
+	}
+	switch {
+	case errors.Is(err, ErrRevocationsUnavailable):
+		http.Error(w, "try again later", http.StatusServiceUnavailable)
+		return err
+	case err != nil:
+		http.Error(w, "session ended", http.StatusForbidden)
+		return err
+	}
+	token, err := dbsc.ReadProof(r.Header)
+	if errors.Is(err, dbsc.ErrHeaderMissing) {
+		return e.challenge(w, id, b)
+	}
+	var p *dbsc.Proof
+	if err == nil {
+		p, err = dbsc.VerifyRefresh(token, b.key)
+	}
+	if err != nil {
+		http.Error(w, "session ended", http.StatusForbidden)
+		return err
+	}
+	used, err := e.binding.challenges.Verify(now, dbsc.PurposeRefresh, b.binding.String(), p.JTI)
+	if err == nil {
+		err = e.answerOnce(r.Context(), b.subject, used, now)
+	}
+	if err != nil {
+		// A stale, foreign or replayed challenge: a fresh one.
+		return errors.Join(err, e.challenge(w, id, b))
+	}
+	if err := e.binding.setBound(w.Header(), e.cookies, b.binding, now); err != nil {
+		return err
+	}
+	return e.answer(w, r, id)
+}
+
+// challenge answers 403 with a challenge over the binding's id.
+func (e *engine) challenge(w http.ResponseWriter, id string, b bound) error {
+	v, err := dbsc.ChallengeHeaderValue(e.binding.challenges.Issue(e.now(), dbsc.PurposeRefresh, b.binding.String()), id)
+	if err != nil {
+		http.Error(w, "session ended", http.StatusForbidden)
+		return err
+	}
+	w.Header().Set(dbsc.HeaderChallenge, v)
+	w.WriteHeader(http.StatusForbidden)
+	return nil
+}
+
+// answerOnce records the challenge a refresh answered, under a subject of
+// its own (so that the subject's cap on revoked sessions is not spent on
+// it), and refuses one answered before.
+func (e *engine) answerOnce(ctx context.Context, subject string, used dbsc.Used, now time.Time) error {
+	key := "\x00dbsc\x00" + subject
+	id := SessionID(used.ID)
+	if err := e.revocations.Check(key, id, 0, now); err != nil {
+		return fmt.Errorf("challenge answered before: %w", err)
+	}
+	r := revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: id, Until: used.Until}}}
+	return e.revocations.Revoke(context.WithoutCancel(ctx), key, r)
+}
+
+// answer writes the DBSC session's instructions.
+func (e *engine) answer(w http.ResponseWriter, r *http.Request, id string) error {
+	attrs := "Path=" + e.cookies.attrs.Path + "; Secure; HttpOnly; SameSite=" + sameSite(e.cookies.attrs.SameSite)
+	body, err := json.Marshal(dbsc.Instructions{
+		SessionIdentifier: id,
+		RefreshURL:        e.binding.path,
+		Scope:             dbsc.Scope{Origin: "https://" + r.Host},
+		Credentials:       []dbsc.Credential{{Name: e.binding.cookie, Attributes: attrs}},
+	})
+	if err != nil {
+		http.Error(w, "cannot bind this session", http.StatusInternalServerError)
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	_, err = w.Write(body)
+	return err
+}
+
+// sameSite is the attribute's value as a Set-Cookie line writes it.
+func sameSite(s http.SameSite) string {
+	switch s {
+	case http.SameSiteStrictMode:
+		return "Strict"
+	case http.SameSiteNoneMode:
+		return "None"
+	}
+	return "Lax"
+}
