@@ -2,12 +2,14 @@ package cookiesession_test
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -321,6 +323,10 @@ func bigData(n int) user {
 	return user{Name: b.String()}
 }
 
+// longPath leaves less of each Set-Cookie line for the value, so that a
+// session within the Cookie header budget takes three cookies or four.
+var longPath = "/" + strings.Repeat("p", 1500)
+
 // tamper changes one character in the middle of v, where every bit of a
 // base64 character counts (the last ones before padding may not).
 func tamper(v string) string {
@@ -330,6 +336,23 @@ func tamper(v string) string {
 		c = 'B'
 	}
 	return v[:i] + string(c) + v[i+1:]
+}
+
+// randomID returns a fresh random session id.
+func randomID() SessionID {
+	var id SessionID
+	_, _ = rand.Read(id[:])
+	return id
+}
+
+// load opens the session a request with the Cookie header cookies brings,
+// without the middleware.
+func load[T any](m *Manager[T], cookies string) *Session[T] {
+	req := httptest.NewRequest("GET", "/", nil)
+	if cookies != "" {
+		req.Header.Set("Cookie", cookies)
+	}
+	return m.Load(req)
 }
 
 // errorLog collects what an error handler (WithErrorHandler) hears.
@@ -354,4 +377,13 @@ func (l *errorLog) take() error {
 	err := errors.Join(l.errs...)
 	l.errs = nil
 	return err
+}
+
+// runtimeMem reads the bytes allocated so far by the whole program.
+type runtimeMem struct{ total uint64 }
+
+func (m *runtimeMem) read() {
+	var s runtime.MemStats
+	runtime.ReadMemStats(&s)
+	m.total = s.TotalAlloc
 }

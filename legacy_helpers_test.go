@@ -4,9 +4,11 @@ package cookiesession
 // to cookiesession_test (helpers_test.go); this file goes with the last.
 
 import (
+	"bytes"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -138,4 +140,42 @@ func countFormat[T any](m *Manager[T]) *countingFormat {
 	c := &countingFormat{format: m.e.format}
 	m.e.format = c
 	return c
+}
+
+// testSecret returns a deterministic 32-byte secret, different for each seed.
+func testSecret(seed byte) []byte { return bytes.Repeat([]byte{seed}, MinSecretSize) }
+
+func mustKeyring(t testing.TB, secrets ...[]byte) *Keyring {
+	t.Helper()
+	k, err := NewKeyring(secrets...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// t0 is the injected "now" of the codec tests.
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// at returns the options the codec tests open with: now, no deadlines,
+// the default size cap.
+func at(now time.Time) openOptions { return openOptions{now: now, maxLength: DefaultMaxSize} }
+
+// runtimeMem reads the bytes allocated so far by the whole program.
+type runtimeMem struct{ total uint64 }
+
+func (m *runtimeMem) read() {
+	var s runtime.MemStats
+	runtime.ReadMemStats(&s)
+	m.total = s.TotalAlloc
+}
+
+// cookieIndexOf returns i for the name of m's cookie i, -1 for others.
+func cookieIndexOf[T any](m *Manager[T], name string) int {
+	for i := range maxChunks {
+		if chunkName(m.Name(), i) == name {
+			return i
+		}
+	}
+	return -1
 }
