@@ -157,10 +157,6 @@ func mustKeyring(t testing.TB, secrets ...[]byte) *Keyring {
 // t0 is the injected "now" of the codec tests.
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// at returns the options the codec tests open with: now, no deadlines,
-// the default size cap.
-func at(now time.Time) openOptions { return openOptions{now: now, maxLength: DefaultMaxSize} }
-
 // runtimeMem reads the bytes allocated so far by the whole program.
 type runtimeMem struct{ total uint64 }
 
@@ -170,12 +166,10 @@ func (m *runtimeMem) read() {
 	m.total = s.TotalAlloc
 }
 
-// cookieIndexOf returns i for the name of m's cookie i, -1 for others.
-func cookieIndexOf[T any](m *Manager[T], name string) int {
-	for i := range maxChunks {
-		if chunkName(m.Name(), i) == name {
-			return i
-		}
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
 	}
-	return -1
+	return out
 }
