@@ -1,4 +1,4 @@
-package cookiesession
+package cookiesession_test
 
 import (
 	"context"
@@ -8,169 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"runtime"
-	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	. "github.com/ce967478/cookiesession"
 )
-
-func TestRevocationsCheck(t *testing.T) {
-	rv := newRevocations(func() time.Time { return t0 })
-	destroyed, renewed, other := newSessionID(), newSessionID(), newSessionID()
-	until := t0.Add(time.Hour)
-	rv.Add("ada", Revoked{Sessions: []RevokedSession{{ID: destroyed, Until: until}, {ID: renewed, Grace: true, Until: until}}}, t0)
-	rv.Add("bob", Revoked{Generation: 7, GenerationUntil: until}, t0)
-	tests := []struct {
-		name    string
-		subject string
-		id      SessionID
-		gen     uint64
-		now     time.Time
-		want    error // nil, ErrRevoked or ErrReplaced
-	}{
-		{"destroyed, at once", "ada", destroyed, 0, t0, ErrRevoked},
-		// No clock decides: an instance whose clock is behind the one
-		// that revoked refuses all the same.
-		{"destroyed, on a clock an hour behind", "ada", destroyed, 0, t0.Add(-time.Hour), ErrRevoked},
-		{"renewed, within the grace", "ada", renewed, 0, t0.Add(RenewGrace - time.Nanosecond), ErrReplaced},
-		{"renewed, after the grace", "ada", renewed, 0, t0.Add(RenewGrace), ErrRevoked},
-		{"another id of the subject", "ada", other, 0, t0, nil},
-		{"the id under another subject", "bob", destroyed, 7, t0, nil},
-		{"no subject: never refused", "", destroyed, 0, t0, nil},
-		{"below the subject's generation", "bob", other, 6, t0, ErrRevoked},
-		{"no generation, signed in before any", "bob", other, 0, t0, ErrRevoked},
-		{"at the subject's generation", "bob", other, 7, t0, nil},
-		{"above it", "bob", other, 8, t0, nil},
-		{"a subject with no entries", "cy", destroyed, 0, t0, nil},
-	}
-	for _, tt := range tests {
-		err := rv.Check(tt.subject, tt.id, tt.gen, tt.now)
-		if (tt.want == nil) != (err == nil) || (err != nil && !errors.Is(err, tt.want)) {
-			t.Errorf("%s: err = %v, want %v", tt.name, err, tt.want)
-		}
-		if errors.Is(err, ErrReplaced) && errors.Is(err, ErrRevoked) {
-			t.Errorf("%s: %v is both read-only and refused", tt.name, err)
-		}
-	}
-	// Destroy after Renew's grace began refuses at once.
-	rv.Add("ada", Revoked{Sessions: []RevokedSession{{ID: renewed, Until: until}}}, t0)
-	if err := rv.Check("ada", renewed, 0, t0); !errors.Is(err, ErrRevoked) {
-		t.Errorf("renewed, then destroyed: err = %v", err)
-	}
-	if gen, n := rv.Generation("ada"); gen != 0 || n != 2 {
-		t.Errorf("Generation(ada) = %d, %d; want 0, 2", gen, n)
-	}
-	if gen, n := rv.Generation("bob"); gen != 7 || n != 0 {
-		t.Errorf("Generation(bob) = %d, %d; want 7, 0", gen, n)
-	}
-	if rv.Len() != 3 || rv.Subjects() != 2 {
-		t.Errorf("Len %d, Subjects %d; want 3, 2", rv.Len(), rv.Subjects())
-	}
-}
-
-// The grace of a renewed id starts on each instance when that instance
-// first holds the entry: receiving it again, or late, does not move it,
-// and a clock behind the revoking instance's does not stretch it.
-func TestRenewGraceCountsFromFirstSeen(t *testing.T) {
-	rv := NewRevocations()
-	id := newSessionID()
-	r := Revoked{Sessions: []RevokedSession{{ID: id, Grace: true, Until: t0.Add(time.Hour)}}}
-	rv.Add("ada", r, t0)
-	rv.Add("ada", r, t0.Add(5*time.Second)) // the same entry, again
-	if err := rv.Check("ada", id, 0, t0.Add(RenewGrace)); !errors.Is(err, ErrRevoked) {
-		t.Errorf("RenewGrace after first seen: err = %v", err)
-	}
-}
-
-func TestRevokedMerge(t *testing.T) {
-	a, b, c := newSessionID(), newSessionID(), newSessionID()
-	h1, h2 := t0.Add(time.Hour), t0.Add(2*time.Hour)
-	tests := []struct {
-		name    string
-		x, y    Revoked
-		want    Revoked
-		wantIDs []SessionID
-	}{
-		{
-			name: "sessions of equal generations are joined",
-			x:    Revoked{Sessions: []RevokedSession{{ID: a, Until: h1}}},
-			y:    Revoked{Sessions: []RevokedSession{{ID: b, Until: h1}}},
-			want: Revoked{Sessions: []RevokedSession{{ID: a, Until: h1}, {ID: b, Until: h1}}},
-		},
-		{
-			name: "the same id: the later Until, and no grace if either has none",
-			x:    Revoked{Sessions: []RevokedSession{{ID: a, Grace: true, Until: h1}}},
-			y:    Revoked{Sessions: []RevokedSession{{ID: a, Until: h2}}},
-			want: Revoked{Sessions: []RevokedSession{{ID: a, Until: h2}}},
-		},
-		{
-			name: "a higher generation drops the sessions it refuses already",
-			x:    Revoked{Generation: 1, GenerationUntil: h1, Sessions: []RevokedSession{{ID: a, Until: h1}}},
-			y:    Revoked{Generation: 2, GenerationUntil: h1, Sessions: []RevokedSession{{ID: c, Until: h1}}},
-			want: Revoked{Generation: 2, GenerationUntil: h1, Sessions: []RevokedSession{{ID: c, Until: h1}}},
-		},
-		{
-			name: "the generation is kept until the later of its times",
-			x:    Revoked{Generation: 3, GenerationUntil: h1},
-			y:    Revoked{Generation: 2, GenerationUntil: h2},
-			want: Revoked{Generation: 3, GenerationUntil: h2},
-		},
-	}
-	for _, tt := range tests {
-		for _, got := range []Revoked{tt.x.Merge(tt.y), tt.y.Merge(tt.x), tt.x.Merge(tt.y).Merge(tt.y).Merge(tt.x)} {
-			if !got.Equal(tt.want) {
-				t.Errorf("%s: got %+v, want %+v", tt.name, got, tt.want)
-			}
-		}
-		if m := tt.x.Merge(tt.y); !m.Covers(tt.x) || !m.Covers(tt.y) {
-			t.Errorf("%s: the merge does not cover its parts", tt.name)
-		}
-	}
-}
-
-func TestRevokedBinaryForm(t *testing.T) {
-	r := Revoked{Generation: NextGeneration(0, t0), GenerationUntil: t0.Add(time.Hour),
-		Sessions: []RevokedSession{{ID: newSessionID(), Grace: true, Until: t0.Add(time.Hour)}, {Until: t0.Add(time.Minute)}}}
-	b, err := r.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got Revoked
-	if err := got.UnmarshalBinary(b); err != nil || !got.Equal(r) {
-		t.Fatalf("round trip: %+v, %v; want %+v", got, err, r)
-	}
-	for i := range b {
-		if err := got.UnmarshalBinary(b[:i]); err == nil {
-			t.Errorf("a prefix of %d bytes was accepted", i)
-		}
-	}
-	if err := got.UnmarshalBinary(append(b, 0)); err == nil {
-		t.Error("a trailing byte was accepted")
-	}
-}
-
-// Entries are forgotten once they may be, and Sweep gives their memory
-// back: memory follows what was revoked within one session lifetime.
-func TestRevocationsForgetExpiredEntries(t *testing.T) {
-	rv := NewRevocations()
-	at := t0
-	for i := range 20_000 {
-		at = t0.Add(time.Duration(i) * time.Second)
-		rv.Add(fmt.Sprint("user", i), Revoked{Sessions: []RevokedSession{{ID: newSessionID(), Until: at.Add(time.Hour)}}}, at)
-	}
-	// 3600 entries are live at the end; the sweep on each Add keeps the
-	// expired ones a small share of the rest.
-	if n := rv.Len(); n > 2*3600 {
-		t.Errorf("%d entries held, of which 3600 are live", n)
-	}
-	rv.Sweep(at)
-	live := 0
-	rv.Range(func(string, Revoked) bool { live++; return true })
-	if live != 3600 || rv.Len() != 3600 {
-		t.Errorf("after Sweep: Range saw %d subjects, Len %d; want 3600", live, rv.Len())
-	}
-}
 
 // revocationFixture is a Manager with a subject, and the handlers of a
 // small app: sign in as ?user=, sign out, renew, read.
@@ -202,6 +45,19 @@ func (f *revocationFixture) replay(t *testing.T, cookies string) (*Session[user]
 	return s, rec
 }
 
+// clockedStore is the in-process store on a test clock: it files what it
+// is given as first held at the clock's time, where Revocations' own
+// Revoke takes time.Now (which the grace of a renewed id counts from).
+type clockedStore struct {
+	*Revocations
+	now func() time.Time
+}
+
+func (s clockedStore) Revoke(_ context.Context, subject string, r Revoked) error {
+	s.Add(subject, r, s.now())
+	return nil
+}
+
 func TestDestroyRevokesCopies(t *testing.T) {
 	f := newRevocationFixture(t)
 	b := newBrowser(t)
@@ -210,7 +66,7 @@ func TestDestroyRevokesCopies(t *testing.T) {
 	copied := b.header()
 	b.do(f.logout, "POST", "/logout")
 	if len(b.cookies) != 0 {
-		t.Fatalf("after Destroy the browser holds %v", keys(b.cookies))
+		t.Fatalf("after Destroy the browser holds %v", b.names())
 	}
 	s, rec := f.replay(t, copied)
 	if !s.IsNew() || !errors.Is(s.Err(), ErrRevoked) || s.Data.Name != "" {
@@ -235,7 +91,7 @@ func TestDestroyRevokesCopies(t *testing.T) {
 // signed-in user, destroying and renewing sessions, leaves no entry.
 func TestAnonymousSessionsFillNothing(t *testing.T) {
 	clock := newClock()
-	rv := newRevocations(clock.Now)
+	rv := clockedStore{NewRevocations(), clock.Now}
 	f := newRevocationFixture(t, WithClock(clock.Now), WithRevocation(rv))
 	renew := handle(f.m, func(s *Session[user]) { s.Data.N++; s.Renew() })
 	for range 1000 {
@@ -417,9 +273,9 @@ func TestRevocationDoesNotDependOnClocks(t *testing.T) {
 	for _, skew := range []time.Duration{-59 * time.Second, 59 * time.Second} {
 		t.Run(skew.String(), func(t *testing.T) {
 			clock := newClock()
-			store := newRevocations(clock.Now)
+			store := clockedStore{NewRevocations(), clock.Now}
 			here := newRevocationFixture(t, WithClock(clock.Now), WithRevocation(store))
-			there := &revocationFixture{clock: &testClock{t: t0.Add(skew)}}
+			there := &revocationFixture{clock: newClockAt(t0.Add(skew))}
 			there.m = newTestManager[user](t, there.clock, WithRevocation(store), WithSubject(func(u user) string { return u.Name }))
 
 			b := newBrowser(t)
@@ -451,7 +307,7 @@ func TestRevocationDoesNotDependOnClocks(t *testing.T) {
 // that renewed at the cap stays signed in.
 func TestRevocationsPerSubjectAreCapped(t *testing.T) {
 	clock := newClock()
-	rv := newRevocations(clock.Now)
+	rv := clockedStore{NewRevocations(), clock.Now}
 	f := newRevocationFixture(t, WithClock(clock.Now), WithRevocation(rv))
 	var copies []string
 	for range MaxRevokedSessions {
@@ -501,7 +357,7 @@ func TestRevocationFailureIsLoud(t *testing.T) {
 		t.Errorf("error handler heard %v", hookErr)
 	}
 	if rec.Code != http.StatusOK || len(b.cookies) != 0 {
-		t.Errorf("status %d, browser keeps %v", rec.Code, keys(b.cookies))
+		t.Errorf("status %d, browser keeps %v", rec.Code, b.names())
 	}
 	if err := f.m.SignOutEverywhere(context.Background(), "ada"); !errors.Is(err, ErrRevocationFailed) {
 		t.Errorf("SignOutEverywhere: err %v", err)
@@ -570,146 +426,12 @@ func TestCookiesWithoutAnIDEndTogether(t *testing.T) {
 	}
 }
 
-// The request path's check is a map lookup under a read lock, measured
-// with a million revoked entries. "request" serves a read-only request
-// with and without revocation in the same run (extra-ns/op is the median
-// difference of interleaved rounds, within the noise of a request's
-// microseconds); "lookup" times the check alone, for ids that are not
-// revoked, against an empty store.
-func BenchmarkRevocationCheck(b *testing.B) {
-	rv := NewRevocations()
-	now := time.Now()
-	revokedUntil := now.Add(time.Hour)
-	for i := range 1_000_000 {
-		rv.Add(fmt.Sprint("user", i), Revoked{Sessions: []RevokedSession{{ID: newSessionID(), Until: revokedUntil}}}, now)
-	}
-	// The benchmark's own subject has entries too: the lookup finds them
-	// and compares ids, the most a Check does.
-	for range 3 {
-		rv.Add("ada", Revoked{Sessions: []RevokedSession{{ID: newSessionID(), Until: revokedUntil}}}, now)
-	}
-	b.Run("request", func(b *testing.B) {
-		with := benchReadRequest(b, WithRevocation(rv), WithSubject(func(t typical) string { return t.Name }))
-		without := benchReadRequest(b, WithRevocation(nil))
-		b.ReportAllocs()
-		b.ResetTimer()
-		for range b.N {
-			with()
-		}
-		b.StopTimer()
-		b.ReportMetric(interleavedDiff(b.N, with, without), "extra-ns/op")
-		b.ReportMetric(testing.AllocsPerRun(100, with)-testing.AllocsPerRun(100, without), "extra-allocs/op")
-	})
-	b.Run("lookup", func(b *testing.B) {
-		ids := make([]SessionID, 4096)
-		for i := range ids {
-			ids[i] = newSessionID()
-		}
-		empty := NewRevocations()
-		i := 0
-		check := func(store *Revocations) func() {
-			return func() {
-				if store.Check("ada", ids[i%len(ids)], 0, now) != nil {
-					b.Fatal("revoked")
-				}
-				i++
-			}
-		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		for range b.N {
-			check(rv)()
-		}
-		b.StopTimer()
-		b.ReportMetric(interleavedDiff(b.N, check(rv), check(empty)), "extra-ns/op")
-	})
-}
-
-// benchReadRequest returns a function that serves one read-only request,
-// with the typical session's cookie, through a Manager with opts.
-func benchReadRequest(b *testing.B, opts ...Option) func() {
-	m, err := New[typical](mustKeyring(b, testSecret(1)), opts...)
-	if err != nil {
-		b.Fatal(err)
-	}
-	seed := httptest.NewRecorder()
-	handle(m, func(s *Session[typical]) { s.Data = newTypical() }).ServeHTTP(seed, httptest.NewRequest("GET", "/", nil))
-	c := seed.Result().Cookies()[0]
-	req := httptest.NewRequest("GET", "/", nil)
-	req.Header.Set("Cookie", c.Name+"="+c.Value)
-	h := handle(m, func(s *Session[typical]) { _ = s.Data.Name })
-	return func() {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if len(rec.Header()["Set-Cookie"]) != 0 {
-			b.Fatal("a read-only request set a cookie")
-		}
-	}
-}
-
-// interleavedDiff times a and b for n calls each, in 10 rounds that
-// alternate them, and returns the median of the rounds' differences in
-// ns per call: a burst of load from elsewhere weighs on both alike.
-func interleavedDiff(n int, a, b func()) float64 {
-	const rounds = 10
-	per := max(n/rounds, 1)
-	diffs := make([]float64, rounds)
-	for r := range diffs {
-		if r%2 == 0 {
-			diffs[r] = timeLoop(per, a) - timeLoop(per, b)
-		} else {
-			diffs[r] = -(timeLoop(per, b) - timeLoop(per, a))
-		}
-	}
-	slices.Sort(diffs)
-	return (diffs[rounds/2-1] + diffs[rounds/2]) / 2
-}
-
-// runtimeHeap reads the bytes of live heap objects after a collection.
-type runtimeHeap struct{ inUse uint64 }
-
-func (h *runtimeHeap) read() {
-	runtime.GC()
-	var s runtime.MemStats
-	runtime.ReadMemStats(&s)
-	h.inUse = s.HeapAlloc
-}
-
-// BenchmarkRevocationMemory measures the heap an in-process store (and so
-// a replica) takes per subject with one revoked session, its name (about
-// 10 bytes) included.
-func BenchmarkRevocationMemory(b *testing.B) {
-	for _, n := range []int{100_000, 1_000_000} {
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			for range b.N {
-				var before, after runtimeHeap
-				rv := NewRevocations()
-				now := time.Now()
-				before.read()
-				subjects := make([]string, n)
-				for i := range subjects {
-					subjects[i] = fmt.Sprint("user", i)
-				}
-				for _, subject := range subjects {
-					rv.Add(subject, Revoked{Sessions: []RevokedSession{{ID: newSessionID(), Until: now.Add(time.Hour)}}}, now)
-				}
-				after.read()
-				b.ReportMetric(float64(after.inUse-before.inUse)/float64(n), "B/entry")
-				if rv.Len() != n {
-					b.Fatal(rv.Len())
-				}
-				runtime.KeepAlive(rv)
-			}
-		})
-	}
-}
-
 // A session refused because revocations are unavailable is not signed out
 // for good: the request gets a fresh session, and the cookie is kept.
 func TestUnavailableRevocationsKeepTheCookie(t *testing.T) {
 	down := false
 	clock := newClock()
-	store := newRevocations(clock.Now)
+	store := clockedStore{NewRevocations(), clock.Now}
 	f := newRevocationFixture(t, WithClock(clock.Now), WithRevocation(switchStore{store, &down}))
 	b := newBrowser(t)
 	b.do(f.login, "POST", "/login")
@@ -734,7 +456,7 @@ func TestUnavailableRevocationsKeepTheCookie(t *testing.T) {
 	down = true
 	rec = b.do(f.logout, "POST", "/logout")
 	if len(b.cookies) != 0 {
-		t.Errorf("signing out while unavailable left %v (Set-Cookie %q)", keys(b.cookies), rec.Header().Values("Set-Cookie"))
+		t.Errorf("signing out while unavailable left %v (Set-Cookie %q)", b.names(), rec.Header().Values("Set-Cookie"))
 	}
 	down = false
 	if s, _ := f.replay(t, copied); !errors.Is(s.Err(), ErrRevoked) {
@@ -744,7 +466,7 @@ func TestUnavailableRevocationsKeepTheCookie(t *testing.T) {
 
 // switchStore is a store whose Check fails closed while *down.
 type switchStore struct {
-	*Revocations
+	clockedStore
 	down *bool
 }
 
@@ -760,7 +482,7 @@ func (s switchStore) Check(subject string, id SessionID, gen uint64, now time.Ti
 // merging the two keeps it on every instance.
 func TestASignOutOnALaggingInstanceIsKept(t *testing.T) {
 	clock := newClock()
-	ra, rb := newRevocations(clock.Now), newRevocations(clock.Now)
+	ra, rb := clockedStore{NewRevocations(), clock.Now}, clockedStore{NewRevocations(), clock.Now}
 	a := newRevocationFixture(t, WithClock(clock.Now), WithRevocation(ra))
 	b := newRevocationFixture(t, WithClock(clock.Now), WithRevocation(rb))
 	if err := a.m.SignOutEverywhere(context.Background(), "ada"); err != nil {
@@ -773,8 +495,8 @@ func TestASignOutOnALaggingInstanceIsKept(t *testing.T) {
 	exchange := func(from, to *Revocations) {
 		from.Range(func(subject string, r Revoked) bool { to.Add(subject, r, clock.Now()); return true })
 	}
-	exchange(ra, rb)
-	exchange(rb, ra)
+	exchange(ra.Revocations, rb.Revocations)
+	exchange(rb.Revocations, ra.Revocations)
 	for name, f := range map[string]*revocationFixture{"a": a, "b": b} {
 		if s, _ := f.replay(t, stolen); !errors.Is(s.Err(), ErrRevoked) {
 			t.Errorf("instance %s opens the signed-out copy: err %v, data %+v", name, s.Err(), s.Data)
