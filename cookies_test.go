@@ -116,20 +116,13 @@ func TestSameNameCookies(t *testing.T) {
 	m := newTestManager[user](t, clock, WithGorillaMigration(gorillaStore, convertUser))
 	gorilla := gorillaCookie(t, "session", map[any]any{"name": "old"}, gorillaHash, gorillaBlock)
 	var value string // the genuine cookie, as the last response set it
-	count := handle(m, func(s *Session[user]) { s.Data.Name = "ada"; s.Data.N++ })
+	count := func(s *Session[user]) { s.Data.Name = "ada"; s.Data.N++ }
 	for i := 1; i <= 3; i++ {
-		req := httptest.NewRequest("GET", "/", nil)
 		cookie := "session=" + gorilla // the old store's cookie, for /app, first
 		if value != "" {
 			cookie += "; session=" + value
 		}
-		req.Header.Set("Cookie", cookie)
-		rec := httptest.NewRecorder()
-		var s *Session[user]
-		m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			s = m.Get(r)
-			count.ServeHTTP(w, r)
-		})).ServeHTTP(rec, req)
+		s, rec := send(m, cookie, count)
 		if s.Data.N != i {
 			t.Fatalf("request %d: N = %d, want %d (the change of the previous request was lost)", i, s.Data.N, i)
 		}
@@ -141,11 +134,7 @@ func TestSameNameCookies(t *testing.T) {
 	}
 
 	// Garbage first, genuine second: the genuine one, and nothing deleted.
-	req := httptest.NewRequest("GET", "/", nil)
-	req.Header.Set("Cookie", "session=garbage; session="+value)
-	rec := httptest.NewRecorder()
-	var s *Session[user]
-	handle(m, func(got *Session[user]) { s = got }).ServeHTTP(rec, req)
+	s, rec := send(m, "session=garbage; session="+value, nil)
 	if s.IsNew() || s.Data.N != 3 || len(rec.Header().Values("Set-Cookie")) != 0 {
 		t.Errorf("garbage before the genuine value: new %v, N %d, Set-Cookie %q", s.IsNew(), s.Data.N, rec.Header().Values("Set-Cookie"))
 	}
@@ -155,9 +144,7 @@ func TestSameNameCookies(t *testing.T) {
 	// does not hide the values after it.
 	for _, first := range []string{"2." + value, strings.Repeat("x", DefaultMaxSize+100)} {
 		for _, second := range []string{value, gorilla} {
-			req := httptest.NewRequest("GET", "/", nil)
-			req.Header.Set("Cookie", "session="+first+"; session="+second)
-			s := m.Load(req)
+			s := load(m, "session="+first+"; session="+second)
 			if s.IsNew() || s.Data.Name == "" {
 				t.Errorf("a first value of %d bytes that does not assemble hid the next: new %v, err %v", len(first), s.IsNew(), s.Err())
 			}
@@ -317,11 +304,7 @@ func TestCookieTossing(t *testing.T) {
 				pairs = append(pairs, fmt.Sprintf("session.%d=%s", i, planted("session.1", i)))
 			}
 			rng.Shuffle(len(pairs), func(i, j int) { pairs[i], pairs[j] = pairs[j], pairs[i] })
-			req := httptest.NewRequest("GET", "/", nil)
-			req.Header.Set("Cookie", strings.Join(pairs, "; "))
-			rec := httptest.NewRecorder()
-			var s *Session[user]
-			handle(m, func(got *Session[user]) { s = got }).ServeHTTP(rec, req)
+			s, rec := send(m, strings.Join(pairs, "; "), nil)
 			if s.IsNew() || !reflect.DeepEqual(s.Data, want) {
 				t.Fatalf("%d bytes, %d cookies, trial %d: signed out (err %v)", size, len(names), trial, s.Err())
 			}

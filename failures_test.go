@@ -249,3 +249,41 @@ func TestHooksGetTheRequestGetWasGiven(t *testing.T) {
 		t.Errorf("after the handler returned, the error handler saw %v with context error %v, want acme and nil", reported, live)
 	}
 }
+
+// failingSerializer is encoding/json that cannot encode a session whose
+// Name is "unencodable", as a serializer meets a value it cannot hold.
+type failingSerializer struct{ JSONSerializer }
+
+func (f failingSerializer) Marshal(v any) ([]byte, error) {
+	if u, ok := v.(*user); ok && u.Name == "unencodable" {
+		return nil, errors.New("cannot encode this")
+	}
+	return f.JSONSerializer.Marshal(v)
+}
+
+// A session the serializer cannot encode fails the save like one too
+// large: ErrSaveFailed with the cause, a 500 by default, and the browser
+// keeps its previous cookie.
+func TestSerializerFailureFailsTheSave(t *testing.T) {
+	var heard errorLog
+	for _, hooked := range []bool{false, true} {
+		opts := []Option{WithSerializer(failingSerializer{})}
+		if hooked {
+			opts = append(opts, heard.option())
+		}
+		m := newTestManager[user](t, newClock(), opts...)
+		b := newBrowser(t)
+		b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+		before := b.cookies["session"]
+		rec := b.do(handle(m, func(s *Session[user]) { s.Data.Name = "unencodable" }), "GET", "/")
+		if sets(rec) || b.cookies["session"] != before {
+			t.Errorf("hooked %v: a failed save sent Set-Cookie %q", hooked, rec.Header().Values("Set-Cookie"))
+		}
+		if !hooked && rec.Code != http.StatusInternalServerError {
+			t.Errorf("status %d, want 500", rec.Code)
+		}
+		if err := heard.take(); hooked && (!errors.Is(err, ErrSaveFailed) || !strings.Contains(err.Error(), "cannot encode this")) {
+			t.Errorf("the error handler heard %v", err)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -150,7 +151,7 @@ func (b *browser) header() string {
 	defer b.mu.Unlock()
 	b.expire()
 	var parts []string
-	for _, name := range slices.Sorted(mapKeys(b.cookies)) {
+	for _, name := range slices.Sorted(maps.Keys(b.cookies)) {
 		parts = append(parts, name+"="+b.cookies[name])
 	}
 	return strings.Join(parts, "; ")
@@ -182,7 +183,7 @@ func (b *browser) names() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.expire()
-	return slices.Sorted(mapKeys(b.cookies))
+	return slices.Sorted(maps.Keys(b.cookies))
 }
 
 // expiry returns when the browser drops the cookie name (withClock only).
@@ -208,20 +209,10 @@ func (b *browser) Cookies(*url.URL) []*http.Cookie {
 	defer b.mu.Unlock()
 	b.expire()
 	var out []*http.Cookie
-	for _, name := range slices.Sorted(mapKeys(b.cookies)) {
+	for _, name := range slices.Sorted(maps.Keys(b.cookies)) {
 		out = append(out, &http.Cookie{Name: name, Value: b.cookies[name]})
 	}
 	return out
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // user is the session type of most tests.

@@ -144,9 +144,7 @@ func TestGorillaMigrationHonoursTheIdleTimeout(t *testing.T) {
 		{0, nil},
 	} {
 		m := newTestManager[user](t, clock, WithGorillaMigration(gorillaStore, convertUser), WithIdleTimeout(tt.idle))
-		req := httptest.NewRequest("GET", "/", nil)
-		req.Header.Set("Cookie", "session="+gorilla)
-		s := m.Load(req)
+		s := load(m, "session="+gorilla)
 		if !errors.Is(s.Err(), tt.wantErr) || (tt.wantErr == nil) != (s.Data.Name == "ada") {
 			t.Errorf("idle timeout %v, cookie saved 2h ago: err %v, data %+v; want err %v", tt.idle, s.Err(), s.Data, tt.wantErr)
 		}
@@ -243,9 +241,7 @@ func TestGorillaMigrationOfALaterValue(t *testing.T) {
 func TestGorillaMigrationToANilMap(t *testing.T) {
 	m := newTestManager[map[string]string](t, gorillaClock(), WithGorillaMigration(gorillaStore,
 		func(map[any]any) (map[string]string, error) { return nil, nil }))
-	req := httptest.NewRequest("GET", "/", nil)
-	req.Header.Set("Cookie", "session="+gorillaCookie(t, "session", map[any]any{"n": 3}, gorillaHash, gorillaBlock))
-	s := m.Load(req)
+	s := load(m, "session="+gorillaCookie(t, "session", map[any]any{"n": 3}, gorillaHash, gorillaBlock))
 	if s.Data == nil || s.IsNew() {
 		t.Fatalf("Data %v (nil: %v), new %v, err %v", s.Data, s.Data == nil, s.IsNew(), s.Err())
 	}
@@ -345,15 +341,6 @@ func TestGorillaSignOutIsNotUndone(t *testing.T) {
 	// gorilla/sessions seals the session afresh on every save: an earlier
 	// copy of the same session is another value.
 	earlier := "session=" + gorillaCookie(t, "session", map[any]any{"name": "ada", "n": 1}, gorillaHash, gorillaBlock)
-	serve := func(cookies string, fn func(s *Session[user])) (*Session[user], *httptest.ResponseRecorder) {
-		t.Helper()
-		req := httptest.NewRequest("GET", "/app/", nil)
-		req.Header.Set("Cookie", cookies)
-		rec := httptest.NewRecorder()
-		var s *Session[user]
-		handle(m, func(got *Session[user]) { s = got; fn(got) }).ServeHTTP(rec, req)
-		return s, rec
-	}
 	// checkResponse wants our cookie written, for at least the old
 	// store's lifetime, and the old one deleted at /app.
 	checkResponse := func(step string, rec *httptest.ResponseRecorder) (ours string) {
@@ -375,21 +362,21 @@ func TestGorillaSignOutIsNotUndone(t *testing.T) {
 		return ours
 	}
 
-	s, rec := serve(gorilla, func(*Session[user]) {})
+	s, rec := send(m, gorilla, func(*Session[user]) {})
 	if s.Data.Name != "ada" {
 		t.Fatalf("not converted: err %v", s.Err())
 	}
 	ours := checkResponse("converting", rec)
 
 	// The browser kept the gorilla cookie; the user signs out.
-	_, rec = serve(gorilla+"; "+ours, func(s *Session[user]) { s.Destroy() })
+	_, rec = send(m, gorilla+"; "+ours, func(s *Session[user]) { s.Destroy() })
 	tombstone := checkResponse("signing out", rec)
-	if s, _ := serve(gorilla+"; "+tombstone, func(*Session[user]) {}); s.Data.Name != "" {
+	if s, _ := send(m, gorilla+"; "+tombstone, func(*Session[user]) {}); s.Data.Name != "" {
 		t.Errorf("after sign-out, the kept gorilla cookie signed the user back in")
 	}
 	// The gorilla cookie replayed from another browser.
 	for name, c := range map[string]string{"a copy of the gorilla cookie": gorilla, "an earlier gorilla cookie": earlier} {
-		if s, _ := serve(c, func(*Session[user]) {}); !errors.Is(s.Err(), ErrRevoked) || s.Data.Name != "" {
+		if s, _ := send(m, c, func(*Session[user]) {}); !errors.Is(s.Err(), ErrRevoked) || s.Data.Name != "" {
 			t.Errorf("%s after sign-out: err %v, data %+v", name, s.Err(), s.Data)
 		}
 	}
@@ -397,10 +384,10 @@ func TestGorillaSignOutIsNotUndone(t *testing.T) {
 	// Converted and signed out on the same request: a copy of the gorilla
 	// cookie is revoked too.
 	other := "session=" + gorillaCookie(t, "session", map[any]any{"name": "bob"}, gorillaHash, gorillaBlock)
-	if s, _ := serve(other, func(s *Session[user]) { s.Destroy() }); s.Data.Name != "" {
+	if s, _ := send(m, other, func(s *Session[user]) { s.Destroy() }); s.Data.Name != "" {
 		t.Fatalf("destroyed, yet %+v", s.Data)
 	}
-	if s, _ := serve(other, func(*Session[user]) {}); !errors.Is(s.Err(), ErrRevoked) {
+	if s, _ := send(m, other, func(*Session[user]) {}); !errors.Is(s.Err(), ErrRevoked) {
 		t.Errorf("a copy of a gorilla cookie converted and signed out at once: err %v, data %+v", s.Err(), s.Data)
 	}
 
@@ -409,10 +396,10 @@ func TestGorillaSignOutIsNotUndone(t *testing.T) {
 	// cookie from converting, and the response replaces it.
 	stateless := newTestManager[user](t, clock, WithGorillaMigration(store, convertUser), WithRevocation(nil), WithSubject(func(u user) string { return u.Name }))
 	m = stateless
-	_, rec = serve(gorilla, func(*Session[user]) {})
+	_, rec = send(m, gorilla, func(*Session[user]) {})
 	ours = checkResponse("converting", rec)
 	clock.Advance(DefaultMaxAge + time.Minute)
-	s, rec = serve(gorilla+"; "+ours, func(*Session[user]) {})
+	s, rec = send(m, gorilla+"; "+ours, func(*Session[user]) {})
 	if !errors.Is(s.Err(), ErrExpired) || s.Data.Name != "" {
 		t.Errorf("an expired cookie of ours with the gorilla cookie: err %v, data %+v", s.Err(), s.Data)
 	}
@@ -439,9 +426,7 @@ func TestGorillaMigrationHonoursTheStoreMaxAge(t *testing.T) {
 		clock := newClockAt(saved.Add(tt.age))
 		store := GorillaStore{KeyPairs: [][]byte{gorillaHash, gorillaBlock}, MaxAge: tt.maxAge}
 		m := newTestManager[user](t, clock, WithGorillaMigration(store, convertUser), WithMaxAge(60*24*time.Hour))
-		req := httptest.NewRequest("GET", "/", nil)
-		req.Header.Set("Cookie", gorilla)
-		s := m.Load(req)
+		s := load(m, gorilla)
 		if !errors.Is(s.Err(), tt.want) || (tt.want == nil) != (s.Data.Name == "ada") {
 			t.Errorf("%s: err %v, data %+v; want %v", tt.name, s.Err(), s.Data, tt.want)
 		}

@@ -131,6 +131,17 @@ func TestSecureCookieRefuses(t *testing.T) {
 	}
 }
 
+// A Manager sealing in gorilla's format refuses an over-long value before
+// it decodes anything, as in the default format.
+func TestSecureCookieManagerRefusesOverlongValues(t *testing.T) {
+	m := newTestManager[user](t, newClock(), WithGorillaFormat())
+	for _, n := range []int{DefaultMaxSize + 1, DefaultMaxSize + 3, 1 << 20} {
+		if s := load(m, "session="+strings.Repeat("A", n)); !errors.Is(s.Err(), ErrTooLarge) {
+			t.Errorf("a value of %d bytes: err %v, want ErrTooLarge", n, s.Err())
+		}
+	}
+}
+
 // Neither format mistakes the other's values for its own: a Manager that
 // seals in one format seals the other's values again, in its own, and
 // leaves its own values alone, whatever their length.
