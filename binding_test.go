@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,18 +26,17 @@ type boundUser struct {
 // boundApp is a signed-in app with device binding at /dbsc, on a clock
 // the test moves.
 type boundApp struct {
-	t   *testing.T
-	m   *cookiesession.Manager[boundUser]
-	h   http.Handler
-	mu  sync.Mutex
-	now time.Time
+	t     *testing.T
+	m     *cookiesession.Manager[boundUser]
+	h     http.Handler
+	clock *testClock
 }
 
 const boundLifetime = 5 * time.Minute
 
 func newBoundApp(t *testing.T) *boundApp {
 	t.Helper()
-	a := &boundApp{t: t, now: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}
+	a := &boundApp{t: t, clock: newClock()}
 	keys, err := cookiesession.NewKeyring([]byte(strings.Repeat("k", 32)))
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +44,7 @@ func newBoundApp(t *testing.T) *boundApp {
 	a.m, err = cookiesession.New[boundUser](keys,
 		cookiesession.WithSubject(func(d boundUser) string { return d.User }),
 		cookiesession.WithDeviceBinding("/dbsc", boundLifetime),
-		cookiesession.WithClock(a.clock))
+		cookiesession.WithClock(a.clock.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,48 +66,38 @@ func newBoundApp(t *testing.T) *boundApp {
 	return a
 }
 
-func (a *boundApp) clock() time.Time { a.mu.Lock(); defer a.mu.Unlock(); return a.now }
+// boundBrowser is the shared test browser, with the DBSC requests
+// Chromium makes.
+type boundBrowser struct{ *browser }
 
-func (a *boundApp) advance(d time.Duration) { a.mu.Lock(); a.now = a.now.Add(d); a.mu.Unlock() }
+func newBoundBrowser(t *testing.T) boundBrowser { return boundBrowser{newBrowser(t)} }
 
-// browser keeps cookies by name, as a browser would for one origin.
-type boundBrowser map[string]string
-
+// copy returns another browser holding b's cookies: a thief's.
 func (b boundBrowser) copy() boundBrowser {
-	c := boundBrowser{}
-	for k, v := range b {
-		c[k] = v
-	}
+	c := newBoundBrowser(b.t.(*testing.T))
+	c.SetCookies(nil, b.Cookies(nil))
 	return c
 }
 
-// do sends a request with b's cookies and the given headers, keeps the
-// cookies the response sets, and returns the response.
-func (b boundBrowser) do(a *boundApp, method, target string, headers ...string) *http.Response {
+// send makes one request with the given headers (name, value, ...),
+// through the app, and keeps the cookies the response sets.
+func (b boundBrowser) send(a *boundApp, method, target string, headers ...string) *http.Response {
 	a.t.Helper()
-	r := httptest.NewRequest(method, "https://app.test"+target, nil)
-	for name, value := range b {
-		r.AddCookie(&http.Cookie{Name: name, Value: value})
-	}
+	r := b.request(method, "https://app.test"+target)
 	for i := 0; i+1 < len(headers); i += 2 {
 		r.Header.Set(headers[i], headers[i+1])
 	}
 	w := httptest.NewRecorder()
 	a.h.ServeHTTP(w, r)
-	res := w.Result()
-	for _, c := range res.Cookies() {
-		if c.MaxAge < 0 {
-			delete(b, c.Name)
-		} else {
-			b[c.Name] = c.Value
-		}
-	}
-	return res
+	b.store(w.Result().Header)
+	return w.Result()
 }
+
+func (b boundBrowser) has(name string) bool { return slices.Contains(b.names(), name) }
 
 func (b boundBrowser) whoami(a *boundApp) (user string, unproven bool) {
 	a.t.Helper()
-	res := b.do(a, "GET", "/whoami")
+	res := b.send(a, "GET", "/whoami")
 	body, _ := io.ReadAll(res.Body)
 	return string(body), res.Header.Get("X-Unproven") != ""
 }
@@ -120,13 +109,13 @@ var challengeItem = regexp.MustCompile(`^"([^"]+)";id="([^"]+)"$`)
 // sign-in response, and returns the DBSC session identifier.
 func (b boundBrowser) bind(a *boundApp, dev *dbsctest.Device, user string) string {
 	a.t.Helper()
-	res := b.do(a, "POST", "/login?user="+user)
+	res := b.send(a, "POST", "/login?user="+user)
 	reg := res.Header.Get("Secure-Session-Registration")
 	m := challengeParam.FindStringSubmatch(reg)
 	if !strings.HasPrefix(reg, "(ES256 RS256);path=\"/dbsc\";") || m == nil {
 		a.t.Fatalf("sign-in response invites %q", reg)
 	}
-	res = b.do(a, "POST", "/dbsc", "Secure-Session-Response", dev.RegistrationProof(m[1], ""))
+	res = b.send(a, "POST", "/dbsc", "Secure-Session-Response", dev.RegistrationProof(m[1], ""))
 	if res.StatusCode != http.StatusOK {
 		a.t.Fatalf("registration: %s", res.Status)
 	}
@@ -147,7 +136,7 @@ func (b boundBrowser) bind(a *boundApp, dev *dbsctest.Device, user string) strin
 		in.Credentials[0].Type != "cookie" || in.Scope.Origin != "https://app.test" {
 		a.t.Fatalf("registration instructions: %+v", in)
 	}
-	if b[a.m.Name()+".bound"] == "" {
+	if !b.has(a.m.Name() + ".bound") {
 		a.t.Fatal("registration set no bound cookie")
 	}
 	return in.ID
@@ -157,7 +146,7 @@ func (b boundBrowser) bind(a *boundApp, dev *dbsctest.Device, user string) strin
 // challenge, then a proof over it. It returns the last response.
 func (b boundBrowser) refresh(a *boundApp, dev *dbsctest.Device, id string) *http.Response {
 	a.t.Helper()
-	res := b.do(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id)
+	res := b.send(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id)
 	m := challengeItem.FindStringSubmatch(res.Header.Get("Secure-Session-Challenge"))
 	if res.StatusCode != http.StatusForbidden || m == nil {
 		return res
@@ -165,7 +154,7 @@ func (b boundBrowser) refresh(a *boundApp, dev *dbsctest.Device, id string) *htt
 	if m[2] != id {
 		a.t.Errorf("challenge for id %q, want the session's", m[2])
 	}
-	return b.do(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id, "Secure-Session-Response", dev.RefreshProof(m[1]))
+	return b.send(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id, "Secure-Session-Response", dev.RefreshProof(m[1]))
 }
 
 // The point of device binding: every cookie of the signed-in browser,
@@ -174,7 +163,7 @@ func (b boundBrowser) refresh(a *boundApp, dev *dbsctest.Device, id string) *htt
 func TestDeviceBindingCopiedCookiesDie(t *testing.T) {
 	a := newBoundApp(t)
 	dev := dbsctest.NewES256()
-	browser := boundBrowser{}
+	browser := newBoundBrowser(t)
 	id := browser.bind(a, dev, "ada")
 	if user, _ := browser.whoami(a); user != "ada" {
 		t.Fatalf("bound browser: %q", user)
@@ -184,7 +173,7 @@ func TestDeviceBindingCopiedCookiesDie(t *testing.T) {
 		t.Fatalf("a copy within the bound lifetime: %q, want it to work until then", user)
 	}
 
-	a.advance(boundLifetime)
+	a.clock.Advance(boundLifetime)
 	if user, unproven := thief.whoami(a); user != "" || !unproven {
 		t.Errorf("a copy past the bound lifetime: %q (ErrUnproven %v); want refused", user, unproven)
 	}
@@ -210,18 +199,18 @@ func TestDeviceBindingCopiedCookiesDie(t *testing.T) {
 func TestDeviceBindingProofOnce(t *testing.T) {
 	a := newBoundApp(t)
 	dev := dbsctest.NewES256()
-	b := boundBrowser{}
+	b := newBoundBrowser(t)
 	id := b.bind(a, dev, "ada")
-	res := b.do(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id)
+	res := b.send(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id)
 	m := challengeItem.FindStringSubmatch(res.Header.Get("Secure-Session-Challenge"))
 	if m == nil {
 		t.Fatalf("no challenge: %s %v", res.Status, res.Header)
 	}
 	proof := dev.RefreshProof(m[1])
-	if res := b.do(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id, "Secure-Session-Response", proof); res.StatusCode != http.StatusOK {
+	if res := b.send(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id, "Secure-Session-Response", proof); res.StatusCode != http.StatusOK {
 		t.Fatalf("first answer: %s", res.Status)
 	}
-	res = boundBrowser{}.do(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id, "Secure-Session-Response", proof)
+	res = newBoundBrowser(t).send(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id, "Secure-Session-Response", proof)
 	if res.StatusCode != http.StatusForbidden || len(res.Cookies()) != 0 {
 		t.Errorf("replayed proof: %s, cookies %v; want 403 without a cookie", res.Status, res.Cookies())
 	}
@@ -234,17 +223,17 @@ func TestDeviceBindingEnds(t *testing.T) {
 		t.Run(end, func(t *testing.T) {
 			a := newBoundApp(t)
 			dev := dbsctest.NewES256()
-			b := boundBrowser{}
+			b := newBoundBrowser(t)
 			id := b.bind(a, dev, "ada")
 			if end == "destroy" {
-				b.do(a, "POST", "/logout")
-				if b[a.m.Name()+".bound"] != "" {
+				b.send(a, "POST", "/logout")
+				if b.has(a.m.Name() + ".bound") {
 					t.Error("Destroy left the bound cookie")
 				}
 			} else if err := a.m.SignOutEverywhere(t.Context(), "ada"); err != nil {
 				t.Fatal(err)
 			}
-			res := boundBrowser{}.do(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id)
+			res := newBoundBrowser(t).send(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id)
 			if res.StatusCode != http.StatusForbidden || res.Header.Get("Secure-Session-Challenge") != "" {
 				t.Errorf("refresh after %s: %s, challenge %q; want 403 without one", end, res.Status, res.Header.Get("Secure-Session-Challenge"))
 			}
@@ -257,32 +246,32 @@ func TestDeviceBindingEnds(t *testing.T) {
 func TestDeviceBindingRefusals(t *testing.T) {
 	a := newBoundApp(t)
 	dev := dbsctest.NewES256()
-	anon := boundBrowser{}
-	if res := anon.do(a, "GET", "/whoami"); res.Header.Get("Secure-Session-Registration") != "" {
+	anon := newBoundBrowser(t)
+	if res := anon.send(a, "GET", "/whoami"); res.Header.Get("Secure-Session-Registration") != "" {
 		t.Error("an anonymous session was invited to bind")
 	}
-	bound := boundBrowser{}
+	bound := newBoundBrowser(t)
 	id := bound.bind(a, dev, "ada")
 	tests := []struct {
 		name    string
 		b       boundBrowser
 		headers []string
 	}{
-		{"registration without a session", boundBrowser{}, []string{"Secure-Session-Response", dev.RegistrationProof("x", "")}},
+		{"registration without a session", newBoundBrowser(t), []string{"Secure-Session-Response", dev.RegistrationProof("x", "")}},
 		{"registration without a proof", bound, nil},
 		{"registration of a bound session", bound, []string{"Secure-Session-Response", dev.RegistrationProof("x", "")}},
 		{"garbage proof", bound, []string{"Secure-Session-Response", "a.b.c"}},
-		{"garbage identifier", boundBrowser{}, []string{"Sec-Secure-Session-Id", "AAAA"}},
-		{"refresh with a proof over no challenge", boundBrowser{}, []string{"Sec-Secure-Session-Id", id, "Secure-Session-Response", dev.RefreshProof("made-up")}},
-		{"oversized identifier", boundBrowser{}, []string{"Sec-Secure-Session-Id", strings.Repeat("A", 1<<16)}},
+		{"garbage identifier", newBoundBrowser(t), []string{"Sec-Secure-Session-Id", "AAAA"}},
+		{"refresh with a proof over no challenge", newBoundBrowser(t), []string{"Sec-Secure-Session-Id", id, "Secure-Session-Response", dev.RefreshProof("made-up")}},
+		{"oversized identifier", newBoundBrowser(t), []string{"Sec-Secure-Session-Id", strings.Repeat("A", 1<<16)}},
 	}
 	for _, tt := range tests {
-		res := tt.b.copy().do(a, "POST", "/dbsc", tt.headers...)
+		res := tt.b.copy().send(a, "POST", "/dbsc", tt.headers...)
 		if res.StatusCode < 400 || res.StatusCode >= 500 || len(res.Cookies()) != 0 && res.StatusCode != http.StatusForbidden {
 			t.Errorf("%s: %s, cookies %v; want a 4xx without a cookie", tt.name, res.Status, res.Cookies())
 		}
 	}
-	if res := bound.do(a, "GET", "/dbsc"); res.StatusCode != http.StatusMethodNotAllowed {
+	if res := bound.send(a, "GET", "/dbsc"); res.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET of the endpoint: %s", res.Status)
 	}
 }

@@ -1,4 +1,4 @@
-package cookiesession
+package cookiesession_test
 
 import (
 	"errors"
@@ -9,38 +9,32 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
+
+	. "github.com/ce967478/cookiesession"
 )
 
-// longPath leaves less of each Set-Cookie line for the value, so that a
-// session within the Cookie header budget takes three cookies or four.
-var longPath = "/" + strings.Repeat("p", 1500)
+// nextRequestMax is the longest Cookie header a session may leave the next
+// request with: curl's 8,190 bytes (nginx's and Apache's default line
+// limit is about the same), less 256 for the request line and the headers
+// before the cookies.
+const nextRequestMax = 8190 - 256
 
-// bigData returns a session whose sealed value is about n bytes long:
-// random-looking text does not compress, and JSON adds little.
-func bigData(n int) user {
-	var b strings.Builder
-	for i := 0; b.Len() < n*3/4; i++ {
-		fmt.Fprintf(&b, "%08x", uint32(i)*2654435761)
-	}
-	return user{Name: b.String()}
-}
-
+// A session too large for one cookie is split into chunk cookies, each
+// Set-Cookie line within 4096 bytes (the browser checks), and read back
+// whole, by the Manager that wrote it and by another with the same keys.
 func TestChunkRoundTrips(t *testing.T) {
-	for _, size := range []int{100, 3000, 3800, 4100, 6000, 7000} {
-		t.Run(fmt.Sprint(size), func(t *testing.T) {
+	for _, tt := range []struct{ size, cookies int }{
+		{100, 1}, {3000, 1}, {3800, 1}, {4100, 2}, {6000, 2}, {7000, 2},
+	} {
+		t.Run(fmt.Sprint(tt.size), func(t *testing.T) {
 			m := newTestManager[user](t, newClock())
 			b := newBrowser(t)
-			want := bigData(size)
+			want := bigData(tt.size)
 			b.do(handle(m, func(s *Session[user]) { s.Data = want }), "GET", "/")
-			wantChunks := 1
-			if size > m.e.cookies.chunkSize {
-				wantChunks = 2
-			}
-			if len(b.cookies) != wantChunks {
-				t.Errorf("%d cookies, want %d", len(b.cookies), wantChunks)
+			if len(b.cookies) != tt.cookies {
+				t.Errorf("%d cookies, want %d", len(b.cookies), tt.cookies)
 			}
 			if h := "Cookie: " + b.header(); len(h) > 8192 {
 				t.Errorf("the Cookie header is %d bytes, over 8 KB", len(h))
@@ -71,24 +65,25 @@ func TestChunksShrinkAndGrow(t *testing.T) {
 	}
 	rec := set(4000)
 	if len(b.cookies) != 2 || b.cookies["session.2"] != "" {
-		t.Errorf("after shrinking: cookies %v", keys(b.cookies))
+		t.Errorf("after shrinking: cookies %v", b.names())
 	}
 	if !strings.Contains(strings.Join(rec.Header().Values("Set-Cookie"), "\n"), "session.2=; Path="+longPath+"; Max-Age=0") {
 		t.Errorf("the stale chunk was not deleted: %q", rec.Header().Values("Set-Cookie"))
 	}
 	set(100)
 	if len(b.cookies) != 1 {
-		t.Errorf("after shrinking to one: cookies %v", keys(b.cookies))
+		t.Errorf("after shrinking to one: cookies %v", b.names())
 	}
 	b.do(handle(m, func(s *Session[user]) { s.Destroy() }), "GET", "/")
 	if len(b.cookies) != 0 {
-		t.Errorf("after Destroy: cookies %v", keys(b.cookies))
+		t.Errorf("after Destroy: cookies %v", b.names())
 	}
 }
 
-// Only session.1 to session.15, in plain digits, are the session's chunks:
-// a cookie whose name merely looks like one is the application's, and
-// writing the session neither reads nor deletes it.
+// Only session.1, session.2, ... in plain digits, as many as the session
+// may take, are its chunks: a cookie whose name merely looks like one is
+// the application's, and writing the session neither reads nor deletes
+// it.
 func TestOnlyChunkNamesAreChunks(t *testing.T) {
 	m := newTestManager[user](t, newClock())
 	for _, name := range []string{"session.+1", "session.01", "session.16", "session.1x", "session.", "sessions.1"} {
@@ -99,10 +94,14 @@ func TestOnlyChunkNamesAreChunks(t *testing.T) {
 			t.Errorf("with a cookie named %q: the response deleted a cookie: %q", name, set)
 		}
 	}
-	for _, i := range []int{1, 9, 15} {
-		if got := cookieIndexOf(m, "session."+strconv.Itoa(i)); got != i {
-			t.Errorf("cookieIndex(session.%d) = %d", i, got)
-		}
+	// The chunks a session may take are its own: one of them alone is a
+	// broken session, deleted.
+	if got := sessionCookieNames(t, m); !slices.Equal(got, []string{"session", "session.1"}) {
+		t.Errorf("the session's cookies are %q, want session and session.1", got)
+	}
+	big := newTestManager[user](t, newClock(), WithPath(longPath), WithMaxSize(7600))
+	if got := sessionCookieNames(t, big); !slices.Equal(got, []string{"session", "session.1", "session.2", "session.3"}) {
+		t.Errorf("with room for four cookies, the session's cookies are %q", got)
 	}
 }
 
@@ -117,20 +116,13 @@ func TestSameNameCookies(t *testing.T) {
 	m := newTestManager[user](t, clock, WithGorillaMigration(gorillaStore, convertUser))
 	gorilla := gorillaCookie(t, "session", map[any]any{"name": "old"}, gorillaHash, gorillaBlock)
 	var value string // the genuine cookie, as the last response set it
-	count := handle(m, func(s *Session[user]) { s.Data.Name = "ada"; s.Data.N++ })
+	count := func(s *Session[user]) { s.Data.Name = "ada"; s.Data.N++ }
 	for i := 1; i <= 3; i++ {
-		req := httptest.NewRequest("GET", "/", nil)
 		cookie := "session=" + gorilla // the old store's cookie, for /app, first
 		if value != "" {
 			cookie += "; session=" + value
 		}
-		req.Header.Set("Cookie", cookie)
-		rec := httptest.NewRecorder()
-		var s *Session[user]
-		m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			s = m.Get(r)
-			count.ServeHTTP(w, r)
-		})).ServeHTTP(rec, req)
+		s, rec := send(m, cookie, count)
 		if s.Data.N != i {
 			t.Fatalf("request %d: N = %d, want %d (the change of the previous request was lost)", i, s.Data.N, i)
 		}
@@ -142,11 +134,7 @@ func TestSameNameCookies(t *testing.T) {
 	}
 
 	// Garbage first, genuine second: the genuine one, and nothing deleted.
-	req := httptest.NewRequest("GET", "/", nil)
-	req.Header.Set("Cookie", "session=garbage; session="+value)
-	rec := httptest.NewRecorder()
-	var s *Session[user]
-	handle(m, func(got *Session[user]) { s = got }).ServeHTTP(rec, req)
+	s, rec := send(m, "session=garbage; session="+value, nil)
 	if s.IsNew() || s.Data.N != 3 || len(rec.Header().Values("Set-Cookie")) != 0 {
 		t.Errorf("garbage before the genuine value: new %v, N %d, Set-Cookie %q", s.IsNew(), s.Data.N, rec.Header().Values("Set-Cookie"))
 	}
@@ -154,11 +142,9 @@ func TestSameNameCookies(t *testing.T) {
 	// A first value that cannot even be put together (a chunked session of
 	// another path whose chunks did not come, or one over the size cap)
 	// does not hide the values after it.
-	for _, first := range []string{"2." + value, strings.Repeat("x", m.e.cookies.maxSize+100)} {
+	for _, first := range []string{"2." + value, strings.Repeat("x", DefaultMaxSize+100)} {
 		for _, second := range []string{value, gorilla} {
-			req := httptest.NewRequest("GET", "/", nil)
-			req.Header.Set("Cookie", "session="+first+"; session="+second)
-			s := m.Load(req)
+			s := load(m, "session="+first+"; session="+second)
 			if s.IsNew() || s.Data.Name == "" {
 				t.Errorf("a first value of %d bytes that does not assemble hid the next: new %v, err %v", len(first), s.IsNew(), s.Err())
 			}
@@ -197,7 +183,7 @@ func TestBrokenChunkSets(t *testing.T) {
 				t.Fatalf("new %v, err %v; want %v", s.IsNew(), s.Err(), tt.want)
 			}
 			if rec.Code != http.StatusOK || len(b.cookies) != 0 {
-				t.Errorf("status %d; the browser keeps %v", rec.Code, keys(b.cookies))
+				t.Errorf("status %d; the browser keeps %v", rec.Code, b.names())
 			}
 		})
 	}
@@ -230,7 +216,7 @@ func TestChunkNamesKeepTheHostPrefix(t *testing.T) {
 	b := newBrowser(t)
 	b.do(handle(m, func(s *Session[user]) { s.Data = bigData(6000) }), "GET", "/")
 	if _, ok := b.cookies["__Host-s.1"]; !ok || len(b.cookies) != 2 {
-		t.Errorf("cookies %v", keys(b.cookies))
+		t.Errorf("cookies %v", b.names())
 	}
 }
 
@@ -248,14 +234,6 @@ func TestOversizeCookieHeaderIsRefusedCheaply(t *testing.T) {
 	if n := after.total - before.total; n > 16<<10 {
 		t.Errorf("refusing a 1 MB chunk allocated %d bytes", n)
 	}
-}
-
-func keys(m map[string]string) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
 
 // Cookie tossing: a sibling subdomain, or a page on a more specific path,
@@ -326,11 +304,7 @@ func TestCookieTossing(t *testing.T) {
 				pairs = append(pairs, fmt.Sprintf("session.%d=%s", i, planted("session.1", i)))
 			}
 			rng.Shuffle(len(pairs), func(i, j int) { pairs[i], pairs[j] = pairs[j], pairs[i] })
-			req := httptest.NewRequest("GET", "/", nil)
-			req.Header.Set("Cookie", strings.Join(pairs, "; "))
-			rec := httptest.NewRecorder()
-			var s *Session[user]
-			handle(m, func(got *Session[user]) { s = got }).ServeHTTP(rec, req)
+			s, rec := send(m, strings.Join(pairs, "; "), nil)
 			if s.IsNew() || !reflect.DeepEqual(s.Data, want) {
 				t.Fatalf("%d bytes, %d cookies, trial %d: signed out (err %v)", size, len(names), trial, s.Err())
 			}
@@ -383,7 +357,7 @@ func TestSaveKeepsTheNextRequestWithinBudget(t *testing.T) {
 				b.cookies["prefs"] = strings.Repeat("p", tt.other)
 			}
 			rec := b.do(handle(m, func(s *Session[user]) { s.Data = bigData(tt.size) }), "GET", "/")
-			if next := len(b.header()); next > cookieHeaderMax {
+			if next := len(b.header()); next > nextRequestMax {
 				t.Fatalf("the next request's Cookie header is %d bytes", next)
 			}
 			if tt.fits {
@@ -407,30 +381,33 @@ func TestSaveKeepsTheNextRequestWithinBudget(t *testing.T) {
 // Manager is made, whatever the name and attributes: the largest it names
 // is accepted, and with Partitioned every line still fits 4096 bytes.
 func TestCapsThatCannotArriveAreRefused(t *testing.T) {
-	k := mustKeyring(t, testSecret(1))
-	for _, opts := range [][]Option{
-		{WithName("__Host-session"), WithPartitioned(), WithSameSite(http.SameSiteNoneMode)},
-		{WithName("s"), WithPath("/a/rather/long/path/for/the/cookie"), WithDomain("example.com")},
+	k := testKeys(t)
+	for _, tt := range []struct {
+		opts        []Option
+		partitioned bool
+	}{
+		{[]Option{WithName("__Host-session"), WithPartitioned(), WithSameSite(http.SameSiteNoneMode)}, true},
+		{[]Option{WithName("s"), WithPath("/a/rather/long/path/for/the/cookie"), WithDomain("example.com")}, false},
 	} {
-		_, err := New[user](k, append(opts, WithMaxSize(cookieHeaderMax))...)
+		_, err := New[user](k, append(tt.opts, WithMaxSize(nextRequestMax))...)
 		var largest int
 		if _, scanErr := fmt.Sscanf(err.Error()[strings.Index(err.Error(), "at most"):], "at most %d bytes fit", &largest); scanErr != nil {
-			t.Fatalf("New(WithMaxSize(%d)): %v", cookieHeaderMax, err)
+			t.Fatalf("New(WithMaxSize(%d)): %v", nextRequestMax, err)
 		}
-		m := newTestManager[user](t, newClock(), append(opts, WithMaxSize(largest))...)
+		m := newTestManager[user](t, newClock(), append(tt.opts, WithMaxSize(largest))...)
 		b := newBrowser(t) // fails the test on a line over 4096 bytes
 		rec := b.do(handle(m, func(s *Session[user]) { s.Data = bigData(largest - 140) }), "GET", "/")
-		if len(b.cookies) < 2 || len(b.header()) > cookieHeaderMax {
+		if len(b.cookies) < 2 || len(b.header()) > nextRequestMax {
 			t.Errorf("%d cookies, Cookie header %d bytes", len(b.cookies), len(b.header()))
 		}
-		for _, line := range rec.Header().Values("Set-Cookie") {
-			if m.e.cookies.attrs.Partitioned != strings.Contains(line, "Partitioned") {
-				t.Errorf("Partitioned %v, line %.80q", m.e.cookies.attrs.Partitioned, line)
+		for _, c := range setCookies(t, rec) {
+			if c.Partitioned != tt.partitioned {
+				t.Errorf("Partitioned %v, want %v: %s", c.Partitioned, tt.partitioned, c.Name)
 			}
 		}
-	}
-	if _, err := New[user](k, WithPartitioned(), WithSecure(false)); err == nil || !strings.Contains(err.Error(), "requires Secure") {
-		t.Errorf("Partitioned without Secure: err %v", err)
+		if _, err := New[user](k, append(tt.opts, WithMaxSize(largest+1))...); err == nil {
+			t.Errorf("WithMaxSize(%d), one more than the largest named, was accepted", largest+1)
+		}
 	}
 }
 
@@ -441,7 +418,7 @@ func TestCapsThatCannotArriveAreRefused(t *testing.T) {
 func TestCookiesUnderTheOldDefaultNameMove(t *testing.T) {
 	clock := newClock()
 	before := newTestManager[user](t, clock, WithName(FallbackName)) // as earlier releases wrote
-	m, err := New[user](mustKeyring(t, testSecret(1)), WithClock(clock.Now))
+	m, err := New[user](testKeys(t), WithClock(clock.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -452,7 +429,7 @@ func TestCookiesUnderTheOldDefaultNameMove(t *testing.T) {
 		b := newBrowser(t)
 		want := bigData(size)
 		b.do(handle(before, func(s *Session[user]) { s.Data = want }), "GET", "/")
-		old := keys(b.cookies)
+		old := b.names()
 		var got *Session[user]
 		b.do(handle(m, func(s *Session[user]) { got = s }), "GET", "/")
 		if got.IsNew() || got.Data.Name != want.Name {
@@ -484,11 +461,11 @@ func TestCookiesUnderTheOldDefaultNameMove(t *testing.T) {
 	b.cookies[FallbackName] = "junk"
 	b.do(handle(m, func(s *Session[user]) { got = s }), "GET", "/")
 	if !got.IsNew() || !errors.Is(got.Err(), ErrMalformed) || len(b.cookies) != 0 {
-		t.Errorf("a broken old cookie: err %v, cookies %v", got.Err(), keys(b.cookies))
+		t.Errorf("a broken old cookie: err %v, cookies %v", got.Err(), b.names())
 	}
 	// Where the attributes rule __Host- out, the name stays.
 	for _, opt := range []Option{WithSecure(false), WithPath("/app"), WithDomain("example.com"), WithGorillaMigration(gorillaStore, convertUser)} {
-		if m, err := New[user](mustKeyring(t, testSecret(1)), opt); err != nil || m.Name() != FallbackName {
+		if m, err := New[user](testKeys(t), opt); err != nil || m.Name() != FallbackName {
 			t.Errorf("name %q, err %v; want %q", m.Name(), err, FallbackName)
 		}
 	}

@@ -3,10 +3,8 @@ package cookiesession_test
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"time"
@@ -23,27 +21,6 @@ type Cart struct {
 
 // exampleKeys stands for the keys an application reads from SESSION_KEYS.
 var exampleKeys, _ = cookiesession.NewKeyring([]byte("an example secret of 32 bytes!!!"))
-
-// exampleBrowser sends requests with the cookies earlier responses set.
-type exampleBrowser struct{ cookies map[string]*http.Cookie }
-
-func (b *exampleBrowser) do(h http.Handler, method, target string) *http.Response {
-	req := httptest.NewRequest(method, target, nil)
-	for _, c := range b.cookies {
-		req.AddCookie(c)
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	resp := rec.Result()
-	for _, c := range resp.Cookies() {
-		if c.MaxAge < 0 {
-			delete(b.cookies, c.Name)
-		} else {
-			b.cookies[c.Name] = c
-		}
-	}
-	return resp
-}
 
 func Example() {
 	sessions, err := cookiesession.New[Cart](exampleKeys)
@@ -62,14 +39,13 @@ func Example() {
 	})
 	app := sessions.Handler(mux)
 
-	b := &exampleBrowser{cookies: map[string]*http.Cookie{}}
+	b := newBrowser(nil) // keeps the cookies responses set, and sends them back
 	b.do(app, "POST", "/cart?item=tea")
 	resp := b.do(app, "POST", "/cart?item=scones")
-	fmt.Println("Set-Cookie sent:", len(resp.Cookies()) == 1)
+	fmt.Println("Set-Cookie sent:", len(resp.Result().Cookies()) == 1)
 	resp = b.do(app, "GET", "/cart")
-	body, _ := io.ReadAll(resp.Body)
-	fmt.Println(string(body))
-	fmt.Println("Set-Cookie sent:", len(resp.Cookies()) == 1)
+	fmt.Println(resp.Body.String())
+	fmt.Println("Set-Cookie sent:", len(resp.Result().Cookies()) == 1)
 	// Output:
 	// Set-Cookie sent: true
 	// tea, scones
@@ -115,10 +91,8 @@ func ExampleManager_Get() {
 		}
 		fmt.Fprint(w, s.Data.Theme)
 	}))
-	b := &exampleBrowser{cookies: map[string]*http.Cookie{}}
-	resp := b.do(app, "GET", "/")
-	body, _ := io.ReadAll(resp.Body)
-	fmt.Println(string(body), resp.Header.Get("Vary"))
+	resp := newBrowser(nil).do(app, "GET", "/")
+	fmt.Println(resp.Body.String(), resp.Header().Get("Vary"))
 	// Output: dark Cookie
 }
 
@@ -136,11 +110,10 @@ func ExampleSession_Renew() {
 		s := sessions.Get(r)
 		fmt.Fprint(w, s.Data.User, ": ", strings.Join(s.Flashes(), "; "))
 	}))
-	b := &exampleBrowser{cookies: map[string]*http.Cookie{}}
+	b := newBrowser(nil)
 	b.do(login, "POST", "/login")
 	for i := 0; i < 2; i++ {
-		body, _ := io.ReadAll(b.do(home, "GET", "/").Body)
-		fmt.Println(string(body)) // the flash shows once
+		fmt.Println(b.do(home, "GET", "/").Body.String()) // the flash shows once
 	}
 	// Output:
 	// ada: Welcome back, ada
@@ -157,11 +130,11 @@ func ExampleSession_Destroy() {
 		}
 		s.Data.User = "ada"
 	}))
-	b := &exampleBrowser{cookies: map[string]*http.Cookie{}}
+	b := newBrowser(nil)
 	b.do(app, "POST", "/login")
 	fmt.Println("cookies after login:", len(b.cookies))
 	resp := b.do(app, "POST", "/logout")
-	fmt.Println("cookies after logout:", len(b.cookies), resp.Header.Get("Set-Cookie")[:17])
+	fmt.Println("cookies after logout:", len(b.cookies), resp.Header().Get("Set-Cookie")[:17])
 	// Output:
 	// cookies after login: 1
 	// cookies after logout: 0 __Host-session=;
@@ -185,16 +158,14 @@ func ExampleWithValidator() {
 		}
 		fmt.Fprint(w, s.Data.User == "ada", " ", errors.Is(s.Err(), cookiesession.ErrRejected))
 	}))
-	b := &exampleBrowser{cookies: map[string]*http.Cookie{}}
+	b := newBrowser(nil)
 	b.do(app, "POST", "/login")
-	body, _ := io.ReadAll(b.do(app, "GET", "/").Body)
-	fmt.Println(string(body))
+	fmt.Println(b.do(app, "GET", "/").Body.String())
 	// "Sign out everywhere", a second later than the sign-in: session
 	// times are whole seconds, rounded up, so a session created less than
 	// a second before a sign-out survives it (see Session.Created).
 	signedOutAt["ada"] = time.Now().Add(time.Second)
-	body, _ = io.ReadAll(b.do(app, "GET", "/").Body)
-	fmt.Println(string(body))
+	fmt.Println(b.do(app, "GET", "/").Body.String())
 	// Output:
 	// true false
 	// false true
@@ -234,11 +205,11 @@ func ExampleWithGorillaMigration() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	b := &exampleBrowser{cookies: map[string]*http.Cookie{"session": {Name: "session", Value: value}}}
+	b := newBrowser(nil)
+	b.cookies["session"] = value
 	resp := b.do(h, "GET", "/")
-	body, _ := io.ReadAll(resp.Body)
-	fmt.Println(string(body))
-	c := b.cookies["session"]
+	fmt.Println(resp.Body.String())
+	c := resp.Result().Cookies()[0]
 	// The new cookie lasts in the browser as long as the old store's
 	// could (its MaxAge, 30 days by default), so that a browser holding
 	// the old cookie also holds one of ours; the session inside still

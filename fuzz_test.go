@@ -1,16 +1,18 @@
-package cookiesession
+package cookiesession_test
 
 import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
-	"time"
+
+	. "github.com/ce967478/cookiesession"
+	"github.com/ce967478/cookiesession/revocation"
 )
 
 // Fuzz targets beside FuzzOpen (seal_test.go) and FuzzOpenSecureCookie
@@ -18,22 +20,41 @@ import (
 // testdata/fuzz/<FuzzName>/ and run as ordinary subtests by go test; make
 // test and make fuzz also run each target with -fuzz.
 
-// fuzzChunkSessions returns the sessions FuzzChunks seals, and the Cookie
-// headers a browser holding each of them would send.
-func fuzzChunkSessions(tb testing.TB, m, oldKeyManager *Manager[user]) (datas []user, headers []string) {
+// chunkManagers are the Managers FuzzChunks uses, all with room for three
+// chunks: m opens with keys 1 and 2 and seals with key 1; older seals with
+// key 2 only, whose sessions m opens as stale; newest opens with key 1
+// only, as m's ring will after the rotation.
+type chunkManagers struct{ m, older, newest *Manager[user] }
+
+func newChunkManagers(tb testing.TB) chunkManagers {
 	tb.Helper()
-	flashed := user{Name: "flash", N: 7}
+	clock := newClock()
+	opts := []Option{WithClock(clock.Now), quiet, WithName(FallbackName), WithPath(longPath), WithMaxSize(7600)}
+	mk := func(secrets ...[]byte) *Manager[user] {
+		m, err := New[user](mustKeyring(tb, secrets...), opts...)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return m
+	}
+	return chunkManagers{m: mk(testSecret(1), testSecret(2)), older: mk(testSecret(2)), newest: mk(testSecret(1))}
+}
+
+// chunkSessions returns the sessions FuzzChunks seals, and the Cookie
+// headers a browser holding each of them would send.
+func chunkSessions(tb testing.TB, ms chunkManagers) (datas []user, headers []string) {
+	tb.Helper()
 	for _, tc := range []struct {
 		m     *Manager[user]
 		data  user
 		flash bool
 	}{
-		{m, user{Name: "ada", Cart: []string{"tea"}, N: 1}, false},
-		{m, bigData(5000), false}, // two chunks
-		{m, bigData(7000), false}, // three chunks
-		{oldKeyManager, user{Name: "old key", N: 2}, false},
-		{oldKeyManager, bigData(6000), false},
-		{m, flashed, true},
+		{ms.m, user{Name: "ada", Cart: []string{"tea"}, N: 1}, false},
+		{ms.m, bigData(5000), false}, // two chunks
+		{ms.m, bigData(7000), false}, // three chunks
+		{ms.older, user{Name: "old key", N: 2}, false},
+		{ms.older, bigData(6000), false},
+		{ms.m, user{Name: "flash", N: 7}, true},
 	} {
 		b := newBrowser(tb)
 		b.do(handle(tc.m, func(s *Session[user]) {
@@ -45,38 +66,41 @@ func fuzzChunkSessions(tb testing.TB, m, oldKeyManager *Manager[user]) (datas []
 		datas = append(datas, tc.data)
 		headers = append(headers, b.header())
 		// The seeds must reach the opening path, not just the refusals.
-		req := httptest.NewRequest("GET", "/", nil)
-		req.Header.Set("Cookie", b.header())
-		if s := m.Load(req); s.IsNew() || !reflect.DeepEqual(s.Data, tc.data) {
+		if s := ms.m.Load(b.request("GET", "/")); s.IsNew() || !reflect.DeepEqual(s.Data, tc.data) {
 			tb.Fatalf("session %d does not open (err %v)", len(datas), s.Err())
 		}
 	}
 	return datas, headers
 }
 
-// newFuzzChunkManagers returns the Manager FuzzChunks loads with (keys 1
-// and 2, room for three chunks) and one that seals with key 2 only, whose
-// sessions the first opens as stale.
-func newFuzzChunkManagers(tb testing.TB) (m, oldKeyManager *Manager[user]) {
+// sessionCookieNames returns the names of the cookies m takes for its
+// session's (the main cookie, then each chunk it may write), found as a
+// request finds them: a chunk alone is a broken session, any other cookie
+// is the application's.
+func sessionCookieNames[T any](tb testing.TB, m *Manager[T]) []string {
 	tb.Helper()
-	clock := newClock()
-	opts := []Option{WithClock(clock.Now), WithLogger(slog.New(slog.DiscardHandler)), WithName(FallbackName), WithPath(longPath), WithMaxSize(7600)}
-	m, err := New[user](mustKeyring(tb, testSecret(1), testSecret(2)), opts...)
-	if err != nil {
-		tb.Fatal(err)
+	names := []string{m.Name()}
+	for i := 1; i < 16; i++ {
+		name := fmt.Sprintf("%s.%d", m.Name(), i)
+		if load(m, name+"=x").Err() == nil {
+			break
+		}
+		names = append(names, name)
 	}
-	oldKeyManager, err = New[user](mustKeyring(tb, testSecret(2)), opts...)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return m, oldKeyManager
+	return names
 }
 
-// isOpenError reports whether err wraps one of the errors a cookie that
-// does not open may give (without a validator or gorilla migration).
-func isOpenError(err error) bool {
-	return errors.Is(err, ErrMalformed) || errors.Is(err, ErrExpired) || errors.Is(err, ErrUnknownKey) ||
-		errors.Is(err, ErrAuthentication) || errors.Is(err, ErrTooLarge)
+// presentNames returns those of names that req's Cookie header carries,
+// read as net/http reads it (which the Manager does too).
+func presentNames(req *http.Request, names []string) []string {
+	var present []string
+	for _, c := range req.Cookies() {
+		if slices.Contains(names, c.Name) && !slices.Contains(present, c.Name) {
+			present = append(present, c.Name)
+		}
+	}
+	slices.Sort(present)
+	return present
 }
 
 // FuzzChunks feeds arbitrary Cookie headers through a Manager's Load, the
@@ -86,14 +110,19 @@ func isOpenError(err error) bool {
 // above (the fuzzer may rebuild one, for example by moving characters
 // across a chunk boundary, which leaves the concatenation unchanged) or a
 // new, empty session whose Err wraps a documented sentinel. Saving what it
-// gave must work: deleting what did not open, or re-sealing a stale key's
-// session into cookies that open again to the same data.
+// gave must work: deleting exactly the session's cookies that came when
+// none opened, and otherwise leaving cookies the newest key alone opens,
+// to the same data: a stale key's session is sealed again.
 //
 // Lines of the input become separate Cookie header fields, as HTTP/2
 // splits cookies.
 func FuzzChunks(f *testing.F) {
-	m, oldKeyManager := newFuzzChunkManagers(f)
-	datas, headers := fuzzChunkSessions(f, m, oldKeyManager)
+	ms := newChunkManagers(f)
+	names := sessionCookieNames(f, ms.m)
+	if len(names) < 3 {
+		f.Fatalf("the Manager's cookies are %q, want a main cookie and at least two chunks", names)
+	}
+	datas, headers := chunkSessions(f, ms)
 	for _, h := range headers {
 		f.Add(h)
 	}
@@ -114,14 +143,14 @@ func FuzzChunks(f *testing.F) {
 	f.Fuzz(func(t *testing.T, header string) {
 		req := httptest.NewRequest("GET", "/", nil)
 		req.Header["Cookie"] = strings.Split(header, "\n")
-		present := m.e.cookies.read(req).present
-		s := m.Load(req)
+		present := presentNames(req, names)
+		s := ms.m.Load(req)
 
 		if !s.IsNew() {
 			if s.Err() != nil {
 				t.Fatalf("an opened session has Err %v", s.Err())
 			}
-			if !containsData(datas, s.Data) {
+			if !slices.ContainsFunc(datas, func(d user) bool { return reflect.DeepEqual(d, s.Data) }) {
 				t.Fatalf("opened to data that no test session held: %+v", s.Data)
 			}
 		} else {
@@ -129,75 +158,55 @@ func FuzzChunks(f *testing.F) {
 				t.Fatalf("a new session holds %+v", s.Data)
 			}
 			switch err := s.Err(); {
-			case err == nil && present != 0:
-				t.Fatalf("cookies %b came but the new session has no Err", present)
+			case err == nil && len(present) != 0:
+				t.Fatalf("cookies %q came but the new session has no Err", present)
 			case err != nil && !isOpenError(err):
 				t.Fatalf("undocumented error %v", err)
 			}
 		}
 
 		rec := httptest.NewRecorder()
-		if err := m.Save(rec, s); err != nil {
+		if err := ms.m.Save(rec, s); err != nil {
 			t.Fatalf("Save: %v", err)
 		}
 		lines := rec.Result().Cookies()
 		if s.IsNew() {
 			// Nothing to write but the deletion of what did not open.
-			deleted := uint32(0)
+			var deleted []string
 			for _, c := range lines {
-				i := cookieIndexOf(m, c.Name)
-				if c.MaxAge >= 0 || c.Value != "" || i < 0 {
+				if c.MaxAge >= 0 || c.Value != "" || !slices.Contains(names, c.Name) || slices.Contains(deleted, c.Name) {
 					t.Fatalf("Set-Cookie %q for a new session", c.String())
 				}
-				deleted |= 1 << i
+				deleted = append(deleted, c.Name)
 			}
-			if deleted != present {
-				t.Fatalf("deleted cookies %b, the request had %b", deleted, present)
+			if slices.Sort(deleted); !slices.Equal(deleted, present) {
+				t.Fatalf("deleted cookies %q, the request had %q", deleted, present)
 			}
 			return
 		}
-		// A stale key's session was sealed again by the newest key: those
-		// cookies must open to the same data.
-		if s.stale || len(lines) > 0 {
-			req2 := httptest.NewRequest("GET", "/", nil)
+		// What the browser holds next opens with the newest key alone, to
+		// the same data: a stale key's session was sealed again.
+		next := req
+		if len(lines) > 0 {
+			next = httptest.NewRequest("GET", "/", nil)
 			for _, c := range lines {
 				if c.MaxAge >= 0 {
-					req2.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+					next.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
 				}
 			}
-			s2 := m.Load(req2)
-			if s2.IsNew() || s2.stale || !reflect.DeepEqual(s2.Data, s.Data) {
-				t.Fatalf("re-sealed session does not open to the same data: new %v, err %v, stale %v", s2.IsNew(), s2.Err(), s2.stale)
-			}
+		}
+		if s2 := ms.newest.Load(next); s2.IsNew() || !reflect.DeepEqual(s2.Data, s.Data) {
+			t.Fatalf("after the response (%d lines), the newest key alone: new %v, err %v", len(lines), s2.IsNew(), s2.Err())
 		}
 	})
-}
-
-// cookieIndexOf returns i for the name of m's cookie i, -1 for others.
-func cookieIndexOf[T any](m *Manager[T], name string) int {
-	for i := range maxChunks {
-		if chunkName(m.Name(), i) == name {
-			return i
-		}
-	}
-	return -1
-}
-
-func containsData(datas []user, d user) bool {
-	for _, want := range datas {
-		if reflect.DeepEqual(want, d) {
-			return true
-		}
-	}
-	return false
 }
 
 // FuzzParseKeyring feeds arbitrary strings to ParseKeyring, as if they were
 // SESSION_KEYS. It must never panic. It either refuses with ErrInvalidKeys,
 // with a message that shows nothing of the input (neither an entry's text
 // nor its decoded bytes), or returns a usable Keyring: one key per entry,
-// each the key of that entry's decoded bytes, that seals and opens, and
-// whose printed forms show no key material either.
+// in order, each the key of that entry's decoded bytes, whose printed
+// forms show no key material either.
 func FuzzParseKeyring(f *testing.F) {
 	s1, s2 := testSecret(1), testSecret(2)
 	f.Add(EncodeSecret(s1))
@@ -211,6 +220,10 @@ func FuzzParseKeyring(f *testing.F) {
 	f.Add("")
 	f.Add(" , ")
 	f.Add("not*base64!")
+	// The advice on making a key ends every message: fixed text, which
+	// the check below leaves out.
+	_, err := ParseKeyring("")
+	advice := err.Error()[strings.LastIndex(err.Error(), "; ")+2:]
 
 	f.Fuzz(func(t *testing.T, list string) {
 		k, err := ParseKeyring(list)
@@ -222,9 +235,7 @@ func FuzzParseKeyring(f *testing.F) {
 			if !errors.Is(err, ErrInvalidKeys) {
 				t.Fatalf("err = %v, want ErrInvalidKeys", err)
 			}
-			// The advice on making a key is fixed text; what remains must
-			// not repeat the input.
-			msg := strings.ReplaceAll(err.Error(), howToMakeKey, "")
+			msg := strings.ReplaceAll(err.Error(), advice, "")
 			for i, p := range parts {
 				p = strings.TrimSpace(p)
 				if len(p) >= 8 && strings.Contains(msg, p) {
@@ -239,23 +250,27 @@ func FuzzParseKeyring(f *testing.F) {
 			return
 		}
 
-		// One key per entry, each derived from that entry's bytes as an
-		// independent decoding reads them.
-		if len(k.keys) != len(parts) {
-			t.Fatalf("%d keys from %d entries", len(k.keys), len(parts))
+		// One key per entry, in order, each derived from that entry's
+		// bytes as an independent decoding reads them: what that key
+		// seals, the ring opens at the entry's position.
+		if n := len(ids(t, k)); n != len(parts) {
+			t.Fatalf("%d keys from %d entries", n, len(parts))
 		}
 		var secrets [][]byte
 		for i, p := range parts {
 			found := false
 			for _, d := range fuzzDecodings(strings.TrimSpace(p)) {
-				if len(d) >= MinSecretSize && mustKeyring(t, d).keys[0].id == k.keys[i].id {
+				if len(d) < MinSecretSize {
+					continue
+				}
+				if key, err := positionOf(t, k, d); err == nil && key == i {
 					secrets = append(secrets, d)
 					found = true
 					break
 				}
 			}
 			if !found {
-				t.Fatalf("key %d (id %x) is not the key of entry %d's bytes", i+1, k.keys[i].id, i+1)
+				t.Fatalf("key %d is not the key of entry %d's bytes", i+1, i+1)
 			}
 		}
 		for _, shown := range []string{k.String(), fmt.Sprint(k), fmt.Sprintf("%+v %#v %x %s", k, k, k, k)} {
@@ -267,22 +282,22 @@ func FuzzParseKeyring(f *testing.F) {
 			}
 		}
 
-		// It seals with the first key and opens with itself, and with a
-		// ring made of the same secrets; not with a ring lacking the first.
+		// It seals with the first key, and a ring of the same secrets
+		// opens that; a ring lacking the first does not.
 		data := []byte(`{"user":"ada"}`)
-		v, err := k.seal("session", &Contents{Created: t0, Issued: t0, Data: data})
+		v, err := k.Seal("session", Contents{Created: t0, Issued: t0, Data: data})
 		if err != nil {
-			t.Fatalf("seal: %v", err)
+			t.Fatalf("Seal: %v", err)
 		}
 		for _, ring := range []*Keyring{k, mustKeyring(t, secrets...)} {
-			e, key, err := ring.open("session", v, openOptions{now: t0, maxAge: time.Hour, maxLength: DefaultMaxSize})
-			if err != nil || string(e.Data) != string(data) || key != 0 {
+			c, key, err := openValue(ring, "session", v, t0, Limits{})
+			if err != nil || string(c.Data) != string(data) || key != 0 {
 				t.Fatalf("round trip: %v (key %d)", err, key)
 			}
 		}
 		if len(secrets) > 1 {
 			rest := mustKeyring(t, secrets[1:]...)
-			if _, _, err := rest.open("session", v, at(t0)); !errors.Is(err, ErrUnknownKey) {
+			if _, _, err := openValue(rest, "session", v, t0, Limits{}); !errors.Is(err, ErrUnknownKey) {
 				t.Fatalf("a ring without the sealing key: err = %v, want ErrUnknownKey", err)
 			}
 		}
@@ -301,4 +316,27 @@ func fuzzDecodings(s string) [][]byte {
 		}
 	}
 	return out
+}
+
+// FuzzRevokedUnmarshal feeds arbitrary bytes to Revoked.UnmarshalBinary,
+// as a file or another instance could send them: it never panics, and
+// what it accepts survives a round trip.
+func FuzzRevokedUnmarshal(f *testing.F) {
+	seed, _ := revocation.Revoked{Generation: 3, GenerationUntil: t0, Sessions: []revocation.RevokedSession{{ID: randomID(), Grace: true, Until: t0}}}.MarshalBinary()
+	f.Add(seed)
+	f.Add([]byte{1, 0, 0, 0}) // version 1, nothing revoked
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r revocation.Revoked
+		if r.UnmarshalBinary(b) != nil {
+			return
+		}
+		again, err := r.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back revocation.Revoked
+		if err := back.UnmarshalBinary(again); err != nil || !back.Equal(r) {
+			t.Errorf("%x decoded as %+v, which encodes as %x (%v)", b, r, again, err)
+		}
+	})
 }

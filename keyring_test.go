@@ -1,28 +1,40 @@
-package cookiesession
+package cookiesession_test
 
 import (
 	"bytes"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
+	. "github.com/ce967478/cookiesession"
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
-// testSecret returns a deterministic 32-byte secret, different for each seed.
-func testSecret(seed byte) []byte { return bytes.Repeat([]byte{seed}, MinSecretSize) }
-
-func mustKeyring(t testing.TB, secrets ...[]byte) *Keyring {
+// ids returns the key ids a Keyring prints, newest first: what an operator
+// sees of it, and all.
+func ids(t testing.TB, k *Keyring) []string {
 	t.Helper()
-	k, err := NewKeyring(secrets...)
+	s, ok := strings.CutPrefix(k.String(), "cookiesession.Keyring{")
+	if !ok || !strings.HasSuffix(s, "}") {
+		t.Fatalf("Keyring printed as %q", k.String())
+	}
+	return strings.Split(strings.TrimSuffix(s, "}"), ", ")
+}
+
+// positionOf returns the position in k of secret's key: where the value
+// it seals opens.
+func positionOf(t testing.TB, k *Keyring, secret []byte) (int, error) {
+	t.Helper()
+	v, err := mustKeyring(t, secret).Seal("session", Contents{Created: t0, Issued: t0})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return k
+	_, key, err := openValue(k, "session", v, t0, Limits{})
+	return key, err
 }
 
 func TestParseKeyringAccepts(t *testing.T) {
@@ -93,13 +105,18 @@ func TestKeyringFromEnv(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(k.keys) != 2 {
-			t.Fatalf("%d keys, want 2", len(k.keys))
+		if n := len(ids(t, k)); n != 2 {
+			t.Fatalf("%d keys, want 2", n)
+		}
+		if key, err := positionOf(t, k, testSecret(2)); err != nil || key != 1 {
+			t.Errorf("the second key opens at position %d (%v), want 1", key, err)
 		}
 	})
 	t.Run("unset", func(t *testing.T) {
 		t.Setenv("MY_KEYS", "") // registers restoration; then unset
-		unsetenv(t, "MY_KEYS")
+		if err := os.Unsetenv("MY_KEYS"); err != nil {
+			t.Fatal(err)
+		}
 		_, err := KeyringFromEnv("MY_KEYS")
 		if !errors.Is(err, ErrInvalidKeys) || !strings.Contains(err.Error(), "MY_KEYS is not set") {
 			t.Fatalf("err = %v", err)
@@ -123,16 +140,21 @@ func TestNewKeyringRefusesShortAndEmpty(t *testing.T) {
 	}
 }
 
+// A key's id is derived from its secret (the first bytes of HKDF-SHA256
+// under its own label), the same in every ring, and tells nothing of it.
 func TestKeyIDsAreDerivedAndStable(t *testing.T) {
-	a := mustKeyring(t, testSecret(1), testSecret(2))
-	b := mustKeyring(t, testSecret(2))
-	if a.keys[1].id != b.keys[0].id {
+	a := ids(t, mustKeyring(t, testSecret(1), testSecret(2)))
+	b := ids(t, mustKeyring(t, testSecret(2)))
+	if a[1] != b[0] {
 		t.Error("the same secret gave different ids in two keyrings")
 	}
-	if a.keys[0].id == a.keys[1].id {
+	if a[0] == a[1] {
 		t.Error("different secrets gave the same id")
 	}
-	if bytes.Contains(testSecret(1), a.keys[0].id[:]) {
+	if want := hex.EncodeToString(keyID(t, testSecret(1))); a[0] != want {
+		t.Errorf("id %s, want %s, derived from the secret", a[0], want)
+	}
+	if id, _ := hex.DecodeString(a[0]); bytes.Contains(testSecret(1), id) {
 		t.Error("the id is a slice of the secret")
 	}
 }
@@ -142,11 +164,7 @@ func TestKeyringNeverPrintsKeyMaterial(t *testing.T) {
 	k := mustKeyring(t, secret)
 	secrets := [][]byte{secret}
 	for _, label := range []string{labelXChaCha, labelSCHash, labelSCBlock} {
-		derived, err := hkdf.Key(sha256.New, secret, nil, label, chacha20poly1305.KeySize)
-		if err != nil {
-			t.Fatal(err)
-		}
-		secrets = append(secrets, derived)
+		secrets = append(secrets, derive(t, secret, label, chacha20poly1305.KeySize))
 	}
 	m, err := New[user](k)
 	if err != nil {
@@ -177,7 +195,7 @@ func TestKeyringNeverPrintsKeyMaterial(t *testing.T) {
 		}
 	}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%X", "%q"} {
-		if out := fmt.Sprintf(verb, k); !strings.Contains(out, fmt.Sprintf("%x", k.keys[0].id)) {
+		if out := fmt.Sprintf(verb, k); !strings.Contains(out, hex.EncodeToString(keyID(t, secret))) {
 			t.Errorf("%s = %q, want the key id", verb, out)
 		}
 	}
@@ -192,7 +210,7 @@ func TestGenerateSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k.keys[0].id != mustKeyring(t, a).keys[0].id {
+	if k.String() != mustKeyring(t, a).String() {
 		t.Error("EncodeSecret does not round-trip through ParseKeyring")
 	}
 }

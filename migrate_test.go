@@ -1,16 +1,19 @@
-package cookiesession
+package cookiesession_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	. "github.com/ce967478/cookiesession"
 	"github.com/gorilla/securecookie"
 )
 
@@ -38,7 +41,24 @@ var (
 // clock (t0, in the past) would see them saved in the future, and convert
 // them by the fallback for that, instead of as saved a minute ago.
 func gorillaClock() *testClock {
-	return &testClock{t: time.Now().Add(time.Minute).Truncate(time.Second)}
+	return newClockAt(time.Now().Add(time.Minute).Truncate(time.Second))
+}
+
+// gorillaSavedAt returns when securecookie stamped value: for
+// gorilla/sessions, the session's last save. The value is
+// base64url(date|payload|mac).
+func gorillaSavedAt(t testing.TB, value string) time.Time {
+	t.Helper()
+	raw, err := base64.URLEncoding.DecodeString(value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	date, _, _ := strings.Cut(string(raw), "|")
+	sec, err := strconv.ParseInt(date, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return time.Unix(sec, 0)
 }
 
 func convertUser(values map[any]any) (user, error) {
@@ -80,15 +100,15 @@ func TestGorillaMigration(t *testing.T) {
 			}
 			if tt.want.Name != "" {
 				// Re-issued in this package's format on the same response.
-				if _, _, err := m.e.keys.open("session", b.cookies["session"], at(clock.Now())); err != nil {
+				if _, _, err := openValue(testKeys(t), "session", b.cookies["session"], clock.Now(), Limits{}); err != nil || b.cookies["session"] == tt.cookie {
 					t.Errorf("not re-sealed in the new format: %v", err)
 				}
 				if s.IsNew() {
 					t.Error("a migrated session says it is new")
 				}
 				// Created is the gorilla cookie's last save, a minute ago.
-				if ts, err := gorillaLayout(tt.cookie); err != nil || !s.Created().Equal(time.Unix(ts, 0)) || !s.Created().Before(clock.Now()) {
-					t.Errorf("Created %v, want the cookie's last save (%v, %v)", s.Created(), ts, err)
+				if saved := gorillaSavedAt(t, tt.cookie); !s.Created().Equal(saved) || !s.Created().Before(clock.Now()) {
+					t.Errorf("Created %v, want the cookie's last save, %v", s.Created(), saved)
 				}
 				return
 			}
@@ -113,7 +133,7 @@ func TestGorillaMigration(t *testing.T) {
 // issued afresh.
 func TestGorillaMigrationHonoursTheIdleTimeout(t *testing.T) {
 	saved := time.Now() // securecookie stamps values with the real clock
-	clock := &testClock{t: saved.Add(2 * time.Hour)}
+	clock := newClockAt(saved.Add(2 * time.Hour))
 	gorilla := gorillaCookie(t, "session", map[any]any{"name": "ada"}, gorillaHash, gorillaBlock)
 	for _, tt := range []struct {
 		idle    time.Duration
@@ -124,9 +144,7 @@ func TestGorillaMigrationHonoursTheIdleTimeout(t *testing.T) {
 		{0, nil},
 	} {
 		m := newTestManager[user](t, clock, WithGorillaMigration(gorillaStore, convertUser), WithIdleTimeout(tt.idle))
-		req := httptest.NewRequest("GET", "/", nil)
-		req.Header.Set("Cookie", "session="+gorilla)
-		s := m.Load(req)
+		s := load(m, "session="+gorilla)
 		if !errors.Is(s.Err(), tt.wantErr) || (tt.wantErr == nil) != (s.Data.Name == "ada") {
 			t.Errorf("idle timeout %v, cookie saved 2h ago: err %v, data %+v; want err %v", tt.idle, s.Err(), s.Data, tt.wantErr)
 		}
@@ -139,14 +157,15 @@ func TestGorillaMigrationHonoursTheIdleTimeout(t *testing.T) {
 // but a value that opens as this package's wins.
 func TestGorillaMigrationOfALaterValue(t *testing.T) {
 	clock := gorillaClock()
-	m := newTestManager[user](t, clock, WithGorillaMigration(gorillaStore, convertUser))
+	var heard errorLog
+	m := newTestManager[user](t, clock, WithGorillaMigration(gorillaStore, convertUser), heard.option())
 	gorilla := gorillaCookie(t, "session", map[any]any{"name": "ada"}, gorillaHash, gorillaBlock)
 	other := gorillaCookie(t, "session", map[any]any{"name": "eve"}, gorillaHash, gorillaBlock)
-	ours, err := m.e.keys.seal("session", &Contents{Created: clock.Now(), Issued: clock.Now(), Data: []byte(`{"Name":"bob"}`)})
+	ours, err := testKeys(t).Seal("session", Contents{Created: clock.Now(), Issued: clock.Now(), Data: []byte(`{"Name":"bob"}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	foreign, err := mustKeyring(t, testSecret(9)).seal("session", &Contents{Created: clock.Now(), Issued: clock.Now(), Data: []byte(`{}`)})
+	foreign, err := mustKeyring(t, testSecret(9)).Seal("session", Contents{Created: clock.Now(), Issued: clock.Now(), Data: []byte(`{}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,14 +190,12 @@ func TestGorillaMigrationOfALaterValue(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := httptest.NewRequest("GET", "/", nil)
-			req.Header.Set("Cookie", "session="+strings.Join(tt.values, "; session="))
-			s := m.Load(req)
+			s, _ := send(m, "session="+strings.Join(tt.values, "; session="), nil)
 			if s.Data.Name != tt.want {
 				t.Errorf("Name %q, want %q (err %v)", s.Data.Name, tt.want, s.Err())
 			}
-			if tt.want == "" && (!errors.Is(s.Err(), ErrMalformed) || s.pending != nil) {
-				t.Errorf("err %v, error handler to hear %v; want the first value's (ErrMalformed), and nothing", s.Err(), s.pending)
+			if heard := heard.take(); tt.want == "" && (!errors.Is(s.Err(), ErrMalformed) || heard != nil) {
+				t.Errorf("err %v, the error handler heard %v; want the first value's (ErrMalformed), and nothing", s.Err(), heard)
 			}
 		})
 	}
@@ -187,9 +204,9 @@ func TestGorillaMigrationOfALaterValue(t *testing.T) {
 	// value's, unless that was never ours and a gorilla session was found:
 	// then why the first one found could not be taken over. The error
 	// handler hears of a failed conversion wherever it came.
-	idle := newTestManager[user](t, &testClock{t: time.Now().Add(2 * time.Hour)}, WithIdleTimeout(time.Hour),
-		WithGorillaMigration(gorillaStore, convertUser))
-	expiredOurs, err := idle.e.keys.seal("session", &Contents{Created: t0, Issued: t0, Data: []byte(`{}`)})
+	idle := newTestManager[user](t, newClockAt(time.Now().Add(2*time.Hour)), WithIdleTimeout(time.Hour),
+		WithGorillaMigration(gorillaStore, convertUser), heard.option())
+	expiredOurs, err := testKeys(t).Seal("session", Contents{Created: t0, Issued: t0, Data: []byte(`{}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,12 +228,10 @@ func TestGorillaMigrationOfALaterValue(t *testing.T) {
 		// session is expired, whatever convert would have said.
 		{"expired gorilla, then unconvertible", idle, []string{"junk", gorilla, unconvertible}, ErrExpired, nil},
 	} {
-		req := httptest.NewRequest("GET", "/", nil)
-		req.Header.Set("Cookie", "session="+strings.Join(tt.values, "; session="))
-		s := tt.m.Load(req)
-		pending := errors.Join(s.pending...)
-		if !errors.Is(s.Err(), tt.err) || !errors.Is(pending, tt.handler) || (tt.handler == nil) != (pending == nil) {
-			t.Errorf("%s: err %v, error handler to hear %v; want %v and %v", tt.name, s.Err(), s.pending, tt.err, tt.handler)
+		s, _ := send(tt.m, "session="+strings.Join(tt.values, "; session="), nil)
+		heard := heard.take()
+		if !errors.Is(s.Err(), tt.err) || !errors.Is(heard, tt.handler) || (tt.handler == nil) != (heard == nil) {
+			t.Errorf("%s: err %v, the error handler heard %v; want %v and %v", tt.name, s.Err(), heard, tt.err, tt.handler)
 		}
 	}
 }
@@ -226,9 +241,7 @@ func TestGorillaMigrationOfALaterValue(t *testing.T) {
 func TestGorillaMigrationToANilMap(t *testing.T) {
 	m := newTestManager[map[string]string](t, gorillaClock(), WithGorillaMigration(gorillaStore,
 		func(map[any]any) (map[string]string, error) { return nil, nil }))
-	req := httptest.NewRequest("GET", "/", nil)
-	req.Header.Set("Cookie", "session="+gorillaCookie(t, "session", map[any]any{"n": 3}, gorillaHash, gorillaBlock))
-	s := m.Load(req)
+	s := load(m, "session="+gorillaCookie(t, "session", map[any]any{"n": 3}, gorillaHash, gorillaBlock))
 	if s.Data == nil || s.IsNew() {
 		t.Fatalf("Data %v (nil: %v), new %v, err %v", s.Data, s.Data == nil, s.IsNew(), s.Err())
 	}
@@ -276,8 +289,13 @@ func TestSwitchingFormatsSignsNoOneOut(t *testing.T) {
 			if got != "ada" || rec.Header().Get("Set-Cookie") == "" || b.cookies["session"] == before {
 				t.Fatalf("name %q, re-sealed %q", got, rec.Header().Get("Set-Cookie"))
 			}
-			if _, _, err := tt.to.e.format.open("session", b.cookies["session"], at(clock.Now())); err != nil {
-				t.Errorf("not sealed in the chosen format: %v", err)
+			// In the chosen format: the Manager that seals it leaves it
+			// alone, and the newest key opens it.
+			if rec := b.do(handle(tt.to, func(*Session[user]) {}), "GET", "/"); sets(rec) {
+				t.Errorf("not sealed in the chosen format: sealed again as %q", rec.Header().Values("Set-Cookie"))
+			}
+			if _, key, err := openValue(testKeys(t), "session", b.cookies["session"], clock.Now(), Limits{}); err != nil || key != 0 {
+				t.Errorf("the newest key does not open it: key %d, %v", key, err)
 			}
 		})
 	}
@@ -308,31 +326,6 @@ func TestMigrationFailureIsLogged(t *testing.T) {
 	}
 }
 
-// tamper changes one character in the middle of v, where every bit of a
-// base64 character counts (the last ones before padding may not).
-func tamper(v string) string {
-	i := len(v) / 2
-	c := byte('A')
-	if v[i] == 'A' {
-		c = 'B'
-	}
-	return v[:i] + string(c) + v[i+1:]
-}
-
-// setCookies returns the response's Set-Cookie lines, parsed.
-func setCookies(t *testing.T, rec *httptest.ResponseRecorder) []*http.Cookie {
-	t.Helper()
-	var cs []*http.Cookie
-	for _, line := range rec.Header().Values("Set-Cookie") {
-		c, err := http.ParseSetCookie(line)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cs = append(cs, c)
-	}
-	return cs
-}
-
 // A sign-out is not undone by the old gorilla cookie. When the old store
 // set its cookie for another path or domain, the browser keeps both; every
 // response that converts, destroys or clears deletes the old cookie where
@@ -348,15 +341,6 @@ func TestGorillaSignOutIsNotUndone(t *testing.T) {
 	// gorilla/sessions seals the session afresh on every save: an earlier
 	// copy of the same session is another value.
 	earlier := "session=" + gorillaCookie(t, "session", map[any]any{"name": "ada", "n": 1}, gorillaHash, gorillaBlock)
-	serve := func(cookies string, fn func(s *Session[user])) (*Session[user], *httptest.ResponseRecorder) {
-		t.Helper()
-		req := httptest.NewRequest("GET", "/app/", nil)
-		req.Header.Set("Cookie", cookies)
-		rec := httptest.NewRecorder()
-		var s *Session[user]
-		handle(m, func(got *Session[user]) { s = got; fn(got) }).ServeHTTP(rec, req)
-		return s, rec
-	}
 	// checkResponse wants our cookie written, for at least the old
 	// store's lifetime, and the old one deleted at /app.
 	checkResponse := func(step string, rec *httptest.ResponseRecorder) (ours string) {
@@ -378,21 +362,21 @@ func TestGorillaSignOutIsNotUndone(t *testing.T) {
 		return ours
 	}
 
-	s, rec := serve(gorilla, func(*Session[user]) {})
+	s, rec := send(m, gorilla, func(*Session[user]) {})
 	if s.Data.Name != "ada" {
 		t.Fatalf("not converted: err %v", s.Err())
 	}
 	ours := checkResponse("converting", rec)
 
 	// The browser kept the gorilla cookie; the user signs out.
-	_, rec = serve(gorilla+"; "+ours, func(s *Session[user]) { s.Destroy() })
+	_, rec = send(m, gorilla+"; "+ours, func(s *Session[user]) { s.Destroy() })
 	tombstone := checkResponse("signing out", rec)
-	if s, _ := serve(gorilla+"; "+tombstone, func(*Session[user]) {}); s.Data.Name != "" {
+	if s, _ := send(m, gorilla+"; "+tombstone, func(*Session[user]) {}); s.Data.Name != "" {
 		t.Errorf("after sign-out, the kept gorilla cookie signed the user back in")
 	}
 	// The gorilla cookie replayed from another browser.
 	for name, c := range map[string]string{"a copy of the gorilla cookie": gorilla, "an earlier gorilla cookie": earlier} {
-		if s, _ := serve(c, func(*Session[user]) {}); !errors.Is(s.Err(), ErrRevoked) || s.Data.Name != "" {
+		if s, _ := send(m, c, func(*Session[user]) {}); !errors.Is(s.Err(), ErrRevoked) || s.Data.Name != "" {
 			t.Errorf("%s after sign-out: err %v, data %+v", name, s.Err(), s.Data)
 		}
 	}
@@ -400,10 +384,10 @@ func TestGorillaSignOutIsNotUndone(t *testing.T) {
 	// Converted and signed out on the same request: a copy of the gorilla
 	// cookie is revoked too.
 	other := "session=" + gorillaCookie(t, "session", map[any]any{"name": "bob"}, gorillaHash, gorillaBlock)
-	if s, _ := serve(other, func(s *Session[user]) { s.Destroy() }); s.Data.Name != "" {
+	if s, _ := send(m, other, func(s *Session[user]) { s.Destroy() }); s.Data.Name != "" {
 		t.Fatalf("destroyed, yet %+v", s.Data)
 	}
-	if s, _ := serve(other, func(*Session[user]) {}); !errors.Is(s.Err(), ErrRevoked) {
+	if s, _ := send(m, other, func(*Session[user]) {}); !errors.Is(s.Err(), ErrRevoked) {
 		t.Errorf("a copy of a gorilla cookie converted and signed out at once: err %v, data %+v", s.Err(), s.Data)
 	}
 
@@ -412,10 +396,10 @@ func TestGorillaSignOutIsNotUndone(t *testing.T) {
 	// cookie from converting, and the response replaces it.
 	stateless := newTestManager[user](t, clock, WithGorillaMigration(store, convertUser), WithRevocation(nil), WithSubject(func(u user) string { return u.Name }))
 	m = stateless
-	_, rec = serve(gorilla, func(*Session[user]) {})
+	_, rec = send(m, gorilla, func(*Session[user]) {})
 	ours = checkResponse("converting", rec)
 	clock.Advance(DefaultMaxAge + time.Minute)
-	s, rec = serve(gorilla+"; "+ours, func(*Session[user]) {})
+	s, rec = send(m, gorilla+"; "+ours, func(*Session[user]) {})
 	if !errors.Is(s.Err(), ErrExpired) || s.Data.Name != "" {
 		t.Errorf("an expired cookie of ours with the gorilla cookie: err %v, data %+v", s.Err(), s.Data)
 	}
@@ -439,12 +423,10 @@ func TestGorillaMigrationHonoursTheStoreMaxAge(t *testing.T) {
 		{"past the default, 30 days", 0, 31 * 24 * time.Hour, ErrExpired},
 	}
 	for _, tt := range tests {
-		clock := &testClock{t: saved.Add(tt.age)}
+		clock := newClockAt(saved.Add(tt.age))
 		store := GorillaStore{KeyPairs: [][]byte{gorillaHash, gorillaBlock}, MaxAge: tt.maxAge}
 		m := newTestManager[user](t, clock, WithGorillaMigration(store, convertUser), WithMaxAge(60*24*time.Hour))
-		req := httptest.NewRequest("GET", "/", nil)
-		req.Header.Set("Cookie", gorilla)
-		s := m.Load(req)
+		s := load(m, gorilla)
 		if !errors.Is(s.Err(), tt.want) || (tt.want == nil) != (s.Data.Name == "ada") {
 			t.Errorf("%s: err %v, data %+v; want %v", tt.name, s.Err(), s.Data, tt.want)
 		}
@@ -473,5 +455,58 @@ func TestGorillaCookieThatDoesNotDecode(t *testing.T) {
 	}
 	if set := rec.Header().Values("Set-Cookie"); len(set) != 0 {
 		t.Errorf("the gorilla cookie was not kept: %q", set)
+	}
+}
+
+// TestGorillaMigrationRunsTheValidator checks that the validator sees
+// sessions converted from gorilla/sessions cookies too (it once did not).
+// The validator is how sessions are revoked; a gorilla cookie it never saw
+// (valid for 30 days from its last save) would escape any revocation.
+func TestGorillaMigrationRunsTheValidator(t *testing.T) {
+	clock := gorillaClock()
+	m := newTestManager[user](t, clock,
+		WithGorillaMigration(gorillaStore, convertUser),
+		WithValidator(func(r *http.Request, s *Session[user]) error {
+			return errors.New("signed out everywhere")
+		}))
+	s := load(m, "session="+gorillaCookie(t, "session", map[any]any{"name": "ada"}, gorillaHash, gorillaBlock))
+	if !s.IsNew() || !errors.Is(s.Err(), ErrRejected) || s.Data.Name != "" {
+		t.Errorf("a converted gorilla session escaped the validator: new %v, err %v, data %+v", s.IsNew(), s.Err(), s.Data)
+	}
+}
+
+// TestGorillaMigrationMeetsSignOutEverywhere checks the README's "signed out
+// everywhere" validator against a gorilla/sessions cookie saved before the
+// user signed out everywhere and replayed afterwards, while
+// WithGorillaMigration is on: the validator must reject it, as it rejects
+// a cookie of this package's format sealed before the sign-out.
+func TestGorillaMigrationMeetsSignOutEverywhere(t *testing.T) {
+	// securecookie stamps and checks its values with the real clock; the
+	// application's clock is two hours later, and the user signed out
+	// everywhere an hour after the gorilla cookie was saved.
+	saved := time.Now()
+	signedOutAt := saved.Add(time.Hour)
+	clock := newClockAt(saved.Add(2 * time.Hour))
+	m := newTestManager[user](t, clock,
+		WithGorillaMigration(gorillaStore, convertUser),
+		WithValidator(func(r *http.Request, s *Session[user]) error {
+			if s.Data.Name != "" && !s.Created().After(signedOutAt) {
+				return errors.New("signed out everywhere")
+			}
+			return nil
+		}))
+	gorilla := gorillaCookie(t, "session", map[any]any{"name": "ada"}, gorillaHash, gorillaBlock)
+
+	// The control: a cookie of this package's format sealed at the same
+	// time is rejected.
+	v1, err := testKeys(t).Seal("session", Contents{Created: saved, Issued: saved, Data: []byte(`{"Name":"ada"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, value string }{{"version 1", v1}, {"gorilla", gorilla}} {
+		s := load(m, "session="+c.value)
+		if !s.IsNew() || !errors.Is(s.Err(), ErrRejected) {
+			t.Errorf("%s cookie saved before signing out everywhere: new %v, err %v, created %v", c.name, s.IsNew(), s.Err(), s.Created())
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package cookiesession
+package cookiesession_test
 
 import (
 	"context"
@@ -8,11 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	. "github.com/ce967478/cookiesession"
 	"github.com/ce967478/cookiesession/revocation"
 )
 
@@ -25,7 +25,13 @@ type revocationFixture struct {
 }
 
 func newRevocationFixture(t *testing.T, opts ...Option) *revocationFixture {
-	f := &revocationFixture{clock: newClock()}
+	return newRevocationFixtureOn(t, newClock(), opts...)
+}
+
+// newRevocationFixtureOn returns the fixture on clock, for tests whose
+// store shares it.
+func newRevocationFixtureOn(t *testing.T, clock *testClock, opts ...Option) *revocationFixture {
+	f := &revocationFixture{clock: clock}
 	opts = append([]Option{WithSubject(func(u user) string { return u.Name })}, opts...)
 	f.m = newTestManager[user](t, f.clock, opts...)
 	f.login = handle(f.m, func(s *Session[user]) { s.Renew(); s.Data.Name = "ada" })
@@ -33,17 +39,6 @@ func newRevocationFixture(t *testing.T, opts ...Option) *revocationFixture {
 	f.read = handle(f.m, func(s *Session[user]) {})
 	f.write = handle(f.m, func(s *Session[user]) { s.Data.N++ })
 	return f
-}
-
-// replay sends cookies copied earlier and returns the session it got.
-func (f *revocationFixture) replay(t *testing.T, cookies string) (*Session[user], *httptest.ResponseRecorder) {
-	t.Helper()
-	var s *Session[user]
-	req := httptest.NewRequest("GET", "/", nil)
-	req.Header.Set("Cookie", cookies)
-	rec := httptest.NewRecorder()
-	handle(f.m, func(got *Session[user]) { s = got }).ServeHTTP(rec, req)
-	return s, rec
 }
 
 func TestDestroyRevokesCopies(t *testing.T) {
@@ -54,9 +49,9 @@ func TestDestroyRevokesCopies(t *testing.T) {
 	copied := b.header()
 	b.do(f.logout, "POST", "/logout")
 	if len(b.cookies) != 0 {
-		t.Fatalf("after Destroy the browser holds %v", keys(b.cookies))
+		t.Fatalf("after Destroy the browser holds %v", b.names())
 	}
-	s, rec := f.replay(t, copied)
+	s, rec := send(f.m, copied, nil)
 	if !s.IsNew() || !errors.Is(s.Err(), ErrRevoked) || s.Data.Name != "" {
 		t.Fatalf("the copied cookie after sign-out: new %v, err %v, data %+v", s.IsNew(), s.Err(), s.Data)
 	}
@@ -66,11 +61,11 @@ func TestDestroyRevokesCopies(t *testing.T) {
 	// Still refused at the end of the session's lifetime, and forgotten
 	// once the cookie has expired anyway.
 	f.clock.Advance(DefaultMaxAge - time.Minute)
-	if s, _ := f.replay(t, copied); !errors.Is(s.Err(), ErrRevoked) {
+	if s, _ := send(f.m, copied, nil); !errors.Is(s.Err(), ErrRevoked) {
 		t.Errorf("near the end of its lifetime: err %v", s.Err())
 	}
 	f.clock.Advance(time.Minute)
-	if s, _ := f.replay(t, copied); !errors.Is(s.Err(), ErrExpired) {
+	if s, _ := send(f.m, copied, nil); !errors.Is(s.Err(), ErrExpired) {
 		t.Errorf("after its lifetime: err %v", s.Err())
 	}
 }
@@ -80,7 +75,7 @@ func TestDestroyRevokesCopies(t *testing.T) {
 func TestAnonymousSessionsFillNothing(t *testing.T) {
 	clock := newClock()
 	rv := revocation.NewReplica(clock.Now)
-	f := newRevocationFixture(t, WithClock(clock.Now), WithRevocation(rv))
+	f := newRevocationFixtureOn(t, clock, WithRevocation(rv))
 	renew := handle(f.m, func(s *Session[user]) { s.Data.N++; s.Renew() })
 	for range 1000 {
 		b := newBrowser(t)
@@ -117,7 +112,7 @@ func TestRenewRevokesTheOldID(t *testing.T) {
 	if before == after || after == (SessionID{}) {
 		t.Fatalf("ids %v then %v: Renew kept the id", before, after)
 	}
-	if s, _ := f.replay(t, anonymous); s.Data.Name != "" {
+	if s, _ := send(f.m, anonymous, nil); s.Data.Name != "" {
 		t.Errorf("the pre-sign-in cookie opened as %q", s.Data.Name)
 	}
 
@@ -125,15 +120,15 @@ func TestRenewRevokesTheOldID(t *testing.T) {
 	signedIn := b.header()
 	b.do(handle(f.m, func(s *Session[user]) { s.Renew() }), "POST", "/sudo")
 	f.clock.Advance(RenewGrace - time.Second)
-	s, rec := f.replay(t, signedIn)
+	s, rec := send(f.m, signedIn, nil)
 	if s.IsNew() || s.Data.Name != "ada" || len(rec.Header().Values("Set-Cookie")) != 0 {
 		t.Errorf("within the grace, the replaced cookie: new %v, err %v, Set-Cookie %q", s.IsNew(), s.Err(), rec.Header().Values("Set-Cookie"))
 	}
 	f.clock.Advance(time.Second)
-	if s, _ := f.replay(t, signedIn); !errors.Is(s.Err(), ErrRevoked) {
+	if s, _ := send(f.m, signedIn, nil); !errors.Is(s.Err(), ErrRevoked) {
 		t.Errorf("after the grace, the replaced cookie: err %v", s.Err())
 	}
-	if s, _ := f.replay(t, b.header()); s.IsNew() || s.Data.Name != "ada" {
+	if s, _ := send(f.m, b.header(), nil); s.IsNew() || s.Data.Name != "ada" {
 		t.Errorf("the renewed cookie: new %v, err %v", s.IsNew(), s.Err())
 	}
 	if hookErr != nil {
@@ -183,9 +178,7 @@ func TestAConcurrentRenewIsNotUndone(t *testing.T) {
 
 	// The slow request opens the session, a renewal happens meanwhile,
 	// then the slow request writes.
-	req := httptest.NewRequest("GET", "/", nil)
-	req.Header.Set("Cookie", stale)
-	slow := f.m.Load(req)
+	slow := load(f.m, stale)
 	b.do(handle(f.m, func(s *Session[user]) { s.Renew() }), "POST", "/sudo")
 	slow.Data.N = 99
 	rec := httptest.NewRecorder()
@@ -199,7 +192,7 @@ func TestAConcurrentRenewIsNotUndone(t *testing.T) {
 		t.Errorf("error handler heard %v, want ErrReplaced", hookErr)
 	}
 	f.clock.Advance(RenewGrace)
-	if s, _ := f.replay(t, b.header()); s.IsNew() || s.Data.Name != "ada" {
+	if s, _ := send(f.m, b.header(), nil); s.IsNew() || s.Data.Name != "ada" {
 		t.Errorf("after the grace, the browser's cookie: new %v, err %v", s.IsNew(), s.Err())
 	}
 }
@@ -215,23 +208,23 @@ func TestSignOutEverywhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, b := range map[string]*browser{"phone": phone, "laptop": laptop} {
-		if s, _ := f.replay(t, b.header()); !errors.Is(s.Err(), ErrRevoked) {
+		if s, _ := send(f.m, b.header(), nil); !errors.Is(s.Err(), ErrRevoked) {
 			t.Errorf("%s: err %v, want ErrRevoked", name, s.Err())
 		}
 	}
-	if s, _ := f.replay(t, bob.header()); s.IsNew() || s.Data.Name != "bob" {
+	if s, _ := send(f.m, bob.header(), nil); s.IsNew() || s.Data.Name != "bob" {
 		t.Errorf("another user was signed out: err %v", s.Err())
 	}
 	// Signing in again works at once, in the same second.
 	phone.do(f.login, "POST", "/login")
-	if s, _ := f.replay(t, phone.header()); s.IsNew() || s.Data.Name != "ada" {
+	if s, _ := send(f.m, phone.header(), nil); s.IsNew() || s.Data.Name != "ada" {
 		t.Errorf("signing in again: new %v, err %v", s.IsNew(), s.Err())
 	}
 	// And a second sign-out-everywhere ends that session too.
 	if err := f.m.SignOutEverywhere(context.Background(), "ada"); err != nil {
 		t.Fatal(err)
 	}
-	if s, _ := f.replay(t, phone.header()); !errors.Is(s.Err(), ErrRevoked) {
+	if s, _ := send(f.m, phone.header(), nil); !errors.Is(s.Err(), ErrRevoked) {
 		t.Errorf("after the second sign-out: err %v", s.Err())
 	}
 
@@ -262,16 +255,15 @@ func TestRevocationDoesNotDependOnClocks(t *testing.T) {
 		t.Run(skew.String(), func(t *testing.T) {
 			clock := newClock()
 			store := revocation.NewReplica(clock.Now)
-			here := newRevocationFixture(t, WithClock(clock.Now), WithRevocation(store))
-			there := &revocationFixture{clock: &testClock{t: t0.Add(skew)}}
-			there.m = newTestManager[user](t, there.clock, WithRevocation(store), WithSubject(func(u user) string { return u.Name }))
+			here := newRevocationFixtureOn(t, clock, WithRevocation(store))
+			there := newRevocationFixtureOn(t, newClockAt(t0.Add(skew)), WithRevocation(store))
 
 			b := newBrowser(t)
 			b.do(here.login, "POST", "/login")
 			copied := b.header()
 			b.do(handle(there.m, func(s *Session[user]) { s.Destroy() }), "POST", "/logout")
 			for name, f := range map[string]*revocationFixture{"here": here, "there": there} {
-				if s, _ := f.replay(t, copied); !errors.Is(s.Err(), ErrRevoked) {
+				if s, _ := send(f.m, copied, nil); !errors.Is(s.Err(), ErrRevoked) {
 					t.Errorf("%s, a destroyed copy: err %v", name, s.Err())
 				}
 			}
@@ -282,7 +274,7 @@ func TestRevocationDoesNotDependOnClocks(t *testing.T) {
 				t.Fatal(err)
 			}
 			for name, f := range map[string]*revocationFixture{"here": here, "there": there} {
-				if s, _ := f.replay(t, laptop.header()); !errors.Is(s.Err(), ErrRevoked) {
+				if s, _ := send(f.m, laptop.header(), nil); !errors.Is(s.Err(), ErrRevoked) {
 					t.Errorf("%s, signed out everywhere: err %v", name, s.Err())
 				}
 			}
@@ -296,7 +288,7 @@ func TestRevocationDoesNotDependOnClocks(t *testing.T) {
 func TestRevocationsPerSubjectAreCapped(t *testing.T) {
 	clock := newClock()
 	rv := revocation.NewReplica(clock.Now)
-	f := newRevocationFixture(t, WithClock(clock.Now), WithRevocation(rv))
+	f := newRevocationFixtureOn(t, clock, WithRevocation(rv))
 	var copies []string
 	for range MaxRevokedSessions {
 		b := newBrowser(t)
@@ -315,11 +307,11 @@ func TestRevocationsPerSubjectAreCapped(t *testing.T) {
 		t.Errorf("past the cap: %d entries, generation %d, %d ids", rv.Len(), gen, n)
 	}
 	for i, c := range copies {
-		if s, _ := f.replay(t, c); !errors.Is(s.Err(), ErrRevoked) {
+		if s, _ := send(f.m, c, nil); !errors.Is(s.Err(), ErrRevoked) {
 			t.Errorf("copy %d: err %v", i, s.Err())
 		}
 	}
-	if s, _ := f.replay(t, last.header()); s.IsNew() || s.Data.Name != "ada" {
+	if s, _ := send(f.m, last.header(), nil); s.IsNew() || s.Data.Name != "ada" {
 		t.Errorf("the device that renewed at the cap: new %v, err %v", s.IsNew(), s.Err())
 	}
 }
@@ -345,7 +337,7 @@ func TestRevocationFailureIsLoud(t *testing.T) {
 		t.Errorf("error handler heard %v", hookErr)
 	}
 	if rec.Code != http.StatusOK || len(b.cookies) != 0 {
-		t.Errorf("status %d, browser keeps %v", rec.Code, keys(b.cookies))
+		t.Errorf("status %d, browser keeps %v", rec.Code, b.names())
 	}
 	if err := f.m.SignOutEverywhere(context.Background(), "ada"); !errors.Is(err, ErrRevocationFailed) {
 		t.Errorf("SignOutEverywhere: err %v", err)
@@ -358,7 +350,7 @@ func TestRevocationCanBeTurnedOff(t *testing.T) {
 	b.do(f.login, "POST", "/login")
 	copied := b.header()
 	b.do(f.logout, "POST", "/logout")
-	if s, _ := f.replay(t, copied); s.IsNew() {
+	if s, _ := send(f.m, copied, nil); s.IsNew() {
 		t.Errorf("without revocation a copy still opens until it expires; got err %v", s.Err())
 	}
 }
@@ -378,18 +370,13 @@ func TestCookiesWithoutAnIDEndTogether(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := New[compatUser](keys, WithClock(func() time.Time { return fx.Now }),
+	m, err := New[compatUser](keys, WithClock(newClockAt(fx.Now).Now), quiet,
 		WithSubject(func(u compatUser) string { return u.Name }))
 	if err != nil {
 		t.Fatal(err)
 	}
-	load := func(cookie string) *Session[compatUser] {
-		req := httptest.NewRequest("GET", "/", nil)
-		req.Header.Set("Cookie", cookie)
-		return m.Load(req)
-	}
 	// A later version of the session: a change sealed by this release.
-	s := load(fx.Cookie)
+	s := load(m, fx.Cookie)
 	if s.IsNew() || s.ID() != (SessionID{}) {
 		t.Fatalf("the old cookie: new %v, id %v, err %v", s.IsNew(), s.ID(), s.Err())
 	}
@@ -399,7 +386,7 @@ func TestCookiesWithoutAnIDEndTogether(t *testing.T) {
 		t.Fatal(err)
 	}
 	later := rec.Result().Cookies()[0]
-	s = load(later.Name + "=" + later.Value)
+	s = load(m, later.Name+"="+later.Value)
 	if s.IsNew() || s.Data.Visits != 8 {
 		t.Fatalf("the later cookie: new %v, err %v", s.IsNew(), s.Err())
 	}
@@ -408,105 +395,10 @@ func TestCookiesWithoutAnIDEndTogether(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, c := range map[string]string{"earlier": fx.Cookie, "later": later.Name + "=" + later.Value} {
-		if s := load(c); !errors.Is(s.Err(), ErrRevoked) {
+		if s := load(m, c); !errors.Is(s.Err(), ErrRevoked) {
 			t.Errorf("the %s copy after Destroy: err %v", name, s.Err())
 		}
 	}
-}
-
-// The request path's check is a map lookup under a read lock, measured
-// with a million revoked entries. "request" serves a read-only request
-// with and without revocation in the same run (extra-ns/op is the median
-// difference of interleaved rounds, within the noise of a request's
-// microseconds); "lookup" times the check alone, for ids that are not
-// revoked, against an empty store.
-func BenchmarkRevocationCheck(b *testing.B) {
-	rv := revocation.NewReplica(nil)
-	now := time.Now()
-	revokedUntil := now.Add(time.Hour)
-	for i := range 1_000_000 {
-		rv.Add(fmt.Sprint("user", i), revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: revocation.NewSessionID(), Until: revokedUntil}}}, now)
-	}
-	// The benchmark's own subject has entries too: the lookup finds them
-	// and compares ids, the most a Check does.
-	for range 3 {
-		rv.Add("ada", revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: revocation.NewSessionID(), Until: revokedUntil}}}, now)
-	}
-	b.Run("request", func(b *testing.B) {
-		with := benchReadRequest(b, WithRevocation(rv), WithSubject(func(t typical) string { return t.Name }))
-		without := benchReadRequest(b, WithRevocation(nil))
-		b.ReportAllocs()
-		b.ResetTimer()
-		for range b.N {
-			with()
-		}
-		b.StopTimer()
-		b.ReportMetric(interleavedDiff(b.N, with, without), "extra-ns/op")
-		b.ReportMetric(testing.AllocsPerRun(100, with)-testing.AllocsPerRun(100, without), "extra-allocs/op")
-	})
-	b.Run("lookup", func(b *testing.B) {
-		ids := make([]SessionID, 4096)
-		for i := range ids {
-			ids[i] = revocation.NewSessionID()
-		}
-		empty := revocation.NewReplica(nil)
-		i := 0
-		check := func(store *revocation.Replica) func() {
-			return func() {
-				if store.Check("ada", ids[i%len(ids)], 0, now) != nil {
-					b.Fatal("revoked")
-				}
-				i++
-			}
-		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		for range b.N {
-			check(rv)()
-		}
-		b.StopTimer()
-		b.ReportMetric(interleavedDiff(b.N, check(rv), check(empty)), "extra-ns/op")
-	})
-}
-
-// benchReadRequest returns a function that serves one read-only request,
-// with the typical session's cookie, through a Manager with opts.
-func benchReadRequest(b *testing.B, opts ...Option) func() {
-	m, err := New[typical](mustKeyring(b, testSecret(1)), opts...)
-	if err != nil {
-		b.Fatal(err)
-	}
-	seed := httptest.NewRecorder()
-	handle(m, func(s *Session[typical]) { s.Data = newTypical() }).ServeHTTP(seed, httptest.NewRequest("GET", "/", nil))
-	c := seed.Result().Cookies()[0]
-	req := httptest.NewRequest("GET", "/", nil)
-	req.Header.Set("Cookie", c.Name+"="+c.Value)
-	h := handle(m, func(s *Session[typical]) { _ = s.Data.Name })
-	return func() {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if len(rec.Header()["Set-Cookie"]) != 0 {
-			b.Fatal("a read-only request set a cookie")
-		}
-	}
-}
-
-// interleavedDiff times a and b for n calls each, in 10 rounds that
-// alternate them, and returns the median of the rounds' differences in
-// ns per call: a burst of load from elsewhere weighs on both alike.
-func interleavedDiff(n int, a, b func()) float64 {
-	const rounds = 10
-	per := max(n/rounds, 1)
-	diffs := make([]float64, rounds)
-	for r := range diffs {
-		if r%2 == 0 {
-			diffs[r] = timeLoop(per, a) - timeLoop(per, b)
-		} else {
-			diffs[r] = -(timeLoop(per, b) - timeLoop(per, a))
-		}
-	}
-	slices.Sort(diffs)
-	return (diffs[rounds/2-1] + diffs[rounds/2]) / 2
 }
 
 // A session refused because revocations are unavailable is not signed out
@@ -515,7 +407,7 @@ func TestUnavailableRevocationsKeepTheCookie(t *testing.T) {
 	down := false
 	clock := newClock()
 	store := revocation.NewReplica(clock.Now)
-	f := newRevocationFixture(t, WithClock(clock.Now), WithRevocation(switchStore{store, &down}))
+	f := newRevocationFixtureOn(t, clock, WithRevocation(switchStore{store, &down}))
 	b := newBrowser(t)
 	b.do(f.login, "POST", "/login")
 	down = true
@@ -539,10 +431,10 @@ func TestUnavailableRevocationsKeepTheCookie(t *testing.T) {
 	down = true
 	rec = b.do(f.logout, "POST", "/logout")
 	if len(b.cookies) != 0 {
-		t.Errorf("signing out while unavailable left %v (Set-Cookie %q)", keys(b.cookies), rec.Header().Values("Set-Cookie"))
+		t.Errorf("signing out while unavailable left %v (Set-Cookie %q)", b.names(), rec.Header().Values("Set-Cookie"))
 	}
 	down = false
-	if s, _ := f.replay(t, copied); !errors.Is(s.Err(), ErrRevoked) {
+	if s, _ := send(f.m, copied, nil); !errors.Is(s.Err(), ErrRevoked) {
 		t.Errorf("a copy of the cookie signed out while unavailable: err %v", s.Err())
 	}
 }
@@ -566,8 +458,8 @@ func (s switchStore) Check(subject string, id SessionID, gen uint64, now time.Ti
 func TestASignOutOnALaggingInstanceIsKept(t *testing.T) {
 	clock := newClock()
 	ra, rb := revocation.NewReplica(clock.Now), revocation.NewReplica(clock.Now)
-	a := newRevocationFixture(t, WithClock(clock.Now), WithRevocation(ra))
-	b := newRevocationFixture(t, WithClock(clock.Now), WithRevocation(rb))
+	a := newRevocationFixtureOn(t, clock, WithRevocation(ra))
+	b := newRevocationFixtureOn(t, clock, WithRevocation(rb))
 	if err := a.m.SignOutEverywhere(context.Background(), "ada"); err != nil {
 		t.Fatal(err)
 	}
@@ -581,7 +473,7 @@ func TestASignOutOnALaggingInstanceIsKept(t *testing.T) {
 	exchange(ra, rb)
 	exchange(rb, ra)
 	for name, f := range map[string]*revocationFixture{"a": a, "b": b} {
-		if s, _ := f.replay(t, stolen); !errors.Is(s.Err(), ErrRevoked) {
+		if s, _ := send(f.m, stolen, nil); !errors.Is(s.Err(), ErrRevoked) {
 			t.Errorf("instance %s opens the signed-out copy: err %v, data %+v", name, s.Err(), s.Data)
 		}
 	}
@@ -611,7 +503,7 @@ func TestTheGraceMintsNoSessionThroughDestroy(t *testing.T) {
 	if !errors.Is(hookErr, ErrReplaced) {
 		t.Errorf("error handler heard %v", hookErr)
 	}
-	if s, _ := f.replay(t, stolen); !errors.Is(s.Err(), ErrRevoked) {
+	if s, _ := send(f.m, stolen, nil); !errors.Is(s.Err(), ErrRevoked) {
 		t.Errorf("the copy after it was destroyed: err %v", s.Err())
 	}
 }

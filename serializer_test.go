@@ -1,16 +1,18 @@
-package cookiesession
+package cookiesession_test
 
 import (
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+
+	. "github.com/ce967478/cookiesession"
 )
 
 // A session type whose fields encoding/json would drop without a word is
 // refused when the Manager is made, with the field and the fix named.
 func TestNewRefusesTypesThatLoseData(t *testing.T) {
-	k := mustKeyring(t, testSecret(1))
+	k := testKeys(t)
 	type unexported struct {
 		User string
 		//lint:ignore U1000 the field is what New must refuse
@@ -34,7 +36,7 @@ func TestNewRefusesTypesThatLoseData(t *testing.T) {
 	_, err = New[deep](k)
 	refuse("unexported field deep inside", err, "deep.Items[][key].note is unexported")
 	_, err = New[*user](k)
-	refuse("pointer", err, "is a pointer: use cookiesession.user")
+	refuse("pointer", err, "is a pointer: use cookiesession_test.user")
 	_, err = New[withChan](k)
 	refuse("channel", err, "withChan.C is of type chan int")
 	_, err = New[badKey](k)
@@ -70,3 +72,50 @@ type plainJSON struct{}
 
 func (plainJSON) Marshal(v any) ([]byte, error)      { return json.Marshal(v) }
 func (plainJSON) Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+
+// A deploy that adds or removes fields of the session type signs no one
+// out: new fields are zero, removed ones ignored.
+func TestSessionSurvivesShapeChanges(t *testing.T) {
+	type before struct {
+		Name    string
+		Removed int
+	}
+	type after struct {
+		Name  string
+		Added []string
+	}
+	clock := newClock()
+	m1 := newTestManager[before](t, clock)
+	m2 := newTestManager[after](t, clock)
+	b := newBrowser(t)
+	b.do(handle(m1, func(s *Session[before]) { s.Data = before{"ada", 7} }), "GET", "/")
+	var got after
+	var isNew bool
+	b.do(handle(m2, func(s *Session[after]) { got, isNew = s.Data, s.IsNew() }), "GET", "/")
+	if isNew || got.Name != "ada" || got.Added != nil {
+		t.Errorf("after the deploy: %+v new=%v", got, isNew)
+	}
+}
+
+func TestJSONSerializerSurvivesShapeChanges(t *testing.T) {
+	type V1 struct {
+		User string
+		Old  int
+	}
+	type V2 struct {
+		User string
+		New  []string
+	}
+	var s JSONSerializer
+	b, err := s.Marshal(V1{User: "ada", Old: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v2 V2
+	if err := s.Unmarshal(b, &v2); err != nil || v2.User != "ada" || v2.New != nil {
+		t.Fatalf("v2 = %+v, err = %v", v2, err)
+	}
+	if !json.Valid(b) {
+		t.Error("not JSON")
+	}
+}

@@ -1,4 +1,4 @@
-package cookiesession
+package cookiesession_test
 
 // The typical session of the benchmarks: about 200 bytes of JSON, the same
 // shape the benchmarks module compares against the peers.

@@ -96,3 +96,29 @@ func FuzzRevokedUnmarshal(f *testing.F) {
 		}
 	})
 }
+
+// MaxUntil is when a store may drop what it holds of a subject: the
+// latest of its times.
+func TestRevokedMaxUntil(t *testing.T) {
+	r := revocation.Revoked{Generation: 2, GenerationUntil: t0.Add(time.Hour),
+		Sessions: []revocation.RevokedSession{{ID: revocation.NewSessionID(), Until: t0.Add(3 * time.Hour)}, {ID: revocation.NewSessionID(), Until: t0.Add(2 * time.Hour)}}}
+	if got := r.MaxUntil(); !got.Equal(t0.Add(3 * time.Hour)) {
+		t.Errorf("MaxUntil = %v, want %v", got, t0.Add(3*time.Hour))
+	}
+	if got := (revocation.Revoked{}).MaxUntil(); !got.IsZero() {
+		t.Errorf("MaxUntil of nothing = %v", got)
+	}
+}
+
+// What operators and logs see of ids and health.
+func TestPrintedForms(t *testing.T) {
+	id := revocation.SessionID{0: 0xab, 15: 0x01}
+	if got := id.String(); got != "ab000000000000000000000000000001" {
+		t.Errorf("SessionID.String = %q", got)
+	}
+	for h, want := range map[revocation.Health]string{revocation.Healthy: "healthy", revocation.Degraded: "degraded", revocation.Down: "down", revocation.Health(7): "Health(7)"} {
+		if got := h.String(); got != want {
+			t.Errorf("%d.String() = %q, want %q", int(h), got, want)
+		}
+	}
+}

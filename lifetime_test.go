@@ -1,0 +1,147 @@
+package cookiesession_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	. "github.com/ce967478/cookiesession"
+)
+
+// The absolute lifetime and the idle timeout are enforced from the times
+// sealed in the cookie: the browser here keeps the cookie whatever its
+// Max-Age says, as a copied cookie would be replayed.
+func TestExpiry(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    []Option
+		advance time.Duration
+		expired bool
+	}{
+		{"within lifetime", []Option{WithMaxAge(time.Hour)}, 59 * time.Minute, false},
+		{"past lifetime", []Option{WithMaxAge(time.Hour)}, time.Hour, true},
+		{"within idle", []Option{WithIdleTimeout(10 * time.Minute)}, 9 * time.Minute, false},
+		{"past idle", []Option{WithIdleTimeout(10 * time.Minute)}, 10 * time.Minute, true},
+		{"within the default lifetime", nil, DefaultMaxAge - time.Second, false},
+		{"past the default lifetime", nil, DefaultMaxAge, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := newClock()
+			m := newTestManager[user](t, clock, tt.opts...)
+			b := newBrowser(t)
+			b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+			clock.Advance(tt.advance)
+			var s *Session[user]
+			rec := b.do(handle(m, func(got *Session[user]) { s = got }), "GET", "/")
+			if got := s.IsNew(); got != tt.expired {
+				t.Fatalf("IsNew = %v, want %v (err %v)", got, tt.expired, s.Err())
+			}
+			if !tt.expired {
+				if s.Err() != nil || s.Data.Name != "ada" {
+					t.Errorf("live session: err %v, data %+v", s.Err(), s.Data)
+				}
+				return
+			}
+			if !errors.Is(s.Err(), ErrExpired) || s.Data.Name != "" {
+				t.Errorf("expired session: err %v, data %+v", s.Err(), s.Data)
+			}
+			if !deletes(rec) || len(b.cookies) != 0 {
+				t.Errorf("the expired cookie was not cleared: %q", rec.Header().Values("Set-Cookie"))
+			}
+		})
+	}
+}
+
+func TestAbsoluteLifetimeIsNotExtendedByUse(t *testing.T) {
+	clock := newClock()
+	m := newTestManager[user](t, clock, WithMaxAge(time.Hour), WithIdleTimeout(20*time.Minute))
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data.N++ }), "GET", "/")
+	for i := range 5 {
+		clock.Advance(15 * time.Minute)
+		var s *Session[user]
+		b.do(handle(m, func(got *Session[user]) { s = got; s.Data.N++ }), "GET", "/")
+		if wantNew := i == 3; s.IsNew() != wantNew { // then a new session starts
+			t.Fatalf("after %v: IsNew = %v, want %v", time.Duration(i+1)*15*time.Minute, s.IsNew(), wantNew)
+		}
+	}
+}
+
+// With an idle timeout, a read-only request re-issues the cookie once a
+// third of the idle window has passed since it was sealed, and only then:
+// not on every request.
+func TestIdleRefreshOnceAThirdHasPassed(t *testing.T) {
+	clock := newClock()
+	m := newTestManager[user](t, clock, WithIdleTimeout(time.Hour))
+	read := handle(m, func(s *Session[user]) { _ = s.Data.Name })
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+	for _, step := range []struct {
+		advance time.Duration
+		wantSet bool
+		why     string
+	}{
+		{19 * time.Minute, false, "refreshed before a third of the idle window"},
+		{2 * time.Minute, true, "not refreshed after a third of the idle window"},
+		{0, false, "refreshed twice"},
+		{19 * time.Minute, false, "refreshed before a third of the window since the refresh"},
+		{time.Minute, true, "not refreshed a third of the window after the refresh"},
+	} {
+		clock.Advance(step.advance)
+		if rec := b.do(read, "GET", "/"); sets(rec) != step.wantSet {
+			t.Errorf("%s: Set-Cookie %q", step.why, rec.Header().Values("Set-Cookie"))
+		}
+	}
+	// Sealed anew, the session is the same one: same id, same creation.
+	var s *Session[user]
+	b.do(handle(m, func(got *Session[user]) { s = got }), "GET", "/")
+	if s.IsNew() || s.Data.Name != "ada" || !s.Created().Equal(t0) || !s.Issued().Equal(t0.Add(41*time.Minute)) {
+		t.Errorf("after refreshes: new %v, data %+v, created %v, issued %v", s.IsNew(), s.Data, s.Created(), s.Issued())
+	}
+}
+
+// A client that comes back at least every third of the idle window never
+// loses its session, even at the shortest timeout New accepts and with
+// requests at any fraction of a second; the browser (which honours
+// Max-Age here) never keeps the cookie past the sealed deadline, nor drops
+// it more than a second before.
+func TestIdleRefreshKeepsActiveClients(t *testing.T) {
+	clock := newClockAt(t0.Add(300 * time.Millisecond))
+	m := newTestManager[user](t, clock, WithIdleTimeout(MinIdleTimeout))
+	b := newBrowser(t).withClock(clock)
+	b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+	gap := MinIdleTimeout/3 - 7*time.Millisecond
+	for i := range 60 {
+		clock.Advance(gap)
+		var s *Session[user]
+		rec := b.do(handle(m, func(got *Session[user]) { s = got }), "GET", "/")
+		if s.IsNew() || s.Data.Name != "ada" {
+			t.Fatalf("request %d, %v after the last: the session was lost (err %v, the browser held %v)", i, gap, s.Err(), b.names())
+		}
+		if sets(rec) {
+			deadline := s.Issued().Add(MinIdleTimeout)
+			if got := b.expiry("session"); got.After(deadline) || got.Before(deadline.Add(-time.Second)) {
+				t.Errorf("request %d: the browser keeps the cookie until %v, the sealed deadline is %v", i, got, deadline)
+			}
+		}
+	}
+}
+
+// The browser drops the cookie when the session's lifetime ends: Max-Age
+// is what is left of the sealed deadline, never more.
+func TestMaxAgeIsWhatIsLeftOfTheLifetime(t *testing.T) {
+	clock := newClock()
+	m := newTestManager[user](t, clock, WithMaxAge(time.Hour))
+	b := newBrowser(t).withClock(clock)
+	b.do(handle(m, func(s *Session[user]) { s.Data.N = 1 }), "GET", "/")
+	clock.Advance(40 * time.Minute)
+	b.do(handle(m, func(s *Session[user]) { s.Data.N++ }), "GET", "/")
+	if got, want := b.expiry("session"), t0.Add(time.Hour); !got.Equal(want) {
+		t.Errorf("the browser keeps the cookie until %v, want the end of the lifetime, %v", got, want)
+	}
+	clock.Advance(20 * time.Minute)
+	if len(b.names()) != 0 {
+		t.Errorf("past the lifetime the browser still holds %v", b.names())
+	}
+}

@@ -1,0 +1,81 @@
+package cookiesession_test
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+
+	. "github.com/ce967478/cookiesession"
+)
+
+// A cookie that does not open is untrusted input, not a failure: the
+// handler gets a fresh, empty session whose Err says why, the response is
+// the application's, and the cookie is cleared. (hostile_test.go has the
+// full catalogue of attacks.)
+func TestBadCookiesGiveAFreshSession(t *testing.T) {
+	clock := newClock()
+	m := newTestManager[user](t, clock)
+	other, err := New[user](mustKeyring(t, testSecret(9)), WithClock(clock.Now), WithName(FallbackName), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t)
+	b.do(handle(other, func(s *Session[user]) { s.Data.Name = "eve" }), "GET", "/")
+	foreign := b.cookies["session"]
+	b = newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+	good := b.cookies["session"]
+	tests := []struct {
+		name   string
+		cookie string
+		want   error // nil: any sentinel
+	}{
+		{"garbage", "session=%%%", ErrMalformed},
+		{"tampered", "session=" + tamper(good), nil},
+		{"foreign key", "session=" + foreign, ErrUnknownKey},
+		{"other name", "other=" + good + "; session=x", ErrMalformed},
+		{"chunks without main", "session.1=abc", ErrMalformed},
+		{"too large", "session=" + strings.Repeat("A", 1<<20), ErrTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, rec := send(m, tt.cookie, nil)
+			if rec.Code != http.StatusOK {
+				t.Errorf("status %d", rec.Code)
+			}
+			if !s.IsNew() || s.Err() == nil || s.Data.Name != "" {
+				t.Fatalf("new %v, err %v, data %+v", s.IsNew(), s.Err(), s.Data)
+			}
+			if tt.want != nil && !errors.Is(s.Err(), tt.want) {
+				t.Errorf("err = %v, want %v", s.Err(), tt.want)
+			}
+			if !deletes(rec) {
+				t.Errorf("the bad cookie was not cleared: %q", rec.Header().Values("Set-Cookie"))
+			}
+		})
+	}
+}
+
+// A cookie that does not open is logged at debug level with the reason,
+// for whoever chases unexpected sign-outs, and never above it, since
+// anyone can send one; the value itself is never logged.
+func TestCookiesThatDoNotOpenAreLoggedAtDebug(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	m := newTestManager[user](t, newClock(), WithLogger(logger))
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+	tampered := tamper(b.cookies["session"])
+	b.cookies["session"] = tampered
+	b.do(handle(m, func(*Session[user]) {}), "GET", "/account")
+	out := logs.String()
+	if !strings.Contains(out, "level=DEBUG") || !strings.Contains(out, "failed authentication") || !strings.Contains(out, "path=/account") {
+		t.Errorf("no debug record with the reason and the path:\n%s", out)
+	}
+	if strings.Contains(out, "level=WARN") || strings.Contains(out, "level=ERROR") || strings.Contains(out, tampered[10:40]) {
+		t.Errorf("logged louder than debug, or the value:\n%s", out)
+	}
+}
