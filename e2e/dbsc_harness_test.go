@@ -33,12 +33,11 @@ import (
 // a Chromium started with DBSC on and its DevTools events recorded, and
 // helpers to drive the page, read the browser's cookies and hand them to a
 // thief. It knows nothing of the server's DBSC implementation: the
-// stand-in in dbsc_stub_test.go and, later, the library's own both run
-// behind it.
+// library's runs behind it in dbsc_test.go.
 //
 // What follows was observed with Debian's Chromium 156.0.8078.129,
-// headless, on a loaded 2-core machine, by TestDBSCStub and by trying
-// variants of it.
+// headless, on a loaded 2-core machine, with a hand-written stand-in
+// server (before the library served DBSC) and variants of it.
 //
 // Before Chromium engages at all:
 //
@@ -77,8 +76,7 @@ import (
 //     {"alg":"ES256","jwk":{"crv":"P-256","kty":"EC","x":"…","y":"…"},"typ":"dbsc+jwt"},
 //     payload {"authorization":"<a>","jti":"<c>"} (no authorization claim
 //     without the parameter), signature raw r||s, 64 bytes.
-//   - The answer: 200, the bound cookie's Set-Cookie, and the JSON of
-//     stubConfig:
+//   - The answer: 200, the bound cookie's Set-Cookie, and JSON such as:
 //     {"session_identifier":"<id>","refresh_url":"/dbsc/refresh",
 //     "scope":{"origin":"https://localhost:<port>","include_site":false,"scope_specification":[]},
 //     "credentials":[{"type":"cookie","name":"bound","attributes":"Path=/; Secure; HttpOnly; SameSite=Lax"}]}.
@@ -610,4 +608,9 @@ func dbscWait(ctx context.Context, t *testing.T, what string, timeout time.Durat
 		case <-tick.C:
 		}
 	}
+}
+
+// isDBSCEvent matches events of one kind, as dbscEventKind names them.
+func isDBSCEvent(kind string) func(*network.EventDeviceBoundSessionEventOccurred) bool {
+	return func(ev *network.EventDeviceBoundSessionEventOccurred) bool { return dbscEventKind(ev) == kind }
 }

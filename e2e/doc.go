@@ -6,8 +6,7 @@
 // dbsc_harness_test.go is the harness for Device Bound Session Credentials
 // tests (an https server Chromium trusts, Chromium with DBSC on and its
 // DevTools events recorded, a cookie thief), with what Chromium was seen
-// to do; dbsc_stub_test.go proves it with a stand-in server until the
-// library serves DBSC itself.
+// to do; dbsc_test.go runs the library's device binding through it.
 //
 // It is a module of its own so that chromedp never enters the dependency
 // graph of the library's users. Run it with go test in this directory, or
