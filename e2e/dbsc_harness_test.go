@@ -193,12 +193,6 @@ func startDBSCServer(t *testing.T, h http.Handler) *dbscServer {
 	}
 }
 
-// originFor returns the server's origin with host in place of localhost.
-func (s *dbscServer) originFor(host string) string {
-	_, port, _ := net.SplitHostPort(s.Listener.Addr().String())
-	return "https://" + net.JoinHostPort(strings.Trim(host, "[]"), port)
-}
-
 // selfSignedCert makes a P-256 certificate, valid for an hour, for the
 // names the tests may use to reach a loopback server.
 func selfSignedCert(t *testing.T) (tls.Certificate, *x509.Certificate) {
@@ -289,16 +283,6 @@ func newDBSCBrowser(t *testing.T, ctx context.Context, path string, srv *dbscSer
 		t.Fatalf("opening %s/: %v", srv.origin, err)
 	}
 	return b
-}
-
-// at returns the same tab (same events, same cookie store), with paths
-// going to the server reached by another name: "127.0.0.1" or "[::1]".
-// For the browser it is another site, with cookies and DBSC sessions of
-// its own.
-func (b *dbscBrowser) at(host string) *dbscBrowser {
-	c := *b
-	c.origin = b.srv.originFor(host)
-	return &c
 }
 
 func (b *dbscBrowser) stepCtx() (context.Context, context.CancelFunc) {
