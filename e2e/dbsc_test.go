@@ -90,12 +90,14 @@ func TestDeviceBindingInChromium(t *testing.T) {
 	// Once the bound cookie expired, the browser's next request is held
 	// while it refreshes through a challenge; the thief is refused.
 	b.waitCookieGone(bound, dbscLifetime+dbscStepTimeout)
+	n = len(b.events.occurred()) // the proactive refreshes before are not this one
 	if status, body := b.fetch("GET", "/whoami"); status != http.StatusOK || strings.TrimSpace(body) != "ada" {
 		t.Fatalf("browser, after the bound cookie expired: %d %q\nevents:\n%s", status, body, b.events)
 	}
+	ch, n := b.waitEvent("the refresh's challenge", n, dbscStepTimeout, isDBSCEvent("challenge"))
 	ev, n := b.waitEvent("the refresh that held the request", n, dbscStepTimeout, isDBSCEvent("refresh"))
-	if !ev.Succeeded {
-		t.Fatalf("refresh failed: %s", dbscJSON(ev))
+	if !ch.Succeeded || !ev.Succeeded || ev.RefreshEventDetails.WasFullyProactiveRefresh {
+		t.Fatalf("want a challenge, then a refresh that held the request; got %s and %s", dbscJSON(ch), dbscJSON(ev))
 	}
 	// The copy's bound cookie was sealed at most a second after the copy
 	// (times are sealed in whole seconds, rounded up): past that and the
