@@ -34,10 +34,10 @@ type hooks[T any] struct {
 
 // blank returns a new session's Data: the zero value, or an empty map.
 func (h *hooks[T]) blank() T {
-	var d T
 	if h.isMap {
-		reflect.ValueOf(&d).Elem().Set(reflect.MakeMap(reflect.TypeFor[T]()))
+		return reflect.MakeMap(reflect.TypeFor[T]()).Interface().(T)
 	}
+	var d T // not through reflect: its address would move it to the heap
 	return d
 }
 
