@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"time"
@@ -219,4 +220,33 @@ func ExampleWithGorillaMigration() {
 	// Output:
 	// signed in as "ada"
 	// re-sealed: true Max-Age days: 30
+}
+
+// Device binding (DBSC): a signed-in session is bound to a key the
+// browser keeps, and a copy of its cookies works elsewhere for ten minutes
+// at most. The sign-in response invites the browser to register; the
+// middleware answers at the path given.
+func ExampleWithDeviceBinding() {
+	keys, err := cookiesession.NewKeyring(cookiesession.GenerateSecret())
+	if err != nil {
+		log.Fatal(err)
+	}
+	sessions, err := cookiesession.New[user](keys,
+		cookiesession.WithSubject(func(u user) string { return u.Name }),
+		cookiesession.WithDeviceBinding("/.well-known/dbsc", 10*time.Minute),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		s := sessions.Get(r)
+		s.Renew()
+		s.Data.Name = "ada"
+	})
+	rec := httptest.NewRecorder()
+	sessions.Handler(mux).ServeHTTP(rec, httptest.NewRequest("POST", "https://example.com/login", nil))
+	invite := rec.Header().Get("Secure-Session-Registration")
+	fmt.Println(invite[:strings.Index(invite, ";challenge=")])
+	// Output: (ES256 RS256);path="/.well-known/dbsc"
 }

@@ -105,7 +105,8 @@ func (s *Session[T]) IsNew() bool { return s.isNew }
 //   - not ours, or altered: ErrMalformed, ErrUnknownKey (a retired key),
 //     ErrAuthentication, ErrTooLarge;
 //   - ended: ErrExpired, ErrRevoked, ErrRejected (by WithValidator);
-//   - cannot tell now, cookie kept: ErrRevocationsUnavailable;
+//   - cannot tell now, cookie kept: ErrRevocationsUnavailable, ErrUnproven
+//     (WithDeviceBinding);
 //   - a gorilla/sessions cookie not taken over: ErrMigration.
 func (s *Session[T]) Err() error { return s.err }
 
