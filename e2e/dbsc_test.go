@@ -73,7 +73,7 @@ func TestDeviceBindingInChromium(t *testing.T) {
 	if status, body := b.navigate("/login"); status != http.StatusOK {
 		t.Fatalf("GET /login: %d %q", status, body)
 	}
-	created, n := b.waitEvent("the DBSC session's creation", 0, dbscStepTimeout, isDBSCEvent("creation"))
+	created, _ := b.waitEvent("the DBSC session's creation", 0, dbscStepTimeout, isDBSCEvent("creation"))
 	if !created.Succeeded {
 		t.Fatalf("Chromium refused the registration: %s\nevents:\n%s", dbscJSON(created), b.events)
 	}
@@ -90,7 +90,7 @@ func TestDeviceBindingInChromium(t *testing.T) {
 	// Once the bound cookie expired, the browser's next request is held
 	// while it refreshes through a challenge; the thief is refused.
 	b.waitCookieGone(bound, dbscLifetime+dbscStepTimeout)
-	n = len(b.events.occurred()) // the proactive refreshes before are not this one
+	n := len(b.events.occurred()) // the proactive refreshes before are not this one
 	if status, body := b.fetch("GET", "/whoami"); status != http.StatusOK || strings.TrimSpace(body) != "ada" {
 		t.Fatalf("browser, after the bound cookie expired: %d %q\nevents:\n%s", status, body, b.events)
 	}
