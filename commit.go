@@ -39,7 +39,7 @@ type facts struct {
 // decide returns what the response does with the session's cookies.
 // replacedNow is asked only when a cookie would be written or deleted: it
 // reports whether another request revoked or renewed the session meanwhile
-// (see Manager.replaced).
+// (see engine.replaced).
 func decide(f facts, replacedNow func() bool) outcome {
 	due := f.changed || f.renewed || f.stale || f.idleDue || f.destroyed
 	switch {

@@ -85,7 +85,7 @@ type jar struct {
 	bound []string
 }
 
-// readJar finds the main cookie and its chunks in the request. A name may
+// read finds the main cookie and its chunks in the request. A name may
 // come more than once (cookies set for different paths or domains, or
 // planted): up to maxValues values of each are kept, in order.
 //
