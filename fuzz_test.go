@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	. "github.com/ce967478/cookiesession"
-	"github.com/ce967478/cookiesession/revocation"
 )
 
 // Fuzz targets beside FuzzOpen (seal_test.go) and FuzzOpenSecureCookie
@@ -316,27 +315,4 @@ func fuzzDecodings(s string) [][]byte {
 		}
 	}
 	return out
-}
-
-// FuzzRevokedUnmarshal feeds arbitrary bytes to Revoked.UnmarshalBinary,
-// as a file or another instance could send them: it never panics, and
-// what it accepts survives a round trip.
-func FuzzRevokedUnmarshal(f *testing.F) {
-	seed, _ := revocation.Revoked{Generation: 3, GenerationUntil: t0, Sessions: []revocation.RevokedSession{{ID: randomID(), Grace: true, Until: t0}}}.MarshalBinary()
-	f.Add(seed)
-	f.Add([]byte{1, 0, 0, 0}) // version 1, nothing revoked
-	f.Fuzz(func(t *testing.T, b []byte) {
-		var r revocation.Revoked
-		if r.UnmarshalBinary(b) != nil {
-			return
-		}
-		again, err := r.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var back revocation.Revoked
-		if err := back.UnmarshalBinary(again); err != nil || !back.Equal(r) {
-			t.Errorf("%x decoded as %+v, which encodes as %x (%v)", b, r, again, err)
-		}
-	})
 }

@@ -3,7 +3,6 @@ package cookiesession_test
 import (
 	"fmt"
 	"net/http/httptest"
-	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -105,43 +104,4 @@ func interleavedDiff(n int, a, b func()) float64 {
 	}
 	slices.Sort(diffs)
 	return (diffs[rounds/2-1] + diffs[rounds/2]) / 2
-}
-
-// runtimeHeap reads the bytes of live heap objects after a collection.
-type runtimeHeap struct{ inUse uint64 }
-
-func (h *runtimeHeap) read() {
-	runtime.GC()
-	var s runtime.MemStats
-	runtime.ReadMemStats(&s)
-	h.inUse = s.HeapAlloc
-}
-
-// BenchmarkRevocationMemory measures the heap an in-process store (and so
-// a replica) takes per subject with one revoked session, its name (about
-// 10 bytes) included.
-func BenchmarkRevocationMemory(b *testing.B) {
-	for _, n := range []int{100_000, 1_000_000} {
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			for range b.N {
-				var before, after runtimeHeap
-				rv := revocation.NewReplica(nil)
-				now := time.Now()
-				before.read()
-				subjects := make([]string, n)
-				for i := range subjects {
-					subjects[i] = fmt.Sprint("user", i)
-				}
-				for _, subject := range subjects {
-					rv.Add(subject, revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: randomID(), Until: now.Add(time.Hour)}}}, now)
-				}
-				after.read()
-				b.ReportMetric(float64(after.inUse-before.inUse)/float64(n), "B/entry")
-				if rv.Len() != n {
-					b.Fatal(rv.Len())
-				}
-				runtime.KeepAlive(rv)
-			}
-		})
-	}
 }
