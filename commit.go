@@ -41,14 +41,18 @@ type facts struct {
 // reports whether another request revoked or renewed the session meanwhile
 // (see engine.replaced).
 func decide(f facts, replacedNow func() bool) outcome {
-	due := f.changed || f.renewed || f.stale || f.idleDue || f.destroyed
+	asked := f.changed || f.renewed || f.destroyed // what the handler did
+	due := asked || f.stale || f.idleDue
 	switch {
 	case !due && f.invalid && f.migrating:
 		// With gorilla migration, an empty session of ours replaces a
 		// cookie that did not open: see WithGorillaMigration.
 	case !due && f.invalid:
 		return clearCookies
-	case !due:
+	case !due, f.readOnly && !asked:
+		// Within a Renew's grace, a re-seal or an idle refresh alone
+		// waits: the browser holds the renewed cookie already, and this
+		// request loses nothing.
 		return keepCookies
 	}
 	switch {

@@ -27,6 +27,9 @@ func TestDecide(t *testing.T) {
 		{"a cookie that did not open, with migration, replaced", facts{invalid: true, migrating: true}, true, skipReplaced},
 		{"a cookie under the old name that opened", facts{stale: true}, false, writeSession},
 		{"destroyed within its grace", facts{destroyed: true, readOnly: true, empty: true}, false, removeSession},
+		{"sealed by an older key, within its grace", facts{stale: true, readOnly: true}, true, keepCookies},
+		{"idle refresh due, within its grace", facts{idleDue: true, readOnly: true}, true, keepCookies},
+		{"changed within its grace", facts{changed: true, readOnly: true}, true, skipReplaced},
 		{"destroyed within its grace, then given data", facts{destroyed: true, readOnly: true, changed: true}, false, removeSession},
 	}
 	for _, tt := range tests {
