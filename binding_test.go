@@ -14,6 +14,7 @@ import (
 
 	"github.com/ce967478/cookiesession"
 	"github.com/ce967478/cookiesession/internal/dbsc/dbsctest"
+	"github.com/ce967478/cookiesession/revocation"
 )
 
 // The device binding's tests play the browser with dbsctest's device, and
@@ -34,17 +35,17 @@ type boundApp struct {
 
 const boundLifetime = 5 * time.Minute
 
-func newBoundApp(t testing.TB) *boundApp {
+func newBoundApp(t testing.TB, opts ...cookiesession.Option) *boundApp {
 	t.Helper()
 	a := &boundApp{t: t, clock: newClock()}
 	keys, err := cookiesession.NewKeyring([]byte(strings.Repeat("k", 32)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.m, err = cookiesession.New[boundUser](keys,
+	a.m, err = cookiesession.New[boundUser](keys, append([]cookiesession.Option{
 		cookiesession.WithSubject(func(d boundUser) string { return d.User }),
 		cookiesession.WithDeviceBinding("/dbsc", boundLifetime),
-		cookiesession.WithClock(a.clock.Now))
+		cookiesession.WithClock(a.clock.Now)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,6 +239,25 @@ func TestDeviceBindingEnds(t *testing.T) {
 				t.Errorf("refresh after %s: %s, challenge %q; want 403 without one", end, res.Status, res.Header.Get("Secure-Session-Challenge"))
 			}
 		})
+	}
+}
+
+// A refresh whose answer cannot be recorded is answered 503, which the
+// browser retries: a store that is down for a while ends no DBSC session.
+func TestDeviceBindingStoreDown(t *testing.T) {
+	down := false
+	clock := newClock()
+	a := newBoundApp(t, cookiesession.WithRevocation(failingStore{revocation.NewReplica(clock.Now), &down}))
+	dev := dbsctest.NewES256()
+	b := newBoundBrowser(t)
+	id := b.bind(a, dev, "ada")
+	down = true
+	if res := b.refresh(a, dev, id); res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("refresh with the store down: %s; want 503", res.Status)
+	}
+	down = false
+	if res := b.refresh(a, dev, id); res.StatusCode != http.StatusOK {
+		t.Errorf("refresh once the store is back: %s", res.Status)
 	}
 }
 

@@ -149,9 +149,17 @@ func (e *engine) refresh(w http.ResponseWriter, r *http.Request) error {
 	if err == nil {
 		err = e.answerOnce(r.Context(), b.subject, used, now)
 	}
-	if err != nil {
-		// A stale, foreign or replayed challenge: a fresh one.
+	switch {
+	case err == nil:
+	case errors.Is(err, dbsc.ErrInvalidChallenge), errors.Is(err, ErrRevoked):
+		// A stale, foreign or replayed challenge: a fresh one. A bare
+		// 403 would end the browser's session.
 		return errors.Join(err, e.challenge(w, id, b))
+	default:
+		// The store cannot record the answer: the browser tries again
+		// later, and its session lives on.
+		http.Error(w, "try again later", http.StatusServiceUnavailable)
+		return err
 	}
 	if err := e.binding.setBound(w.Header(), e.cookies, b.binding, now); err != nil {
 		return err
@@ -173,7 +181,7 @@ func (e *engine) challenge(w http.ResponseWriter, id string, b bound) error {
 
 // answerOnce records the challenge a refresh answered, under a subject of
 // its own (so that the subject's cap on revoked sessions is not spent on
-// it), and refuses one answered before.
+// it), and refuses one answered before with an error wrapping ErrRevoked.
 func (e *engine) answerOnce(ctx context.Context, subject string, used dbsc.Used, now time.Time) error {
 	key := "\x00dbsc\x00" + subject
 	id := SessionID(used.ID)

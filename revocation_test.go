@@ -316,19 +316,25 @@ func TestRevocationsPerSubjectAreCapped(t *testing.T) {
 	}
 }
 
-// failingStore refuses every revocation, as a store cut off from its
-// shared backend does.
-type failingStore struct{ *revocation.Replica }
+// failingStore refuses revocations, as a store cut off from its shared
+// backend does: all of them, or while *down is set.
+type failingStore struct {
+	*revocation.Replica
+	down *bool
+}
 
-func (failingStore) Revoke(context.Context, string, revocation.Revoked) error {
-	return errors.New("backend unreachable")
+func (s failingStore) Revoke(ctx context.Context, subject string, r revocation.Revoked) error {
+	if s.down == nil || *s.down {
+		return errors.New("backend unreachable")
+	}
+	return s.Replica.Revoke(ctx, subject, r)
 }
 
 // A revocation that cannot be stored is reported, never silent, and the
 // response still clears the cookie.
 func TestRevocationFailureIsLoud(t *testing.T) {
 	var hookErr error
-	f := newRevocationFixture(t, WithRevocation(failingStore{revocation.NewReplica(nil)}),
+	f := newRevocationFixture(t, WithRevocation(failingStore{Replica: revocation.NewReplica(nil)}),
 		WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) { hookErr = err }))
 	b := newBrowser(t)
 	b.do(f.login, "POST", "/login")
