@@ -267,9 +267,10 @@ func WithGorillaMigration[T any](store GorillaStore, convert func(values map[any
 }
 
 // MinBoundLifetime is the shortest bound lifetime WithDeviceBinding
-// accepts. Chromium refreshes a bound cookie that expires within two
-// minutes on every request it would send with it: a lifetime of a few
-// minutes more keeps refreshes to one per lifetime.
+// accepts: cookie times are whole seconds, and a browser needs time to
+// refresh. Chromium also refreshes a bound cookie that expires within two
+// minutes alongside every request it sends: a lifetime of a few minutes
+// more keeps refreshes to one per lifetime.
 const MinBoundLifetime = 10 * time.Second
 
 // WithDeviceBinding binds signed-in sessions to the browser's device with
