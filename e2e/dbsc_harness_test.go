@@ -339,15 +339,7 @@ func (b *dbscBrowser) cookies() map[string]*network.Cookie {
 	b.t.Helper()
 	ctx, cancel := b.stepCtx()
 	defer cancel()
-	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{b.origin + "/"}})
-	if err != nil {
-		b.t.Fatalf("reading the browser's cookies: %v", err)
-	}
-	m := make(map[string]*network.Cookie, len(res.Cookies))
-	for _, c := range res.Cookies {
-		m[c.Name] = c
-	}
-	return m
+	return browserCookies(ctx, b.t, b.origin+"/")
 }
 
 // waitCookieGone polls the browser's cookie store until it holds no cookie

@@ -78,7 +78,7 @@ func TestDeviceBindingInChromium(t *testing.T) {
 		t.Fatalf("Chromium refused the registration: %s\nevents:\n%s", dbscJSON(created), b.events)
 	}
 	if jar := b.cookies(); jar[cookiesession.DefaultName] == nil || jar[bound] == nil {
-		t.Fatalf("after registration the browser holds %v, want the session and the bound cookie", keysOf(jar))
+		t.Fatalf("after registration the browser holds %v, want the session and the bound cookie", names(jar))
 	}
 
 	// A copy of every cookie works while the bound cookie lives.
@@ -125,12 +125,4 @@ func TestDeviceBindingInChromium(t *testing.T) {
 	if sessions := b.sessions(); len(sessions) != 0 {
 		t.Fatalf("the browser still lists DBSC sessions %s", dbscJSON(sessions))
 	}
-}
-
-func keysOf[V any](m map[string]V) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }

@@ -224,9 +224,16 @@ func (b *tab) cookies() map[string]*network.Cookie {
 	b.t.Helper()
 	ctx, cancel := b.stepCtx()
 	defer cancel()
-	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{b.base + "/"}})
+	return browserCookies(ctx, b.t, b.base+"/")
+}
+
+// browserCookies returns the cookies the browser of ctx holds for url, by
+// name.
+func browserCookies(ctx context.Context, t testing.TB, url string) map[string]*network.Cookie {
+	t.Helper()
+	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{url}})
 	if err != nil {
-		b.t.Fatalf("reading the browser's cookies: %v", err)
+		t.Fatalf("reading the browser's cookies: %v", err)
 	}
 	m := make(map[string]*network.Cookie, len(res.Cookies))
 	for _, c := range res.Cookies {
