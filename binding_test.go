@@ -134,7 +134,8 @@ func (b boundBrowser) bind(a *boundApp, dev *dbsctest.Device, user string) strin
 		a.t.Fatal(err)
 	}
 	if in.ID == "" || in.RefreshURL != "/dbsc" || len(in.Credentials) != 1 || in.Credentials[0].Name != a.m.Name()+".bound" ||
-		in.Credentials[0].Type != "cookie" || in.Scope.Origin != "https://app.test" {
+		in.Credentials[0].Type != "cookie" || in.Scope.Origin != "https://app.test" ||
+		in.Credentials[0].Attributes != "Path=/; HttpOnly; Secure; SameSite=Lax" {
 		a.t.Fatalf("registration instructions: %+v", in)
 	}
 	if !b.has(a.m.Name() + ".bound") {

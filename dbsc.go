@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ce967478/cookiesession/internal/dbsc"
@@ -194,7 +195,10 @@ func (e *engine) answerOnce(ctx context.Context, subject string, used dbsc.Used,
 
 // answer writes the DBSC session's instructions.
 func (e *engine) answer(w http.ResponseWriter, r *http.Request, id string) error {
-	attrs := "Path=" + e.cookies.attrs.Path + "; Secure; HttpOnly; SameSite=" + sameSite(e.cookies.attrs.SameSite)
+	// The bound cookie's attributes, as its Set-Cookie line writes them.
+	probe := e.cookies.attrs
+	probe.Name, probe.Value = "v", "v"
+	attrs := strings.TrimPrefix(probe.String(), "v=v; ")
 	body, err := json.Marshal(dbsc.Instructions{
 		SessionIdentifier: id,
 		RefreshURL:        e.binding.path,
@@ -209,15 +213,4 @@ func (e *engine) answer(w http.ResponseWriter, r *http.Request, id string) error
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	_, err = w.Write(body)
 	return err
-}
-
-// sameSite is the attribute's value as a Set-Cookie line writes it.
-func sameSite(s http.SameSite) string {
-	switch s {
-	case http.SameSiteStrictMode:
-		return "Strict"
-	case http.SameSiteNoneMode:
-		return "None"
-	}
-	return "Lax"
 }
