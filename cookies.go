@@ -68,6 +68,9 @@ type cookieSpec struct {
 	// bound is the name of the bound cookie of device binding, "" if
 	// off (WithDeviceBinding).
 	bound string
+	// before and after are the attributes of every Set-Cookie line, as
+	// net/http renders them, on either side of Max-Age.
+	before, after string
 }
 
 // jar holds the request's cookies that belong to a session cookie.
@@ -288,6 +291,11 @@ func newCookieSpec(attrs http.Cookie, maxSize int) (*cookieSpec, error) {
 	probe.Name = c.name + "." + strconv.Itoa(maxChunks-1)
 	probe.MaxAge = math.MaxInt32
 	c.chunkSize = setCookieLineMax - len("Set-Cookie: ") - len(probe.String()) - chunkPrefixMax
+	// Rendered once: Cookie.String checks every byte of the value, and
+	// ours are base64url. net/http sanitises the path, so no attribute
+	// holds "; Max-Age=".
+	probe.Name, probe.Value, probe.MaxAge = "v", "v", 1
+	c.before, c.after, _ = strings.Cut(strings.TrimPrefix(probe.String(), "v=v"), "; Max-Age=1")
 	if c.chunkSize < 512 {
 		return nil, fmt.Errorf("the cookie name, path and domain leave only %d bytes per cookie; shorten them", c.chunkSize)
 	}
@@ -371,11 +379,10 @@ func (c *cookieSpec) delete(h http.Header, mask uint32) {
 	}
 }
 
-// add adds one Set-Cookie line; maxAge < 0 deletes the cookie.
+// add adds one Set-Cookie line, the one net/http's Cookie.String writes;
+// maxAge < 0 deletes the cookie.
 func (c *cookieSpec) add(h http.Header, name, value string, maxAge int) {
-	line := c.attrs
-	line.Name, line.Value, line.MaxAge = name, value, maxAge
-	h.Add("Set-Cookie", line.String())
+	h.Add("Set-Cookie", name+"="+value+c.before+"; Max-Age="+strconv.Itoa(max(maxAge, 0))+c.after)
 }
 
 // fits returns an error wrapping ErrSaveFailed and ErrTooLarge if value is

@@ -470,3 +470,42 @@ func TestCookiesUnderTheOldDefaultNameMove(t *testing.T) {
 		}
 	}
 }
+
+// Every Set-Cookie line is the one net/http's Cookie.String writes for the
+// same cookie, whatever the attributes: a session written, chunked and
+// deleted.
+func TestSetCookieLinesAreNetHTTPs(t *testing.T) {
+	for _, opts := range [][]Option{
+		nil,
+		{WithSecure(false)},
+		{WithName("app"), WithPath("/app"), WithDomain("example.com"), WithSameSite(http.SameSiteStrictMode)},
+		{WithSameSite(http.SameSiteNoneMode), WithPartitioned()},
+	} {
+		m := newTestManager[user](t, newClock(), opts...)
+		b := newBrowser(t)
+		var lines []string
+		for _, fn := range []func(s *Session[user]){
+			func(s *Session[user]) { s.Data = bigData(6000) },
+			func(s *Session[user]) { s.Data = bigData(10) },
+			func(s *Session[user]) { s.Destroy() },
+		} {
+			lines = append(lines, b.do(handle(m, fn), "GET", "/app").Header().Values("Set-Cookie")...)
+		}
+		if len(lines) < 5 {
+			t.Fatalf("%s: %d Set-Cookie lines, want a write, a chunk deletion and a deletion: %q", m.Name(), len(lines), lines)
+		}
+		for _, line := range lines {
+			c, err := http.ParseSetCookie(line)
+			if err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+			if c.MaxAge == 0 {
+				c.MaxAge = -1 // Max-Age=0 parses as "delete now", written from -1
+			}
+			c.Raw, c.RawExpires, c.Quoted = "", "", false
+			if want := c.String(); line != want {
+				t.Errorf("Set-Cookie: %s\nnet/http: %s", line, want)
+			}
+		}
+	}
+}
