@@ -2,7 +2,7 @@
 // instances of a fleet through Redis, so that a cookie signed out on one
 // instance is refused by all of them.
 //
-//	store, err := redisstore.New(ctx, redis.NewClient(opt), redisstore.Options{})
+//	store, err := redisstore.New(ctx, redis.NewClient(opt))
 //	...
 //	defer store.Close()
 //	sessions, err := cookiesession.New[Data](keys,
