@@ -52,8 +52,8 @@ func WithPrefix(prefix string) Option { return func(c *config) { c.prefix = pref
 // read, both) is older than d, and before the first load. The Manager then
 // serves such a request as anonymous but keeps its cookie, so the user is
 // signed in again once Redis answers. The ping interval (WithPingInterval)
-// is lowered to a third of d, so that a store in good health never
-// reaches it.
+// is lowered to a third of d if it is longer, so that a store in good
+// health never reaches it.
 //
 // 0, the default, is fail-open: the store keeps enforcing every revocation
 // it holds, and those made on this instance meanwhile; a cookie revoked on
