@@ -74,9 +74,9 @@ func TestFleetSignOut(t *testing.T) {
 	for range 3 {
 		client := redis.NewClient(&redis.Options{Addr: redisAddr})
 		t.Cleanup(func() { client.Close() })
-		// A short PingInterval: a store's first load of a new hash waits
+		// A short ping interval: a store's first load of a new hash waits
 		// twice it for other instances' write-backs.
-		store, err := redisstore.New(t.Context(), client, redisstore.Options{Logger: logger, PingInterval: 100 * time.Millisecond})
+		store, err := redisstore.New(t.Context(), client, redisstore.WithLogger(logger), redisstore.WithPingInterval(100*time.Millisecond))
 		if err != nil {
 			t.Fatal(err)
 		}

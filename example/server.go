@@ -109,7 +109,7 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 func openRevocations(ctx context.Context, cfg *config, getenv func(string) string, logger *slog.Logger) (func(), error) {
 	if cfg.Redis != nil {
 		client := redis.NewClient(cfg.Redis)
-		store, err := redisstore.New(ctx, client, redisstore.Options{Logger: logger})
+		store, err := redisstore.New(ctx, client, redisstore.WithLogger(logger))
 		if err != nil {
 			_ = client.Close()
 			return nil, fmt.Errorf("%s: %w", envRedisURL, err)

@@ -263,7 +263,7 @@ func TestRunWithRedis(t *testing.T) {
 	healthy := func(base string) {
 		t.Helper()
 		// A store's first load of a new hash waits twice the default
-		// PingInterval (5s) for other instances' write-backs: Down, 503,
+		// ping interval (5s) for other instances' write-backs: Down, 503,
 		// until then.
 		deadline := time.Now().Add(30 * time.Second)
 		for {

@@ -27,11 +27,6 @@ func benchEnv(b *testing.B) *env {
 	return e
 }
 
-func quiet(opts Options) Options {
-	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	return opts
-}
-
 // heap returns the live heap after a collection.
 func heap() uint64 {
 	runtime.GC()
@@ -67,7 +62,7 @@ func redisState(b *testing.B, c *redis.Client, s *Store, replicaBytes int64) {
 // the clock): a subject that has revoked sessions, asked about another.
 func BenchmarkCheck(b *testing.B) {
 	e := benchEnv(b)
-	s := e.store(quiet(Options{FailClosedAfter: time.Hour}))
+	s := e.store(WithFailClosedAfter(time.Hour))
 	e.ready(s)
 	now := time.Now()
 	until := now.Add(25 * time.Hour)
@@ -137,7 +132,7 @@ func (a *benchApp) serve(b *testing.B, method, target string, cookies []*http.Co
 // sign-outs leave: none.
 func BenchmarkAnonymousFlood(b *testing.B) {
 	e := benchEnv(b)
-	s := e.store(quiet(Options{}))
+	s := e.store()
 	e.ready(s)
 	in := benchInstance(b, s)
 	before := heap()
@@ -156,7 +151,7 @@ func BenchmarkAnonymousFlood(b *testing.B) {
 func BenchmarkSignOut3Devices(b *testing.B) {
 	const users = 100_000
 	e := benchEnv(b)
-	s := e.store(quiet(Options{}))
+	s := e.store()
 	e.ready(s)
 	before := heap()
 	ctx := context.Background()
@@ -202,7 +197,7 @@ func BenchmarkWriteBackAfterFlush(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	s := e.store(quiet(Options{}))
+	s := e.store()
 	e.ready(s)
 	if s.Len() != subjects {
 		b.Fatalf("loaded %d entries", s.Len())
@@ -229,7 +224,7 @@ func BenchmarkWriteBackAfterFlush(b *testing.B) {
 // all three, over loopback.
 func BenchmarkPropagation(b *testing.B) {
 	e := benchEnv(b)
-	stores := []*Store{e.store(quiet(Options{})), e.store(quiet(Options{})), e.store(quiet(Options{}))}
+	stores := []*Store{e.store(), e.store(), e.store()}
 	e.ready(stores...)
 	ctx := context.Background()
 	var delays []time.Duration

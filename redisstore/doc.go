@@ -2,7 +2,7 @@
 // instances of a fleet through Redis, so that a cookie signed out on one
 // instance is refused by all of them.
 //
-//	store, err := redisstore.New(ctx, redis.NewClient(opt), redisstore.Options{})
+//	store, err := redisstore.New(ctx, redis.NewClient(opt))
 //	...
 //	defer store.Close()
 //	sessions, err := cookiesession.New[Data](keys,
@@ -31,7 +31,7 @@
 // # Layout in Redis
 //
 // One hash, <prefix>:revocations (the prefix is DefaultPrefix unless
-// Options.Prefix says otherwise):
+// WithPrefix says otherwise):
 //
 //	epoch        <32 random hex digits>:<Redis time in ms at its creation>
 //	s:<subject>  the subject's Revoked, in its binary form
@@ -44,32 +44,32 @@
 //
 // One hash, because Redis loses a key whole: FLUSHALL, eviction under any
 // maxmemory-policy, a restart without data, expiry. The epoch goes with the
-// entries, so every loss is seen, within one PingInterval, by every store,
+// entries, so every loss is seen, within one ping interval, by every store,
 // which writes back what it holds. Recommended: maxmemory-policy
 // noeviction; under another policy an eviction takes the whole hash, and is
 // written back like any loss.
 //
 // # Checks, and failures
 //
-// Every PingInterval, whatever the traffic, a store pings Redis over its
-// subscription and reads the epoch over a pooled connection. Both answered
-// is a good contact. The epoch missing or changed is a loss: the store
-// logs a warning, loads the hash and writes back what it lacks, in
-// pipelined compare-and-sets announced one message per batch. No answer
-// within PingInterval: the store connects again.
+// Every ping interval (WithPingInterval), whatever the traffic, a store
+// pings Redis over its subscription and reads the epoch over a pooled
+// connection. Both answered is a good contact. The epoch missing or changed
+// is a loss: the store logs a warning, loads the hash and writes back what
+// it lacks, in pipelined compare-and-sets announced one message per batch.
+// No answer within the ping interval: the store connects again.
 //
-// A store that loads a hash whose epoch is younger than twice PingInterval
-// (on Redis's clock: it was just created, by this store or another) and
-// has never loaded before waits that long, Down, before trusting it: the
-// instances that still hold the lost entries find the new epoch and write
-// them back meanwhile. So a store started right after a loss refuses
-// every revoked cookie once WaitReady returns.
+// A store that loads a hash whose epoch is younger than twice the ping
+// interval (on Redis's clock: it was just created, by this store or
+// another) and has never loaded before waits that long, Down, before
+// trusting it: the instances that still hold the lost entries find the new
+// epoch and write them back meanwhile. So a store started right after a
+// loss refuses every revoked cookie once WaitReady returns.
 //
 // Health says how a store is doing: Down before its first load, after
 // Close, and while failing closed (take the instance out of service);
 // Degraded while it serves what it knows but Redis has been silent for
-// twice PingInterval, the subscription is lost, or a revocation made here
-// awaits write-back (Redis out of memory, for one); Healthy otherwise.
+// twice the ping interval, the subscription is lost, or a revocation made
+// here awaits write-back (Redis out of memory, for one); Healthy otherwise.
 // Ready is nil unless Down, so a load balancer that follows it does not
 // pull every instance at once for trouble they all share.
 //
@@ -82,7 +82,7 @@
 // While Redis is silent, fail-open is the default: the revocations known
 // stay enforced, and those made on this instance; one made on another
 // instance meanwhile may be accepted here until Redis answers.
-// Options.FailClosedAfter refuses every session with a subject once the
+// WithFailClosedAfter refuses every session with a subject once the
 // last good contact is older than the bound
 // (cookiesession.ErrRevocationsUnavailable): the Manager keeps those
 // cookies, but a Redis outage makes every signed-in user anonymous until

@@ -27,7 +27,7 @@ func Example() {
 	// Let the context's deadline reach the socket, so that a Revoke that
 	// gives up also stops using its connection.
 	opt.ContextTimeoutEnabled = true
-	store, err := redisstore.New(ctx, redis.NewClient(opt), redisstore.Options{})
+	store, err := redisstore.New(ctx, redis.NewClient(opt))
 	if err != nil {
 		log.Fatal(err)
 	}

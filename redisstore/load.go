@@ -29,7 +29,7 @@ func (s *Store) load(ctx context.Context, now time.Time) (loadStats, error) {
 	s.mu.Lock()
 	first := !s.loaded
 	s.mu.Unlock()
-	// Twice PingInterval: the instances that hold entries find the new
+	// Twice the ping interval: the instances that hold entries find the new
 	// epoch within one, and write back in the other. Both ages are on
 	// Redis's clock.
 	if grace := 2 * s.pingInterval; first && age < grace {

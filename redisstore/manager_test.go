@@ -31,7 +31,7 @@ type instance struct {
 func newInstance(t *testing.T, e *env, keys *cookiesession.Keyring, offset time.Duration) *instance {
 	t.Helper()
 	clock := func() time.Time { return e.clock.now().Add(offset) }
-	store := e.store(Options{Now: clock})
+	store := e.store(WithClock(clock))
 	e.ready(store)
 	in := &instance{store: store, clock: clock, errs: make(chan error, 64)}
 	m, err := cookiesession.New[account](keys,

@@ -218,32 +218,31 @@ func (e *env) clientDB(db int) *redis.Client {
 }
 
 // store returns a new Store on its own client of database 0.
-func (e *env) store(opts Options) *Store { return e.storeOn(e.client(), opts) }
+func (e *env) store(options ...Option) *Store { return e.storeOn(e.client(), options...) }
 
-// storeOn returns a new Store on client, closed when the test ends. Unset
-// options get test values: a check every 100ms, Revoke bounded at 5s (a
-// machine busy with -race and other tests has taken more than 1s),
-// logs to the test's log, and the env's clock.
-func (e *env) storeOn(client *redis.Client, opts Options) *Store {
+// storeOn returns a new Store on client, closed when the test ends. The
+// options come after test values, which they override: a check every
+// 100ms, Revoke bounded at 5s (a machine busy with -race and other tests
+// has taken more than 1s), logs to the test's log (or nowhere, without
+// one), and the env's clock.
+func (e *env) storeOn(client *redis.Client, options ...Option) *Store {
 	e.t.Helper()
-	if opts.PingInterval == 0 {
-		opts.PingInterval = 100 * time.Millisecond
+	logger := slog.New(slog.DiscardHandler)
+	if e.logs != nil {
+		logger = slog.New(e.logs)
 	}
-	if opts.RevokeTimeout == 0 {
-		opts.RevokeTimeout = 5 * time.Second
+	base := []Option{
+		WithPingInterval(100 * time.Millisecond),
+		WithRevokeTimeout(5 * time.Second),
+		WithLogger(logger),
+		WithClock(e.clock.now),
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(e.logs)
-	}
-	if opts.Now == nil {
-		opts.Now = e.clock.now
-	}
-	s, err := newStore(context.Background(), client, opts, func(string) {
+	s, err := newStore(context.Background(), client, func(string) {
 		select {
 		case e.changed <- struct{}{}:
 		default:
 		}
-	})
+	}, append(base, options...))
 	if err != nil {
 		e.t.Fatal(err)
 	}

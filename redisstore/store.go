@@ -18,16 +18,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// DefaultPrefix starts the names of the store's Redis keys when
-// Options.Prefix is empty.
-const DefaultPrefix = "cookiesession:revocations"
-
-// The defaults of Options.
-const (
-	defaultRevokeTimeout = 2 * time.Second
-	defaultPingInterval  = 5 * time.Second
-)
-
 // casAttempts bounds the compare-and-set rounds of one write: each round
 // that fails saw another instance's write to the same subject land in
 // between, which takes a burst of concurrent sign-outs of one user.
@@ -39,64 +29,10 @@ const casAttempts = 16
 const writeStripes = 64
 
 // ErrStale is wrapped by the errors of Health, Ready and WaitReady, and by
-// the error of a Check refused under FailClosedAfter: the replica may lack
-// revocations made on other instances, because it has not been loaded from
-// Redis yet or has not heard from Redis recently.
+// the error of a Check refused under WithFailClosedAfter: the replica may
+// lack revocations made on other instances, because it has not been loaded
+// from Redis yet or has not heard from Redis recently.
 var ErrStale = errors.New("revocations replica is stale")
-
-// Options configures a Store. The zero value is a usable configuration.
-type Options struct {
-	// Prefix starts the names of the store's Redis keys: the hash
-	// <Prefix>:revocations, the lock <Prefix>:sweep, and the channel
-	// <Prefix>:events:<db>, db being the client's database number, since
-	// channels are shared by every database of a server. The default is
-	// DefaultPrefix. The instances of one application share a prefix;
-	// applications whose sessions are separate use different ones or
-	// different databases.
-	Prefix string
-
-	// FailClosedAfter, if positive, makes Check refuse every session
-	// that has a subject, with an error wrapping
-	// cookiesession.ErrRevocationsUnavailable and ErrStale, once the last
-	// good contact with Redis (a PING answered on the subscription and
-	// the epoch read, both) is older than this, and before the first
-	// load. The Manager then serves such a request as anonymous but keeps
-	// its cookie, so the user is signed in again once Redis answers.
-	// PingInterval is lowered to a third of it, so that a store in good
-	// health never reaches it.
-	//
-	// 0, the default, is fail-open: the store keeps enforcing every
-	// revocation it holds, and those made on this instance meanwhile;
-	// a cookie revoked on another instance during the outage opens here
-	// until Redis answers again. Health reports Degraded.
-	FailClosedAfter time.Duration
-
-	// RevokeTimeout bounds how long Revoke waits for Redis. The default
-	// is 2 seconds. Give the client ContextTimeoutEnabled too, so that a
-	// call Revoke stopped waiting for also stops using its connection.
-	RevokeTimeout time.Duration
-
-	// PingInterval is how often the store checks Redis, whatever the
-	// traffic: a PING on the subscription and a read of the epoch on a
-	// pooled connection. Without both answers within it, the store
-	// connects again; a lost or flushed set is found within it. The
-	// default is 5 seconds, lowered to FailClosedAfter/3 when that is
-	// set. Use the same value on every instance: a store that loads a set
-	// just lost waits twice this for the others to write it back.
-	PingInterval time.Duration
-
-	// Logger receives the store's few lines: Redis lost and regained,
-	// revocations lost in Redis and written back, writes that failed.
-	// It never logs subjects or ids. The default is slog.Default().
-	Logger *slog.Logger
-
-	// Now is the store's clock, for tests; the default is time.Now. Give
-	// the store the clock given to cookiesession.WithClock: Check
-	// measures Redis's silence against the time the Manager passes it.
-	// It only says when entries may be forgotten and how long Redis has
-	// been silent: no refusal compares it with another machine's.
-	Now func() time.Time
-}
 
 // Store is a cookiesession.RevocationStore shared through Redis by the
 // instances of a fleet. Check answers from a local replica; Revoke records
@@ -147,51 +83,34 @@ type Store struct {
 // from its replica (empty at first) and Health reports it Down until the
 // first load; use WaitReady to wait for it. The Store runs until Close is
 // called or ctx is cancelled. Redis 7.0 or later is needed (EXPIRETIME).
-func New(ctx context.Context, client redis.UniversalClient, opts Options) (*Store, error) {
-	return newStore(ctx, client, opts, nil)
+func New(ctx context.Context, client redis.UniversalClient, options ...Option) (*Store, error) {
+	return newStore(ctx, client, nil, options)
 }
 
 // newStore is New, with a hook that tests use to wait for changes.
-func newStore(ctx context.Context, client redis.UniversalClient, opts Options, hook func(string)) (*Store, error) {
-	switch {
-	case client == nil:
+func newStore(ctx context.Context, client redis.UniversalClient, hook func(string), options []Option) (*Store, error) {
+	if client == nil {
 		return nil, errors.New("redisstore: New needs a Redis client")
-	case opts.FailClosedAfter < 0:
-		return nil, fmt.Errorf("redisstore: FailClosedAfter is %s; it must be 0 (fail open) or positive", opts.FailClosedAfter)
-	case opts.RevokeTimeout < 0:
-		return nil, fmt.Errorf("redisstore: RevokeTimeout is %s; it must be positive, or 0 for the default", opts.RevokeTimeout)
-	case opts.PingInterval < 0:
-		return nil, fmt.Errorf("redisstore: PingInterval is %s; it must be positive, or 0 for the default", opts.PingInterval)
 	}
-	prefix := opts.Prefix
-	if prefix == "" {
-		prefix = DefaultPrefix
-	}
-	pi := orDefault(opts.PingInterval, defaultPingInterval)
-	if opts.FailClosedAfter > 0 {
-		pi = min(pi, opts.FailClosedAfter/3)
+	c, err := newConfig(options)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: %w", err)
 	}
 	s := &Store{
 		client:          client,
 		replica:         revocation.NewReplica(nil),
-		key:             prefix + ":revocations",
-		channel:         prefix + ":events:" + strconv.Itoa(database(client)),
-		lockKey:         prefix + ":sweep",
-		failClosedAfter: opts.FailClosedAfter,
-		revokeTimeout:   orDefault(opts.RevokeTimeout, defaultRevokeTimeout),
-		pingInterval:    max(pi, time.Millisecond),
-		log:             opts.Logger,
-		now:             opts.Now,
+		key:             c.prefix + ":revocations",
+		channel:         c.prefix + ":events:" + strconv.Itoa(database(client)),
+		lockKey:         c.prefix + ":sweep",
+		failClosedAfter: c.failClosedAfter,
+		revokeTimeout:   c.revokeTimeout,
+		pingInterval:    c.pingInterval,
+		log:             c.logger,
+		now:             c.now,
 		hook:            hook,
 		reason:          errors.New("no subscription to Redis yet"),
 		changed:         make(chan struct{}),
 		done:            make(chan struct{}),
-	}
-	if s.log == nil {
-		s.log = slog.Default()
-	}
-	if s.now == nil {
-		s.now = time.Now
 	}
 	ctx, s.stop = context.WithCancel(ctx)
 	go s.run(ctx)
@@ -209,16 +128,8 @@ func database(client redis.UniversalClient) int {
 	return 0
 }
 
-// orDefault returns d, or def if d is 0.
-func orDefault(d, def time.Duration) time.Duration {
-	if d == 0 {
-		return def
-	}
-	return d
-}
-
 // Check implements cookiesession.RevocationStore. It answers from the
-// replica, without a network call, and with FailClosedAfter set refuses
+// replica, without a network call, and with WithFailClosedAfter set refuses
 // every session with a subject while Redis has been silent for longer.
 func (s *Store) Check(subject string, id revocation.SessionID, generation uint64, now time.Time) error {
 	if err := s.replica.Check(subject, id, generation, now); err != nil {
@@ -226,7 +137,7 @@ func (s *Store) Check(subject string, id revocation.SessionID, generation uint64
 	}
 	if s.failClosedAfter > 0 && subject != "" {
 		// now is the Manager's clock, which should be the store's
-		// (Options.Now): reading the clock again would cost more than
+		// (WithClock): reading the clock again would cost more than
 		// the rest of Check, on machines whose clock is not in the vDSO.
 		if last := s.lastContact.Load(); last == 0 || now.UnixNano()-last > int64(s.failClosedAfter) {
 			return s.failClosedError(last, now)
@@ -238,10 +149,10 @@ func (s *Store) Check(subject string, id revocation.SessionID, generation uint64
 // failClosedError says why Check refused.
 func (s *Store) failClosedError(last int64, now time.Time) error {
 	if last == 0 {
-		return fmt.Errorf("%w: %w: sessions with a subject are refused until the first load from Redis (FailClosedAfter)",
+		return fmt.Errorf("%w: %w: sessions with a subject are refused until the first load from Redis (WithFailClosedAfter)",
 			cookiesession.ErrRevocationsUnavailable, ErrStale)
 	}
-	return fmt.Errorf("%w: %w: no contact with Redis for %s, longer than FailClosedAfter (%s)",
+	return fmt.Errorf("%w: %w: no contact with Redis for %s, longer than WithFailClosedAfter (%s)",
 		cookiesession.ErrRevocationsUnavailable, ErrStale,
 		now.Sub(time.Unix(0, last)).Round(time.Millisecond), s.failClosedAfter)
 }
@@ -252,10 +163,11 @@ func (s *Store) Generation(subject string) (uint64, int) { return s.replica.Gene
 // Revoke implements cookiesession.RevocationStore. It merges r into the
 // replica, so that this instance enforces it at once, then merges it into
 // the subject's field in Redis, which announces the result to the other
-// instances. It waits at most Options.RevokeTimeout. If Redis does not
-// take it, r stays enforced on this instance, is written back as soon as
-// Redis takes it, Health reports Degraded meanwhile, and Revoke returns an
-// error (which the Manager reports as cookiesession.ErrRevocationFailed).
+// instances. It waits at most WithRevokeTimeout's bound. If Redis does
+// not take it, r stays enforced on this instance, is written back as soon
+// as Redis takes it, Health reports Degraded meanwhile, and Revoke returns
+// an error (which the Manager reports as
+// cookiesession.ErrRevocationFailed).
 func (s *Store) Revoke(ctx context.Context, subject string, r revocation.Revoked) error {
 	if subject == "" {
 		return errors.New("redisstore: Revoke needs a subject: sessions without one are never revoked")
@@ -362,11 +274,11 @@ func isOOM(err error) bool { return err != nil && strings.HasPrefix(err.Error(),
 // Health reports how the store is doing, and why when not healthy:
 //
 //   - Down before the first trusted load, after Close, and while Check
-//     refuses sessions under FailClosedAfter. Take the instance out of
+//     refuses sessions under WithFailClosedAfter. Take the instance out of
 //     service.
 //   - Degraded while the store serves what it knows but may lack recent
 //     revocations made elsewhere (no good contact with Redis for longer
-//     than twice PingInterval, or the subscription lost) or has a
+//     than twice WithPingInterval's, or the subscription lost) or has a
 //     revocation made here that Redis has not taken yet (such as when
 //     Redis is out of memory). Keep the instance in service.
 //   - Healthy otherwise.
@@ -382,7 +294,7 @@ func (s *Store) Health() (revocation.Health, error) {
 	case !s.loaded:
 		return revocation.Down, fmt.Errorf("redisstore: %w: not loaded from Redis yet: %v", ErrStale, s.reason)
 	case s.failClosedAfter > 0 && now.UnixNano()-last > int64(s.failClosedAfter):
-		return revocation.Down, fmt.Errorf("redisstore: %w: refusing sessions with a subject: no contact with Redis for %s (FailClosedAfter %s): %v",
+		return revocation.Down, fmt.Errorf("redisstore: %w: refusing sessions with a subject: no contact with Redis for %s (WithFailClosedAfter %s): %v",
 			ErrStale, silent, s.failClosedAfter, s.reason)
 	case !s.subscribed:
 		return revocation.Degraded, fmt.Errorf("redisstore: %w: subscription lost %s ago, serving what is known: %v", ErrStale, silent, s.reason)
@@ -447,7 +359,7 @@ func (s *Store) Len() int { return s.replica.Len() }
 
 // Close stops keeping the replica in sync, and waits for the goroutines
 // that do it to end. Check keeps answering from the replica (which, with
-// FailClosedAfter, refuses sessions with a subject once the bound has
+// WithFailClosedAfter, refuses sessions with a subject once the bound has
 // passed) and Revoke keeps writing to Redis, but Health reports Down. It
 // does not close the client. It always returns nil.
 func (s *Store) Close() error {

@@ -66,7 +66,7 @@ func health(t testing.TB, s *Store) revocation.Health {
 // expires with it.
 func TestRevokeReachesOtherStores(t *testing.T) {
 	e := newEnv(t)
-	stores := []*Store{e.store(Options{}), e.store(Options{}), e.store(Options{})}
+	stores := []*Store{e.store(), e.store(), e.store()}
 	e.ready(stores...)
 	ctx := context.Background()
 	const n = 100
@@ -131,7 +131,7 @@ func checkLayout(t *testing.T, e *env, s *Store, n int) {
 // write merges with what the other wrote.
 func TestConcurrentRevokesMerge(t *testing.T) {
 	e := newEnv(t)
-	a, b := e.store(Options{}), e.store(Options{})
+	a, b := e.store(), e.store()
 	e.ready(a, b)
 	const per = 10
 	var wg sync.WaitGroup
@@ -172,7 +172,7 @@ func TestConcurrentRevokesMerge(t *testing.T) {
 // memory is freed.
 func TestRedisFullIsLoudAndWrittenBack(t *testing.T) {
 	e := newEnv(t)
-	a, b := e.store(Options{}), e.store(Options{})
+	a, b := e.store(), e.store()
 	e.ready(a, b)
 	ctx := context.Background()
 	admin := e.client()
@@ -271,7 +271,7 @@ func TestLossIsWrittenBack(t *testing.T) {
 	for _, loss := range []string{"FLUSHALL", "DEL", "eviction", "restart"} {
 		t.Run(loss, func(t *testing.T) {
 			e := newEnv(t)
-			a := e.store(Options{PingInterval: pi})
+			a := e.store(WithPingInterval(pi))
 			e.ready(a)
 			ctx := context.Background()
 			r, id := e.destroyed()
@@ -284,7 +284,7 @@ func TestLossIsWrittenBack(t *testing.T) {
 			}
 			admin := e.client()
 			start := lose(t, e, admin, loss)
-			fresh := e.store(Options{PingInterval: pi})
+			fresh := e.store(WithPingInterval(pi))
 
 			e.waitUntil(5*time.Second, "the lost revocations are back in Redis", func() bool {
 				return len(e.inRedis(admin, "ada").Sessions) == 1 && e.inRedis(admin, "bob").Generation == 42
@@ -350,7 +350,7 @@ func lose(t *testing.T, e *env, admin *redis.Client, how string) time.Time {
 func TestStartWhileRedisDown(t *testing.T) {
 	e := newEnvDown(t)
 	start := time.Now()
-	s := e.store(Options{})
+	s := e.store()
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("New took %s with Redis down; it should return at once", d)
 	}
@@ -386,8 +386,8 @@ func TestStartWhileRedisDown(t *testing.T) {
 func TestDatabasesStayApart(t *testing.T) {
 	e := newEnv(t)
 	zero, one := e.clientDB(0), e.clientDB(1)
-	a0, b0 := e.storeOn(e.clientDB(0), Options{}), e.storeOn(e.clientDB(0), Options{})
-	a1 := e.storeOn(e.clientDB(1), Options{})
+	a0, b0 := e.storeOn(e.clientDB(0)), e.storeOn(e.clientDB(0))
+	a1 := e.storeOn(e.clientDB(1))
 	e.ready(a0, b0, a1)
 	if a0.channel == a1.channel {
 		t.Fatalf("both databases use channel %q", a0.channel)
@@ -434,8 +434,8 @@ func TestFrozenRedis(t *testing.T) {
 	const failClosedAfter = time.Second
 	const pi = 100 * time.Millisecond
 	e := newEnv(t)
-	closed := e.store(Options{FailClosedAfter: failClosedAfter, PingInterval: pi})
-	open := e.store(Options{PingInterval: pi})
+	closed := e.store(WithFailClosedAfter(failClosedAfter), WithPingInterval(pi))
+	open := e.store(WithPingInterval(pi))
 	e.ready(closed, open)
 	check := func(s *Store) error { return s.Check("ada", newID(), 0, e.clock.now()) }
 	// A store whose Redis answers never nears the bound. On a busy
@@ -502,7 +502,7 @@ func checkFailOpen(t *testing.T, e *env, open *Store) {
 // not.
 func TestFailClosedBeforeFirstLoad(t *testing.T) {
 	e := newEnvDown(t)
-	s := e.store(Options{FailClosedAfter: time.Minute})
+	s := e.store(WithFailClosedAfter(time.Minute))
 	if err := s.Check("ada", newID(), 0, e.clock.now()); !errors.Is(err, cookiesession.ErrRevocationsUnavailable) {
 		t.Errorf("before the first load: %v; want ErrRevocationsUnavailable", err)
 	}
@@ -517,7 +517,7 @@ func TestFailClosedBeforeFirstLoad(t *testing.T) {
 // hold nothing else, and takes a lock so that one instance does it.
 func TestSweepForgetsExpiredEntries(t *testing.T) {
 	e := newEnv(t)
-	s := e.store(Options{})
+	s := e.store()
 	e.ready(s)
 	ctx := context.Background()
 	now := e.clock.now()
@@ -570,7 +570,7 @@ func TestMalformedFieldsAreIgnored(t *testing.T) {
 	if err := c.HSet(ctx, hashKey, subjectField("ada"), "garbage", "stray", "x").Err(); err != nil {
 		t.Fatal(err)
 	}
-	s := e.store(Options{})
+	s := e.store()
 	e.ready(s)
 	if s.Len() != 0 {
 		t.Errorf("the replica holds %d entries", s.Len())
@@ -592,7 +592,7 @@ func TestMalformedFieldsAreIgnored(t *testing.T) {
 
 func TestCloseStopsTheStore(t *testing.T) {
 	e := newEnv(t)
-	s := e.store(Options{})
+	s := e.store()
 	e.ready(s)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -608,28 +608,29 @@ func TestCloseStopsTheStore(t *testing.T) {
 func TestNewRefusesBadOptions(t *testing.T) {
 	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	defer client.Close()
-	for name, opts := range map[string]Options{
-		"FailClosedAfter": {FailClosedAfter: -1},
-		"RevokeTimeout":   {RevokeTimeout: -1},
-		"PingInterval":    {PingInterval: -1},
+	for want, o := range map[string]Option{
+		"redisstore: WithFailClosedAfter(-1ns): it must be 0 (fail open) or positive":    WithFailClosedAfter(-1),
+		"redisstore: WithRevokeTimeout(-1ns): it must be positive, or 0 for the default": WithRevokeTimeout(-1),
+		"redisstore: WithPingInterval(-1ns): it must be positive, or 0 for the default":  WithPingInterval(-1),
+		"redisstore: New was given a nil Option":                                         nil,
 	} {
-		if s, err := New(context.Background(), client, opts); err == nil || !strings.Contains(err.Error(), name) {
-			t.Errorf("negative %s: err = %v", name, err)
+		if s, err := New(context.Background(), client, o); err == nil || err.Error() != want {
+			t.Errorf("err = %v, want %q", err, want)
 			if s != nil {
 				_ = s.Close()
 			}
 		}
 	}
-	if _, err := New(context.Background(), nil, Options{}); err == nil {
+	if _, err := New(context.Background(), nil); err == nil {
 		t.Error("a nil client: err = nil")
 	}
-	s, err := New(context.Background(), client, Options{FailClosedAfter: 3 * time.Second})
+	s, err := New(context.Background(), client, WithFailClosedAfter(3*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	if s.pingInterval != time.Second {
-		t.Errorf("PingInterval with FailClosedAfter 3s is %s; want 1s", s.pingInterval)
+		t.Errorf("the ping interval with WithFailClosedAfter(3s) is %s; want 1s", s.pingInterval)
 	}
 	if err := s.Revoke(context.Background(), "", revocation.Revoked{Generation: 1}); err == nil {
 		t.Error("Revoke without a subject returned nil")

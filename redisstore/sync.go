@@ -57,7 +57,7 @@ type epochRead struct {
 	err   error
 }
 
-// check is one round of the PingInterval check: a PING on the
+// check is one round of the ping interval's check: a PING on the
 // subscription and a read of the epoch, sent at sent.
 type check struct {
 	pending bool
@@ -159,7 +159,7 @@ func (y *syncer) receive(sub *subscription) {
 			t.Stop()
 			return
 		}
-		// Capped below PingInterval: a check may have reconnected the
+		// Capped below the ping interval: a check may have reconnected the
 		// subscription meanwhile, and its confirmation waits for this.
 		backoff = min(2*backoff, maxBackoff, max(y.s.pingInterval/2, minBackoff))
 	}
@@ -194,7 +194,7 @@ func (y *syncer) handle(r received) {
 	}
 }
 
-// tick runs every PingInterval: the check, the first load's wait, the
+// tick runs every ping interval: the check, the first load's wait, the
 // write-back of failed writes, and the sweep.
 func (y *syncer) tick() {
 	if y.check.pending {
@@ -389,7 +389,7 @@ func (y *syncer) retryWriteBack() {
 }
 
 // failedWriteAgain keeps a write-back pending, logging only a change of
-// reason: it is retried every PingInterval.
+// reason: it is retried every ping interval.
 func (s *Store) failedWriteAgain(err error) {
 	s.writeBack.Store(true)
 	s.mu.Lock()

@@ -48,7 +48,7 @@ const (
 	// than an idle example needs to shut down, less than a user waits.
 	stopGrace = 5 * time.Second
 	// readyTimeout bounds the start: a new Redis store waits twice its
-	// PingInterval (5 s) before it trusts a hash another instance just
+	// ping interval (5 s) before it trusts a hash another instance just
 	// made, so the second and third instances take about 10 s.
 	readyTimeout = 60 * time.Second
 	pollInterval = 100 * time.Millisecond
