@@ -18,8 +18,7 @@ type SessionID = revocation.SessionID
 // instance, counted from when that instance first holds the revocation:
 // requests of the same browser that started before the Renew still carry
 // it, and must not sign the user out. Meanwhile the old cookie is
-// read-only: no response writes it again, renews it or adds to it (see
-// ErrReplaced).
+// read-only: no response writes it again (see ErrReplaced).
 const RenewGrace = revocation.RenewGrace
 
 // MaxRevokedSessions is how many sessions of one subject are revoked one by
