@@ -8,13 +8,12 @@ import (
 	"github.com/ce967478/cookiesession/internal/dbsc"
 )
 
-// Device binding (WithDeviceBinding): Device Bound Session Credentials,
-// served without a session store. A bound session's cookie carries its
-// binding's id (fieldBinding), and opens only beside a bound cookie
-// sealed for that id within the bound lifetime. The identifier the
-// browser keeps for its DBSC session is sealed too: the binding's id, the
-// subject and generation, and the device's public key. A refresh needs
-// nothing else, so it works even when the browser sends no cookie.
+// Device binding (WithDeviceBinding, whose doc says what it gives), served
+// without a session store. A bound session's cookie carries its binding's
+// id (fieldBinding). The identifier the browser keeps for its DBSC session
+// seals the binding's id, the subject and generation, and the device's
+// public key: a refresh needs nothing else, so it works even when the
+// browser sends no cookie.
 //
 //	sign-in response   Secure-Session-Registration, challenge over the session id
 //	POST path          proof with the device's key: the session is bound, the bound cookie set
@@ -24,9 +23,8 @@ import (
 // Destroy revokes the binding's id with the session's, and
 // SignOutEverywhere raises the generation the identifier carries: either
 // makes the next refresh answer 403 without a challenge, which ends the
-// browser's DBSC session. Each challenge answered is recorded in the
-// RevocationStore, under a subject of its own, until it expires, so that
-// a proof is accepted once.
+// browser's DBSC session. Each challenge answered is recorded until it
+// expires (see answerOnce), so that a proof is accepted once.
 
 // binder is the engine's device binding.
 type binder struct {

@@ -16,9 +16,8 @@ import (
 	"github.com/ce967478/cookiesession/revocation"
 )
 
-// The DBSC endpoint that Handler serves at WithDeviceBinding's path: a
-// registration binds the request's session, a refresh renews a bound
-// cookie. See binding.go for the design.
+// The DBSC endpoint that Handler serves at WithDeviceBinding's path. See
+// binding.go for the design.
 
 // serveBinding answers a POST to the binding's path: a registration, or,
 // with the identifier of a DBSC session, a refresh.
@@ -68,7 +67,6 @@ func (e *engine) register(w http.ResponseWriter, r *http.Request, f front) error
 		http.Error(w, "cannot bind this session", http.StatusBadRequest)
 		return err
 	}
-	// Bind, and write the session again with its binding.
 	st.binding, st.stale = revocation.NewSessionID(), true
 	if err := e.commit(w.Header(), s); err != nil {
 		e.report(w, r, err)
@@ -97,7 +95,6 @@ type bound struct {
 	key        *dbsc.PublicKey
 }
 
-// openIdentifier opens a DBSC session identifier.
 func (e *engine) openIdentifier(v string, now time.Time) (bound, error) {
 	c, _, err := e.keys.open(e.binding.idName, v, openOptions{now: now, maxAge: e.maxAge, maxLength: dbsc.MaxFieldSize})
 	if err != nil {
@@ -113,9 +110,8 @@ func (e *engine) openIdentifier(v string, now time.Time) (bound, error) {
 
 // refresh renews the bound cookie of the DBSC session whose identifier
 // the request carries: first with a 403 and a challenge, then, given a
-// proof over it signed by the device, with a fresh cookie. A session
-// that was revoked, or an identifier that does not open, gets a 403
-// without a challenge, which ends the browser's DBSC session.
+// proof over it signed by the device, with a fresh cookie. A revoked
+// session, or an identifier that does not open, gets a bare 403.
 func (e *engine) refresh(w http.ResponseWriter, r *http.Request) error {
 	now := e.now()
 	id, err := dbsc.ReadSessionID(r.Header)

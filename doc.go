@@ -28,12 +28,11 @@
 //
 // The serialised session (JSON by default) is encrypted and authenticated
 // with XChaCha20-Poly1305 under a key derived with HKDF-SHA256 from the
-// newest secret of a Keyring. The format version, the key's id and the
-// cookie's name are authenticated too, so a value moved to another cookie
-// does not open. The session's creation and issue times travel inside the
-// ciphertext and bound its lifetime (WithMaxAge, default 24 hours) and idle
-// time (WithIdleTimeout); the cookie's own Max-Age is only a hint to the
-// browser.
+// newest secret of a Keyring, together with the format version, the key's
+// id and the cookie's name, so a value moved to another cookie does not
+// open. The creation and issue times sealed inside bound the session's
+// lifetime (WithMaxAge, default 24 hours) and idle time (WithIdleTimeout);
+// the cookie's own Max-Age is only a hint to the browser.
 //
 // # Keys and rotation
 //
@@ -45,24 +44,24 @@
 //
 // # Bad cookies
 //
-// A cookie is untrusted input. One that does not open (altered, expired,
-// revoked, sealed by a retired key, for another cookie name, or refused by
-// the validator) gives the handler a new, empty session, and Session.Err
-// says why with one of the package's sentinel errors. A request never fails
-// because of a cookie.
+// A cookie is untrusted input, and a request never fails because of one.
+// A cookie that does not open (altered, expired, revoked, sealed by a
+// retired key or for another cookie name, or refused by the validator)
+// gives the handler a new, empty session, and Session.Err says why.
 //
 // # Sign-out
 //
 // Every session carries a random id, sealed inside. With WithSubject, which
 // names the user a session is signed in as, Destroy revokes a signed-in
 // session's id and Renew the one it replaces, so that a copy of the cookie
-// stops working; SignOutEverywhere revokes every session of a user.
-// Anonymous sessions are never revoked (a copy grants nothing), so the
-// server's state grows only with what signed-in users do, and no refusal
-// depends on two machines agreeing on the time. The server keeps only the
-// revocations, until the sessions they name would have expired anyway: in
-// process by default, in a file with package filestore, or shared by a
-// fleet through a RevocationStore such as this repository's redisstore.
+// stops working; SignOutEverywhere revokes every session of a user. No
+// refusal depends on two machines agreeing on the time. Anonymous sessions
+// are never revoked (a copy grants nothing), so the server keeps only the
+// revocations of signed-in sessions, until they would have expired anyway:
+// in process by default (on the instance that revoked, until it restarts),
+// in a file with package filestore, or shared by a fleet through a
+// RevocationStore such as this repository's redisstore. WithDeviceBinding
+// goes further, and ties a session to the browser's device.
 //
 // # Failures that lose data
 //
@@ -73,8 +72,7 @@
 //
 // # Limits
 //
-// With the default, in-process revocation store, a revocation holds on the
-// instance that made it only, until it restarts. Two concurrent requests from one browser both
-// start from the same cookie and the later response wins: keep data that
-// must not be lost that way in a database.
+// Two concurrent requests from one browser both start from the same cookie,
+// and the later response wins: keep data that must not be lost that way in
+// a database.
 package cookiesession

@@ -6,16 +6,12 @@ import (
 	"github.com/ce967478/cookiesession/revocation"
 )
 
-// The package's errors, for errors.Is. Each error returned wraps one of
-// these with details that never include key material or a cookie's value.
-
-// Why a request's cookie was not used: Session.Err wraps one of these, and
-// the request gets a fresh session. A cookie is untrusted input, so they
-// are expected in normal operation (an old bookmark, a retired key,
-// someone editing their cookies) and logged at debug level only.
+// Why a request's cookie was not used, for errors.Is: Session.Err wraps one
+// of these, and the request gets a fresh session. They are expected, since
+// a cookie is untrusted input (an old bookmark, a retired key, someone
+// editing their cookies), and logged at debug level only. No error of the
+// package includes key material or a cookie's value in its details.
 var (
-	// A cookie that is not one of ours, or not as we wrote it:
-
 	// ErrMalformed is returned when a cookie is not something this library
 	// wrote: bad base64, too short, an unknown format version, a broken set
 	// of chunk cookies, or data that does not decode into the session type.
@@ -26,16 +22,13 @@ var (
 	ErrUnknownKey = errors.New("session sealed by an unknown key")
 
 	// ErrAuthentication is returned when a cookie names a known key but
-	// does not authenticate: it was altered, or sealed for another cookie
-	// name.
+	// does not authenticate: it was altered, or sealed for another cookie name.
 	ErrAuthentication = errors.New("session cookie failed authentication")
 
 	// ErrTooLarge is returned when a cookie is longer than WithMaxSize
 	// allows, refused before it is decoded, and (wrapped in ErrSaveFailed)
 	// when a session would seal to more than that.
 	ErrTooLarge = errors.New("session too large")
-
-	// A session of ours that has ended:
 
 	// ErrExpired is returned when a cookie opened but is past its absolute
 	// lifetime (WithMaxAge) or idle timeout (WithIdleTimeout), or was
@@ -44,23 +37,19 @@ var (
 
 	// ErrRevoked is returned when a cookie opened but its signed-in
 	// session was revoked: destroyed, replaced by Renew (once RenewGrace
-	// has passed), or signed out everywhere by SignOutEverywhere (see
-	// WithSubject and WithRevocation). It is revocation.ErrRevoked, the
-	// value a RevocationStore's Check wraps.
+	// has passed), or signed out by SignOutEverywhere (see WithSubject).
+	// It is revocation.ErrRevoked, which a RevocationStore's Check wraps.
 	ErrRevoked = revocation.ErrRevoked
 
 	// ErrRejected is returned when a cookie opened but the validator
 	// (WithValidator) refused it; the validator's own error is wrapped too.
 	ErrRejected = errors.New("session rejected by the validator")
 
-	// A session that may be good, but cannot be used now (its cookie is
-	// kept):
-
 	// ErrRevocationsUnavailable is returned when a RevocationStore cannot
 	// tell whether a session is revoked and refuses it, as a Redis store
 	// set to fail closed does while its copy of the revocations is stale.
-	// The request gets a fresh session, but its cookie is kept, not
-	// cleared, so that the user is signed in again once the store is back.
+	// The cookie is kept, so the user is signed in again once the store
+	// is back.
 	ErrRevocationsUnavailable = errors.New("session revocations unavailable")
 
 	// ErrUnproven is returned when a cookie opened but its session is
@@ -68,8 +57,6 @@ var (
 	// fresh bound cookie: a copy of the cookies past the bound lifetime,
 	// or a browser whose refresh has not arrived yet. The cookie is kept.
 	ErrUnproven = errors.New("session bound to a device, without a fresh proof from it")
-
-	// A gorilla/sessions cookie that could not be taken over:
 
 	// ErrMigration is returned when a cookie written by gorilla/sessions
 	// opened but the conversion function of WithGorillaMigration refused
@@ -91,13 +78,13 @@ var (
 	ErrRevocationFailed = errors.New("session revocation not stored")
 
 	// ErrReplaced is passed to the error handler when a request's session
-	// was revoked or renewed, by another request of the same browser or
-	// before this one began (its cookie opened within RenewGrace, which
-	// is read-only): this request's change, Renew included, is not
-	// written, so that the browser keeps what the other response set and
-	// a copy of a replaced cookie never becomes a new session.
-	// RevocationStore.Check returns it, wrapped, for an id within
-	// RenewGrace. It is revocation.ErrReplaced.
+	// was revoked or renewed by another request of the same browser, or
+	// before this one began (its cookie opened within RenewGrace, which is
+	// read-only). This request's change, Renew included, is not written,
+	// so that the browser keeps what the other response set and a copy of
+	// a replaced cookie never becomes a new session. It is
+	// revocation.ErrReplaced, which RevocationStore.Check wraps for an id
+	// within RenewGrace.
 	ErrReplaced = revocation.ErrReplaced
 
 	// ErrChangeAfterCommit is returned, and passed to the error handler,
@@ -106,7 +93,6 @@ var (
 	ErrChangeAfterCommit = errors.New("session changed after the response was committed")
 )
 
-// A key list that cannot be used.
 var (
 	// ErrInvalidKeys is returned by NewKeyring, ParseKeyring and
 	// KeyringFromEnv when a key is missing, shorter than MinSecretSize, not

@@ -18,15 +18,14 @@ import (
 // MinSecretSize is the shortest secret a Keyring accepts, in bytes.
 const MinSecretSize = 32
 
-// DefaultKeysVariable is the environment variable KeyringFromEnv reads when it
-// is given an empty name.
+// DefaultKeysVariable is the variable KeyringFromEnv reads for an empty name.
 const DefaultKeysVariable = "SESSION_KEYS"
 
 // howToMakeKey ends every key error: the fix is nearly always the same.
 const howToMakeKey = "make a key with `go run github.com/ce967478/cookiesession/cmd/sessionkey` or `openssl rand -base64 32`"
 
-// HKDF labels. Each purpose gets its own so that no two uses ever share key
-// material, and so that a raw secret is never used as a cipher key.
+// HKDF labels: one per purpose, so that no two uses share key material and
+// a raw secret is never used as a cipher key.
 const (
 	labelKeyID      = "cookiesession v1 key id"
 	labelXChaCha    = "cookiesession v1 xchacha20-poly1305"
@@ -43,8 +42,7 @@ const (
 // from the secret by a one-way function, so it reveals nothing about it.
 type keyID [keyIDSize]byte
 
-// ringKey holds everything derived from one secret. The secret itself is
-// not kept.
+// ringKey holds everything derived from one secret, but not the secret.
 type ringKey struct {
 	id       keyID
 	position int // 1-based position in the list, for messages
@@ -76,9 +74,8 @@ type Keyring struct {
 }
 
 // NewKeyring returns a Keyring made of the given secrets, newest first. Each
-// secret must hold at least MinSecretSize random bytes; GenerateSecret makes
-// a good one. The secrets are not retained: only keys derived from them with
-// HKDF-SHA256 are.
+// must hold at least MinSecretSize random bytes; GenerateSecret makes a
+// good one. Only keys derived with HKDF-SHA256 are kept, not the secrets.
 func NewKeyring(secrets ...[]byte) (*Keyring, error) {
 	return newKeyring("", secrets)
 }
@@ -104,8 +101,8 @@ func newKeyring(source string, secrets [][]byte) (*Keyring, error) {
 		for _, prev := range k.keys {
 			if prev.id == rk.id {
 				// Equal ids almost surely mean equal secrets; a true
-				// collision of 32-bit ids is a one in four billion event,
-				// refused all the same so that ids stay unambiguous.
+				// collision of 32-bit ids is refused too, so that ids stay
+				// unambiguous.
 				return nil, fmt.Errorf("%w: "+secretEnvFormat, ErrInvalidKeys, source, i+1,
 					fmt.Sprintf("duplicates key %d", prev.position))
 			}
@@ -146,9 +143,8 @@ func deriveKey(secret []byte) (ringKey, error) {
 	return rk, nil
 }
 
-// newGorillaCodec returns the securecookie codec of one key, configured
-// once and never changed: a configured SecureCookie only reads its fields,
-// so it is safe for concurrent use.
+// newGorillaCodec returns one key's securecookie codec, never changed once
+// configured: it then only reads its fields, and is safe for concurrent use.
 func newGorillaCodec(hashKey, blockKey []byte) *securecookie.SecureCookie {
 	return securecookie.New(hashKey, blockKey).
 		SetSerializer(securecookie.NopEncoder{}). // the plaintext is ours, already encoded
@@ -157,10 +153,9 @@ func newGorillaCodec(hashKey, blockKey []byte) *securecookie.SecureCookie {
 }
 
 // ParseKeyring parses a comma-separated list of base64-encoded secrets,
-// newest first, as SESSION_KEYS carries them. Standard and URL-safe
-// alphabets are accepted, with or without padding; spaces around each entry
-// are ignored. Errors name the position of the offending key and never
-// include key material.
+// newest first, as SESSION_KEYS carries them: standard or URL-safe
+// alphabet, with or without padding, spaces around each entry ignored.
+// Errors name the position of the offending key, never key material.
 func ParseKeyring(list string) (*Keyring, error) {
 	return parseKeyring("", list)
 }
@@ -225,8 +220,8 @@ func KeyringFromEnv(name string) (*Keyring, error) {
 	return parseKeyring(name+": ", v)
 }
 
-// GenerateSecret returns MinSecretSize fresh random bytes from crypto/rand,
-// suitable for NewKeyring. EncodeSecret turns it into a SESSION_KEYS entry.
+// GenerateSecret returns MinSecretSize random bytes from crypto/rand, for
+// NewKeyring. EncodeSecret turns them into a SESSION_KEYS entry.
 func GenerateSecret() []byte {
 	b := make([]byte, MinSecretSize)
 	// crypto/rand.Read never fails on supported platforms (Go 1.24+): it

@@ -10,9 +10,6 @@ import (
 
 // Manager seals, opens and writes sessions of type T. Make one with New and
 // share it: it is immutable and safe for concurrent use.
-//
-// It is the typed front of an engine that works on bytes: each method
-// turns Data into bytes or back and leaves the rest to the engine.
 type Manager[T any] struct {
 	e     *engine
 	hooks hooks[T]
@@ -20,10 +17,9 @@ type Manager[T any] struct {
 
 // New returns a Manager for sessions of type T sealed with keys, configured
 // by options. It checks every option and returns an error naming the first
-// problem; the Manager never changes afterwards.
-//
-// T can be any type its Serializer handles: a struct for typed sessions, or
-// a map for a bag of values.
+// problem; the Manager never changes afterwards. T can be any type its
+// Serializer handles: a struct for typed sessions, or a map for a bag of
+// values.
 func New[T any](keys *Keyring, options ...Option) (*Manager[T], error) {
 	if keys == nil || len(keys.keys) == 0 {
 		return nil, errors.New("cookiesession: New needs a Keyring; make one with KeyringFromEnv or NewKeyring")
@@ -106,12 +102,12 @@ func (m *Manager[T]) Load(r *http.Request) *Session[T] {
 }
 
 // Save writes the session's cookies into w's headers, if anything needs
-// writing, exactly as the middleware would. Call it before the response's
-// headers are written. It returns an error wrapping ErrSaveFailed, and
-// writes nothing, if the session cannot be saved. With the middleware,
-// Save is never needed; called there after the headers went out on a
-// changed session, it returns an error wrapping ErrChangeAfterCommit, and
-// the middleware reports the change as lost.
+// writing, exactly as the middleware would; call it before the headers are
+// written. If the session cannot be saved, it writes nothing and returns
+// an error wrapping ErrSaveFailed. The middleware needs no Save; called
+// there on a changed session after the headers went out, it returns an
+// error wrapping ErrChangeAfterCommit, and the middleware reports the
+// change as lost.
 func (m *Manager[T]) Save(w http.ResponseWriter, s *Session[T]) error {
 	return m.e.save(w, s)
 }
@@ -132,12 +128,11 @@ func (m *Manager[T]) Handler(next http.Handler) http.Handler {
 // Get returns the request's session, opening its cookie on first use. The
 // request must have come through m.Handler; calling Get on any other
 // request is a programming error and panics. A cookie that does not open
-// gives a new, empty session: see Session.Err for why.
-//
-// Call Get before writing the response. A session first asked for after
-// the headers went out cannot add Vary: Cookie to them, nor refresh or
-// clear the cookie; that is logged as a warning, and a change made to it
-// is reported as ErrChangeAfterCommit.
+// gives a new, empty session: see Session.Err for why. Call Get before
+// writing the response: a session first asked for after the headers went
+// out cannot add Vary: Cookie to them, nor refresh or clear the cookie;
+// that is logged as a warning, and a change made to it is reported as
+// ErrChangeAfterCommit.
 func (m *Manager[T]) Get(r *http.Request) *Session[T] {
 	return m.e.get(r).(*Session[T])
 }
@@ -145,13 +140,13 @@ func (m *Manager[T]) Get(r *http.Request) *Session[T] {
 // SignOutEverywhere revokes every session of subject, on every instance
 // that shares the Manager's RevocationStore: the answer to "sign me out
 // everywhere", and to an account that was disabled. It raises the
-// subject's generation, and a session is refused if the generation sealed
-// into its cookie when it was signed in is lower: no clock is compared, so
-// a session that another instance started a moment before is refused too,
-// whatever the instances' clocks say. The request's own session is
+// subject's generation, and a session sealed under a lower one is
+// refused: no clock is compared, so a session that another instance
+// started a moment before is refused too. The request's own session is
 // refused from the next request on; to keep this device signed in, call
-// its Renew after SignOutEverywhere. The error wraps ErrRevocationFailed if
-// the store could not record the revocation.
+// its Renew after SignOutEverywhere. It returns an error if the Manager
+// has no revocation (see WithSubject) or subject is empty, and one
+// wrapping ErrRevocationFailed if the store could not record it.
 func (m *Manager[T]) SignOutEverywhere(ctx context.Context, subject string) error {
 	return m.e.signOutEverywhere(ctx, subject)
 }

@@ -68,9 +68,9 @@ func newGorillaMigration(store GorillaStore) (*gorillaMigration, error) {
 }
 
 // open opens value, a value of the cookie called name that did not open
-// as this package's, as a gorilla/sessions cookie. It reports whether
-// value is one; err says why one that is cannot be taken over (it is too
-// old, or convert refused it). limits are the Manager's.
+// as this package's, as a gorilla/sessions cookie under the Manager's
+// limits o. It reports whether value is one; err says why one that is
+// cannot be taken over (it is too old, or convert refused it).
 func (g *gorillaMigration) open(name, value string, o openOptions) (e Contents, ok bool, err error) {
 	// 1. Only a value in securecookie's layout can be gorilla's; the check
 	//    spares a decode per key on anything else.
@@ -96,12 +96,11 @@ func (g *gorillaMigration) open(name, value string, o openOptions) (e Contents, 
 	if !authentic {
 		return e, false, nil
 	}
-	// 3. A valid session, to be sealed again in this package's format on
-	//    the same response. Its lifetime counts from the cookie's last save
-	//    (authenticated by its MAC): the closest to a creation time gorilla
-	//    keeps, and what a validator's "signed out everywhere at" needs.
-	//    The last save is also the last use gorilla records, so the idle
-	//    timeout counts from it as well, and the old store's MaxAge.
+	// 3. Its lifetime counts from the cookie's last save, which the MAC
+	//    authenticates: the closest to a creation time gorilla keeps, and
+	//    what a validator's "signed out everywhere at" needs. It is also
+	//    the last use gorilla records, so the idle timeout and the old
+	//    store's MaxAge count from it too.
 	e.Created, e.Issued = sealedTime(o.now), sealedTime(o.now)
 	if saved < o.now.Unix() {
 		e.Created = time.Unix(saved, 0)
@@ -109,10 +108,8 @@ func (g *gorillaMigration) open(name, value string, o openOptions) (e Contents, 
 	if err := g.checkAge(e.Created, &o); err != nil {
 		return e, true, err
 	}
-	// 4. Convert to the Manager's Data. Its id is the zero id of sessions
-	//    whose cookies carry none: every copy of a gorilla session opens
-	//    with it, so that one Destroy ends them all (and every other
-	//    gorilla session of the subject).
+	// 4. Its id stays zero, as for every copy of every gorilla session,
+	//    so that one Destroy ends them all (see WithGorillaMigration).
 	if e.Data, err = g.convert(values); err != nil {
 		return e, true, fmt.Errorf("%w: %w", ErrMigration, err)
 	}

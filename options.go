@@ -13,13 +13,12 @@ import (
 
 // Defaults of the options.
 const (
-	// DefaultName is the cookie's name when the cookie is Secure, for
-	// Path "/" and no Domain (the defaults): with the __Host- prefix,
-	// browsers refuse a cookie of that name from a sibling subdomain or
-	// another path, so it cannot be planted. Without WithName, a cookie
-	// under the name earlier releases used, FallbackName, is read and
-	// moved to it on the same response; WithName(DefaultName) reads no
-	// other name, once the old cookies have expired.
+	// DefaultName is the cookie's name when it is Secure, with Path "/"
+	// and no Domain (the defaults): browsers refuse a __Host- cookie from
+	// a sibling subdomain or another path, so it cannot be planted.
+	// Without WithName, a cookie under FallbackName, the name earlier
+	// releases used, is read and moved to it on the same response; once
+	// those have expired, WithName(DefaultName) stops reading the old name.
 	DefaultName = "__Host-session"
 	// FallbackName is the default name when the attributes rule the
 	// prefix out (WithSecure(false), WithPath or WithDomain), or with
@@ -73,13 +72,12 @@ func defaultConfig() config {
 	}
 }
 
-// WithName sets the cookie name. A name starting with "__Host-" makes the
-// browser insist on Secure, Path "/" and no Domain, which New checks, and
-// keeps sibling subdomains from planting a cookie of that name: use it
-// where you can. A session too large for one cookie continues in chunks
-// named name.1, name.2, ...: no other cookie may use those names, and New
-// refuses a name that is itself one of them. The default is DefaultName,
-// or FallbackName where the attributes rule the prefix out.
+// WithName sets the cookie name. Use the "__Host-" prefix where you can
+// (see DefaultName): the cookie must then be Secure, with Path "/" and no
+// Domain, which New checks. A session too large for one cookie continues
+// in chunks named name.1, name.2, ...: no other cookie may use those
+// names, and New refuses a name that is itself one of them. The default
+// is DefaultName, or FallbackName where the attributes rule the prefix out.
 func WithName(name string) Option {
 	return func(c *config) {
 		if name == "" {
@@ -93,8 +91,7 @@ func WithName(name string) Option {
 func WithPath(path string) Option { return func(c *config) { c.path = path } }
 
 // WithDomain sets the cookie's Domain, to share the session with
-// subdomains. The default is none: the cookie goes back only to the host
-// that set it.
+// subdomains. The default is none: only the host that set it gets it back.
 func WithDomain(domain string) Option { return func(c *config) { c.domain = domain } }
 
 // WithMaxAge sets the absolute lifetime of a session, counted from its
@@ -102,22 +99,21 @@ func WithDomain(domain string) Option { return func(c *config) { c.domain = doma
 // The default is 24 hours.
 func WithMaxAge(d time.Duration) Option { return func(c *config) { c.maxAge = d } }
 
-// WithIdleTimeout ends a session that has not been used for d. The cookie is
-// then re-issued once a third of d has passed since it was sealed, not on
-// every request, so that a client that comes back at least every d/3 never
-// loses its session. d must be at least MinIdleTimeout, and at most the
-// lifetime (WithMaxAge). The default is no idle timeout.
+// WithIdleTimeout ends a session that has not been used for d. The cookie
+// is re-issued once d/3 has passed since it was sealed, not on every
+// request: a client that comes back at least every d/3 keeps its session.
+// d must be between MinIdleTimeout and the lifetime (WithMaxAge). The
+// default is no idle timeout.
 func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.idle = d } }
 
 // WithSameSite sets the cookie's SameSite attribute. SameSiteNoneMode
 // requires Secure. The default is http.SameSiteLaxMode.
 func WithSameSite(mode http.SameSite) Option { return func(c *config) { c.sameSite = mode } }
 
-// WithPartitioned sets the cookie's Partitioned attribute (CHIPS): in an
-// embedded or third-party context, the browser keeps a separate cookie for
-// each top-level site, rather than refusing third-party cookies outright.
-// It requires Secure, and SameSite=None for the cookie to reach a
-// cross-site frame. The default is off.
+// WithPartitioned sets the cookie's Partitioned attribute (CHIPS): in a
+// third-party context, the browser keeps a separate cookie for each
+// top-level site rather than refusing it. It requires Secure, and
+// SameSite=None to reach a cross-site frame. The default is off.
 func WithPartitioned() Option { return func(c *config) { c.partitioned = true } }
 
 // WithSecure sets the cookie's Secure attribute. Turn it off only for local
@@ -126,13 +122,11 @@ func WithSecure(secure bool) Option { return func(c *config) { c.secure = secure
 
 // WithMaxSize caps the sealed session's length in bytes, across all its
 // chunk cookies. A save beyond it fails (see WithErrorHandler) and the
-// browser keeps its previous cookie. The default is DefaultMaxSize, which
-// keeps the Cookie header under 8 KB.
+// browser keeps its previous cookie. The default is DefaultMaxSize.
 func WithMaxSize(n int) Option { return func(c *config) { c.maxSize = n } }
 
-// WithSerializer sets how Data is serialised. It should keep sessions
-// readable across deploys that add or remove fields. The default is
-// JSONSerializer, which is encoding/json.
+// WithSerializer sets how Data is serialised (see Serializer). The
+// default is JSONSerializer, which is encoding/json.
 func WithSerializer(s Serializer) Option { return func(c *config) { c.serializer = s } }
 
 // WithLogger sets where failures are logged; nil means the default, which
@@ -145,34 +139,28 @@ func WithClock(now func() time.Time) Option { return func(c *config) { c.now = n
 
 // WithGorillaFormat seals sessions in gorilla/securecookie's wire format
 // (AES-256-CTR and HMAC-SHA256, as gorilla/sessions' CookieStore writes it)
-// instead of the default XChaCha20-Poly1305 format, with keys derived from
-// the same Keyring. Expiry, rotation and re-sealing work as with the
-// default; the value carries no key id, so opening tries the keys in turn.
-// Whichever format seals, cookies in the other still open and are sealed
-// again in the chosen one, so switching signs no one out. Most
-// applications keep the default format, which is the default.
+// instead of XChaCha20-Poly1305, with keys derived from the same Keyring.
+// Expiry and rotation work as with the default, but the value carries no
+// key id, so opening tries the keys in turn. Cookies in either format open
+// and are sealed again in the chosen one, so switching signs no one out.
+// The default is off.
 func WithGorillaFormat() Option { return func(c *config) { c.gorillaFormat = true } }
 
-// WithErrorHandler sets the function told of failures that lose data: a
-// save that failed (ErrSaveFailed), a change made after the response was
-// committed (ErrChangeAfterCommit) or not written because another request
-// of the browser replaced the session (ErrReplaced), a revocation that was
-// not stored (ErrRevocationFailed), and a gorilla cookie that could not be
-// converted (ErrMigration). Each error is logged before the handler runs.
-// Inside the middleware, r is the request the session was first asked for
-// with (the one given to Get), so values that inner middleware added to
-// its context are there.
+// WithErrorHandler sets the function told of failures that lose data:
+// ErrSaveFailed, ErrChangeAfterCommit, ErrReplaced, ErrRevocationFailed
+// and ErrMigration. Each is logged before the handler runs. Inside the
+// middleware, r is the request given to Get, with the values that inner
+// middleware added to its context.
 //
-// For a failed save, w has not been written to: if the handler writes a
-// response, it replaces the application's (whose further writes are
-// discarded); if it writes nothing, the application's response goes out
-// without a session cookie. The other errors are told once the handler has
-// returned: the response is on its way and w is for reference only.
+// For a failed save, w has not been written to: a response the handler
+// writes replaces the application's (whose further writes are discarded);
+// if it writes nothing, the application's response goes out without a
+// session cookie. The other errors are told once the handler has returned,
+// when w is for reference only.
 //
-// The default writes a 500 Internal Server Error for a failed save, in place
-// of the application's response: the headers that described that response
-// (Location, Content-Disposition, its caching and the like) are removed,
-// and the 500 is marked no-store.
+// The default answers a failed save with a 500, marked no-store, in place
+// of the application's response, and removes the headers that described
+// it (Location, Content-Disposition, its caching and the like).
 func WithErrorHandler(fn func(w http.ResponseWriter, r *http.Request, err error)) Option {
 	return func(c *config) { c.onError = fn }
 }
@@ -182,45 +170,39 @@ func WithErrorHandler(fn func(w http.ResponseWriter, r *http.Request, err error)
 // whose Err wraps ErrRejected. With Created and Issued at hand it can
 // compare a session with what the application's database knows. r is the
 // request given to Get (or Load), with whatever inner middleware added to
-// its context. The default is no validator.
-//
-// The Session's type must match the Manager's: New reports a mismatch.
+// its context. The Session's type must match the Manager's: New reports a
+// mismatch. The default is no validator.
 func WithValidator[T any](fn func(r *http.Request, s *Session[T]) error) Option {
 	return func(c *config) { c.validator = fn }
 }
 
 // WithRevocation sets where revoked sessions are recorded and looked up.
-// Revocation goes by subject (see WithSubject), which it needs: a Manager
-// given a store without WithSubject is refused by New.
+// Revocation goes by subject: New refuses a store without WithSubject.
 //
-// Destroy revokes a signed-in session's id, Renew revokes the id it
-// replaces (after RenewGrace), and SignOutEverywhere revokes every session
-// of a subject; a revoked cookie gives a fresh session whose Err wraps
-// ErrRevoked, and is cleared. Anonymous sessions are never revoked: their
-// copies grant nothing, and so fill nothing. The check on each request is
-// a lookup in memory.
+// Destroy, Renew and SignOutEverywhere revoke the signed-in sessions they
+// end; a revoked cookie is cleared, and gives a fresh session whose Err
+// wraps ErrRevoked. Anonymous sessions are never revoked: a copy grants
+// nothing, so they take no room in the store. The check on each request
+// is a lookup in memory.
 //
-// The default, with WithSubject, is an in-process store of the Manager's
-// own (a revocation.Replica): a revocation holds on this instance only, and is
+// The default, with WithSubject, is the Manager's own in-process
+// revocation.Replica: a revocation holds on this instance only, and is
 // lost when it stops. Package filestore keeps them across restarts; a
 // fleet shares one store, such as this repository's redisstore, so that a
 // cookie revoked on one instance is refused by all. nil turns revocation
-// off: Destroy then only deletes the cookie from the browser, and a copy of
-// it stays valid until it expires.
+// off: Destroy then only deletes the cookie from the browser, and a copy
+// of it stays valid until it expires.
 func WithRevocation(store RevocationStore) Option {
 	return func(c *config) { c.revocations, c.revocationsSet = store, true }
 }
 
 // WithSubject sets how a session names its user (an id, an email): fn
 // returns the subject of a session's data, "" when no one is signed in. It
-// turns revocation on (see WithRevocation): Destroy and Renew revoke the
-// signed-in sessions they end, and SignOutEverywhere every session of a
-// subject. It runs on every request whose cookie opens, so it should be
-// quick. The default is none: sessions have no subject, and nothing is
-// revoked; Destroy only deletes the cookie from the browser.
-//
-// The function's type must match the Manager's data: New reports a
-// mismatch.
+// turns revocation on (see WithRevocation). It runs on every request whose
+// cookie opens, so it should be quick. The function's type must match the
+// Manager's data: New reports a mismatch. The default is none: sessions
+// have no subject, and nothing is revoked; Destroy only deletes the cookie
+// from the browser.
 func WithSubject[T any](fn func(data T) string) Option {
 	return func(c *config) { c.subject = fn }
 }
@@ -234,14 +216,13 @@ func WithSubject[T any](fn func(data T) string) Option {
 // this package's that authenticates, gets a session whose Data is
 // convert(values); the cookie is written again in this package's format on
 // the same response, and the gorilla cookie is deleted. The session's
-// lifetime (WithMaxAge), its idle timeout (WithIdleTimeout) and Created
-// count from the gorilla cookie's last save, its id is the zero id of
-// sessions whose cookies carry none (so that a sign-out revokes every
-// gorilla cookie of that user, copies and earlier saves included), and the
-// validator sees it like any other. The types stored in the
-// gorilla session must still be registered with gob. If convert fails, the
-// request gets a new, empty session whose Err wraps ErrMigration, and the
-// error handler hears of it.
+// lifetime (WithMaxAge), idle timeout (WithIdleTimeout) and Created count
+// from the gorilla cookie's last save; its id is the zero id (so that a
+// sign-out revokes every gorilla cookie of that user, copies and earlier
+// saves included); the validator sees it like any other. The types the
+// gorilla session stored must still be registered with gob. If convert
+// fails, the request gets a new, empty session whose Err wraps
+// ErrMigration, and the error handler hears of it.
 //
 // While the option is on, the Manager never leaves a browser without a
 // cookie of its own: where it would delete its cookie (Destroy, a rejected
@@ -281,14 +262,13 @@ const MinBoundLifetime = 10 * time.Second
 // A response that writes a signed-in session that is not bound invites
 // the browser to register a key it cannot export; the registration and
 // the refreshes are POSTs to path, which the middleware answers itself.
-// A bound session's cookie then opens only beside a second cookie, the
-// bound one, which lasts lifetime and which only the device can renew,
-// with a signature the server checks. The device's public key travels
-// sealed in the identifier the browser keeps: the server keeps no state
-// but the challenges answered, in the RevocationStore, for a few minutes.
-// Once bound, a session is never used without the bound cookie; Destroy
-// and SignOutEverywhere end the browser's DBSC session at its next
-// refresh. Browsers without DBSC keep ordinary sessions.
+// Once bound, a session's cookie opens only beside a bound cookie that
+// lasts lifetime and that only the device can renew, with a signature the
+// server checks. The device's public key is sealed in the identifier the
+// browser keeps, so the server keeps only the challenges answered, in the
+// RevocationStore, for a few minutes. Destroy and SignOutEverywhere end
+// the browser's DBSC session at its next refresh. Browsers without DBSC
+// keep ordinary sessions.
 //
 // A bound session lives at most the lifetime (WithMaxAge) from its
 // binding. lifetime must be at least MinBoundLifetime; ten minutes is a

@@ -10,8 +10,7 @@ import (
 // The policy for failures that lose data: how loud each is, and what the
 // response becomes when no error handler was given.
 
-// reportPending passes the session's pending failures to the error
-// handler, once.
+// reportPending reports the session's pending failures, once.
 func (e *engine) reportPending(w http.ResponseWriter, st *state) {
 	pending := st.pending
 	st.pending = nil
@@ -22,10 +21,9 @@ func (e *engine) reportPending(w http.ResponseWriter, st *state) {
 
 // report logs a failure that loses data and passes it to the error handler.
 func (e *engine) report(w http.ResponseWriter, r *http.Request, err error) {
-	// r is the request given to Get, whose context inner middleware may
-	// have cancelled on its way out (the commit can run after the handler
-	// returns): keep its values, for the log and the error handler, but
-	// not its cancellation.
+	// Inner middleware may have cancelled r's context on its way out (the
+	// commit can run after the handler returns): keep its values, for the
+	// log and the error handler, but not its cancellation.
 	r = r.WithContext(context.WithoutCancel(r.Context()))
 	msg, level := "cookiesession: session not saved", slog.LevelError
 	switch {
@@ -46,9 +44,6 @@ func (e *engine) report(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	if errors.Is(err, ErrSaveFailed) {
-		// The 500 replaces the application's response: headers that
-		// describe that response (a redirect's target, a download's file
-		// name, its caching) must not describe the error instead.
 		h := w.Header()
 		for _, k := range replacedHeaders {
 			delete(h, k)
@@ -58,9 +53,10 @@ func (e *engine) report(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-// replacedHeaders are the headers of the application's response that the
-// default 500 for a failed save removes. Others (security policies, Vary,
-// the application's other cookies) stay.
+// replacedHeaders are the headers that the default 500 for a failed save
+// removes: they describe the application's response it replaces (a
+// redirect's target, a download's file name, its caching), not the error.
+// Others (security policies, Vary, the application's other cookies) stay.
 var replacedHeaders = []string{
 	"Location", "Refresh", "Content-Disposition", "Content-Language", "Content-Range",
 	"Content-Location", "Etag", "Last-Modified", "Expires", "Cache-Control", "Age", "Accept-Ranges",

@@ -7,21 +7,18 @@ import (
 	"github.com/ce967478/cookiesession/revocation"
 )
 
-// Revocation's model, its value types and the in-process replica live in
-// package revocation, for those who write a RevocationStore. What an
-// application sees is here, as aliases and constants of the same values.
+// Revocation's model lives in package revocation, for those who write a
+// RevocationStore; here are the aliases and constants an application sees.
 
-// SessionID identifies one session: 128 random bits sealed inside its
-// cookie, new when the session starts and on every Renew (see Session.ID).
-// It is revocation.SessionID, by which stores name the sessions revoked.
+// SessionID identifies one session (see Session.ID). It is
+// revocation.SessionID, by which stores name the sessions revoked.
 type SessionID = revocation.SessionID
 
 // RenewGrace is how long the id that Renew replaces keeps opening on an
-// instance, counted from when that instance first holds the revocation.
-// Requests of the same browser that started before the Renew still carry
-// it, and must not sign the user out. During the grace the old cookie is
-// read-only: no response writes it again, renews it or adds to it (see
-// ErrReplaced).
+// instance, counted from when that instance first holds the revocation:
+// requests of the same browser that started before the Renew still carry
+// it, and must not sign the user out. Meanwhile the old cookie is
+// read-only: no response writes it again (see ErrReplaced).
 const RenewGrace = revocation.RenewGrace
 
 // MaxRevokedSessions is how many sessions of one subject are revoked one by
@@ -34,12 +31,9 @@ const MaxRevokedSessions = revocation.MaxRevokedSessions
 // Revoke when a signed-in session is destroyed or renewed and from
 // SignOutEverywhere, Check on every request whose cookie opens with a
 // subject, and Generation when it seals a session for a subject.
-// Implementations must be safe for concurrent use.
-//
-// The default is an in-process revocation.Replica; package filestore keeps
-// one on disk, for a single instance that restarts. A store shared by a
-// fleet (such as this repository's redisstore) keeps a revocation.Replica
-// as its replica, so that Check and Generation never wait on the network.
+// Implementations must be safe for concurrent use. WithRevocation lists
+// the stores at hand; a store shared by a fleet keeps a revocation.Replica
+// in memory, so that Check and Generation never wait on the network.
 // Package revocation has what writing one takes.
 type RevocationStore interface {
 	// Revoke merges r into what is revoked of subject's sessions, so that

@@ -10,15 +10,11 @@ import (
 	"github.com/ce967478/cookiesession/revocation"
 )
 
-// How the engine uses the RevocationStore: what ending a session revokes,
-// the generation a session is sealed with, and whether another request
-// replaced the session meanwhile.
+// How the engine uses the RevocationStore.
 
-// replaced reports whether the session may not be written: its id is
-// within a Renew's grace (the cookie opens, read-only, so that a copy
-// cannot renew itself into a session that outlives the sign-out), or
-// another request of the same browser revoked it meanwhile. Writing it
-// would leave the browser with a cookie that the other response replaced.
+// replaced reports whether the session may not be written (see
+// ErrReplaced): its cookie opened read-only, within a Renew's grace, or
+// another request of the same browser revoked it meanwhile.
 func (e *engine) replaced(st *state, now time.Time) bool {
 	if e.revocations == nil || st.held == heldNothing || st.end == endDestroy || st.subject == "" {
 		// A Destroy goes ahead: its cookie is deleted and its id revoked,
@@ -34,9 +30,8 @@ func (e *engine) replaced(st *state, now time.Time) bool {
 var errReadOnly = fmt.Errorf("%w: its cookie was renewed less than RenewGrace ago, and opens read-only until then", ErrReplaced)
 
 // ended returns what revokes the session that Destroy or Renew ended, if a
-// browser holds it and it was signed in (an anonymous copy grants
-// nothing); the zero Revoked if none. Past MaxRevokedSessions of the
-// subject, it raises the subject's generation instead.
+// browser holds it and it was signed in; the zero Revoked if none. Past
+// MaxRevokedSessions of the subject, it raises the generation instead.
 func (e *engine) ended(st *state, now time.Time) revocation.Revoked {
 	if e.revocations == nil || st.held == heldNothing || st.subject == "" || st.end == endNone {
 		return revocation.Revoked{}
@@ -96,7 +91,7 @@ func (e *engine) generation(st *state, subject string, ended revocation.Revoked)
 }
 
 // revoke stores ended, unless it is zero. A failure is reported; the
-// response still goes out as if it had succeeded.
+// response goes out all the same.
 func (e *engine) revoke(st *state, ended revocation.Revoked) {
 	if ended.IsZero() {
 		return

@@ -11,10 +11,9 @@ import (
 	"github.com/gorilla/securecookie"
 )
 
-// gorillaFormat is the second, selectable sealed format (WithGorillaFormat):
-// the one of github.com/gorilla/securecookie, and so of gorilla/sessions'
-// CookieStore, with keys derived from the Keyring's secrets. It lets an
-// application keep gorilla's wire layout while it moves over.
+// gorillaFormat is the format of gorilla/securecookie, and so of
+// gorilla/sessions' CookieStore (WithGorillaFormat), with keys derived from
+// the Keyring's secrets.
 //
 // securecookie lays a value out as
 //
@@ -22,27 +21,20 @@ import (
 //	payload = base64url-padded( iv | AES-256-CTR(plaintext) )
 //	mac     = HMAC-SHA256( name | "|" | date | "|" | payload )
 //
-// where plaintext is the default format's plaintext (seal.go), so both
-// formats carry the same Contents. The MAC covers the cookie name: a value
-// moved to another cookie does not authenticate.
-//
-// The value names no key, so opening tries each key in turn, and cannot
-// tell a retired key from tampering: both fail with ErrAuthentication.
-// securecookie's own date is not trusted for expiry (its age check is off):
-// the times sealed inside the plaintext are enforced, as in the default
-// format.
+// where plaintext is the default format's (seal.go), so both formats carry
+// the same Contents. The value names no key, so opening tries each key in
+// turn, and cannot tell a retired key from tampering: both fail with
+// ErrAuthentication. securecookie's own date is not trusted for expiry
+// (its age check is off): the times sealed inside the plaintext are.
 type gorillaFormat struct{ keys *Keyring }
 
 // seal encodes e in securecookie's layout for the cookie called name,
 // sealed by the newest key.
 func (f gorillaFormat) seal(name string, e *Contents) (string, error) {
-	// 1. Serialise the times, flags, flashes and data, as the default
-	//    format does.
 	pt, err := appendPlaintext(nil, e)
 	if err != nil {
 		return "", err
 	}
-	// 2. Encrypt, authenticate (binding the cookie name) and encode.
 	v, err := f.keys.newest().gorilla().Encode(name, pt)
 	if err != nil {
 		// Only a failing random source can get here: the keys are valid
@@ -52,11 +44,9 @@ func (f gorillaFormat) seal(name string, e *Contents) (string, error) {
 	return v, nil
 }
 
-// open checks and decrypts a value sealed in securecookie's layout for the
-// cookie called name by one of the ring's keys. Like the default format's
-// open it returns an error wrapping ErrTooLarge, ErrMalformed,
-// ErrAuthentication or ErrExpired for anything else, never a partial
-// result, and refuses an over-long value before decoding it.
+// open checks and decrypts a value that seal sealed for the cookie called
+// name by one of the ring's keys, and fails as the default format's open
+// does, but never with ErrUnknownKey.
 func (f gorillaFormat) open(name, value string, o openOptions) (Contents, int, error) {
 	// 1. Check the size before spending anything on the value.
 	if len(value) > o.maxLength {
@@ -74,7 +64,6 @@ func (f gorillaFormat) open(name, value string, o openOptions) (Contents, int, e
 	for i := range f.keys.keys {
 		err := f.keys.keys[i].gorilla().Decode(name, value, &pt)
 		if err == nil {
-			// 4. Parse the plaintext and enforce the sealed deadlines.
 			e, err := parsePlaintext(pt)
 			if err != nil {
 				return Contents{}, 0, err
@@ -96,12 +85,11 @@ func (f gorillaFormat) open(name, value string, o openOptions) (Contents, int, e
 // writes one, and its own decoder would read it as the genuine value.
 var gorillaBase64 = base64.URLEncoding.Strict()
 
-// gorillaLayout returns the Unix time securecookie wrote into value (its
-// Encode time; for gorilla/sessions, the session's last save). It refuses,
-// with ErrMalformed, a value that no key could have sealed in securecookie's
-// layout: not padded URL-safe base64, or not date | payload | 32-byte MAC.
-// The checks do not depend on the key, and the date is to be trusted only
-// once the value has authenticated.
+// gorillaLayout returns the Unix time securecookie wrote into value (for
+// gorilla/sessions, the session's last save), to be trusted only once the
+// value has authenticated. It refuses, with ErrMalformed, a value that no
+// key could have sealed: not padded URL-safe base64, or not
+// date | payload | 32-byte MAC.
 func gorillaLayout(value string) (date int64, err error) {
 	raw, err := gorillaBase64.DecodeString(value)
 	if err != nil {

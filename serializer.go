@@ -9,11 +9,10 @@ import (
 
 // Serializer turns session data into bytes and back. Implementations must be
 // safe for concurrent use, and should write equal values as equal bytes:
-// the Manager detects a change by comparing what Marshal writes.
-//
-// Whatever the serializer, sessions should survive deploys: a value written
-// for an older version of the data type (a field added or removed) should
-// still decode. JSONSerializer does; positional binary encodings do not.
+// the Manager detects a change by comparing what Marshal writes. Sessions
+// should survive deploys: a value written for an older version of the data
+// type (a field added or removed) should still decode. JSONSerializer
+// does; positional binary encodings do not.
 type Serializer interface {
 	Marshal(v any) ([]byte, error)
 	Unmarshal(data []byte, v any) error
@@ -30,10 +29,9 @@ func (JSONSerializer) Marshal(v any) ([]byte, error) { return json.Marshal(v) }
 // Unmarshal implements Serializer with json.Unmarshal.
 func (JSONSerializer) Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
 
-// TypeChecker is implemented by a Serializer that can tell, when New is
-// called, whether it keeps every value of a session type: New then refuses
-// a type it would lose data of silently. A Serializer that handles every
-// type itself need not implement it.
+// TypeChecker is implemented by a Serializer that can tell whether it keeps
+// every value of a session type: New then refuses a type it would silently
+// lose data of. A Serializer that handles every type need not implement it.
 type TypeChecker interface {
 	// CheckType returns an error that names the part of t that cannot be
 	// kept, and how to fix it; nil if every value of t survives.
@@ -113,8 +111,7 @@ func marshalsItself(t reflect.Type) bool {
 	return t.Implements(jsonMarshaler) || pt.Implements(jsonMarshaler) || t.Implements(textMarshaler) || pt.Implements(textMarshaler)
 }
 
-// jsonMapKey reports whether encoding/json can use values of type k as
-// object keys.
+// jsonMapKey reports whether encoding/json can use type k for object keys.
 func jsonMapKey(k reflect.Type) bool {
 	switch k.Kind() {
 	case reflect.String, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,

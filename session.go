@@ -7,12 +7,9 @@ import (
 	"time"
 )
 
-// Session is one request's session. Its Data is the application's value,
-// read and changed directly; the middleware notices changes by content, so
-// there is no Save to forget.
-//
-// A Session belongs to one request and is not safe for concurrent use by
-// several goroutines, just like a map.
+// Session is one request's session. Its Data is read and changed directly:
+// the middleware notices changes by content, so there is no Save to forget.
+// Like a map, a Session is not safe for concurrent use.
 type Session[T any] struct {
 	// Data is the application's session data. For a new session it is the
 	// zero value of T, except that a map is never nil: it starts empty,
@@ -41,11 +38,10 @@ func (h *hooks[T]) blank() T {
 	return d
 }
 
-// isNilMap reports whether d is a nil map. Data is never left nil, so that
-// it is ready for assignment on every request, as documented: a handler
-// that sets it to nil has emptied the session, and a cookie may hold null
-// (encoding/json decodes it as a nil map) if an earlier version of the
-// application wrote one.
+// isNilMap reports whether d is a nil map, which Data is never left as
+// (see Session.Data): a handler may set it to nil to empty the session,
+// and a cookie of an earlier version of the application may hold null,
+// which encoding/json decodes as a nil map.
 func (h *hooks[T]) isNilMap(d *T) bool {
 	return h.isMap && reflect.ValueOf(d).Elem().IsNil()
 }
@@ -98,9 +94,9 @@ func (s *Session[T]) validate(r *http.Request) error {
 // IsNew reports whether the request brought no valid session cookie.
 func (s *Session[T]) IsNew() bool { return s.isNew }
 
-// Err returns why the request's session cookie was not used; nil when it
-// opened or there was none. The session is new and empty either way: this
-// is for logging and metrics. It wraps one of:
+// Err returns why the request's session cookie was not used, for logging
+// and metrics; nil when it opened or there was none. The session is new
+// and empty either way. It wraps one of:
 //
 //   - not ours, or altered: ErrMalformed, ErrUnknownKey (a retired key),
 //     ErrAuthentication, ErrTooLarge;
@@ -112,21 +108,19 @@ func (s *Session[T]) Err() error { return s.err }
 
 // ID returns the session's id: 128 random bits sealed inside its cookie.
 // A new session has one from the start; Destroy and Renew give it a new
-// one when the response is written, and revoke the old if the session was
-// signed in (WithSubject). A session whose cookie was written before
-// sessions had ids, or converted from gorilla/sessions, has the zero id
-// until it is renewed.
+// one when the response is written. A session whose cookie was written
+// before sessions had ids, or converted from gorilla/sessions, has the
+// zero id until it is renewed.
 func (s *Session[T]) ID() SessionID { return s.id }
 
-// Created returns when the session's lifetime began: when it was loaded as
-// a new session, or the last Renew or Destroy (which take effect when the
-// response is written). The absolute lifetime (WithMaxAge) counts from here.
-//
-// Like Issued, it is in whole seconds, rounded up, as the cookie carries
-// it, on every instance alike. A validator that compares it with a stored
-// time, such as "signed out everywhere at", should reject sessions created
-// at or before that time: one renewed just after it, in the same second,
-// is then kept.
+// Created returns when the session's lifetime began, from which WithMaxAge
+// counts: when it was loaded as a new session, or the last Renew or
+// Destroy (which take effect when the response is written). Like Issued,
+// it is in whole seconds, rounded up, as the cookie carries it, on every
+// instance alike. A validator that compares it with a stored time, such
+// as "signed out everywhere at", should reject sessions created at or
+// before that time: one renewed just after it, in the same second, is
+// then kept.
 func (s *Session[T]) Created() time.Time { return s.created }
 
 // Issued returns when the cookie the request brought was sealed (for a new

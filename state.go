@@ -7,9 +7,9 @@ import (
 	"github.com/ce967478/cookiesession/revocation"
 )
 
-// state is one request's session as the engine sees it: everything but the
-// application's Data, which only the typed front (Session) holds. It is
-// the same for every T, so opening, deciding and writing are written once.
+// state is one request's session as the engine sees it: everything but
+// Data, which only the typed Session holds, so that the engine's code is
+// the same for every T.
 type state struct {
 	id              SessionID
 	created, issued time.Time // whole seconds, as sealed
@@ -41,8 +41,7 @@ type state struct {
 	// session's cookies: what the next request carries besides ours.
 	otherCookies int
 	// pending are failures for the error handler, which needs the
-	// response writer and so hears of them after the commit: a gorilla
-	// session that did not convert, a revocation that was not stored.
+	// response writer and so hears of them after the commit.
 	pending []error
 	// req is the request the session was loaded for; mw the middleware's
 	// state for it, nil without the middleware.
@@ -70,9 +69,8 @@ const (
 	endDestroy
 )
 
-// holder is the typed side of a session, as the engine uses it: the Data
-// it decodes and encodes, and the application's typed hooks. Session
-// is the one implementation.
+// holder is the typed side of a session, as the engine uses it. Session is
+// the one implementation.
 type holder interface {
 	st() *state
 	decode(data []byte) error       // Data from the serialised form
@@ -82,8 +80,8 @@ type holder interface {
 	validate(r *http.Request) error // WithValidator's verdict
 }
 
-// front makes a request's session when a handler first asks for it:
-// the Manager, whatever its T.
+// front, the Manager whatever its T, makes a request's session when a
+// handler first asks for it.
 type front interface {
 	newHolder() holder
 }
