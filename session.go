@@ -24,7 +24,7 @@ type Session[T any] struct {
 // application's typed functions, checked against T by New.
 type hooks[T any] struct {
 	serializer Serializer
-	isMap      bool                                   // Data is never left nil (fill)
+	isMap      bool                                   // Data is never left nil (blank)
 	subject    func(T) string                         // nil: sessions have no subject
 	validator  func(*http.Request, *Session[T]) error // nil: none
 }
