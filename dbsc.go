@@ -191,10 +191,9 @@ func (e *engine) answerOnce(ctx context.Context, subject string, used dbsc.Used,
 
 // answer writes the DBSC session's instructions.
 func (e *engine) answer(w http.ResponseWriter, r *http.Request, id string) error {
-	// The bound cookie's attributes, as its Set-Cookie line writes them.
-	probe := e.cookies.attrs
-	probe.Name, probe.Value = "v", "v"
-	attrs := strings.TrimPrefix(probe.String(), "v=v; ")
+	// The bound cookie's attributes, as its Set-Cookie line writes them
+	// (without Max-Age).
+	attrs := strings.TrimPrefix(e.cookies.before+e.cookies.after, "; ")
 	body, err := json.Marshal(dbsc.Instructions{
 		SessionIdentifier: id,
 		RefreshURL:        e.binding.path,
