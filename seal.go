@@ -162,9 +162,12 @@ func (k *Keyring) open(name, value string, o openOptions) (Contents, int, error)
 		return Contents{}, 0, fmt.Errorf("%w: value is %d bytes, at most %d are accepted", ErrTooLarge, len(value), o.maxLength)
 	}
 
-	// 2. Decode, and read the header.
-	raw, err := b64.DecodeString(value)
-	if err != nil || len(raw) < headerSize+minPlaintext+tagSize {
+	// 2. Decode, and read the header. The buffer has room after the
+	//    value for the associated data: one allocation for both.
+	n := b64.DecodedLen(len(value))
+	raw := make([]byte, n, n+1+keyIDSize+len(name))
+	n, err := b64.Decode(raw, []byte(value))
+	if raw = raw[:n]; err != nil || n < headerSize+minPlaintext+tagSize {
 		return Contents{}, 0, fmt.Errorf("%w: not base64url, or too short to be sealed", ErrMalformed)
 	}
 	if raw[0] != formatV1 {
@@ -179,7 +182,8 @@ func (k *Keyring) open(name, value string, o openOptions) (Contents, int, error)
 
 	// 4. Authenticate and decrypt.
 	nonce := raw[1+keyIDSize : headerSize]
-	pt, err := rk.aead().Open(raw[headerSize:headerSize], nonce, raw[headerSize:], appendAssociatedData(make([]byte, 0, 1+keyIDSize+len(name)), raw[:1+keyIDSize], name))
+	aad := appendAssociatedData(raw[n:n], raw[:1+keyIDSize], name)
+	pt, err := rk.aead().Open(raw[headerSize:headerSize], nonce, raw[headerSize:], aad)
 	if err != nil {
 		return Contents{}, 0, fmt.Errorf("%w: for cookie %q", ErrAuthentication, name)
 	}
