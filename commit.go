@@ -149,7 +149,7 @@ func (e *engine) write(h http.Header, st *state, data []byte, subject string, no
 	if err != nil {
 		return fmt.Errorf("%w: sealing: %w", ErrSaveFailed, err)
 	}
-	if err := e.cookies.fits(value, data, st.otherCookies); err != nil {
+	if err := e.cookies.fits(value, data, st.otherCookies, st.sentCookies); err != nil {
 		return err
 	}
 

@@ -79,8 +79,10 @@ type jar struct {
 	present uint32              // bit i: cookie i (0 the main one, i > 0 chunk i) came
 	values  [maxChunks][]string // the values of each, in the order they came
 	// others is the length the request's other cookies take in its
-	// Cookie header, separators included.
-	others int
+	// Cookie header, separators included; sent, the header's whole length.
+	others, sent int
+	// size is the length the jar's own cookies take in the header.
+	size int
 	// old holds the cookies under the name earlier releases used by
 	// default, if any came.
 	old *jar
@@ -102,7 +104,9 @@ func (c *cookieSpec) read(r *http.Request) jar {
 	count := 0
 	for _, line := range lines {
 		count += strings.Count(line, ";") + 1
+		j.sent += len(line) + len("; ")
 	}
+	j.sent = max(j.sent-len("; "), 0)
 	if count > maxCookies {
 		return j
 	}
@@ -147,6 +151,7 @@ func (j *jar) add(part string) {
 	case len(into.values[i]) < maxValues:
 		into.values[i] = append(into.values[i], value)
 		into.present |= 1 << i
+		into.size += len(part) + len("; ")
 	}
 }
 
@@ -389,8 +394,11 @@ func (c *cookieSpec) add(h http.Header, name, value string, maxAge int) {
 // over the cap, or if its cookies and the request's others would pass the
 // next request's budget: a session the client would drop, or the server
 // in front refuse, must fail now, loudly, while the browser still holds
-// the previous one.
-func (c *cookieSpec) fits(value string, data []byte, others int) error {
+// the previous one. A Cookie header no longer than the one that came
+// (sent bytes) arrives as that one did: a session only sealed again (by
+// a newer key, for the idle timeout) never fails every request of a
+// client that is near the limit already.
+func (c *cookieSpec) fits(value string, data []byte, others, sent int) error {
 	if len(value) > c.maxSize {
 		return fmt.Errorf("%w: %w: cookie %q would be %d bytes sealed (%d bytes of data); the cap is %d (WithMaxSize)",
 			ErrSaveFailed, ErrTooLarge, c.name, len(value), len(data), c.maxSize)
@@ -399,7 +407,7 @@ func (c *cookieSpec) fits(value string, data []byte, others int) error {
 	if others > 0 {
 		next += len("; ") + others
 	}
-	if next > cookieHeaderMax {
+	if next > cookieHeaderMax && next > sent {
 		return fmt.Errorf("%w: %w: the next request's Cookie header would be %d bytes: %d of the session's cookies (%d bytes of data) and %d of the request's other cookies; past %d bytes, curl drops cookies and nginx and Apache refuse the request: keep less in the session, or fewer other cookies",
 			ErrSaveFailed, ErrTooLarge, next, ours, len(data), others, cookieHeaderMax)
 	}

@@ -509,3 +509,53 @@ func TestSetCookieLinesAreNetHTTPs(t *testing.T) {
 		}
 	}
 }
+
+// The budget is the next request's Cookie header, and a header no longer
+// than the one that just came arrives as it did. A client past the
+// budget already (another cookie grew after the session was written) gets
+// its session sealed again by a newer key, not a 500 on every request;
+// a change that makes the header longer is refused. Cookies under the
+// old default name that are left alone count: they come next time too.
+func TestTheBudgetIsTheNextRequest(t *testing.T) {
+	var heard []error
+	onErr := WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+		heard = append(heard, err)
+		w.WriteHeader(http.StatusInternalServerError)
+	})
+	clock := newClock()
+	b := newBrowser(t)
+	b.do(handle(newTestManager[user](t, clock, onErr), func(s *Session[user]) { s.Data = bigData(4500) }), "GET", "/")
+	b.cookies["prefs"] = strings.Repeat("p", nextRequestMax+100-len(b.header()+"; prefs="))
+	sent := len(b.header())
+	rotated, err := New[user](mustKeyring(t, testSecret(2), testSecret(1)), WithClock(clock.Now), quiet, WithName(FallbackName), onErr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := b.cookies["session"]
+	var got *Session[user]
+	rec := b.do(handle(rotated, func(s *Session[user]) { got = s }), "GET", "/")
+	if len(heard) != 0 || rec.Code != http.StatusOK || got.IsNew() || b.cookies["session"] == before {
+		t.Errorf("sealed again by the newer key: heard %v, status %d, new %v, rewritten %v", heard, rec.Code, got.IsNew(), b.cookies["session"] != before)
+	}
+	if next := len(b.header()); next > sent {
+		t.Errorf("the Cookie header grew from %d to %d bytes", sent, next)
+	}
+	before = b.cookies["session"]
+	rec = b.do(handle(rotated, func(s *Session[user]) { s.Data = bigData(4600) }), "GET", "/")
+	if len(heard) != 1 || !errors.Is(heard[0], ErrTooLarge) || rec.Code != http.StatusInternalServerError || b.cookies["session"] != before {
+		t.Errorf("a change past the budget: heard %v, status %d", heard, rec.Code)
+	}
+
+	heard = nil
+	m, err := New[user](testKeys(t), WithClock(clock.Now), quiet, onErr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+	b.cookies[FallbackName] = strings.Repeat("x", 5000) // a parent domain's "session"
+	rec = b.do(handle(m, func(s *Session[user]) { s.Data = bigData(3500) }), "GET", "/")
+	if len(heard) != 1 || !errors.Is(heard[0], ErrTooLarge) || rec.Code != http.StatusInternalServerError {
+		t.Errorf("with %d bytes under the old name: heard %v, status %d, next Cookie header %d bytes", 5000, heard, rec.Code, len(b.header()))
+	}
+}

@@ -21,7 +21,12 @@ func (e *engine) load(r *http.Request, now time.Time, s holder) {
 	j := e.cookies.read(r)
 	st.req = r
 	e.loadJar(r, &j, now, s)
-	st.otherCookies = j.others
+	st.otherCookies, st.sentCookies = j.others, j.sent
+	if j.old != nil && st.moved == 0 {
+		// Left alone under the old name (see loadJar): they come with
+		// the next request too.
+		st.otherCookies += j.old.size
+	}
 	if st.err != nil {
 		// Not a warning: a cookie is untrusted input, and anyone could
 		// fill the logs. One setting shows why sessions start afresh.
