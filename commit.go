@@ -91,6 +91,8 @@ func (e *engine) commit(h http.Header, s holder) error {
 			err = errReadOnly
 		}
 		st.pending = append(st.pending, err)
+		// Told: only a change made after this one is lost unheard.
+		st.orig, st.flashesChanged, st.end = data, false, endNone
 	case removeSession:
 		if f.readOnly && !f.empty {
 			st.pending = append(st.pending, errReadOnly) // what was set is not written
@@ -103,7 +105,7 @@ func (e *engine) commit(h http.Header, s holder) error {
 		}
 		e.unbind(h, st)
 		id, created := e.lifetime(st, now)
-		st.written(e.zero, id, created, sealedTime(now), 0, "", 0)
+		st.written(data, id, created, sealedTime(now), 0, "", 0)
 	case writeSession:
 		return e.write(h, st, data, s.subject(), now, f.invalid)
 	}
