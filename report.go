@@ -49,6 +49,7 @@ func (e *engine) report(w http.ResponseWriter, r *http.Request, err error) {
 			delete(h, k)
 		}
 		h.Set("Cache-Control", "no-store")
+		makePrivate(h) // and no CDN-Cache-Control or Surrogate-Control left to cache it
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 	}
 }
