@@ -185,6 +185,11 @@ func (w *responseWriter) finish() {
 		rs.loaded()
 		w.commit()
 	} else if s := rs.loaded(); s != nil && !rs.saveFailed && rs.e.dirty(s) {
+		if st := s.st(); st.end == endDestroy {
+			// The cookie cannot be deleted now, but the session can
+			// still end: its id is revoked.
+			rs.e.revoke(st, rs.e.ended(st, rs.e.now()))
+		}
 		rs.e.report(w, s.st().req, ErrChangeAfterCommit)
 	}
 	// Failures that cost this response nothing (a gorilla cookie not

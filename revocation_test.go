@@ -515,3 +515,25 @@ func TestTheGraceMintsNoSessionThroughDestroy(t *testing.T) {
 		t.Errorf("the copy after it was destroyed: err %v", s.Err())
 	}
 }
+
+// A Destroy that comes after the response headers went out (a handler that
+// streams, or signs out before a WebSocket upgrade) cannot delete the
+// cookie, and says so, but still ends the session: its id is revoked.
+func TestDestroyAfterTheHeadersStillRevokes(t *testing.T) {
+	var heard []error
+	f := newRevocationFixture(t, WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) { heard = append(heard, err) }))
+	b := newBrowser(t)
+	b.do(f.login, "POST", "/login")
+	copied := b.header()
+	b.do(f.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := f.m.Get(r)
+		w.WriteHeader(http.StatusOK)
+		s.Destroy()
+	})), "POST", "/logout")
+	if len(heard) != 1 || !errors.Is(heard[0], ErrChangeAfterCommit) {
+		t.Errorf("error handler heard %v, want ErrChangeAfterCommit", heard)
+	}
+	if s, _ := send(f.m, copied, nil); !errors.Is(s.Err(), ErrRevoked) {
+		t.Errorf("the session destroyed after the headers: err %v", s.Err())
+	}
+}

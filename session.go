@@ -133,7 +133,9 @@ func (s *Session[T]) Issued() time.Time { return s.issued }
 // revoked, so that a copy of the cookie no longer opens on any instance
 // that has heard of it, whatever its clock says. If Data or flashes are
 // set again after Destroy, a new session with a new id and lifetime is
-// written instead, so "signed out" can be flashed.
+// written instead, so "signed out" can be flashed. Called after the
+// response headers went out, Destroy cannot delete the cookies (that is
+// reported as ErrChangeAfterCommit), but the id is revoked all the same.
 func (s *Session[T]) Destroy() {
 	s.reset()
 	s.flashes, s.flashesChanged = nil, false
