@@ -295,6 +295,19 @@ func TestDeviceBindingRefusals(t *testing.T) {
 	if res := bound.send(a, "GET", "/dbsc"); res.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET of the endpoint: %s", res.Status)
 	}
+	// A cookie within a Renew's grace is read-only: its session cannot be
+	// written with a binding, so none is registered for it.
+	renewed := newBoundBrowser(t)
+	res := renewed.send(a, "POST", "/login?user=ada")
+	invite := challengeParam.FindStringSubmatch(res.Header.Get("Secure-Session-Registration"))
+	if invite == nil {
+		t.Fatalf("sign-in response invites %q", res.Header.Get("Secure-Session-Registration"))
+	}
+	old := renewed.copy()
+	renewed.send(a, "POST", "/login?user=ada")
+	if res := old.send(a, "POST", "/dbsc", "Secure-Session-Response", dev.RegistrationProof(invite[1], "")); res.StatusCode != http.StatusBadRequest || len(res.Cookies()) != 0 {
+		t.Errorf("registration with a read-only cookie: %s, cookies %v", res.Status, res.Cookies())
+	}
 }
 
 func TestDeviceBindingOptions(t *testing.T) {

@@ -62,6 +62,8 @@ func (e *engine) register(w http.ResponseWriter, r *http.Request, f front) error
 		err = errors.New("no signed-in session to bind")
 	case st.binding != (SessionID{}):
 		err = errors.New("the session is bound already")
+	case st.held == heldReadOnly:
+		err = errors.New("the session's cookie is within a Renew's grace, read-only: it cannot be written with a binding")
 	}
 	if err != nil {
 		http.Error(w, "cannot bind this session", http.StatusBadRequest)
