@@ -126,8 +126,10 @@ func (m *Manager[T]) Handler(next http.Handler) http.Handler {
 }
 
 // Get returns the request's session, opening its cookie on first use. The
-// request must have come through m.Handler; calling Get on any other
-// request is a programming error and panics. A cookie that does not open
+// request must have come through m.Handler, whose handler has not
+// returned: calling Get on any other request, or from a goroutine after
+// the handler returned, is a programming error and panics (such a
+// goroutine takes the *Session, not the request). A cookie that does not open
 // gives a new, empty session: see Session.Err for why. Call Get before
 // writing the response: a session first asked for after the headers went
 // out cannot add Vary: Cookie to them, nor refresh or clear the cookie;
