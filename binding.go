@@ -16,12 +16,13 @@ import (
 // browser sends no cookie.
 //
 //	sign-in response   Secure-Session-Registration, challenge over the session id
-//	POST path          proof with the device's key: the session is bound, the bound cookie set
+//	POST path          proof with the device's key: the session is bound, under a new id, the bound cookie set
 //	bound cookie gone  POST path with the identifier: 403 and a challenge over the binding id
 //	POST path again    proof signed by the device: a fresh bound cookie
 //
-// Destroy revokes the binding's id with the session's, and
-// SignOutEverywhere raises the generation the identifier carries: either
+// Destroy and Renew revoke the binding's id with the session's (a Renew
+// writes the session unbound, and invites the browser again), and
+// SignOutEverywhere raises the generation the identifier carries: each
 // makes the next refresh answer 403 without a challenge, which ends the
 // browser's DBSC session. Each challenge answered is recorded until it
 // expires (see answerOnce), so that a proof is accepted once.

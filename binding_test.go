@@ -56,6 +56,14 @@ func newBoundApp(t testing.TB, opts ...cookiesession.Option) *boundApp {
 		s.Data.User = r.FormValue("user")
 	})
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) { a.m.Get(r).Destroy() })
+	mux.HandleFunc("POST /everywhere", func(w http.ResponseWriter, r *http.Request) {
+		// Sign out every other device, and keep this one: Renew.
+		s := a.m.Get(r)
+		if err := a.m.SignOutEverywhere(r.Context(), s.Data.User); err != nil {
+			t.Error(err)
+		}
+		s.Renew()
+	})
 	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
 		s := a.m.Get(r)
 		if errors.Is(s.Err(), cookiesession.ErrUnproven) {
@@ -110,7 +118,13 @@ var challengeItem = regexp.MustCompile(`^"([^"]+)";id="([^"]+)"$`)
 // sign-in response, and returns the DBSC session identifier.
 func (b boundBrowser) bind(a *boundApp, dev *dbsctest.Device, user string) string {
 	a.t.Helper()
-	res := b.send(a, "POST", "/login?user="+user)
+	return b.register(a, dev, b.send(a, "POST", "/login?user="+user))
+}
+
+// register registers dev as res, a response that invites it, asks, and
+// returns the DBSC session identifier.
+func (b boundBrowser) register(a *boundApp, dev *dbsctest.Device, res *http.Response) string {
+	a.t.Helper()
 	reg := res.Header.Get("Secure-Session-Registration")
 	m := challengeParam.FindStringSubmatch(reg)
 	if !strings.HasPrefix(reg, "(ES256 RS256);path=\"/dbsc\";") || m == nil {
@@ -240,6 +254,59 @@ func TestDeviceBindingEnds(t *testing.T) {
 				t.Errorf("refresh after %s: %s, challenge %q; want 403 without one", end, res.Status, res.Header.Get("Secure-Session-Challenge"))
 			}
 		})
+	}
+}
+
+// A Renew (a change of privilege, or keeping this device after signing out
+// every other) writes the session under a new id, unbound: its DBSC
+// session ends, and the response invites the browser to register again,
+// after which it stays signed in through refreshes.
+func TestDeviceBindingAfterRenew(t *testing.T) {
+	for _, route := range []string{"/login?user=ada", "/everywhere"} {
+		t.Run(route, func(t *testing.T) {
+			a := newBoundApp(t)
+			dev := dbsctest.NewES256()
+			b := newBoundBrowser(t)
+			old := b.bind(a, dev, "ada")
+			res := b.send(a, "POST", route)
+			if b.has(a.m.Name() + ".bound") {
+				t.Error("Renew left the bound cookie")
+			}
+			if res := newBoundBrowser(t).send(a, "POST", "/dbsc", "Sec-Secure-Session-Id", old); res.StatusCode != http.StatusForbidden || res.Header.Get("Secure-Session-Challenge") != "" {
+				t.Errorf("refresh of the DBSC session from before the Renew: %s, challenge %q; want 403 without one", res.Status, res.Header.Get("Secure-Session-Challenge"))
+			}
+			id := b.register(a, dev, res)
+			a.clock.Advance(boundLifetime)
+			if res := b.refresh(a, dev, id); res.StatusCode != http.StatusOK {
+				t.Fatalf("refresh: %s", res.Status)
+			}
+			if user, _ := b.whoami(a); user != "ada" {
+				t.Errorf("after the refresh: %q", user)
+			}
+		})
+	}
+}
+
+// Registration writes the session under a new id: a copy of the cookie
+// from before it, unbound, stops working once RenewGrace is over, and
+// cannot register a device of its own.
+func TestDeviceBindingRegistrationRenewsTheID(t *testing.T) {
+	a := newBoundApp(t)
+	dev := dbsctest.NewES256()
+	b := newBoundBrowser(t)
+	res := b.send(a, "POST", "/login?user=ada")
+	thief := b.copy()
+	invite := challengeParam.FindStringSubmatch(res.Header.Get("Secure-Session-Registration"))
+	b.register(a, dev, res)
+	if res := thief.send(a, "POST", "/dbsc", "Secure-Session-Response", dbsctest.NewES256().RegistrationProof(invite[1], "")); res.StatusCode != http.StatusBadRequest {
+		t.Errorf("the unbound copy registering its own key: %s", res.Status)
+	}
+	a.clock.Advance(cookiesession.RenewGrace)
+	if user, _ := thief.whoami(a); user != "" {
+		t.Errorf("the unbound copy after registration: %q", user)
+	}
+	if user, _ := b.whoami(a); user != "ada" {
+		t.Errorf("the registered browser: %q", user)
 	}
 }
 

@@ -144,8 +144,8 @@ func (e *engine) write(h http.Header, st *state, data []byte, subject string, no
 
 	// 2. Seal, and check the size and the next request's budget.
 	binding := st.binding
-	if st.end == endDestroy {
-		binding = SessionID{} // the new session is not the bound one
+	if st.unbinds() {
+		binding = SessionID{}
 	}
 	value, err := e.format.seal(e.cookies.name, &Contents{Created: created, Issued: issued, ID: id, Generation: gen, Binding: binding, Flashes: st.flashes, Data: data})
 	if err != nil {
@@ -185,9 +185,10 @@ func (e *engine) write(h http.Header, st *state, data []byte, subject string, no
 	return nil
 }
 
-// unbind deletes the bound cookie of a session that Destroy unbound.
+// unbind deletes the bound cookie of a session that Destroy or Renew
+// unbound.
 func (e *engine) unbind(h http.Header, st *state) {
-	if st.binding != (SessionID{}) && st.end == endDestroy {
+	if st.binding != (SessionID{}) && st.unbinds() {
 		e.cookies.add(h, e.binding.cookie, "", -1)
 	}
 	st.binding = SessionID{}

@@ -69,7 +69,9 @@ func (e *engine) register(w http.ResponseWriter, r *http.Request, f front) error
 		http.Error(w, "cannot bind this session", http.StatusBadRequest)
 		return err
 	}
-	st.binding, st.stale = revocation.NewSessionID(), true
+	// Bound under a new id: the unbound cookie, and any copy of it, is
+	// revoked like a renewed one.
+	st.binding, st.end, st.stale = revocation.NewSessionID(), endBind, true
 	if err := e.commit(w.Header(), s); err != nil {
 		e.report(w, r, err)
 		return err

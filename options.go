@@ -266,13 +266,14 @@ const MinBoundLifetime = 10 * time.Second
 // lasts lifetime and that only the device can renew, with a signature the
 // server checks. The device's public key is sealed in the identifier the
 // browser keeps, so the server keeps only the challenges answered, in the
-// RevocationStore, for a few minutes. Destroy and SignOutEverywhere end
-// the browser's DBSC session at its next refresh. Browsers without DBSC
-// keep ordinary sessions.
+// RevocationStore, for a few minutes. Registration, like Renew, gives the
+// session a new id. Destroy and SignOutEverywhere end the browser's DBSC
+// session at its next refresh, and so does Renew, whose response invites
+// the browser to register the renewed session again. Browsers without
+// DBSC keep ordinary sessions.
 //
-// A bound session lives at most the lifetime (WithMaxAge) from its
-// binding. lifetime must be at least MinBoundLifetime; ten minutes is a
-// good start. The default is off.
+// lifetime must be at least MinBoundLifetime; ten minutes is a good
+// start. The default is off.
 func WithDeviceBinding(path string, lifetime time.Duration) Option {
 	return func(c *config) { c.bindingPath, c.boundLifetime = path, lifetime }
 }

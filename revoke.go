@@ -52,7 +52,7 @@ func (e *engine) ended(st *state, now time.Time) revocation.Revoked {
 		until = e.forgetAt(now)
 	}
 	r := revocation.Revoked{Generation: gen, Sessions: []revocation.RevokedSession{{ID: st.id, Grace: st.end != endDestroy, Until: until}}}
-	if st.binding != (SessionID{}) && st.end == endDestroy {
+	if st.binding != (SessionID{}) && st.unbinds() {
 		// Its device binding too: the browser's next refresh is refused,
 		// which ends its DBSC session.
 		r.Sessions = append(r.Sessions, revocation.RevokedSession{ID: st.binding, Until: e.forgetAt(now)})

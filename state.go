@@ -61,14 +61,22 @@ const (
 	heldConverted             // a gorilla cookie, which the response deletes
 )
 
-// end is what Destroy or Renew asked for; Destroy wins.
+// end is what Destroy or Renew asked for (Destroy wins), or a device
+// binding's registration: each gives the session a new id.
 type end uint8
 
 const (
 	endNone end = iota
 	endRenew
 	endDestroy
+	endBind // registered (WithDeviceBinding): a new id, bound
 )
+
+// unbinds reports whether the session's device binding ends with its id:
+// a Renew or Destroy writes an unbound session, which the browser
+// registers again, so that the DBSC session always carries the id, time
+// and generation the session is written with.
+func (st *state) unbinds() bool { return st.end == endRenew || st.end == endDestroy }
 
 // holder is the typed side of a session, as the engine uses it. Session is
 // the one implementation.
