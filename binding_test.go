@@ -391,10 +391,17 @@ func TestDeviceBindingOptions(t *testing.T) {
 		{"short", []cookiesession.Option{subject, cookiesession.WithDeviceBinding("/dbsc", time.Second)}, "at least"},
 		{"longer than the session", []cookiesession.Option{subject, cookiesession.WithDeviceBinding("/dbsc", 48*time.Hour)}, "at most"},
 		{"no revocation", []cookiesession.Option{subject, cookiesession.WithRevocation(nil), cookiesession.WithDeviceBinding("/dbsc", time.Hour)}, "revocation"},
+		{"outside the cookie's path", []cookiesession.Option{subject, cookiesession.WithPath("/app"), cookiesession.WithDeviceBinding("/dbsc", time.Hour)}, "does not send it there"},
+		{"beside the cookie's path", []cookiesession.Option{subject, cookiesession.WithPath("/app"), cookiesession.WithDeviceBinding("/apple/dbsc", time.Hour)}, "does not send it there"},
 	}
 	for _, tt := range tests {
 		if _, err := cookiesession.New[boundUser](keys, tt.opts...); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v; want an error about %q", tt.name, err, tt.want)
+		}
+	}
+	for _, path := range []string{"/app", "/app/dbsc"} {
+		if _, err := cookiesession.New[boundUser](keys, subject, cookiesession.WithPath("/app"), cookiesession.WithDeviceBinding(path, time.Hour)); err != nil {
+			t.Errorf("WithDeviceBinding(%q) under Path /app: %v", path, err)
 		}
 	}
 }

@@ -361,10 +361,19 @@ func (c *config) checkHooks() error {
 		return errors.New("WithClock(nil): a clock is needed")
 	case c.bindingPath != "" && (!strings.HasPrefix(c.bindingPath, "/") || c.subject == nil || !c.secure):
 		return fmt.Errorf("WithDeviceBinding(%q, ...) needs a path starting with \"/\", WithSubject (only signed-in sessions are bound) and Secure", c.bindingPath)
+	case c.bindingPath != "" && !pathMatch(c.bindingPath, c.path):
+		return fmt.Errorf("WithDeviceBinding(%q, ...): the session cookie's Path is %q, so the browser does not send it there, and no session could be bound; use a path under it", c.bindingPath, c.path)
 	case c.bindingPath != "" && (c.boundLifetime < MinBoundLifetime || c.boundLifetime > c.maxAge):
 		return fmt.Errorf("WithDeviceBinding: a bound lifetime of %v; it must be at least %v and at most the lifetime, %v", c.boundLifetime, MinBoundLifetime, c.maxAge)
 	case c.revocations != nil && c.subject == nil:
 		return errors.New("WithRevocation needs WithSubject: revocation goes by subject, and only signed-in sessions are revoked; add WithSubject(func(d T) string { return d.User }), or remove WithRevocation")
 	}
 	return nil
+}
+
+// pathMatch reports whether a cookie of Path cookiePath is sent to path
+// (RFC 6265, 5.1.4).
+func pathMatch(path, cookiePath string) bool {
+	rest, ok := strings.CutPrefix(path, cookiePath)
+	return ok && (rest == "" || strings.HasSuffix(cookiePath, "/") || rest[0] == '/')
 }
