@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 )
 
 // Serializer turns session data into bytes and back. Implementations must be
@@ -72,6 +73,9 @@ func checkJSON(t reflect.Type, path string, seen map[reflect.Type]bool) error {
 		}
 		return checkJSON(t.Elem(), path+"[key]", seen)
 	case reflect.Struct:
+		if err := checkJSONNames(t, path); err != nil {
+			return err
+		}
 		return checkJSONFields(t, path, seen)
 	case reflect.Chan, reflect.Func, reflect.Complex64, reflect.Complex128, reflect.UnsafePointer:
 		return fmt.Errorf("%s is of type %v, which encoding/json cannot encode: keep it out of the session, or tag the field json:\"-\"", path, t)
@@ -103,6 +107,45 @@ func checkJSONFields(t reflect.Type, path string, seen map[reflect.Type]bool) er
 		}
 	}
 	return nil
+}
+
+// checkJSONNames refuses two fields of struct type t, its own or promoted
+// from embedded structs, that encoding/json would write under one name:
+// it writes one of them at most, and what is set in the others is lost.
+func checkJSONNames(t reflect.Type, path string) error {
+	names := map[string]string{} // JSON name: the field's path
+	var walk func(t reflect.Type, path string, seen map[reflect.Type]bool) error
+	walk = func(t reflect.Type, path string, seen map[reflect.Type]bool) error {
+		if seen[t] {
+			return nil
+		}
+		seen[t] = true
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			et := f.Type
+			if et.Kind() == reflect.Pointer {
+				et = et.Elem()
+			}
+			switch {
+			case f.Tag.Get("json") == "-":
+			case f.Anonymous && name == "" && et.Kind() == reflect.Struct && !marshalsItself(et):
+				if err := walk(et, path+"."+f.Name, seen); err != nil {
+					return err
+				}
+			case f.IsExported():
+				if name == "" {
+					name = f.Name
+				}
+				if other, ok := names[name]; ok {
+					return fmt.Errorf("%s and %s are both written as %q, and encoding/json keeps one at most: rename one with a json tag, or tag it json:\"-\"", other, path+"."+f.Name, name)
+				}
+				names[name] = path + "." + f.Name
+			}
+		}
+		return nil
+	}
+	return walk(t, path, map[reflect.Type]bool{})
 }
 
 // marshalsItself reports whether t, or a pointer to it, encodes itself.

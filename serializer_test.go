@@ -41,6 +41,28 @@ func TestNewRefusesTypesThatLoseData(t *testing.T) {
 	refuse("channel", err, "withChan.C is of type chan int")
 	_, err = New[badKey](k)
 	refuse("map key", err, "keys of type [2]int")
+	type (
+		home struct{ Name, City string }
+		work struct{ Name string }
+		both struct {
+			home
+			work
+		}
+		shadowed struct {
+			Name string
+			work
+		}
+		tagged struct {
+			User  string
+			Login string `json:"User,omitempty"`
+		}
+	)
+	_, err = New[both](k)
+	refuse("the same name from two embedded structs", err, `both.home.Name and cookiesession_test.both.work.Name are both written as "Name"`)
+	_, err = New[shadowed](k)
+	refuse("a promoted field under an outer one", err, `shadowed.Name and cookiesession_test.shadowed.work.Name`)
+	_, err = New[tagged](k)
+	refuse("a tag that takes another field's name", err, `tagged.User and cookiesession_test.tagged.Login are both written as "User"`)
 
 	type fine struct {
 		User   string
