@@ -160,10 +160,14 @@ func (r Revoked) Equal(o Revoked) bool {
 	return true
 }
 
-// MaxUntil returns when every entry of r may be forgotten: a store may
-// drop r then.
+// MaxUntil returns when Expire forgets every entry of r: a store may drop
+// r then, and not before. The generation counts until two ClockSkews past
+// GenerationUntil, for as long as stores keep it (see GenerationUntil).
 func (r Revoked) MaxUntil() time.Time {
-	t := r.GenerationUntil
+	var t time.Time
+	if !r.GenerationUntil.IsZero() {
+		t = r.GenerationUntil.Add(generationSlack)
+	}
 	for _, s := range r.Sessions {
 		t = later(t, s.Until)
 	}

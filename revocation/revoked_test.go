@@ -98,12 +98,41 @@ func FuzzRevokedUnmarshal(f *testing.F) {
 }
 
 // MaxUntil is when a store may drop what it holds of a subject: the
-// latest of its times.
+// latest of its times, a generation's counted with the slack it is kept
+// for past GenerationUntil. Expire forgets everything then, and not a
+// second before: a store that set an earlier expiry would drop a
+// generation the replicas still hold and write back.
 func TestRevokedMaxUntil(t *testing.T) {
-	r := revocation.Revoked{Generation: 2, GenerationUntil: t0.Add(time.Hour),
-		Sessions: []revocation.RevokedSession{{ID: revocation.NewSessionID(), Until: t0.Add(3 * time.Hour)}, {ID: revocation.NewSessionID(), Until: t0.Add(2 * time.Hour)}}}
-	if got := r.MaxUntil(); !got.Equal(t0.Add(3 * time.Hour)) {
-		t.Errorf("MaxUntil = %v, want %v", got, t0.Add(3*time.Hour))
+	id := revocation.NewSessionID
+	slack := 2 * revocation.ClockSkew
+	tests := []struct {
+		name string
+		r    revocation.Revoked
+		want time.Time
+	}{
+		{"a session outlives the generation and its slack",
+			revocation.Revoked{Generation: 2, GenerationUntil: t0.Add(time.Hour),
+				Sessions: []revocation.RevokedSession{{ID: id(), Until: t0.Add(3 * time.Hour)}, {ID: id(), Until: t0.Add(2 * time.Hour)}}},
+			t0.Add(3 * time.Hour)},
+		{"a generation alone: its slack counts",
+			revocation.Revoked{Generation: 2, GenerationUntil: t0.Add(time.Hour)},
+			t0.Add(time.Hour + slack)},
+		{"a session within the generation's slack",
+			revocation.Revoked{Generation: 2, GenerationUntil: t0.Add(time.Hour),
+				Sessions: []revocation.RevokedSession{{ID: id(), Until: t0.Add(time.Hour + slack/2)}}},
+			t0.Add(time.Hour + slack)},
+		{"sessions only",
+			revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: id(), Until: t0.Add(time.Hour)}}},
+			t0.Add(time.Hour)},
+	}
+	for _, tt := range tests {
+		got := tt.r.MaxUntil()
+		if !got.Equal(tt.want) {
+			t.Errorf("%s: MaxUntil = %v, want %v", tt.name, got, tt.want)
+		}
+		if tt.r.Expire(got.Add(-time.Second)).IsZero() || !tt.r.Expire(got).IsZero() {
+			t.Errorf("%s: Expire does not forget everything at MaxUntil (%v), and only then", tt.name, got)
+		}
 	}
 	if got := (revocation.Revoked{}).MaxUntil(); !got.IsZero() {
 		t.Errorf("MaxUntil of nothing = %v", got)
