@@ -37,10 +37,11 @@
 //	s:<subject>  the subject's Revoked, in its binary form
 //
 // whose expiry is extended (never shortened) to the latest entry written,
-// so it expires in Redis once its last entry may be forgotten. The channel
-// is <prefix>:events:<db>, db being the client's database number: Pub/Sub
-// is shared by every database of a server. Redis 7.0 or later is needed
-// (EXPIRETIME).
+// so it expires in Redis once its last entry may be forgotten; an expiry
+// already past on Redis's clock is not set, as it would delete the hash at
+// once. The channel is <prefix>:events:<db>, db being the client's
+// database number: Pub/Sub is shared by every database of a server. Redis
+// 7.0 or later is needed (EXPIRETIME).
 //
 // One hash, because Redis loses a key whole: FLUSHALL, eviction under any
 // maxmemory-policy, a restart without data, expiry. The epoch goes with the

@@ -16,6 +16,11 @@ import (
 // two concurrent sign-outs of one subject). It extends, never shortens,
 // the key's expiry to the latest entry written, so that the hash expires
 // in Redis once its last entry may be forgotten; EXPIRETIME needs Redis 7.
+// It sets no expiry that is not later than Redis's TIME: EXPIREAT in the
+// past deletes the key at once, epoch and every other field included, and
+// the writer's clock may be behind Redis's. A hash without an expiry (a
+// new epoch has none) then keeps none until a later write sets one; the
+// sweep removes the fields that hold only what may be forgotten.
 //
 // KEYS[1] the hash; ARGV: field, expected (empty: absent), new (empty:
 // delete), expire-at in Unix seconds (0 leaves it), channel, message
@@ -30,9 +35,8 @@ if ARGV[3] == '' then
 else
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
   local at = tonumber(ARGV[4])
-  if at > 0 then
-    local t = redis.call('EXPIRETIME', KEYS[1])
-    if t < at then redis.call('EXPIREAT', KEYS[1], at) end
+  if at > tonumber(redis.call('TIME')[1]) and redis.call('EXPIRETIME', KEYS[1]) < at then
+    redis.call('EXPIREAT', KEYS[1], at)
   end
 end
 if ARGV[6] ~= '' then redis.call('PUBLISH', ARGV[5], ARGV[6]) end

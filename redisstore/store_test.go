@@ -560,6 +560,90 @@ func TestSweepForgetsExpiredEntries(t *testing.T) {
 	}
 }
 
+// A store whose clock is behind Redis's (within ClockSkew) revokes an
+// entry that has passed on Redis's clock, though not on its own. The
+// hash, new and without an expiry, is not given one in the past, which
+// would delete it at once, epoch and all: every store would see a loss,
+// and the write-backs would delete it again.
+func TestClockBehindRedisKeepsTheHash(t *testing.T) {
+	e := newEnv(t)
+	e.clock.advance(-revocation.ClockSkew)
+	s := e.store()
+	e.ready(s)
+	c := e.client()
+	ctx := context.Background()
+	epoch := c.HGet(ctx, hashKey, epochField).Val()
+	id := newID()
+	r := revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: id, Until: e.clock.now().Add(revocation.ClockSkew / 2)}}}
+	if err := s.Revoke(ctx, "ada", r); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := c.HExists(ctx, hashKey, subjectField("ada")).Result(); !n {
+		t.Error("the revocation is not in Redis: the write deleted the hash")
+	}
+	keepsEpoch(t, s, c, epoch)
+	if line := e.logs.find(slog.LevelWarn, "revocations lost in Redis"); line != "" {
+		t.Errorf("a loss was logged: %s", line)
+	}
+	if !e.refuses(s, "ada", id) {
+		t.Error("the store does not refuse the revoked session")
+	}
+}
+
+// A generation is kept two ClockSkews past its GenerationUntil, and
+// written back meanwhile: the hash's expiry counts that slack, rather
+// than falling in the past and deleting the hash at every write-back,
+// which would keep a new store from ever trusting it.
+func TestGenerationKeptPastItsUntil(t *testing.T) {
+	e := newEnv(t)
+	a := e.store()
+	e.ready(a)
+	c := e.client()
+	ctx := context.Background()
+	// Signed out everywhere a session lifetime ago: the generation no
+	// longer refuses, and may be forgotten in a minute and a half.
+	until := e.clock.now().Truncate(time.Second).Add(-revocation.ClockSkew / 2)
+	want := until.Add(2 * revocation.ClockSkew)
+	checkExpiry := func(when string) {
+		t.Helper()
+		got, err := c.ExpireTime(ctx, hashKey).Result()
+		if sec := int64(got / time.Second); err != nil || sec != want.Unix() {
+			if got < 0 {
+				sec = int64(got) // -1 no expiry, -2 no hash
+			}
+			t.Errorf("%s: the hash's EXPIRETIME is %d (%v); want %d, when the generation may be forgotten", when, sec, err, want.Unix())
+		}
+	}
+	epoch := c.HGet(ctx, hashKey, epochField).Val()
+	if err := a.Revoke(ctx, "bob", revocation.Revoked{Generation: 42, GenerationUntil: until}); err != nil {
+		t.Fatal(err)
+	}
+	checkExpiry("after the Revoke")
+	keepsEpoch(t, a, c, epoch)
+
+	if err := c.Del(ctx, hashKey).Err(); err != nil {
+		t.Fatal(err)
+	}
+	fresh := e.store()
+	e.waitUntil(5*time.Second, "the generation is written back", func() bool { return e.inRedis(c, "bob").Generation == 42 })
+	checkExpiry("after the write-back")
+	keepsEpoch(t, a, c, c.HGet(ctx, hashKey, epochField).Val())
+	e.ready(fresh)
+	if gen, _ := fresh.Generation("bob"); gen != 42 {
+		t.Errorf("a store started after the loss holds generation %d of bob's; want 42", gen)
+	}
+}
+
+// keepsEpoch checks that the hash still holds epoch after a few of s's
+// checks: a hash deleted and made again has another.
+func keepsEpoch(t *testing.T, s *Store, c *redis.Client, epoch string) {
+	t.Helper()
+	time.Sleep(3 * s.pingInterval)
+	if got, err := c.HGet(context.Background(), hashKey, epochField).Result(); err != nil || got != epoch {
+		t.Errorf("the hash's epoch is %q (%v), was %q: the hash was lost", got, err, epoch)
+	}
+}
+
 // Fields that are not revocations are ignored and reported. A Revoke over
 // one leaves it as it is (a later release's format, during a rolling
 // deploy, must not be lost) and says so: the revocation holds here.

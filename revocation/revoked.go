@@ -85,23 +85,31 @@ type RevokedSession struct {
 
 // Merge returns what r and o revoke together. The higher generation wins,
 // and the sessions revoked under a lower one are dropped: the generation
-// refuses them already, since a session is revoked under a generation at
-// least the one its cookie carries. Under equal generations, the sessions
-// of both are kept, each with the later Until, and without grace if either
-// has none. It is commutative, associative and idempotent, so replicas
-// that receive the same entries in any order and any number of times
-// agree. Expire both sides before merging them: a generation that one
-// side has outlived must not drop what the other revokes.
+// refuses them, since a session is revoked under a generation at least the
+// one its cookie carries. It refuses them until its GenerationUntil, which
+// is extended to the latest Until among them: an instance that had not
+// heard of the higher generation (its store unreachable) may have signed a
+// session in meanwhile, and revoked it until after then. Under equal
+// generations, the sessions of both are kept, each with the later Until,
+// and without grace if either has none. It is commutative, associative
+// and idempotent, so replicas that receive the same entries in any order
+// and any number of times agree. Expire both sides before merging them: a
+// generation that one side has outlived must not drop what the other
+// revokes.
 func (r Revoked) Merge(o Revoked) Revoked {
 	switch {
 	case o.Generation > r.Generation:
 		r, o = o, r
 		fallthrough
 	case o.Generation < r.Generation:
-		// Sessions sealed below r.Generation are refused by it: o's add
-		// nothing. r's are kept as they are.
+		// Sessions sealed below r.Generation are refused by it, for as
+		// long as o refuses them: o's add nothing else. r's are kept as
+		// they are.
 		out := r
 		out.GenerationUntil = later(r.GenerationUntil, o.GenerationUntil)
+		for _, s := range o.Sessions {
+			out.GenerationUntil = later(out.GenerationUntil, s.Until)
+		}
 		out.Sessions = slices.Clone(r.Sessions)
 		return out
 	}
@@ -160,10 +168,14 @@ func (r Revoked) Equal(o Revoked) bool {
 	return true
 }
 
-// MaxUntil returns when every entry of r may be forgotten: a store may
-// drop r then.
+// MaxUntil returns when Expire forgets every entry of r: a store may drop
+// r then, and not before. The generation counts until two ClockSkews past
+// GenerationUntil, for as long as stores keep it (see GenerationUntil).
 func (r Revoked) MaxUntil() time.Time {
-	t := r.GenerationUntil
+	var t time.Time
+	if !r.GenerationUntil.IsZero() {
+		t = r.GenerationUntil.Add(generationSlack)
+	}
 	for _, s := range r.Sessions {
 		t = later(t, s.Until)
 	}

@@ -1,6 +1,7 @@
 package revocation_test
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 func TestRevokedMerge(t *testing.T) {
 	a, b, c := revocation.NewSessionID(), revocation.NewSessionID(), revocation.NewSessionID()
 	h1, h2 := t0.Add(time.Hour), t0.Add(2*time.Hour)
+	const day = 24 * time.Hour // the sessions' lifetime
 	tests := []struct {
 		name    string
 		x, y    revocation.Revoked
@@ -40,6 +42,18 @@ func TestRevokedMerge(t *testing.T) {
 			y:    revocation.Revoked{Generation: 2, GenerationUntil: h2},
 			want: revocation.Revoked{Generation: 3, GenerationUntil: h2},
 		},
+		{
+			// A signs the user out everywhere at t0, while Redis is down;
+			// B, not having heard, signs them in 10 minutes later under
+			// the old generation and destroys that session. The new
+			// generation refuses it for as long as B's entry did, not
+			// only until A's GenerationUntil: once that passed, the
+			// session would open again.
+			name: "a higher generation refuses the sessions it drops for as long as they were",
+			x:    revocation.Revoked{Generation: 2, GenerationUntil: t0.Add(day + revocation.ClockSkew)},
+			y:    revocation.Revoked{Generation: 1, GenerationUntil: h1, Sessions: []revocation.RevokedSession{{ID: a, Until: t0.Add(10*time.Minute + day)}}},
+			want: revocation.Revoked{Generation: 2, GenerationUntil: t0.Add(10*time.Minute + day)},
+		},
 	}
 	for _, tt := range tests {
 		for _, got := range []revocation.Revoked{tt.x.Merge(tt.y), tt.y.Merge(tt.x), tt.x.Merge(tt.y).Merge(tt.y).Merge(tt.x)} {
@@ -49,6 +63,42 @@ func TestRevokedMerge(t *testing.T) {
 		}
 		if m := tt.x.Merge(tt.y); !m.Covers(tt.x) || !m.Covers(tt.y) {
 			t.Errorf("%s: the merge does not cover its parts", tt.name)
+		}
+	}
+}
+
+// Merge is commutative, associative and idempotent, and its result covers
+// both sides, over random entries drawn from few generations, ids and
+// times, so that they meet: replicas that receive the same entries in any
+// order, any number of times, agree.
+func TestRevokedMergeLaws(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	ids := []revocation.SessionID{{}, revocation.NewSessionID(), revocation.NewSessionID()}
+	at := func() time.Time { return t0.Add(time.Duration(rng.IntN(4)) * time.Hour) }
+	random := func() revocation.Revoked {
+		var r revocation.Revoked
+		if r.Generation = uint64(rng.IntN(3)); r.Generation != 0 {
+			r.GenerationUntil = at()
+		}
+		for _, id := range ids {
+			if rng.IntN(2) == 0 {
+				r.Sessions = append(r.Sessions, revocation.RevokedSession{ID: id, Grace: rng.IntN(2) == 0, Until: at()})
+			}
+		}
+		return r
+	}
+	for range 20_000 {
+		x, y, z := random(), random(), random()
+		xy := x.Merge(y)
+		switch {
+		case !xy.Equal(y.Merge(x)):
+			t.Fatalf("not commutative: %+v, %+v", x, y)
+		case !xy.Merge(z).Equal(x.Merge(y.Merge(z))):
+			t.Fatalf("not associative: %+v, %+v, %+v", x, y, z)
+		case !x.Merge(x).Equal(x) || !xy.Merge(y).Equal(xy):
+			t.Fatalf("not idempotent: %+v, %+v", x, y)
+		case !xy.Covers(x) || !xy.Covers(y):
+			t.Fatalf("the merge of %+v and %+v does not cover them", x, y)
 		}
 	}
 }
@@ -98,12 +148,41 @@ func FuzzRevokedUnmarshal(f *testing.F) {
 }
 
 // MaxUntil is when a store may drop what it holds of a subject: the
-// latest of its times.
+// latest of its times, a generation's counted with the slack it is kept
+// for past GenerationUntil. Expire forgets everything then, and not a
+// second before: a store that set an earlier expiry would drop a
+// generation the replicas still hold and write back.
 func TestRevokedMaxUntil(t *testing.T) {
-	r := revocation.Revoked{Generation: 2, GenerationUntil: t0.Add(time.Hour),
-		Sessions: []revocation.RevokedSession{{ID: revocation.NewSessionID(), Until: t0.Add(3 * time.Hour)}, {ID: revocation.NewSessionID(), Until: t0.Add(2 * time.Hour)}}}
-	if got := r.MaxUntil(); !got.Equal(t0.Add(3 * time.Hour)) {
-		t.Errorf("MaxUntil = %v, want %v", got, t0.Add(3*time.Hour))
+	id := revocation.NewSessionID
+	slack := 2 * revocation.ClockSkew
+	tests := []struct {
+		name string
+		r    revocation.Revoked
+		want time.Time
+	}{
+		{"a session outlives the generation and its slack",
+			revocation.Revoked{Generation: 2, GenerationUntil: t0.Add(time.Hour),
+				Sessions: []revocation.RevokedSession{{ID: id(), Until: t0.Add(3 * time.Hour)}, {ID: id(), Until: t0.Add(2 * time.Hour)}}},
+			t0.Add(3 * time.Hour)},
+		{"a generation alone: its slack counts",
+			revocation.Revoked{Generation: 2, GenerationUntil: t0.Add(time.Hour)},
+			t0.Add(time.Hour + slack)},
+		{"a session within the generation's slack",
+			revocation.Revoked{Generation: 2, GenerationUntil: t0.Add(time.Hour),
+				Sessions: []revocation.RevokedSession{{ID: id(), Until: t0.Add(time.Hour + slack/2)}}},
+			t0.Add(time.Hour + slack)},
+		{"sessions only",
+			revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: id(), Until: t0.Add(time.Hour)}}},
+			t0.Add(time.Hour)},
+	}
+	for _, tt := range tests {
+		got := tt.r.MaxUntil()
+		if !got.Equal(tt.want) {
+			t.Errorf("%s: MaxUntil = %v, want %v", tt.name, got, tt.want)
+		}
+		if tt.r.Expire(got.Add(-time.Second)).IsZero() || !tt.r.Expire(got).IsZero() {
+			t.Errorf("%s: Expire does not forget everything at MaxUntil (%v), and only then", tt.name, got)
+		}
 	}
 	if got := (revocation.Revoked{}).MaxUntil(); !got.IsZero() {
 		t.Errorf("MaxUntil of nothing = %v", got)
