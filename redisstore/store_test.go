@@ -207,6 +207,28 @@ func TestRedisFullIsLoudAndWrittenBack(t *testing.T) {
 	e.waitUntil(2*time.Second, "Health reports Healthy", func() bool { return health(t, a) == revocation.Healthy })
 }
 
+// A store closed while a revocation awaits write-back says so: it was
+// enforced on this instance only, and ends with it.
+func TestCloseTellsOfRevocationsNotWrittenBack(t *testing.T) {
+	e := newEnv(t)
+	a := e.store()
+	e.ready(a)
+	fillRedis(t, e.client(), "noeviction")
+	r, _ := e.destroyed()
+	if err := a.Revoke(context.Background(), "ada", r); err == nil {
+		t.Fatal("Revoke returned nil with Redis out of memory")
+	}
+	if line := e.logs.find(slog.LevelError, "closed with revocations"); line != "" {
+		t.Fatalf("logged before Close: %s", line)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if line := e.logs.find(slog.LevelError, "closed with revocations", "OOM"); line == "" {
+		t.Error("Close did not say that a revocation was not written back")
+	}
+}
+
 // fillRedis sets maxmemory just above what Redis uses, with policy, and
 // writes filler keys until Redis refuses one (noeviction) or until 10,000
 // (the eviction policies make room instead).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -92,6 +93,12 @@ func (s *Store) run(ctx context.Context) {
 		y.wg.Wait()
 		s.mu.Lock()
 		s.closed, s.subscribed = true, false
+		if s.writeBack.Load() {
+			// Each Revoke that failed said so; this is the last word on
+			// what was still enforced here only.
+			s.log.Error("redisstore: closed with revocations Redis has not taken: they were enforced on this instance only, and end with it",
+				slog.Any("error", s.writeErr))
+		}
 		s.mu.Unlock()
 		s.emit(eventChange)
 		close(s.done)
