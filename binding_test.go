@@ -22,6 +22,7 @@ import (
 
 type boundUser struct {
 	User string `json:"user"`
+	Note string `json:"note,omitempty"`
 }
 
 // boundApp is a signed-in app with device binding at /dbsc, on a clock
@@ -63,6 +64,10 @@ func newBoundApp(t testing.TB, opts ...cookiesession.Option) *boundApp {
 			t.Error(err)
 		}
 		s.Renew()
+	})
+	mux.HandleFunc("POST /note", func(w http.ResponseWriter, r *http.Request) { a.m.Get(r).Data.Note = r.FormValue("note") })
+	mux.HandleFunc("GET /created", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(a.m.Get(r).Created().String()))
 	})
 	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
 		s := a.m.Get(r)
@@ -307,6 +312,81 @@ func TestDeviceBindingRegistrationRenewsTheID(t *testing.T) {
 	}
 	if user, _ := b.whoami(a); user != "ada" {
 		t.Errorf("the registered browser: %q", user)
+	}
+}
+
+// Registration gives the session a new id, but not a new lifetime: a
+// client cannot outlive WithMaxAge by registering a key.
+func TestDeviceBindingRegistrationKeepsTheLifetime(t *testing.T) {
+	a := newBoundApp(t)
+	b := newBoundBrowser(t)
+	res := b.send(a, "POST", "/login?user=ada")
+	created, _ := io.ReadAll(b.send(a, "GET", "/created").Body)
+	a.clock.Advance(time.Minute)
+	b.register(a, dbsctest.NewES256(), res)
+	if after, _ := io.ReadAll(b.send(a, "GET", "/created").Body); string(after) != string(created) {
+		t.Errorf("created %s before registration, %s after", created, after)
+	}
+}
+
+// Sessions with the zero id (written before sessions had ids, or converted
+// from gorilla/sessions) cannot be told apart: registering one revokes
+// nothing, so the user's other devices stay signed in.
+func TestDeviceBindingZeroIDSessions(t *testing.T) {
+	a := newBoundApp(t)
+	keys, err := cookiesession.NewKeyring([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := a.clock.Now()
+	value, err := keys.Seal(a.m.Name(), cookiesession.Contents{Created: now, Issued: now, Data: []byte(`{"user":"ada"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	laptop, phone := newBoundBrowser(t), newBoundBrowser(t)
+	laptop.cookies[a.m.Name()], phone.cookies[a.m.Name()] = value, value
+	res := laptop.send(a, "POST", "/note?note=hi") // written, and invited
+	laptop.register(a, dbsctest.NewES256(), res)
+	a.clock.Advance(cookiesession.RenewGrace)
+	if user, _ := phone.whoami(a); user != "ada" {
+		t.Errorf("the other device after the laptop bound its session: %q", user)
+	}
+}
+
+// racingStore is a store in which another request revokes the session
+// between the request's load and its commit: the Check after the next one
+// finds it revoked.
+type racingStore struct {
+	*revocation.Replica
+	checks *int // counts down to the revocation; 0 for none
+}
+
+func (s racingStore) Check(subject string, id cookiesession.SessionID, generation uint64, now time.Time) error {
+	if *s.checks > 0 {
+		if *s.checks--; *s.checks == 0 {
+			return revocation.ErrRevoked
+		}
+	}
+	return s.Replica.Check(subject, id, generation, now)
+}
+
+// A registration whose session another request replaced meanwhile is
+// refused: the session is not written, so nothing would carry the
+// binding.
+func TestDeviceBindingRegistrationRace(t *testing.T) {
+	checks := 0
+	clock := newClock()
+	a := newBoundApp(t, cookiesession.WithRevocation(racingStore{revocation.NewReplica(clock.Now), &checks}), quiet)
+	b := newBoundBrowser(t)
+	res := b.send(a, "POST", "/login?user=ada")
+	invite := challengeParam.FindStringSubmatch(res.Header.Get("Secure-Session-Registration"))
+	if invite == nil {
+		t.Fatalf("sign-in response invites %q", res.Header.Get("Secure-Session-Registration"))
+	}
+	checks = 2 // the load's passes, the commit's finds the session revoked
+	res = b.send(a, "POST", "/dbsc", "Secure-Session-Response", dbsctest.NewES256().RegistrationProof(invite[1], ""))
+	if res.StatusCode != http.StatusBadRequest || b.has(a.m.Name()+".bound") {
+		t.Errorf("registration of a session replaced meanwhile: %s, bound cookie %v", res.Status, b.has(a.m.Name()+".bound"))
 	}
 }
 

@@ -195,12 +195,16 @@ func (e *engine) unbind(h http.Header, st *state) {
 }
 
 // lifetime returns the id and creation time the session is written with:
-// new for a session that Destroy or Renew ended.
+// new for a session that Destroy or Renew ended; a new id only for one
+// being bound, whose lifetime goes on.
 func (e *engine) lifetime(st *state, now time.Time) (SessionID, time.Time) {
-	if st.end != endNone {
-		return revocation.NewSessionID(), sealedTime(now)
+	switch st.end {
+	case endNone:
+		return st.id, st.created
+	case endBind:
+		return revocation.NewSessionID(), st.created
 	}
-	return st.id, st.created
+	return revocation.NewSessionID(), sealedTime(now)
 }
 
 // clear deletes the session's cookies that came with the request, under

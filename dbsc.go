@@ -71,10 +71,19 @@ func (e *engine) register(w http.ResponseWriter, r *http.Request, f front) error
 	}
 	// Bound under a new id: the unbound cookie, and any copy of it, is
 	// revoked like a renewed one.
+	unbound := st.id
 	st.binding, st.end, st.stale = revocation.NewSessionID(), endBind, true
-	if err := e.commit(w.Header(), s); err != nil {
+	err = e.commit(w.Header(), s)
+	defer e.reportPending(w, st) // as after a handler: once the answer is written
+	switch {
+	case err != nil:
 		e.report(w, r, err)
 		return err
+	case st.id == unbound:
+		// Not written: another request revoked or renewed the session
+		// since it was loaded. Nothing carries the binding.
+		http.Error(w, "cannot bind this session", http.StatusBadRequest)
+		return errors.New("the session was replaced meanwhile")
 	}
 	if err := e.binding.setBound(w.Header(), e.cookies, st.binding, now); err != nil {
 		return err

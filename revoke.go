@@ -36,6 +36,11 @@ func (e *engine) ended(st *state, now time.Time) revocation.Revoked {
 	if e.revocations == nil || st.held == heldNothing || st.subject == "" || st.end == endNone {
 		return revocation.Revoked{}
 	}
+	if st.end == endBind && st.id == (SessionID{}) {
+		// The zero id stands for every id-less session of the subject:
+		// binding one must not end the others.
+		return revocation.Revoked{}
+	}
 	// The entry goes under the higher of the generation this replica knows
 	// and the one the cookie was sealed with: an instance that has not yet
 	// heard of a sign-out everywhere must not file the id under a lower
