@@ -81,8 +81,10 @@ type jar struct {
 	// others is the length the request's other cookies take in its
 	// Cookie header, separators included; sent, the header's whole length.
 	others, sent int
-	// size is the length the jar's own cookies take in the header.
+	// size is the length the jar's own cookies take in the header; dup,
+	// whether a name came more than once.
 	size int
+	dup  bool
 	// old holds the cookies under the name earlier releases used by
 	// default, if any came.
 	old *jar
@@ -149,6 +151,7 @@ func (j *jar) add(part string) {
 	case i < 0 || !ok:
 		j.others += len(part) + len("; ")
 	case len(into.values[i]) < maxValues:
+		into.dup = into.dup || len(into.values[i]) > 0
 		into.values[i] = append(into.values[i], value)
 		into.present |= 1 << i
 		into.size += len(part) + len("; ")
@@ -397,7 +400,8 @@ func (c *cookieSpec) add(h http.Header, name, value string, maxAge int) {
 // the previous one. A Cookie header no longer than the one that came
 // (sent bytes) arrives as that one did: a session only sealed again (by
 // a newer key, for the idle timeout) never fails every request of a
-// client that is near the limit already.
+// client that is near the limit already. sent is 0 when a name of ours
+// came twice: only one value is replaced, and the others stay.
 func (c *cookieSpec) fits(value string, data []byte, others, sent int) error {
 	if len(value) > c.maxSize {
 		return fmt.Errorf("%w: %w: cookie %q would be %d bytes sealed (%d bytes of data); the cap is %d (WithMaxSize)",

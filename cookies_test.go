@@ -546,6 +546,18 @@ func TestTheBudgetIsTheNextRequest(t *testing.T) {
 		t.Errorf("a change past the budget: heard %v, status %d", heard, rec.Code)
 	}
 
+	// A second value under our own name (a parent domain's "session")
+	// stays too: the header that came is no measure, and growing is
+	// refused.
+	heard = nil
+	small := newTestManager[user](t, clock, onErr)
+	b = newBrowser(t)
+	b.do(handle(small, func(s *Session[user]) { s.Data = bigData(1000) }), "GET", "/")
+	twice := "session=" + strings.Repeat("j", 4000) + "; " + b.header() + "; prefs=" + strings.Repeat("p", 3500)
+	if _, rec := send(small, twice, func(s *Session[user]) { s.Data = bigData(4500) }); len(heard) != 1 || !errors.Is(heard[0], ErrTooLarge) || rec.Code != http.StatusInternalServerError {
+		t.Errorf("with another value under our name: heard %v, status %d", heard, rec.Code)
+	}
+
 	heard = nil
 	m, err := New[user](testKeys(t), WithClock(clock.Now), quiet, onErr)
 	if err != nil {

@@ -22,6 +22,11 @@ func (e *engine) load(r *http.Request, now time.Time, s holder) {
 	st.req = r
 	e.loadJar(r, &j, now, s)
 	st.otherCookies, st.sentCookies = j.others, j.sent
+	if j.dup || j.old != nil && j.old.dup {
+		// A value of one of our names that the response does not replace
+		// stays: the header that came is no measure (see fits).
+		st.sentCookies = 0
+	}
 	if j.old != nil && st.moved == 0 {
 		// Left alone under the old name (see loadJar): they come with
 		// the next request too.
