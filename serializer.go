@@ -112,14 +112,13 @@ func checkJSONFields(t reflect.Type, path string, seen map[reflect.Type]bool) er
 // checkJSONNames refuses two fields of struct type t, its own or promoted
 // from embedded structs, that encoding/json would write under one name:
 // it writes one of them at most, and what is set in the others is lost.
+// So does a struct embedded within itself, whose fields there it skips.
 func checkJSONNames(t reflect.Type, path string) error {
 	names := map[string]string{} // JSON name: the field's path
-	var walk func(t reflect.Type, path string, seen map[reflect.Type]bool) error
-	walk = func(t reflect.Type, path string, seen map[reflect.Type]bool) error {
-		if seen[t] {
-			return nil
-		}
-		seen[t] = true
+	var walk func(t reflect.Type, path string, within map[reflect.Type]bool) error
+	walk = func(t reflect.Type, path string, within map[reflect.Type]bool) error {
+		within[t] = true
+		defer delete(within, t) // a type embedded twice, side by side, is walked twice
 		for i := range t.NumField() {
 			f := t.Field(i)
 			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
@@ -130,7 +129,10 @@ func checkJSONNames(t reflect.Type, path string) error {
 			switch {
 			case f.Tag.Get("json") == "-":
 			case f.Anonymous && name == "" && et.Kind() == reflect.Struct && !marshalsItself(et):
-				if err := walk(et, path+"."+f.Name, seen); err != nil {
+				if within[et] {
+					return fmt.Errorf("%s.%s embeds %v within itself, and encoding/json writes none of its fields there: make it a named field", path, f.Name, et)
+				}
+				if err := walk(et, path+"."+f.Name, within); err != nil {
 					return err
 				}
 			case f.IsExported():

@@ -63,6 +63,10 @@ func TestNewRefusesTypesThatLoseData(t *testing.T) {
 	refuse("a promoted field under an outer one", err, `shadowed.Name and cookiesession_test.shadowed.work.Name`)
 	_, err = New[tagged](k)
 	refuse("a tag that takes another field's name", err, `tagged.User and cookiesession_test.tagged.Login are both written as "User"`)
+	_, err = New[diamond](k)
+	refuse("the same struct embedded twice", err, `diamond.left.base.ID and cookiesession_test.diamond.right.base.ID are both written as "ID"`)
+	_, err = New[node](k)
+	refuse("a struct embedded within itself", err, "node.node embeds cookiesession_test.node within itself")
 
 	type fine struct {
 		User   string
@@ -88,6 +92,25 @@ func TestNewRefusesTypesThatLoseData(t *testing.T) {
 
 // embedded is unexported, but encoding/json promotes its exported fields.
 type embedded struct{ Theme string }
+
+// diamond embeds base twice, through left and right: encoding/json drops
+// both IDs.
+type (
+	base    struct{ ID string }
+	left    struct{ base }
+	right   struct{ base }
+	diamond struct {
+		left
+		right
+	}
+)
+
+// node embeds itself: encoding/json writes only the outer V.
+type node struct {
+	//lint:ignore U1000 the field is what New must refuse
+	*node
+	V string
+}
 
 // plainJSON is a Serializer without CheckType.
 type plainJSON struct{}
