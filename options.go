@@ -266,8 +266,8 @@ const MinBoundLifetime = 10 * time.Second
 // lasts lifetime and that only the device can renew, with a signature the
 // server checks. The device's public key is sealed in the identifier the
 // browser keeps, so the server keeps only the challenges answered, in the
-// RevocationStore, for a few minutes. Registration, like Renew, gives the
-// session a new id. Destroy and SignOutEverywhere end the browser's DBSC
+// RevocationStore, for a few minutes. Registration gives the session a
+// new id, as Renew does, but keeps its lifetime. Destroy and SignOutEverywhere end the browser's DBSC
 // session at its next refresh, and so does Renew, whose response invites
 // the browser to register the renewed session again. Browsers without
 // DBSC keep ordinary sessions.
