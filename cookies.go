@@ -81,10 +81,8 @@ type jar struct {
 	// others is the length the request's other cookies take in its
 	// Cookie header, separators included; sent, the header's whole length.
 	others, sent int
-	// size is the length the jar's own cookies take in the header; dup,
-	// whether a name came more than once.
+	// size is the length the jar's own cookies take in the header.
 	size int
-	dup  bool
 	// old holds the cookies under the name earlier releases used by
 	// default, if any came.
 	old *jar
@@ -151,11 +149,33 @@ func (j *jar) add(part string) {
 	case i < 0 || !ok:
 		j.others += len(part) + len("; ")
 	case len(into.values[i]) < maxValues:
-		into.dup = into.dup || len(into.values[i]) > 0
 		into.values[i] = append(into.values[i], value)
 		into.present |= 1 << i
 		into.size += len(part) + len("; ")
 	}
+}
+
+// stays is the length, in the header, of the jar's cookies that a
+// response writing or deleting the session leaves in the browser: it
+// replaces one value of each name, and a name may have come more than
+// once (set for another path or domain, or planted). Which value is ours
+// cannot be told, so the smallest is taken for it: the next request is
+// never thought shorter than it will be.
+func (j *jar) stays() int {
+	n := 0
+	for i, values := range j.values {
+		if len(values) < 2 {
+			continue
+		}
+		name := len(chunkName(j.spec.name, i)) + len("=; ")
+		smallest := len(values[0])
+		for _, v := range values {
+			n += name + len(v)
+			smallest = min(smallest, len(v))
+		}
+		n -= name + smallest
+	}
+	return n
 }
 
 // maxCookies is the most cookies net/http reads from a request: past it,
@@ -400,8 +420,7 @@ func (c *cookieSpec) add(h http.Header, name, value string, maxAge int) {
 // the previous one. A Cookie header no longer than the one that came
 // (sent bytes) arrives as that one did: a session only sealed again (by
 // a newer key, for the idle timeout) never fails every request of a
-// client that is near the limit already. sent is 0 when a name of ours
-// came twice: only one value is replaced, and the others stay.
+// client that is near the limit already.
 func (c *cookieSpec) fits(value string, data []byte, others, sent int) error {
 	if len(value) > c.maxSize {
 		return fmt.Errorf("%w: %w: cookie %q would be %d bytes sealed (%d bytes of data); the cap is %d (WithMaxSize)",

@@ -544,15 +544,17 @@ func TestTheBudgetIsTheNextRequest(t *testing.T) {
 	}
 
 	// A second value under our own name (a parent domain's "session")
-	// stays too: the header that came is no measure, and growing is
-	// refused.
-	heard = nil
+	// stays too, and counts, whether or not the request was past the
+	// budget already.
 	small := newTestManager[user](t, clock, onErr)
 	b = newBrowser(t)
 	b.do(handle(small, func(s *Session[user]) { s.Data = bigData(1000) }), "GET", "/")
-	twice := "session=" + strings.Repeat("j", 4000) + "; " + b.header() + "; prefs=" + strings.Repeat("p", 3500)
-	if _, rec := send(small, twice, func(s *Session[user]) { s.Data = bigData(4500) }); len(heard) != 1 || !errors.Is(heard[0], ErrTooLarge) || rec.Code != http.StatusInternalServerError {
-		t.Errorf("with another value under our name: heard %v, status %d", heard, rec.Code)
+	for _, other := range []int{3500, 1000} {
+		heard = nil
+		twice := "session=" + strings.Repeat("j", 3500) + "; " + b.header() + "; prefs=" + strings.Repeat("p", other)
+		if _, rec := send(small, twice, func(s *Session[user]) { s.Data = bigData(4500) }); len(heard) != 1 || !errors.Is(heard[0], ErrTooLarge) || rec.Code != http.StatusInternalServerError {
+			t.Errorf("with another value under our name and %d bytes of others: heard %v, status %d", other, heard, rec.Code)
+		}
 	}
 
 	heard = nil
@@ -566,5 +568,19 @@ func TestTheBudgetIsTheNextRequest(t *testing.T) {
 	rec = b.do(handle(m, func(s *Session[user]) { s.Data = bigData(3500) }), "GET", "/")
 	if len(heard) != 1 || !errors.Is(heard[0], ErrTooLarge) || rec.Code != http.StatusInternalServerError {
 		t.Errorf("with %d bytes under the old name: heard %v, status %d, next Cookie header %d bytes", 5000, heard, rec.Code, len(b.header()))
+	}
+	// Two of them, past the budget together with the session: sealing it
+	// again by a newer key still leaves the header as it came.
+	heard = nil
+	b = newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data = bigData(4500) }), "GET", "/")
+	header := b.header() + "; session=" + strings.Repeat("x", 1000) + "; session=" + strings.Repeat("y", 1000)
+	header += "; prefs=" + strings.Repeat("p", nextRequestMax+100-len(header+"; prefs="))
+	rotatedHost, err := New[user](mustKeyring(t, testSecret(2), testSecret(1)), WithClock(clock.Now), quiet, onErr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, rec := send(rotatedHost, header, nil); len(heard) != 0 || rec.Code != http.StatusOK || s.IsNew() || len(rec.Header().Values("Set-Cookie")) == 0 {
+		t.Errorf("sealed again beside two cookies under the old name: heard %v, status %d, new %v", heard, rec.Code, s.IsNew())
 	}
 }

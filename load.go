@@ -21,16 +21,15 @@ func (e *engine) load(r *http.Request, now time.Time, s holder) {
 	j := e.cookies.read(r)
 	st.req = r
 	e.loadJar(r, &j, now, s)
-	st.otherCookies, st.sentCookies = j.others, j.sent
-	if j.dup || j.old != nil && j.old.dup {
-		// A value of one of our names that the response does not replace
-		// stays: the header that came is no measure (see fits).
-		st.sentCookies = 0
-	}
-	if j.old != nil && st.moved == 0 {
+	st.otherCookies, st.sentCookies = j.others+j.stays(), j.sent
+	switch {
+	case j.old == nil:
+	case st.moved == 0:
 		// Left alone under the old name (see loadJar): they come with
 		// the next request too.
 		st.otherCookies += j.old.size
+	default:
+		st.otherCookies += j.old.stays()
 	}
 	if st.err != nil {
 		// Not a warning: a cookie is untrusted input, and anyone could
