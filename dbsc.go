@@ -70,7 +70,7 @@ func (e *engine) register(w http.ResponseWriter, r *http.Request, f front) error
 		return err
 	}
 	// Bound under a new id: the unbound cookie, and any copy of it, is
-	// revoked like a renewed one.
+	// revoked like a renewed one (but for the zero id: see ended).
 	unbound := st.id
 	st.binding, st.end, st.stale = revocation.NewSessionID(), endBind, true
 	err = e.commit(w.Header(), s)
@@ -79,9 +79,10 @@ func (e *engine) register(w http.ResponseWriter, r *http.Request, f front) error
 	case err != nil:
 		e.report(w, r, err)
 		return err
-	case st.id == unbound:
-		// Not written: another request revoked or renewed the session
-		// since it was loaded. Nothing carries the binding.
+	case st.id == unbound, st.binding == (SessionID{}):
+		// Not written (another request revoked or renewed the session
+		// since it was loaded), or written without it: nothing carries
+		// the binding.
 		http.Error(w, "cannot bind this session", http.StatusBadRequest)
 		return errors.New("the session was replaced meanwhile")
 	}
