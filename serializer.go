@@ -114,11 +114,19 @@ func checkJSONFields(t reflect.Type, path string, seen map[reflect.Type]bool) er
 // it writes one of them at most, and what is set in the others is lost.
 // So does a struct embedded within itself, whose fields there it skips.
 func checkJSONNames(t reflect.Type, path string) error {
-	names := map[string]string{} // JSON name: the field's path
-	var walk func(t reflect.Type, path string, within map[reflect.Type]bool) error
-	walk = func(t reflect.Type, path string, within map[reflect.Type]bool) error {
+	names := map[string]string{}      // JSON name: the field's path
+	within := map[reflect.Type]bool{} // the types on the path walked now
+	// silent are types walked that write no name: walking one again
+	// cannot clash, and would take time exponential in the depth of
+	// such embeddings. A type that writes names clashes with itself when
+	// reached again, at its first name.
+	silent := map[reflect.Type]bool{}
+	var walk func(t reflect.Type, path string) error
+	walk = func(t reflect.Type, path string) error {
 		within[t] = true
 		defer delete(within, t) // a type embedded twice, side by side, is walked twice
+		before := len(names)
+		defer func() { silent[t] = len(names) == before }()
 		for i := range t.NumField() {
 			f := t.Field(i)
 			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
@@ -132,7 +140,10 @@ func checkJSONNames(t reflect.Type, path string) error {
 				if within[et] {
 					return fmt.Errorf("%s.%s embeds %v within itself, and encoding/json writes none of its fields there: make it a named field", path, f.Name, et)
 				}
-				if err := walk(et, path+"."+f.Name, within); err != nil {
+				if silent[et] {
+					continue
+				}
+				if err := walk(et, path+"."+f.Name); err != nil {
 					return err
 				}
 			case f.IsExported():
@@ -147,7 +158,7 @@ func checkJSONNames(t reflect.Type, path string) error {
 		}
 		return nil
 	}
-	return walk(t, path, map[reflect.Type]bool{})
+	return walk(t, path)
 }
 
 // marshalsItself reports whether t, or a pointer to it, encodes itself.
