@@ -77,3 +77,22 @@ func TestFieldsNameSubjects(t *testing.T) {
 		}
 	}
 }
+
+// The hash's expiry is never before its entries': Redis's EXPIREAT takes
+// whole seconds, and a time within a second is rounded up.
+func TestExpiryRoundsUp(t *testing.T) {
+	s := &Store{}
+	for _, tt := range []struct {
+		until time.Time
+		want  int64
+	}{
+		{time.Unix(100, 0), 100},
+		{time.Unix(100, 1), 101},
+		{time.Unix(100, 999_999_999), 101},
+		{time.Time{}, 0},
+	} {
+		if at := s.casArgs("f", "", "v", tt.until, "")[3]; at != tt.want {
+			t.Errorf("until %v: expire at %v, want %d", tt.until, at, tt.want)
+		}
+	}
+}

@@ -72,6 +72,9 @@ func (s *Store) casArgs(field, expected, value string, until time.Time, message 
 	at := int64(0)
 	if value != "" && !until.IsZero() {
 		at = until.Unix()
+		if until.Nanosecond() != 0 {
+			at++ // not before the entry's last moment: Redis has whole seconds
+		}
 	}
 	return []any{field, expected, value, at, s.channel, message}
 }
