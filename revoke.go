@@ -29,8 +29,9 @@ func (e *engine) replaced(st *state, now time.Time) bool {
 // errReadOnly is why a cookie within a Renew's grace was not written.
 var errReadOnly = fmt.Errorf("%w: its cookie was renewed less than RenewGrace ago, and opens read-only until then", ErrReplaced)
 
-// ended returns what revokes the session that Destroy or Renew ended, if a
-// browser holds it and it was signed in; the zero Revoked if none. Past
+// ended returns what revokes the session that Destroy, Renew or a device
+// binding's registration ended, if a browser holds it and it was signed
+// in; the zero Revoked if none. Past
 // MaxRevokedSessions of the subject, it raises the generation instead.
 func (e *engine) ended(st *state, now time.Time) revocation.Revoked {
 	if e.revocations == nil || st.held == heldNothing || st.subject == "" || st.end == endNone {
