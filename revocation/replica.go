@@ -18,6 +18,7 @@ type Replica struct {
 	now      func() time.Time
 	mu       sync.RWMutex
 	subjects map[string]subjectEntry
+	peak     int // the most subjects held since Sweep last copied subjects
 }
 
 // subjectEntry is a Revoked as the replica holds it: times in Unix
@@ -86,6 +87,7 @@ func (rp *Replica) Add(subject string, r Revoked, now time.Time) Revoked {
 		delete(rp.subjects, subject)
 	} else {
 		rp.subjects[subject] = e
+		rp.peak = max(rp.peak, len(rp.subjects))
 	}
 	rp.sweep(seconds(now), sweepPerAdd)
 	return merged
@@ -98,7 +100,13 @@ func (rp *Replica) Sweep(now time.Time) {
 	defer rp.mu.Unlock()
 	rp.sweep(seconds(now), len(rp.subjects))
 	// A Go map keeps its buckets when entries go: copy it to give back
-	// the memory of a burst.
+	// the memory of a burst, once at least half of it has gone. Not on
+	// every Sweep: Check waits meanwhile, and at a million subjects the
+	// copy takes longer than the sweep.
+	if len(rp.subjects) > rp.peak/2 {
+		return
+	}
+	rp.peak = len(rp.subjects)
 	m := make(map[string]subjectEntry, len(rp.subjects))
 	for k, v := range rp.subjects {
 		m[k] = v

@@ -102,6 +102,26 @@ func TestReplicaForgetsExpiredEntries(t *testing.T) {
 	if live != 3600 || rv.Len() != 3600 {
 		t.Errorf("after Sweep: Range saw %d subjects, Len %d; want 3600", live, rv.Len())
 	}
+	// Sweep copies the map to give back the memory of a burst that has
+	// gone, and only then: Check waits while it holds the lock, and at a
+	// million subjects the copy takes longer than the sweep.
+	if n := mallocs(func() { rv.Sweep(at) }); n != 0 {
+		t.Errorf("Sweep of a map that did not shrink: %d allocations", n)
+	}
+	at = at.Add(time.Hour)
+	rv.Add("last", revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: revocation.NewSessionID(), Until: at.Add(time.Hour)}}}, at)
+	if n := mallocs(func() { rv.Sweep(at) }); n == 0 || rv.Len() != 1 {
+		t.Errorf("Sweep after a burst of %d subjects went: %d allocations, %d held", 3600, n, rv.Len())
+	}
+}
+
+// mallocs returns how many heap allocations f made.
+func mallocs(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.Mallocs - before.Mallocs
 }
 
 // runtimeHeap reads the bytes of live heap objects after a collection.
