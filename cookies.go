@@ -78,8 +78,9 @@ type jar struct {
 	spec    *cookieSpec
 	present uint32              // bit i: cookie i (0 the main one, i > 0 chunk i) came
 	values  [maxChunks][]string // the values of each, in the order they came
-	// others is the length the request's other cookies take in its
-	// Cookie header, separators included; sent, the header's whole length.
+	// others is the length the cookies the jar does not hold take in the
+	// request's Cookie header, separators included; sent, the header's
+	// whole length.
 	others, sent int
 	// size is the length the jar's own cookies take in the header.
 	size int
@@ -126,33 +127,36 @@ func (c *cookieSpec) read(r *http.Request) jar {
 // add keeps part, one name=value of the Cookie header, if the cookie is
 // the session's, and measures it otherwise.
 func (j *jar) add(part string) {
-	c := j.spec
 	name, value, _ := strings.Cut(part, "=")
 	name = textproto.TrimString(name)
 	value, ok := cookieValue(value)
-	into, i := j, c.index(name)
-	if i < 0 && ok && c.old != nil {
-		if i = c.old.index(name); i >= 0 {
-			if j.old == nil {
-				j.old = &jar{spec: c.old}
-			}
-			into = j.old
+	if ok {
+		if into, i := j.owner(name); i >= 0 && len(into.values[i]) < maxValues {
+			into.values[i] = append(into.values[i], value)
+			into.present |= 1 << i
+			into.size += len(part) + len("; ")
+			return
+		}
+		if name == j.spec.bound && j.spec.bound != "" && len(j.bound) < maxValues {
+			j.bound = append(j.bound, value) // and counted below
 		}
 	}
-	switch {
-	case i < 0 && ok && c.bound != "" && name == c.bound:
-		// Kept, and counted with the others in the next request's budget.
-		j.others += len(part) + len("; ")
-		if len(j.bound) < maxValues {
-			j.bound = append(j.bound, value)
-		}
-	case i < 0 || !ok:
-		j.others += len(part) + len("; ")
-	case len(into.values[i]) < maxValues:
-		into.values[i] = append(into.values[i], value)
-		into.present |= 1 << i
-		into.size += len(part) + len("; ")
+	// Another cookie, a value RFC 6265 refuses, the bound cookie, or a
+	// value of ours past maxValues: the browser sends it next time too.
+	j.others += len(part) + len("; ")
+}
+
+// owner returns the jar for the session cookie called name (this one, or
+// that of the old name) and its index there, or -1 if name is neither's.
+func (j *jar) owner(name string) (*jar, int) {
+	if i := j.spec.index(name); i >= 0 || j.spec.old == nil {
+		return j, i
 	}
+	i := j.spec.old.index(name)
+	if i >= 0 && j.old == nil {
+		j.old = &jar{spec: j.spec.old}
+	}
+	return j.old, i
 }
 
 // stays is the length, in the header, of the jar's cookies that a

@@ -557,6 +557,19 @@ func TestTheBudgetIsTheNextRequest(t *testing.T) {
 		}
 	}
 
+	// Values of our name past the ones read (maxValues, ten) are not
+	// opened, but the browser sends them next time too: they count.
+	heard = nil
+	b = newBrowser(t)
+	b.do(handle(small, func(s *Session[user]) { s.Data = bigData(100) }), "GET", "/")
+	flood := b.header()
+	for range 14 {
+		flood += "; session=" + strings.Repeat("f", 350)
+	}
+	if s, rec := send(small, flood, func(s *Session[user]) { s.Data = bigData(2900) }); s.IsNew() || len(heard) != 1 || !errors.Is(heard[0], ErrTooLarge) || rec.Code != http.StatusInternalServerError {
+		t.Errorf("with 14 more values under our name: new %v, heard %v, status %d", s.IsNew(), heard, rec.Code)
+	}
+
 	heard = nil
 	m, err := New[user](testKeys(t), WithClock(clock.Now), quiet, onErr)
 	if err != nil {
