@@ -366,6 +366,17 @@ func lose(t *testing.T, e *env, admin *redis.Client, how string) time.Time {
 	return time.Now()
 }
 
+// While a first load waits for other instances to write back into a new
+// hash, Health says so, rather than that nothing is subscribed.
+func TestHealthWhileTheFirstLoadWaits(t *testing.T) {
+	e := newEnv(t)
+	s := e.store(WithPingInterval(time.Minute)) // the wait, two intervals, outlasts the test
+	e.waitUntil(5*time.Second, "Health tells of the wait", func() bool {
+		h, err := s.Health()
+		return h == revocation.Down && errors.Is(err, ErrStale) && strings.Contains(err.Error(), "waiting")
+	})
+}
+
 // A store started with Redis down serves at once, reports Down (not
 // loaded), and becomes ready once Redis starts, writing back what it was
 // told meanwhile.

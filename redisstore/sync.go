@@ -339,6 +339,7 @@ func (y *syncer) resync(why string) {
 		if wb {
 			s.writeBack.Store(true)
 		}
+		s.setReason(fmt.Errorf("the revocations hash in Redis is new: waiting %s for other instances to write back before trusting it", st.wait.Round(time.Millisecond)))
 		s.log.Info("redisstore: the revocations hash in Redis is new; waiting for other instances to write back before trusting it",
 			"key", s.key, "wait", st.wait.Round(time.Millisecond))
 		return
