@@ -26,9 +26,9 @@ const (
 	// defaultRevocationsFile is in the working directory: a sign-out
 	// holds across restarts of `go run ./example` with no setting at all.
 	defaultRevocationsFile = "revocations.db"
-	// minIdleTimeout mirrors cookiesession's own lower bound (cookie times
-	// are in seconds), checked here so that the error names the variable.
-	minIdleTimeout = 2 * time.Second
+	// minIdleTimeout is cookiesession's own lower bound (cookie times are
+	// in seconds), checked here so that the error names the variable.
+	minIdleTimeout = cookiesession.MinIdleTimeout
 )
 
 // config is the app's settings, read from the environment by loadConfig.

@@ -70,6 +70,7 @@ func TestRunConfigErrors(t *testing.T) {
 		{"second key bad", "SESSION_KEYS", testKeys + ",c2hvcnQ"},
 		{"max age", "SESSION_MAX_AGE", "forever"},
 		{"idle timeout", "SESSION_IDLE_TIMEOUT", "-1m"},
+		{"idle timeout under the library's minimum", "SESSION_IDLE_TIMEOUT", "5s"},
 		{"addr", "ADDR", "nowhere"},
 		{"revocations file", "SESSION_REVOCATIONS_FILE", "/dev/null/revocations.db"},
 	}

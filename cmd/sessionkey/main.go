@@ -4,7 +4,7 @@
 // Usage:
 //
 //	sessionkey [new]
-//	sessionkey open [-name session] [-max-age 24h] [-idle 0] [-max-size 7168] [-keys-env SESSION_KEYS] [VALUE | -]
+//	sessionkey open [-name __Host-session] [-max-age 24h] [-idle 0] [-max-size 7168] [-keys-env SESSION_KEYS] [VALUE | -]
 //
 // sessionkey (or sessionkey new) prints a fresh secret, ready to go first in
 // SESSION_KEYS:

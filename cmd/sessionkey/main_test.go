@@ -245,6 +245,9 @@ func TestOpen(t *testing.T) {
 	stale := seal(t, oldRing, "session", now, now, fresh)
 	unknown := seal(t, otherRing, "session", now, now, fresh)
 	sid := seal(t, curRing, "sid", now, now, fresh)
+	// The default name's: a value copied from it names no cookie.
+	host := seal(t, curRing, cookiesession.DefaultName, created, issued, `{"user":"ann"}`)
+	hostExpired := seal(t, curRing, cookiesession.DefaultName, now.Add(-3*time.Hour), now.Add(-3*time.Hour), `{"n":1}`)
 	// Flip a character well inside the ciphertext: the header (version and
 	// key id) stays intact, so the key is found and authentication fails.
 	tampered := []byte(good)
@@ -346,6 +349,19 @@ func TestOpen(t *testing.T) {
 					t.Errorf("data = %v", o.Data)
 				}
 			},
+		},
+		{
+			name: "bare value of the default name", args: []string{"open", host},
+			check: func(t *testing.T, o output) {
+				if o.Data["user"] != "ann" {
+					t.Errorf("data = %v", o.Data)
+				}
+			},
+		},
+		{
+			// Refused for what it says, not for the name it was tried under last.
+			name: "bare value of the default name, expired", args: []string{"open", "-max-age", "1h", hostExpired}, wantCode: 1,
+			wantStderr: "session expired: lifetime of 1h0m0s ended 2h0m",
 		},
 		{
 			name: "bare value on stdin", args: []string{"open", "-"}, stdin: good + "\n",

@@ -39,8 +39,8 @@ Usage:
       read. A cookie that does not open exits with status 1 and the reason.
 
 Flags of open (match the application's settings):
-  -name string       cookie name, as WithName (default "__Host-session", or
-                     "session", which a bare value is taken to be)
+  -name string       cookie name, as WithName (default "__Host-session", then
+                     "session"; a bare value is tried under both)
   -max-age duration  absolute lifetime, as WithMaxAge (default $SESSION_MAX_AGE, else 24h0m0s)
   -idle duration     idle timeout, as WithIdleTimeout; 0 means none (default $SESSION_IDLE_TIMEOUT, else 0)
   -max-size int      size cap in bytes, as WithMaxSize (default 7168)
@@ -152,16 +152,8 @@ func cmdOpen(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv fu
 		return exitNotOpen
 	}
 
-	// The first name that comes wins, as in the Manager: DefaultName
-	// before FallbackName.
-	cookies := parseCookies(lines)
 	limits := cookiesession.Limits{MaxAge: f.maxAge, IdleTimeout: f.idle, MaxSize: f.maxSize}
-	c, key, err := cookiesession.Contents{}, 0, error(http.ErrNoCookie)
-	for _, name := range names {
-		if c, key, err = keys.Open(name, cookies, time.Now(), limits); !errors.Is(err, http.ErrNoCookie) {
-			break
-		}
-	}
+	c, key, err := openInput(keys, names, input, limits)
 	if err == nil && !json.Valid(c.Data) {
 		err = fmt.Errorf("%w: the data does not decode as JSON", cookiesession.ErrMalformed)
 	}
@@ -196,9 +188,27 @@ func cmdOpen(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv fu
 	return writeOpenOutput(out, stdout, stderr)
 }
 
-// cookieNamesFor returns the cookie names to look for, the one a bare
-// value is given last, after checking the flags as New checks the options
-// they stand for. code is -1 to go on, else the exit status.
+// openInput opens the session that input carries under the first of names
+// that comes, as the Manager reads DefaultName before FallbackName. A bare
+// value comes under every name, and the name is sealed with it: one that
+// fails authentication under a name is tried under the next, so that a
+// value copied from __Host-session, the default, opens without -name.
+func openInput(keys *cookiesession.Keyring, names []string, input string, l cookiesession.Limits) (cookiesession.Contents, int, error) {
+	bare := isBare(input)
+	c, key, err := cookiesession.Contents{}, 0, error(http.ErrNoCookie)
+	for _, name := range names {
+		c, key, err = keys.Open(name, parseCookies(cookieLines(input, name)), time.Now(), l)
+		if !errors.Is(err, http.ErrNoCookie) && !(bare && errors.Is(err, cookiesession.ErrAuthentication)) {
+			break
+		}
+	}
+	return c, key, err
+}
+
+// cookieNamesFor returns the cookie names to look for, in order, the one
+// a bare value is reported under last, after checking the flags as New
+// checks the options they stand for. code is -1 to go on, else the exit
+// status.
 func cookieNamesFor(f openFlags, keys *cookiesession.Keyring, stderr io.Writer) (names []string, code int) {
 	opts := []cookiesession.Option{
 		cookiesession.WithMaxAge(f.maxAge),
@@ -206,7 +216,7 @@ func cookieNamesFor(f openFlags, keys *cookiesession.Keyring, stderr io.Writer) 
 		cookiesession.WithMaxSize(f.maxSize),
 	}
 	// Without -name, the default names: DefaultName, and FallbackName
-	// (which the Manager reads too), which a bare value is given.
+	// (which the Manager reads too).
 	names = []string{cookiesession.DefaultName, cookiesession.FallbackName}
 	if f.name != "" {
 		opts = append(opts, cookiesession.WithName(f.name))
@@ -362,10 +372,7 @@ func cookieLines(input, name string) []string {
 	if input == "" {
 		return nil
 	}
-	if v := strings.TrimSuffix(strings.TrimSuffix(input, "="), "="); !strings.ContainsAny(v, "=;\r\n") {
-		// A bare value: sealed values and chunk headers hold no ';', and
-		// no '=' but the base64 padding that ends a value in the
-		// securecookie format.
+	if isBare(input) {
 		return []string{name + "=" + input}
 	}
 	var raw, labelled []string
@@ -392,6 +399,15 @@ func cookieLines(input, name string) []string {
 		return labelled
 	}
 	return raw
+}
+
+// isBare reports whether input is a cookie's value alone, without a name:
+// sealed values and chunk headers hold no ';', and no '=' but the base64
+// padding that ends a value in the securecookie format.
+func isBare(input string) bool {
+	input = strings.TrimSpace(input)
+	v := strings.TrimSuffix(strings.TrimSuffix(input, "="), "=")
+	return input != "" && !strings.ContainsAny(v, "=;\r\n")
 }
 
 func cutPrefixFold(s, prefix string) (string, bool) {

@@ -85,10 +85,10 @@ var (
 	readyRE   = regexp.MustCompile(`(?m)^fleet +\| ready: (\S+) (\S+) (\S+);`)
 )
 
-// startFleet runs the fleet, with its own Redis and keys,
-// until it says it is ready. Whatever the test does, nothing it started
-// outlives it.
-func startFleet(t *testing.T) *running {
+// startFleet runs the fleet, with its own Redis and keys and env added to
+// its environment, until it says it is ready. Whatever the test does,
+// nothing it started outlives it.
+func startFleet(t *testing.T, env ...string) *running {
 	t.Helper()
 	if os.Getenv("REDIS_SERVER") == "" {
 		if _, err := exec.LookPath("redis-server"); err != nil {
@@ -100,9 +100,9 @@ func startFleet(t *testing.T) *running {
 	}
 	f := &running{cmd: exec.Command(fleetBin), out: new(lockedBuffer), exited: make(chan struct{})}
 	// The fleet's own Redis and keys, whatever the environment says.
-	f.cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+	f.cmd.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		return strings.HasPrefix(kv, "REDIS_URL=") || strings.HasPrefix(kv, "SESSION_")
-	})
+	}), env...)
 	f.cmd.Stdout, f.cmd.Stderr = f.out, f.out
 	if err := f.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -292,6 +292,28 @@ func TestFleet(t *testing.T) {
 	if strings.Contains(f.out.String(), "killing ") {
 		t.Errorf("a process needed SIGKILL: every one should stop on SIGTERM")
 	}
+}
+
+// TestFleetEmptyVariables runs the fleet with SESSION_KEYS and
+// SESSION_SECURE set but empty, which the example takes for unset: the
+// instances must still share the one key the fleet makes, or a sign-in on
+// one is unknown to the others, and serve plain http without Secure.
+func TestFleetEmptyVariables(t *testing.T) {
+	f := startFleet(t, "SESSION_KEYS=", "SESSION_SECURE=")
+	if out := f.out.String(); strings.Count(out, " secure=false") != instances {
+		t.Errorf("want every instance to log secure=false:\n%s", out)
+	}
+	cookies, _ := send(t, "POST", f.bases[0]+"/login", nil, url.Values{"user": {"ada"}})
+	if got := sessionUser(t, f.bases[1], cookies); got != "ada" {
+		t.Errorf("signed in on %s, %s sees user %q", f.bases[0], f.bases[1], got)
+	}
+	if err := f.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.waitExit(t); err != nil {
+		t.Errorf("the fleet exited with %v after Ctrl-C, want 0", err)
+	}
+	f.expectGone(t)
 }
 
 // TestFleetOneExits kills one instance: the fleet, no longer whole, must

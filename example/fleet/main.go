@@ -129,15 +129,19 @@ func run(ctx context.Context, force <-chan struct{}, out *output) (err error) {
 // and, unless set, SESSION_SECURE=false.
 func (f *fleet) environment(ctx context.Context, dir string) ([]string, error) {
 	env := os.Environ()
-	if _, ok := os.LookupEnv("SESSION_KEYS"); !ok {
+	if os.Getenv("SESSION_KEYS") == "" {
 		// Made for this run, shared by the instances, and never printed:
 		// a key is a secret wherever it is shown. To keep sessions across
 		// runs, or to open cookies with sessionkey, set SESSION_KEYS.
+		// Empty counts as unset, here and for SESSION_SECURE, as the
+		// example takes it: passed on, it would give each instance a
+		// throw-away key of its own. The value appended wins over the
+		// empty one (os/exec keeps the last).
 		keys := cookiesession.EncodeSecret(cookiesession.GenerateSecret())
 		f.out.line("fleet", "SESSION_KEYS is not set: a key made for this run is shared by the instances, and sessions end when the fleet stops; set SESSION_KEYS to keep them")
 		env = append(env, "SESSION_KEYS="+keys)
 	}
-	if _, ok := os.LookupEnv("SESSION_SECURE"); !ok {
+	if os.Getenv("SESSION_SECURE") == "" {
 		// Plain http on loopback: not every browser keeps Secure cookies
 		// from http://127.0.0.1.
 		env = append(env, "SESSION_SECURE=false")
