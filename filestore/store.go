@@ -46,6 +46,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // errStoreClosed is what Revoke and Health say after Close.
 var errStoreClosed = errors.New("filestore: the revocation file is closed")
 
+// errLocked is why Open refuses a file that another Store has open.
+var errLocked = errors.New("another Store has it open, in this process or another")
+
 // Store is a cookiesession.RevocationStore kept in a file, so that what was
 // revoked survives a restart: a signed-out cookie stays refused when the
 // process starts again. It is for a single instance; a fleet shares a
@@ -61,11 +64,13 @@ var errStoreClosed = errors.New("filestore: the revocation file is closed")
 // session lifetime.
 //
 // One process per file: two processes appending to the same file would
-// each rewrite it without the other's revocations. It is safe for
-// concurrent use within the process.
+// each rewrite it without the other's revocations, so Open locks the file
+// (through path.lock, where the system has flock) and fails while another
+// Store has it open. It is safe for concurrent use within the process.
 type Store struct {
 	path string
 	rv   *revocation.Replica // what is enforced, and what a rewrite writes
+	lock *os.File            // path.lock, locked until Close
 
 	mu   sync.Mutex // serialises the writes to the file
 	f    *os.File   // the file, positioned at its end; nil once closed
@@ -87,25 +92,48 @@ var _ cookiesession.RevocationStore = (*Store)(nil)
 // read: the file is truncated there, since a revocation is acknowledged
 // only once its record is whole and synced. The file is then rewritten
 // with only the entries still live. A file that is not a revocation file
-// is refused, and left as it is.
+// is refused, and left as it is. So is a file another Store has open.
 func Open(path string) (*Store, error) {
+	lk, err := lockPath(path)
+	if err != nil {
+		return nil, err
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
+		_ = lk.Close()
 		return nil, fmt.Errorf("filestore: opening the revocation file: %w", err)
 	}
-	rf := &Store{path: path, rv: revocation.NewReplica(nil), f: f}
+	rf := &Store{path: path, rv: revocation.NewReplica(nil), lock: lk, f: f}
 	now := time.Now()
 	if err := rf.replay(now); err != nil {
 		_ = f.Close()
+		_ = lk.Close()
 		return nil, err
 	}
 	rf.mu.Lock()
 	defer rf.mu.Unlock()
 	if err := rf.compactLocked(now); err != nil {
 		_ = rf.f.Close()
+		_ = lk.Close()
 		return nil, err
 	}
 	return rf, nil
+}
+
+// lockPath opens path.lock, creating it, and locks it. The lock is not
+// on the revocation file itself, which each rewrite replaces: a Store
+// whose file was renamed over appends to a file no one reads again, and
+// loses every revocation it acknowledges from then on.
+func lockPath(path string) (*os.File, error) {
+	lk, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("filestore: opening the lock file of the revocation file: %w", err)
+	}
+	if err := lock(lk); err != nil {
+		_ = lk.Close()
+		return nil, fmt.Errorf("filestore: locking %s: %w: close it first, or give each process its own file", path, err)
+	}
+	return lk, nil
 }
 
 // replay loads the file into memory, and truncates it after the last whole
@@ -410,6 +438,8 @@ func (rf *Store) Close() error {
 	if cerr := rf.f.Close(); err == nil {
 		err = cerr
 	}
+	// After the file: another Store may open it once this one is done.
+	_ = rf.lock.Close()
 	rf.f = nil
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -645,6 +646,42 @@ func TestClose(t *testing.T) {
 	// The file is unchanged by what came after Close.
 	if got := rfRecords(t, path); len(got) != 1 {
 		t.Errorf("the file holds %v", got)
+	}
+}
+
+// Two Stores on one file lose revocations without a word: the second's
+// rewrite on Open renames a new file over the first's, which then appends
+// to a file no one reads again. The second Open fails instead, naming the
+// file, until the first is closed; nothing the first stored is lost.
+func TestOneStorePerFile(t *testing.T) {
+	t.Parallel()
+	switch runtime.GOOS {
+	case "darwin", "dragonfly", "freebsd", "linux", "netbsd", "openbsd":
+	default:
+		t.Skipf("no flock on %s: one process per file is the operator's task", runtime.GOOS)
+	}
+	path := filepath.Join(t.TempDir(), "revocations.db")
+	first := rfOpen(t, path)
+	ctx := context.Background()
+	second, err := filestore.Open(path)
+	if err == nil {
+		// As a second process would go on: the first acknowledges a
+		// revocation, and both stop.
+		revokeErr := first.Revoke(ctx, "ada", rfRevoked(rfID(1)))
+		_ = second.Close()
+		store := rfRestart(t, first, path)
+		t.Fatalf("a second Open of the file succeeded; a revocation the first then stored (%v) is refused after a restart: %v",
+			revokeErr, rfRefused(store, "ada", rfID(1)))
+	}
+	if !strings.Contains(err.Error(), path) {
+		t.Errorf("the error does not name the file: %v", err)
+	}
+	if err := first.Revoke(ctx, "ada", rfRevoked(rfID(1))); err != nil {
+		t.Fatal(err)
+	}
+	store := rfRestart(t, first, path)
+	if !rfRefused(store, "ada", rfID(1)) {
+		t.Error("a revocation was lost")
 	}
 }
 
