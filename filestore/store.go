@@ -179,11 +179,13 @@ func (rf *Store) replay(now time.Time) error {
 
 // tornTail reports whether rest, which does not start with a whole record,
 // is what a crash during an append leaves: a record that runs to the end
-// of the file or past it, or one followed by nothing but the zeros a file
-// system may leave after a crash.
+// of the file or past it, its length included, or one followed by nothing
+// but the zeros a file system may leave after a crash.
 func tornTail(rest []byte) bool {
 	n, k := binary.Uvarint(rest)
-	if k > 0 && uint64(len(rest)) <= uint64(k)+n+4 {
+	// k is 0 when the file ends within the length: a record of more than
+	// 127 bytes, cut after the first byte of its length.
+	if k == 0 || (k > 0 && uint64(len(rest)) <= uint64(k)+n+4) {
 		return true
 	}
 	for _, b := range rest[max(k, 0):] {

@@ -228,6 +228,11 @@ func TestTornTail(t *testing.T) {
 		{name: "a huge length appended", lastKept: true, damage: func(t *testing.T, path string, _, _ int64) {
 			rfAppend(t, path, binary.AppendUvarint(nil, 1<<62))
 		}},
+		{name: "cut within a two-byte length", lastKept: true, damage: func(t *testing.T, path string, _, _ int64) {
+			// A record of more than 127 bytes, cut at a page boundary
+			// just after its first byte.
+			rfAppend(t, path, binary.AppendUvarint(nil, 300)[:1])
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
