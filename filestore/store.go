@@ -186,7 +186,9 @@ func tornTail(rest []byte) bool {
 	// k is 0 when the file ends within the length: a record of more than
 	// 127 bytes, cut after the first byte of its length.
 	if k == 0 || (k > 0 && uint64(len(rest)) <= uint64(k)+n+4) {
-		return true
+		// Unless the length is what was damaged: a record it had made
+		// run past the end may be followed by acknowledged ones.
+		return !damagedLength(rest)
 	}
 	for _, b := range rest[max(k, 0):] {
 		if b != 0 {
@@ -194,6 +196,32 @@ func tornTail(rest []byte) bool {
 		}
 	}
 	return true
+}
+
+// damagedLength reports whether rest starts with a whole record read with
+// the wrong length: a length of j bytes, then a payload whose checksum
+// follows it and which decodes. A crash cannot leave that, but a damaged
+// length can. Records of up to 2 MiB are looked for (j up to 3), each
+// prefix's checksum computed from the one before, so that the search is
+// linear in their size.
+func damagedLength(rest []byte) bool {
+	for j := 1; j <= 3; j++ {
+		crc := uint32(0)
+		for m := 1; m < 1<<(7*j) && j+m+4 <= len(rest); m++ {
+			crc = crc32.Update(crc, castagnoli, rest[j+m-1:j+m])
+			if crc != binary.LittleEndian.Uint32(rest[j+m:]) {
+				continue
+			}
+			rec := binary.AppendUvarint(nil, uint64(m))
+			if len(rec) != j {
+				continue
+			}
+			if _, _, _, ok := decodeRevocationRecord(append(rec, rest[j:j+m+4]...)); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // checkHeader returns where the records of data, the file's contents,

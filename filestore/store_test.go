@@ -697,6 +697,9 @@ func TestDamageIsRefused(t *testing.T) {
 	t.Parallel()
 	for name, damage := range map[string]func(t *testing.T, path string, first int64){
 		"a record within": func(t *testing.T, path string, first int64) { rfFlip(t, path, first-2) },
+		// ada's length, read with its first byte flipped, runs past the
+		// end of the file, as a torn record's does: bob's record follows.
+		"a record's length": func(t *testing.T, path string, _ int64) { rfFlip(t, path, int64(len(rfHeader))) },
 		"garbage after": func(t *testing.T, path string, _ int64) {
 			rfAppend(t, path, []byte("\x05\x00garbage that is no record"))
 		},
