@@ -46,6 +46,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // errStoreClosed is what Revoke and Health say after Close.
 var errStoreClosed = errors.New("filestore: the revocation file is closed")
 
+// errLocked is why Open refuses a file that another Store has open.
+var errLocked = errors.New("another Store has it open, in this process or another")
+
 // Store is a cookiesession.RevocationStore kept in a file, so that what was
 // revoked survives a restart: a signed-out cookie stays refused when the
 // process starts again. It is for a single instance; a fleet shares a
@@ -61,11 +64,13 @@ var errStoreClosed = errors.New("filestore: the revocation file is closed")
 // session lifetime.
 //
 // One process per file: two processes appending to the same file would
-// each rewrite it without the other's revocations. It is safe for
-// concurrent use within the process.
+// each rewrite it without the other's revocations, so Open locks the file
+// (through path.lock, where the system has flock) and fails while another
+// Store has it open. It is safe for concurrent use within the process.
 type Store struct {
 	path string
 	rv   *revocation.Replica // what is enforced, and what a rewrite writes
+	lock *os.File            // path.lock, locked until Close
 
 	mu   sync.Mutex // serialises the writes to the file
 	f    *os.File   // the file, positioned at its end; nil once closed
@@ -87,25 +92,48 @@ var _ cookiesession.RevocationStore = (*Store)(nil)
 // read: the file is truncated there, since a revocation is acknowledged
 // only once its record is whole and synced. The file is then rewritten
 // with only the entries still live. A file that is not a revocation file
-// is refused, and left as it is.
+// is refused, and left as it is. So is a file another Store has open.
 func Open(path string) (*Store, error) {
+	lk, err := lockPath(path)
+	if err != nil {
+		return nil, err
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
+		_ = lk.Close()
 		return nil, fmt.Errorf("filestore: opening the revocation file: %w", err)
 	}
-	rf := &Store{path: path, rv: revocation.NewReplica(nil), f: f}
+	rf := &Store{path: path, rv: revocation.NewReplica(nil), lock: lk, f: f}
 	now := time.Now()
 	if err := rf.replay(now); err != nil {
 		_ = f.Close()
+		_ = lk.Close()
 		return nil, err
 	}
 	rf.mu.Lock()
 	defer rf.mu.Unlock()
 	if err := rf.compactLocked(now); err != nil {
 		_ = rf.f.Close()
+		_ = lk.Close()
 		return nil, err
 	}
 	return rf, nil
+}
+
+// lockPath opens path.lock, creating it, and locks it. The lock is not
+// on the revocation file itself, which each rewrite replaces: a Store
+// whose file was renamed over appends to a file no one reads again, and
+// loses every revocation it acknowledges from then on.
+func lockPath(path string) (*os.File, error) {
+	lk, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("filestore: opening the lock file of the revocation file: %w", err)
+	}
+	if err := lock(lk); err != nil {
+		_ = lk.Close()
+		return nil, fmt.Errorf("filestore: locking %s: %w: close it first, or give each process its own file", path, err)
+	}
+	return lk, nil
 }
 
 // replay loads the file into memory, and truncates it after the last whole
@@ -151,12 +179,16 @@ func (rf *Store) replay(now time.Time) error {
 
 // tornTail reports whether rest, which does not start with a whole record,
 // is what a crash during an append leaves: a record that runs to the end
-// of the file or past it, or one followed by nothing but the zeros a file
-// system may leave after a crash.
+// of the file or past it, its length included, or one followed by nothing
+// but the zeros a file system may leave after a crash.
 func tornTail(rest []byte) bool {
 	n, k := binary.Uvarint(rest)
-	if k > 0 && uint64(len(rest)) <= uint64(k)+n+4 {
-		return true
+	// k is 0 when the file ends within the length: a record of more than
+	// 127 bytes, cut after the first byte of its length.
+	if k == 0 || (k > 0 && uint64(len(rest)) <= uint64(k)+n+4) {
+		// Unless the length is what was damaged: a record it had made
+		// run past the end may be followed by acknowledged ones.
+		return !damagedLength(rest)
 	}
 	for _, b := range rest[max(k, 0):] {
 		if b != 0 {
@@ -164,6 +196,32 @@ func tornTail(rest []byte) bool {
 		}
 	}
 	return true
+}
+
+// damagedLength reports whether rest starts with a whole record read with
+// the wrong length: a length of j bytes, then a payload whose checksum
+// follows it and which decodes. A crash cannot leave that, but a damaged
+// length can. Records of up to 2 MiB are looked for (j up to 3), each
+// prefix's checksum computed from the one before, so that the search is
+// linear in their size.
+func damagedLength(rest []byte) bool {
+	for j := 1; j <= 3; j++ {
+		crc := uint32(0)
+		for m := 1; m < 1<<(7*j) && j+m+4 <= len(rest); m++ {
+			crc = crc32.Update(crc, castagnoli, rest[j+m-1:j+m])
+			if crc != binary.LittleEndian.Uint32(rest[j+m:]) {
+				continue
+			}
+			rec := binary.AppendUvarint(nil, uint64(m))
+			if len(rec) != j {
+				continue
+			}
+			if _, _, _, ok := decodeRevocationRecord(append(rec, rest[j:j+m+4]...)); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // checkHeader returns where the records of data, the file's contents,
@@ -410,6 +468,8 @@ func (rf *Store) Close() error {
 	if cerr := rf.f.Close(); err == nil {
 		err = cerr
 	}
+	// After the file: another Store may open it once this one is done.
+	_ = rf.lock.Close()
 	rf.f = nil
 	return err
 }

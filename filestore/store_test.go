@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -226,6 +227,11 @@ func TestTornTail(t *testing.T) {
 		}},
 		{name: "a huge length appended", lastKept: true, damage: func(t *testing.T, path string, _, _ int64) {
 			rfAppend(t, path, binary.AppendUvarint(nil, 1<<62))
+		}},
+		{name: "cut within a two-byte length", lastKept: true, damage: func(t *testing.T, path string, _, _ int64) {
+			// A record of more than 127 bytes, cut at a page boundary
+			// just after its first byte.
+			rfAppend(t, path, binary.AppendUvarint(nil, 300)[:1])
 		}},
 	}
 	for _, tt := range tests {
@@ -648,6 +654,42 @@ func TestClose(t *testing.T) {
 	}
 }
 
+// Two Stores on one file lose revocations without a word: the second's
+// rewrite on Open renames a new file over the first's, which then appends
+// to a file no one reads again. The second Open fails instead, naming the
+// file, until the first is closed; nothing the first stored is lost.
+func TestOneStorePerFile(t *testing.T) {
+	t.Parallel()
+	switch runtime.GOOS {
+	case "darwin", "dragonfly", "freebsd", "linux", "netbsd", "openbsd":
+	default:
+		t.Skipf("no flock on %s: one process per file is the operator's task", runtime.GOOS)
+	}
+	path := filepath.Join(t.TempDir(), "revocations.db")
+	first := rfOpen(t, path)
+	ctx := context.Background()
+	second, err := filestore.Open(path)
+	if err == nil {
+		// As a second process would go on: the first acknowledges a
+		// revocation, and both stop.
+		revokeErr := first.Revoke(ctx, "ada", rfRevoked(rfID(1)))
+		_ = second.Close()
+		store := rfRestart(t, first, path)
+		t.Fatalf("a second Open of the file succeeded; a revocation the first then stored (%v) is refused after a restart: %v",
+			revokeErr, rfRefused(store, "ada", rfID(1)))
+	}
+	if !strings.Contains(err.Error(), path) {
+		t.Errorf("the error does not name the file: %v", err)
+	}
+	if err := first.Revoke(ctx, "ada", rfRevoked(rfID(1))); err != nil {
+		t.Fatal(err)
+	}
+	store := rfRestart(t, first, path)
+	if !rfRefused(store, "ada", rfID(1)) {
+		t.Error("a revocation was lost")
+	}
+}
+
 // Damage before the end of the file is not what a crash leaves: records
 // that were acknowledged may follow it. The file is refused, and left as
 // it is, rather than truncated.
@@ -655,6 +697,9 @@ func TestDamageIsRefused(t *testing.T) {
 	t.Parallel()
 	for name, damage := range map[string]func(t *testing.T, path string, first int64){
 		"a record within": func(t *testing.T, path string, first int64) { rfFlip(t, path, first-2) },
+		// ada's length, read with its first byte flipped, runs past the
+		// end of the file, as a torn record's does: bob's record follows.
+		"a record's length": func(t *testing.T, path string, _ int64) { rfFlip(t, path, int64(len(rfHeader))) },
 		"garbage after": func(t *testing.T, path string, _ int64) {
 			rfAppend(t, path, []byte("\x05\x00garbage that is no record"))
 		},

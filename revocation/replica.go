@@ -190,12 +190,23 @@ func (rp *Replica) Check(subject string, id SessionID, generation uint64, now ti
 }
 
 // Generation implements cookiesession.RevocationStore: the subject's
-// current generation, and how many of its sessions are revoked one by one.
+// current generation, and how many of its sessions are revoked one by one
+// at the replica's now.
 func (rp *Replica) Generation(subject string) (uint64, int) {
+	now := rp.now().Unix()
 	rp.mu.RLock()
 	e := rp.subjects[subject]
 	rp.mu.RUnlock()
-	return e.gen, len(e.sessions)
+	// Sessions that expired since the subject was last written are still
+	// held, and revoke nothing: counted, they would bring forward the
+	// MaxRevokedSessions past which every device is signed out.
+	n := 0
+	for _, s := range e.sessions {
+		if int64(s.until) > now {
+			n++
+		}
+	}
+	return e.gen, n
 }
 
 // Len returns the number of entries held: a generation or a session id

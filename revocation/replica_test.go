@@ -162,3 +162,37 @@ func BenchmarkReplicaMemory(b *testing.B) {
 		})
 	}
 }
+
+// Generation counts the sessions revoked one by one that are still live at
+// the replica's now: the Manager raises the generation past
+// MaxRevokedSessions of them, which signs out every device, and sessions
+// that expired since the subject was last written revoke nothing.
+func TestGenerationCountsLiveSessions(t *testing.T) {
+	now := t0
+	rv := revocation.NewReplica(func() time.Time { return now })
+	var r revocation.Revoked
+	for i := range revocation.MaxRevokedSessions {
+		until := t0.Add(time.Hour)
+		if i == 0 {
+			until = t0.Add(3 * time.Hour)
+		}
+		r.Sessions = append(r.Sessions, revocation.RevokedSession{ID: revocation.NewSessionID(), Until: until})
+	}
+	rv.Add("ada", r, t0)
+	tests := []struct {
+		name string
+		now  time.Time
+		want int
+	}{
+		{"all live", t0, revocation.MaxRevokedSessions},
+		{"a second before most expire", t0.Add(time.Hour - time.Second), revocation.MaxRevokedSessions},
+		{"most expired", t0.Add(time.Hour), 1},
+		{"all expired", t0.Add(3 * time.Hour), 0},
+	}
+	for _, tt := range tests {
+		now = tt.now
+		if _, n := rv.Generation("ada"); n != tt.want {
+			t.Errorf("%s: Generation counts %d sessions, want %d", tt.name, n, tt.want)
+		}
+	}
+}
