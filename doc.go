@@ -65,8 +65,8 @@
 //
 // # Failures that lose data
 //
-// A session that cannot be saved (too large for WithMaxSize, or not
-// serialisable) is logged and passed to the error handler, which by
+// A session that cannot be saved (too large for WithMaxSize or for the
+// next request's Cookie header, or not serialisable) is logged and passed to the error handler, which by
 // default answers 500; the browser keeps its previous cookie. A change
 // made after the response was committed is logged and reported too.
 //

@@ -68,13 +68,18 @@ var (
 // error handler (WithErrorHandler); none reaches Session.Err.
 var (
 	// ErrSaveFailed is returned, and passed to the error handler, when a
-	// session could not be written: too large, or the serializer failed.
-	// The cause is wrapped too. The browser keeps its previous cookie.
+	// session could not be written: too large for WithMaxSize, or for the
+	// next request's Cookie header together with the other cookies (with
+	// ErrTooLarge), or the serializer failed. The cause is wrapped too.
+	// The browser keeps its previous cookie.
 	ErrSaveFailed = errors.New("session not saved")
 
 	// ErrRevocationFailed is passed to the error handler when a
-	// revocation could not be stored where the other instances see it;
-	// the cause is wrapped too. The response still clears the cookie.
+	// revocation by Destroy or Renew could not be stored where the other
+	// instances see it, and returned by SignOutEverywhere when its own
+	// could not; the cause is wrapped too. The response still ends the
+	// session in the browser: Destroy's clears the cookie, Renew's writes
+	// the new one.
 	ErrRevocationFailed = errors.New("session revocation not stored")
 
 	// ErrReplaced is passed to the error handler when a request's session
