@@ -101,22 +101,36 @@ func loadConfig(getenv func(string) string) (config, error) {
 		cfg.secure = &b
 	}
 
+	if err := cfg.loadDurations(getenv); err != nil {
+		return config{}, err
+	}
+	return cfg, nil
+}
+
+// loadDurations reads SESSION_MAX_AGE and SESSION_IDLE_TIMEOUT, checked as
+// New checks WithMaxAge and WithIdleTimeout, so that the error names the
+// variable.
+func (cfg *config) loadDurations(getenv func(string) string) error {
 	if v := strings.TrimSpace(getenv(envMaxAge)); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
-			return config{}, fmt.Errorf("%s=%q: want a positive Go duration, such as 24h or 90m", envMaxAge, v)
+			return fmt.Errorf("%s=%q: want a positive Go duration, such as 24h or 90m", envMaxAge, v)
 		}
 		cfg.MaxAge = d
 	}
 	if v := strings.TrimSpace(getenv(envIdleTimeout)); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 || (d > 0 && d < minIdleTimeout) {
-			return config{}, fmt.Errorf("%s=%q: want a Go duration of at least %v, such as 30m, or 0 for none",
+			return fmt.Errorf("%s=%q: want a Go duration of at least %v, such as 30m, or 0 for none",
 				envIdleTimeout, v, minIdleTimeout)
 		}
 		cfg.IdleTimeout = d
 	}
-	return cfg, nil
+	if cfg.IdleTimeout > cfg.MaxAge {
+		return fmt.Errorf("%s=%v is longer than the session lifetime, %s=%v, which ends sessions first: shorten it, or set %s longer",
+			envIdleTimeout, cfg.IdleTimeout, envMaxAge, cfg.MaxAge, envMaxAge)
+	}
+	return nil
 }
 
 // loadRevocations reads REDIS_URL and SESSION_REVOCATIONS_FILE, which say

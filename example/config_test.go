@@ -56,6 +56,8 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad idle", vars: map[string]string{"SESSION_IDLE_TIMEOUT": "soon"}, wantErr: "SESSION_IDLE_TIMEOUT"},
 		{name: "negative idle", vars: map[string]string{"SESSION_IDLE_TIMEOUT": "-5m"}, wantErr: "SESSION_IDLE_TIMEOUT"},
 		{name: "idle too short", vars: map[string]string{"SESSION_IDLE_TIMEOUT": "1s"}, wantErr: "SESSION_IDLE_TIMEOUT"},
+		{name: "idle past the lifetime", vars: map[string]string{"SESSION_MAX_AGE": "1h", "SESSION_IDLE_TIMEOUT": "2h"}, wantErr: "SESSION_IDLE_TIMEOUT"},
+		{name: "idle past the default lifetime", vars: map[string]string{"SESSION_IDLE_TIMEOUT": "48h"}, wantErr: "SESSION_IDLE_TIMEOUT"},
 		{name: "bad secure", vars: map[string]string{"SESSION_SECURE": "sometimes"}, wantErr: "SESSION_SECURE"},
 		{name: "revocations file", vars: map[string]string{"SESSION_REVOCATIONS_FILE": " /var/lib/example/revoked.db "},
 			want: config{Addr: "127.0.0.1:8080", MaxAge: 24 * time.Hour, loopback: true, RevocationsFile: "/var/lib/example/revoked.db"}},
