@@ -123,6 +123,11 @@ func WithSecure(secure bool) Option { return func(c *config) { c.secure = secure
 // WithMaxSize caps the sealed session's length in bytes, across all its
 // chunk cookies. A save beyond it fails (see WithErrorHandler) and the
 // browser keeps its previous cookie. The default is DefaultMaxSize.
+//
+// Behind nginx, whose default proxy_buffer_size (4 KB on x86-64) holds all
+// of a response's headers, a response setting a session of more than about
+// 3,800 bytes is answered 502 by nginx, and the change is lost without the
+// application hearing of it: raise the buffer, or use WithMaxSize(3000).
 func WithMaxSize(n int) Option { return func(c *config) { c.maxSize = n } }
 
 // WithSerializer sets how Data is serialised (see Serializer). The
