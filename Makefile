@@ -39,7 +39,10 @@ REDIS_NAMES    := redis-server
 # found on PATH; CURL and PYTHON3 may name others.
 CURL_NAMES     := curl
 PYTHON3_NAMES  := python3
-export CHROMIUM REDIS_SERVER
+# The proxy test (e2e) puts nginx in front of the application, as NGINX
+# names it; Debian's is in /usr/sbin, on root's PATH only.
+NGINX_NAMES    := nginx /usr/sbin/nginx
+export CHROMIUM REDIS_SERVER NGINX
 
 # PICK defines a shell function for recipes: pick VALUE NAME... prints the
 # absolute path of the program VALUE names, or when VALUE is empty of the
@@ -107,13 +110,14 @@ endef
 
 # TEST_PROGRAMS sets the shell variables chromium and redis to the programs
 # the tests use, for recipes that run after make chromium and make redis.
-TEST_PROGRAMS = $(PICK); chromium="$$(pick "$$CHROMIUM" $(CHROMIUM_NAMES))"; redis="$$(pick "$$REDIS_SERVER" $(REDIS_NAMES))"
+TEST_PROGRAMS = $(PICK); chromium="$$(pick "$$CHROMIUM" $(CHROMIUM_NAMES))"; redis="$$(pick "$$REDIS_SERVER" $(REDIS_NAMES))"; \
+	nginx="$$(pick "$$NGINX" $(NGINX_NAMES))"
 
 # One step at a time: plan's line must come first, and two apt-get cannot
 # run at once.
 .NOTPARALLEL:
 
-.PHONY: test plan fmt vet staticcheck cyclo filedeps race newest-go fuzz fuzz-short e2e chromium redis clients bench
+.PHONY: test plan fmt vet staticcheck cyclo filedeps race newest-go fuzz fuzz-short e2e chromium redis clients nginx bench
 
 test: plan fmt vet staticcheck cyclo filedeps race newest-go fuzz-short
 
@@ -129,6 +133,7 @@ plan:
 	else uses="$${uses:+$$uses and }REDIS_SERVER=$$REDIS_SERVER (not an executable file)"; fi; \
 	pick "$$CURL" $(CURL_NAMES) >/dev/null || apt="$${apt:+$$apt and }curl"; \
 	pick "$$PYTHON3" $(PYTHON3_NAMES) >/dev/null || apt="$${apt:+$$apt and }python3"; \
+	pick "$$NGINX" $(NGINX_NAMES) >/dev/null || apt="$${apt:+$$apt and }nginx"; \
 	[ -x "$(STATICCHECK)" ] || fetch="staticcheck $(STATICCHECK_VERSION)"; \
 	[ -x "$(GOCYCLO)" ] || fetch="$${fetch:+$$fetch and }gocyclo $(GOCYCLO_VERSION)"; \
 	if [ "$$($(GO) env GOVERSION)" != "$(GO_NEWEST)" ] && ! [ -d "$$($(GO) env GOMODCACHE)/golang.org/toolchain@v0.0.1-$(GO_NEWEST).$$($(GO) env GOOS)-$$($(GO) env GOARCH)" ]; then \
@@ -164,12 +169,12 @@ staticcheck: $(STATICCHECK)
 filedeps:
 	@$(GO) build -o $(BIN)/filedeps ./internal/filedeps && $(BIN)/filedeps .
 
-# The e2e module's tests drive Chromium, and the Redis store's start
-# redis-server, so make race needs both.
-race: chromium redis clients
+# The e2e module's tests drive Chromium, curl, Python and nginx, and the
+# Redis store's start redis-server, so make race needs them all.
+race: chromium redis clients nginx
 	@$(TEST_PROGRAMS); \
 	for m in $(MODULES); do echo "go test -race $$m"; \
-	  (cd $$m && CHROMIUM="$$chromium" REDIS_SERVER="$$redis" $(GO) test -race -count=1 ./...) || exit 1; done
+	  (cd $$m && CHROMIUM="$$chromium" REDIS_SERVER="$$redis" NGINX="$$nginx" $(GO) test -race -count=1 ./...) || exit 1; done
 
 # Every module but the browser tests' (run by make race), on GO_NEWEST.
 # From Go 1.27, encoding/json runs on json/v2: sessions written by one
@@ -190,6 +195,9 @@ redis:
 clients:
 	$(call install_program,clients,CURL,$(CURL_NAMES),curl,curl)
 	$(call install_program,clients,PYTHON3,$(PYTHON3_NAMES),python3,Python 3)
+
+nginx:
+	$(call install_program,nginx,NGINX,$(NGINX_NAMES),nginx,nginx)
 
 # go test -fuzz takes one target of one package at a time.
 # The fuzz targets run on GO_NEWEST: up to Go 1.26, the fuzzing
