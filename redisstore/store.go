@@ -98,7 +98,7 @@ func newStore(ctx context.Context, client redis.UniversalClient, hook func(strin
 	}
 	s := &Store{
 		client:          client,
-		replica:         revocation.NewReplica(nil),
+		replica:         revocation.NewReplica(c.now),
 		key:             c.prefix + ":revocations",
 		channel:         c.prefix + ":events:" + strconv.Itoa(database(client)),
 		lockKey:         c.prefix + ":sweep",
