@@ -458,6 +458,15 @@ func TestOpen(t *testing.T) {
 			wantStderr: `SESSION_MAX_AGE="a day": want a Go duration`,
 		},
 		{
+			name: "a flag wins over an invalid SESSION_MAX_AGE", args: []string{"open", "-max-age", "24h", good},
+			env: map[string]string{"SESSION_KEYS": envOf(cur, old), "SESSION_MAX_AGE": "a day"},
+		},
+		{
+			name: "SESSION_IDLE_TIMEOUT invalid, -max-age given", args: []string{"open", "-max-age", "24h", good}, wantCode: 2,
+			env:        map[string]string{"SESSION_KEYS": envOf(cur, old), "SESSION_IDLE_TIMEOUT": "soon"},
+			wantStderr: `SESSION_IDLE_TIMEOUT="soon": want a Go duration`,
+		},
+		{
 			name: "issued in the future", args: []string{"open", future}, wantCode: 1,
 			wantStderr: "in the future",
 		},

@@ -255,10 +255,7 @@ type openFlags struct {
 func parseOpenFlags(args []string, stdout, stderr io.Writer, getenv func(string) string) (f openFlags, positional []string, code int) {
 	fs := flag.NewFlagSet("sessionkey open", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported below, with the usage
-	defMaxAge, defIdle, err := envDurations(getenv)
-	if err != nil {
-		return f, nil, usageError(stderr, "open: %v", err)
-	}
+	defMaxAge, defIdle, envErrs := envDurations(getenv)
 	fs.StringVar(&f.name, "name", "", "")
 	fs.DurationVar(&f.maxAge, "max-age", defMaxAge, "")
 	fs.DurationVar(&f.idle, "idle", defIdle, "")
@@ -278,6 +275,9 @@ func parseOpenFlags(args []string, stdout, stderr io.Writer, getenv func(string)
 		}
 		positional = append(positional, args[0])
 		args = args[1:]
+	}
+	if err := unsetFlagError(fs, envErrs); err != nil {
+		return f, nil, usageError(stderr, "open: %v", err)
 	}
 	switch {
 	case len(positional) > 1:
@@ -326,24 +326,43 @@ func writeOpenOutput(out openOutput, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// envDurations reads the default lifetime and idle timeout from the
-// variables the example app reads, so that open judges a cookie as the
-// app does without repeating its settings.
-func envDurations(getenv func(string) string) (maxAge, idle time.Duration, err error) {
+// envDurations returns the defaults of -max-age and -idle: SESSION_MAX_AGE
+// and SESSION_IDLE_TIMEOUT, which the example app reads, so that open
+// judges a cookie as the app does without repeating its settings; else
+// the library's. A variable that is not a duration leaves the library's
+// default, and its error, keyed by the flag that stands for it, matters
+// only if that flag is not given.
+func envDurations(getenv func(string) string) (maxAge, idle time.Duration, errs map[string]error) {
 	maxAge = cookiesession.DefaultMaxAge
+	errs = map[string]error{}
 	for _, v := range []struct {
-		name string
-		to   *time.Duration
-	}{{"SESSION_MAX_AGE", &maxAge}, {"SESSION_IDLE_TIMEOUT", &idle}} {
+		name, flag string
+		to         *time.Duration
+	}{{"SESSION_MAX_AGE", "max-age", &maxAge}, {"SESSION_IDLE_TIMEOUT", "idle", &idle}} {
 		if s := strings.TrimSpace(getenv(v.name)); s != "" {
 			d, err := time.ParseDuration(s)
 			if err != nil {
-				return 0, 0, fmt.Errorf("%s=%q: want a Go duration, such as 24h or 30m", v.name, s)
+				errs[v.flag] = fmt.Errorf("%s=%q: want a Go duration, such as 24h or 30m, or give -%s", v.name, s, v.flag)
+				continue
 			}
 			*v.to = d
 		}
 	}
-	return maxAge, idle, nil
+	return maxAge, idle, errs
+}
+
+// unsetFlagError returns the first, in the order of the flags, of errs
+// whose flag fs was not given.
+func unsetFlagError(fs *flag.FlagSet, errs map[string]error) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var first error
+	fs.VisitAll(func(f *flag.Flag) {
+		if err := errs[f.Name]; err != nil && !set[f.Name] && first == nil {
+			first = err
+		}
+	})
+	return first
 }
 
 // keyring parses the key list in the variable name, as KeyringFromEnv would,
