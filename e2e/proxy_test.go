@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,7 +32,9 @@ import (
 // session of two cookies gets the 502 while the application sees a
 // success; with WithMaxSize(3000) every save comes through whole or fails
 // loudly, the previous session kept, and none gets a 502; with
-// proxy_buffer_size 16k the largest session comes through.
+// proxy_buffer_size 16k the largest session comes through, and every
+// session the next request's budget lets a save write beside other
+// cookies gets past nginx's 8 KB limit on a request's Cookie line.
 func TestBehindNginx(t *testing.T) {
 	nginx := lookNginx(t)
 	for _, tt := range []struct {
@@ -78,6 +81,40 @@ func TestBehindNginx(t *testing.T) {
 			p.save(t, largest, http.StatusOK)
 			if got := p.read(t); got != largest {
 				t.Errorf("the session holds %d bytes; want %d", got, largest)
+			}
+		}},
+		{name: "proxy_buffer_size 16k, the next request's budget", buffers: "proxy_buffer_size 16k; proxy_buffers 8 16k;", check: func(t *testing.T, p *proxied) {
+			// nginx refuses a Cookie header line past its 8 KB buffer
+			// (large_client_header_buffers): the budget is what keeps a
+			// saved session from leading there.
+			p.setOther(t, 8200)
+			if code, _ := p.get(t, "/"); code != http.StatusBadRequest {
+				t.Fatalf("a Cookie header of 8.2 KB: status %d; want nginx's 400", code)
+			}
+			p.setOther(t, 2000)
+			held := 0
+			for n := 3000; ; n += 100 {
+				if n > 7000 {
+					t.Fatal("no save failed: the budget was never reached")
+				}
+				code := p.save(t, n, 0)
+				if code == http.StatusInternalServerError {
+					if errs := p.takeErrors(); len(errs) != 1 || !errors.Is(errs[0], cookiesession.ErrTooLarge) {
+						t.Errorf("saving %d bytes: 500, and the application heard %v; want one ErrTooLarge", n, errs)
+					}
+					break
+				}
+				if code != http.StatusOK {
+					t.Fatalf("saving %d bytes beside 2 KB of other cookies: status %d", n, code)
+				}
+				held = n
+				if got := p.read(t); got != held {
+					t.Fatalf("after saving %d bytes the session holds %d", n, got)
+				}
+			}
+			t.Logf("the largest session beside 2 KB of other cookies: %d bytes of data", held)
+			if got := p.read(t); got != held || held < 4000 {
+				t.Errorf("after the refused save the session holds %d bytes; want the last saved, %d, of two cookies", got, held)
 			}
 		}},
 	} {
@@ -189,6 +226,18 @@ func (p *proxied) get(t *testing.T, path string) (int, string) {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, strings.TrimSpace(string(body))
+}
+
+// setOther gives the client another cookie of the site, of n bytes as
+// its Cookie header carries it (name, "=" and value).
+func (p *proxied) setOther(t *testing.T, n int) {
+	t.Helper()
+	u, err := url.Parse(p.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "site_preferences"
+	p.client.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: strings.Repeat("p", n-len(name)-1), Path: "/"}})
 }
 
 // takeErrors returns what the error handler heard since the last call.
