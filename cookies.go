@@ -137,7 +137,7 @@ func (j *jar) add(part string) {
 			into.size += len(part) + len("; ")
 			return
 		}
-		if name == j.spec.bound && j.spec.bound != "" && len(j.bound) < maxValues {
+		if j.spec.bound != "" && name == j.spec.bound && len(j.bound) < maxValues {
 			j.bound = append(j.bound, value) // and counted below
 		}
 	}

@@ -51,6 +51,7 @@ type RevocationStore interface {
 	Check(subject string, id SessionID, generation uint64, now time.Time) error
 	// Generation returns the subject's current generation, which a
 	// session signed in now is sealed with, and how many of its sessions
-	// are revoked one by one.
+	// are revoked one by one and not yet expired: past
+	// MaxRevokedSessions, the Manager raises the generation instead.
 	Generation(subject string) (generation uint64, sessions int)
 }
