@@ -529,3 +529,29 @@ func BenchmarkDeviceBindingRefresh(b *testing.B) {
 	b.ReportMetric(float64(len(br.cookies[a.m.Name()+".bound"])), "bound-cookie-bytes")
 	b.ReportMetric(float64(len(id)), "identifier-bytes")
 }
+
+// A request whose bound cookie has expired is unproven, not ended: the
+// session cookie stays in the browser, so that the refresh that follows
+// signs it back in. A response that deleted it would sign the user out.
+func TestDeviceBindingUnprovenKeepsTheCookie(t *testing.T) {
+	a := newBoundApp(t)
+	dev := dbsctest.NewES256()
+	browser := newBoundBrowser(t)
+	id := browser.bind(a, dev, "ada")
+	a.clock.Advance(boundLifetime)
+	res := browser.send(a, "GET", "/whoami")
+	if res.Header.Get("X-Unproven") == "" {
+		t.Fatal("past the bound lifetime, the session was not unproven")
+	}
+	for _, c := range res.Cookies() {
+		if c.Name == a.m.Name() {
+			t.Errorf("an unproven request set the session cookie: %s", c)
+		}
+	}
+	if res := browser.refresh(a, dev, id); res.StatusCode != http.StatusOK {
+		t.Fatalf("refresh: %s", res.Status)
+	}
+	if user, _ := browser.whoami(a); user != "ada" {
+		t.Errorf("after an unproven request and a refresh: %q, want ada", user)
+	}
+}
