@@ -672,3 +672,42 @@ func TestBudgetAndCapEdges(t *testing.T) {
 		}
 	}
 }
+
+// Cookies under the old default name that a response leaves alone (the
+// current name came too) count in the next request's budget, to the byte,
+// beside the request's other cookies.
+func TestOldNameCookiesCountInTheBudget(t *testing.T) {
+	const headerMax = 8190 - 256
+	clock := newClock()
+	var heard errorLog
+	m, err := New[user](testKeys(t), WithClock(clock.Now), quiet, heard.option())
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := func(name string) string {
+		t.Helper()
+		_, rec := send(m, "", func(s *Session[user]) { s.Data.Name = name })
+		cs := setCookies(t, rec)
+		if len(cs) != 1 || cs[0].Name != DefaultName {
+			t.Fatalf("Set-Cookie %q: want one %s cookie", rec.Header().Values("Set-Cookie"), DefaultName)
+		}
+		return cs[0].Name + "=" + cs[0].Value
+	}
+	before, after := value(strings.Repeat("n", 900)), value(strings.Repeat("m", 1000))
+	old := FallbackName + "=" + strings.Repeat("o", 100)
+	for _, tt := range []struct {
+		name  string
+		over  int
+		fails bool
+	}{
+		{"at the limit", 0, false},
+		{"a byte over", 1, true},
+	} {
+		other := "x=" + strings.Repeat("v", headerMax-len(after)-len("; ")-len(old)-len("; ")-len("x=")+tt.over)
+		_, rec := send(m, before+"; "+old+"; "+other, func(s *Session[user]) { s.Data.Name = strings.Repeat("m", 1000) })
+		err := heard.take()
+		if failed := errors.Is(err, ErrTooLarge); failed != tt.fails || failed == (len(setCookies(t, rec)) == 1) {
+			t.Errorf("%s: error %v, Set-Cookie %q; want failed %v", tt.name, err, rec.Header().Values("Set-Cookie"), tt.fails)
+		}
+	}
+}
