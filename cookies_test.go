@@ -675,7 +675,7 @@ func TestBudgetAndCapEdges(t *testing.T) {
 
 // Cookies under the old default name that a response leaves alone (the
 // current name came too) count in the next request's budget, to the byte,
-// beside the request's other cookies.
+// with or without other cookies beside them.
 func TestOldNameCookiesCountInTheBudget(t *testing.T) {
 	const headerMax = 8190 - 256
 	clock := newClock()
@@ -694,20 +694,38 @@ func TestOldNameCookiesCountInTheBudget(t *testing.T) {
 		return cs[0].Name + "=" + cs[0].Value
 	}
 	before, after := value(strings.Repeat("n", 900)), value(strings.Repeat("m", 1000))
-	old := FallbackName + "=" + strings.Repeat("o", 100)
+	// fill returns the cookie name=... n bytes long.
+	fill := func(name string, n int) string { return name + "=" + strings.Repeat("v", n-len(name+"=")) }
+	room := headerMax - len(after) - len("; ") // for the cookies beside the session's
 	for _, tt := range []struct {
-		name  string
-		over  int
-		fails bool
+		name   string
+		others bool // another cookie comes beside the old-name one
+		over   int  // bytes past the limit
+		fails  bool
+		bug    string // why the row is skipped: a known bug, not fixed here
 	}{
-		{"at the limit", 0, false},
-		{"a byte over", 1, true},
+		{"beside other cookies, at the limit", true, 0, false, ""},
+		{"beside other cookies, a byte over", true, 1, true, ""},
+		// The budget counts a separator too many here: a save at the
+		// limit, or a byte under it, fails with ErrTooLarge (by default,
+		// a 500). Remove the bug once fixed.
+		{"alone, at the limit", false, 0, false, "known bug: old-name cookies without other cookies are counted two bytes too long"},
+		{"alone, a byte over", false, 1, true, ""},
 	} {
-		other := "x=" + strings.Repeat("v", headerMax-len(after)-len("; ")-len(old)-len("; ")-len("x=")+tt.over)
-		_, rec := send(m, before+"; "+old+"; "+other, func(s *Session[user]) { s.Data.Name = strings.Repeat("m", 1000) })
-		err := heard.take()
-		if failed := errors.Is(err, ErrTooLarge); failed != tt.fails || failed == (len(setCookies(t, rec)) == 1) {
-			t.Errorf("%s: error %v, Set-Cookie %q; want failed %v", tt.name, err, rec.Header().Values("Set-Cookie"), tt.fails)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.bug != "" {
+				t.Skip(tt.bug)
+			}
+			cookies := before + "; " + fill(FallbackName, room+tt.over)
+			if tt.others {
+				old := fill(FallbackName, 100)
+				cookies = before + "; " + old + "; " + fill("x", room-len(old)-len("; ")+tt.over)
+			}
+			_, rec := send(m, cookies, func(s *Session[user]) { s.Data.Name = strings.Repeat("m", 1000) })
+			err := heard.take()
+			if failed := errors.Is(err, ErrTooLarge); failed != tt.fails || failed == (len(setCookies(t, rec)) == 1) {
+				t.Errorf("error %v, Set-Cookie %q; want failed %v", err, rec.Header().Values("Set-Cookie"), tt.fails)
+			}
+		})
 	}
 }
