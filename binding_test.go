@@ -597,3 +597,17 @@ func TestDeviceBindingBoundCookieLifetime(t *testing.T) {
 		t.Errorf("after the refresh: %q", user)
 	}
 }
+
+// A bound cookie proves only its own session's binding: one of another
+// signed-in session (the thief's own account, on the thief's device) does
+// not make a stolen session cookie usable.
+func TestDeviceBindingBoundCookieOfAnotherSession(t *testing.T) {
+	a := newBoundApp(t)
+	ada, thief := newBoundBrowser(t), newBoundBrowser(t)
+	ada.bind(a, dbsctest.NewES256(), "ada")
+	thief.bind(a, dbsctest.NewES256(), "eve")
+	thief.cookies[a.m.Name()] = ada.cookies[a.m.Name()]
+	if user, unproven := thief.whoami(a); user != "" || !unproven {
+		t.Errorf("ada's session cookie with eve's bound cookie: %q (ErrUnproven %v); want refused", user, unproven)
+	}
+}
