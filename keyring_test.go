@@ -138,6 +138,10 @@ func TestNewKeyringRefusesShortAndEmpty(t *testing.T) {
 	if _, err := NewKeyring(make([]byte, 31)); !errors.Is(err, ErrInvalidKeys) {
 		t.Errorf("31 bytes: err = %v", err)
 	}
+	// The error names the secret's position, counted from 1.
+	if _, err := NewKeyring(testSecret(1), make([]byte, 31)); !errors.Is(err, ErrInvalidKeys) || !strings.Contains(err.Error(), "key 2 is 31 bytes long") {
+		t.Errorf("a short second secret: err = %v; want it named key 2", err)
+	}
 }
 
 // A key's id is derived from its secret (the first bytes of HKDF-SHA256

@@ -129,19 +129,25 @@ func TestIdleRefreshKeepsActiveClients(t *testing.T) {
 }
 
 // The browser drops the cookie when the session's lifetime ends: Max-Age
-// is what is left of the sealed deadline, never more.
+// is what is left of the sealed deadline, never more, even where the idle
+// timeout would allow longer.
 func TestMaxAgeIsWhatIsLeftOfTheLifetime(t *testing.T) {
-	clock := newClock()
-	m := newTestManager[user](t, clock, WithMaxAge(time.Hour))
-	b := newBrowser(t).withClock(clock)
-	b.do(handle(m, func(s *Session[user]) { s.Data.N = 1 }), "GET", "/")
-	clock.Advance(40 * time.Minute)
-	b.do(handle(m, func(s *Session[user]) { s.Data.N++ }), "GET", "/")
-	if got, want := b.expiry("session"), t0.Add(time.Hour); !got.Equal(want) {
-		t.Errorf("the browser keeps the cookie until %v, want the end of the lifetime, %v", got, want)
-	}
-	clock.Advance(20 * time.Minute)
-	if len(b.names()) != 0 {
-		t.Errorf("past the lifetime the browser still holds %v", b.names())
+	for _, opts := range [][]Option{
+		{WithMaxAge(time.Hour)},
+		{WithMaxAge(time.Hour), WithIdleTimeout(45 * time.Minute)},
+	} {
+		clock := newClock()
+		m := newTestManager[user](t, clock, opts...)
+		b := newBrowser(t).withClock(clock)
+		b.do(handle(m, func(s *Session[user]) { s.Data.N = 1 }), "GET", "/")
+		clock.Advance(40 * time.Minute)
+		b.do(handle(m, func(s *Session[user]) { s.Data.N++ }), "GET", "/")
+		if got, want := b.expiry("session"), t0.Add(time.Hour); !got.Equal(want) {
+			t.Errorf("%d options: the browser keeps the cookie until %v, want the end of the lifetime, %v", len(opts), got, want)
+		}
+		clock.Advance(20 * time.Minute)
+		if len(b.names()) != 0 {
+			t.Errorf("%d options: past the lifetime the browser still holds %v", len(opts), b.names())
+		}
 	}
 }

@@ -502,3 +502,25 @@ func otherManagersRequest(t *testing.T) *http.Request {
 		ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 	return got
 }
+
+// 101 Switching Protocols is the final response of its request, not an
+// informational one: the session is committed into its headers, which the
+// client gets before the connection changes protocol.
+func TestSwitchingProtocolsCommits(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	rec := httptest.NewRecorder()
+	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Get(r).Data.Name = "upgraded"
+		w.Header().Set("Upgrade", "websocket")
+		w.WriteHeader(http.StatusSwitchingProtocols)
+	})).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	res := rec.Result()
+	if res.StatusCode != http.StatusSwitchingProtocols || len(res.Cookies()) != 1 || res.Header.Get("Vary") != "Cookie" {
+		t.Fatalf("status %d, cookies %v, Vary %q; want 101 with the session's cookie and Vary: Cookie", res.StatusCode, res.Cookies(), res.Header.Get("Vary"))
+	}
+	req := httptest.NewRequest("GET", "/", nil)
+	req.AddCookie(res.Cookies()[0])
+	if got := m.Load(req).Data.Name; got != "upgraded" {
+		t.Errorf("Name = %q", got)
+	}
+}

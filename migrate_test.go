@@ -410,7 +410,7 @@ func TestGorillaSignOutIsNotUndone(t *testing.T) {
 // store would have refused is not taken over.
 func TestGorillaMigrationHonoursTheStoreMaxAge(t *testing.T) {
 	gorilla := "session=" + gorillaCookie(t, "session", map[any]any{"name": "ada"}, gorillaHash, gorillaBlock)
-	saved := time.Now()
+	saved := gorillaSavedAt(t, strings.TrimPrefix(gorilla, "session="))
 	tests := []struct {
 		name   string
 		maxAge int
@@ -419,6 +419,8 @@ func TestGorillaMigrationHonoursTheStoreMaxAge(t *testing.T) {
 	}{
 		{"within MaxAge(900)", 900, 14 * time.Minute, nil},
 		{"past MaxAge(900)", 900, 16 * time.Minute, ErrExpired},
+		{"a second before MaxAge(900) ends", 900, 15*time.Minute - time.Second, nil},
+		{"as MaxAge(900) ends", 900, 15 * time.Minute, ErrExpired},
 		{"within the default, 30 days", 0, 29 * 24 * time.Hour, nil},
 		{"past the default, 30 days", 0, 31 * 24 * time.Hour, ErrExpired},
 	}
@@ -507,6 +509,32 @@ func TestGorillaMigrationMeetsSignOutEverywhere(t *testing.T) {
 		s := load(m, "session="+c.value)
 		if !s.IsNew() || !errors.Is(s.Err(), ErrRejected) {
 			t.Errorf("%s cookie saved before signing out everywhere: new %v, err %v, created %v", c.name, s.IsNew(), s.Err(), s.Created())
+		}
+	}
+}
+
+// A value of ours refused for what it says (rejected by the validator,
+// revoked, expired) means this browser was served since the migration
+// began: a gorilla cookie that came with it is not converted, however
+// valid, and the session starts afresh for the refusal of ours.
+func TestGorillaCookieAfterARefusedValueOfOurs(t *testing.T) {
+	clock := gorillaClock()
+	m := newTestManager[user](t, clock, WithGorillaMigration(gorillaStore, convertUser),
+		WithValidator(func(r *http.Request, s *Session[user]) error {
+			if s.Data.Name == "bob" {
+				return errors.New("bob signed out everywhere")
+			}
+			return nil
+		}))
+	gorilla := gorillaCookie(t, "session", map[any]any{"name": "ada"}, gorillaHash, gorillaBlock)
+	rejected, err := testKeys(t).Seal("session", Contents{Created: clock.Now(), Issued: clock.Now(), Data: []byte(`{"Name":"bob"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, values := range [][]string{{rejected, gorilla}, {gorilla, rejected}} {
+		s, _ := send(m, "session="+strings.Join(values, "; session="), nil)
+		if s.Data.Name != "" || !errors.Is(s.Err(), ErrRejected) {
+			t.Errorf("a gorilla cookie with a rejected value of ours: data %+v, err %v; want a new session, ErrRejected", s.Data, s.Err())
 		}
 	}
 }

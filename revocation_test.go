@@ -537,3 +537,43 @@ func TestDestroyAfterTheHeadersStillRevokes(t *testing.T) {
 		t.Errorf("the session destroyed after the headers: err %v", s.Err())
 	}
 }
+
+// Destroy wins over a Renew that follows it: the session ends at once,
+// and a copy of its cookie gets no RenewGrace.
+func TestRenewAfterDestroyStillDestroys(t *testing.T) {
+	f := newRevocationFixture(t)
+	b := newBrowser(t)
+	b.do(f.login, "POST", "/login")
+	copied := b.header()
+	b.do(handle(f.m, func(s *Session[user]) { s.Destroy(); s.Renew() }), "POST", "/logout")
+	if len(b.cookies) != 0 {
+		t.Errorf("after Destroy then Renew the browser holds %v", b.names())
+	}
+	if s, _ := send(f.m, copied, nil); !errors.Is(s.Err(), ErrRevoked) || s.Data.Name != "" {
+		t.Errorf("a copy of the cookie after Destroy then Renew: err %v, data %+v; want ErrRevoked at once", s.Err(), s.Data)
+	}
+}
+
+// A revocation is kept until the session it names has expired on every
+// instance whose clock is within ClockSkew: one behind still refuses a
+// copy that it would otherwise accept for a little longer.
+func TestARevocationOutlivesTheSessionOnLaggingClocks(t *testing.T) {
+	ahead, behind := newClock(), newClock()
+	ahead.Advance(ClockSkew / 2)
+	store := revocation.NewReplica(ahead.Now)
+	a := newRevocationFixtureOn(t, ahead, WithRevocation(store))
+	late := newRevocationFixtureOn(t, behind, WithRevocation(store))
+	b := newBrowser(t)
+	b.do(a.login, "POST", "/login")
+	copied := b.header()
+	b.do(a.logout, "POST", "/logout")
+
+	// The session's lifetime is over on the instance ahead, which forgets
+	// what it may; not yet on the one behind.
+	ahead.Advance(DefaultMaxAge + time.Second)
+	behind.Advance(DefaultMaxAge + time.Second)
+	store.Sweep(ahead.Now())
+	if s, _ := send(late.m, copied, nil); s.Data.Name != "" || !errors.Is(s.Err(), ErrRevoked) {
+		t.Errorf("a copy of a signed-out cookie on an instance %v behind: data %+v, err %v; want ErrRevoked", ClockSkew/2, s.Data, s.Err())
+	}
+}
