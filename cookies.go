@@ -79,8 +79,8 @@ type jar struct {
 	present uint32              // bit i: cookie i (0 the main one, i > 0 chunk i) came
 	values  [maxChunks][]string // the values of each, in the order they came
 	// others is the length the cookies the jar does not hold take in the
-	// request's Cookie header, separators included; sent, the header's
-	// whole length.
+	// request's Cookie header, with one separator each (so that lengths
+	// counted this way add up: see fits); sent, the header's whole length.
 	others, sent int
 	// size is the length the jar's own cookies take in the header.
 	size int
@@ -120,7 +120,6 @@ func (c *cookieSpec) read(r *http.Request) jar {
 			}
 		}
 	}
-	j.others = max(j.others-len("; "), 0)
 	return j
 }
 
@@ -430,13 +429,12 @@ func (c *cookieSpec) fits(value string, data []byte, others, sent int) error {
 		return fmt.Errorf("%w: %w: cookie %q would be %d bytes sealed (%d bytes of data); the cap is %d (WithMaxSize)",
 			ErrSaveFailed, ErrTooLarge, c.name, len(value), len(data), c.maxSize)
 	}
-	ours, next := c.bytes(len(value)), c.bytes(len(value))
-	if others > 0 {
-		next += len("; ") + others
-	}
+	// others counts a separator for each cookie, which joins it to ours.
+	ours := c.bytes(len(value))
+	next := ours + others
 	if next > cookieHeaderMax && next > sent {
 		return fmt.Errorf("%w: %w: the next request's Cookie header would be %d bytes: %d of the session's cookies (%d bytes of data) and %d of the request's other cookies; past %d bytes, curl drops cookies and nginx and Apache refuse the request: keep less in the session, or fewer other cookies",
-			ErrSaveFailed, ErrTooLarge, next, ours, len(data), others, cookieHeaderMax)
+			ErrSaveFailed, ErrTooLarge, next, ours, len(data), max(others-len("; "), 0), cookieHeaderMax)
 	}
 	return nil
 }

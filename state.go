@@ -38,8 +38,8 @@ type state struct {
 	// the same under the name earlier releases used by default.
 	present, moved uint32
 	// otherCookies is the length of the request's Cookie header less the
-	// session's cookies: what the next request carries besides ours;
-	// sentCookies, the header's whole length.
+	// session's cookies, a separator counted with each: what the next
+	// request carries besides ours; sentCookies, the header's whole length.
 	otherCookies, sentCookies int
 	// pending are failures for the error handler, which needs the
 	// response writer and so hears of them after the commit.
