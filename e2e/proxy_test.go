@@ -280,7 +280,9 @@ http {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		cmd := exec.CommandContext(ctx, nginx, "-p", dir, "-c", path)
+		// -e: the error log before the configuration is read, which would
+		// otherwise be the system's, not writable but by root.
+		cmd := exec.CommandContext(ctx, nginx, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", path)
 		// TERM, not the default KILL: the master then stops its worker,
 		// which would otherwise outlive it, listening.
 		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
