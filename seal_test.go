@@ -367,3 +367,20 @@ func TestOpenTriesSeveralValuesWithinABound(t *testing.T) {
 		t.Errorf("behind 100 planted values: err = %v, want the first's, ErrMalformed", err)
 	}
 }
+
+// The error classes are distinct: errors.Is tells each reason apart, and
+// none is another's (an unknown key is not an altered cookie, a refused
+// conversion not a malformed cookie, a missing device proof not a store
+// that cannot tell).
+func TestErrorClassesAreDistinct(t *testing.T) {
+	classes := []error{ErrMalformed, ErrUnknownKey, ErrAuthentication, ErrTooLarge, ErrExpired, ErrRevoked,
+		ErrRejected, ErrRevocationsUnavailable, ErrUnproven, ErrMigration, ErrSaveFailed, ErrRevocationFailed,
+		ErrReplaced, ErrChangeAfterCommit, ErrInvalidKeys}
+	for i, a := range classes {
+		for j, b := range classes {
+			if i != j && errors.Is(a, b) {
+				t.Errorf("errors.Is(%v, %v) is true", a, b)
+			}
+		}
+	}
+}
