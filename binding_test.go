@@ -499,6 +499,13 @@ func TestDeviceBindingOptions(t *testing.T) {
 			t.Errorf("WithDeviceBinding(%q) under Path /app: %v", path, err)
 		}
 	}
+	// The bound lifetime's limits are accepted: MinBoundLifetime, and the
+	// session's lifetime (DefaultMaxAge here).
+	for _, lifetime := range []time.Duration{cookiesession.MinBoundLifetime, cookiesession.DefaultMaxAge} {
+		if _, err := cookiesession.New[boundUser](keys, subject, cookiesession.WithDeviceBinding("/dbsc", lifetime)); err != nil {
+			t.Errorf("WithDeviceBinding(\"/dbsc\", %v): %v", lifetime, err)
+		}
+	}
 }
 
 // BenchmarkDeviceBindingRefresh measures what a refresh costs the server:

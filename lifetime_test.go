@@ -24,6 +24,8 @@ func TestExpiry(t *testing.T) {
 		{"past idle", []Option{WithIdleTimeout(10 * time.Minute)}, 10 * time.Minute, true},
 		{"within the default lifetime", nil, DefaultMaxAge - time.Second, false},
 		{"past the default lifetime", nil, DefaultMaxAge, true},
+		{"within the documented 24 hours", nil, 24*time.Hour - time.Second, false},
+		{"past the documented 24 hours", nil, 24 * time.Hour, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -149,5 +151,26 @@ func TestMaxAgeIsWhatIsLeftOfTheLifetime(t *testing.T) {
 		if len(b.names()) != 0 {
 			t.Errorf("%d options: past the lifetime the browser still holds %v", len(opts), b.names())
 		}
+	}
+}
+
+// A new session's times are whole seconds from the start, as the cookie
+// carries them: Created and Issued read the same on the next request.
+func TestNewSessionTimesAreWholeSeconds(t *testing.T) {
+	clock := newClockAt(t0.Add(1500 * time.Millisecond))
+	m := newTestManager[user](t, clock)
+	b := newBrowser(t)
+	var first, second *Session[user]
+	b.do(handle(m, func(s *Session[user]) { first = s; s.Data.Name = "ada" }), "GET", "/")
+	b.do(handle(m, func(s *Session[user]) { second = s }), "GET", "/")
+	if second.IsNew() {
+		t.Fatalf("the session did not come back: %v", second.Err())
+	}
+	if !first.Created().Equal(second.Created()) || !first.Issued().Equal(second.Issued()) {
+		t.Errorf("new session: created %v, issued %v; next request: created %v, issued %v",
+			first.Created(), first.Issued(), second.Created(), second.Issued())
+	}
+	if want := t0.Add(2 * time.Second); !first.Created().Equal(want) {
+		t.Errorf("Created = %v, want %v (whole seconds, rounded up)", first.Created(), want)
 	}
 }

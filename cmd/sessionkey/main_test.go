@@ -591,3 +591,46 @@ func TestCookieLines(t *testing.T) {
 		}
 	}
 }
+
+// Standard input is read up to maxInputSize bytes: a longer one is no
+// Cookie header, and is refused as a usage error rather than parsed.
+func TestOpenStdinLimit(t *testing.T) {
+	env := map[string]string{"SESSION_KEYS": newTestKey().enc}
+	if r := runWith([]string{"open"}, strings.Repeat("a", maxInputSize+1), env); r.code != exitUsage || !strings.Contains(r.stderr, "longer than") {
+		t.Errorf("one byte over: exit %d, stderr %q; want %d and the limit", r.code, r.stderr, exitUsage)
+	}
+	if r := runWith([]string{"open"}, strings.Repeat("a", maxInputSize), env); r.code != exitNotOpen {
+		t.Errorf("at the limit: exit %d, stderr %q; want %d (read, and not a session)", r.code, r.stderr, exitNotOpen)
+	}
+}
+
+// A bare value in gorilla/securecookie's format ends in base64 padding,
+// one "=" or two: it is still a bare value, and opens.
+func TestOpenBareSecureCookieValue(t *testing.T) {
+	k := newTestKey()
+	m, err := cookiesession.New[[]byte](ring(t, k), cookiesession.WithName("session"),
+		cookiesession.WithSerializer(rawSerializer{}), cookiesession.WithGorillaFormat())
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for n := 1; n < 12 && len(seen) < 2; n++ {
+		rec := httptest.NewRecorder()
+		m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			m.Get(r).Data = []byte(`"` + strings.Repeat("x", n) + `"`)
+		})).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		v := rec.Result().Cookies()[0].Value
+		pad := len(v) - len(strings.TrimRight(v, "="))
+		if pad == 0 || seen[pad] {
+			continue
+		}
+		seen[pad] = true
+		r := runWith([]string{"open", v}, "", map[string]string{"SESSION_KEYS": k.enc})
+		if r.code != exitOK {
+			t.Errorf("value ending in %d \"=\": exit %d, stderr %q", pad, r.code, r.stderr)
+		}
+	}
+	if !seen[1] || !seen[2] {
+		t.Fatalf("padding seen: %v; want values ending in one \"=\" and in two", seen)
+	}
+}
