@@ -321,9 +321,10 @@ func (c *config) checkName() error {
 }
 
 // checkSecure refuses what browsers refuse: a prefixed name, Partitioned
-// or SameSite=None without the attributes they require.
+// or SameSite=None without the attributes they require. Browsers match the
+// prefixes in any case (RFC 6265bis), and drop a __HOST-s set without them.
 func (c *config) checkSecure() error {
-	host := strings.HasPrefix(c.name, "__Host-")
+	host := hasPrefixFold(c.name, "__Host-")
 	switch {
 	case host && !c.secure:
 		return fmt.Errorf("cookie name %q requires Secure; remove WithSecure(false) or drop the __Host- prefix", c.name)
@@ -331,7 +332,7 @@ func (c *config) checkSecure() error {
 		return fmt.Errorf("cookie name %q requires Path \"/\", not %q; remove WithPath or drop the __Host- prefix", c.name, c.path)
 	case host && c.domain != "":
 		return fmt.Errorf("cookie name %q forbids a Domain, got %q; remove WithDomain or drop the __Host- prefix", c.name, c.domain)
-	case strings.HasPrefix(c.name, "__Secure-") && !c.secure:
+	case hasPrefixFold(c.name, "__Secure-") && !c.secure:
 		return fmt.Errorf("cookie name %q requires Secure; remove WithSecure(false) or drop the __Secure- prefix", c.name)
 	case c.partitioned && !c.secure:
 		return errors.New("WithPartitioned requires Secure; browsers refuse a Partitioned cookie otherwise: remove WithSecure(false)")
@@ -381,4 +382,9 @@ func (c *config) checkHooks() error {
 func pathMatch(path, cookiePath string) bool {
 	rest, ok := strings.CutPrefix(path, cookiePath)
 	return ok && (rest == "" || strings.HasSuffix(cookiePath, "/") || rest[0] == '/')
+}
+
+// hasPrefixFold reports whether s begins with prefix, in any case.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
