@@ -45,8 +45,10 @@ type TypeChecker interface {
 // there is never saved), two fields written under one JSON name (it keeps
 // one at most) or a struct embedded within itself, and channels,
 // functions, complex numbers and map keys that JSON cannot hold, at any
-// depth. Types that marshal themselves
-// (json.Marshaler, encoding.TextMarshaler, such as time.Time) are trusted.
+// depth. Types that marshal themselves (json.Marshaler,
+// encoding.TextMarshaler, such as time.Time) are trusted, but for a struct
+// that has the method from an embedded field beside fields of its own:
+// struct{ time.Time; Name string } encodes as the time alone.
 func (JSONSerializer) CheckType(t reflect.Type) error {
 	if t.Kind() == reflect.Pointer {
 		return fmt.Errorf("the session type %v is a pointer: use %v, which Data then holds as a value", t, t.Elem())

@@ -27,8 +27,11 @@ var (
 // checkJSON checks t, reached at path, and what it holds; seen keeps
 // recursive types from looping.
 func checkJSON(t reflect.Type, path string, seen map[reflect.Type]bool) error {
-	if seen[t] || marshalsItself(t) {
+	if seen[t] {
 		return nil
+	}
+	if marshalsItself(t) {
+		return checkPromoted(t, path)
 	}
 	seen[t] = true
 	switch t.Kind() {
@@ -46,6 +49,34 @@ func checkJSON(t reflect.Type, path string, seen map[reflect.Type]bool) error {
 		return checkJSONFields(t, path, seen)
 	case reflect.Chan, reflect.Func, reflect.Complex64, reflect.Complex128, reflect.UnsafePointer:
 		return fmt.Errorf("%s is of type %v, which encoding/json cannot encode: keep it out of the session, or tag the field json:\"-\"", path, t)
+	}
+	return nil
+}
+
+// checkPromoted refuses a struct that encodes itself by a method promoted
+// from an embedded field (a time.Time, say) while it has fields of its
+// own: encoding/json then writes the embedded value alone, and what the
+// other fields hold is lost. A struct with a method of its own beside such
+// a field is refused too, as reflect cannot tell the two apart; naming the
+// embedded field serves both.
+func checkPromoted(t reflect.Type, path string) error {
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var embedded reflect.Type
+	others := 0
+	for i := range t.NumField() {
+		f := t.Field(i)
+		switch {
+		case f.Tag.Get("json") == "-" || !f.IsExported() && !f.Anonymous:
+		case f.Anonymous && embedded == nil && marshalsItself(f.Type):
+			embedded = f.Type
+		default:
+			others++
+		}
+	}
+	if embedded != nil && others > 0 {
+		return fmt.Errorf("%s embeds %v, whose own encoding encoding/json uses for the whole of %v: its other fields would never be saved; give the embedded field a name", path, embedded, t)
 	}
 	return nil
 }
