@@ -482,6 +482,7 @@ func TestDeviceBindingOptions(t *testing.T) {
 	}{
 		{"no subject", []cookiesession.Option{cookiesession.WithDeviceBinding("/dbsc", time.Hour)}, "WithSubject"},
 		{"relative path", []cookiesession.Option{subject, cookiesession.WithDeviceBinding("dbsc", time.Hour)}, "starting with"},
+		{"empty path", []cookiesession.Option{subject, cookiesession.WithDeviceBinding("", time.Hour)}, "give the path"},
 		{"insecure", []cookiesession.Option{subject, cookiesession.WithSecure(false), cookiesession.WithDeviceBinding("/dbsc", time.Hour)}, "Secure"},
 		{"short", []cookiesession.Option{subject, cookiesession.WithDeviceBinding("/dbsc", time.Second)}, "at least"},
 		{"longer than the session", []cookiesession.Option{subject, cookiesession.WithDeviceBinding("/dbsc", 48*time.Hour)}, "at most"},

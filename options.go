@@ -272,15 +272,21 @@ const MinBoundLifetime = 10 * time.Second
 // server checks. The device's public key is sealed in the identifier the
 // browser keeps, so the server keeps only the challenges answered, in the
 // RevocationStore, for a few minutes. Registration gives the session a
-// new id, as Renew does, but keeps its lifetime. Destroy and SignOutEverywhere end the browser's DBSC
-// session at its next refresh, and so does Renew, whose response invites
+// new id, as Renew does, but keeps its lifetime. Destroy and
+// SignOutEverywhere end the browser's DBSC session at its next refresh,
+// and so does Renew, whose response invites
 // the browser to register the renewed session again. Browsers without
 // DBSC keep ordinary sessions.
 //
 // lifetime must be at least MinBoundLifetime; ten minutes is a good
 // start. The default is off.
 func WithDeviceBinding(path string, lifetime time.Duration) Option {
-	return func(c *config) { c.bindingPath, c.boundLifetime = path, lifetime }
+	return func(c *config) {
+		if path == "" {
+			c.errs = append(c.errs, errors.New("WithDeviceBinding(\"\", ...): give the path the middleware serves the binding at, such as \"/dbsc\"; leave WithDeviceBinding out for none"))
+		}
+		c.bindingPath, c.boundLifetime = path, lifetime
+	}
 }
 
 // check refuses options that cannot work, with a message that says how to
