@@ -460,6 +460,17 @@ func TestCompactsAsItGrows(t *testing.T) {
 	if got := store.Len(); got != subjects*rounds {
 		t.Errorf("Len %d after the restart, want %d", got, subjects*rounds)
 	}
+	// Below twice the live set, revocations are appended: the file is
+	// not rewritten every 64 KiB.
+	before, _ := os.Stat(path)
+	for i := range subjects {
+		if err := store.Revoke(ctx, subject(i), rfRevoked(rfID(rounds))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after, _ := os.Stat(path); !os.SameFile(before, after) || after.Size()-before.Size() < 64<<10 {
+		t.Errorf("a file of %d bytes, all live, was rewritten within 64 KiB of appends (%d bytes)", before.Size(), after.Size()-before.Size())
+	}
 	for i := range subjects {
 		for round := range rounds {
 			if !rfRefused(store, subject(i), rfID(byte(round))) {
