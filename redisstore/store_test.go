@@ -753,3 +753,85 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		t.Error("Revoke without a subject returned nil")
 	}
 }
+
+// A store started right after Redis lost the hash does not call itself
+// ready on the new, empty hash before the instances that hold its entries
+// have had two ping intervals to find the loss and write them back: once
+// ready, it refuses what was revoked before the loss. So for a store that
+// finds the new epoch made by another (its age on Redis's clock, in
+// milliseconds, and not yet old).
+func TestNewStoreWaitsForWriteBacks(t *testing.T) {
+	const pi = 500 * time.Millisecond
+	e := newEnv(t)
+	a := e.store(WithPingInterval(pi))
+	e.ready(a)
+	ctx := context.Background()
+	r, id := e.destroyed()
+	if err := a.Revoke(ctx, "ada", r); err != nil {
+		t.Fatal(err)
+	}
+	c := e.client()
+	if err := c.Del(ctx, hashKey).Err(); err != nil {
+		t.Fatal(err)
+	}
+	first := e.store(WithPingInterval(pi))
+	e.waitUntil(5*time.Second, "the first new store makes an epoch", func() bool {
+		n, _ := c.HExists(ctx, hashKey, epochField).Result()
+		return n
+	})
+	second := e.store(WithPingInterval(pi))
+	e.waitUntil(5*time.Second, "both new stores are ready", func() bool {
+		ready := 0
+		for i, s := range []*Store{first, second} {
+			if health(t, s) == revocation.Down {
+				continue
+			}
+			if !e.refuses(s, "ada", id) {
+				t.Fatalf("new store %d is ready, and accepts a session revoked before the loss", i+1)
+			}
+			ready++
+		}
+		return ready == 2
+	})
+}
+
+// An epoch this package did not write (its age unknown) is taken as old:
+// a new store trusts the hash at once, rather than waiting for ever.
+func TestForeignEpochIsTrusted(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if err := e.client().HSet(ctx, hashKey, epochField, "written-by-hand").Err(); err != nil {
+		t.Fatal(err)
+	}
+	s := e.store(WithPingInterval(time.Minute)) // a young epoch would wait two minutes
+	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.WaitReady(wait); err != nil {
+		t.Fatalf("WaitReady on a hash whose epoch has no age: %v", err)
+	}
+}
+
+// A load reads every page of HSCAN, not the first only.
+func TestLoadReadsEveryPage(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.client()
+	const n = 3 * scanCount
+	r, _ := e.destroyed()
+	value := encodeRevoked(r)
+	args := make([]any, 0, 2*n)
+	for i := range n {
+		args = append(args, subjectField("user-"+strconv.Itoa(i)), value)
+	}
+	if err := c.HSet(ctx, hashKey, args...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.HSet(ctx, hashKey, epochField, "old").Err(); err != nil {
+		t.Fatal(err)
+	}
+	s := e.store()
+	e.ready(s)
+	if s.Len() != n {
+		t.Errorf("the replica holds %d entries after the load; want %d", s.Len(), n)
+	}
+}
