@@ -835,3 +835,66 @@ func TestLoadReadsEveryPage(t *testing.T) {
 		t.Errorf("the replica holds %d entries after the load; want %d", s.Len(), n)
 	}
 }
+
+// A fail-closed store refuses sessions with a subject until its first
+// load completes, also while that load waits for write-backs and its
+// checks of Redis succeed; sessions without a subject, which nothing
+// revokes, it never refuses.
+func TestFailClosedWhileTheFirstLoadWaits(t *testing.T) {
+	e := newEnv(t)
+	// A new hash: the first load waits two intervals, and a check
+	// completes after one.
+	s := e.store(WithFailClosedAfter(time.Minute), WithPingInterval(500*time.Millisecond))
+	if err := s.Check("", newID(), 0, e.clock.now()); err != nil {
+		t.Errorf("a session without a subject, before the first load: %v", err)
+	}
+	e.waitUntil(5*time.Second, "the store is ready", func() bool {
+		err := s.Check("ada", newID(), 0, e.clock.now())
+		h, herr := s.Health()
+		if h == revocation.Down && strings.Contains(herr.Error(), "not loaded") {
+			if err == nil {
+				t.Fatalf("not loaded (%v), and a session with a subject is accepted", herr)
+			}
+			return false
+		}
+		return true
+	})
+}
+
+// Every check that Redis answers counts as contact: a fail-closed store
+// whose Redis answers accepts sessions again after a pause of its clock
+// longer than WithFailClosedAfter, and is healthy.
+func TestChecksRenewContact(t *testing.T) {
+	e := newEnv(t)
+	s := e.store(WithFailClosedAfter(time.Second))
+	e.ready(s)
+	e.clock.advance(time.Hour)
+	e.waitUntil(5*time.Second, "a check renews the contact", func() bool {
+		return s.Check("ada", newID(), 0, e.clock.now()) == nil && health(t, s) == revocation.Healthy
+	})
+}
+
+// A write-back that fails is tried again every ping interval for as long
+// as Redis refuses it, and Health says Degraded meanwhile, not only until
+// the first retry.
+func TestWriteBackRetriedWhileRedisIsFull(t *testing.T) {
+	e := newEnv(t)
+	a := e.store()
+	e.ready(a)
+	admin := e.client()
+	fillRedis(t, admin, "noeviction")
+	r, _ := e.destroyed()
+	if err := a.Revoke(context.Background(), "ada", r); err == nil {
+		t.Fatal("Revoke returned nil with Redis out of memory")
+	}
+	time.Sleep(3 * a.pingInterval) // a few retries, refused
+	if h := health(t, a); h != revocation.Degraded {
+		t.Errorf("Health with a revocation still not written back: %v; want Degraded", h)
+	}
+	if err := admin.Del(context.Background(), fillerKeys(admin)...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	e.waitUntil(5*time.Second, "the revocation is written back", func() bool {
+		return len(e.inRedis(admin, "ada").Sessions) == 1
+	})
+}
