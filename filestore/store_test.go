@@ -460,6 +460,17 @@ func TestCompactsAsItGrows(t *testing.T) {
 	if got := store.Len(); got != subjects*rounds {
 		t.Errorf("Len %d after the restart, want %d", got, subjects*rounds)
 	}
+	// Below twice the live set, revocations are appended: the file is
+	// not rewritten every 64 KiB.
+	before, _ := os.Stat(path)
+	for i := range subjects {
+		if err := store.Revoke(ctx, subject(i), rfRevoked(rfID(rounds))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after, _ := os.Stat(path); !os.SameFile(before, after) || after.Size()-before.Size() < 64<<10 {
+		t.Errorf("a file of %d bytes, all live, was rewritten within 64 KiB of appends (%d bytes)", before.Size(), after.Size()-before.Size())
+	}
 	for i := range subjects {
 		for round := range rounds {
 			if !rfRefused(store, subject(i), rfID(byte(round))) {
@@ -725,6 +736,65 @@ func TestDamageIsRefused(t *testing.T) {
 				t.Fatalf("Open: %v", err)
 			}
 			if rfSize(t, path) != before {
+				t.Error("the damaged file was changed")
+			}
+		})
+	}
+}
+
+// rfFrame frames payload as a record, its checksum right: what only a
+// bug or a later release writes, never a crash.
+func rfFrame(payload []byte) []byte {
+	b := binary.AppendUvarint(nil, uint64(len(payload)))
+	b = append(b, payload...)
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(payload, crc32.MakeTable(crc32.Castagnoli)))
+}
+
+// More damage that a crash cannot leave, each with an acknowledged record
+// after it, or a record read with a wrong length (which may hide those
+// that follow): the file is refused, and left as it is.
+func TestMoreDamageIsRefused(t *testing.T) {
+	t.Parallel()
+	bob := rfRecord("bob", rfRevoked(rfID(2)))
+	revoked, _ := rfRevoked(rfID(1)).MarshalBinary()
+	later := append([]byte{2}, revoked[1:]...) // another version of the binary form
+	long := strings.Repeat("a", 200)           // a record of more than 127 bytes
+	tests := map[string][]byte{
+		"a whole record that is no revocation": append(rfFrame(append([]byte{3, 'a', 'd', 'a'}, later...)), bob...),
+		"a subject longer than its record":     append(rfFrame(append([]byte{99, 'a', 'd', 'a'}, revoked...)), bob...),
+		// bob's length, its bits flipped, runs past the end of the file
+		// as a torn record's does; read with its length, the record is
+		// whole.
+		"the last record's length": func() []byte {
+			b := rfRecord("ada", rfRevoked(rfID(1)))
+			n := len(b)
+			b = append(b, bob...)
+			b[n] ^= 0xff
+			return b
+		}(),
+		// The same of a record whose length takes two bytes: the second
+		// flipped makes it three, running past the end.
+		"a two-byte length": func() []byte {
+			b := append(rfRecord(long, rfRevoked(rfID(1))), bob...)
+			b[1] ^= 0xff
+			return b
+		}(),
+	}
+	for name, records := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "revocations.db")
+			content := append([]byte(rfHeader), records...)
+			if err := os.WriteFile(path, content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if f, err := filestore.Open(path); err == nil || !strings.Contains(err.Error(), "is damaged at byte") {
+				if err == nil {
+					f.Close()
+				}
+				t.Fatalf("Open: %v", err)
+			}
+			if b, _ := os.ReadFile(path); !bytes.Equal(b, content) {
 				t.Error("the damaged file was changed")
 			}
 		})

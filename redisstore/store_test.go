@@ -753,3 +753,220 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		t.Error("Revoke without a subject returned nil")
 	}
 }
+
+// A store started right after Redis lost the hash does not call itself
+// ready on the new, empty hash before the instances that hold its entries
+// have had two ping intervals to find the loss and write them back: once
+// ready, it refuses what was revoked before the loss. So for a store that
+// finds the new epoch made by another (its age on Redis's clock, in
+// milliseconds, and not yet old).
+func TestNewStoreWaitsForWriteBacks(t *testing.T) {
+	const pi = 500 * time.Millisecond
+	e := newEnv(t)
+	a := e.store(WithPingInterval(pi))
+	e.ready(a)
+	ctx := context.Background()
+	r, id := e.destroyed()
+	if err := a.Revoke(ctx, "ada", r); err != nil {
+		t.Fatal(err)
+	}
+	c := e.client()
+	if err := c.Del(ctx, hashKey).Err(); err != nil {
+		t.Fatal(err)
+	}
+	first := e.store(WithPingInterval(pi))
+	e.waitUntil(5*time.Second, "the first new store makes an epoch", func() bool {
+		n, _ := c.HExists(ctx, hashKey, epochField).Result()
+		return n
+	})
+	second := e.store(WithPingInterval(pi))
+	e.waitUntil(5*time.Second, "both new stores are ready", func() bool {
+		ready := 0
+		for i, s := range []*Store{first, second} {
+			if health(t, s) == revocation.Down {
+				continue
+			}
+			if !e.refuses(s, "ada", id) {
+				t.Fatalf("new store %d is ready, and accepts a session revoked before the loss", i+1)
+			}
+			ready++
+		}
+		return ready == 2
+	})
+}
+
+// An epoch this package did not write (its age unknown) is taken as old:
+// a new store trusts the hash at once, rather than waiting for ever.
+func TestForeignEpochIsTrusted(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if err := e.client().HSet(ctx, hashKey, epochField, "written-by-hand").Err(); err != nil {
+		t.Fatal(err)
+	}
+	s := e.store(WithPingInterval(time.Minute)) // a young epoch would wait two minutes
+	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.WaitReady(wait); err != nil {
+		t.Fatalf("WaitReady on a hash whose epoch has no age: %v", err)
+	}
+}
+
+// A load reads every page of HSCAN, not the first only.
+func TestLoadReadsEveryPage(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.client()
+	const n = 3 * scanCount
+	r, _ := e.destroyed()
+	value := encodeRevoked(r)
+	args := make([]any, 0, 2*n)
+	for i := range n {
+		args = append(args, subjectField("user-"+strconv.Itoa(i)), value)
+	}
+	if err := c.HSet(ctx, hashKey, args...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.HSet(ctx, hashKey, epochField, "old").Err(); err != nil {
+		t.Fatal(err)
+	}
+	s := e.store()
+	e.ready(s)
+	if s.Len() != n {
+		t.Errorf("the replica holds %d entries after the load; want %d", s.Len(), n)
+	}
+}
+
+// A fail-closed store refuses sessions with a subject until its first
+// load completes, also while that load waits for write-backs and its
+// checks of Redis succeed; sessions without a subject, which nothing
+// revokes, it never refuses.
+func TestFailClosedWhileTheFirstLoadWaits(t *testing.T) {
+	e := newEnv(t)
+	// A new hash: the first load waits two intervals, and a check
+	// completes after one.
+	s := e.store(WithFailClosedAfter(time.Minute), WithPingInterval(500*time.Millisecond))
+	if err := s.Check("", newID(), 0, e.clock.now()); err != nil {
+		t.Errorf("a session without a subject, before the first load: %v", err)
+	}
+	e.waitUntil(5*time.Second, "the store is ready", func() bool {
+		err := s.Check("ada", newID(), 0, e.clock.now())
+		h, herr := s.Health()
+		if h == revocation.Down && strings.Contains(herr.Error(), "not loaded") {
+			if err == nil {
+				t.Fatalf("not loaded (%v), and a session with a subject is accepted", herr)
+			}
+			return false
+		}
+		return true
+	})
+}
+
+// Every check that Redis answers counts as contact: a fail-closed store
+// whose Redis answers accepts sessions again after a pause of its clock
+// longer than WithFailClosedAfter, and is healthy.
+func TestChecksRenewContact(t *testing.T) {
+	e := newEnv(t)
+	s := e.store(WithFailClosedAfter(time.Second))
+	e.ready(s)
+	e.clock.advance(time.Hour)
+	e.waitUntil(5*time.Second, "a check renews the contact", func() bool {
+		return s.Check("ada", newID(), 0, e.clock.now()) == nil && health(t, s) == revocation.Healthy
+	})
+}
+
+// A write-back that fails is tried again every ping interval for as long
+// as Redis refuses it, and Health says Degraded meanwhile, not only until
+// the first retry.
+func TestWriteBackRetriedWhileRedisIsFull(t *testing.T) {
+	e := newEnv(t)
+	a := e.store()
+	e.ready(a)
+	admin := e.client()
+	fillRedis(t, admin, "noeviction")
+	r, _ := e.destroyed()
+	if err := a.Revoke(context.Background(), "ada", r); err == nil {
+		t.Fatal("Revoke returned nil with Redis out of memory")
+	}
+	time.Sleep(3 * a.pingInterval) // a few retries, refused
+	if h := health(t, a); h != revocation.Degraded {
+		t.Errorf("Health with a revocation still not written back: %v; want Degraded", h)
+	}
+	if err := admin.Del(context.Background(), fillerKeys(admin)...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	e.waitUntil(5*time.Second, "the revocation is written back", func() bool {
+		return len(e.inRedis(admin, "ada").Sessions) == 1
+	})
+}
+
+// Revoke writes to Redis even what the replica holds already: the replica
+// is only a guess at what Redis holds, which may have lost it unseen.
+func TestRevokeWritesWhatTheReplicaHolds(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.client()
+	if err := c.HSet(ctx, hashKey, epochField, "old").Err(); err != nil {
+		t.Fatal(err)
+	}
+	s := e.store(WithPingInterval(time.Minute)) // no check finds the loss meanwhile
+	e.ready(s)
+	r, _ := e.destroyed()
+	if err := s.Revoke(ctx, "ada", r); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.HDel(ctx, hashKey, subjectField("ada")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Revoke(ctx, "ada", r); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.inRedis(c, "ada"); !got.Equal(r) {
+		t.Errorf("Redis holds %+v of ada after the Revoke; want %+v", got, r)
+	}
+}
+
+// What Redis holds is expired before a revocation is merged into it: a
+// generation there past its slack neither swallows the session revoked
+// now nor, extended to it, signs out the subject's other sessions on the
+// stores that load the field.
+func TestRevokeExpiresWhatRedisHolds(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.client()
+	outlived := revocation.Revoked{Generation: 42, GenerationUntil: e.clock.now().Add(-time.Hour)}
+	if err := c.HSet(ctx, hashKey, epochField, "old", subjectField("ada"), encodeRevoked(outlived)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s := e.store()
+	e.ready(s)
+	r, _ := e.destroyed()
+	if err := s.Revoke(ctx, "ada", r); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.inRedis(c, "ada"); !got.Equal(r) {
+		t.Errorf("Redis holds %+v of ada; want only the session revoked, %+v", got, r)
+	}
+}
+
+// A field this release cannot read (a later release's, during a rolling
+// deploy) is left as it is by the write-back too, not only by Revoke.
+func TestWriteBackLeavesUnreadableFields(t *testing.T) {
+	t.Skip("known bug: writeBackBatch merges into a field it cannot decode as if it were empty, " +
+		"and overwrites a later release's revocations with this release's")
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.client()
+	if err := c.HSet(ctx, hashKey, epochField, "old", subjectField("ada"), "garbage").Err(); err != nil {
+		t.Fatal(err)
+	}
+	s := e.store()
+	e.ready(s)
+	r, _ := e.destroyed()
+	if err := s.Revoke(ctx, "ada", r); err == nil {
+		t.Fatal("Revoke over a field it cannot read returned nil")
+	}
+	keepsEpoch(t, s, c, "old") // a few checks, and their write-backs
+	if v, _ := c.HGet(ctx, hashKey, subjectField("ada")).Result(); v != "garbage" {
+		t.Errorf("the write-back overwrote the field: %q", v)
+	}
+}

@@ -1,6 +1,7 @@
 package revocation_test
 
 import (
+	"encoding/binary"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -198,6 +199,100 @@ func TestPrintedForms(t *testing.T) {
 	for h, want := range map[revocation.Health]string{revocation.Healthy: "healthy", revocation.Degraded: "degraded", revocation.Down: "down", revocation.Health(7): "Health(7)"} {
 		if got := h.String(); got != want {
 			t.Errorf("%d.String() = %q, want %q", int(h), got, want)
+		}
+	}
+}
+
+// Equal, and so Covers, tell apart what differs in grace or in how long a
+// generation refuses: a store that took a renewed id's entry, or a
+// shorter generation, for covering a destroyed id's or a longer one would
+// not write it, and the other instances would open the session for the
+// grace, or once the shorter generation passed.
+func TestRevokedEqualSeesGraceAndGenerationUntil(t *testing.T) {
+	a := revocation.NewSessionID()
+	destroyed := revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: a, Until: t0.Add(time.Hour)}}}
+	renewed := revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: a, Grace: true, Until: t0.Add(time.Hour)}}}
+	if renewed.Equal(destroyed) || renewed.Covers(destroyed) {
+		t.Error("a renewed id's entry equals or covers the same id destroyed")
+	}
+	if !destroyed.Covers(renewed) {
+		t.Error("a destroyed id's entry does not cover the same id renewed")
+	}
+	short := revocation.Revoked{Generation: 2, GenerationUntil: t0.Add(time.Hour)}
+	long := revocation.Revoked{Generation: 2, GenerationUntil: t0.Add(2 * time.Hour)}
+	if short.Equal(long) || short.Covers(long) {
+		t.Error("a generation equals or covers the same generation kept longer")
+	}
+}
+
+// NextGeneration is above the current generation, whatever the clock, and
+// at least the time in microseconds: a generation raised after the last
+// one was forgotten (the replica then says 0) is still above the one live
+// cookies carry.
+func TestNextGeneration(t *testing.T) {
+	micro := uint64(t0.UnixMicro())
+	tests := []struct {
+		current uint64
+		want    uint64
+	}{
+		{0, micro},              // forgotten: the clock decides
+		{5, micro},              // a small generation: the clock decides
+		{micro, micro + 1},      // raised this microsecond already
+		{micro + 9, micro + 10}, // raised on a clock ahead of this one
+	}
+	for _, tt := range tests {
+		if got := revocation.NextGeneration(tt.current, t0); got != tt.want {
+			t.Errorf("NextGeneration(%d, t0) = %d, want %d", tt.current, got, tt.want)
+		}
+	}
+}
+
+// The binary form refuses what AppendBinary never writes: another version
+// (a later release's, during a rolling deploy: a store must not overwrite
+// what it cannot read), and times past what an entry holds.
+func TestRevokedBinaryFormRefusesOtherForms(t *testing.T) {
+	r := revocation.Revoked{Generation: 2, GenerationUntil: t0, Sessions: []revocation.RevokedSession{{ID: revocation.NewSessionID(), Until: t0}}}
+	b, _ := r.MarshalBinary()
+	other := append([]byte{2}, b[1:]...)
+	var got revocation.Revoked
+	if err := got.UnmarshalBinary(other); err == nil {
+		t.Error("version 2 was accepted")
+	}
+	tooLate := binary.AppendUvarint(nil, 1<<32) // one second past what seconds hold
+	genUntil := append(append([]byte{1, 2}, tooLate...), 0)
+	if err := got.UnmarshalBinary(genUntil); err == nil {
+		t.Errorf("a generation until %d was accepted: %+v", uint64(1<<32), got)
+	}
+	until := append(append([]byte{1, 0, 0, 1}, make([]byte, 17)...), tooLate...)
+	if err := got.UnmarshalBinary(until); err == nil {
+		t.Errorf("a session until %d was accepted: %+v", uint64(1<<32), got)
+	}
+}
+
+// Times round-trip in whole seconds rounded up, never brought forward (an
+// entry that expired a fraction early would let its session open for
+// it), clamped to what an entry holds, and the zero time stays zero.
+func TestRevokedBinaryFormTimes(t *testing.T) {
+	id := revocation.NewSessionID()
+	for _, tt := range []struct {
+		name  string
+		until time.Time
+		want  time.Time
+	}{
+		{"a fraction of a second is rounded up", t0.Add(time.Millisecond), t0.Add(time.Second)},
+		{"whole seconds are kept", t0, t0},
+		{"past 2106, clamped to its last second", time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC), time.Unix(1<<32-1, 0)},
+	} {
+		b, _ := revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: id, Until: tt.until}}}.MarshalBinary()
+		var got revocation.Revoked
+		if err := got.UnmarshalBinary(b); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if !got.Sessions[0].Until.Equal(tt.want) {
+			t.Errorf("%s: Until %v read back as %v, want %v", tt.name, tt.until, got.Sessions[0].Until, tt.want)
+		}
+		if !got.GenerationUntil.IsZero() || !got.MaxUntil().Equal(tt.want) {
+			t.Errorf("%s: no generation read back as until %v (MaxUntil %v)", tt.name, got.GenerationUntil, got.MaxUntil())
 		}
 	}
 }
