@@ -77,8 +77,11 @@ func (rp *Replica) Add(subject string, r Revoked, now time.Time) Revoked {
 		x := revokedID{id: s.ID, until: seconds(s.Until)}
 		if s.Grace {
 			x.refuseAt = now.Add(RenewGrace).UnixNano()
-			if i := old.index(s.ID); i >= 0 && old.gen == e.gen {
-				x.refuseAt = old.sessions[i].refuseAt // the grace started when first held
+			// The grace started when first held, whatever happened to
+			// the generation since: restarted when one is forgotten, it
+			// would open the renewed cookie again.
+			if i := old.index(s.ID); i >= 0 {
+				x.refuseAt = old.sessions[i].refuseAt
 			}
 		}
 		e.sessions = append(e.sessions, x)

@@ -286,8 +286,6 @@ func TestRenewedIDKeepsItsGrace(t *testing.T) {
 // The grace of a renewed id counts from when the replica first held it,
 // also once the generation it was revoked under has been forgotten.
 func TestRenewGraceDoesNotRestartWhenTheGenerationIsForgotten(t *testing.T) {
-	t.Skip("known bug: Replica.Add restarts a renewed id's grace when the subject's generation changes, " +
-		"so the renewed cookie opens again (read-only) for RenewGrace once its generation expires")
 	rv := revocation.NewReplica(nil)
 	id := revocation.NewSessionID()
 	day := 24 * time.Hour
