@@ -87,13 +87,13 @@ func (s *Store) writeBackAll(ctx context.Context, now time.Time) (int, error) {
 	if err := casScript.Load(ctx, s.client).Err(); err != nil {
 		return 0, err
 	}
-	written := 0
+	written, unreadable := 0, 0
 	var err error
 	batch := make([]entry, 0, writeBatch)
 	flush := func() {
-		var n int
-		n, err = s.writeBackBatch(ctx, batch, now)
-		written += n
+		var n, u int
+		n, u, err = s.writeBackBatch(ctx, batch, now)
+		written, unreadable = written+n, unreadable+u
 		batch = batch[:0]
 	}
 	s.replica.Range(func(subject string, r revocation.Revoked) bool {
@@ -108,21 +108,28 @@ func (s *Store) writeBackAll(ctx context.Context, now time.Time) (int, error) {
 	if err == nil && len(batch) > 0 {
 		flush()
 	}
+	if unreadable > 0 {
+		s.log.Warn("redisstore: left fields of the hash this release cannot read (a later release's?) as they are; what this instance revoked of those subjects holds here only",
+			"key", s.key, "fields", unreadable)
+	}
 	return written, err
 }
 
 // writeBackBatch writes back the entries Redis does not cover, in one
 // pipeline with one message: every instance writes back what Redis lost,
 // and every instance hears each message, so a message an entry would be
-// instances² × entries deliveries.
-func (s *Store) writeBackBatch(ctx context.Context, batch []entry, now time.Time) (int, error) {
+// instances² × entries deliveries. A field it cannot read, perhaps a later
+// release's during a rolling deploy, is left as it is, as Revoke leaves
+// it: merged as if empty, it would lose what it holds. It returns how many
+// entries it wrote, and how many such fields it left.
+func (s *Store) writeBackBatch(ctx context.Context, batch []entry, now time.Time) (written, unreadable int, err error) {
 	fields := make([]string, len(batch))
 	for i, e := range batch {
 		fields[i] = subjectField(e.subject)
 	}
 	values, err := s.client.HMGet(ctx, s.key, fields...).Result()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	type write struct {
 		e        entry
@@ -134,7 +141,11 @@ func (s *Store) writeBackBatch(ctx context.Context, batch []entry, now time.Time
 	for i, e := range batch {
 		raw, _ := values[i].(string)
 		cur, err := decodeRevoked(raw)
-		if err == nil && cur.Covers(e.revoked) {
+		if err != nil {
+			unreadable++
+			continue
+		}
+		if cur.Covers(e.revoked) {
 			continue
 		}
 		next := cur.Expire(now).Merge(e.revoked.Expire(now))
@@ -142,7 +153,7 @@ func (s *Store) writeBackBatch(ctx context.Context, batch []entry, now time.Time
 		msg.add(e.subject, encodeRevoked(next))
 	}
 	if len(writes) == 0 {
-		return 0, nil
+		return 0, unreadable, nil
 	}
 	_, err = s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i := range writes {
@@ -154,22 +165,22 @@ func (s *Store) writeBackBatch(ctx context.Context, batch []entry, now time.Time
 		return nil
 	})
 	if err != nil {
-		return 0, err
+		return 0, unreadable, err
 	}
 	for _, w := range writes {
 		res, err := parseCAS(w.cmd.Result())
 		if err != nil {
-			return 0, err
+			return 0, unreadable, err
 		}
 		if !res.written {
 			// Another instance wrote it meanwhile: merge with what it
 			// wrote, one by one.
 			if err := s.merge(ctx, w.e.subject, w.e.revoked, res.current, false, now); err != nil {
-				return 0, err
+				return 0, unreadable, err
 			}
 		}
 	}
-	return len(writes), nil
+	return len(writes), unreadable, nil
 }
 
 // sweep forgets the replica's expired entries and, on one instance at a
