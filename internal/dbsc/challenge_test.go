@@ -81,6 +81,20 @@ func TestChallengeRotation(t *testing.T) {
 	if _, err := newChallenges(t, keyB).Verify(t0, PurposeRegistration, "sid", old); !errors.Is(err, ErrChallengeForged) {
 		t.Fatalf("retired key: %v", err)
 	}
+	// With two keys, a challenge under neither, or altered, is still
+	// refused: trying every key must not accept whatever comes.
+	keyC := bytes.Repeat([]byte{0xc3}, 32)
+	foreign := newChallenges(t, keyC).Issue(t0, PurposeRegistration, "sid")
+	raw := mustB64(fresh)
+	raw[31] ^= 1
+	for _, ch := range []string{foreign, b64(raw)} {
+		if _, err := rotated.Verify(t0, PurposeRegistration, "sid", ch); !errors.Is(err, ErrChallengeForged) {
+			t.Fatalf("unknown key or altered tag with two keys: %v", err)
+		}
+	}
+	if _, err := rotated.Verify(t0, PurposeRefresh, "sid", old); !errors.Is(err, ErrChallengeForged) {
+		t.Fatalf("other purpose under the old key: %v", err)
+	}
 }
 
 func TestChallengeRefusals(t *testing.T) {
