@@ -159,6 +159,8 @@ func TestReadSessionIDRefusals(t *testing.T) {
 		{"bare non-ASCII", header(HeaderSessionID, "caf\xc3\xa9"), ErrHeaderSyntax},
 		{"bare control", header(HeaderSessionID, "a\x01"), ErrHeaderSyntax},
 		{"bare DEL", header(HeaderSessionID, "a\x7f"), ErrHeaderSyntax},
+		{"bare with a trailing vertical tab", header(HeaderSessionID, "abc\v"), ErrHeaderSyntax},
+		{"quoted with a leading form feed", header(HeaderSessionID, "\f\"abc\""), ErrHeaderSyntax},
 		{"unterminated", header(HeaderSessionID, `"abc`), ErrHeaderSyntax},
 		{"escape at the end", header(HeaderSessionID, `"abc\`), ErrHeaderSyntax},
 		{"bad escape", header(HeaderSessionID, `"a\nb"`), ErrHeaderSyntax},
