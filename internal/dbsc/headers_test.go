@@ -168,6 +168,8 @@ func TestReadSessionIDRefusals(t *testing.T) {
 		{"non-ASCII in string", header(HeaderSessionID, "\"caf\xc3\xa9\""), ErrHeaderSyntax},
 		{"list of two strings", header(HeaderSessionID, `"a", "b"`), ErrHeaderSyntax},
 		{"data after the string", header(HeaderSessionID, `"a" b`), ErrHeaderSyntax},
+		{"list of a string and a token", header(HeaderSessionID, `"a",b`), ErrHeaderSyntax},
+		{"tab after ;", header(HeaderSessionID, "\"a\";\tx=1"), ErrHeaderSyntax},
 		{"upper-case key", header(HeaderSessionID, `"a";X=1`), ErrHeaderSyntax},
 		{"key starting with a digit", header(HeaderSessionID, `"a";1x=1`), ErrHeaderSyntax},
 		{"upper-case inside a key", header(HeaderSessionID, `"a";aB=1`), ErrHeaderSyntax},
