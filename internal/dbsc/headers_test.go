@@ -81,7 +81,7 @@ func TestChallengeHeaderValue(t *testing.T) {
 	if got, err := ChallengeHeaderValue("c", strings.Repeat("i", MaxFieldSize-9)); err != nil || len(got) != MaxFieldSize {
 		t.Fatalf("value of MaxFieldSize: %d bytes, %v", len(got), err)
 	}
-	for _, bad := range [][2]string{{"", "id"}, {"c", ""}, {"c\n", "id"}, {"c", "é"}, {"c", strings.Repeat("i", MaxFieldSize)}, {"c", strings.Repeat("i", MaxFieldSize-8)}} {
+	for _, bad := range [][2]string{{"", "id"}, {"c", ""}, {"c\n", "id"}, {"c", "é"}, {"c", strings.Repeat("i", MaxFieldSize)}, {"c", strings.Repeat("i", MaxFieldSize-8)}, {"c\x1f", "id"}, {"c", "i\x7f"}} {
 		if got, err := ChallengeHeaderValue(bad[0], bad[1]); !errors.Is(err, ErrUnsafeString) {
 			t.Errorf("ChallengeHeaderValue(%q, %q) = %q, %v; want ErrUnsafeString", bad[0], bad[1], got, err)
 		}

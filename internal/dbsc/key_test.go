@@ -179,6 +179,23 @@ func TestParseJWKRefusals(t *testing.T) {
 	}
 }
 
+// TestParseJWKAtMaxSize: a JWK of exactly maxJWKSize bytes is parsed,
+// one byte more refused.
+func TestParseJWKAtMaxSize(t *testing.T) {
+	ec := dbsctest.NewES256()
+	k := maxJWKSize - len(jwkJSON(ec, map[string]any{"pad": ""}))
+	j := jwkJSON(ec, map[string]any{"pad": strings.Repeat("a", k)})
+	if len(j) != maxJWKSize {
+		t.Fatalf("built %d bytes", len(j))
+	}
+	if _, err := ParseJWK(j); err != nil {
+		t.Fatalf("JWK of maxJWKSize: %v", err)
+	}
+	if _, err := ParseJWK(jwkJSON(ec, map[string]any{"pad": strings.Repeat("a", k+1)})); !errors.Is(err, ErrKeyTooLarge) {
+		t.Fatalf("JWK of maxJWKSize+1: %v", err)
+	}
+}
+
 // TestParseJWKIgnoresOthers: members a JWK may carry besides the key, as
 // WebCrypto exports them, are ignored.
 func TestParseJWKIgnoresOthers(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/sha256"
 	"encoding/asn1"
+	"encoding/base64"
 	"errors"
 	"math/big"
 	"os"
@@ -268,6 +269,39 @@ func TestVerifyExactNames(t *testing.T) {
 	if p.Alg != ES256 || p.JTI != "c" {
 		t.Fatalf("read as %+v", p)
 	}
+}
+
+// TestVerifyAtMaxProofSize: a proof of exactly MaxProofSize characters,
+// grown by members the parser skips, is read and verified; one more is
+// refused before anything is decoded.
+func TestVerifyAtMaxProofSize(t *testing.T) {
+	ec := dbsctest.NewES256()
+	enc := base64.RawURLEncoding
+	sigLen := enc.EncodedLen(64)
+	payload := func(n int) []byte { return []byte(`{"jti":"c","pad":"` + strings.Repeat("p", n) + `"}`) }
+	base := len(hdr(ec, map[string]any{"pad": ""}))
+	for n := 0; n < 3; n++ {
+		// Fill with the header pad what the payload and signature leave.
+		rest := MaxProofSize - 2 - sigLen - enc.EncodedLen(len(payload(n)))
+		k := enc.DecodedLen(rest) - base
+		h := hdr(ec, map[string]any{"pad": strings.Repeat("h", k)})
+		if enc.EncodedLen(len(h)) != rest {
+			continue
+		}
+		tok := ec.Sign(h, payload(n))
+		if len(tok) != MaxProofSize {
+			t.Fatalf("built %d characters, want %d", len(tok), MaxProofSize)
+		}
+		if p, err := VerifyRegistration(tok); err != nil || p.JTI != "c" {
+			t.Fatalf("proof of MaxProofSize: %+v, %v", p, err)
+		}
+		big := ec.Sign(hdr(ec, map[string]any{"pad": strings.Repeat("h", k+1)}), payload(n))
+		if _, err := VerifyRegistration(big); !errors.Is(err, ErrProofTooLarge) {
+			t.Fatalf("proof of %d characters: %v", len(big), err)
+		}
+		return
+	}
+	t.Fatal("could not build a proof of MaxProofSize")
 }
 
 func mustB64(s string) []byte {
