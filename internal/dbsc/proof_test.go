@@ -175,6 +175,8 @@ func TestVerifyRegistrationRefusals(t *testing.T) {
 		{"non-canonical trailing bits", gh + "." + gp + "." + gs[:len(gs)-1] + "x", ErrProofBase64},
 		{"header not JSON", b64([]byte("alg=ES256")) + "." + gp + "." + gs, ErrProofJSON},
 		{"header an array", b64([]byte(`["ES256"]`)) + "." + gp + "." + gs, ErrProofJSON},
+		{"header member without a value", b64([]byte(`{"alg":,"typ":"dbsc+jwt"}`)) + "." + gp + "." + gs, ErrProofJSON},
+		{"payload member without a value", ec.Sign(hdr(ec, nil), []byte(`{"jti":}`)), ErrProofJSON},
 		{"header trailing data", ec.Sign(append(hdr(ec, nil), "{}"...), pay), ErrProofJSON},
 		{"duplicate alg", ec.Sign([]byte(`{"alg":"ES256","alg":"none","typ":"dbsc+jwt"}`), pay), ErrProofDuplicate},
 		{"duplicate jwk", ec.Sign([]byte(`{"alg":"ES256","typ":"dbsc+jwt","jwk":{},"jwk":{}}`), pay), ErrProofDuplicate},
