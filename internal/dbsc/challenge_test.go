@@ -81,6 +81,20 @@ func TestChallengeRotation(t *testing.T) {
 	if _, err := newChallenges(t, keyB).Verify(t0, PurposeRegistration, "sid", old); !errors.Is(err, ErrChallengeForged) {
 		t.Fatalf("retired key: %v", err)
 	}
+	// With two keys, a challenge under neither, or altered, is still
+	// refused: trying every key must not accept whatever comes.
+	keyC := bytes.Repeat([]byte{0xc3}, 32)
+	foreign := newChallenges(t, keyC).Issue(t0, PurposeRegistration, "sid")
+	raw := mustB64(fresh)
+	raw[31] ^= 1
+	for _, ch := range []string{foreign, b64(raw)} {
+		if _, err := rotated.Verify(t0, PurposeRegistration, "sid", ch); !errors.Is(err, ErrChallengeForged) {
+			t.Fatalf("unknown key or altered tag with two keys: %v", err)
+		}
+	}
+	if _, err := rotated.Verify(t0, PurposeRefresh, "sid", old); !errors.Is(err, ErrChallengeForged) {
+		t.Fatalf("other purpose under the old key: %v", err)
+	}
 }
 
 func TestChallengeRefusals(t *testing.T) {
@@ -108,6 +122,8 @@ func TestChallengeRefusals(t *testing.T) {
 		{"non-canonical last character", t0, PurposeRefresh, "sid", ch[:42] + string(nonCanonical(ch[42])), ErrChallengeMalformed},
 		{"other session", t0, PurposeRefresh, "sid2", ch, ErrChallengeForged},
 		{"session id prefix", t0, PurposeRefresh, "si", ch, ErrChallengeForged},
+		{"other session of the same length", t0, PurposeRefresh, "sie", ch, ErrChallengeForged},
+		{"other session, empty", t0, PurposeRefresh, "", ch, ErrChallengeForged},
 		{"other purpose", t0, PurposeRegistration, "sid", ch, ErrChallengeForged},
 		{"time altered", t0, PurposeRefresh, "sid", flip(7), ErrChallengeForged},
 		{"nonce altered", t0, PurposeRefresh, "sid", flip(10), ErrChallengeForged},
@@ -146,6 +162,9 @@ func TestNewChallengesRefusals(t *testing.T) {
 		{"window too long", 11 * time.Minute, 0, [][]byte{keyA}},
 		{"negative skew", time.Minute, -time.Second, [][]byte{keyA}},
 		{"skew too large", time.Minute, time.Hour, [][]byte{keyA}},
+		{"window just too long", maxChallengeWindow + time.Nanosecond, 0, [][]byte{keyA}},
+		{"skew just negative", time.Minute, -time.Nanosecond, [][]byte{keyA}},
+		{"skew just too large", time.Minute, maxChallengeWindow + time.Nanosecond, [][]byte{keyA}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := NewChallenges(tc.window, tc.skew, tc.keys...)
@@ -165,5 +184,36 @@ func TestChallengeKeysCopied(t *testing.T) {
 	k[0] ^= 0xff
 	if _, err := c.Verify(t0, PurposeRefresh, "sid", ch); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestNewChallengesLimits: the bounds themselves are accepted.
+func TestNewChallengesLimits(t *testing.T) {
+	for _, ws := range [][2]time.Duration{
+		{maxChallengeWindow, maxChallengeWindow},
+		{time.Nanosecond, 0},
+	} {
+		if _, err := NewChallenges(ws[0], ws[1], keyA); err != nil {
+			t.Errorf("NewChallenges(%v, %v) = %v", ws[0], ws[1], err)
+		}
+	}
+}
+
+// TestChallengeKnownAnswer pins the format: a challenge issued by one
+// release (or another instance) under the same key must verify on the
+// next, and nothing else may be mixed into the MAC.
+func TestChallengeKnownAnswer(t *testing.T) {
+	const ch = "AAAAAGmkKkCr1RS4z4jHrwIU3TJcQGnFOClG8MwPaBc" // keyA, t0, PurposeRefresh, "sid"
+	c := newChallenges(t, keyA)
+	u, err := c.Verify(t0, PurposeRefresh, "sid", ch)
+	if err != nil {
+		t.Fatalf("known challenge refused: %v", err)
+	}
+	if want := t0.Add(DefaultChallengeWindow + 2*skew); !u.Until.Equal(want) {
+		t.Fatalf("Until = %v, want %v", u.Until, want)
+	}
+	// Used.ID is the tag, the last 16 bytes.
+	if raw := mustB64(ch); !bytes.Equal(u.ID[:], raw[16:]) {
+		t.Fatalf("ID = %x, want the tag %x", u.ID, raw[16:])
 	}
 }

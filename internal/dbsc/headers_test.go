@@ -76,7 +76,12 @@ func TestChallengeHeaderValue(t *testing.T) {
 	if c, err := parseStringItem(got); err != nil || c != "new challenge" {
 		t.Fatalf("read back as %q, %v", c, err)
 	}
-	for _, bad := range [][2]string{{"", "id"}, {"c", ""}, {"c\n", "id"}, {"c", "é"}, {"c", strings.Repeat("i", MaxFieldSize)}} {
+	// `"c";id="..."` is 8 bytes besides the two strings: MaxFieldSize
+	// exactly is written, one byte more refused.
+	if got, err := ChallengeHeaderValue("c", strings.Repeat("i", MaxFieldSize-9)); err != nil || len(got) != MaxFieldSize {
+		t.Fatalf("value of MaxFieldSize: %d bytes, %v", len(got), err)
+	}
+	for _, bad := range [][2]string{{"", "id"}, {"c", ""}, {"c\n", "id"}, {"c", "é"}, {"c", strings.Repeat("i", MaxFieldSize)}, {"c", strings.Repeat("i", MaxFieldSize-8)}, {"c\x1f", "id"}, {"c", "i\x7f"}} {
 		if got, err := ChallengeHeaderValue(bad[0], bad[1]); !errors.Is(err, ErrUnsafeString) {
 			t.Errorf("ChallengeHeaderValue(%q, %q) = %q, %v; want ErrUnsafeString", bad[0], bad[1], got, err)
 		}
@@ -123,6 +128,7 @@ func TestReadSessionID(t *testing.T) {
 		{"parameters ignored", `"abc";x;y=1;z="q\"";w=tok/en:1;b=?0;d=-1.5;bin=:AQID:;t=@1725579055;ds=%"caf%c3%a9"`, "abc"},
 		{"parameter with spaces after ;", `"abc"; x=1;  y=2`, "abc"},
 		{"key with all its characters", `"abc";*a0_-.*=1`, "abc"},
+		{"token with every tchar", "\"abc\";x=a!#$%&'*+-.^_`|~:/1", "abc"},
 		{"sealed-looking id of 270 characters", strings.Repeat("Zm9v", 67) + "ba", strings.Repeat("Zm9v", 67) + "ba"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,6 +158,9 @@ func TestReadSessionIDRefusals(t *testing.T) {
 		{"bare list", header(HeaderSessionID, "a, b"), ErrHeaderSyntax},
 		{"bare non-ASCII", header(HeaderSessionID, "caf\xc3\xa9"), ErrHeaderSyntax},
 		{"bare control", header(HeaderSessionID, "a\x01"), ErrHeaderSyntax},
+		{"bare DEL", header(HeaderSessionID, "a\x7f"), ErrHeaderSyntax},
+		{"bare with a trailing vertical tab", header(HeaderSessionID, "abc\v"), ErrHeaderSyntax},
+		{"quoted with a leading form feed", header(HeaderSessionID, "\f\"abc\""), ErrHeaderSyntax},
 		{"unterminated", header(HeaderSessionID, `"abc`), ErrHeaderSyntax},
 		{"escape at the end", header(HeaderSessionID, `"abc\`), ErrHeaderSyntax},
 		{"bad escape", header(HeaderSessionID, `"a\nb"`), ErrHeaderSyntax},
@@ -159,8 +168,13 @@ func TestReadSessionIDRefusals(t *testing.T) {
 		{"non-ASCII in string", header(HeaderSessionID, "\"caf\xc3\xa9\""), ErrHeaderSyntax},
 		{"list of two strings", header(HeaderSessionID, `"a", "b"`), ErrHeaderSyntax},
 		{"data after the string", header(HeaderSessionID, `"a" b`), ErrHeaderSyntax},
+		{"list of a string and a token", header(HeaderSessionID, `"a",b`), ErrHeaderSyntax},
+		{"tab after ;", header(HeaderSessionID, "\"a\";\tx=1"), ErrHeaderSyntax},
 		{"upper-case key", header(HeaderSessionID, `"a";X=1`), ErrHeaderSyntax},
 		{"key starting with a digit", header(HeaderSessionID, `"a";1x=1`), ErrHeaderSyntax},
+		{"upper-case inside a key", header(HeaderSessionID, `"a";aB=1`), ErrHeaderSyntax},
+		{"space inside a token", header(HeaderSessionID, `"a";x=to ken`), ErrHeaderSyntax},
+		{"token starting with !", header(HeaderSessionID, `"a";x=!b`), ErrHeaderSyntax},
 		{"empty key", header(HeaderSessionID, `"a";=1`), ErrHeaderSyntax},
 		{"missing value", header(HeaderSessionID, `"a";x=`), ErrHeaderSyntax},
 		{"integer of 16 digits", header(HeaderSessionID, `"a";x=1234567890123456`), ErrHeaderSyntax},
@@ -176,6 +190,9 @@ func TestReadSessionIDRefusals(t *testing.T) {
 		{"display string, invalid UTF-8", header(HeaderSessionID, `"a";x=%"%ff"`), ErrHeaderSyntax},
 		{"display string, unterminated", header(HeaderSessionID, `"a";x=%"abc`), ErrHeaderSyntax},
 		{"display string, short escape", header(HeaderSessionID, `"a";x=%"%c"`), ErrHeaderSyntax},
+		{"display string, escape cut at the end", header(HeaderSessionID, `"a";x=%"%c`), ErrHeaderSyntax},
+		{"display string, second digit not hex", header(HeaderSessionID, `"a";x=%"%3g"`), ErrHeaderSyntax},
+		{"display string, DEL", header(HeaderSessionID, "\"a\";x=%\"\x7f\""), ErrHeaderSyntax},
 		{"display string, no quote", header(HeaderSessionID, `"a";x=%abc`), ErrHeaderSyntax},
 		{"inner list parameter", header(HeaderSessionID, `"a";x=(1 2)`), ErrHeaderSyntax},
 	} {
@@ -201,6 +218,10 @@ func TestReadProof(t *testing.T) {
 	}
 	if _, err := ReadProof(http.Header{}); !errors.Is(err, ErrHeaderMissing) {
 		t.Errorf("no header: %v", err)
+	}
+	// The limit is MaxProofSize, not MaxFieldSize: a proof may be larger.
+	if got, err := ReadProof(header(HeaderResponse, strings.Repeat("a", MaxProofSize))); err != nil || len(got) != MaxProofSize {
+		t.Errorf("proof of MaxProofSize: %d bytes, %v", len(got), err)
 	}
 	if _, err := ReadProof(header(HeaderResponse, strings.Repeat("a", MaxProofSize+1))); !errors.Is(err, ErrHeaderTooLarge) {
 		t.Errorf("too large: %v", err)

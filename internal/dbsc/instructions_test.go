@@ -156,6 +156,9 @@ func TestInstructionsRefusals(t *testing.T) {
 		{"no credentials", Instructions{SessionIdentifier: "sid"}},
 		{"credential without a name", Instructions{SessionIdentifier: "sid", Credentials: []Credential{{Attributes: "Path=/"}}}},
 		{"rule of an unknown type", Instructions{SessionIdentifier: "sid", Credentials: cred, Scope: Scope{Rules: []ScopeRule{{Type: "Include"}}}}},
+		{"rule without a type", Instructions{SessionIdentifier: "sid", Credentials: cred, Scope: Scope{Rules: []ScopeRule{{Domain: "a.example", Path: "/"}}}}},
+		{"second rule of an unknown type", Instructions{SessionIdentifier: "sid", Credentials: cred, Scope: Scope{Rules: []ScopeRule{{Type: "include"}, {Type: "deny"}}}}},
+		{"second credential without a name", Instructions{SessionIdentifier: "sid", Credentials: []Credential{{Name: "c"}, {}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := json.Marshal(tc.in)

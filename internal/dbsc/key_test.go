@@ -84,13 +84,14 @@ func TestParseJWKRoundTrip(t *testing.T) {
 }
 
 func TestPublicKeyEqual(t *testing.T) {
-	r2048, _ := rsaDevices(t)
+	r2048, r4096 := rsaDevices(t)
 	a, _ := ParseJWK(jwkJSON(dbsctest.NewES256(), nil))
 	b, _ := ParseJWK(jwkJSON(dbsctest.NewES256(), nil))
 	r, _ := ParseJWK(jwkJSON(r2048, nil))
+	r2, _ := ParseJWK(jwkJSON(r4096, nil))
 	var none *PublicKey
 	switch {
-	case !a.Equal(a), a.Equal(b), a.Equal(r), r.Equal(a), a.Equal(none), none.Equal(a):
+	case !a.Equal(a), a.Equal(b), a.Equal(r), r.Equal(a), a.Equal(none), none.Equal(a), r.Equal(r2), r2.Equal(r):
 		t.Error("Equal is wrong for distinct keys")
 	case !none.Equal(nil), !r.Equal(r):
 		t.Error("Equal is wrong for equal keys")
@@ -146,6 +147,8 @@ func TestParseJWKRefusals(t *testing.T) {
 		{"no crv", jwkJSON(ec, map[string]any{"crv": nil}), ErrCurve},
 		{"no x", jwkJSON(ec, map[string]any{"x": nil}), ErrKeyEncoding},
 		{"x 31 bytes", jwkJSON(ec, map[string]any{"x": short}), ErrKeyEncoding},
+		{"y 31 bytes", jwkJSON(ec, map[string]any{"y": ec.JWK()["y"][:42]}), ErrKeyEncoding},
+		{"y 33 bytes", jwkJSON(ec, map[string]any{"y": b64(append([]byte{0}, pBytes...))}), ErrKeyEncoding},
 		{"x 33 bytes", jwkJSON(ec, map[string]any{"x": b64(append([]byte{0}, pBytes...))}), ErrKeyEncoding},
 		{"x padded", jwkJSON(ec, map[string]any{"x": ec.JWK()["x"] + "="}), ErrKeyEncoding},
 		{"x standard base64", jwkJSON(ec, map[string]any{"x": strings.Repeat("+", 43)}), ErrKeyEncoding},
@@ -164,6 +167,8 @@ func TestParseJWKRefusals(t *testing.T) {
 		{"RSA n with leading zero", jwkJSON(r2048, map[string]any{"n": b64(nLeadingZero)}), ErrKeyEncoding},
 		{"RSA no n", jwkJSON(r2048, map[string]any{"n": nil}), ErrKeyEncoding},
 		{"RSA empty e", jwkJSON(r2048, map[string]any{"e": ""}), ErrKeyEncoding},
+		// encoding/base64 returns what it decoded before the error: 01 00 01.
+		{"RSA e with a stray character", jwkJSON(r2048, map[string]any{"e": "AQABA"}), ErrKeyEncoding},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k, err := ParseJWK(tc.jwk)
@@ -171,6 +176,23 @@ func TestParseJWKRefusals(t *testing.T) {
 				t.Fatalf("ParseJWK = %v, %v; want %v", k, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestParseJWKAtMaxSize: a JWK of exactly maxJWKSize bytes is parsed,
+// one byte more refused.
+func TestParseJWKAtMaxSize(t *testing.T) {
+	ec := dbsctest.NewES256()
+	k := maxJWKSize - len(jwkJSON(ec, map[string]any{"pad": ""}))
+	j := jwkJSON(ec, map[string]any{"pad": strings.Repeat("a", k)})
+	if len(j) != maxJWKSize {
+		t.Fatalf("built %d bytes", len(j))
+	}
+	if _, err := ParseJWK(j); err != nil {
+		t.Fatalf("JWK of maxJWKSize: %v", err)
+	}
+	if _, err := ParseJWK(jwkJSON(ec, map[string]any{"pad": strings.Repeat("a", k+1)})); !errors.Is(err, ErrKeyTooLarge) {
+		t.Fatalf("JWK of maxJWKSize+1: %v", err)
 	}
 }
 
@@ -198,6 +220,10 @@ func TestParsePublicKeyRefusals(t *testing.T) {
 	small := append([]byte{byte(RS256), 0, 128}, make([]byte, 128)...)
 	small[3] = 0xc1
 	small = append(small, f4...)
+	// 1 + 2 + 514 + 3 = maxKeyBinary+1: refused for its length before
+	// the modulus is looked at.
+	tooLong := append([]byte{byte(RS256), 0x02, 0x02}, bytes.Repeat([]byte{0xff}, 514)...)
+	tooLong = append(tooLong, f4...)
 
 	for _, tc := range []struct {
 		name string
@@ -218,6 +244,7 @@ func TestParsePublicKeyRefusals(t *testing.T) {
 		{"RS256 e=3", e3, ErrRSAExponent},
 		{"RS256 1024 bits", small, ErrRSAKeySize},
 		{"RS256 empty modulus", []byte{byte(RS256), 0, 0, 1, 0, 1}, ErrKeyEncoding},
+		{"RS256 one byte too long", tooLong, ErrKeyBinary},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k, err := ParsePublicKey(tc.b)

@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/sha256"
 	"encoding/asn1"
+	"encoding/base64"
 	"errors"
 	"math/big"
 	"os"
@@ -163,12 +164,19 @@ func TestVerifyRegistrationRefusals(t *testing.T) {
 		{"five segments (JWE)", "a.b.c.d.e", ErrProofSegments},
 		{"empty signature", gh + "." + gp + ".", ErrProofSegments},
 		{"empty header", "." + gp + "." + gs, ErrProofSegments},
+		{"empty payload", gh + ".." + gs, ErrProofSegments},
+		{"empty payload, signed", ec.Sign(hdr(ec, nil), nil), ErrProofSegments},
 		{"padded base64", gh + "=." + gp + "." + gs, ErrProofBase64},
+		{"payload padded", gh + "." + gp + "=." + gs, ErrProofBase64},
+		{"payload of 4n+1 characters", gh + "." + gp + strings.Repeat("A", (5-len(gp)%4)%4) + "." + gs, ErrProofBase64},
+		{"signature padded", gh + "." + gp + "." + gs + "=", ErrProofBase64},
 		{"standard base64", gh + "." + gp + "." + strings.ReplaceAll(strings.ReplaceAll(gs, "-", "+"), "_", "/") + "+", ErrProofBase64},
 		{"space inside", gh + " ." + gp + "." + gs, ErrProofBase64},
 		{"non-canonical trailing bits", gh + "." + gp + "." + gs[:len(gs)-1] + "x", ErrProofBase64},
 		{"header not JSON", b64([]byte("alg=ES256")) + "." + gp + "." + gs, ErrProofJSON},
 		{"header an array", b64([]byte(`["ES256"]`)) + "." + gp + "." + gs, ErrProofJSON},
+		{"header member without a value", b64([]byte(`{"alg":,"typ":"dbsc+jwt"}`)) + "." + gp + "." + gs, ErrProofJSON},
+		{"payload member without a value", ec.Sign(hdr(ec, nil), []byte(`{"jti":}`)), ErrProofJSON},
 		{"header trailing data", ec.Sign(append(hdr(ec, nil), "{}"...), pay), ErrProofJSON},
 		{"duplicate alg", ec.Sign([]byte(`{"alg":"ES256","alg":"none","typ":"dbsc+jwt"}`), pay), ErrProofDuplicate},
 		{"duplicate jwk", ec.Sign([]byte(`{"alg":"ES256","typ":"dbsc+jwt","jwk":{},"jwk":{}}`), pay), ErrProofDuplicate},
@@ -180,6 +188,8 @@ func TestVerifyRegistrationRefusals(t *testing.T) {
 		{"alg HS256", ec.Sign(hdr(ec, map[string]any{"alg": "HS256"}), pay), ErrAlgUnsupported},
 		{"alg PS256", ec.Sign(hdr(ec, map[string]any{"alg": "PS256"}), pay), ErrAlgUnsupported},
 		{"alg lower case", ec.Sign(hdr(ec, map[string]any{"alg": "es256"}), pay), ErrAlgUnsupported},
+		{"alg RS256 lower case", r2048.Sign(hdr(r2048, map[string]any{"alg": "rs256"}), pay), ErrAlgUnsupported},
+		{"alg with a space", ec.Sign(hdr(ec, map[string]any{"alg": "ES256 "}), pay), ErrAlgUnsupported},
 		{"alg missing", ec.Sign(hdr(ec, map[string]any{"alg": nil}), pay), ErrAlgUnsupported},
 		{"typ JWT", ec.Sign(hdr(ec, map[string]any{"typ": "JWT"}), pay), ErrTyp},
 		{"typ dpop+jwt", ec.Sign(hdr(ec, map[string]any{"typ": "dpop+jwt"}), pay), ErrTyp},
@@ -194,6 +204,10 @@ func TestVerifyRegistrationRefusals(t *testing.T) {
 		{"RSA signature one byte short", rh + "." + rp + "." + b64(mustB64(rs)[1:]), ErrSignatureLength},
 		{"signed by another key", other.Sign(hdr(ec, nil), pay), ErrSignature},
 		{"payload swapped", gh + "." + b64([]byte(`{"jti":"other"}`)) + "." + gs, ErrSignature},
+		// The payload is not read before the signature verifies.
+		{"unsigned payload not JSON", gh + "." + b64([]byte("jti=x")) + "." + gs, ErrSignature},
+		{"unsigned payload without jti", gh + "." + b64([]byte(`{"authorization":"a"}`)) + "." + gs, ErrSignature},
+		{"unsigned payload with a duplicate", gh + "." + b64([]byte(`{"jti":"a","jti":"b"}`)) + "." + gs, ErrSignature},
 		{"RSA signature altered", rh + "." + rp + "." + b64(flipLast(mustB64(rs))), ErrSignature},
 		{"zero ES256 signature", gh + "." + gp + "." + b64(make([]byte, 64)), ErrSignature},
 		{"payload not JSON", ec.Sign(hdr(ec, nil), []byte("jti=x")), ErrProofJSON},
@@ -257,6 +271,39 @@ func TestVerifyExactNames(t *testing.T) {
 	if p.Alg != ES256 || p.JTI != "c" {
 		t.Fatalf("read as %+v", p)
 	}
+}
+
+// TestVerifyAtMaxProofSize: a proof of exactly MaxProofSize characters,
+// grown by members the parser skips, is read and verified; one more is
+// refused before anything is decoded.
+func TestVerifyAtMaxProofSize(t *testing.T) {
+	ec := dbsctest.NewES256()
+	enc := base64.RawURLEncoding
+	sigLen := enc.EncodedLen(64)
+	payload := func(n int) []byte { return []byte(`{"jti":"c","pad":"` + strings.Repeat("p", n) + `"}`) }
+	base := len(hdr(ec, map[string]any{"pad": ""}))
+	for n := 0; n < 3; n++ {
+		// Fill with the header pad what the payload and signature leave.
+		rest := MaxProofSize - 2 - sigLen - enc.EncodedLen(len(payload(n)))
+		k := enc.DecodedLen(rest) - base
+		h := hdr(ec, map[string]any{"pad": strings.Repeat("h", k)})
+		if enc.EncodedLen(len(h)) != rest {
+			continue
+		}
+		tok := ec.Sign(h, payload(n))
+		if len(tok) != MaxProofSize {
+			t.Fatalf("built %d characters, want %d", len(tok), MaxProofSize)
+		}
+		if p, err := VerifyRegistration(tok); err != nil || p.JTI != "c" {
+			t.Fatalf("proof of MaxProofSize: %+v, %v", p, err)
+		}
+		big := ec.Sign(hdr(ec, map[string]any{"pad": strings.Repeat("h", k+1)}), payload(n))
+		if _, err := VerifyRegistration(big); !errors.Is(err, ErrProofTooLarge) {
+			t.Fatalf("proof of %d characters: %v", len(big), err)
+		}
+		return
+	}
+	t.Fatal("could not build a proof of MaxProofSize")
 }
 
 func mustB64(s string) []byte {
