@@ -931,16 +931,9 @@ func TestRevokeWritesWhatTheReplicaHolds(t *testing.T) {
 // stores that load the field.
 func TestRevokeExpiresWhatRedisHolds(t *testing.T) {
 	e := newEnv(t)
-	ctx := context.Background()
-	c := e.client()
 	outlived := revocation.Revoked{Generation: 42, GenerationUntil: e.clock.now().Add(-time.Hour)}
-	if err := c.HSet(ctx, hashKey, epochField, "old", subjectField("ada"), encodeRevoked(outlived)).Err(); err != nil {
-		t.Fatal(err)
-	}
-	s := e.store()
-	e.ready(s)
-	r, _ := e.destroyed()
-	if err := s.Revoke(ctx, "ada", r); err != nil {
+	_, c, r, err := e.revokeOver(encodeRevoked(outlived))
+	if err != nil {
 		t.Fatal(err)
 	}
 	if got := e.inRedis(c, "ada"); !got.Equal(r) {
@@ -948,23 +941,31 @@ func TestRevokeExpiresWhatRedisHolds(t *testing.T) {
 	}
 }
 
-// A field this release cannot read (a later release's, during a rolling
-// deploy) is left as it is by the write-back too, not only by Revoke.
-func TestWriteBackLeavesUnreadableFields(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
+// revokeOver starts a ready store on a hash whose field of ada holds
+// value, and has the store revoke a session of ada; it returns the store,
+// a client, the revocation and Revoke's error.
+func (e *env) revokeOver(value string) (*Store, *redis.Client, revocation.Revoked, error) {
+	e.t.Helper()
 	c := e.client()
-	if err := c.HSet(ctx, hashKey, epochField, "old", subjectField("ada"), "garbage").Err(); err != nil {
-		t.Fatal(err)
+	if err := c.HSet(context.Background(), hashKey, epochField, "old", subjectField("ada"), value).Err(); err != nil {
+		e.t.Fatal(err)
 	}
 	s := e.store()
 	e.ready(s)
 	r, _ := e.destroyed()
-	if err := s.Revoke(ctx, "ada", r); err == nil {
+	return s, c, r, s.Revoke(context.Background(), "ada", r)
+}
+
+// A field this release cannot read (a later release's, during a rolling
+// deploy) is left as it is by the write-back too, not only by Revoke.
+func TestWriteBackLeavesUnreadableFields(t *testing.T) {
+	e := newEnv(t)
+	s, c, _, err := e.revokeOver("garbage")
+	if err == nil {
 		t.Fatal("Revoke over a field it cannot read returned nil")
 	}
 	keepsEpoch(t, s, c, "old") // a few checks, and their write-backs
-	if v, _ := c.HGet(ctx, hashKey, subjectField("ada")).Result(); v != "garbage" {
+	if v, _ := c.HGet(context.Background(), hashKey, subjectField("ada")).Result(); v != "garbage" {
 		t.Errorf("the write-back overwrote the field: %q", v)
 	}
 }
