@@ -252,6 +252,7 @@ func (r *Revoked) UnmarshalBinary(data []byte) error {
 		return errFormat
 	}
 	out := Revoked{Generation: gen, GenerationUntil: unixTime(until), Sessions: make([]RevokedSession, count)}
+	seen := make(map[SessionID]bool, count) // linear: a long list costs no more than reading it
 	for i := range out.Sessions {
 		s := &out.Sessions[i]
 		if len(p) < len(s.ID)+1 {
@@ -265,9 +266,10 @@ func (r *Revoked) UnmarshalBinary(data []byte) error {
 			return errFormat
 		}
 		s.Until = unixTime(u)
-		if slices.ContainsFunc(out.Sessions[:i], func(x RevokedSession) bool { return x.ID == s.ID }) {
+		if seen[s.ID] {
 			return errFormat // AppendBinary writes each id once
 		}
+		seen[s.ID] = true
 	}
 	if len(p) != 0 {
 		return errFormat

@@ -3,6 +3,7 @@ package revocation_test
 import (
 	"encoding/binary"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -295,4 +296,42 @@ func TestRevokedBinaryFormTimes(t *testing.T) {
 			t.Errorf("%s: no generation read back as until %v (MaxUntil %v)", tt.name, got.GenerationUntil, got.MaxUntil())
 		}
 	}
+}
+
+// An id listed twice is refused, wherever the second one is: AppendBinary
+// writes each once, so such a list is damage, not a revocation.
+func TestRevokedBinaryFormRefusesAnIDTwice(t *testing.T) {
+	r := longRevoked(1000)
+	for _, at := range []int{1, 500, 999} {
+		dup := revocation.Revoked{Sessions: slices.Clone(r.Sessions)}
+		dup.Sessions[at].ID = dup.Sessions[at-1].ID
+		b, _ := dup.MarshalBinary()
+		var got revocation.Revoked
+		if err := got.UnmarshalBinary(b); err == nil {
+			t.Errorf("id %d listed again at %d was accepted", at-1, at)
+		}
+	}
+}
+
+// BenchmarkRevokedUnmarshalLong reads a list of 20,000 revoked sessions,
+// as a store reads a field it did not write: the cost grows with the
+// list, not with its square.
+func BenchmarkRevokedUnmarshalLong(b *testing.B) {
+	data, _ := longRevoked(20_000).MarshalBinary()
+	b.ReportAllocs()
+	for b.Loop() {
+		var r revocation.Revoked
+		if err := r.UnmarshalBinary(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// longRevoked returns a Revoked of n distinct sessions.
+func longRevoked(n int) revocation.Revoked {
+	r := revocation.Revoked{Sessions: make([]revocation.RevokedSession, n)}
+	for i := range r.Sessions {
+		r.Sessions[i] = revocation.RevokedSession{ID: revocation.NewSessionID(), Until: t0}
+	}
+	return r
 }
