@@ -624,7 +624,7 @@ func TestClockBehindRedisKeepsTheHash(t *testing.T) {
 	if n, _ := c.HExists(ctx, hashKey, subjectField("ada")).Result(); !n {
 		t.Error("the revocation is not in Redis: the write deleted the hash")
 	}
-	keepsEpoch(t, s, c, epoch)
+	e.keepsEpoch(s, c, epoch)
 	if line := e.logs.find(slog.LevelWarn, "revocations lost in Redis"); line != "" {
 		t.Errorf("a loss was logged: %s", line)
 	}
@@ -662,7 +662,7 @@ func TestGenerationKeptPastItsUntil(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkExpiry("after the Revoke")
-	keepsEpoch(t, a, c, epoch)
+	e.keepsEpoch(a, c, epoch)
 
 	if err := c.Del(ctx, hashKey).Err(); err != nil {
 		t.Fatal(err)
@@ -670,20 +670,23 @@ func TestGenerationKeptPastItsUntil(t *testing.T) {
 	fresh := e.store()
 	e.waitUntil(5*time.Second, "the generation is written back", func() bool { return e.inRedis(c, "bob").Generation == 42 })
 	checkExpiry("after the write-back")
-	keepsEpoch(t, a, c, c.HGet(ctx, hashKey, epochField).Val())
+	e.keepsEpoch(a, c, c.HGet(ctx, hashKey, epochField).Val())
 	e.ready(fresh)
 	if gen, _ := fresh.Generation("bob"); gen != 42 {
 		t.Errorf("a store started after the loss holds generation %d of bob's; want 42", gen)
 	}
 }
 
-// keepsEpoch checks that the hash still holds epoch after a few of s's
-// checks: a hash deleted and made again has another.
-func keepsEpoch(t *testing.T, s *Store, c *redis.Client, epoch string) {
-	t.Helper()
-	time.Sleep(3 * s.pingInterval)
+// keepsEpoch checks that the hash still holds epoch after three more of
+// s's checks: a hash deleted and made again has another.
+func (e *env) keepsEpoch(s *Store, c *redis.Client, epoch string) {
+	e.t.Helper()
+	for range 3 {
+		last := s.lastContact.Load()
+		e.waitUntil(5*time.Second, "a check of Redis", func() bool { return s.lastContact.Load() > last })
+	}
 	if got, err := c.HGet(context.Background(), hashKey, epochField).Result(); err != nil || got != epoch {
-		t.Errorf("the hash's epoch is %q (%v), was %q: the hash was lost", got, err, epoch)
+		e.t.Errorf("the hash's epoch is %q (%v), was %q: the hash was lost", got, err, epoch)
 	}
 }
 
@@ -977,7 +980,7 @@ func TestWriteBackLeavesUnreadableFields(t *testing.T) {
 	if err == nil {
 		t.Fatal("Revoke over a field it cannot read returned nil")
 	}
-	keepsEpoch(t, s, c, "old") // a few checks, and their write-backs
+	e.keepsEpoch(s, c, "old") // a few checks, and their write-backs
 	if v, _ := c.HGet(context.Background(), hashKey, subjectField("ada")).Result(); v != "garbage" {
 		t.Errorf("the write-back overwrote the field: %q", v)
 	}
