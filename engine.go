@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,6 +32,9 @@ type engine struct {
 	// sharedName is the warning, given once, that another Manager uses
 	// the cookie name on the same request.
 	sharedName sync.Once
+	// aheadWarned is when a cookie sealed on a clock too far ahead was
+	// last logged as a warning (Unix nanoseconds; 0 for never).
+	aheadWarned atomic.Int64
 }
 
 // newEngine returns the engine for keys and c, checked, whose new

@@ -32,11 +32,33 @@ func (e *engine) load(r *http.Request, now time.Time, s holder) {
 		st.otherCookies += j.old.stays()
 	}
 	if st.err != nil {
-		// Not a warning: a cookie is untrusted input, and anyone could
-		// fill the logs. One setting shows why sessions start afresh.
-		e.logger.LogAttrs(r.Context(), slog.LevelDebug, "cookiesession: session cookie not used; the request gets a new session",
-			slog.String("cookie", e.cookies.name), slog.String("path", r.URL.Path), slog.Any("error", st.err))
+		e.logRefusal(r, st.err, now)
 	}
+}
+
+// logRefusal logs why the request's cookie was not used. As a rule not as
+// a warning: a cookie is untrusted input, and anyone could fill the logs;
+// one setting shows why sessions start afresh. A value issued too far
+// ahead is the exception: only a holder of the keys seals one, so another
+// instance's clock is wrong, and its users are signed out here. That is
+// said as a warning, at most once a minute.
+func (e *engine) logRefusal(r *http.Request, err error, now time.Time) {
+	level, msg := slog.LevelDebug, "cookiesession: session cookie not used; the request gets a new session"
+	if errors.Is(err, errIssuedAhead) && e.warnAhead(now) {
+		level, msg = slog.LevelWarn, "cookiesession: session cookie sealed by an instance whose clock is ahead of this one's by more than ClockSkew; its users are signed out here: check the instances' clocks"
+	}
+	e.logger.LogAttrs(r.Context(), level, msg,
+		slog.String("cookie", e.cookies.name), slog.String("path", r.URL.Path), slog.Any("error", err))
+}
+
+// warnAhead reports whether a warning of a clock ahead is due at now: the
+// first, or a minute after the last.
+func (e *engine) warnAhead(now time.Time) bool {
+	last := e.aheadWarned.Load()
+	if last != 0 && now.UnixNano()-last < int64(time.Minute) {
+		return false
+	}
+	return e.aheadWarned.CompareAndSwap(last, now.UnixNano())
 }
 
 // loadJar opens the cookies in j into s. Cookies under the name earlier

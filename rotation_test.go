@@ -1,8 +1,12 @@
 package cookiesession_test
 
 import (
+	"bytes"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,14 +49,23 @@ func TestOlderKeysCookieIsSealedAgain(t *testing.T) {
 	}
 }
 
-// A session runs across two instances whose
-// clocks differ by less than ClockSkew, which the format allows for: a
-// session created on the instance that runs ahead must be saved by the
-// one that runs behind, whether its data changed or it is only re-sealed
-// after a rotation.
+// A session runs across two instances whose clocks differ by less than
+// ClockSkew, which the format allows for: a session created on the
+// instance that runs ahead must be saved by the one that runs behind,
+// whether its data changed or it is only re-sealed after a rotation. A
+// minute apart (a virtual machine resumed, a host that lost NTP) is well
+// within it.
 func TestInstancesWithSkewedClocks(t *testing.T) {
-	ahead, behind := newClock(), newClock()
-	ahead.Advance(ClockSkew / 2)
+	for _, skew := range []time.Duration{time.Second, time.Minute + 1500*time.Millisecond, ClockSkew - time.Second} {
+		t.Run(skew.String(), func(t *testing.T) {
+			ahead, behind := newClock(), newClock()
+			ahead.Advance(skew)
+			checkSkewedInstances(t, ahead, behind)
+		})
+	}
+}
+
+func checkSkewedInstances(t *testing.T, ahead, behind *testClock) {
 	keys := testKeys(t)
 	instance := func(clock *testClock, keys *Keyring) *Manager[user] {
 		m, err := New[user](keys, WithClock(clock.Now), quiet, WithName(FallbackName))
@@ -82,5 +95,47 @@ func TestInstancesWithSkewedClocks(t *testing.T) {
 	br.do(handle(a, func(s *Session[user]) { s.Data.N = 1 }), "POST", "/")
 	if rec := br.do(handle(rotated, func(s *Session[user]) { _ = s.Data.N }), "GET", "/"); rec.Code != http.StatusOK {
 		t.Errorf("a read-only request re-sealing under the new key: status %d", rec.Code)
+	}
+}
+
+// An instance whose clock runs further ahead than ClockSkew signs its
+// users out on the others: their sessions open as new, with ErrExpired.
+// That is an operator's problem, not an attacker's (only a holder of the
+// keys seals a value), so the instance behind says so as a warning, once
+// a minute, not at debug level like any cookie that does not open.
+func TestClockTooFarAheadIsWarned(t *testing.T) {
+	ahead, behind := newClock(), newClock()
+	ahead.Advance(ClockSkew + 2*time.Second)
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	a := newTestManager[user](t, ahead, quiet)
+	b := newTestManager[user](t, behind, WithLogger(logger))
+	signedOut := func() {
+		t.Helper()
+		br := newBrowser(t)
+		br.do(handle(a, func(s *Session[user]) { s.Data.Name = "ada" }), "POST", "/")
+		var err error
+		br.do(handle(b, func(s *Session[user]) { err = s.Err() }), "GET", "/")
+		if !errors.Is(err, ErrExpired) {
+			t.Errorf("a session sealed %s ahead: Err %v; want ErrExpired", ClockSkew+2*time.Second, err)
+		}
+	}
+	warnings := func() int { return strings.Count(logs.String(), "level=WARN") }
+
+	signedOut()
+	if warnings() != 1 || !strings.Contains(logs.String(), "clock is ahead") {
+		t.Fatalf("after the first: %d warnings; want 1 that says a clock is ahead:\n%s", warnings(), logs.String())
+	}
+	behind.Advance(time.Minute - time.Second)
+	ahead.Advance(time.Minute - time.Second)
+	signedOut()
+	if warnings() != 1 {
+		t.Errorf("a second within the minute: %d warnings; want still 1:\n%s", warnings(), logs.String())
+	}
+	behind.Advance(time.Second)
+	ahead.Advance(time.Second)
+	signedOut()
+	if warnings() != 2 {
+		t.Errorf("a minute after the first: %d warnings; want 2:\n%s", warnings(), logs.String())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -19,8 +20,15 @@ import (
 const DefaultMaxSize = 7168
 
 // ClockSkew is how far in the future an issue time may lie before a value
-// is refused: instances sharing keys rarely agree on the time to the second.
+// is refused: instances sharing keys rarely agree on the time to the
+// second, and one whose clock is further ahead signs its users out on the
+// others, which log a warning saying so.
 const ClockSkew = revocation.ClockSkew
+
+// errIssuedAhead marks the ErrExpired of a value issued further in the
+// future than ClockSkew. Only a holder of the keys seals a value, so it
+// is not an attacker's doing but a clock's: the engine warns of it.
+var errIssuedAhead = errors.New("issued in the future")
 
 // Contents is what one sealed session value carries: the serialised
 // session data, and what the Manager keeps beside it.
@@ -388,7 +396,7 @@ func sealedTime(t time.Time) time.Time {
 // checkTimes enforces the deadlines of o on e.
 func checkTimes(e *Contents, o *openOptions) error {
 	if e.Issued.After(o.now.Add(ClockSkew)) {
-		return fmt.Errorf("%w: issued %s in the future", ErrExpired, e.Issued.Sub(o.now).Round(time.Second))
+		return fmt.Errorf("%w: %w by %s, more than ClockSkew (%s)", ErrExpired, errIssuedAhead, e.Issued.Sub(o.now).Round(time.Second), ClockSkew)
 	}
 	if o.maxAge > 0 && !o.now.Before(e.Created.Add(o.maxAge)) {
 		return fmt.Errorf("%w: lifetime of %s ended %s ago", ErrExpired, o.maxAge, o.now.Sub(e.Created.Add(o.maxAge)).Round(time.Second))

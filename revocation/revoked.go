@@ -49,8 +49,10 @@ const MaxRevokedSessions = 32
 // Revoked.GenerationUntil), so that an instance whose clock is behind
 // does not refuse sessions signed in meanwhile. cookiesession.ClockSkew,
 // which bounds how far in the future a cookie's issue time may lie, is
-// this value.
-const ClockSkew = time.Minute
+// this value. Two minutes: instances a minute apart (a virtual machine
+// resumed, a host that lost NTP) still serve each other's sessions, with
+// as much again to spare.
+const ClockSkew = 2 * time.Minute
 
 // Revoked is what is revoked of one subject's sessions. It is what the
 // Manager gives a RevocationStore, what stores keep and exchange, and it
