@@ -97,9 +97,25 @@ func (e *engine) handler(next http.Handler, f front) http.Handler {
 		rs := &reqState{e: e, front: f, outer: outer}
 		r = r.WithContext(context.WithValue(ctx, handlersKey{}, rs))
 		rs.w = responseWriter{ResponseWriter: w, rs: rs}
-		next.ServeHTTP(&rs.w, r)
-		rs.w.finish()
+		rs.serve(next, r)
 	})
+}
+
+// serve runs next and commits what it left uncommitted. A panic in next
+// aborts its changes to the session: whoever recovers answers for the
+// request, and a half-done session is not written with that answer. What
+// a commit before the panic could not store is still told, since the
+// browser got that response.
+func (rs *reqState) serve(next http.Handler, r *http.Request) {
+	returned := false
+	defer func() {
+		if !returned {
+			rs.w.abandon()
+		}
+	}()
+	next.ServeHTTP(&rs.w, r)
+	returned = true
+	rs.w.finish()
 }
 
 // get returns the request's session: see Manager.Get.
@@ -192,13 +208,28 @@ func (w *responseWriter) finish() {
 		}
 		rs.e.report(w, s.st().req, ErrChangeAfterCommit)
 	}
-	// Failures that cost this response nothing (a gorilla cookie not
-	// converted, a revocation not stored, a change not written because
-	// another request replaced the session) are told once the handler is
-	// done: the error handler cannot write over the application's response.
-	if s := rs.loaded(); s != nil && len(s.st().pending) > 0 {
-		rs.e.reportPending(w.ResponseWriter, s.st())
+	w.reportPending()
+}
+
+// reportPending tells the failures that cost this response nothing (a
+// gorilla cookie not converted, a revocation not stored, a change not
+// written because another request replaced the session), once the handler
+// is done: the error handler cannot write over the application's response.
+func (w *responseWriter) reportPending() {
+	if s := w.rs.loaded(); s != nil && len(s.st().pending) > 0 {
+		w.rs.e.reportPending(w.ResponseWriter, s.st())
 	}
+}
+
+// abandon ends the request of a handler that panicked: nothing is
+// committed from now on, even by a goroutine still holding the writer,
+// and the failures of a commit already made are reported.
+func (w *responseWriter) abandon() {
+	rs := w.rs
+	rs.mu.Lock()
+	rs.committed = true
+	rs.mu.Unlock()
+	w.reportPending()
 }
 
 // WriteHeader commits the session, unless code is informational (1xx but
