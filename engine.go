@@ -31,6 +31,9 @@ type engine struct {
 	// sharedName is the warning, given once, that another Manager uses
 	// the cookie name on the same request.
 	sharedName sync.Once
+	// foreignWarning is the warning, given once, that a response set the
+	// session's cookie by other means than the session.
+	foreignWarning sync.Once
 }
 
 // newEngine returns the engine for keys and c, checked, whose new

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/textproto"
+	"strings"
 	"sync"
 )
 
@@ -33,6 +35,7 @@ type reqState struct {
 	// is not what the browser has, so it is not compared again.
 	saveFailed bool
 	w          responseWriter
+	r          *http.Request // as next got it, for what is logged without a session
 }
 
 func (rs *reqState) session(r *http.Request) holder {
@@ -96,6 +99,7 @@ func (e *engine) handler(next http.Handler, f front) http.Handler {
 		}
 		rs := &reqState{e: e, front: f, outer: outer}
 		r = r.WithContext(context.WithValue(ctx, handlersKey{}, rs))
+		rs.r = r
 		rs.w = responseWriter{ResponseWriter: w, rs: rs}
 		rs.serve(next, r)
 	})
@@ -149,9 +153,44 @@ func (e *engine) save(w http.ResponseWriter, s holder) error {
 		// change as lost when the handler returns.
 		return fmt.Errorf("%w: Save called after the response headers were sent", ErrChangeAfterCommit)
 	}
+	e.checkForeign(w.Header(), st.req)
 	err := e.commit(w.Header(), s)
 	e.reportPending(w, st)
 	return err
+}
+
+// checkForeign warns, once, of a Set-Cookie line for the session's cookie
+// that the session did not write: a handler's own http.SetCookie, or a
+// backend's that httputil.ReverseProxy passed on. The browser takes it for
+// the session's cookie, so the session is lost, or whichever of the two
+// lines comes last wins.
+func (e *engine) checkForeign(h http.Header, r *http.Request) {
+	name := e.foreignCookie(h)
+	if name == "" {
+		return
+	}
+	e.foreignWarning.Do(func() {
+		e.logger.LogAttrs(r.Context(), slog.LevelError, "cookiesession: the response sets the session's cookie by other means than the session, and the browser loses the session; give the session another name with WithName, or the other cookie another name",
+			slog.String("cookie", name), slog.String("method", r.Method), slog.String("path", r.URL.Path))
+	})
+}
+
+// foreignCookie returns the name of the first cookie of the session that
+// a Set-Cookie line of h sets or deletes, other than those the session
+// wrote (on this response, by Save, before the middleware's commit), ""
+// if none.
+func (e *engine) foreignCookie(h http.Header) string {
+	for _, line := range h["Set-Cookie"] {
+		name, _, _ := strings.Cut(line, "=")
+		name = textproto.TrimString(name)
+		switch spec := e.cookies.owner(name); {
+		case spec == nil, spec.wrote(line):
+		case e.migration != nil && line == e.migration.deletion(e.cookies):
+		default:
+			return name
+		}
+	}
+	return ""
 }
 
 // handlersKey is the context key of the Handlers a request passed
@@ -181,6 +220,7 @@ func (w *responseWriter) commit() {
 	rs.committed = true
 	s := rs.sess
 	rs.mu.Unlock()
+	rs.e.checkForeign(w.Header(), rs.r)
 	if s == nil {
 		return
 	}

@@ -1,10 +1,14 @@
 package cookiesession_test
 
 import (
+	"bytes"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
-	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
 	"testing"
 
 	. "github.com/ce967478/cookiesession"
@@ -63,4 +67,153 @@ func TestPanicAfterTheCommitStillReports(t *testing.T) {
 	}
 }
 
-var _ = httptest.NewRecorder
+// proxy returns a reverse proxy to a loopback backend that answers with
+// the Set-Cookie lines given, and a Vary of its own.
+func proxy(t *testing.T, setCookies ...string) *httputil.ReverseProxy {
+	t.Helper()
+	backend := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, line := range setCookies {
+			w.Header().Add("Set-Cookie", line)
+		}
+		w.Header().Set("Vary", "Accept-Language")
+		_, _ = io.WriteString(w, "proxied")
+	}))
+	u, err := url.Parse(backend.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return httputil.NewSingleHostReverseProxy(u)
+}
+
+// httputil.ReverseProxy as the handler: the backend's headers and cookies
+// go out with the session's, Vary names both, and a session changed
+// before proxying is written after the backend's lines, so that it wins a
+// clash of names. A backend (or handler) that sets the session's own
+// cookie replaces the session in the browser: that is logged, once,
+// without the value.
+func TestReverseProxyAsTheHandler(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		backend []string
+		change  bool
+		warn    bool
+	}{
+		{"other cookies, session read", []string{"lang=en; Path=/"}, false, false},
+		{"other cookies, session changed", []string{"lang=en; Path=/"}, true, false},
+		{"the session's name, session read", []string{"session=backend; Path=/"}, false, true},
+		{"a chunk's name, session changed", []string{"session.1=backend; Path=/"}, true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			m := newTestManager[user](t, newClock(), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+			rp := proxy(t, tt.backend...)
+			b := newBrowser(t)
+			b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+			srv := serve(t, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if s := m.Get(r); tt.change {
+					s.Data.N++
+				}
+				rp.ServeHTTP(w, r)
+			})))
+			resp := getWith(t, b, srv.URL)
+			body, _ := io.ReadAll(resp.Body)
+			lines := resp.Header.Values("Set-Cookie")
+			if string(body) != "proxied" || resp.Header.Get("Vary") != "Accept-Language" || !strings.Contains(strings.Join(resp.Header.Values("Vary"), ","), "Cookie") {
+				t.Errorf("body %q, Vary %q", body, resp.Header.Values("Vary"))
+			}
+			if tt.change && (len(lines) != 2 || !strings.HasPrefix(lines[1], "session=") || lines[0] != tt.backend[0]) {
+				t.Errorf("Set-Cookie %q; want the backend's, then the session's", lines)
+			}
+			if got := strings.Contains(logs.String(), "sets the session's cookie by other means"); got != tt.warn {
+				t.Errorf("warned %v, want %v: %s", got, tt.warn, logs.String())
+			}
+			if strings.Contains(logs.String(), "backend") {
+				t.Errorf("the log shows the cookie's value: %s", logs.String())
+			}
+			if tt.warn {
+				logs.Reset()
+				getWith(t, b, srv.URL)
+				if logs.Len() != 0 {
+					t.Errorf("warned again: %s", logs.String())
+				}
+			}
+		})
+	}
+}
+
+// getWith sends a GET to url through the real client, with b as its
+// cookie jar.
+func getWith(t *testing.T, b *browser, url string) *http.Response {
+	t.Helper()
+	resp, err := (&http.Client{Jar: b}).Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// The session's own lines are never taken for another's: a Save before
+// the middleware's commit, a second Save, chunks, deletions, a move from
+// the old default name and the deletion of a gorilla cookie at its own
+// path all pass without the warning.
+func TestTheSessionsOwnLinesAreNotForeign(t *testing.T) {
+	clock := gorillaClock()
+	var logs bytes.Buffer
+	logged := WithLogger(slog.New(slog.NewTextHandler(&logs, nil)))
+	mk := func(opts ...Option) *Manager[user] {
+		m, err := New[user](testKeys(t), append([]Option{WithClock(clock.Now), logged}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	named := mk(WithName(FallbackName))
+	moving := mk()
+	migrating := mk(WithName(FallbackName), WithGorillaMigration(GorillaStore{KeyPairs: [][]byte{gorillaHash, gorillaBlock}, Path: "/app"}, convertUser))
+	saveInside := func(m *Manager[user], fn func(*Session[user])) http.Handler {
+		return m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s := m.Get(r)
+			fn(s)
+			if err := m.Save(w, s); err != nil {
+				t.Error(err)
+			}
+			_, _ = io.WriteString(w, "ok")
+		}))
+	}
+	big := func(s *Session[user]) { s.Data = bigData(5000) }
+	for _, tt := range []struct {
+		name    string
+		before  http.Handler // the browser's first request
+		gorilla bool         // the browser holds a gorilla/sessions cookie
+		h       http.Handler
+	}{
+		{"Save inside the middleware", nil, false, saveInside(named, func(s *Session[user]) { s.Data.N = 1 })},
+		{"Save twice without it", nil, false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s := named.Load(r)
+			s.Data = bigData(5000)
+			_ = named.Save(w, s)
+			s.Data.N++
+			_ = named.Save(w, s)
+		})},
+		{"chunks destroyed", handle(named, big), false, saveInside(named, func(s *Session[user]) { s.Destroy() })},
+		{"chunks shrunk", handle(named, big), false, saveInside(named, func(s *Session[user]) { s.Data = user{Name: "ada"} })},
+		{"moved from the old name", handle(named, big), false, saveInside(moving, func(s *Session[user]) {})},
+		{"gorilla cookie deleted", nil, true, saveInside(migrating, func(s *Session[user]) {})},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			logs.Reset()
+			b := newBrowser(t)
+			if tt.before != nil {
+				b.do(tt.before, "GET", "/")
+			}
+			if tt.gorilla {
+				b.cookies["session"] = gorillaCookie(t, "session", map[any]any{"name": "ada"}, gorillaHash, gorillaBlock)
+			}
+			rec := b.do(tt.h, "GET", "/")
+			if !sets(rec) || logs.Len() != 0 {
+				t.Errorf("Set-Cookie %q; logged %s", rec.Header().Values("Set-Cookie"), logs.String())
+			}
+		})
+	}
+}
