@@ -207,6 +207,9 @@ type responseWriter struct {
 	// replaced: a failed save was answered by the error handler, which
 	// wrote the response; the application's writes are discarded.
 	replaced bool
+	// setCookies: the commit added Set-Cookie lines; dropped: a write
+	// said that the response, headers and all, will never be sent.
+	setCookies, dropped bool
 }
 
 // commit writes the session's cookies into the headers, once.
@@ -224,7 +227,10 @@ func (w *responseWriter) commit() {
 	if s == nil {
 		return
 	}
-	if err := rs.e.commit(w.Header(), s); err != nil {
+	lines := len(w.Header()["Set-Cookie"])
+	err := rs.e.commit(w.Header(), s)
+	w.setCookies = len(w.Header()["Set-Cookie"]) > lines
+	if err != nil {
 		rs.saveFailed = true
 		hw := &hookWriter{ResponseWriter: w.ResponseWriter}
 		rs.e.report(hw, s.st().req, err)
@@ -248,7 +254,22 @@ func (w *responseWriter) finish() {
 		}
 		rs.e.report(w, s.st().req, ErrChangeAfterCommit)
 	}
+	if w.dropped && w.setCookies {
+		rs.e.report(w.ResponseWriter, rs.sess.st().req, errDropped)
+	}
 	w.reportPending()
+}
+
+// errDropped is the save that http.TimeoutHandler lost: it drops the
+// headers it buffered, the session's cookies with them, and sends its own
+// 503. The browser keeps its previous cookie.
+var errDropped = fmt.Errorf("%w: the response that carried it was dropped: %w", ErrSaveFailed, http.ErrHandlerTimeout)
+
+// wrote notes a write's error: one that says the response was dropped.
+func (w *responseWriter) wrote(err error) {
+	if err != nil && errors.Is(err, http.ErrHandlerTimeout) {
+		w.dropped = true
+	}
 }
 
 // reportPending tells the failures that cost this response nothing (a
@@ -293,7 +314,9 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	if w.replaced {
 		return 0, errDiscarded
 	}
-	return w.ResponseWriter.Write(p)
+	n, err := w.ResponseWriter.Write(p)
+	w.wrote(err)
+	return n, err
 }
 
 // WriteString commits the session before the first byte, and passes the
@@ -304,10 +327,15 @@ func (w *responseWriter) WriteString(s string) (int, error) {
 	if w.replaced {
 		return 0, errDiscarded
 	}
+	var n int
+	var err error
 	if sw, ok := w.ResponseWriter.(io.StringWriter); ok {
-		return sw.WriteString(s)
+		n, err = sw.WriteString(s)
+	} else {
+		n, err = w.ResponseWriter.Write([]byte(s))
 	}
-	return w.ResponseWriter.Write([]byte(s))
+	w.wrote(err)
+	return n, err
 }
 
 // ReadFrom commits the session, then lets the original writer copy (using
@@ -317,10 +345,15 @@ func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
 	if w.replaced {
 		return 0, errDiscarded
 	}
+	var n int64
+	var err error
 	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
-		return rf.ReadFrom(src)
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(writerOnly{w.ResponseWriter}, src)
 	}
-	return io.Copy(writerOnly{w.ResponseWriter}, src)
+	w.wrote(err)
+	return n, err
 }
 
 // Flush commits the session and flushes, like http.Flusher.

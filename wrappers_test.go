@@ -2,14 +2,17 @@ package cookiesession_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	. "github.com/ce967478/cookiesession"
 	"github.com/ce967478/cookiesession/revocation"
@@ -216,4 +219,111 @@ func TestTheSessionsOwnLinesAreNotForeign(t *testing.T) {
 			}
 		})
 	}
+}
+
+// expiring is a request context whose deadline passes when the test says
+// so: http.TimeoutHandler's own context, made from it, then times out
+// then, as it would on its clock, with no sleep.
+type expiring struct {
+	context.Context
+	done chan struct{}
+}
+
+func newExpiring() *expiring {
+	return &expiring{Context: context.Background(), done: make(chan struct{})}
+}
+
+func (c *expiring) Done() <-chan struct{} { return c.done }
+
+func (c *expiring) Err() error {
+	select {
+	case <-c.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
+// With http.TimeoutHandler around the middleware (the order that keeps
+// the session on the handler's goroutine), a request that times out gets
+// the 503 without the session's cookie, since TimeoutHandler drops the
+// headers it buffered: the browser keeps its previous cookie. When the
+// handler's writes say so (http.ErrHandlerTimeout), a session the
+// response would have written is reported as not saved. A request that
+// finishes in time gets its cookie. No race, no panic.
+func TestTimeoutHandlerAroundTheMiddleware(t *testing.T) {
+	var heard errorLog
+	m := newTestManager[user](t, newClock(), heard.option())
+	for _, tt := range []struct {
+		name   string
+		steps  []string // see timeOut
+		status int
+		lost   bool
+	}{
+		{"in time", []string{"change", "write"}, http.StatusOK, false},
+		{"written, then timed out", []string{"change", "write", "timeout", "write"}, http.StatusServiceUnavailable, true},
+		{"timed out, then written", []string{"change", "timeout", "write"}, http.StatusServiceUnavailable, true},
+		{"changed after the timeout", []string{"timeout", "change", "write"}, http.StatusServiceUnavailable, true},
+		{"read only", []string{"write", "timeout", "write"}, http.StatusServiceUnavailable, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBrowser(t)
+			b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+			before := b.cookies["session"]
+			rec := timeOut(m, b, tt.steps...)
+			if rec.Code != tt.status {
+				t.Errorf("status %d, want %d", rec.Code, tt.status)
+			}
+			if tt.status != http.StatusOK && (sets(rec) || b.cookies["session"] != before) {
+				t.Errorf("the 503 has Set-Cookie %q", rec.Header().Values("Set-Cookie"))
+			}
+			err := heard.take()
+			if lost := errors.Is(err, ErrSaveFailed) && errors.Is(err, http.ErrHandlerTimeout); lost != tt.lost || !tt.lost && err != nil {
+				t.Errorf("the error handler heard %v; want a lost save: %v", err, tt.lost)
+			}
+		})
+	}
+
+	// Without an error handler, the loss is logged; the 503 stands.
+	var logs bytes.Buffer
+	m = newTestManager[user](t, newClock(), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	rec := timeOut(m, newBrowser(t), "change", "timeout", "write")
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(logs.String(), "session not saved") || !strings.Contains(logs.String(), http.ErrHandlerTimeout.Error()) {
+		t.Errorf("status %d, log %s", rec.Code, logs.String())
+	}
+}
+
+// timeOut serves one request from b through http.TimeoutHandler around
+// m's middleware, whose handler takes steps in order: "change" changes
+// the session, "write" writes to the response, "timeout" makes the
+// deadline pass and waits until TimeoutHandler has answered. It returns
+// once the middleware is done, with the response stored in b.
+func timeOut(m *Manager[user], b *browser, steps ...string) *httptest.ResponseRecorder {
+	ctx := newExpiring()
+	answered := make(chan struct{})
+	finished := make(chan struct{})
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := m.Get(r)
+		for _, step := range steps {
+			switch step {
+			case "change":
+				s.Data.N++
+			case "write":
+				_, _ = io.WriteString(w, "ok")
+			case "timeout":
+				close(ctx.done)
+				<-answered
+			}
+		}
+	}))
+	th := http.TimeoutHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(finished)
+		h.ServeHTTP(w, r)
+	}), time.Hour, "timed out")
+	rec := httptest.NewRecorder()
+	th.ServeHTTP(rec, b.request("GET", "/").WithContext(ctx))
+	close(answered)
+	<-finished
+	b.store(rec.Header())
+	return rec
 }
