@@ -327,3 +327,78 @@ func timeOut(m *Manager[user], b *browser, steps ...string) *httptest.ResponseRe
 	b.store(rec.Header())
 	return rec
 }
+
+// The standard library's routing wrappers, inside and around the
+// middleware: Go 1.22 patterns and PathValue reach the handler through
+// the middleware's request, the session is read from the context however
+// the request was copied (StripPrefix, MaxBytesHandler,
+// AllowQuerySemicolons), a bad cookie gives a fresh session (never a 500),
+// a change is written, a read adds Vary: Cookie and no Set-Cookie, and a
+// request the mux refuses carries neither.
+func TestRoutingWrappers(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	// route sets the session's name from the path when asked (?set), and
+	// answers with the name, the pattern and the body it could read.
+	route := func(w http.ResponseWriter, r *http.Request) {
+		s := m.Get(r)
+		if r.URL.Query().Has("set") {
+			s.Data.Name = r.PathValue("id")
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+			return
+		}
+		_, _ = io.WriteString(w, s.Data.Name+" "+r.Pattern+" "+string(body))
+	}
+	inner := http.NewServeMux()
+	inner.Handle("POST /items/{id}", m.Handler(http.HandlerFunc(route)))
+	outer := http.NewServeMux()
+	outer.HandleFunc("POST /items/{id}", route)
+	for _, tt := range []struct {
+		name, target, body string
+		h                  http.Handler
+		status             int
+		want               string // the body; "" for none expected
+		set, vary          bool
+	}{
+		{"inside the mux", "/items/7?set", "", inner, 200, "7 POST /items/{id} ", true, true},
+		{"inside the mux, read", "/items/7", "", inner, 200, "ada POST /items/{id} ", false, true},
+		{"around the mux", "/items/8?set", "", m.Handler(outer), 200, "8 POST /items/{id} ", true, true},
+		{"around the mux, no route", "/nowhere?set", "", m.Handler(outer), 404, "", false, false},
+		{"inside the mux, no route", "/items/7/parts?set", "", inner, 404, "", false, false},
+		{"StripPrefix", "/api/items/9?set", "", m.Handler(http.StripPrefix("/api", outer)), 200, "9 POST /items/{id} ", true, true},
+		{"AllowQuerySemicolons", "/items/10?a=1;set", "", http.AllowQuerySemicolons(m.Handler(outer)), 200, "10 POST /items/{id} ", true, true},
+		{"MaxBytesHandler, within", "/items/11?set", "small", http.MaxBytesHandler(m.Handler(outer), 8), 200, "11 POST /items/{id} small", true, true},
+		{"MaxBytesHandler, over", "/items/12?set", "far too large", http.MaxBytesHandler(m.Handler(outer), 8), 413, "", true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, garbage := range []bool{false, true} {
+				b := newBrowser(t)
+				b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+				if garbage {
+					b.cookies["session"] = "not-a-session"
+				}
+				req := b.request("POST", tt.target)
+				req.Body = io.NopCloser(strings.NewReader(tt.body))
+				rec := httptest.NewRecorder()
+				tt.h.ServeHTTP(rec, req)
+				b.store(rec.Header())
+				if garbage {
+					// A fresh session: the same answers, but the name is
+					// gone, and the bad cookie is cleared or replaced.
+					if rec.Code != tt.status || tt.vary && !sets(rec) {
+						t.Errorf("with a bad cookie: status %d, Set-Cookie %q", rec.Code, rec.Header().Values("Set-Cookie"))
+					}
+					continue
+				}
+				if rec.Code != tt.status || tt.want != "" && rec.Body.String() != tt.want {
+					t.Errorf("status %d, body %q; want %d, %q", rec.Code, rec.Body.String(), tt.status, tt.want)
+				}
+				if sets(rec) != tt.set || (rec.Header().Get("Vary") == "Cookie") != tt.vary {
+					t.Errorf("Set-Cookie %q, Vary %q; want a cookie %v, Vary %v", rec.Header().Values("Set-Cookie"), rec.Header().Values("Vary"), tt.set, tt.vary)
+				}
+			}
+		})
+	}
+}
