@@ -8,9 +8,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"net/http/httputil"
+	"net/textproto"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -398,6 +403,161 @@ func TestRoutingWrappers(t *testing.T) {
 				if sets(rec) != tt.set || (rec.Header().Get("Vary") == "Cookie") != tt.vary {
 					t.Errorf("Set-Cookie %q, Vary %q; want a cookie %v, Vary %v", rec.Header().Values("Set-Cookie"), rec.Header().Values("Vary"), tt.set, tt.vary)
 				}
+			}
+		})
+	}
+}
+
+// endpoint is a loopback server of h over one protocol, and a client for
+// it whose cookie jar is a new browser.
+type endpoint struct {
+	proto  string // as the server's requests and the client's responses say it
+	url    string
+	client *http.Client
+	b      *browser
+}
+
+// protocols starts h on loopback twice: over HTTP/1.1, and over HTTP/2
+// with TLS.
+func protocols(t *testing.T, h http.Handler) []endpoint {
+	t.Helper()
+	h1 := serve(t, h)
+	h2 := httptest.NewUnstartedServer(h)
+	h2.EnableHTTP2 = true
+	h2.StartTLS()
+	t.Cleanup(h2.Close)
+	c1, c2 := h1.Client(), h2.Client()
+	c2.Transport.(*http.Transport).ForceAttemptHTTP2 = true
+	e := []endpoint{{"HTTP/1.1", h1.URL, c1, newBrowser(t)}, {"HTTP/2.0", h2.URL, c2, newBrowser(t)}}
+	for _, p := range e {
+		p.client.Jar = p.b
+	}
+	return e
+}
+
+// Through the middleware's writer, http.ResponseController reaches the
+// server's over both protocols: deadlines and full duplex work, Flush
+// commits the session and sends the headers, and Hijack is refused over
+// HTTP/2 as without the middleware. 103 Early Hints go out before the
+// final response without committing, and the session changed after them
+// arrives with the 200.
+func TestResponseControllerOverBothProtocols(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	var got1xx atomic.Int32
+	type result struct {
+		proto                            string
+		deadlines, duplex, flush, hijack error
+	}
+	results := make(chan result, 1)
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		w.Header().Set("Link", "</app.css>; rel=preload; as=style")
+		w.WriteHeader(http.StatusEarlyHints)
+		m.Get(r).Data.Name = r.Proto
+		res := result{proto: r.Proto}
+		res.deadlines = errors.Join(rc.SetWriteDeadline(time.Now().Add(time.Minute)), rc.SetReadDeadline(time.Now().Add(time.Minute)))
+		res.duplex = rc.EnableFullDuplex()
+		res.flush = rc.Flush()
+		if r.ProtoMajor == 2 {
+			_, _, res.hijack = rc.Hijack()
+		}
+		_, _ = io.WriteString(w, "streamed")
+		results <- res
+	}))
+	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		Got1xxResponse: func(code int, _ textproto.MIMEHeader) error {
+			got1xx.Add(1)
+			return nil
+		},
+	})
+	for _, e := range protocols(t, h) {
+		t.Run(e.proto, func(t *testing.T) {
+			got1xx.Store(0)
+			req, err := http.NewRequestWithContext(ctx, "GET", e.url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := e.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			res := <-results
+			if res.proto != e.proto || resp.Proto != e.proto || string(body) != "streamed" || got1xx.Load() != 1 {
+				t.Errorf("served %s, answered %s, body %q, %d 1xx", res.proto, resp.Proto, body, got1xx.Load())
+			}
+			if res.deadlines != nil || res.duplex != nil || res.flush != nil {
+				t.Errorf("deadlines %v, full duplex %v, flush %v", res.deadlines, res.duplex, res.flush)
+			}
+			if e.proto == "HTTP/2.0" && !errors.Is(res.hijack, http.ErrNotSupported) {
+				t.Errorf("Hijack over HTTP/2: %v, want http.ErrNotSupported", res.hijack)
+			}
+			if got := m.Load(e.b.request("GET", "/")).Data.Name; got != e.proto {
+				t.Errorf("the session holds %q, want %q", got, e.proto)
+			}
+		})
+	}
+}
+
+// The standard library's file and content serving through the middleware,
+// over the real server: HEAD, a 304 from If-None-Match or
+// If-Modified-Since, a range, a range not satisfiable, and a file sent
+// with sendfile all carry the changed session's cookie, Vary: Cookie and
+// Cache-Control: private, with the body each should have.
+func TestServingContentAndFiles(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	modified := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	file := filepath.Join(t.TempDir(), "big.txt")
+	payload := strings.Repeat("0123456789", 10000)
+	if err := os.WriteFile(file, []byte(payload), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(file, modified, modified); err != nil {
+		t.Fatal(err)
+	}
+	srv := serve(t, m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Get(r).Data.N++
+		switch r.URL.Path {
+		case "/content":
+			w.Header().Set("Etag", `"v1"`)
+			http.ServeContent(w, r, "hello.txt", modified, strings.NewReader("hello"))
+		case "/file":
+			http.ServeFile(w, r, file)
+		default:
+			_, _ = io.WriteString(w, "body")
+		}
+	})))
+	for _, tt := range []struct {
+		name, method, path, header, value string
+		status, length                    int
+	}{
+		{"HEAD", "HEAD", "/", "", "", 200, 0},
+		{"304 by Etag", "GET", "/content", "If-None-Match", `"v1"`, 304, 0},
+		{"a range", "GET", "/content", "Range", "bytes=1-3", 206, 3},
+		{"a range not satisfiable", "GET", "/content", "Range", "bytes=99-", 416, -1},
+		{"a file", "GET", "/file", "", "", 200, len(payload)},
+		{"304 by date", "GET", "/file", "If-Modified-Since", modified.Format(http.TimeFormat), 304, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(tt.method, srv.URL+tt.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.header != "" {
+				req.Header.Set(tt.header, tt.value)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.status || tt.length >= 0 && len(body) != tt.length {
+				t.Errorf("status %d, %d bytes; want %d, %d", resp.StatusCode, len(body), tt.status, tt.length)
+			}
+			if len(resp.Cookies()) != 1 || resp.Header.Get("Vary") != "Cookie" || resp.Header.Get("Cache-Control") != "private" {
+				t.Errorf("cookies %v, Vary %q, Cache-Control %q", resp.Cookies(), resp.Header.Values("Vary"), resp.Header.Values("Cache-Control"))
 			}
 		})
 	}
