@@ -2,10 +2,12 @@ package cookiesession_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
@@ -14,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -558,6 +561,87 @@ func TestServingContentAndFiles(t *testing.T) {
 			}
 			if len(resp.Cookies()) != 1 || resp.Header.Get("Vary") != "Cookie" || resp.Header.Get("Cache-Control") != "private" {
 				t.Errorf("cookies %v, Vary %q, Cache-Control %q", resp.Cookies(), resp.Header.Values("Vary"), resp.Header.Values("Cache-Control"))
+			}
+		})
+	}
+}
+
+// gzipWriter compresses what is written to it, the way compression
+// middleware does: without Unwrap, so that nothing behind it is reached
+// but through Write.
+type gzipWriter struct {
+	http.ResponseWriter
+	z *gzip.Writer
+}
+
+func (g gzipWriter) Write(p []byte) (int, error) { return g.z.Write(p) }
+
+// gzipping is compression middleware that streams through gzip.
+func gzipping(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Add("Vary", "Accept-Encoding")
+		z := gzip.NewWriter(w)
+		defer z.Close()
+		next.ServeHTTP(gzipWriter{w, z}, r)
+	})
+}
+
+// buffering is middleware that holds the whole response back and sends
+// it, with its length, once the handler returns.
+func buffering(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		maps.Copy(w.Header(), rec.Header())
+		w.Header().Set("Content-Length", strconv.Itoa(rec.Body.Len()))
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	})
+}
+
+// Compression and buffering middleware around the middleware, or inside
+// it wrapping its writer: the changed session's cookie goes out with
+// Vary naming both what the compression and the session depend on, and
+// the body arrives whole.
+func TestCompressionAndBufferingMiddleware(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	write := func(w http.ResponseWriter, r *http.Request) {
+		m.Get(r).Data.N++
+		_, _ = io.WriteString(w, "hello")
+	}
+	quiet := func(w http.ResponseWriter, r *http.Request) { m.Get(r).Data.N++ }
+	for _, tt := range []struct {
+		name string
+		h    http.Handler
+		body string
+		gzip bool
+	}{
+		{"gzip around", gzipping(m.Handler(http.HandlerFunc(write))), "hello", true},
+		{"gzip inside", m.Handler(gzipping(http.HandlerFunc(write))), "hello", true},
+		{"gzip inside, nothing written", m.Handler(gzipping(http.HandlerFunc(quiet))), "", true},
+		{"buffering around", buffering(m.Handler(http.HandlerFunc(write))), "hello", false},
+		{"buffering inside", m.Handler(buffering(http.HandlerFunc(write))), "hello", false},
+		{"buffering around gzip inside", buffering(m.Handler(gzipping(http.HandlerFunc(write)))), "hello", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			tt.h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+			body := rec.Body.String()
+			if tt.gzip {
+				z, err := gzip.NewReader(rec.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := io.ReadAll(z)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body = string(b)
+			}
+			vary := strings.Join(rec.Header().Values("Vary"), ", ")
+			if body != tt.body || len(rec.Result().Cookies()) != 1 || !strings.Contains(vary, "Cookie") || tt.gzip && !strings.Contains(vary, "Accept-Encoding") {
+				t.Errorf("body %q, cookies %v, Vary %q", body, rec.Result().Cookies(), vary)
 			}
 		})
 	}
