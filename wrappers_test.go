@@ -76,6 +76,23 @@ func TestPanicAfterTheCommitStillReports(t *testing.T) {
 	if len(b.cookies) != 0 {
 		t.Errorf("the logout's response left cookies %v", b.names())
 	}
+
+	// The same over the real server, whose own recovery aborts the
+	// connection on http.ErrAbortHandler after the headers were flushed.
+	srv := serve(t, f.m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.m.Get(r).Destroy()
+		_ = http.NewResponseController(w).Flush()
+		panic(http.ErrAbortHandler)
+	})))
+	b.do(f.login, "POST", "/login")
+	heard.take()
+	resp := getWith(t, b, srv.URL)
+	if _, err := io.ReadAll(resp.Body); err == nil {
+		t.Error("the aborted response ended cleanly")
+	}
+	if err := heard.take(); !errors.Is(err, ErrRevocationFailed) {
+		t.Errorf("after http.ErrAbortHandler: the error handler heard %v, want ErrRevocationFailed", err)
+	}
 }
 
 // proxy returns a reverse proxy to a loopback backend that answers with
