@@ -86,7 +86,7 @@ func TestPanicAfterTheCommitStillReports(t *testing.T) {
 	})))
 	b.do(f.login, "POST", "/login")
 	heard.take()
-	resp := getWith(t, b, srv.URL)
+	resp := getWith(t, &http.Client{Jar: b}, srv.URL)
 	if _, err := io.ReadAll(resp.Body); err == nil {
 		t.Error("the aborted response ended cleanly")
 	}
@@ -143,7 +143,7 @@ func TestReverseProxyAsTheHandler(t *testing.T) {
 				}
 				rp.ServeHTTP(w, r)
 			})))
-			resp := getWith(t, b, srv.URL)
+			resp := getWith(t, &http.Client{Jar: b}, srv.URL)
 			body, _ := io.ReadAll(resp.Body)
 			lines := resp.Header.Values("Set-Cookie")
 			if string(body) != "proxied" || resp.Header.Get("Vary") != "Accept-Language" || !strings.Contains(strings.Join(resp.Header.Values("Vary"), ","), "Cookie") {
@@ -160,7 +160,7 @@ func TestReverseProxyAsTheHandler(t *testing.T) {
 			}
 			if tt.warn {
 				logs.Reset()
-				getWith(t, b, srv.URL)
+				getWith(t, &http.Client{Jar: b}, srv.URL)
 				if logs.Len() != 0 {
 					t.Errorf("warned again: %s", logs.String())
 				}
@@ -169,11 +169,10 @@ func TestReverseProxyAsTheHandler(t *testing.T) {
 	}
 }
 
-// getWith sends a GET to url through the real client, with b as its
-// cookie jar.
-func getWith(t *testing.T, b *browser, url string) *http.Response {
+// getWith sends a GET to url through c, the real client.
+func getWith(t *testing.T, c *http.Client, url string) *http.Response {
 	t.Helper()
-	resp, err := (&http.Client{Jar: b}).Get(url)
+	resp, err := c.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,6 +395,7 @@ func TestRoutingWrappers(t *testing.T) {
 		{"AllowQuerySemicolons", "/items/10?a=1;set", "", http.AllowQuerySemicolons(m.Handler(outer)), 200, "10 POST /items/{id} ", true, true},
 		{"MaxBytesHandler, within", "/items/11?set", "small", http.MaxBytesHandler(m.Handler(outer), 8), 200, "11 POST /items/{id} small", true, true},
 		{"MaxBytesHandler, over", "/items/12?set", "far too large", http.MaxBytesHandler(m.Handler(outer), 8), 413, "", true, true},
+		{"MaxBytesHandler inside, over", "/items/13?set", "far too large", m.Handler(http.MaxBytesHandler(outer, 8)), 413, "", true, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, garbage := range []bool{false, true} {
@@ -659,6 +659,33 @@ func TestCompressionAndBufferingMiddleware(t *testing.T) {
 			vary := strings.Join(rec.Header().Values("Vary"), ", ")
 			if body != tt.body || len(rec.Result().Cookies()) != 1 || !strings.Contains(vary, "Cookie") || tt.gzip && !strings.Contains(vary, "Accept-Encoding") {
 				t.Errorf("body %q, cookies %v, Vary %q", body, rec.Result().Cookies(), vary)
+			}
+		})
+	}
+}
+
+// A handler may ask for the session from a goroutine of its own while it
+// streams the response, over either protocol: under -race, the commit
+// that a flush makes on one goroutine and the Get on the other share
+// nothing unguarded, and both see the one session.
+func TestGetFromAGoroutineWhileStreaming(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := make(chan string)
+		go func() { name <- m.Get(r).Data.Name }()
+		_, _ = io.WriteString(w, "data: one\n\n")
+		_ = http.NewResponseController(w).Flush()
+		_, _ = io.WriteString(w, "data: "+<-name+"\n\n")
+	}))
+	for _, e := range protocols(t, h) {
+		t.Run(e.proto, func(t *testing.T) {
+			e.b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+			for range 10 {
+				resp := getWith(t, e.client, e.url)
+				body, _ := io.ReadAll(resp.Body)
+				if string(body) != "data: one\n\ndata: ada\n\n" || len(resp.Cookies()) != 0 || resp.Header.Get("Vary") != "Cookie" && resp.Header.Get("Vary") != "" {
+					t.Fatalf("body %q, cookies %v, Vary %q", body, resp.Cookies(), resp.Header.Values("Vary"))
+				}
 			}
 		})
 	}
