@@ -101,25 +101,20 @@ func (e *engine) handler(next http.Handler, f front) http.Handler {
 		r = r.WithContext(context.WithValue(ctx, handlersKey{}, rs))
 		rs.r = r
 		rs.w = responseWriter{ResponseWriter: w, rs: rs}
-		rs.serve(next, r)
+		// A panic in next aborts its changes to the session: whoever
+		// recovers answers for the request, and a half-done session is
+		// not written with that answer. What a commit before the panic
+		// could not store is still told: the browser got that response.
+		returned := false
+		defer func() {
+			if !returned {
+				rs.w.abandon()
+			}
+		}()
+		next.ServeHTTP(&rs.w, r)
+		returned = true
+		rs.w.finish()
 	})
-}
-
-// serve runs next and commits what it left uncommitted. A panic in next
-// aborts its changes to the session: whoever recovers answers for the
-// request, and a half-done session is not written with that answer. What
-// a commit before the panic could not store is still told, since the
-// browser got that response.
-func (rs *reqState) serve(next http.Handler, r *http.Request) {
-	returned := false
-	defer func() {
-		if !returned {
-			rs.w.abandon()
-		}
-	}()
-	next.ServeHTTP(&rs.w, r)
-	returned = true
-	rs.w.finish()
 }
 
 // get returns the request's session: see Manager.Get.
@@ -163,23 +158,9 @@ func (e *engine) save(w http.ResponseWriter, s holder) error {
 // that the session did not write: a handler's own http.SetCookie, or a
 // backend's that httputil.ReverseProxy passed on. The browser takes it for
 // the session's cookie, so the session is lost, or whichever of the two
-// lines comes last wins.
+// lines comes last wins. Lines the session wrote (on this response, by
+// Save, before the middleware's commit) are told by their shape.
 func (e *engine) checkForeign(h http.Header, r *http.Request) {
-	name := e.foreignCookie(h)
-	if name == "" {
-		return
-	}
-	e.foreignWarning.Do(func() {
-		e.logger.LogAttrs(r.Context(), slog.LevelError, "cookiesession: the response sets the session's cookie by other means than the session, and the browser loses the session; give the session another name with WithName, or the other cookie another name",
-			slog.String("cookie", name), slog.String("method", r.Method), slog.String("path", r.URL.Path))
-	})
-}
-
-// foreignCookie returns the name of the first cookie of the session that
-// a Set-Cookie line of h sets or deletes, other than those the session
-// wrote (on this response, by Save, before the middleware's commit), ""
-// if none.
-func (e *engine) foreignCookie(h http.Header) string {
 	for _, line := range h["Set-Cookie"] {
 		name, _, _ := strings.Cut(line, "=")
 		name = textproto.TrimString(name)
@@ -187,10 +168,13 @@ func (e *engine) foreignCookie(h http.Header) string {
 		case spec == nil, spec.wrote(line):
 		case e.migration != nil && line == e.migration.deletion(e.cookies):
 		default:
-			return name
+			e.foreignWarning.Do(func() {
+				e.logger.LogAttrs(r.Context(), slog.LevelError, "cookiesession: the response sets the session's cookie by other means than the session, and the browser loses the session; give the session another name with WithName, or the other cookie another name",
+					slog.String("cookie", name), slog.String("method", r.Method), slog.String("path", r.URL.Path))
+			})
+			return
 		}
 	}
-	return ""
 }
 
 // handlersKey is the context key of the Handlers a request passed
