@@ -217,6 +217,34 @@ func (c *cookieSpec) index(name string) int {
 	return -1
 }
 
+// owner returns the spec, c or its old name's, of the cookie called name,
+// nil if it is neither's.
+func (c *cookieSpec) owner(name string) *cookieSpec {
+	switch {
+	case c.index(name) >= 0:
+		return c
+	case c.old != nil && c.old.index(name) >= 0:
+		return c.old
+	}
+	return nil
+}
+
+// wrote reports whether line, a Set-Cookie line for one of c's cookies,
+// has the shape add gives it: c's attributes around a Max-Age. Values of
+// ours hold no ';'.
+func (c *cookieSpec) wrote(line string) bool {
+	i := strings.IndexByte(line, ';')
+	if i < 0 {
+		return false
+	}
+	rest, ok := strings.CutPrefix(line[i:], c.before+"; Max-Age=")
+	if !ok {
+		return false
+	}
+	rest, ok = strings.CutSuffix(rest, c.after)
+	return ok && rest != "" && strings.Trim(rest, "0123456789") == ""
+}
+
 // count is how many cookies a value may take: the names the spec writes,
 // or, for a spec that only reads (Keyring.Open), as many as any Manager
 // writes.

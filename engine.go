@@ -32,6 +32,9 @@ type engine struct {
 	// sharedName is the warning, given once, that another Manager uses
 	// the cookie name on the same request.
 	sharedName sync.Once
+	// foreignWarning is the warning, given once, that a response set the
+	// session's cookie by other means than the session.
+	foreignWarning sync.Once
 	// aheadWarned is when a cookie sealed on a clock too far ahead was
 	// last logged as a warning (Unix nanoseconds; 0 for never).
 	aheadWarned atomic.Int64

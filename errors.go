@@ -70,8 +70,10 @@ var (
 	// ErrSaveFailed is returned, and passed to the error handler, when a
 	// session could not be written: too large for WithMaxSize, or for the
 	// next request's Cookie header together with the other cookies (with
-	// ErrTooLarge), or the serializer failed. The cause is wrapped too.
-	// The browser keeps its previous cookie.
+	// ErrTooLarge), or the serializer failed, or the response that carried
+	// it was dropped by http.TimeoutHandler (with http.ErrHandlerTimeout,
+	// once the handler has returned). The cause is wrapped too. The
+	// browser keeps its previous cookie.
 	ErrSaveFailed = errors.New("session not saved")
 
 	// ErrRevocationFailed is passed to the error handler when a

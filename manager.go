@@ -121,6 +121,12 @@ func (m *Manager[T]) Save(w http.ResponseWriter, s *Session[T]) error {
 // The response is not buffered: streaming, flushing, io.ReaderFrom and
 // hijacking work as without the middleware, and http.ResponseController
 // reaches the original writer through Unwrap.
+//
+// Put it inside http.TimeoutHandler, not around it: TimeoutHandler sends
+// its 503 from a goroutine of its own while the handler runs on, which
+// would race with the handler over the session. Inside, a session
+// written into a response that timed out is lost with the response, and
+// reported as ErrSaveFailed when a write of the handler's says so.
 func (m *Manager[T]) Handler(next http.Handler) http.Handler {
 	return m.e.handler(next, m)
 }

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/textproto"
+	"strings"
 	"sync"
 )
 
@@ -33,6 +35,7 @@ type reqState struct {
 	// is not what the browser has, so it is not compared again.
 	saveFailed bool
 	w          responseWriter
+	r          *http.Request // as next got it, for what is logged without a session
 }
 
 func (rs *reqState) session(r *http.Request) holder {
@@ -96,8 +99,20 @@ func (e *engine) handler(next http.Handler, f front) http.Handler {
 		}
 		rs := &reqState{e: e, front: f, outer: outer}
 		r = r.WithContext(context.WithValue(ctx, handlersKey{}, rs))
+		rs.r = r
 		rs.w = responseWriter{ResponseWriter: w, rs: rs}
+		// A panic in next aborts its changes to the session: whoever
+		// recovers answers for the request, and a half-done session is
+		// not written with that answer. What a commit before the panic
+		// could not store is still told: the browser got that response.
+		returned := false
+		defer func() {
+			if !returned {
+				rs.w.abandon()
+			}
+		}()
 		next.ServeHTTP(&rs.w, r)
+		returned = true
 		rs.w.finish()
 	})
 }
@@ -133,9 +148,33 @@ func (e *engine) save(w http.ResponseWriter, s holder) error {
 		// change as lost when the handler returns.
 		return fmt.Errorf("%w: Save called after the response headers were sent", ErrChangeAfterCommit)
 	}
+	e.checkForeign(w.Header(), st.req)
 	err := e.commit(w.Header(), s)
 	e.reportPending(w, st)
 	return err
+}
+
+// checkForeign warns, once, of a Set-Cookie line for the session's cookie
+// that the session did not write: a handler's own http.SetCookie, or a
+// backend's that httputil.ReverseProxy passed on. The browser takes it for
+// the session's cookie, so the session is lost, or whichever of the two
+// lines comes last wins. Lines the session wrote (on this response, by
+// Save, before the middleware's commit) are told by their shape.
+func (e *engine) checkForeign(h http.Header, r *http.Request) {
+	for _, line := range h["Set-Cookie"] {
+		name, _, _ := strings.Cut(line, "=")
+		name = textproto.TrimString(name)
+		switch spec := e.cookies.owner(name); {
+		case spec == nil, spec.wrote(line):
+		case e.migration != nil && line == e.migration.deletion(e.cookies):
+		default:
+			e.foreignWarning.Do(func() {
+				e.logger.LogAttrs(r.Context(), slog.LevelError, "cookiesession: the response sets the session's cookie by other means than the session, and the browser loses the session; give the session another name with WithName, or the other cookie another name",
+					slog.String("cookie", name), slog.String("method", r.Method), slog.String("path", r.URL.Path))
+			})
+			return
+		}
+	}
 }
 
 // handlersKey is the context key of the Handlers a request passed
@@ -152,6 +191,9 @@ type responseWriter struct {
 	// replaced: a failed save was answered by the error handler, which
 	// wrote the response; the application's writes are discarded.
 	replaced bool
+	// setCookies: the commit added Set-Cookie lines; dropped: a write
+	// said that the response, headers and all, will never be sent.
+	setCookies, dropped bool
 }
 
 // commit writes the session's cookies into the headers, once.
@@ -165,10 +207,14 @@ func (w *responseWriter) commit() {
 	rs.committed = true
 	s := rs.sess
 	rs.mu.Unlock()
+	rs.e.checkForeign(w.Header(), rs.r)
 	if s == nil {
 		return
 	}
-	if err := rs.e.commit(w.Header(), s); err != nil {
+	lines := len(w.Header()["Set-Cookie"])
+	err := rs.e.commit(w.Header(), s)
+	w.setCookies = len(w.Header()["Set-Cookie"]) > lines
+	if err != nil {
 		rs.saveFailed = true
 		hw := &hookWriter{ResponseWriter: w.ResponseWriter}
 		rs.e.report(hw, s.st().req, err)
@@ -192,13 +238,43 @@ func (w *responseWriter) finish() {
 		}
 		rs.e.report(w, s.st().req, ErrChangeAfterCommit)
 	}
-	// Failures that cost this response nothing (a gorilla cookie not
-	// converted, a revocation not stored, a change not written because
-	// another request replaced the session) are told once the handler is
-	// done: the error handler cannot write over the application's response.
-	if s := rs.loaded(); s != nil && len(s.st().pending) > 0 {
-		rs.e.reportPending(w.ResponseWriter, s.st())
+	if w.dropped && w.setCookies {
+		rs.e.report(w.ResponseWriter, rs.sess.st().req, errDropped)
 	}
+	w.reportPending()
+}
+
+// errDropped is the save that http.TimeoutHandler lost: it drops the
+// headers it buffered, the session's cookies with them, and sends its own
+// 503. The browser keeps its previous cookie.
+var errDropped = fmt.Errorf("%w: the response that carried it was dropped: %w", ErrSaveFailed, http.ErrHandlerTimeout)
+
+// wrote notes a write's error: one that says the response was dropped.
+func (w *responseWriter) wrote(err error) {
+	if err != nil && errors.Is(err, http.ErrHandlerTimeout) {
+		w.dropped = true
+	}
+}
+
+// reportPending tells the failures that cost this response nothing (a
+// gorilla cookie not converted, a revocation not stored, a change not
+// written because another request replaced the session), once the handler
+// is done: the error handler cannot write over the application's response.
+func (w *responseWriter) reportPending() {
+	if s := w.rs.loaded(); s != nil && len(s.st().pending) > 0 {
+		w.rs.e.reportPending(w.ResponseWriter, s.st())
+	}
+}
+
+// abandon ends the request of a handler that panicked: nothing is
+// committed from now on, even by a goroutine still holding the writer,
+// and the failures of a commit already made are reported.
+func (w *responseWriter) abandon() {
+	rs := w.rs
+	rs.mu.Lock()
+	rs.committed = true
+	rs.mu.Unlock()
+	w.reportPending()
 }
 
 // WriteHeader commits the session, unless code is informational (1xx but
@@ -222,7 +298,9 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	if w.replaced {
 		return 0, errDiscarded
 	}
-	return w.ResponseWriter.Write(p)
+	n, err := w.ResponseWriter.Write(p)
+	w.wrote(err)
+	return n, err
 }
 
 // WriteString commits the session before the first byte, and passes the
@@ -233,10 +311,15 @@ func (w *responseWriter) WriteString(s string) (int, error) {
 	if w.replaced {
 		return 0, errDiscarded
 	}
+	var n int
+	var err error
 	if sw, ok := w.ResponseWriter.(io.StringWriter); ok {
-		return sw.WriteString(s)
+		n, err = sw.WriteString(s)
+	} else {
+		n, err = w.ResponseWriter.Write([]byte(s))
 	}
-	return w.ResponseWriter.Write([]byte(s))
+	w.wrote(err)
+	return n, err
 }
 
 // ReadFrom commits the session, then lets the original writer copy (using
@@ -246,10 +329,15 @@ func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
 	if w.replaced {
 		return 0, errDiscarded
 	}
+	var n int64
+	var err error
 	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
-		return rf.ReadFrom(src)
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(writerOnly{w.ResponseWriter}, src)
 	}
-	return io.Copy(writerOnly{w.ResponseWriter}, src)
+	w.wrote(err)
+	return n, err
 }
 
 // Flush commits the session and flushes, like http.Flusher.

@@ -135,10 +135,18 @@ func (g *gorillaMigration) checkAge(saved time.Time, o *openOptions) error {
 // at the same path and domain as ours is replaced by our own line instead:
 // a deleting line would delete that too.
 func (g *gorillaMigration) deleteCookie(h http.Header, ours *cookieSpec) {
+	if line := g.deletion(ours); line != "" {
+		h.Add("Set-Cookie", line)
+	}
+}
+
+// deletion returns the Set-Cookie line that deleteCookie adds, "" for
+// none.
+func (g *gorillaMigration) deletion(ours *cookieSpec) string {
 	c := g.cookie
 	if c.Path == ours.attrs.Path && strings.EqualFold(strings.TrimPrefix(c.Domain, "."), strings.TrimPrefix(ours.attrs.Domain, ".")) {
-		return
+		return ""
 	}
 	c.Name, c.Secure = ours.name, ours.attrs.Secure
-	h.Add("Set-Cookie", c.String())
+	return c.String()
 }
