@@ -92,7 +92,8 @@ var _ cookiesession.RevocationStore = (*Store)(nil)
 // read: the file is truncated there, since a revocation is acknowledged
 // only once its record is whole and synced. The file is then rewritten
 // with only the entries still live. A file that is not a revocation file
-// is refused, and left as it is. So is a file another Store has open.
+// is refused, and left as it is. So is a file another Store has open,
+// after a second's wait for it.
 func Open(path string) (*Store, error) {
 	lk, err := lockPath(path)
 	if err != nil {

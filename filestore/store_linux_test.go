@@ -3,10 +3,12 @@ package filestore_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
 
+	"github.com/ce967478/cookiesession/filestore"
 	"github.com/ce967478/cookiesession/revocation"
 )
 
@@ -96,5 +98,41 @@ func TestFailedAppendIsRewritten(t *testing.T) {
 				t.Errorf("Len %d after the restart, want %d", got, len(want))
 			}
 		})
+	}
+}
+
+// A Store closed and opened again while another goroutine runs commands
+// opens: a child shares its parent's open files, and so their locks,
+// from fork until exec, and that child's copy of the lock is not another
+// Store. Without waiting out those milliseconds, most of these Opens
+// failed with "another Store has it open".
+func TestReopenWhileCommandsStart(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "revocations.db")
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := exec.Command("true").Run(); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for i := range 100 {
+		s, err := filestore.Open(path)
+		if err != nil {
+			t.Fatalf("Open %d of 100, the previous Store closed: %v", i+1, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
