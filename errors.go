@@ -96,7 +96,8 @@ var (
 
 	// ErrChangeAfterCommit is returned, and passed to the error handler,
 	// when a session changed after the response headers had been sent, so
-	// that the change could not reach the browser.
+	// that the change could not reach the browser; and for any change in a
+	// request whose connection the handler hijacked.
 	ErrChangeAfterCommit = errors.New("session changed after the response was committed")
 )
 

@@ -236,13 +236,23 @@ func (w *responseWriter) finish() {
 			// still end: its id is revoked.
 			rs.e.revoke(st, rs.e.ended(st, rs.e.now()))
 		}
-		rs.e.report(w, s.st().req, ErrChangeAfterCommit)
+		err := ErrChangeAfterCommit
+		if w.hijacked {
+			err = errHijacked
+		}
+		rs.e.report(w, s.st().req, err)
 	}
 	if w.dropped && w.setCookies {
 		rs.e.report(w.ResponseWriter, rs.sess.st().req, errDropped)
 	}
 	w.reportPending()
 }
+
+// errHijacked is a change to the session of a request whose connection the
+// handler hijacked, before Hijack or after: no response of the
+// middleware's carries the session (the handler writes its own, such as a
+// WebSocket upgrade).
+var errHijacked = fmt.Errorf("%w: the handler hijacked the connection, and the session cannot be written on it", ErrChangeAfterCommit)
 
 // errDropped is the save that http.TimeoutHandler lost: it drops the
 // headers it buffered, the session's cookies with them, and sends its own
