@@ -619,3 +619,38 @@ func TestDeviceBindingBoundCookieOfAnotherSession(t *testing.T) {
 		t.Errorf("ada's session cookie with eve's bound cookie: %q (ErrUnproven %v); want refused", user, unproven)
 	}
 }
+
+// A signed-in user can hold a DBSC key of their own (a script needs no
+// TPM) and refresh as fast as the server answers; each answered challenge
+// is recorded until it expires. What one subject's answers hold in the
+// store is capped, as its revoked sessions are: a flood gets 503s, which a
+// browser retries, and grows neither the store nor the cost of each
+// answer, which merges the subject's whole entry. Once the records
+// expire, refreshes are answered again.
+func TestDeviceBindingAnswersAreCapped(t *testing.T) {
+	var clock *testClock
+	rp := revocation.NewReplica(func() time.Time { return clock.Now() })
+	a := newBoundApp(t, cookiesession.WithRevocation(rp))
+	clock = a.clock
+	dev := dbsctest.NewES256()
+	b := newBoundBrowser(t)
+	id := b.bind(a, dev, "mallory")
+	const flood = 2000
+	answered := 0
+	for range flood {
+		switch res := b.refresh(a, dev, id); res.StatusCode {
+		case http.StatusOK:
+			answered++
+		case http.StatusServiceUnavailable:
+		default:
+			t.Fatalf("refresh in a flood: %s; want 200 or 503", res.Status)
+		}
+	}
+	if held := rp.Len(); answered == flood || held > flood/4 {
+		t.Errorf("%d refreshes in a row: %d answered, %d entries held; want a cap", flood, answered, held)
+	}
+	a.clock.Advance(10 * time.Minute)
+	if res := b.refresh(a, dev, id); res.StatusCode != http.StatusOK {
+		t.Errorf("refresh once the answers expired: %s", res.Status)
+	}
+}

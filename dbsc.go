@@ -167,8 +167,9 @@ func (e *engine) refresh(w http.ResponseWriter, r *http.Request) error {
 		// 403 would end the browser's session.
 		return errors.Join(err, e.challenge(w, id, b))
 	default:
-		// The store cannot record the answer: the browser tries again
-		// later, and its session lives on.
+		// The store cannot record the answer, or the subject's devices
+		// answered too often: the browser tries again later, and its
+		// session lives on.
 		http.Error(w, "try again later", http.StatusServiceUnavailable)
 		return err
 	}
@@ -190,14 +191,34 @@ func (e *engine) challenge(w http.ResponseWriter, id string, b bound) error {
 	return nil
 }
 
+// maxAnswers bounds the refresh answers of one subject's devices that are
+// recorded at a time. Each is held for the challenge window and twice the
+// skew, six minutes, and a device answers once per bound lifetime: at
+// MinBoundLifetime about 36 times in six minutes, so that the cap serves
+// seven such devices, and hundreds at the lifetimes of minutes that
+// WithDeviceBinding suggests. A user who holds a key of their own (a script needs no TPM) can answer as
+// fast as the server challenges, and every answer merges the subject's
+// whole entry, in the replica and in a shared store: uncapped, a flood
+// grows the state without bound and costs time quadratic in its length.
+const maxAnswers = 8 * MaxRevokedSessions
+
+// errTooManyAnswers refuses a refresh past maxAnswers. It is not a
+// refusal of the session: the browser retries, and is answered once the
+// oldest records have expired.
+var errTooManyAnswers = errors.New("too many refreshes of the subject's devices answered within the challenge window")
+
 // answerOnce records the challenge a refresh answered, under a subject of
 // its own (so that the subject's cap on revoked sessions is not spent on
-// it), and refuses one answered before with an error wrapping ErrRevoked.
+// it), and refuses one answered before with an error wrapping ErrRevoked,
+// and one past maxAnswers with errTooManyAnswers.
 func (e *engine) answerOnce(ctx context.Context, subject string, used dbsc.Used, now time.Time) error {
 	key := "\x00dbsc\x00" + subject
 	id := SessionID(used.ID)
 	if err := e.revocations.Check(key, id, 0, now); err != nil {
 		return fmt.Errorf("challenge answered before: %w", err)
+	}
+	if _, n := e.revocations.Generation(key); n >= maxAnswers {
+		return fmt.Errorf("%w: %d, at most %d", errTooManyAnswers, n, maxAnswers)
 	}
 	r := revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: id, Until: used.Until}}}
 	return e.revocations.Revoke(context.WithoutCancel(ctx), key, r)
