@@ -654,3 +654,38 @@ func TestDeviceBindingAnswersAreCapped(t *testing.T) {
 		t.Errorf("refresh once the answers expired: %s", res.Status)
 	}
 }
+
+// The session cookie, the bound cookie and the DBSC session identifier are
+// sealed by the same keys, each for its own name: none stands in for
+// another. A thief holding the bound cookie or the identifier (which the
+// browser sends in a header) cannot make either a session, nor prove a
+// session with the identifier, nor refresh with a cookie.
+func TestDeviceBindingValuesDoNotMove(t *testing.T) {
+	a := newBoundApp(t)
+	b := newBoundBrowser(t)
+	id := b.bind(a, dbsctest.NewES256(), "ada")
+	name, bound := a.m.Name(), a.m.Name()+".bound"
+	values := map[string]string{"session cookie": b.cookies[name], "bound cookie": b.cookies[bound], "identifier": id}
+	for what, v := range values {
+		if what != "session cookie" {
+			thief := newBoundBrowser(t)
+			thief.cookies[name] = v
+			if user, _ := thief.whoami(a); user != "" {
+				t.Errorf("the %s as the session cookie: signed in as %q", what, user)
+			}
+		}
+		if what != "bound cookie" {
+			thief := b.copy()
+			thief.cookies[bound] = v
+			if user, unproven := thief.whoami(a); user != "" || !unproven {
+				t.Errorf("the %s as the bound cookie: %q (ErrUnproven %v); want unproven", what, user, unproven)
+			}
+		}
+		if what != "identifier" {
+			res := newBoundBrowser(t).send(a, "POST", "/dbsc", "Sec-Secure-Session-Id", v)
+			if res.StatusCode != http.StatusForbidden || res.Header.Get("Secure-Session-Challenge") != "" {
+				t.Errorf("the %s as the identifier: %s, challenge %q; want a bare 403", what, res.Status, res.Header.Get("Secure-Session-Challenge"))
+			}
+		}
+	}
+}
