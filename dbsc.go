@@ -193,10 +193,12 @@ func (e *engine) challenge(w http.ResponseWriter, id string, b bound) error {
 
 // maxAnswers bounds the refresh answers of one subject's devices that are
 // recorded at a time. Each is held for the challenge window and twice the
-// skew, six minutes, and a device answers once per bound lifetime: at
-// MinBoundLifetime about 36 times in six minutes, so that the cap serves
-// seven such devices, and hundreds at the lifetimes of minutes that
-// WithDeviceBinding suggests. A user who holds a key of their own (a script needs no TPM) can answer as
+// skew, six minutes, and Chromium refreshes once the bound cookie has less
+// than two minutes left: at a lifetime of three minutes a device answers
+// about seven times in six minutes, so that the cap serves 36 devices, and
+// more at the ten minutes WithDeviceBinding suggests. Under two minutes a
+// device refreshes on every request, and a busy user may reach the cap. A
+// user who holds a key of their own (a script needs no TPM) can answer as
 // fast as the server challenges, and every answer merges the subject's
 // whole entry, in the replica and in a shared store: uncapped, a flood
 // grows the state without bound and costs time quadratic in its length.
