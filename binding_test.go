@@ -689,3 +689,25 @@ func TestDeviceBindingValuesDoNotMove(t *testing.T) {
 		}
 	}
 }
+
+// The answers of a user's refreshes are recorded under a subject of their
+// own, the user's with a prefix. Where users choose their own names, one
+// may choose that subject: signing out everywhere, or ending sessions,
+// under it must not refuse the other user's refreshes, which would sign
+// them out of every bound device until the next sign-in.
+func TestDeviceBindingAnswersApartFromSubjects(t *testing.T) {
+	a := newBoundApp(t)
+	ada := newBoundBrowser(t)
+	dev := dbsctest.NewES256()
+	id := ada.bind(a, dev, "ada")
+	mallory := newBoundBrowser(t)
+	mallory.send(a, "POST", "/login?user=%00dbsc%00ada")
+	for range 40 { // past MaxRevokedSessions: the generation is raised
+		mallory.send(a, "POST", "/everywhere")
+		mallory.send(a, "POST", "/logout")
+		mallory.send(a, "POST", "/login?user=%00dbsc%00ada")
+	}
+	if res := ada.refresh(a, dev, id); res.StatusCode != http.StatusOK {
+		t.Errorf("ada's refresh after another user's sign-outs: %s", res.Status)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -216,7 +217,10 @@ var errTooManyAnswers = errors.New("too many refreshes of the subject's devices 
 func (e *engine) answerOnce(ctx context.Context, subject string, used dbsc.Used, now time.Time) error {
 	key := "\x00dbsc\x00" + subject
 	id := SessionID(used.ID)
-	if err := e.revocations.Check(key, id, 0, now); err != nil {
+	// No generation is in question, only the id: where users name
+	// themselves, one may be called key, and its sign-outs everywhere
+	// must not refuse every answer of another user's devices.
+	if err := e.revocations.Check(key, id, math.MaxUint64, now); err != nil {
 		return fmt.Errorf("challenge answered before: %w", err)
 	}
 	if _, n := e.revocations.Generation(key); n >= maxAnswers {
