@@ -711,3 +711,46 @@ func TestDeviceBindingAnswersApartFromSubjects(t *testing.T) {
 		t.Errorf("ada's refresh after another user's sign-outs: %s", res.Status)
 	}
 }
+
+// A Cookie header may bring up to ten values of the session cookie and ten
+// of the bound cookie (a sibling subdomain can plant values of a name
+// without a prefix, and anyone can send them). Each bound value is opened
+// at most once per request, not once for each session value that opens
+// bound: the cost stays linear in the header. The bound values here carry
+// a key id of the ring, so that each fails only after authentication.
+func TestDeviceBindingManyBoundValuesCostLittle(t *testing.T) {
+	a := newBoundApp(t)
+	b := newBoundBrowser(t)
+	b.bind(a, dbsctest.NewES256(), "ada")
+	name := a.m.Name()
+	keys, err := cookiesession.NewKeyring([]byte(strings.Repeat("k", 32))) // newBoundApp's
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk, err := keys.Seal("junk", cookiesession.Contents{Created: t0, Issued: t0, Data: []byte(strings.Repeat("x", 2900))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []string
+	for range 10 {
+		parts = append(parts, name+"="+b.cookies[name], name+".bound="+junk)
+	}
+	header := strings.Join(parts, "; ")
+	least := ^uint64(0)
+	for range 3 { // the least of three: no other goroutine's allocations
+		r := httptest.NewRequest("GET", "https://app.test/whoami", nil)
+		r.Header.Set("Cookie", header)
+		rec := httptest.NewRecorder()
+		var before, after runtimeMem
+		before.read()
+		a.h.ServeHTTP(rec, r)
+		after.read()
+		least = min(least, after.total-before.total)
+		if rec.Header().Get("X-Unproven") == "" {
+			t.Fatal("planted bound cookies proved the session")
+		}
+	}
+	if bound := 3 * uint64(len(header)); least > bound {
+		t.Errorf("a header of %d bytes allocated %d bytes; the bound is %d", len(header), least, bound)
+	}
+}
