@@ -3,6 +3,7 @@ package cookiesession
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/ce967478/cookiesession/internal/dbsc"
@@ -60,13 +61,19 @@ func (b *binder) proven(j *jar, binding SessionID, now time.Time) bool {
 	if b == nil {
 		return false
 	}
-	o := openOptions{now: now, idleTimeout: b.lifetime, maxLength: setCookieLineMax}
-	for _, v := range j.bound {
-		if c, _, err := b.keys.open(b.cookie, v, o); err == nil && c.ID == binding {
-			return true
+	if j.boundIDs == nil {
+		// Each bound value is opened once per request, however many
+		// session values ask: ten of each would otherwise cost a hundred
+		// openings.
+		j.boundIDs = []SessionID{}
+		o := openOptions{now: now, idleTimeout: b.lifetime, maxLength: setCookieLineMax}
+		for _, v := range j.bound {
+			if c, _, err := b.keys.open(b.cookie, v, o); err == nil {
+				j.boundIDs = append(j.boundIDs, c.ID)
+			}
 		}
 	}
-	return false
+	return slices.Contains(j.boundIDs, binding)
 }
 
 // invite asks the browser to bind the session written with id, if device

@@ -619,3 +619,138 @@ func TestDeviceBindingBoundCookieOfAnotherSession(t *testing.T) {
 		t.Errorf("ada's session cookie with eve's bound cookie: %q (ErrUnproven %v); want refused", user, unproven)
 	}
 }
+
+// A signed-in user can hold a DBSC key of their own (a script needs no
+// TPM) and refresh as fast as the server answers; each answered challenge
+// is recorded until it expires. What one subject's answers hold in the
+// store is capped, as its revoked sessions are: a flood gets 503s, which a
+// browser retries, and grows neither the store nor the cost of each
+// answer, which merges the subject's whole entry. Once the records
+// expire, refreshes are answered again.
+func TestDeviceBindingAnswersAreCapped(t *testing.T) {
+	var clock *testClock
+	rp := revocation.NewReplica(func() time.Time { return clock.Now() })
+	a := newBoundApp(t, cookiesession.WithRevocation(rp))
+	clock = a.clock
+	dev := dbsctest.NewES256()
+	b := newBoundBrowser(t)
+	id := b.bind(a, dev, "mallory")
+	const flood = 2000
+	answered := 0
+	for range flood {
+		switch res := b.refresh(a, dev, id); res.StatusCode {
+		case http.StatusOK:
+			answered++
+		case http.StatusServiceUnavailable:
+		default:
+			t.Fatalf("refresh in a flood: %s; want 200 or 503", res.Status)
+		}
+	}
+	if held := rp.Len(); answered == flood || held > flood/4 {
+		t.Errorf("%d refreshes in a row: %d answered, %d entries held; want a cap", flood, answered, held)
+	}
+	a.clock.Advance(10 * time.Minute)
+	if res := b.refresh(a, dev, id); res.StatusCode != http.StatusOK {
+		t.Errorf("refresh once the answers expired: %s", res.Status)
+	}
+}
+
+// The session cookie, the bound cookie and the DBSC session identifier are
+// sealed by the same keys, each for its own name: none stands in for
+// another. A thief holding the bound cookie or the identifier (which the
+// browser sends in a header) cannot make either a session, nor prove a
+// session with the identifier, nor refresh with a cookie.
+func TestDeviceBindingValuesDoNotMove(t *testing.T) {
+	a := newBoundApp(t)
+	b := newBoundBrowser(t)
+	id := b.bind(a, dbsctest.NewES256(), "ada")
+	name, bound := a.m.Name(), a.m.Name()+".bound"
+	values := map[string]string{"session cookie": b.cookies[name], "bound cookie": b.cookies[bound], "identifier": id}
+	for what, v := range values {
+		if what != "session cookie" {
+			thief := newBoundBrowser(t)
+			thief.cookies[name] = v
+			if user, _ := thief.whoami(a); user != "" {
+				t.Errorf("the %s as the session cookie: signed in as %q", what, user)
+			}
+		}
+		if what != "bound cookie" {
+			thief := b.copy()
+			thief.cookies[bound] = v
+			if user, unproven := thief.whoami(a); user != "" || !unproven {
+				t.Errorf("the %s as the bound cookie: %q (ErrUnproven %v); want unproven", what, user, unproven)
+			}
+		}
+		if what != "identifier" {
+			res := newBoundBrowser(t).send(a, "POST", "/dbsc", "Sec-Secure-Session-Id", v)
+			if res.StatusCode != http.StatusForbidden || res.Header.Get("Secure-Session-Challenge") != "" {
+				t.Errorf("the %s as the identifier: %s, challenge %q; want a bare 403", what, res.Status, res.Header.Get("Secure-Session-Challenge"))
+			}
+		}
+	}
+}
+
+// The answers of a user's refreshes are recorded under a subject of their
+// own, the user's with a prefix. Where users choose their own names, one
+// may choose that subject: signing out everywhere, or ending sessions,
+// under it must not refuse the other user's refreshes, which would sign
+// them out of every bound device until the next sign-in.
+func TestDeviceBindingAnswersApartFromSubjects(t *testing.T) {
+	a := newBoundApp(t)
+	ada := newBoundBrowser(t)
+	dev := dbsctest.NewES256()
+	id := ada.bind(a, dev, "ada")
+	mallory := newBoundBrowser(t)
+	mallory.send(a, "POST", "/login?user=%00dbsc%00ada")
+	for range 40 { // past MaxRevokedSessions: the generation is raised
+		mallory.send(a, "POST", "/everywhere")
+		mallory.send(a, "POST", "/logout")
+		mallory.send(a, "POST", "/login?user=%00dbsc%00ada")
+	}
+	if res := ada.refresh(a, dev, id); res.StatusCode != http.StatusOK {
+		t.Errorf("ada's refresh after another user's sign-outs: %s", res.Status)
+	}
+}
+
+// A Cookie header may bring up to ten values of the session cookie and ten
+// of the bound cookie (a sibling subdomain can plant values of a name
+// without a prefix, and anyone can send them). Each bound value is opened
+// at most once per request, not once for each session value that opens
+// bound: the cost stays linear in the header. The bound values here carry
+// a key id of the ring, so that each fails only after authentication.
+func TestDeviceBindingManyBoundValuesCostLittle(t *testing.T) {
+	a := newBoundApp(t)
+	b := newBoundBrowser(t)
+	b.bind(a, dbsctest.NewES256(), "ada")
+	name := a.m.Name()
+	keys, err := cookiesession.NewKeyring([]byte(strings.Repeat("k", 32))) // newBoundApp's
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk, err := keys.Seal("junk", cookiesession.Contents{Created: t0, Issued: t0, Data: []byte(strings.Repeat("x", 2900))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []string
+	for range 10 {
+		parts = append(parts, name+"="+b.cookies[name], name+".bound="+junk)
+	}
+	header := strings.Join(parts, "; ")
+	least := ^uint64(0)
+	for range 3 { // the least of three: no other goroutine's allocations
+		r := httptest.NewRequest("GET", "https://app.test/whoami", nil)
+		r.Header.Set("Cookie", header)
+		rec := httptest.NewRecorder()
+		var before, after runtimeMem
+		before.read()
+		a.h.ServeHTTP(rec, r)
+		after.read()
+		least = min(least, after.total-before.total)
+		if rec.Header().Get("X-Unproven") == "" {
+			t.Fatal("planted bound cookies proved the session")
+		}
+	}
+	if bound := 3 * uint64(len(header)); least > bound {
+		t.Errorf("a header of %d bytes allocated %d bytes; the bound is %d", len(header), least, bound)
+	}
+}

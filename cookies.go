@@ -87,8 +87,11 @@ type jar struct {
 	// old holds the cookies under the name earlier releases used by
 	// default, if any came.
 	old *jar
-	// bound are the values of the bound cookie (WithDeviceBinding).
-	bound []string
+	// bound are the values of the bound cookie (WithDeviceBinding), and
+	// boundIDs the bindings of those that opened, nil until one is asked
+	// for (see binder.proven).
+	bound    []string
+	boundIDs []SessionID
 }
 
 // read finds the main cookie and its chunks in the request. A name may

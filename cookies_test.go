@@ -112,7 +112,7 @@ func TestOnlyChunkNamesAreChunks(t *testing.T) {
 // wins over one that does not, so the session neither resets on every
 // request nor deletes the genuine cookie.
 func TestSameNameCookies(t *testing.T) {
-	clock := newClock()
+	clock := gorillaClock()
 	m := newTestManager[user](t, clock, WithGorillaMigration(gorillaStore, convertUser))
 	gorilla := gorillaCookie(t, "session", map[any]any{"name": "old"}, gorillaHash, gorillaBlock)
 	var value string // the genuine cookie, as the last response set it

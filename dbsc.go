@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -167,8 +168,9 @@ func (e *engine) refresh(w http.ResponseWriter, r *http.Request) error {
 		// 403 would end the browser's session.
 		return errors.Join(err, e.challenge(w, id, b))
 	default:
-		// The store cannot record the answer: the browser tries again
-		// later, and its session lives on.
+		// The store cannot record the answer, or the subject's devices
+		// answered too often: the browser tries again later, and its
+		// session lives on.
 		http.Error(w, "try again later", http.StatusServiceUnavailable)
 		return err
 	}
@@ -190,14 +192,39 @@ func (e *engine) challenge(w http.ResponseWriter, id string, b bound) error {
 	return nil
 }
 
+// maxAnswers bounds the refresh answers of one subject's devices that are
+// recorded at a time. Each is held for the challenge window and twice the
+// skew, six minutes, and Chromium refreshes once the bound cookie has less
+// than two minutes left: at a lifetime of three minutes a device answers
+// about seven times in six minutes, so that the cap serves 36 devices, and
+// more at the ten minutes WithDeviceBinding suggests. Under two minutes a
+// device refreshes on every request, and a busy user may reach the cap. A
+// user who holds a key of their own (a script needs no TPM) can answer as
+// fast as the server challenges, and every answer merges the subject's
+// whole entry, in the replica and in a shared store: uncapped, a flood
+// grows the state without bound and costs time quadratic in its length.
+const maxAnswers = 8 * MaxRevokedSessions
+
+// errTooManyAnswers refuses a refresh past maxAnswers. It is not a
+// refusal of the session: the browser retries, and is answered once the
+// oldest records have expired.
+var errTooManyAnswers = errors.New("too many refreshes of the subject's devices answered within the challenge window")
+
 // answerOnce records the challenge a refresh answered, under a subject of
 // its own (so that the subject's cap on revoked sessions is not spent on
-// it), and refuses one answered before with an error wrapping ErrRevoked.
+// it), and refuses one answered before with an error wrapping ErrRevoked,
+// and one past maxAnswers with errTooManyAnswers.
 func (e *engine) answerOnce(ctx context.Context, subject string, used dbsc.Used, now time.Time) error {
 	key := "\x00dbsc\x00" + subject
 	id := SessionID(used.ID)
-	if err := e.revocations.Check(key, id, 0, now); err != nil {
+	// No generation is in question, only the id: where users name
+	// themselves, one may be called key, and its sign-outs everywhere
+	// must not refuse every answer of another user's devices.
+	if err := e.revocations.Check(key, id, math.MaxUint64, now); err != nil {
 		return fmt.Errorf("challenge answered before: %w", err)
+	}
+	if _, n := e.revocations.Generation(key); n >= maxAnswers {
+		return fmt.Errorf("%w: %d, at most %d", errTooManyAnswers, n, maxAnswers)
 	}
 	r := revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: id, Until: used.Until}}}
 	return e.revocations.Revoke(context.WithoutCancel(ctx), key, r)

@@ -10,7 +10,9 @@ import (
 // of these, and the request gets a fresh session. They are expected, since
 // a cookie is untrusted input (an old bookmark, a retired key, someone
 // editing their cookies), and logged at debug level only. No error of the
-// package includes key material or a cookie's value in its details.
+// package includes key material, a cookie's value or the session data it
+// carries in its details (a serializer's error about the data is wrapped
+// for errors.As, its message left out).
 var (
 	// ErrMalformed is returned when a cookie is not something this library
 	// wrote: bad base64, too short, an unknown format version, a broken set

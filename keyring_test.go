@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	. "github.com/ce967478/cookiesession"
 	"golang.org/x/crypto/chacha20poly1305"
@@ -167,10 +168,11 @@ func TestKeyringNeverPrintsKeyMaterial(t *testing.T) {
 	secret := GenerateSecret()
 	k := mustKeyring(t, secret)
 	secrets := [][]byte{secret}
-	for _, label := range []string{labelXChaCha, labelSCHash, labelSCBlock} {
+	for _, label := range []string{labelXChaCha, labelSCHash, labelSCBlock, labelChallenge} {
 		secrets = append(secrets, derive(t, secret, label, chacha20poly1305.KeySize))
 	}
-	m, err := New[user](k)
+	// With device binding, the Manager holds the challenges' MAC keys too.
+	m, err := New[user](k, WithSubject(func(u user) string { return u.Name }), WithDeviceBinding("/dbsc", 10*time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}

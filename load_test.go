@@ -2,6 +2,7 @@ package cookiesession_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -77,5 +78,31 @@ func TestCookiesThatDoNotOpenAreLoggedAtDebug(t *testing.T) {
 	}
 	if strings.Contains(out, "level=WARN") || strings.Contains(out, "level=ERROR") || strings.Contains(out, tampered[10:40]) {
 		t.Errorf("logged louder than debug, or the value:\n%s", out)
+	}
+}
+
+// Data that authenticates but does not decode into the session type (a
+// deploy changed a field's type) starts a new session with ErrMalformed,
+// and the serializer's error stays reachable with errors.As; but its
+// message, which encoding/json fills with the number it could not store,
+// is in neither Session.Err's message nor the log: they would carry the
+// session's contents (a card number, a one-time code) into plain text.
+func TestDataThatDoesNotDecodeIsNotQuoted(t *testing.T) {
+	type narrowed struct{ PIN int8 }
+	const secret = "4111111111111111"
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	m := newTestManager[narrowed](t, newClock(), WithLogger(logger))
+	v, err := testKeys(t).Seal(FallbackName, Contents{Created: t0, Issued: t0, ID: randomID(), Data: []byte(`{"PIN":` + secret + `}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := send(m, FallbackName+"="+v, nil)
+	var cause *json.UnmarshalTypeError
+	if !s.IsNew() || !errors.Is(s.Err(), ErrMalformed) || !errors.As(s.Err(), &cause) {
+		t.Fatalf("data of another type: new %v, Err %v; want a new session, ErrMalformed and the cause", s.IsNew(), s.Err())
+	}
+	if strings.Contains(s.Err().Error(), secret) || strings.Contains(logs.String(), secret) {
+		t.Errorf("the session's data is quoted:\nErr: %v\nlog: %s", s.Err(), logs.String())
 	}
 }

@@ -100,10 +100,17 @@ func (g *gorillaMigration) open(name, value string, o openOptions) (e Contents, 
 	//    authenticates: the closest to a creation time gorilla keeps, and
 	//    what a validator's "signed out everywhere at" needs. It is also
 	//    the last use gorilla records, so the idle timeout and the old
-	//    store's MaxAge count from it too.
+	//    store's MaxAge count from it too. A save in the future is an
+	//    old server's clock ahead: within ClockSkew the lifetime starts
+	//    now; further ahead it is refused as one of ours would be. Taken
+	//    as now, it would start anew at every conversion, and no
+	//    lifetime, MaxAge or forgotten sign-out would ever end it.
 	e.Created, e.Issued = sealedTime(o.now), sealedTime(o.now)
 	if saved < o.now.Unix() {
 		e.Created = time.Unix(saved, 0)
+	}
+	if ahead := time.Unix(saved, 0).Sub(o.now); ahead > ClockSkew {
+		return e, true, fmt.Errorf("%w: %w: gorilla session saved %s ahead, more than ClockSkew (%s)", ErrExpired, errIssuedAhead, ahead.Round(time.Second), ClockSkew)
 	}
 	if err := g.checkAge(e.Created, &o); err != nil {
 		return e, true, err

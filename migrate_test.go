@@ -14,6 +14,7 @@ import (
 	"time"
 
 	. "github.com/ce967478/cookiesession"
+	"github.com/ce967478/cookiesession/revocation"
 	"github.com/gorilla/securecookie"
 )
 
@@ -38,8 +39,9 @@ var (
 
 // gorillaClock is a test clock a minute after the real time. securecookie
 // stamps gorilla cookies with the real clock: a Manager on the fixed test
-// clock (t0, in the past) would see them saved in the future, and convert
-// them by the fallback for that, instead of as saved a minute ago.
+// clock (t0, in the past) would see them saved in the future, and refuse
+// them (TestGorillaCookieFromTheFuture), instead of converting them as
+// saved a minute ago.
 func gorillaClock() *testClock {
 	return newClockAt(time.Now().Add(time.Minute).Truncate(time.Second))
 }
@@ -147,6 +149,46 @@ func TestGorillaMigrationHonoursTheIdleTimeout(t *testing.T) {
 		s := load(m, "session="+gorilla)
 		if !errors.Is(s.Err(), tt.wantErr) || (tt.wantErr == nil) != (s.Data.Name == "ada") {
 			t.Errorf("idle timeout %v, cookie saved 2h ago: err %v, data %+v; want err %v", tt.idle, s.Err(), s.Data, tt.wantErr)
+		}
+	}
+}
+
+// A gorilla cookie saved further ahead of the Manager's clock than
+// ClockSkew (by an old server whose clock ran ahead) is refused as one of
+// ours would be, with a warning: converted, it would start its lifetime
+// anew on every conversion, so that neither the lifetime nor the old
+// store's MaxAge ever ended it, and once a sign-out's revocation had been
+// forgotten, a copy would sign the user back in.
+func TestGorillaCookieFromTheFuture(t *testing.T) {
+	saved := time.Now().Truncate(time.Second) // securecookie stamps values with the real clock
+	gorilla := "session=" + gorillaCookie(t, "session", map[any]any{"name": "ada"}, gorillaHash, gorillaBlock)
+	for _, tt := range []struct {
+		name  string
+		ahead time.Duration
+		want  error
+	}{
+		{"within ClockSkew", ClockSkew - time.Second, nil},
+		{"a day ahead", 24 * time.Hour, ErrExpired},
+		{"a year ahead", 365 * 24 * time.Hour, ErrExpired},
+	} {
+		clock := newClockAt(saved.Add(-tt.ahead))
+		revoked := revocation.NewReplica(clock.Now)
+		m := newTestManager[user](t, clock, WithGorillaMigration(gorillaStore, convertUser),
+			WithSubject(func(u user) string { return u.Name }), WithRevocation(revoked))
+		converted := false
+		s, _ := send(m, gorilla, func(s *Session[user]) {
+			converted = s.Data.Name == "ada"
+			s.Destroy() // the user signs out
+		})
+		if !errors.Is(s.Err(), tt.want) || converted != (tt.want == nil) {
+			t.Errorf("%s: converted %v, err %v; want %v", tt.name, converted, s.Err(), tt.want)
+		}
+		// Once the sign-out's revocation and the old store's 30 days
+		// have passed, a copy of the gorilla cookie is expired.
+		clock.Advance(DefaultMaxAge + 2*ClockSkew + 31*24*time.Hour)
+		revoked.Sweep(clock.Now())
+		if s := load(m, gorilla); !errors.Is(s.Err(), ErrExpired) || s.Data.Name != "" {
+			t.Errorf("%s: a copy, after the sign-out was forgotten: err %v, data %+v; want ErrExpired", tt.name, s.Err(), s.Data)
 		}
 	}
 }
@@ -316,7 +358,7 @@ func TestSecureCookieFormatThroughTheMiddleware(t *testing.T) {
 
 func TestMigrationFailureIsLogged(t *testing.T) {
 	var logs bytes.Buffer
-	m := newTestManager[user](t, newClock(), WithGorillaMigration(gorillaStore, convertUser),
+	m := newTestManager[user](t, gorillaClock(), WithGorillaMigration(gorillaStore, convertUser),
 		WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	b := newBrowser(t)
 	b.cookies["session"] = gorillaCookie(t, "session", map[any]any{"x": 1}, gorillaHash, gorillaBlock)

@@ -222,7 +222,8 @@ func WithSubject[T any](fn func(data T) string) Option {
 // convert(values); the cookie is written again in this package's format on
 // the same response, and the gorilla cookie is deleted. The session's
 // lifetime (WithMaxAge), idle timeout (WithIdleTimeout) and Created count
-// from the gorilla cookie's last save; its id is the zero id (so that a
+// from the gorilla cookie's last save (one saved more than ClockSkew in
+// the future is refused with ErrExpired); its id is the zero id (so that a
 // sign-out revokes every gorilla cookie of that user, copies and earlier
 // saves included); the validator sees it like any other. The types the
 // gorilla session stored must still be registered with gob. If convert

@@ -59,13 +59,25 @@ func (s *Session[T]) st() *state { return &s.state }
 func (s *Session[T]) decode(data []byte) error {
 	s.Data = s.hooks.blank()
 	if err := s.hooks.serializer.Unmarshal(data, &s.Data); err != nil {
-		return fmt.Errorf("%w: the data does not decode into %v: %v", ErrMalformed, reflect.TypeFor[T](), err)
+		return fmt.Errorf("%w: the data does not decode into %v: %w", ErrMalformed, reflect.TypeFor[T](), unquoted{err})
 	}
 	if s.hooks.isNilMap(&s.Data) {
 		s.Data = s.hooks.blank()
 	}
 	return nil
 }
+
+// unquoted is a serializer's error about data it was given, whose message
+// is left out: encoding/json's quotes the number it could not store
+// ("cannot unmarshal number 4111111111111111 into ..."), and the message
+// reaches Session.Err and the log. errors.As still finds the error.
+type unquoted struct{ err error }
+
+func (u unquoted) Error() string {
+	return fmt.Sprintf("%T (its message is left out: it may quote the session's data)", u.err)
+}
+
+func (u unquoted) Unwrap() error { return u.err }
 
 func (s *Session[T]) encode() ([]byte, error) {
 	data, err := s.hooks.marshal(&s.Data)

@@ -45,6 +45,8 @@ const (
 	labelXChaCha  = "cookiesession v1 xchacha20-poly1305"
 	labelSCHash   = "cookiesession v1 securecookie hash"
 	labelSCBlock  = "cookiesession v1 securecookie block"
+	// labelChallenge derives the MAC key of device binding's challenges.
+	labelChallenge = "cookiesession v1 dbsc challenge"
 )
 
 func derive(t testing.TB, secret []byte, label string, n int) []byte {

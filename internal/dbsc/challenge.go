@@ -36,9 +36,9 @@ import (
 // refreshes often would be signed out everywhere). Cost: one entry per
 // registration or refresh that succeeds, 16 bytes of id and a time (22
 // bytes in the revocation store's binary form), kept for window + 2 × skew
-// (4 minutes at the defaults), and one look-up per proof. A fleet whose
-// store propagates entries with a delay leaves a replay open for that
-// delay on another instance.
+// (six minutes with cookiesession's two minutes of skew), and one look-up
+// per proof. A fleet whose store propagates entries with a delay leaves a
+// replay open for that delay on another instance.
 
 // ChallengeLength is the length of every challenge, in characters.
 const ChallengeLength = 43 // base64url of 32 bytes
