@@ -102,6 +102,9 @@ func TestDataThatDoesNotDecodeIsNotQuoted(t *testing.T) {
 	if !s.IsNew() || !errors.Is(s.Err(), ErrMalformed) || !errors.As(s.Err(), &cause) {
 		t.Fatalf("data of another type: new %v, Err %v; want a new session, ErrMalformed and the cause", s.IsNew(), s.Err())
 	}
+	if !strings.Contains(s.Err().Error(), `field "PIN" of type int8`) {
+		t.Errorf("Err does not name the field and its type: %v", s.Err())
+	}
 	if strings.Contains(s.Err().Error(), secret) || strings.Contains(logs.String(), secret) {
 		t.Errorf("the session's data is quoted:\nErr: %v\nlog: %s", s.Err(), logs.String())
 	}

@@ -1,6 +1,8 @@
 package cookiesession
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -70,10 +72,16 @@ func (s *Session[T]) decode(data []byte) error {
 // unquoted is a serializer's error about data it was given, whose message
 // is left out: encoding/json's quotes the number it could not store
 // ("cannot unmarshal number 4111111111111111 into ..."), and the message
-// reaches Session.Err and the log. errors.As still finds the error.
+// reaches Session.Err and the log. For encoding/json's type errors the
+// field and its type are kept, which is what a developer needs after a
+// deploy changed a field. errors.As still finds the error.
 type unquoted struct{ err error }
 
 func (u unquoted) Error() string {
+	var te *json.UnmarshalTypeError
+	if errors.As(u.err, &te) && te.Type != nil {
+		return fmt.Sprintf("json: a value does not fit field %q of type %v (the value is left out: it is the session's data)", te.Field, te.Type)
+	}
 	return fmt.Sprintf("%T (its message is left out: it may quote the session's data)", u.err)
 }
 
