@@ -147,7 +147,7 @@ func (e *engine) write(h http.Header, st *state, data []byte, subject string, no
 	if st.unbinds() {
 		binding = SessionID{}
 	}
-	value, err := e.format.seal(e.cookies.name, &Contents{Created: created, Issued: issued, ID: id, Generation: gen, Binding: binding, Flashes: st.flashes, Data: data})
+	value, err := e.format.seal(e.cookies.name, &Contents{Created: created, Issued: issued, Lifetime: e.maxAge, ID: id, Generation: gen, Binding: binding, Flashes: st.flashes, Data: data})
 	if err != nil {
 		return fmt.Errorf("%w: sealing: %w", ErrSaveFailed, err)
 	}

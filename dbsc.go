@@ -98,7 +98,7 @@ func (e *engine) register(w http.ResponseWriter, r *http.Request, f front) error
 func (e *engine) identifier(st *state, key *dbsc.PublicKey, now time.Time) string {
 	data := binary.AppendUvarint(nil, uint64(len(st.subject)))
 	data = append(append(data, st.subject...), key.Bytes()...)
-	v, _ := e.keys.seal(e.binding.idName, &Contents{Created: st.created, Issued: now, ID: st.binding, Generation: st.generation, Data: data})
+	v, _ := e.keys.seal(e.binding.idName, &Contents{Created: st.created, Issued: now, Lifetime: e.maxAge, ID: st.binding, Generation: st.generation, Data: data})
 	return v
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	. "github.com/ce967478/cookiesession"
+	"github.com/ce967478/cookiesession/revocation"
 )
 
 // The absolute lifetime and the idle timeout are enforced from the times
@@ -172,5 +173,71 @@ func TestNewSessionTimesAreWholeSeconds(t *testing.T) {
 	}
 	if want := t0.Add(2 * time.Second); !first.Created().Equal(want) {
 		t.Errorf("Created = %v, want %v (whole seconds, rounded up)", first.Created(), want)
+	}
+}
+
+// A cookie carries the lifetime it was sealed under, and a Manager with a
+// longer WithMaxAge does not extend it. Otherwise raising the lifetime
+// brings signed-out copies back: the revocation is forgotten once the
+// sessions it names have expired under the old lifetime, and the copy
+// would then open under the new one.
+func TestRaisingTheLifetimeBringsNoSignedOutCopyBack(t *testing.T) {
+	clock := newClock()
+	day := newRevocationFixtureOn(t, clock, WithMaxAge(24*time.Hour))
+	b := newBrowser(t)
+	b.do(day.login, "POST", "/login")
+	copied := b.header()
+	b.do(day.logout, "POST", "/logout")
+
+	// A day and more later the revocation is gone (here: a new instance,
+	// whose in-process store never held it), and the lifetime is 30 days.
+	clock.Advance(24*time.Hour + ClockSkew + time.Second)
+	month := newRevocationFixtureOn(t, clock, WithMaxAge(30*24*time.Hour))
+	if s, _ := send(month.m, copied, nil); !s.IsNew() || s.Data.Name != "" || !errors.Is(s.Err(), ErrExpired) {
+		t.Errorf("a signed-out copy under a longer lifetime: new %v, data %+v, err %v; want ErrExpired", s.IsNew(), s.Data, s.Err())
+	}
+}
+
+// A session that is still live takes a longer lifetime at once: its first
+// request under the new WithMaxAge seals it again, read-only or not. A
+// shorter one holds from the first request too, without a write.
+func TestChangingTheLifetimeTakesEffectOnLiveSessions(t *testing.T) {
+	clock := newClock()
+	day := newRevocationFixtureOn(t, clock, WithMaxAge(24*time.Hour))
+	month := newRevocationFixtureOn(t, clock, WithMaxAge(30*24*time.Hour))
+	hour := newRevocationFixtureOn(t, clock, WithMaxAge(time.Hour))
+	b := newBrowser(t)
+	b.do(day.login, "POST", "/login")
+	if sets(b.do(day.read, "GET", "/")) {
+		t.Error("a read-only request under the same lifetime wrote the cookie")
+	}
+	clock.Advance(time.Minute)
+	if rec := b.do(month.read, "GET", "/"); !sets(rec) {
+		t.Error("a read-only request under a longer lifetime did not seal the session again")
+	}
+	clock.Advance(24 * time.Hour)
+	if s, _ := send(month.m, b.header(), nil); s.IsNew() || s.Data.Name != "ada" {
+		t.Errorf("a day later, under the longer lifetime: new %v, err %v", s.IsNew(), s.Err())
+	}
+	if s, _ := send(hour.m, b.header(), nil); !errors.Is(s.Err(), ErrExpired) {
+		t.Errorf("under a shorter lifetime: err %v; want ErrExpired", s.Err())
+	}
+}
+
+// A revocation is kept as long as the cookie it refuses could open: the
+// lifetime sealed in it, not the WithMaxAge of the instance that revokes.
+func TestARevocationLastsTheCookiesSealedLifetime(t *testing.T) {
+	clock := newClock()
+	store := revocation.NewReplica(clock.Now)
+	month := newRevocationFixtureOn(t, clock, WithMaxAge(30*24*time.Hour), WithRevocation(store))
+	day := newRevocationFixtureOn(t, clock, WithMaxAge(24*time.Hour), WithRevocation(store))
+	b := newBrowser(t)
+	b.do(month.login, "POST", "/login")
+	copied := b.header()
+	b.do(day.logout, "POST", "/logout") // signed out where the lifetime is a day
+	clock.Advance(2 * 24 * time.Hour)
+	store.Sweep(clock.Now())
+	if s, _ := send(month.m, copied, nil); !errors.Is(s.Err(), ErrRevoked) {
+		t.Errorf("two days later, where the lifetime is 30 days: err %v; want ErrRevoked", s.Err())
 	}
 }

@@ -253,6 +253,7 @@ func (e *engine) admit(r *http.Request, env *Contents, held held, stale bool, no
 		id:            env.ID,
 		created:       env.Created,
 		issued:        env.Issued,
+		lifetime:      env.Lifetime,
 		held:          held,
 		stale:         stale,
 		generation:    env.Generation,
@@ -262,6 +263,11 @@ func (e *engine) admit(r *http.Request, env *Contents, held held, stale bool, no
 		orig:          env.Data,
 		req:           st.req,
 		mw:            st.mw,
+	}
+	if env.Lifetime > 0 && env.Lifetime != time.Duration(lifetimeSeconds(e.maxAge))*time.Second {
+		// Sealed under another WithMaxAge: sealed again under this one,
+		// which a longer lifetime needs to take effect.
+		st.stale = true
 	}
 	if err := s.decode(env.Data); err != nil {
 		return err

@@ -51,7 +51,13 @@ func (e *engine) ended(st *state, now time.Time) revocation.Revoked {
 	if n >= MaxRevokedSessions {
 		return revocation.Revoked{Generation: revocation.NextGeneration(gen, now), GenerationUntil: e.forgetAt(now)}
 	}
-	until := st.created.Add(e.maxAge + ClockSkew)
+	// The id is kept as long as its cookie could open: the lifetime it was
+	// sealed with, whatever WithMaxAge says later.
+	lifetime := e.maxAge
+	if st.lifetime > 0 {
+		lifetime = st.lifetime
+	}
+	until := st.created.Add(lifetime + ClockSkew)
 	if st.id == (SessionID{}) {
 		// Every id-less session of the subject: the latest may have been
 		// created just now.

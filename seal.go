@@ -44,8 +44,15 @@ type Contents struct {
 	// Binding is the device binding the session is bound to (see
 	// WithDeviceBinding); zero for none.
 	Binding SessionID
-	Flashes []string
-	Data    []byte // as the Serializer wrote it
+	// Lifetime is how long after Created the value may open, as the
+	// sealing Manager's WithMaxAge said, in whole seconds rounded up; zero
+	// for no bound of its own (values of earlier releases). A Manager with
+	// a longer WithMaxAge does not extend it: a revocation is forgotten
+	// once the sessions it names have expired, and a copy it refused
+	// must not open again because the lifetime was raised since.
+	Lifetime time.Duration
+	Flashes  []string
+	Data     []byte // as the Serializer wrote it
 }
 
 // openOptions bound what open accepts.
@@ -100,9 +107,12 @@ const (
 	// maxSealedTime bounds the created time and the issued delta, in
 	// seconds (about 35,000 years): open refuses more, and so does seal.
 	maxSealedTime = 1 << 40
+	// maxSealedLifetime bounds Contents.Lifetime, in seconds (about 270
+	// years), within what a time.Duration holds.
+	maxSealedLifetime = 1 << 33
 	// maxPlaintextHeader is room for the times, the flags, the id and the
 	// fields this release writes.
-	maxPlaintextHeader = 2*binary.MaxVarintLen64 + 1 + len(SessionID{}) + 3 + binary.MaxVarintLen64 + 2 + len(SessionID{})
+	maxPlaintextHeader = 2*binary.MaxVarintLen64 + 1 + len(SessionID{}) + 3 + binary.MaxVarintLen64 + 2 + len(SessionID{}) + 2 + binary.MaxVarintLen64
 	// fieldBinding is the device binding (WithDeviceBinding) the session
 	// is bound to. It must be understood: a release that skipped it would
 	// take a bound session for an ordinary one, which a copied cookie
@@ -111,6 +121,9 @@ const (
 	// fieldGeneration is the subject's generation the session was signed
 	// in under (see revocation.Revoked.Generation); optional, absent when 0.
 	fieldGeneration = 2
+	// fieldLifetime is Contents.Lifetime in seconds. Optional: a release
+	// that skips it enforces its own WithMaxAge, as before the field.
+	fieldLifetime = 4
 )
 
 var b64 = base64.RawURLEncoding
@@ -214,15 +227,10 @@ func (k *Keyring) open(name, value string, o openOptions) (Contents, int, error)
 // appendPlaintext appends the plaintext of e, the layout both formats
 // share (see the format comment above), to dst.
 func appendPlaintext(dst []byte, e *Contents) ([]byte, error) {
+	if err := checkSealable(e); err != nil {
+		return nil, err
+	}
 	created, issued := sealedTime(e.Created).Unix(), sealedTime(e.Issued).Unix()
-	if created < 0 || issued < created || created > maxSealedTime || issued-created > maxSealedTime {
-		return nil, fmt.Errorf("cookiesession: sealing: invalid times (created %v, issued %v)", e.Created, e.Issued)
-	}
-	// What open would refuse is not sealed: a value that cannot be read
-	// back loses the session without a word.
-	if len(e.Flashes) > maxFlashes {
-		return nil, fmt.Errorf("%w: %d flash messages; at most %d fit a session", ErrTooLarge, len(e.Flashes), maxFlashes)
-	}
 	dst = binary.AppendUvarint(dst, uint64(created))
 	dst = binary.AppendUvarint(dst, uint64(issued-created))
 	var flags byte
@@ -232,7 +240,7 @@ func appendPlaintext(dst []byte, e *Contents) ([]byte, error) {
 	if len(e.Flashes) > 0 {
 		flags |= flagFlashes
 	}
-	if e.Generation != 0 || e.Binding != (SessionID{}) {
+	if e.Generation != 0 || e.Binding != (SessionID{}) || e.Lifetime > 0 {
 		flags |= flagFields
 	}
 	dst = append(dst, flags)
@@ -252,27 +260,49 @@ func appendPlaintext(dst []byte, e *Contents) ([]byte, error) {
 	return append(dst, e.Data...), nil
 }
 
+// checkSealable refuses what open would refuse: a value that cannot be
+// read back loses the session without a word.
+func checkSealable(e *Contents) error {
+	created, issued := sealedTime(e.Created).Unix(), sealedTime(e.Issued).Unix()
+	if created < 0 || issued < created || created > maxSealedTime || issued-created > maxSealedTime || lifetimeSeconds(e.Lifetime) > maxSealedLifetime {
+		return fmt.Errorf("cookiesession: sealing: invalid times (created %v, issued %v, lifetime %v)", e.Created, e.Issued, e.Lifetime)
+	}
+	if len(e.Flashes) > maxFlashes {
+		return fmt.Errorf("%w: %d flash messages; at most %d fit a session", ErrTooLarge, len(e.Flashes), maxFlashes)
+	}
+	return nil
+}
+
 // appendFields appends the fields of e: their length, then each field's
 // tag, length and value.
 func appendFields(dst []byte, e *Contents) []byte {
-	gen := binary.PutUvarint(make([]byte, binary.MaxVarintLen64), e.Generation)
-	size := 0
+	var fields [3*(2+binary.MaxVarintLen64) + len(SessionID{})]byte
+	f := fields[:0]
 	if e.Generation != 0 {
-		size += 2 + gen
+		f = appendUvarintField(f, fieldGeneration, e.Generation)
 	}
 	if e.Binding != (SessionID{}) {
-		size += 2 + len(e.Binding)
+		f = append(f, fieldBinding, byte(len(e.Binding)))
+		f = append(f, e.Binding[:]...)
 	}
-	dst = binary.AppendUvarint(dst, uint64(size))
-	if e.Generation != 0 {
-		dst = append(dst, fieldGeneration, byte(gen))
-		dst = binary.AppendUvarint(dst, e.Generation)
+	if e.Lifetime > 0 {
+		f = appendUvarintField(f, fieldLifetime, lifetimeSeconds(e.Lifetime))
 	}
-	if e.Binding != (SessionID{}) {
-		dst = append(dst, fieldBinding, byte(len(e.Binding)))
-		dst = append(dst, e.Binding[:]...)
-	}
-	return dst
+	dst = binary.AppendUvarint(dst, uint64(len(f)))
+	return append(dst, f...)
+}
+
+// appendUvarintField appends a field whose value is the uvarint of v.
+func appendUvarintField(dst []byte, tag byte, v uint64) []byte {
+	var b [binary.MaxVarintLen64]byte
+	n := binary.PutUvarint(b[:], v)
+	return append(append(dst, tag, byte(n)), b[:n]...)
+}
+
+// lifetimeSeconds is d in whole seconds, rounded up, as Contents.Lifetime
+// is sealed.
+func lifetimeSeconds(d time.Duration) uint64 {
+	return uint64(max(d+time.Second-1, 0) / time.Second)
 }
 
 // parsePlaintext reads what appendPlaintext wrote.
@@ -354,25 +384,39 @@ func parseFields(pt []byte, e *Contents) ([]byte, error) {
 		if n <= 0 || l > uint64(len(fields)-n) {
 			return nil, fmt.Errorf("%w: bad field length", ErrMalformed)
 		}
-		value := fields[n : n+int(l)]
-		fields = fields[n+int(l):]
-		switch {
-		case tag == fieldBinding:
-			if len(value) != len(e.Binding) {
-				return nil, fmt.Errorf("%w: bad binding", ErrMalformed)
-			}
-			copy(e.Binding[:], value)
-		case tag == fieldGeneration:
-			g, n := binary.Uvarint(value)
-			if n <= 0 || n != len(value) {
-				return nil, fmt.Errorf("%w: bad generation", ErrMalformed)
-			}
-			e.Generation = g
-		case tag%2 == 1:
-			return nil, fmt.Errorf("%w: field %d must be understood, and this release does not know it", ErrMalformed, tag)
+		if err := setField(e, tag, fields[n:n+int(l)]); err != nil {
+			return nil, err
 		}
+		fields = fields[n+int(l):]
 	}
 	return rest, nil
+}
+
+// setField sets the field of e that tag names to value, skips an optional
+// field it does not know, and refuses one that must be understood.
+func setField(e *Contents, tag uint64, value []byte) error {
+	switch {
+	case tag == fieldBinding:
+		if len(value) != len(e.Binding) {
+			return fmt.Errorf("%w: bad binding", ErrMalformed)
+		}
+		copy(e.Binding[:], value)
+	case tag == fieldGeneration:
+		g, n := binary.Uvarint(value)
+		if n <= 0 || n != len(value) {
+			return fmt.Errorf("%w: bad generation", ErrMalformed)
+		}
+		e.Generation = g
+	case tag == fieldLifetime:
+		l, n := binary.Uvarint(value)
+		if n <= 0 || n != len(value) || l == 0 || l > maxSealedLifetime {
+			return fmt.Errorf("%w: bad lifetime", ErrMalformed)
+		}
+		e.Lifetime = time.Duration(l) * time.Second
+	case tag%2 == 1:
+		return fmt.Errorf("%w: field %d must be understood, and this release does not know it", ErrMalformed, tag)
+	}
+	return nil
 }
 
 // sealedTime is t as a sealed value carries it and open returns it: whole
@@ -398,8 +442,12 @@ func checkTimes(e *Contents, o *openOptions) error {
 	if e.Issued.After(o.now.Add(ClockSkew)) {
 		return fmt.Errorf("%w: %w by %s, more than ClockSkew (%s)", ErrExpired, errIssuedAhead, e.Issued.Sub(o.now).Round(time.Second), ClockSkew)
 	}
-	if o.maxAge > 0 && !o.now.Before(e.Created.Add(o.maxAge)) {
-		return fmt.Errorf("%w: lifetime of %s ended %s ago", ErrExpired, o.maxAge, o.now.Sub(e.Created.Add(o.maxAge)).Round(time.Second))
+	maxAge := o.maxAge
+	if e.Lifetime > 0 && (maxAge == 0 || e.Lifetime < maxAge) {
+		maxAge = e.Lifetime // sealed under a shorter WithMaxAge than this one
+	}
+	if maxAge > 0 && !o.now.Before(e.Created.Add(maxAge)) {
+		return fmt.Errorf("%w: lifetime of %s ended %s ago", ErrExpired, maxAge, o.now.Sub(e.Created.Add(maxAge)).Round(time.Second))
 	}
 	if o.idleTimeout > 0 && !o.now.Before(e.Issued.Add(o.idleTimeout)) {
 		return fmt.Errorf("%w: idle for more than %s", ErrExpired, o.idleTimeout)

@@ -12,12 +12,13 @@ import (
 // the same for every T.
 type state struct {
 	id              SessionID
-	created, issued time.Time // whole seconds, as sealed
-	err             error     // why the request's cookie was not used
-	isNew           bool      // no cookie of the request opened
-	held            held      // what the browser holds of this session
-	end             end       // Destroy or Renew, pending until written
-	stale           bool      // to be sealed again: an older key, the other format, the old name
+	created, issued time.Time     // whole seconds, as sealed
+	lifetime        time.Duration // as sealed (Contents.Lifetime), zero for none
+	err             error         // why the request's cookie was not used
+	isNew           bool          // no cookie of the request opened
+	held            held          // what the browser holds of this session
+	end             end           // Destroy or Renew, pending until written
+	stale           bool          // to be sealed again: an older key, the other format, the old name
 	// subject is whom the cookie's data names (WithSubject), "" for none,
 	// and generation the subject's generation it was signed in under:
 	// what revoking the session, or checking it, goes by.

@@ -40,6 +40,7 @@ const (
 	flagID        = 1 << 1
 	flagFields    = 1 << 2
 	fieldGenTag   = 2              // the generation: optional (even)
+	fieldLifeTag  = 4              // the lifetime, in seconds: optional
 	maxSealedTime = int64(1) << 40 // seconds; the created time and the issued delta are at most this
 	labelKeyID    = "cookiesession v1 key id"
 	labelXChaCha  = "cookiesession v1 xchacha20-poly1305"
@@ -73,6 +74,10 @@ func plaintext(c Contents, extra ...byte) []byte {
 	if c.Generation != 0 {
 		g := binary.AppendUvarint(nil, c.Generation)
 		fields = append(append(fields, fieldGenTag, byte(len(g))), g...)
+	}
+	if c.Lifetime > 0 {
+		l := binary.AppendUvarint(nil, uint64(c.Lifetime/time.Second))
+		fields = append(append(fields, fieldLifeTag, byte(len(l))), l...)
 	}
 	fields = append(fields, extra...)
 	var flags byte
@@ -171,7 +176,7 @@ func openValue(k *Keyring, name, value string, now time.Time, l Limits) (Content
 // no flashes as none.
 func sameContents(a, b Contents) bool {
 	return a.Created.Equal(b.Created) && a.Issued.Equal(b.Issued) && a.ID == b.ID && a.Generation == b.Generation &&
-		len(a.Flashes) == len(b.Flashes) && (len(a.Flashes) == 0 || reflect.DeepEqual(a.Flashes, b.Flashes)) &&
+		a.Lifetime == b.Lifetime && len(a.Flashes) == len(b.Flashes) && (len(a.Flashes) == 0 || reflect.DeepEqual(a.Flashes, b.Flashes)) &&
 		bytes.Equal(a.Data, b.Data)
 }
 
@@ -274,10 +279,10 @@ func TestOpenSkipsUnknownOptionalFields(t *testing.T) {
 		ok     bool
 	}{
 		{"generation", []byte{fieldGenTag, 1, 7}, 7, true},
-		{"an unknown optional field", []byte{4, 3, 'a', 'b', 'c'}, 0, true},
-		{"both, the unknown one first", []byte{4, 0, fieldGenTag, 1, 9}, 9, true},
+		{"an unknown optional field", []byte{6, 3, 'a', 'b', 'c'}, 0, true},
+		{"both, the unknown one first", []byte{6, 0, fieldGenTag, 1, 9}, 9, true},
 		{"an unknown field that must be understood", []byte{5, 1, 'x'}, 0, false},
-		{"a field longer than the section", []byte{4, 9, 'x'}, 0, false},
+		{"a field longer than the section", []byte{6, 9, 'x'}, 0, false},
 		{"a bad generation", []byte{fieldGenTag, 2, 7, 7}, 0, false},
 	}
 	for _, tt := range tests {
@@ -336,6 +341,44 @@ func TestOpenRefusesBadPlaintexts(t *testing.T) {
 			if !errors.Is(err, ErrMalformed) || !reflect.DeepEqual(c, Contents{}) {
 				t.Errorf("%s: %+v, err %v; want ErrMalformed and nothing", tt.name, c, err)
 			}
+		}
+	}
+}
+
+// The lifetime travels as an optional field, tag 4, in whole seconds: the
+// plaintext is the layout above, a value past it is refused whatever the
+// Limits say (a longer lifetime does not extend it), and a field that
+// cannot be a lifetime is refused.
+func TestSealedLifetime(t *testing.T) {
+	k := testKeys(t)
+	in := Contents{Created: t0, Issued: t0, Lifetime: time.Hour, ID: randomID(), Data: []byte(`{}`)}
+	v, err := k.Seal("session", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := openValue(k, "session", v, t0.Add(time.Hour-time.Second), Limits{MaxAge: 1000 * time.Hour})
+	if err != nil || !sameContents(c, in) {
+		t.Fatalf("within the sealed hour: %+v, %v", c, err)
+	}
+	if !bytes.Equal(plaintext(c), plaintext(in)) || !bytes.Contains(plaintext(in), []byte{fieldLifeTag, 2, 0x90, 0x1c}) {
+		t.Errorf("plaintext %x: want the lifetime as tag 4, 3600 as a uvarint", plaintext(in))
+	}
+	if _, _, err := openValue(k, "session", v, t0.Add(time.Hour), Limits{MaxAge: 1000 * time.Hour}); !errors.Is(err, ErrExpired) {
+		t.Errorf("at the sealed hour, under a longer MaxAge: %v; want ErrExpired", err)
+	}
+	if _, _, err := openValue(k, "session", v, t0.Add(30*time.Minute), Limits{MaxAge: 30 * time.Minute}); !errors.Is(err, ErrExpired) {
+		t.Errorf("under a shorter MaxAge: %v; want ErrExpired", err)
+	}
+	base := Contents{Created: t0, Issued: t0, ID: in.ID, Data: in.Data}
+	for name, field := range map[string][]byte{
+		"zero":           {fieldLifeTag, 1, 0},
+		"empty":          {fieldLifeTag, 0},
+		"trailing bytes": {fieldLifeTag, 2, 1, 0},
+		"past 2^33 s":    append([]byte{fieldLifeTag, 5}, binary.AppendUvarint(nil, 1<<33+1)...),
+	} {
+		v := v1Value(t, testSecret(1), "session", plaintext(base, field...))
+		if _, _, err := openValue(k, "session", v, t0, Limits{}); !errors.Is(err, ErrMalformed) {
+			t.Errorf("a lifetime field %s: %v; want ErrMalformed", name, err)
 		}
 	}
 }
