@@ -217,6 +217,12 @@ func TestJSONSerializerCheckType(t *testing.T) {
 		{"embedded time.Time beside fields", reflect.TypeFor[stamped](), "embeds time.Time"},
 		{"embedded time.Time beside fields, deeper", reflect.TypeFor[struct{ S []stamped }](), ".S[] embeds time.Time"},
 		{"embedded time.Time alone", reflect.TypeFor[struct{ time.Time }](), ""},
+		// MarshalJSON is time.Time's alone, so it is promoted; the
+		// address is lost.
+		{"embedded time.Time beside an embedded netip.Addr", reflect.TypeFor[struct {
+			time.Time
+			netip.Addr
+		}](), "embeds time.Time"},
 		{"embedded time.Time beside a field tagged json:\"-\"", reflect.TypeFor[struct {
 			time.Time
 			Cache string `json:"-"`
