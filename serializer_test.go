@@ -223,6 +223,12 @@ func TestJSONSerializerCheckType(t *testing.T) {
 			time.Time
 			netip.Addr
 		}](), "embeds time.Time"},
+		// note is lost as any unexported field is, and the promoted
+		// method hides it from the rule that refuses those.
+		{"embedded time.Time beside an unexported field", reflect.TypeFor[struct {
+			time.Time
+			note string
+		}](), "embeds time.Time"},
 		{"embedded time.Time beside a field tagged json:\"-\"", reflect.TypeFor[struct {
 			time.Time
 			Cache string `json:"-"`

@@ -68,7 +68,9 @@ func checkPromoted(t reflect.Type, path string) error {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		switch {
-		case f.Tag.Get("json") == "-" || !f.IsExported() && !f.Anonymous:
+		case f.Tag.Get("json") == "-":
+			// An unexported field counts: it is lost as it would be
+			// anywhere else, where Check refuses it.
 		case f.Anonymous && embedded == nil && marshalsItself(f.Type):
 			embedded = f.Type
 		default:
