@@ -2,6 +2,7 @@ package cookiesession_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"net/netip"
 	"reflect"
@@ -212,6 +213,7 @@ func TestJSONSerializerCheckType(t *testing.T) {
 		{"a field that marshals itself as JSON through a pointer", reflect.TypeFor[struct{ P ptrJSON }](), ""},
 		{"map keys that marshal themselves as text", reflect.TypeFor[map[netip.Addr]int](), ""},
 		{"uintptr map keys", reflect.TypeFor[map[uintptr]int](), ""},
+		{"map keys that marshal themselves as text through a pointer", reflect.TypeFor[map[ptrTextKey]int](), "keys of type cookiesession_test.ptrTextKey"},
 		// The embedded time.Time's MarshalJSON is promoted: encoding/json
 		// writes only the time, and Name is lost.
 		{"embedded time.Time beside fields", reflect.TypeFor[stamped](), "embeds time.Time"},
@@ -252,6 +254,17 @@ func TestJSONSerializerCheckType(t *testing.T) {
 type stamped struct {
 	time.Time
 	Name string
+}
+
+// ptrTextKey marshals itself as text, with pointer methods only: as a map
+// key, which is never addressable, encoding/json cannot call them, and
+// refuses the map.
+type ptrTextKey struct{ a, b int }
+
+func (k *ptrTextKey) MarshalText() ([]byte, error) { return fmt.Appendf(nil, "%d-%d", k.a, k.b), nil }
+func (k *ptrTextKey) UnmarshalText(b []byte) error {
+	_, err := fmt.Sscanf(string(b), "%d-%d", &k.a, &k.b)
+	return err
 }
 
 // ptrJSON marshals itself, with pointer methods only.

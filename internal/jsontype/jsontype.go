@@ -174,5 +174,8 @@ func jsonMapKey(k reflect.Type) bool {
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		return true
 	}
-	return k.Implements(textMarshaler) || reflect.PointerTo(k).Implements(textMarshaler)
+	// A map key is never addressable: encoding/json calls MarshalText
+	// only if k has it, not *k, and otherwise fails every Marshal of a
+	// map that holds a key.
+	return k.Implements(textMarshaler)
 }
