@@ -211,6 +211,13 @@ func TestJSONSerializerCheckType(t *testing.T) {
 		{"a field that marshals itself as text", reflect.TypeFor[struct{ IP netip.Addr }](), ""},
 		{"a field that marshals itself through a pointer", reflect.TypeFor[struct{ N big.Int }](), ""},
 		{"a field that marshals itself as JSON through a pointer", reflect.TypeFor[struct{ P ptrJSON }](), ""},
+		// A map's values are not addressable: encoding/json writes their
+		// fields instead of calling a pointer method, {} for these.
+		{"map values that marshal themselves through a pointer", reflect.TypeFor[struct{ M map[string]ptrJSON }](), ".M[key] is of type cookiesession_test.ptrJSON"},
+		{"map values holding a field that marshals itself through a pointer", reflect.TypeFor[map[string]struct{ N big.Int }](), "[key].N is of type big.Int"},
+		{"map values holding an array of them", reflect.TypeFor[map[string][1]big.Int](), "[key][] is of type big.Int"},
+		{"map values that point to them", reflect.TypeFor[map[string]*ptrJSON](), ""},
+		{"map values that hold a slice of them", reflect.TypeFor[map[string][]big.Int](), ""},
 		{"map keys that marshal themselves as text", reflect.TypeFor[map[netip.Addr]int](), ""},
 		{"uintptr map keys", reflect.TypeFor[map[uintptr]int](), ""},
 		{"map keys that marshal themselves as text through a pointer", reflect.TypeFor[map[ptrTextKey]int](), "keys of type cookiesession_test.ptrTextKey"},
