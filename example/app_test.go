@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -651,6 +652,33 @@ func TestLogoutEverywhere(t *testing.T) {
 	}
 	if v := bob.sessionView(); v.User != "bob" {
 		t.Errorf("another user was signed out: %+v", v)
+	}
+}
+
+// refusingStore is a revocation store that cannot store revocations, as
+// one cut off from its Redis.
+type refusingStore struct{ *revocation.Replica }
+
+func (refusingStore) Revoke(context.Context, string, revocation.Revoked) error {
+	return errors.New("redis: connection refused")
+}
+
+// When the revocation cannot be stored, the browser that asked is signed
+// out all the same, and told that the other browsers may not be: a user
+// who read "Signed out everywhere" would trust a lost phone to be.
+func TestLogoutEverywhereFailing(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	cfg.revocations = refusingStore{revocation.NewReplica(nil)}
+	srv, logs := newTestServer(t, cfg)
+	phone := newBrowser(t, srv)
+	phone.postForm("/login", url.Values{"user": {"ada"}})
+	phone.postForm("/logout-everywhere", nil)
+	if s := phone.page(); s.user != "" || !equal(s.flashes, []string{"Signed out here; signing out elsewhere failed, try again"}) {
+		t.Errorf("the browser that asked: %+v", s)
+	}
+	if !strings.Contains(logs.String(), `level=ERROR msg="signing out everywhere"`) {
+		t.Errorf("the failure is not logged:\n%s", logs.String())
 	}
 }
 
