@@ -216,6 +216,10 @@ func TestJSONSerializerCheckType(t *testing.T) {
 		{"map values that marshal themselves through a pointer", reflect.TypeFor[struct{ M map[string]ptrJSON }](), ".M[key] is of type cookiesession_test.ptrJSON"},
 		{"map values holding a field that marshals itself through a pointer", reflect.TypeFor[map[string]struct{ N big.Int }](), "[key].N is of type big.Int"},
 		{"map values holding an array of them", reflect.TypeFor[map[string][1]big.Int](), "[key][] is of type big.Int"},
+		{"a struct met first as a field, then as a map's values", reflect.TypeFor[struct {
+			A struct{ N big.Int }
+			M map[string]struct{ N big.Int }
+		}](), ".M[key].N is of type big.Int"},
 		{"map values that point to them", reflect.TypeFor[map[string]*ptrJSON](), ""},
 		{"map values that hold a slice of them", reflect.TypeFor[map[string][]big.Int](), ""},
 		{"map keys that marshal themselves as text", reflect.TypeFor[map[netip.Addr]int](), ""},
