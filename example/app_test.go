@@ -770,23 +770,29 @@ func TestHealthz(t *testing.T) {
 }
 
 // A store that reports only readiness is healthy when ready, down when
-// not.
+// not. The first probe logs nothing when healthy, as expected, and only
+// an info line when down, as at every start: neither is news.
 func TestHealthzReady(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
 		err        error
 		wantStatus int
 		wantBody   string
+		wantLog    string // "" for no line about the store
 	}{
-		{nil, 200, "healthy\n"},
-		{errors.New("replica not loaded from 10.1.2.3"), 503, "down\n"},
+		{nil, 200, "healthy\n", ""},
+		{errors.New("replica not loaded from 10.1.2.3"), 503, "down\n", `level=INFO msg="revocation store not ready yet`},
 	} {
 		cfg := testConfig()
 		cfg.revocations = readyStore{Replica: revocation.NewReplica(nil), err: tt.err}
-		srv, _ := newTestServer(t, cfg)
+		srv, logs := newTestServer(t, cfg)
 		r := newBrowser(t, srv).do("GET", "/healthz", "", "")
 		if r.status != tt.wantStatus || r.body != tt.wantBody {
 			t.Errorf("Ready %v: status %d, body %q; want %d, %q", tt.err, r.status, r.body, tt.wantStatus, tt.wantBody)
+		}
+		if log := logs.String(); tt.wantLog == "" && strings.Contains(log, "revocation store") ||
+			tt.wantLog != "" && (!strings.Contains(log, tt.wantLog) || strings.Count(log, "revocation store") != 1) {
+			t.Errorf("Ready %v: the first probe logged:\n%s\nwant %q", tt.err, log, tt.wantLog)
 		}
 	}
 }
