@@ -38,11 +38,19 @@ const boundLifetime = 5 * time.Minute
 
 func newBoundApp(t testing.TB, opts ...cookiesession.Option) *boundApp {
 	t.Helper()
-	a := &boundApp{t: t, clock: newClock()}
 	keys, err := cookiesession.NewKeyring([]byte(strings.Repeat("k", 32)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newBoundAppOn(t, keys, newClock(), opts...)
+}
+
+// newBoundAppOn is newBoundApp with the given keys and clock: an instance
+// of a fleet, on the time the fleet shares.
+func newBoundAppOn(t testing.TB, keys *cookiesession.Keyring, clock *testClock, opts ...cookiesession.Option) *boundApp {
+	t.Helper()
+	a := &boundApp{t: t, clock: clock}
+	var err error
 	a.m, err = cookiesession.New[boundUser](keys, append([]cookiesession.Option{
 		cookiesession.WithSubject(func(d boundUser) string { return d.User }),
 		cookiesession.WithDeviceBinding("/dbsc", boundLifetime),
@@ -212,6 +220,37 @@ func TestDeviceBindingCopiedCookiesDie(t *testing.T) {
 	}
 	if user, _ := thief.whoami(a); user != "" {
 		t.Errorf("the thief after trying to refresh: %q", user)
+	}
+}
+
+// A refresh spans a rotation: during the second deploy of "Keys and
+// rotation", an instance still sealing with the old key issues the
+// challenge, and one sealing with the new key takes the answer, which it
+// must accept, as it accepts the old key's cookies.
+func TestDeviceBindingRefreshAcrossRotation(t *testing.T) {
+	oldSecret, newSecret := []byte(strings.Repeat("k", 32)), []byte(strings.Repeat("n", 32))
+	rotated, err := cookiesession.NewKeyring(newSecret, oldSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := newBoundApp(t)
+	after := newBoundAppOn(t, rotated, before.clock)
+	dev := dbsctest.NewES256()
+	b := newBoundBrowser(t)
+	id := b.bind(before, dev, "ada")
+	before.clock.Advance(boundLifetime)
+
+	res := b.send(before, "POST", "/dbsc", "Sec-Secure-Session-Id", id)
+	m := challengeItem.FindStringSubmatch(res.Header.Get("Secure-Session-Challenge"))
+	if m == nil {
+		t.Fatalf("no challenge: %s %v", res.Status, res.Header)
+	}
+	res = b.send(after, "POST", "/dbsc", "Sec-Secure-Session-Id", id, "Secure-Session-Response", dev.RefreshProof(m[1]))
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("a proof over the old key's challenge, to the new key's instance: %s; want 200", res.Status)
+	}
+	if user, unproven := b.whoami(after); user != "ada" || unproven {
+		t.Errorf("after the refresh: %q (ErrUnproven %v), want ada", user, unproven)
 	}
 }
 

@@ -29,6 +29,8 @@ func TestSettingResponsesAreNotSharedCacheable(t *testing.T) {
 		{`no-cache=Set-Cookie, max-age=600`, `private, no-cache=Set-Cookie, max-age=600`},
 		{`no-cache, max-age=600`, `private, no-cache, max-age=600`},
 		{`max-age=600, PRIVATE`, `max-age=600, PRIVATE`},
+		{"max-age=60, , public,", "private, max-age=60"},              // empty members
+		{`no-cache="a\",\"b", public`, `private, no-cache="a\",\"b"`}, // escaped quotes
 	}
 	for _, tt := range tests {
 		h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -40,6 +42,28 @@ func TestSettingResponsesAreNotSharedCacheable(t *testing.T) {
 		rec := newBrowser(t).do(h, "GET", "/")
 		if got := rec.Header().Get("Cache-Control"); got != tt.want {
 			t.Errorf("Cache-Control %q became %q, want %q", tt.in, got, tt.want)
+		}
+	}
+
+	// Several Cache-Control lines are one list (RFC 9110, 5.3): none of
+	// the application's directives is lost, and one line is sent. An
+	// empty line holds none.
+	lines := []struct {
+		in   []string
+		want string
+	}{
+		{[]string{"max-age=60", "no-transform, public"}, "private, max-age=60, no-transform"},
+		{[]string{""}, "private"},
+		{[]string{"", ""}, "private"},
+	}
+	for _, tt := range lines {
+		h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header()["Cache-Control"] = tt.in
+			m.Get(r).Data.Name = "x"
+		}))
+		rec := newBrowser(t).do(h, "GET", "/")
+		if got := rec.Header()["Cache-Control"]; len(got) != 1 || got[0] != tt.want {
+			t.Errorf("Cache-Control lines %q became %q, want one line %q", tt.in, got, tt.want)
 		}
 	}
 

@@ -23,6 +23,16 @@ import (
 // place of the application's response; a handler of the application's
 // that writes nothing lets that response go out, without the cookie.
 func TestSaveFailureKeepsPreviousCookie(t *testing.T) {
+	appHeaders := map[string]string{
+		"Content-Disposition": `attachment; filename="report.pdf"`,
+		"Etag":                `"v1"`,
+		"Last-Modified":       "Mon, 07 Dec 2026 10:00:00 GMT",
+		"Refresh":             "5; url=/next",
+		"Expires":             "Thu, 01 Jan 2099 00:00:00 GMT",
+		"Content-Language":    "fr",
+		"Content-Location":    "/report.pdf",
+		"Accept-Ranges":       "bytes",
+	}
 	var hookErr error
 	m := newTestManager[user](t, newClock(), WithMaxSize(1024))
 	hooked := newTestManager[user](t, newClock(), WithMaxSize(1024),
@@ -46,6 +56,9 @@ func TestSaveFailureKeepsPreviousCookie(t *testing.T) {
 				w.Header().Set("CDN-Cache-Control", "max-age=600") // for the redirect, not a 500
 				w.Header().Set("Surrogate-Control", "max-age=600")
 				w.Header().Set("Content-Encoding", "gzip") // as a compressing middleware would
+				for name, v := range appHeaders {
+					w.Header().Set(name, v)
+				}
 				http.Redirect(w, r, "/next", http.StatusSeeOther)
 			})), "GET", "/")
 			body.Write(rec.Body.Bytes())
@@ -70,6 +83,13 @@ func TestSaveFailureKeepsPreviousCookie(t *testing.T) {
 				if h.Get("Location") != "" || h.Get("Cache-Control") != "no-store" || h.Get("X-Frame-Options") != "DENY" ||
 					h.Get("Content-Encoding") != "gzip" || h.Get("CDN-Cache-Control") != "" || h.Get("Surrogate-Control") != "no-store" {
 					t.Errorf("the 500's headers: %v", h)
+				}
+				// Nor do those that describe the application's body: the
+				// 500 saved as report.pdf, or validated by its ETag.
+				for name := range appHeaders {
+					if v := h.Values(name); len(v) != 0 {
+						t.Errorf("the 500 kept %s: %q", name, v)
+					}
 				}
 			}
 		})

@@ -219,4 +219,20 @@ func TestGenerateSecret(t *testing.T) {
 	if k.String() != mustKeyring(t, a).String() {
 		t.Error("EncodeSecret does not round-trip through ParseKeyring")
 	}
+	// As documented: unpadded URL-safe base64, with no character a shell,
+	// a URL or a .env file treats specially.
+	if enc := EncodeSecret(a); enc != base64.RawURLEncoding.EncodeToString(a) {
+		t.Errorf("EncodeSecret = %q, want unpadded URL-safe base64", enc)
+	}
+}
+
+// A nil *Keyring prints as such, rather than panicking in a log line that
+// shows a configuration.
+func TestKeyringStringNil(t *testing.T) {
+	var k *Keyring
+	for _, got := range []string{k.String(), fmt.Sprint(k), fmt.Sprintf("%v", struct{ K *Keyring }{k})} {
+		if !strings.Contains(got, "nil") || strings.Contains(got, "PANIC") {
+			t.Errorf("nil Keyring printed as %q", got)
+		}
+	}
 }

@@ -48,7 +48,10 @@ type TypeChecker interface {
 // depth. Types that marshal themselves (json.Marshaler,
 // encoding.TextMarshaler, such as time.Time) are trusted, but for a struct
 // that has the method from an embedded field beside fields of its own:
-// struct{ time.Time; Name string } encodes as the time alone.
+// struct{ time.Time; Name string } encodes as the time alone. A method
+// with a pointer receiver (big.Int's) is trusted but in a map's values,
+// which are not addressable: encoding/json writes their fields instead,
+// so map[string]big.Int is refused, and map[string]*big.Int accepted.
 func (JSONSerializer) CheckType(t reflect.Type) error {
 	if t.Kind() == reflect.Pointer {
 		return fmt.Errorf("the session type %v is a pointer: use %v, which Data then holds as a value", t, t.Elem())

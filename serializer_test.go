@@ -2,6 +2,7 @@ package cookiesession_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"net/netip"
 	"reflect"
@@ -210,13 +211,37 @@ func TestJSONSerializerCheckType(t *testing.T) {
 		{"a field that marshals itself as text", reflect.TypeFor[struct{ IP netip.Addr }](), ""},
 		{"a field that marshals itself through a pointer", reflect.TypeFor[struct{ N big.Int }](), ""},
 		{"a field that marshals itself as JSON through a pointer", reflect.TypeFor[struct{ P ptrJSON }](), ""},
+		// A map's values are not addressable: encoding/json writes their
+		// fields instead of calling a pointer method, {} for these.
+		{"map values that marshal themselves through a pointer", reflect.TypeFor[struct{ M map[string]ptrJSON }](), ".M[key] is of type cookiesession_test.ptrJSON"},
+		{"map values holding a field that marshals itself through a pointer", reflect.TypeFor[map[string]struct{ N big.Int }](), "[key].N is of type big.Int"},
+		{"map values holding an array of them", reflect.TypeFor[map[string][1]big.Int](), "[key][] is of type big.Int"},
+		{"a struct met first as a field, then as a map's values", reflect.TypeFor[struct {
+			A struct{ N big.Int }
+			M map[string]struct{ N big.Int }
+		}](), ".M[key].N is of type big.Int"},
+		{"map values that point to them", reflect.TypeFor[map[string]*ptrJSON](), ""},
+		{"map values that hold a slice of them", reflect.TypeFor[map[string][]big.Int](), ""},
 		{"map keys that marshal themselves as text", reflect.TypeFor[map[netip.Addr]int](), ""},
 		{"uintptr map keys", reflect.TypeFor[map[uintptr]int](), ""},
+		{"map keys that marshal themselves as text through a pointer", reflect.TypeFor[map[ptrTextKey]int](), "keys of type cookiesession_test.ptrTextKey"},
 		// The embedded time.Time's MarshalJSON is promoted: encoding/json
 		// writes only the time, and Name is lost.
 		{"embedded time.Time beside fields", reflect.TypeFor[stamped](), "embeds time.Time"},
 		{"embedded time.Time beside fields, deeper", reflect.TypeFor[struct{ S []stamped }](), ".S[] embeds time.Time"},
 		{"embedded time.Time alone", reflect.TypeFor[struct{ time.Time }](), ""},
+		// MarshalJSON is time.Time's alone, so it is promoted; the
+		// address is lost.
+		{"embedded time.Time beside an embedded netip.Addr", reflect.TypeFor[struct {
+			time.Time
+			netip.Addr
+		}](), "embeds time.Time"},
+		// note is lost as any unexported field is, and the promoted
+		// method hides it from the rule that refuses those.
+		{"embedded time.Time beside an unexported field", reflect.TypeFor[struct {
+			time.Time
+			note string
+		}](), "embeds time.Time"},
 		{"embedded time.Time beside a field tagged json:\"-\"", reflect.TypeFor[struct {
 			time.Time
 			Cache string `json:"-"`
@@ -240,6 +265,17 @@ func TestJSONSerializerCheckType(t *testing.T) {
 type stamped struct {
 	time.Time
 	Name string
+}
+
+// ptrTextKey marshals itself as text, with pointer methods only: as a map
+// key, which is never addressable, encoding/json cannot call them, and
+// refuses the map.
+type ptrTextKey struct{ a, b int }
+
+func (k *ptrTextKey) MarshalText() ([]byte, error) { return fmt.Appendf(nil, "%d-%d", k.a, k.b), nil }
+func (k *ptrTextKey) UnmarshalText(b []byte) error {
+	_, err := fmt.Sscanf(string(b), "%d-%d", &k.a, &k.b)
+	return err
 }
 
 // ptrJSON marshals itself, with pointer methods only.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -654,6 +655,33 @@ func TestLogoutEverywhere(t *testing.T) {
 	}
 }
 
+// refusingStore is a revocation store that cannot store revocations, as
+// one cut off from its Redis.
+type refusingStore struct{ *revocation.Replica }
+
+func (refusingStore) Revoke(context.Context, string, revocation.Revoked) error {
+	return errors.New("redis: connection refused")
+}
+
+// When the revocation cannot be stored, the browser that asked is signed
+// out all the same, and told that the other browsers may not be: a user
+// who read "Signed out everywhere" would trust a lost phone to be.
+func TestLogoutEverywhereFailing(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	cfg.revocations = refusingStore{revocation.NewReplica(nil)}
+	srv, logs := newTestServer(t, cfg)
+	phone := newBrowser(t, srv)
+	phone.postForm("/login", url.Values{"user": {"ada"}})
+	phone.postForm("/logout-everywhere", nil)
+	if s := phone.page(); s.user != "" || !equal(s.flashes, []string{"Signed out here; signing out elsewhere failed, try again"}) {
+		t.Errorf("the browser that asked: %+v", s)
+	}
+	if !strings.Contains(logs.String(), `level=ERROR msg="signing out everywhere"`) {
+		t.Errorf("the failure is not logged:\n%s", logs.String())
+	}
+}
+
 // healthStore is a revocation store whose health the test sets.
 type healthStore struct {
 	*revocation.Replica
@@ -742,23 +770,29 @@ func TestHealthz(t *testing.T) {
 }
 
 // A store that reports only readiness is healthy when ready, down when
-// not.
+// not. The first probe logs nothing when healthy, as expected, and only
+// an info line when down, as at every start: neither is news.
 func TestHealthzReady(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
 		err        error
 		wantStatus int
 		wantBody   string
+		wantLog    string // "" for no line about the store
 	}{
-		{nil, 200, "healthy\n"},
-		{errors.New("replica not loaded from 10.1.2.3"), 503, "down\n"},
+		{nil, 200, "healthy\n", ""},
+		{errors.New("replica not loaded from 10.1.2.3"), 503, "down\n", `level=INFO msg="revocation store not ready yet`},
 	} {
 		cfg := testConfig()
 		cfg.revocations = readyStore{Replica: revocation.NewReplica(nil), err: tt.err}
-		srv, _ := newTestServer(t, cfg)
+		srv, logs := newTestServer(t, cfg)
 		r := newBrowser(t, srv).do("GET", "/healthz", "", "")
 		if r.status != tt.wantStatus || r.body != tt.wantBody {
 			t.Errorf("Ready %v: status %d, body %q; want %d, %q", tt.err, r.status, r.body, tt.wantStatus, tt.wantBody)
+		}
+		if log := logs.String(); tt.wantLog == "" && strings.Contains(log, "revocation store") ||
+			tt.wantLog != "" && (!strings.Contains(log, tt.wantLog) || strings.Count(log, "revocation store") != 1) {
+			t.Errorf("Ready %v: the first probe logged:\n%s\nwant %q", tt.err, log, tt.wantLog)
 		}
 	}
 }

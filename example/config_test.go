@@ -29,6 +29,15 @@ func TestLoadConfig(t *testing.T) {
 			want: config{Addr: "127.0.0.1:8080", MaxAge: 90 * time.Minute, IdleTimeout: 15 * time.Minute, loopback: true}},
 		{name: "idle zero", vars: map[string]string{"SESSION_IDLE_TIMEOUT": "0"},
 			want: config{Addr: "127.0.0.1:8080", MaxAge: 24 * time.Hour, loopback: true}},
+		// The bounds are the library's: both ends are accepted.
+		{name: "idle at the library's minimum", vars: map[string]string{"SESSION_IDLE_TIMEOUT": minIdleTimeout.String()},
+			want: config{Addr: "127.0.0.1:8080", MaxAge: 24 * time.Hour, IdleTimeout: minIdleTimeout, loopback: true}},
+		{name: "idle as long as the lifetime", vars: map[string]string{"SESSION_MAX_AGE": "1h", "SESSION_IDLE_TIMEOUT": "1h"},
+			want: config{Addr: "127.0.0.1:8080", MaxAge: time.Hour, IdleTimeout: time.Hour, loopback: true}},
+		// Blanks around a value, as a .env file or a YAML block leaves
+		// them, are not part of it.
+		{name: "blanks around", vars: map[string]string{"ADDR": " 127.0.0.1:9000\n", "SESSION_MAX_AGE": " 2h ", "SESSION_IDLE_TIMEOUT": "\t30m"},
+			want: config{Addr: "127.0.0.1:9000", MaxAge: 2 * time.Hour, IdleTimeout: 30 * time.Minute, loopback: true}},
 
 		// Only addresses no one else can reach count as loopback.
 		{name: "port 0", vars: map[string]string{"ADDR": "127.0.0.1:0"},
@@ -109,6 +118,7 @@ func TestSecureCookies(t *testing.T) {
 		{"127.0.0.1:8080", "false", false, true},
 		{":8080", "0", false, true},
 		{"127.0.0.1:8080", "true", true, false},
+		{"127.0.0.1:8080", " false\n", false, true}, // blanks around, as in a .env file
 	}
 	for _, tt := range tests {
 		cfg, err := loadConfig(env(map[string]string{"ADDR": tt.addr, "SESSION_SECURE": tt.secure}))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -61,6 +62,11 @@ func runEnv(t *testing.T, vars map[string]string) func(string) string {
 // "listening" and return nil.
 func TestRunConfigErrors(t *testing.T) {
 	t.Parallel()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { taken.Close() }) // after the parallel subtests
 	tests := []struct {
 		name, variable, value string
 	}{
@@ -72,6 +78,7 @@ func TestRunConfigErrors(t *testing.T) {
 		{"idle timeout", "SESSION_IDLE_TIMEOUT", "-1m"},
 		{"idle timeout under the library's minimum", "SESSION_IDLE_TIMEOUT", "5s"},
 		{"addr", "ADDR", "nowhere"},
+		{"addr in use", "ADDR", taken.Addr().String()},
 		{"revocations file", "SESSION_REVOCATIONS_FILE", "/dev/null/revocations.db"},
 	}
 	for _, tt := range tests {
@@ -204,21 +211,31 @@ func TestRunServes(t *testing.T) {
 // and stops.
 func TestRunLogsSessionSettings(t *testing.T) {
 	t.Parallel()
+	// why is the line that says why the cookie is Secure or not: a
+	// warning only when SESSION_SECURE=false turns it off.
+	const (
+		dev      = `level=INFO msg="development: a throw-away key on a loopback address`
+		off      = `level=WARN msg="SESSION_SECURE=false: session cookies are sent without the Secure attribute`
+		isSecure = `level=INFO msg="session cookies are Secure`
+	)
 	tests := []struct {
 		name string
 		vars map[string]string
 		want string
+		why  string
 	}{
-		{"development", nil, "name=session max_age=24h0m0s idle_timeout=none secure=false"},
-		{"keys", map[string]string{"SESSION_KEYS": testKeys}, "name=__Host-session max_age=24h0m0s idle_timeout=none secure=true"},
+		{"development", nil, "name=session max_age=24h0m0s idle_timeout=none secure=false", dev},
+		{"keys", map[string]string{"SESSION_KEYS": testKeys}, "name=__Host-session max_age=24h0m0s idle_timeout=none secure=true", isSecure},
 		{"durations", map[string]string{"SESSION_KEYS": testKeys, "SESSION_MAX_AGE": "90m", "SESSION_IDLE_TIMEOUT": "15m"},
-			"name=__Host-session max_age=1h30m0s idle_timeout=15m0s secure=true"},
+			"name=__Host-session max_age=1h30m0s idle_timeout=15m0s secure=true", isSecure},
 		{"idle zero", map[string]string{"SESSION_KEYS": testKeys, "SESSION_IDLE_TIMEOUT": "0"},
-			"name=__Host-session max_age=24h0m0s idle_timeout=none secure=true"},
+			"name=__Host-session max_age=24h0m0s idle_timeout=none secure=true", isSecure},
 		{"secure off", map[string]string{"SESSION_KEYS": testKeys, "SESSION_SECURE": "false"},
-			"name=session max_age=24h0m0s idle_timeout=none secure=false"},
+			"name=session max_age=24h0m0s idle_timeout=none secure=false", off},
+		{"secure off in development", map[string]string{"SESSION_SECURE": "false"},
+			"name=session max_age=24h0m0s idle_timeout=none secure=false", off},
 		{"secure on", map[string]string{"SESSION_SECURE": "true"},
-			"name=__Host-session max_age=24h0m0s idle_timeout=none secure=true"},
+			"name=__Host-session max_age=24h0m0s idle_timeout=none secure=true", isSecure},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -234,6 +251,9 @@ func TestRunLogsSessionSettings(t *testing.T) {
 				t.Fatalf("run: %v", err)
 			}
 			log := stderr.String()
+			if !strings.Contains(log, tt.why) {
+				t.Errorf("the log lacks %s; log:\n%s", tt.why, log)
+			}
 			lines := settingsRE.FindAllString(log, -1)
 			if len(lines) != 1 || !strings.HasSuffix(lines[0], "msg=sessions "+tt.want) {
 				t.Errorf("want one line ending msg=sessions %s; log:\n%s", tt.want, log)
@@ -285,6 +305,11 @@ func TestRunWithRedis(t *testing.T) {
 	healthy(b)
 	if !strings.Contains(logA.String(), "revocations are shared through Redis") {
 		t.Errorf("the log does not say that revocations are shared:\n%s", logA.String())
+	}
+	// runEnv set SESSION_REVOCATIONS_FILE too: an operator who set both
+	// is told which one holds the revocations.
+	if !strings.Contains(logA.String(), `level=WARN msg="SESSION_REVOCATIONS_FILE is not used: with REDIS_URL set`) {
+		t.Errorf("the log does not say that SESSION_REVOCATIONS_FILE is not used:\n%s", logA.String())
 	}
 
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

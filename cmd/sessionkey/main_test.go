@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -157,15 +160,18 @@ func TestUsage(t *testing.T) {
 		{"--help", []string{"--help"}, 0, "sessionkey open", ""},
 		{"help", []string{"help"}, 0, "Exit status", ""},
 		{"new -h", []string{"new", "-h"}, 0, "Examples:", ""},
+		{"new help", []string{"new", "help"}, 0, "Examples:", ""},
 		{"open -h", []string{"open", "-h"}, 0, "-max-age", ""},
 		{"unknown command", []string{"show"}, 2, "", `unknown command "show"`},
 		{"new with an argument", []string{"new", "x"}, 2, "", "new takes no arguments"},
 		{"unknown flag", []string{"open", "-nmae", "x", "v"}, 2, "", "flag provided but not defined: -nmae"},
 		{"bad duration", []string{"open", "-max-age", "1 day", "v"}, 2, "", "-max-age"},
 		{"two values", []string{"open", "session=a;", "b=c"}, 2, "", "one VALUE"},
-		{"zero max-age", []string{"open", "-max-age", "0", "v"}, 2, "", "WithMaxAge(0s)"},
+		// The option's words, without the library's prefix.
+		{"zero max-age", []string{"open", "-max-age", "0", "v"}, 2, "", "sessionkey: open: WithMaxAge(0s)"},
 		{"short idle", []string{"open", "-idle", "1s", "v"}, 2, "", "WithIdleTimeout(1s)"},
 		{"bad name", []string{"open", "-name", "a b", "v"}, 2, "", "invalid cookie settings"},
+		{"small max-size", []string{"open", "-max-size", "100", "v"}, 2, "", "WithMaxSize(100)"},
 		{"empty keys-env", []string{"open", "-keys-env", "", "v"}, 2, "", "-keys-env"},
 	}
 	for _, tt := range tests {
@@ -499,6 +505,54 @@ func TestOpen(t *testing.T) {
 			wantStderr: `no cookie named "__Host-session" in the input (found theme, sid; pick one with -name)`,
 		},
 		{
+			name: "no such cookie, one other", args: []string{"open", "theme=dark"}, wantCode: 1,
+			wantStderr: `(found theme; pick one with -name)`,
+		},
+		{
+			name: "no such cookie, ten others", args: []string{"open", "a=1; b=1; c=1; d=1; e=1; f=1; g=1; h=1; i=1; j=1"}, wantCode: 1,
+			wantStderr: `(found a, b, c, d, e, f, g, h, i, j; pick one with -name)`,
+		},
+		{
+			name: "no such cookie, eleven others", args: []string{"open", "a=1; b=1; c=1; d=1; e=1; f=1; g=1; h=1; i=1; j=1; k=1"}, wantCode: 1,
+			wantStderr: `(found a, b, c, d, e, f, g, h, i, j, ...; pick one with -name)`,
+		},
+		{
+			// As net/http reads a request's cookies: a pair that is no
+			// cookie is skipped, not the whole header.
+			name: "cookie header with a pair that is no cookie", args: []string{"open", "Cookie: a b=1; session=" + good},
+			check: func(t *testing.T, o output) {
+				if o.Data["user"] != "ann" {
+					t.Errorf("data = %v", o.Data)
+				}
+			},
+		},
+		{
+			// As the Manager reads them: the default name's cookie, when
+			// present, is the session, and the fallback's is left alone.
+			name: "header with both default names", args: []string{"open", "__Host-session=" + good + "; session=" + good}, wantCode: 1,
+			wantStderr: `failed authentication: for cookie "__Host-session"`,
+		},
+		{
+			// A header longer than bufio.Scanner's default line: still read whole.
+			name: "long header on stdin", args: []string{"open"}, stdin: "Cookie: junk=" + strings.Repeat("j", 70<<10) + "; session=" + good + "\n",
+			check: func(t *testing.T, o output) {
+				if o.Data["user"] != "ann" {
+					t.Errorf("data = %v", o.Data)
+				}
+			},
+		},
+		{
+			name: "SESSION_MAX_AGE with spaces, as the example app reads it", args: []string{"open", expired}, wantCode: 1,
+			env:        map[string]string{"SESSION_KEYS": envOf(cur, old), "SESSION_MAX_AGE": " 1h\n"},
+			wantStderr: "session expired: lifetime of 1h0m0s ended 2h0m",
+		},
+		{
+			// One error, the same on every run: the first in the flags' order.
+			name: "both variables invalid", args: []string{"open", good}, wantCode: 2,
+			env:        map[string]string{"SESSION_KEYS": envOf(cur, old), "SESSION_MAX_AGE": "a day", "SESSION_IDLE_TIMEOUT": "soon"},
+			wantStderr: "sessionkey: open: SESSION_IDLE_TIMEOUT=\"soon\": want a Go duration, such as 24h or 30m, or give -idle\n",
+		},
+		{
 			name: "empty input", args: []string{"open"}, stdin: " \n", wantCode: 1,
 			wantStderr: "the input is empty",
 		},
@@ -529,6 +583,9 @@ func TestOpen(t *testing.T) {
 			if tt.wantCode == 0 {
 				if r.stderr != "" {
 					t.Errorf("stderr: %s", r.stderr)
+				}
+				if !strings.HasSuffix(r.stdout, "}\n") {
+					t.Errorf("stdout does not end in a newline: %q", r.stdout)
 				}
 				o := decodeOutput(t, r.stdout)
 				if tt.check != nil {
@@ -632,5 +689,103 @@ func TestOpenBareSecureCookieValue(t *testing.T) {
 	}
 	if !seen[1] || !seen[2] {
 		t.Fatalf("padding seen: %v; want values ending in one \"=\" and in two", seen)
+	}
+}
+
+// errReader fails every read, as a closed or broken standard input does.
+type errReader struct{}
+
+func (errReader) Read([]byte) (int, error) { return 0, errors.New("input/output error") }
+
+// errWriter fails every write, as standard output to a closed pipe does.
+type errWriter struct{}
+
+func (errWriter) Write([]byte) (int, error) { return 0, errors.New("broken pipe") }
+
+// A failure to read the input or to print the result is reported, and the
+// exit status says it failed: a script piping open's output must not take
+// nothing for a session.
+func TestOpenIOFailures(t *testing.T) {
+	k := newTestKey()
+	env := func(name string) string { return map[string]string{"SESSION_KEYS": k.enc}[name] }
+	value := seal(t, ring(t, k), "session", time.Now(), time.Now(), `{"n":1}`)
+	tests := []struct {
+		name       string
+		args       []string
+		stdin      io.Reader
+		stdout     io.Writer
+		wantCode   int
+		wantStderr string
+	}{
+		{"stdin fails", []string{"open"}, errReader{}, io.Discard, exitUsage, "reading standard input: input/output error"},
+		{"stdout fails", []string{"open", value}, strings.NewReader(""), errWriter{}, exitNotOpen, "sessionkey: broken pipe"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			if code := run(tt.args, tt.stdin, tt.stdout, &stderr, env); code != tt.wantCode {
+				t.Errorf("exit %d, want %d; stderr %q", code, tt.wantCode, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tt.wantStderr) {
+				t.Errorf("stderr %q lacks %q", stderr.String(), tt.wantStderr)
+			}
+		})
+	}
+}
+
+// open says it waits for input only when standard input is a terminal,
+// where a user could think it hung; piped input gets no such line, which
+// would mix with what a script reads from stderr.
+func TestOpenStdinPrompt(t *testing.T) {
+	env := func(name string) string { return map[string]string{"SESSION_KEYS": newTestKey().enc}[name] }
+	const prompt = "end with Ctrl-D"
+
+	tty, err := os.Open(os.DevNull) // a character device, as a terminal is
+	if err != nil {
+		t.Skip(err)
+	}
+	defer tty.Close()
+	if fi, err := tty.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		t.Skipf("%s is not a character device here", os.DevNull)
+	}
+	var stderr bytes.Buffer
+	run([]string{"open"}, tty, io.Discard, &stderr, env)
+	if !strings.Contains(stderr.String(), prompt) {
+		t.Errorf("from a character device, stderr %q lacks %q", stderr.String(), prompt)
+	}
+
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	pw.Close() // empty input
+	stderr.Reset()
+	run([]string{"open"}, pr, io.Discard, &stderr, env)
+	if strings.Contains(stderr.String(), prompt) {
+		t.Errorf("from a pipe, stderr %q has %q", stderr.String(), prompt)
+	}
+}
+
+// Times are printed in UTC, whatever the machine's zone, so that output
+// from two machines compares.
+func TestOpenTimesInUTC(t *testing.T) {
+	defer func(l *time.Location) { time.Local = l }(time.Local)
+	time.Local = time.FixedZone("UTC+5", 5*3600)
+	k := newTestKey()
+	now := time.Now().Truncate(time.Second)
+	value := seal(t, ring(t, k), "session", now, now, `{"n":1}`)
+	r := runWith([]string{"open", "-idle", "1h", value}, "", map[string]string{"SESSION_KEYS": k.enc})
+	if r.code != exitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	o := decodeOutput(t, r.stdout)
+	for _, ts := range []string{o.CreatedAt, o.IssuedAt, o.ExpiresAt, o.IdleExpiresAt} {
+		if !strings.HasSuffix(ts, "Z") {
+			t.Errorf("time %q is not in UTC", ts)
+		}
+	}
+	if want := now.UTC().Format(time.RFC3339); o.CreatedAt != want {
+		t.Errorf("created_at %s, want %s", o.CreatedAt, want)
 	}
 }

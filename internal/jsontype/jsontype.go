@@ -16,7 +16,16 @@ import (
 // value of t survives. cookiesession.JSONSerializer.CheckType's doc lists
 // the rules, as users read them.
 func Check(t reflect.Type) error {
-	return checkJSON(t, t.String(), map[reflect.Type]bool{})
+	// The session's data is marshalled through a pointer to it, so it is
+	// addressable.
+	return checkJSON(t, t.String(), true, map[visit]bool{})
+}
+
+// visit is a type reached, and whether its values are addressable there:
+// a type fine in one place can lose data in the other.
+type visit struct {
+	t           reflect.Type
+	addressable bool
 }
 
 var (
@@ -24,29 +33,37 @@ var (
 	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
 )
 
-// checkJSON checks t, reached at path, and what it holds; seen keeps
-// recursive types from looping.
-func checkJSON(t reflect.Type, path string, seen map[reflect.Type]bool) error {
-	if seen[t] {
+// checkJSON checks t, reached at path, and what it holds; addressable
+// tells whether its values are addressable there, which encoding/json
+// needs to call a method with a pointer receiver; seen keeps recursive
+// types from looping.
+func checkJSON(t reflect.Type, path string, addressable bool, seen map[visit]bool) error {
+	v := visit{t, addressable}
+	if seen[v] {
 		return nil
 	}
-	if marshalsItself(t) {
+	if marshalsItself(t, addressable) {
 		return checkPromoted(t, path)
 	}
-	seen[t] = true
+	if marshalsItself(t, true) {
+		return fmt.Errorf("%s is of type %v, whose encoding method has a pointer receiver, which encoding/json cannot call on a value held in a map: it would write the fields instead, and lose the value; make the map's values pointers (*%v)", path, t, t)
+	}
+	seen[v] = true
 	switch t.Kind() {
-	case reflect.Pointer, reflect.Slice, reflect.Array:
-		return checkJSON(t.Elem(), path+"[]", seen)
+	case reflect.Pointer, reflect.Slice:
+		return checkJSON(t.Elem(), path+"[]", true, seen)
+	case reflect.Array:
+		return checkJSON(t.Elem(), path+"[]", addressable, seen)
 	case reflect.Map:
 		if k := t.Key(); !jsonMapKey(k) {
 			return fmt.Errorf("%s is a map with keys of type %v, which JSON cannot hold: use string or integer keys", path, k)
 		}
-		return checkJSON(t.Elem(), path+"[key]", seen)
+		return checkJSON(t.Elem(), path+"[key]", false, seen)
 	case reflect.Struct:
 		if err := checkJSONNames(t, path); err != nil {
 			return err
 		}
-		return checkJSONFields(t, path, seen)
+		return checkJSONFields(t, path, addressable, seen)
 	case reflect.Chan, reflect.Func, reflect.Complex64, reflect.Complex128, reflect.UnsafePointer:
 		return fmt.Errorf("%s is of type %v, which encoding/json cannot encode: keep it out of the session, or tag the field json:\"-\"", path, t)
 	}
@@ -68,8 +85,10 @@ func checkPromoted(t reflect.Type, path string) error {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		switch {
-		case f.Tag.Get("json") == "-" || !f.IsExported() && !f.Anonymous:
-		case f.Anonymous && embedded == nil && marshalsItself(f.Type):
+		case f.Tag.Get("json") == "-":
+			// An unexported field counts: it is lost as it would be
+			// anywhere else, where Check refuses it.
+		case f.Anonymous && embedded == nil && marshalsItself(f.Type, true):
 			embedded = f.Type
 		default:
 			others++
@@ -81,8 +100,9 @@ func checkPromoted(t reflect.Type, path string) error {
 	return nil
 }
 
-// checkJSONFields checks the fields of struct type t.
-func checkJSONFields(t reflect.Type, path string, seen map[reflect.Type]bool) error {
+// checkJSONFields checks the fields of struct type t, whose values are
+// addressable or not.
+func checkJSONFields(t reflect.Type, path string, addressable bool, seen map[visit]bool) error {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if f.Tag.Get("json") == "-" {
@@ -93,14 +113,14 @@ func checkJSONFields(t reflect.Type, path string, seen map[reflect.Type]bool) er
 			// encoding/json promotes the exported fields of an embedded
 			// struct, even of an unexported type.
 			if f.Anonymous && f.Type.Kind() == reflect.Struct {
-				if err := checkJSONFields(f.Type, path, seen); err != nil {
+				if err := checkJSONFields(f.Type, path, addressable, seen); err != nil {
 					return err
 				}
 				continue
 			}
 			return fmt.Errorf("%s is unexported, and encoding/json skips it: what is written there would never be saved; export it, or tag it json:\"-\" if it is not session data", p)
 		}
-		if err := checkJSON(f.Type, p, seen); err != nil {
+		if err := checkJSON(f.Type, p, addressable, seen); err != nil {
 			return err
 		}
 	}
@@ -134,7 +154,7 @@ func checkJSONNames(t reflect.Type, path string) error {
 			}
 			switch {
 			case f.Tag.Get("json") == "-":
-			case f.Anonymous && name == "" && et.Kind() == reflect.Struct && !marshalsItself(et):
+			case f.Anonymous && name == "" && et.Kind() == reflect.Struct && !marshalsItself(et, true):
 				if within[et] {
 					return fmt.Errorf("%s.%s embeds %v within itself, and encoding/json writes none of its fields there: make it a named field", path, f.Name, et)
 				}
@@ -159,10 +179,15 @@ func checkJSONNames(t reflect.Type, path string) error {
 	return walk(t, path)
 }
 
-// marshalsItself reports whether t, or a pointer to it, encodes itself.
-func marshalsItself(t reflect.Type) bool {
+// marshalsItself reports whether t encodes itself, or a pointer to it
+// does and its values are addressable, so that encoding/json can call a
+// pointer method.
+func marshalsItself(t reflect.Type, addressable bool) bool {
+	if t.Implements(jsonMarshaler) || t.Implements(textMarshaler) {
+		return true
+	}
 	pt := reflect.PointerTo(t)
-	return t.Implements(jsonMarshaler) || pt.Implements(jsonMarshaler) || t.Implements(textMarshaler) || pt.Implements(textMarshaler)
+	return addressable && (pt.Implements(jsonMarshaler) || pt.Implements(textMarshaler))
 }
 
 // jsonMapKey reports whether encoding/json can use type k for object keys.
@@ -172,5 +197,8 @@ func jsonMapKey(k reflect.Type) bool {
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		return true
 	}
-	return k.Implements(textMarshaler) || reflect.PointerTo(k).Implements(textMarshaler)
+	// A map key is never addressable: encoding/json calls MarshalText
+	// only if k has it, not *k, and otherwise fails every Marshal of a
+	// map that holds a key.
+	return k.Implements(textMarshaler)
 }
