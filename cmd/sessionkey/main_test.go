@@ -266,6 +266,12 @@ func TestOpen(t *testing.T) {
 	expired := seal(t, curRing, "session", now.Add(-3*time.Hour), now.Add(-3*time.Hour), `{"n":1}`)
 	future := seal(t, curRing, "session", now.Add(time.Hour), now.Add(time.Hour), `{"n":1}`)
 	notJSON := seal(t, curRing, "session", now, now, "\x80\x01\x02")
+	// Sealed by a Manager whose lifetime was 3 hours: it holds under a
+	// longer -max-age.
+	shortLived, err := curRing.Seal("session", cookiesession.Contents{Created: created, Issued: issued, Lifetime: 3 * time.Hour, Data: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	blob := strings.Repeat("0123456789abcdef", 300) // 4800 bytes: two chunks
 	setCookies := chunkedCookies(t, curRing, blob)
@@ -303,6 +309,14 @@ func TestOpen(t *testing.T) {
 				}
 				if o.ExpiresAt != formatTime(created.Add(24*time.Hour)) || o.IdleExpiresAt != "" {
 					t.Errorf("expires_at %s idle_expires_at %q", o.ExpiresAt, o.IdleExpiresAt)
+				}
+			},
+		},
+		{
+			name: "a lifetime sealed shorter than -max-age", args: []string{"open", shortLived},
+			check: func(t *testing.T, o output) {
+				if o.ExpiresAt != formatTime(created.Add(3*time.Hour)) {
+					t.Errorf("expires_at %s, want %s: the sealed lifetime", o.ExpiresAt, formatTime(created.Add(3*time.Hour)))
 				}
 			},
 		},

@@ -170,12 +170,16 @@ func cmdOpen(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv fu
 		return exitNotOpen
 	}
 
+	lifetime := f.maxAge
+	if c.Lifetime > 0 && c.Lifetime < lifetime {
+		lifetime = c.Lifetime // sealed under a shorter lifetime, which holds
+	}
 	out := openOutput{
 		Data:        json.RawMessage(c.Data),
 		Flashes:     c.Flashes,
 		CreatedAt:   formatTime(c.Created),
 		IssuedAt:    formatTime(c.Issued),
-		ExpiresAt:   formatTime(c.Created.Add(f.maxAge)),
+		ExpiresAt:   formatTime(c.Created.Add(lifetime)),
 		KeyPosition: key + 1,
 		NewestKey:   key == 0,
 	}
