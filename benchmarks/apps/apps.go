@@ -136,7 +136,7 @@ type Size struct {
 // be about 8.2 KB sealed: past the default cap, and past the largest cap
 // New accepts (LargestMaxSize, 7,903 bytes: the next request's Cookie
 // header must stay within what curl, nginx and Apache take). So the
-// second is as close to 6 KB as fits that cap, with about 180 bytes to
+// second is as close to 6 KB as fits that cap, with about 170 bytes to
 // spare, and is measured with WithMaxSize(LargestMaxSize); with the
 // default cap, about 5.3 KB of JSON is the most that fits. CookieStore
 // refuses both with its defaults. The tests of this package check these
