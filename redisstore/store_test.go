@@ -26,6 +26,19 @@ func (e *env) destroyed() (revocation.Revoked, revocation.SessionID) {
 	return revocation.Revoked{Sessions: []revocation.RevokedSession{{ID: id, Until: e.clock.now().Add(time.Hour)}}}, id
 }
 
+// readyDestroyed returns a ready store of ping interval pi that has
+// revoked one session of ada's, and the session's id.
+func (e *env) readyDestroyed(pi time.Duration) (*Store, revocation.SessionID) {
+	e.t.Helper()
+	s := e.store(WithPingInterval(pi))
+	e.ready(s)
+	r, id := e.destroyed()
+	if err := s.Revoke(context.Background(), "ada", r); err != nil {
+		e.t.Fatal(err)
+	}
+	return s, id
+}
+
 // refuses reports whether s refuses subject's session id, signed in under
 // generation 0, as of now; any error other than ErrRevoked fails the test.
 func (e *env) refuses(s *Store, subject string, id revocation.SessionID) bool {
@@ -293,13 +306,8 @@ func TestLossIsWrittenBack(t *testing.T) {
 	for _, loss := range []string{"FLUSHALL", "DEL", "eviction", "restart"} {
 		t.Run(loss, func(t *testing.T) {
 			e := newEnv(t)
-			a := e.store(WithPingInterval(pi))
-			e.ready(a)
+			a, id := e.readyDestroyed(pi)
 			ctx := context.Background()
-			r, id := e.destroyed()
-			if err := a.Revoke(ctx, "ada", r); err != nil {
-				t.Fatal(err)
-			}
 			everywhere := revocation.Revoked{Generation: 42, GenerationUntil: e.clock.now().Add(time.Hour)}
 			if err := a.Revoke(ctx, "bob", everywhere); err != nil {
 				t.Fatal(err)
@@ -762,13 +770,8 @@ func TestNewRefusesBadOptions(t *testing.T) {
 func TestNewStoreWaitsForWriteBacks(t *testing.T) {
 	const pi = 500 * time.Millisecond
 	e := newEnv(t)
-	a := e.store(WithPingInterval(pi))
-	e.ready(a)
+	_, id := e.readyDestroyed(pi)
 	ctx := context.Background()
-	r, id := e.destroyed()
-	if err := a.Revoke(ctx, "ada", r); err != nil {
-		t.Fatal(err)
-	}
 	c := e.client()
 	if err := c.Del(ctx, hashKey).Err(); err != nil {
 		t.Fatal(err)
