@@ -572,11 +572,15 @@ func TestOpen(t *testing.T) {
 		},
 		{
 			name: "SESSION_KEYS unset", args: []string{"open", good}, env: map[string]string{}, wantCode: 2,
-			wantStderr: "SESSION_KEYS is not set",
+			wantStderr: "SESSION_KEYS is not set, or blank",
+		},
+		{
+			name: "SESSION_KEYS blank", args: []string{"open", good}, env: map[string]string{"SESSION_KEYS": " \n"}, wantCode: 2,
+			wantStderr: "SESSION_KEYS is not set, or blank",
 		},
 		{
 			name: "keys-env unset", args: []string{"open", "-keys-env", "APP_KEYS", good}, wantCode: 2,
-			wantStderr: "APP_KEYS is not set",
+			wantStderr: "APP_KEYS is not set, or blank",
 		},
 		{
 			name: "SESSION_KEYS invalid", args: []string{"open", good},

@@ -374,7 +374,7 @@ func unsetFlagError(fs *flag.FlagSet, errs map[string]error) error {
 func keyring(name string, getenv func(string) string) (*cookiesession.Keyring, error) {
 	v := getenv(name)
 	if strings.TrimSpace(v) == "" {
-		return nil, fmt.Errorf("%s is not set: set it to the application's keys (base64, comma-separated, newest first), or name another variable with -keys-env", name)
+		return nil, fmt.Errorf("%s is not set, or blank: set it to the application's keys (base64, comma-separated, newest first), or name another variable with -keys-env", name)
 	}
 	keys, err := cookiesession.ParseKeyring(v)
 	if err != nil {
