@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/ce967478/cookiesession/internal/dbsc"
@@ -36,6 +37,7 @@ type binder struct {
 	cookie     string // the bound cookie's name
 	idName     string // the name the DBSC session identifier is sealed for
 	challenges *dbsc.Challenges
+	answering  sync.Map // SessionID: the challenges whose answer is being recorded
 }
 
 // newBinder returns the device binding of c, nil if off.

@@ -1,6 +1,7 @@
 package cookiesession_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -273,6 +275,58 @@ func TestDeviceBindingProofOnce(t *testing.T) {
 	res = newBoundBrowser(t).send(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id, "Secure-Session-Response", proof)
 	if res.StatusCode != http.StatusForbidden || len(res.Cookies()) != 0 {
 		t.Errorf("replayed proof: %s, cookies %v; want 403 without a cookie", res.Status, res.Cookies())
+	}
+}
+
+// slowStore holds the first revocation made once it is armed until
+// release is closed, as a shared store that is slow to answer would.
+type slowStore struct {
+	*revocation.Replica
+	armed            *atomic.Bool
+	entered, release chan struct{}
+}
+
+func (s slowStore) Revoke(ctx context.Context, subject string, r revocation.Revoked) error {
+	if s.armed.CompareAndSwap(true, false) {
+		close(s.entered)
+		<-s.release
+	}
+	return s.Replica.Revoke(ctx, subject, r)
+}
+
+// A proof is accepted once even when the same proof comes twice at once
+// and the store is slow to record the first: the second is not let
+// through while the first is being recorded.
+func TestDeviceBindingProofOnceConcurrently(t *testing.T) {
+	clock := newClock()
+	store := slowStore{revocation.NewReplica(clock.Now), new(atomic.Bool), make(chan struct{}), make(chan struct{})}
+	keys, err := cookiesession.NewKeyring([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newBoundAppOn(t, keys, clock, cookiesession.WithRevocation(store))
+	dev := dbsctest.NewES256()
+	b := newBoundBrowser(t)
+	id := b.bind(a, dev, "ada")
+	res := b.send(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id)
+	m := challengeItem.FindStringSubmatch(res.Header.Get("Secure-Session-Challenge"))
+	if m == nil {
+		t.Fatalf("no challenge: %s %v", res.Status, res.Header)
+	}
+	proof := dev.RefreshProof(m[1])
+	store.armed.Store(true)
+	first := make(chan *http.Response)
+	go func() {
+		first <- b.send(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id, "Secure-Session-Response", proof)
+	}()
+	<-store.entered
+	replayed := newBoundBrowser(t).send(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id, "Secure-Session-Response", proof)
+	close(store.release)
+	if res := <-first; res.StatusCode != http.StatusOK {
+		t.Errorf("first answer: %s", res.Status)
+	}
+	if replayed.StatusCode == http.StatusOK || len(replayed.Cookies()) != 0 {
+		t.Errorf("the same proof, while the first was being recorded: %s, cookies %v; want no cookie", replayed.Status, replayed.Cookies())
 	}
 }
 

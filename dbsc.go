@@ -217,6 +217,14 @@ var errTooManyAnswers = errors.New("too many refreshes of the subject's devices 
 func (e *engine) answerOnce(ctx context.Context, subject string, used dbsc.Used, now time.Time) error {
 	key := "\x00dbsc\x00" + subject
 	id := SessionID(used.ID)
+	// Check and record are two calls to the store: an answer being
+	// recorded on this instance is refused meanwhile, so that one proof
+	// sent twice at once is accepted once. Across instances the window is
+	// a store's round trip.
+	if _, busy := e.binding.answering.LoadOrStore(id, struct{}{}); busy {
+		return fmt.Errorf("challenge being answered: %w", ErrRevoked)
+	}
+	defer e.binding.answering.Delete(id)
 	// No generation is in question, only the id: where users name
 	// themselves, one may be called key, and its sign-outs everywhere
 	// must not refuse every answer of another user's devices.
