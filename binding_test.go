@@ -188,6 +188,21 @@ func (b boundBrowser) refresh(a *boundApp, dev *dbsctest.Device, id string) *htt
 	return b.send(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id, "Secure-Session-Response", dev.RefreshProof(m[1]))
 }
 
+// refreshProof signs user in and binds the session to a new device, then
+// asks for a refresh challenge and returns the DBSC session's identifier
+// and the device's proof over the challenge, not yet sent.
+func (b boundBrowser) refreshProof(a *boundApp, user string) (id, proof string) {
+	a.t.Helper()
+	dev := dbsctest.NewES256()
+	id = b.bind(a, dev, user)
+	res := b.send(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id)
+	m := challengeItem.FindStringSubmatch(res.Header.Get("Secure-Session-Challenge"))
+	if m == nil {
+		a.t.Fatalf("no challenge: %s %v", res.Status, res.Header)
+	}
+	return id, dev.RefreshProof(m[1])
+}
+
 // The point of device binding: every cookie of the signed-in browser,
 // copied, works at most until the bound lifetime ends; the browser, which
 // holds the key, stays signed in through refreshes.
@@ -260,19 +275,12 @@ func TestDeviceBindingRefreshAcrossRotation(t *testing.T) {
 // window gets a fresh challenge, not a cookie.
 func TestDeviceBindingProofOnce(t *testing.T) {
 	a := newBoundApp(t)
-	dev := dbsctest.NewES256()
 	b := newBoundBrowser(t)
-	id := b.bind(a, dev, "ada")
-	res := b.send(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id)
-	m := challengeItem.FindStringSubmatch(res.Header.Get("Secure-Session-Challenge"))
-	if m == nil {
-		t.Fatalf("no challenge: %s %v", res.Status, res.Header)
-	}
-	proof := dev.RefreshProof(m[1])
+	id, proof := b.refreshProof(a, "ada")
 	if res := b.send(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id, "Secure-Session-Response", proof); res.StatusCode != http.StatusOK {
 		t.Fatalf("first answer: %s", res.Status)
 	}
-	res = newBoundBrowser(t).send(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id, "Secure-Session-Response", proof)
+	res := newBoundBrowser(t).send(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id, "Secure-Session-Response", proof)
 	if res.StatusCode != http.StatusForbidden || len(res.Cookies()) != 0 {
 		t.Errorf("replayed proof: %s, cookies %v; want 403 without a cookie", res.Status, res.Cookies())
 	}
@@ -305,15 +313,8 @@ func TestDeviceBindingProofOnceConcurrently(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := newBoundAppOn(t, keys, clock, cookiesession.WithRevocation(store))
-	dev := dbsctest.NewES256()
 	b := newBoundBrowser(t)
-	id := b.bind(a, dev, "ada")
-	res := b.send(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id)
-	m := challengeItem.FindStringSubmatch(res.Header.Get("Secure-Session-Challenge"))
-	if m == nil {
-		t.Fatalf("no challenge: %s %v", res.Status, res.Header)
-	}
-	proof := dev.RefreshProof(m[1])
+	id, proof := b.refreshProof(a, "ada")
 	store.armed.Store(true)
 	first := make(chan *http.Response)
 	go func() {
