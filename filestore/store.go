@@ -316,14 +316,25 @@ func (rf *Store) Revoke(_ context.Context, subject string, r revocation.Revoked)
 func (rf *Store) appendLocked(subject string, r revocation.Revoked) error {
 	rf.buf = appendRevocationRecord(rf.buf[:0], subject, r)
 	if _, err := rf.f.Write(rf.buf); err != nil {
-		return rf.fail(fmt.Errorf("filestore: appending to the revocation file: %w", err))
+		return rf.fail(fmt.Errorf("filestore: appending to the revocation file: %w", rf.pathErr(err)))
 	}
 	if err := rf.f.Sync(); err != nil {
-		return rf.fail(fmt.Errorf("filestore: syncing the revocation file: %w", err))
+		return rf.fail(fmt.Errorf("filestore: syncing the revocation file: %w", rf.pathErr(err)))
 	}
 	rf.size += int64(len(rf.buf))
 	rf.err = nil
 	return nil
+}
+
+// pathErr names the revocation file in err, an error of the file open
+// here: that file was written as path.tmp and renamed, and its errors
+// name path.tmp, which an operator looking into them does not find.
+func (rf *Store) pathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return &os.PathError{Op: pe.Op, Path: rf.path, Err: pe.Err}
+	}
+	return err
 }
 
 // checkFileLocked marks the file to be rewritten if its path no longer
@@ -500,8 +511,8 @@ func (rf *Store) Close() error {
 	if rf.checkFileLocked(); rf.dirty {
 		err = rf.compactLocked(time.Now())
 	}
-	if cerr := rf.f.Close(); err == nil {
-		err = cerr
+	if cerr := rf.f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("filestore: closing the revocation file: %w", rf.pathErr(cerr))
 	}
 	// After the file: another Store may open it once this one is done.
 	_ = rf.lock.Close()

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -54,6 +55,10 @@ func TestFailedAppendIsRewritten(t *testing.T) {
 			undo := rfLimitFileSize(t, rfSize(t, path)+10)
 			if err := store.Revoke(ctx, "bob", rfRevoked(rfID(2))); err == nil {
 				t.Error("Revoke succeeded with the disk full")
+			} else if !strings.Contains(err.Error(), path+":") {
+				// Not path.tmp, which the file open was created as,
+				// and which no longer exists.
+				t.Errorf("the error does not name the file: %v", err)
 			}
 			if h, err := store.Health(); h != revocation.Degraded || err == nil {
 				t.Errorf("Health after a failed append: %v, %v; want degraded, with the cause", h, err)
