@@ -544,6 +544,9 @@ func TestOpenError(t *testing.T) {
 	}
 }
 
+// rfBigSubject is a subject that fills the file with few fsyncs.
+func rfBigSubject(i int) string { return fmt.Sprintf("%04d%s", i, strings.Repeat("x", 4000)) }
+
 // When the file cannot be written (its directory removed), each
 // revocation is still enforced, Revoke returns an error and Health says
 // Degraded with the cause; once it can be, Health is Healthy again and
