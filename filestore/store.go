@@ -289,9 +289,11 @@ func (rf *Store) Revoke(_ context.Context, subject string, r revocation.Revoked)
 	merged := rf.rv.Add(subject, r, now)
 	rf.mu.Lock()
 	defer rf.mu.Unlock()
-	switch {
-	case rf.f == nil:
+	if rf.f == nil {
 		return errStoreClosed
+	}
+	rf.checkFileLocked()
+	switch {
 	case rf.dirty:
 		// The rewrite holds this revocation too: it is in memory.
 		return rf.compactLocked(now)
@@ -314,14 +316,54 @@ func (rf *Store) Revoke(_ context.Context, subject string, r revocation.Revoked)
 func (rf *Store) appendLocked(subject string, r revocation.Revoked) error {
 	rf.buf = appendRevocationRecord(rf.buf[:0], subject, r)
 	if _, err := rf.f.Write(rf.buf); err != nil {
-		return rf.fail(fmt.Errorf("filestore: appending to the revocation file: %w", err))
+		return rf.fail(fmt.Errorf("filestore: appending to the revocation file: %w", rf.pathErr(err)))
 	}
 	if err := rf.f.Sync(); err != nil {
-		return rf.fail(fmt.Errorf("filestore: syncing the revocation file: %w", err))
+		return rf.fail(fmt.Errorf("filestore: syncing the revocation file: %w", rf.pathErr(err)))
 	}
 	rf.size += int64(len(rf.buf))
 	rf.err = nil
 	return nil
+}
+
+// pathErr names the revocation file in err, an error of the file open
+// here: that file was written as path.tmp and renamed, and its errors
+// name path.tmp, which an operator looking into them does not find.
+func (rf *Store) pathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return &os.PathError{Op: pe.Op, Path: rf.path, Err: pe.Err}
+	}
+	return err
+}
+
+// checkFileLocked marks the file to be rewritten if its path no longer
+// names the file open here, as this Store left it: removed, replaced (a
+// backup restored) or truncated by someone else. Appending to it then
+// would acknowledge revocations that the next start does not read, or
+// refuses to. rf.mu must be held, and the Store open.
+func (rf *Store) checkFileLocked() {
+	if rf.dirty {
+		return // to be rewritten already
+	}
+	var what string
+	fi, err := os.Stat(rf.path)
+	open, ferr := rf.f.Stat()
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		what = "was removed"
+	case err != nil:
+		what = fmt.Sprintf("cannot be looked at (%v)", err)
+	case ferr != nil:
+		what = fmt.Sprintf("open here cannot be looked at (%v)", ferr)
+	case !os.SameFile(fi, open):
+		what = "was replaced by another file"
+	case fi.Size() != rf.size:
+		what = fmt.Sprintf("holds %d bytes, not the %d written: it was truncated or written to by another program", fi.Size(), rf.size)
+	default:
+		return
+	}
+	_ = rf.fail(fmt.Errorf("filestore: the revocation file %s %s while open: the next Revoke, or Close, writes it again from memory", rf.path, what))
 }
 
 // fail records err as the cause of Degraded, and marks the file to be
@@ -435,14 +477,17 @@ func (rf *Store) Generation(subject string) (uint64, int) {
 
 // Health reports Healthy while every revocation is stored; Degraded, with
 // the cause, after one could not be written (it is enforced all the same,
-// and the next write that succeeds restores Healthy); Down, once closed.
+// and the next write that succeeds restores Healthy), or once the file was
+// removed, replaced or truncated under the Store (the next Revoke, or
+// Close, writes it again from memory); Down, once closed.
 func (rf *Store) Health() (revocation.Health, error) {
 	rf.mu.Lock()
 	defer rf.mu.Unlock()
-	switch {
-	case rf.f == nil:
+	if rf.f == nil {
 		return revocation.Down, errStoreClosed
-	case rf.err != nil:
+	}
+	rf.checkFileLocked()
+	if rf.err != nil {
 		return revocation.Degraded, rf.err
 	}
 	return revocation.Healthy, nil
@@ -463,11 +508,11 @@ func (rf *Store) Close() error {
 		return nil
 	}
 	var err error
-	if rf.dirty {
+	if rf.checkFileLocked(); rf.dirty {
 		err = rf.compactLocked(time.Now())
 	}
-	if cerr := rf.f.Close(); err == nil {
-		err = cerr
+	if cerr := rf.f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("filestore: closing the revocation file: %w", rf.pathErr(cerr))
 	}
 	// After the file: another Store may open it once this one is done.
 	_ = rf.lock.Close()

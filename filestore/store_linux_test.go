@@ -1,10 +1,14 @@
 package filestore_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -54,6 +58,10 @@ func TestFailedAppendIsRewritten(t *testing.T) {
 			undo := rfLimitFileSize(t, rfSize(t, path)+10)
 			if err := store.Revoke(ctx, "bob", rfRevoked(rfID(2))); err == nil {
 				t.Error("Revoke succeeded with the disk full")
+			} else if !strings.Contains(err.Error(), path+":") {
+				// Not path.tmp, which the file open was created as,
+				// and which no longer exists.
+				t.Errorf("the error does not name the file: %v", err)
 			}
 			if h, err := store.Health(); h != revocation.Degraded || err == nil {
 				t.Errorf("Health after a failed append: %v, %v; want degraded, with the cause", h, err)
@@ -134,5 +142,103 @@ func TestReopenWhileCommandsStart(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// rfSmallDisk mounts a file system of size bytes on a new directory, as a
+// disk that can be filled, and returns the directory. It needs root (or
+// CAP_SYS_ADMIN): the test is skipped, saying so, where mounting fails.
+func rfSmallDisk(t *testing.T, size int) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0700", size)); err != nil {
+		t.Skipf("cannot mount a small file system to fill (root is needed): %v", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, 0); err != nil {
+			t.Errorf("unmounting %s: %v", dir, err)
+		}
+	})
+	return dir
+}
+
+// rfFillDisk fills the file system of dir, and returns the undo.
+func rfFillDisk(t *testing.T, dir string) (undo func()) {
+	t.Helper()
+	filler := filepath.Join(dir, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(make([]byte, 4<<20)); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("filling the disk: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return func() { rfRemove(t, filler) }
+}
+
+// On a disk that fills up: an append that runs out of space is reported,
+// and so is Close while the disk is still full, its rewrite from memory
+// impossible; a rewrite that cannot be written leaves the file whole,
+// even at Open. Once the disk has room, a restart finds every revocation
+// acknowledged, and drops only the record cut short, which was reported.
+func TestDiskFull(t *testing.T) {
+	t.Parallel()
+	dir := rfSmallDisk(t, 256<<10)
+	path := filepath.Join(dir, "revocations.db")
+	store := rfOpen(t, path)
+	ctx := context.Background()
+	const stored = 10
+	for i := range stored {
+		if err := store.Revoke(ctx, rfBigSubject(i), rfRevoked(rfID(1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	free := rfFillDisk(t, dir)
+	// 4 KB: past the end of the file's last block, whatever its size.
+	if err := store.Revoke(ctx, rfBigSubject(stored), rfRevoked(rfID(1))); !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("Revoke with the disk full: %v; want no space left on device", err)
+	}
+	if h, err := store.Health(); h != revocation.Degraded || !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("Health with the disk full: %v, %v; want degraded, with the cause", h, err)
+	}
+	if !rfRefused(store, rfBigSubject(stored), rfID(1)) {
+		t.Error("the revocation that could not be stored is not enforced")
+	}
+	if err := store.Close(); !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("Close with the disk still full: %v; want no space left on device", err)
+	}
+
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := filestore.Open(path); !errors.Is(err, syscall.ENOSPC) {
+		if err == nil {
+			_ = s.Close()
+		}
+		t.Errorf("Open with the disk full: %v; want no space left on device", err)
+	}
+	if after, err := os.ReadFile(path); err != nil || !bytes.HasPrefix(before, after) || len(after) < len(before)-4096 {
+		t.Errorf("the file, %d bytes, was left with %d (%v): want it whole but for the torn record", len(before), len(after), err)
+	}
+	if _, err := os.Stat(path + ".tmp"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the rewrite that ran out of space left its temporary file: %v", err)
+	}
+
+	free()
+	store = rfOpen(t, path)
+	for i := range stored {
+		if !rfRefused(store, rfBigSubject(i), rfID(1)) {
+			t.Errorf("revocation %d of %d was lost", i+1, stored)
+		}
+	}
+	if got := store.Len(); got != stored {
+		t.Errorf("Len %d after the restart, want %d", got, stored)
+	}
+	if h, err := store.Health(); h != revocation.Healthy || err != nil {
+		t.Errorf("Health once the disk has room: %v, %v; want healthy", h, err)
 	}
 }

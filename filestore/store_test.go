@@ -547,33 +547,10 @@ func TestOpenError(t *testing.T) {
 // rfBigSubject is a subject that fills the file with few fsyncs.
 func rfBigSubject(i int) string { return fmt.Sprintf("%04d%s", i, strings.Repeat("x", 4000)) }
 
-// rfDegrade removes dir, the directory of store's file, and revokes a
-// session of rfBigSubject(0), 1, ... until a rewrite is due, and fails.
-// Appends still reach the open file, but the rewrite cannot create its
-// temporary file. It returns the number of subjects revoked.
-func rfDegrade(t *testing.T, store *filestore.Store, dir string) int {
-	t.Helper()
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
-	}
-	for n := range 100 {
-		if err := store.Revoke(context.Background(), rfBigSubject(n), rfRevoked(rfID(1))); err != nil {
-			t.Fatalf("Revoke %d: %v", n, err) // the append itself succeeded
-		}
-		if h, err := store.Health(); h != revocation.Healthy {
-			if h != revocation.Degraded || err == nil {
-				t.Fatalf("Health: %v, %v; want degraded, with the cause", h, err)
-			}
-			return n + 1
-		}
-	}
-	t.Fatal("no rewrite failed, with the directory gone")
-	return 0
-}
-
-// When the file cannot be rewritten, revocations are still enforced and
-// Health says Degraded with the cause; once it can be, Health is Healthy
-// again and nothing was lost.
+// When the file cannot be written (its directory removed), each
+// revocation is still enforced, Revoke returns an error and Health says
+// Degraded with the cause; once it can be, Health is Healthy again and
+// nothing was lost.
 func TestDegraded(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "state")
@@ -582,30 +559,46 @@ func TestDegraded(t *testing.T) {
 	}
 	path := filepath.Join(dir, "revocations.db")
 	store := rfOpen(t, path)
+	ctx := context.Background()
+	if err := store.Revoke(ctx, "ada", rfRevoked(rfID(1))); err != nil {
+		t.Fatal(err)
+	}
 	if h, err := store.Health(); h != revocation.Healthy || err != nil {
 		t.Fatalf("Health: %v, %v; want healthy", h, err)
 	}
-	n := rfDegrade(t, store, dir)
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := store.Health(); h != revocation.Degraded || err == nil {
+		t.Fatalf("Health with the directory gone: %v, %v; want degraded, with the cause", h, err)
+	}
+	const n = 3
 	for i := range n {
-		if !rfRefused(store, rfBigSubject(i), rfID(1)) {
-			t.Fatalf("subject %d's revocation is not enforced while degraded", i)
+		if err := store.Revoke(ctx, fmt.Sprint("user", i), rfRevoked(rfID(2))); err == nil {
+			t.Fatalf("Revoke %d succeeded with the directory gone", i)
 		}
+		if !rfRefused(store, fmt.Sprint("user", i), rfID(2)) {
+			t.Fatalf("user%d's revocation is not enforced while degraded", i)
+		}
+	}
+	if h, err := store.Health(); h != revocation.Degraded || err == nil {
+		t.Fatalf("Health: %v, %v; want degraded, with the cause", h, err)
 	}
 
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Revoke(context.Background(), "last", rfRevoked(rfID(2))); err != nil {
+	if err := store.Revoke(ctx, "last", rfRevoked(rfID(3))); err != nil {
 		t.Fatal(err)
 	}
 	if h, err := store.Health(); h != revocation.Healthy || err != nil {
 		t.Errorf("Health once the directory is back: %v, %v; want healthy", h, err)
 	}
 	store = rfRestart(t, store, path)
-	if got, want := store.Len(), n+1; got != want {
+	if got, want := store.Len(), n+2; got != want {
 		t.Errorf("Len %d after the restart, want %d", got, want)
 	}
-	if !rfRefused(store, rfBigSubject(0), rfID(1)) || !rfRefused(store, rfBigSubject(n-1), rfID(1)) || !rfRefused(store, "last", rfID(2)) {
+	if !rfRefused(store, "ada", rfID(1)) || !rfRefused(store, "user0", rfID(2)) || !rfRefused(store, "last", rfID(3)) {
 		t.Error("a revocation was lost")
 	}
 }
@@ -798,5 +791,84 @@ func TestMoreDamageIsRefused(t *testing.T) {
 				t.Error("the damaged file was changed")
 			}
 		})
+	}
+}
+
+// A revocation file removed, replaced or truncated under a running Store
+// (by hand, a clean-up job, a restored backup) held what a restart would
+// read: appending to the open file, gone from the path or cut short,
+// acknowledged every revocation and lost them all at the next start, or
+// refused to start. Health says so instead, and the next Revoke, or Close,
+// writes the file again from memory: nothing is lost.
+func TestFileChangedUnderTheStore(t *testing.T) {
+	t.Parallel()
+	changes := map[string]func(t *testing.T, path, old string){
+		"removed":   func(t *testing.T, path, _ string) { rfRemove(t, path) },
+		"replaced":  func(t *testing.T, path, old string) { rfRename(t, old, path) },
+		"truncated": func(t *testing.T, path, _ string) { rfTruncate(t, path, 0) },
+	}
+	for name, change := range changes {
+		for _, repair := range []string{"Revoke", "Close"} {
+			t.Run(name+"/"+repair, func(t *testing.T) {
+				t.Parallel()
+				dir := t.TempDir()
+				path := filepath.Join(dir, "revocations.db")
+				store := rfOpen(t, path)
+				ctx := context.Background()
+				if err := store.Revoke(ctx, "ada", rfRevoked(rfID(1))); err != nil {
+					t.Fatal(err)
+				}
+				old := filepath.Join(dir, "backup.db") // a copy from before bob's revocation
+				rfCopy(t, path, old)
+				if err := store.Revoke(ctx, "bob", rfRevoked(rfID(2))); err != nil {
+					t.Fatal(err)
+				}
+				change(t, path, old)
+				if h, err := store.Health(); h != revocation.Degraded || err == nil || !strings.Contains(err.Error(), path) {
+					t.Errorf("Health once the file was %s: %v, %v; want degraded, naming the file", name, h, err)
+				}
+				want := map[string]revocation.SessionID{"ada": rfID(1), "bob": rfID(2)}
+				if repair == "Revoke" {
+					if err := store.Revoke(ctx, "cy", rfRevoked(rfID(3))); err != nil {
+						t.Fatalf("Revoke once the file was %s: %v", name, err)
+					}
+					if h, err := store.Health(); h != revocation.Healthy || err != nil {
+						t.Errorf("Health once the file was written again: %v, %v; want healthy", h, err)
+					}
+					want["cy"] = rfID(3)
+				}
+				store = rfRestart(t, store, path)
+				for subject, id := range want {
+					if !rfRefused(store, subject, id) {
+						t.Errorf("%s's revocation was lost", subject)
+					}
+				}
+			})
+		}
+	}
+}
+
+func rfRemove(t *testing.T, path string) {
+	t.Helper()
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func rfRename(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.Rename(from, to); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func rfCopy(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
