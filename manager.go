@@ -126,7 +126,8 @@ func (m *Manager[T]) Save(w http.ResponseWriter, s *Session[T]) error {
 // its 503 from a goroutine of its own while the handler runs on, which
 // would race with the handler over the session. Inside, a session
 // written into a response that timed out is lost with the response, and
-// reported as ErrSaveFailed when a write of the handler's says so.
+// reported as ErrSaveFailed, wrapping http.ErrHandlerTimeout, when a write
+// of the handler's returns that error.
 func (m *Manager[T]) Handler(next http.Handler) http.Handler {
 	return m.e.handler(next, m)
 }
