@@ -96,7 +96,10 @@ func WithDomain(domain string) Option { return func(c *config) { c.domain = doma
 
 // WithMaxAge sets the absolute lifetime of a session, counted from its
 // creation or last Renew and enforced from the time sealed in the cookie.
-// The default is 24 hours.
+// The cookie also carries the lifetime it was sealed under, and never
+// opens past it: a longer WithMaxAge reaches a session when its next
+// request seals it again, so that it brings back no signed-out copy. A
+// shorter one holds at once. The default is 24 hours.
 func WithMaxAge(d time.Duration) Option { return func(c *config) { c.maxAge = d } }
 
 // WithIdleTimeout ends a session that has not been used for d. The cookie
