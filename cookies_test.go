@@ -315,6 +315,26 @@ func TestCookieTossing(t *testing.T) {
 	}
 }
 
+// SECURITY.md's bound: up to 10 values of each name are read, so 9 planted
+// values that fail authentication, all sent before the genuine one, still
+// leave it read; a tenth pushes it out, and the user gets a fresh session.
+func TestPlantedValuesBeforeTheGenuineOne(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+	genuine := b.cookies["session"]
+	for _, tt := range []struct {
+		planted  int
+		signedIn bool
+	}{{1, true}, {9, true}, {10, false}} {
+		pairs := slices.Repeat([]string{"session=" + tamper(genuine)}, tt.planted)
+		s, _ := send(m, strings.Join(append(pairs, "session="+genuine), "; "), nil)
+		if signedIn := !s.IsNew() && s.Data.Name == "ada"; signedIn != tt.signedIn {
+			t.Errorf("%d planted before it: signed in %v (err %v), want %v", tt.planted, signedIn, s.Err(), tt.signedIn)
+		}
+	}
+}
+
 // With gorilla migration a cookie's Max-Age can be the old store's, longer
 // than the session's: chunk lines still fit 4096 bytes (the test browser
 // checks every line it stores).

@@ -30,9 +30,10 @@
 // with XChaCha20-Poly1305 under a key derived with HKDF-SHA256 from the
 // newest secret of a Keyring, together with the format version, the key's
 // id and the cookie's name, so a value moved to another cookie does not
-// open. The creation and issue times sealed inside bound the session's
-// lifetime (WithMaxAge, default 24 hours) and idle time (WithIdleTimeout);
-// the cookie's own Max-Age is only a hint to the browser.
+// open. The creation and issue times sealed inside, with the lifetime the
+// value was sealed under, bound the session's lifetime (WithMaxAge, default
+// 24 hours) and idle time (WithIdleTimeout); the cookie's own Max-Age is
+// only a hint to the browser.
 //
 // # Keys and rotation
 //

@@ -12,7 +12,8 @@ import (
 // editing their cookies), and logged at debug level only. No error of the
 // package includes key material, a cookie's value or the session data it
 // carries in its details (a serializer's error about the data is wrapped
-// for errors.As, its message left out).
+// for errors.As, its message left out; for encoding/json's type errors,
+// the field and its type are named instead).
 var (
 	// ErrMalformed is returned when a cookie is not something this library
 	// wrote: bad base64, too short, an unknown format version, a broken set

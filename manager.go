@@ -116,7 +116,8 @@ func (m *Manager[T]) Save(w http.ResponseWriter, s *Session[T]) error {
 // Get. The cookie is opened only when a handler first calls Get, and
 // written back just before the response headers leave, only if it must be:
 // when the session changed, was destroyed or renewed, was sealed by an older
-// key, is due for an idle refresh, or came in invalid.
+// key or under another WithMaxAge, is due for an idle refresh, or came in
+// invalid.
 //
 // The response is not buffered: streaming, flushing, io.ReaderFrom and
 // hijacking work as without the middleware, and http.ResponseController
@@ -126,7 +127,8 @@ func (m *Manager[T]) Save(w http.ResponseWriter, s *Session[T]) error {
 // its 503 from a goroutine of its own while the handler runs on, which
 // would race with the handler over the session. Inside, a session
 // written into a response that timed out is lost with the response, and
-// reported as ErrSaveFailed when a write of the handler's says so.
+// reported as ErrSaveFailed, wrapping http.ErrHandlerTimeout, when a write
+// of the handler's returns that error.
 func (m *Manager[T]) Handler(next http.Handler) http.Handler {
 	return m.e.handler(next, m)
 }

@@ -154,9 +154,9 @@ func (e *engine) save(w http.ResponseWriter, s holder) error {
 	return err
 }
 
-// checkForeign warns, once, of a Set-Cookie line for the session's cookie
-// that the session did not write: a handler's own http.SetCookie, or a
-// backend's that httputil.ReverseProxy passed on. The browser takes it for
+// checkForeign logs, once and as an error, a Set-Cookie line for the
+// session's cookie that the session did not write: a handler's own
+// http.SetCookie, or a backend's that httputil.ReverseProxy passed on. The browser takes it for
 // the session's cookie, so the session is lost, or whichever of the two
 // lines comes last wins. Lines the session wrote (on this response, by
 // Save, before the middleware's commit) are told by their shape.

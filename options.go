@@ -96,7 +96,10 @@ func WithDomain(domain string) Option { return func(c *config) { c.domain = doma
 
 // WithMaxAge sets the absolute lifetime of a session, counted from its
 // creation or last Renew and enforced from the time sealed in the cookie.
-// The default is 24 hours.
+// The cookie also carries the lifetime it was sealed under, and never
+// opens past it: a longer WithMaxAge reaches a session when its next
+// request seals it again, so that it brings back no signed-out copy. A
+// shorter one holds at once. The default is 24 hours.
 func WithMaxAge(d time.Duration) Option { return func(c *config) { c.maxAge = d } }
 
 // WithIdleTimeout ends a session that has not been used for d. The cookie
@@ -263,7 +266,8 @@ const MinBoundLifetime = 10 * time.Second
 // WithDeviceBinding binds signed-in sessions to the browser's device with
 // Device Bound Session Credentials (DBSC, Chrome 145 and later on
 // desktop), so that a copy of the cookies works on another machine for
-// lifetime at most. It needs WithSubject and Secure.
+// lifetime at most. It needs WithSubject, a RevocationStore (not
+// WithRevocation(nil)), Secure, and a path the session cookie is sent to.
 //
 // A response that writes a signed-in session that is not bound invites
 // the browser to register a key it cannot export; the registration and
@@ -272,15 +276,15 @@ const MinBoundLifetime = 10 * time.Second
 // lasts lifetime and that only the device can renew, with a signature the
 // server checks. The device's public key is sealed in the identifier the
 // browser keeps, so the server keeps only the challenges answered, in the
-// RevocationStore, for a few minutes. Registration gives the session a
-// new id, as Renew does, but keeps its lifetime. Destroy and
+// RevocationStore, for six minutes: at most 256 per user, past which a
+// refresh gets a 503 that the browser retries. Registration gives the
+// session a new id, as Renew does, but keeps its lifetime. Destroy and
 // SignOutEverywhere end the browser's DBSC session at its next refresh,
-// and so does Renew, whose response invites
-// the browser to register the renewed session again. Browsers without
-// DBSC keep ordinary sessions.
+// and so does Renew, whose response invites the browser to register the
+// renewed session again. Browsers without DBSC keep ordinary sessions.
 //
-// lifetime must be at least MinBoundLifetime; ten minutes is a good
-// start. The default is off.
+// lifetime must be at least MinBoundLifetime and at most the session's
+// lifetime (WithMaxAge); ten minutes is a good start. The default is off.
 func WithDeviceBinding(path string, lifetime time.Duration) Option {
 	return func(c *config) {
 		if path == "" {

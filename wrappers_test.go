@@ -117,8 +117,8 @@ func proxy(t *testing.T, setCookies ...string) *httputil.ReverseProxy {
 // go out with the session's, Vary names both, and a session changed
 // before proxying is written after the backend's lines, so that it wins a
 // clash of names. A backend (or handler) that sets the session's own
-// cookie replaces the session in the browser: that is logged, once,
-// without the value.
+// cookie replaces the session in the browser: that is logged as an error
+// (the session is lost), once, without the value.
 func TestReverseProxyAsTheHandler(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
@@ -154,6 +154,9 @@ func TestReverseProxyAsTheHandler(t *testing.T) {
 			}
 			if got := strings.Contains(logs.String(), "sets the session's cookie by other means"); got != tt.warn {
 				t.Errorf("warned %v, want %v: %s", got, tt.warn, logs.String())
+			}
+			if tt.warn && !strings.Contains(logs.String(), "level=ERROR") {
+				t.Errorf("not logged as an error: %s", logs.String())
 			}
 			if strings.Contains(logs.String(), "backend") {
 				t.Errorf("the log shows the cookie's value: %s", logs.String())

@@ -8,7 +8,8 @@
 // in two cookies, and with OIDC tokens in about 3 KB and 5.7 KB of JSON
 // (apps.Sizes, size_test.go).
 //
-// cookiesession runs with every option at its default. It keeps no cache of
+// cookiesession runs with every option at its default but the cookie's
+// name, "session" as in every app (apps.CookieName). It keeps no cache of
 // opened values: each request that asks for its session opens the cookie in
 // full (base64url, XChaCha20-Poly1305, encoding/json), and serialises the
 // data again at commit to compare it with the cookie's bytes, which is how

@@ -88,12 +88,13 @@ var _ cookiesession.RevocationStore = (*Store)(nil)
 
 // Open opens the revocation file at path, creating it
 // (readable by the owner only) if it does not exist, and loads what it
-// holds. A record that a crash cut short, or that is corrupt, ends what is
-// read: the file is truncated there, since a revocation is acknowledged
-// only once its record is whole and synced. The file is then rewritten
-// with only the entries still live. A file that is not a revocation file
-// is refused, and left as it is. So is a file another Store has open,
-// after a second's wait for it.
+// holds. A last record that a crash cut short is dropped, and the file
+// truncated there, since a revocation is acknowledged only once its record
+// is whole and synced. The file is then rewritten with only the entries
+// still live. A file damaged before its end (acknowledged records may
+// follow the damage), or that is not a revocation file, is refused, and
+// left as it is. So is a file another Store has open, after a second's
+// wait for it.
 func Open(path string) (*Store, error) {
 	lk, err := lockPath(path)
 	if err != nil {

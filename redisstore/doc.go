@@ -13,7 +13,8 @@
 // revoked of signed-in sessions, one revocation.Revoked per subject,
 // each until every session it names has expired: the state grows with what
 // signed-in users do, never with anonymous traffic, and one user's share is
-// capped by revocation.MaxRevokedSessions. No refusal compares two
+// capped by revocation.MaxRevokedSessions (and, with device binding, 256
+// answered challenges, each kept six minutes). No refusal compares two
 // machines' clocks: a destroyed session is refused by its id, a user signed
 // out everywhere by generation.
 //

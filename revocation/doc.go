@@ -21,7 +21,11 @@
 // through cookiesession.WithSubject, and an anonymous session's copy
 // grants nothing worth refusing. Everything revoked of one subject fits one
 // Revoked, capped in size (MaxRevokedSessions), so the state grows with
-// what signed-in users do and never with anonymous requests.
+// what signed-in users do and never with anonymous requests. With
+// cookiesession.WithDeviceBinding, the Manager also records the challenges
+// a user's devices answered, as sessions revoked under a subject of their
+// own (the user's, after "\x00dbsc\x00"), at most 256 at a time, each for
+// six minutes: a store must take any bytes in a subject.
 //
 // No refusal compares two machines' clocks. A destroyed session's id is
 // refused from the moment an instance holds its entry; "sign out

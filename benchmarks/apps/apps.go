@@ -151,7 +151,7 @@ var Sizes = []Size{
 }
 
 // LargestMaxSize is the largest cap cookiesession's New accepts for the
-// benchmarks' cookie name (CookieName) and its default attributes: 16
+// benchmarks' cookie name (CookieName) and its default attributes: its
 // cookies' Set-Cookie lines within 16 KiB of response headers, and the
 // next request's Cookie header within 7,934 bytes. The tests of this
 // package check that New accepts it and refuses one byte more.
