@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	. "github.com/ce967478/cookiesession"
 )
@@ -340,7 +341,7 @@ func TestPlantedValuesBeforeTheGenuineOne(t *testing.T) {
 // checks every line it stores).
 func TestChunkLinesFitWithALongMaxAge(t *testing.T) {
 	store := GorillaStore{KeyPairs: [][]byte{gorillaHash, gorillaBlock}, MaxAge: 400 * 24 * 3600}
-	m := newTestManager[user](t, newClock(), WithGorillaMigration(store, convertUser), WithPath(longPath), WithMaxSize(7600))
+	m := newTestManager[user](t, newClock(), WithGorillaMigration(store, convertUser), WithMaxAge(400*24*time.Hour), WithPath(longPath), WithMaxSize(7600))
 	b := newBrowser(t)
 	b.do(handle(m, func(s *Session[user]) { s.Data = bigData(7000) }), "GET", "/")
 	if len(b.cookies) != 3 {
@@ -484,7 +485,7 @@ func TestCookiesUnderTheOldDefaultNameMove(t *testing.T) {
 		t.Errorf("a broken old cookie: err %v, cookies %v", got.Err(), b.names())
 	}
 	// Where the attributes rule __Host- out, the name stays.
-	for _, opt := range []Option{WithSecure(false), WithPath("/app"), WithDomain("example.com"), WithGorillaMigration(gorillaStore, convertUser)} {
+	for _, opt := range []Option{WithSecure(false), WithPath("/app"), WithDomain("example.com")} {
 		if m, err := New[user](testKeys(t), opt); err != nil || m.Name() != FallbackName {
 			t.Errorf("name %q, err %v; want %q", m.Name(), err, FallbackName)
 		}

@@ -185,9 +185,15 @@ func ExampleWithGorillaMigration() {
 	//	session.Values["user"] = "ada"
 	hashKey := []byte("the old store's 32-byte hash key")
 	blockKey := []byte("the old store's 32 B block key!!")
+	//	store.Get(r, "session")
 	old := cookiesession.GorillaStore{KeyPairs: [][]byte{hashKey, blockKey}, Path: "/"}
 
 	sessions, err := cookiesession.New[Cart](exampleKeys,
+		// The gorilla session's name, and a lifetime at least its store's
+		// MaxAge (30 days by default), or New refuses: either would sign
+		// users out.
+		cookiesession.WithName("session"),
+		cookiesession.WithMaxAge(30*24*time.Hour),
 		cookiesession.WithSubject(func(c Cart) string { return c.User }),
 		cookiesession.WithGorillaMigration(old, func(values map[any]any) (Cart, error) {
 			user, _ := values["user"].(string)
@@ -206,16 +212,13 @@ func ExampleWithGorillaMigration() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	b := newBrowser(nil)
-	b.cookies["session"] = value
-	resp := b.do(h, "GET", "/")
+	r := httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(&http.Cookie{Name: "session", Value: value})
+	resp := httptest.NewRecorder()
+	h.ServeHTTP(resp, r)
 	fmt.Println(resp.Body.String())
 	c := resp.Result().Cookies()[0]
-	// The new cookie lasts in the browser as long as the old store's
-	// could (its MaxAge, 30 days by default), so that a browser holding
-	// the old cookie also holds one of ours; the session inside still
-	// ends after WithMaxAge (24 hours by default), counted from the old
-	// cookie's last save.
+	// The session's lifetime counts from the old cookie's last save.
 	fmt.Println("re-sealed:", c.Value != value, "Max-Age days:", c.MaxAge/86400)
 	// Output:
 	// signed in as "ada"

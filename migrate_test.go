@@ -33,8 +33,10 @@ func gorillaCookie(t testing.TB, name string, values map[any]any, keyPairs ...[]
 var (
 	gorillaHash  = bytes.Repeat([]byte("h"), 32)
 	gorillaBlock = bytes.Repeat([]byte("b"), 32)
-	// gorillaStore is the old store, at gorilla's default attributes.
-	gorillaStore = GorillaStore{KeyPairs: [][]byte{gorillaHash, gorillaBlock}}
+	// gorillaStore is the old store, at gorilla's default attributes but
+	// for a MaxAge of one day, the Manager's default lifetime (New refuses
+	// a longer one).
+	gorillaStore = GorillaStore{KeyPairs: [][]byte{gorillaHash, gorillaBlock}, MaxAge: 86400}
 )
 
 // gorillaClock is a test clock a minute after the real time. securecookie
@@ -292,19 +294,25 @@ func TestGorillaMigrationToANilMap(t *testing.T) {
 
 func TestGorillaMigrationOptionErrors(t *testing.T) {
 	k := mustKeyring(t, testSecret(1))
+	named := WithName("session")
+	month := GorillaStore{KeyPairs: gorillaStore.KeyPairs} // gorilla's default MaxAge, 30 days
 	tests := []struct {
 		name string
-		opt  Option
+		opts []Option
 		want string
 	}{
-		{"no keys", WithGorillaMigration(GorillaStore{}, convertUser), "no keys"},
-		{"nil conversion", WithGorillaMigration[user](gorillaStore, nil), "nil"},
-		{"bad block key", WithGorillaMigration(GorillaStore{KeyPairs: [][]byte{gorillaHash, []byte("short")}}, convertUser), "key pair 1"},
-		{"other type", WithGorillaMigration(gorillaStore, func(map[any]any) (int, error) { return 0, nil }), "converts to int"},
+		{"no keys", []Option{named, WithGorillaMigration(GorillaStore{}, convertUser)}, "no keys"},
+		{"nil conversion", []Option{named, WithGorillaMigration[user](gorillaStore, nil)}, "nil"},
+		{"bad block key", []Option{named, WithGorillaMigration(GorillaStore{KeyPairs: [][]byte{gorillaHash, []byte("short")}}, convertUser)}, "key pair 1"},
+		{"other type", []Option{named, WithGorillaMigration(gorillaStore, func(map[any]any) (int, error) { return 0, nil })}, "converts to int"},
+		// Each would sign users out without a word.
+		{"no name", []Option{WithGorillaMigration(gorillaStore, convertUser)}, "needs WithName"},
+		{"store outlives the lifetime", []Option{named, WithGorillaMigration(month, convertUser)}, "give WithMaxAge(720h0m0s), or set GorillaStore.MaxAge to 86400"},
+		{"store outlives a set lifetime", []Option{named, WithMaxAge(time.Hour), WithGorillaMigration(gorillaStore, convertUser)}, "MaxAge (24h0m0s) is longer than the lifetime (WithMaxAge, 1h0m0s)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := New[user](k, tt.opt); err == nil || !strings.Contains(err.Error(), tt.want) {
+			if _, err := New[user](k, tt.opts...); err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %v, want %q", err, tt.want)
 			}
 		})

@@ -21,8 +21,7 @@ const (
 	// those have expired, WithName(DefaultName) stops reading the old name.
 	DefaultName = "__Host-session"
 	// FallbackName is the default name when the attributes rule the
-	// prefix out (WithSecure(false), WithPath or WithDomain), or with
-	// WithGorillaMigration, whose cookie keeps gorilla's name.
+	// prefix out (WithSecure(false), WithPath or WithDomain).
 	FallbackName  = "session"
 	DefaultMaxAge = 24 * time.Hour
 )
@@ -217,8 +216,11 @@ func WithSubject[T any](fn func(data T) string) Option {
 
 // WithGorillaMigration lets a Manager take over the sessions of an
 // application that used gorilla/sessions' CookieStore, so that moving to
-// this package signs no one out. The cookie name must be the gorilla
-// session's name.
+// this package signs no one out. New needs WithName with the gorilla
+// session's name (what the application passed to store.Get), and a
+// lifetime (WithMaxAge) at least the store's MaxAge: a gorilla cookie
+// under another name, or saved longer ago than the lifetime, would sign
+// its user out.
 //
 // A request that brings a gorilla cookie of the store, and no cookie of
 // this package's that authenticates, gets a session whose Data is
@@ -314,9 +316,12 @@ func (c *config) check() error {
 // checkName sets the default name, unless WithName chose one, and refuses
 // a name that is not a cookie's, or that is a chunk's.
 func (c *config) checkName() error {
+	if c.name == "" && c.migration != nil {
+		return errors.New("WithGorillaMigration needs WithName, with the gorilla session's name (what the application passed to store.Get): gorilla cookies under another name are not looked at, and their users would be signed out")
+	}
 	if c.name == "" {
 		c.name = FallbackName
-		if c.secure && c.path == "/" && c.domain == "" && c.migration == nil {
+		if c.secure && c.path == "/" && c.domain == "" {
 			c.name, c.oldName = DefaultName, FallbackName
 		}
 	}
@@ -362,6 +367,9 @@ func (c *config) checkTimes() error {
 		return fmt.Errorf("WithIdleTimeout(%v): must not be negative (0 means none)", c.idle)
 	case c.idle > c.maxAge:
 		return fmt.Errorf("WithIdleTimeout(%v) is longer than WithMaxAge(%v), so it would never end a session; make it shorter, or drop it", c.idle, c.maxAge)
+	case c.migration != nil && c.migration.maxAge > c.maxAge:
+		return fmt.Errorf("WithGorillaMigration: the old store's MaxAge (%v) is longer than the lifetime (WithMaxAge, %v), so users whose gorilla cookie was saved between the two would be signed out; give WithMaxAge(%v), or set GorillaStore.MaxAge to %d to end those sessions",
+			c.migration.maxAge, c.maxAge, c.migration.maxAge, int64(c.maxAge/time.Second))
 	case c.idle > 0 && c.idle < MinIdleTimeout:
 		return fmt.Errorf("WithIdleTimeout(%v): shorter than %v cannot be kept: cookie times are whole seconds, and a client must have time to come back within a third of it", c.idle, MinIdleTimeout)
 	}

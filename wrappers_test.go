@@ -200,7 +200,7 @@ func TestTheSessionsOwnLinesAreNotForeign(t *testing.T) {
 	}
 	named := mk(WithName(FallbackName))
 	moving := mk()
-	migrating := mk(WithName(FallbackName), WithGorillaMigration(GorillaStore{KeyPairs: [][]byte{gorillaHash, gorillaBlock}, Path: "/app"}, convertUser))
+	migrating := mk(WithName(FallbackName), WithGorillaMigration(GorillaStore{KeyPairs: [][]byte{gorillaHash, gorillaBlock}, Path: "/app", MaxAge: 86400}, convertUser))
 	saveInside := func(m *Manager[user], fn func(*Session[user])) http.Handler {
 		return m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s := m.Get(r)

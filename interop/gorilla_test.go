@@ -74,7 +74,9 @@ func newManager(t *testing.T, hook func(error)) *cookiesession.Manager[Account] 
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := cookiesession.New[Account](keys,
+	// The store at gorilla's defaults: a MaxAge of 30 days, which the
+	// lifetime must cover.
+	m, err := cookiesession.New[Account](keys, cookiesession.WithName("session"), cookiesession.WithMaxAge(30*24*time.Hour),
 		cookiesession.WithGorillaMigration(cookiesession.GorillaStore{KeyPairs: [][]byte{hashKey, blockKey}}, fromGorilla),
 		cookiesession.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) { hook(err) }))
 	if err != nil {
@@ -188,7 +190,7 @@ func TestCookieStoreOptionsReachTheMigration(t *testing.T) {
 				t.Fatal(err)
 			}
 			now := time.Now().Add(tc.later)
-			m, err := cookiesession.New[Account](keys, cookiesession.WithGorillaMigration(described, fromGorilla),
+			m, err := cookiesession.New[Account](keys, cookiesession.WithName("session"), cookiesession.WithGorillaMigration(described, fromGorilla),
 				cookiesession.WithClock(func() time.Time { return now }))
 			if err != nil {
 				t.Fatal(err)
