@@ -574,16 +574,17 @@ func TestDeviceBindingOptions(t *testing.T) {
 		opts []cookiesession.Option
 		want string
 	}{
-		{"no subject", []cookiesession.Option{cookiesession.WithDeviceBinding("/dbsc", time.Hour)}, "WithSubject"},
-		{"relative path", []cookiesession.Option{subject, cookiesession.WithDeviceBinding("dbsc", time.Hour)}, "starting with"},
+		{"no subject", []cookiesession.Option{cookiesession.WithDeviceBinding("/dbsc", time.Hour)}, "needs WithSubject"},
+		{"relative path", []cookiesession.Option{subject, cookiesession.WithDeviceBinding("dbsc", time.Hour)}, "needs a path starting with"},
 		{"empty path", []cookiesession.Option{subject, cookiesession.WithDeviceBinding("", time.Hour)}, "give the path"},
-		{"insecure", []cookiesession.Option{subject, cookiesession.WithSecure(false), cookiesession.WithDeviceBinding("/dbsc", time.Hour)}, "Secure"},
+		{"insecure", []cookiesession.Option{subject, cookiesession.WithSecure(false), cookiesession.WithDeviceBinding("/dbsc", time.Hour)}, "needs Secure"},
 		{"short", []cookiesession.Option{subject, cookiesession.WithDeviceBinding("/dbsc", time.Second)}, "at least"},
 		{"longer than the session", []cookiesession.Option{subject, cookiesession.WithDeviceBinding("/dbsc", 48*time.Hour)}, "at most"},
 		{"no revocation", []cookiesession.Option{subject, cookiesession.WithRevocation(nil), cookiesession.WithDeviceBinding("/dbsc", time.Hour)}, "revocation"},
 		{"outside the cookie's path", []cookiesession.Option{subject, cookiesession.WithPath("/app"), cookiesession.WithDeviceBinding("/dbsc", time.Hour)}, "does not send it there"},
 		{"beside the cookie's path", []cookiesession.Option{subject, cookiesession.WithPath("/app"), cookiesession.WithDeviceBinding("/apple/dbsc", time.Hour)}, "does not send it there"},
 	}
+	// Each error names the one thing missing, not a list to check.
 	for _, tt := range tests {
 		if _, err := cookiesession.New[boundUser](keys, tt.opts...); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v; want an error about %q", tt.name, err, tt.want)

@@ -302,7 +302,7 @@ func (c *config) check() error {
 	if len(c.errs) > 0 {
 		return c.errs[0]
 	}
-	for _, check := range []func() error{c.checkName, c.checkSecure, c.checkTimes, c.checkHooks} {
+	for _, check := range []func() error{c.checkName, c.checkSecure, c.checkTimes, c.checkHooks, c.checkBinding} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -384,16 +384,33 @@ func (c *config) checkHooks() error {
 		return errors.New("WithSerializer(nil): a Serializer is needed")
 	case c.now == nil:
 		return errors.New("WithClock(nil): a clock is needed")
-	case c.bindingPath != "" && (!strings.HasPrefix(c.bindingPath, "/") || c.subject == nil || !c.secure):
-		return fmt.Errorf("WithDeviceBinding(%q, ...) needs a path starting with \"/\", WithSubject (only signed-in sessions are bound) and Secure", c.bindingPath)
-	case c.bindingPath != "" && !pathMatch(c.bindingPath, c.path):
-		return fmt.Errorf("WithDeviceBinding(%q, ...): the session cookie's Path is %q, so the browser does not send it there, and no session could be bound; use a path under it", c.bindingPath, c.path)
-	case c.bindingPath != "" && (c.boundLifetime < MinBoundLifetime || c.boundLifetime > c.maxAge):
-		return fmt.Errorf("WithDeviceBinding: a bound lifetime of %v; it must be at least %v and at most the lifetime, %v", c.boundLifetime, MinBoundLifetime, c.maxAge)
 	case c.revocations != nil && c.subject == nil:
 		return errors.New("WithRevocation needs WithSubject: revocation goes by subject, and only signed-in sessions are revoked; add WithSubject(func(d T) string { return d.User }), or remove WithRevocation")
 	}
 	return nil
+}
+
+// checkBinding refuses a device binding (WithDeviceBinding) that cannot
+// work, naming what it lacks.
+func (c *config) checkBinding() error {
+	var lacks string
+	switch {
+	case c.bindingPath == "":
+		return nil
+	case !strings.HasPrefix(c.bindingPath, "/"):
+		lacks = "a path starting with \"/\""
+	case c.subject == nil:
+		lacks = "WithSubject: only signed-in sessions are bound"
+	case !c.secure:
+		lacks = "Secure: DBSC serves only secure origins; remove WithSecure(false)"
+	case !pathMatch(c.bindingPath, c.path):
+		return fmt.Errorf("WithDeviceBinding(%q, ...): the session cookie's Path is %q, so the browser does not send it there, and no session could be bound; use a path under it", c.bindingPath, c.path)
+	case c.boundLifetime < MinBoundLifetime || c.boundLifetime > c.maxAge:
+		return fmt.Errorf("WithDeviceBinding: a bound lifetime of %v; it must be at least %v and at most the lifetime, %v", c.boundLifetime, MinBoundLifetime, c.maxAge)
+	default:
+		return nil
+	}
+	return fmt.Errorf("WithDeviceBinding(%q, ...) needs %s", c.bindingPath, lacks)
 }
 
 // pathMatch reports whether a cookie of Path cookiePath is sent to path
