@@ -11,7 +11,10 @@
 //	if err != nil {
 //		log.Fatal(err)
 //	}
-//	sessions, err := cookiesession.New[User](keys)
+//	sessions, err := cookiesession.New[User](keys,
+//		// Whom a session is signed in as, "" for none: signing out then
+//		// ends the session for every copy of its cookie.
+//		cookiesession.WithSubject(func(u User) string { return u.Name }))
 //	if err != nil {
 //		log.Fatal(err)
 //	}

@@ -3,8 +3,10 @@ package cookiesession_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -38,15 +40,28 @@ func Example() {
 	mux.HandleFunc("GET /cart", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, strings.Join(sessions.Get(r).Data.Items, ", "))
 	})
-	app := sessions.Handler(mux)
+	srv := httptest.NewTLSServer(sessions.Handler(mux))
+	defer srv.Close()
 
-	b := newBrowser(nil) // keeps the cookies responses set, and sends them back
-	b.do(app, "POST", "/cart?item=tea")
-	resp := b.do(app, "POST", "/cart?item=scones")
-	fmt.Println("Set-Cookie sent:", len(resp.Result().Cookies()) == 1)
-	resp = b.do(app, "GET", "/cart")
-	fmt.Println(resp.Body.String())
-	fmt.Println("Set-Cookie sent:", len(resp.Result().Cookies()) == 1)
+	// A client that keeps the cookies responses set, as a browser does.
+	client := srv.Client()
+	client.Jar, _ = cookiejar.New(nil)
+	send := func(method, path string) (body string, setCookie bool) {
+		req, _ := http.NewRequest(method, srv.URL+path, nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b), resp.Header.Get("Set-Cookie") != ""
+	}
+	send("POST", "/cart?item=tea")
+	_, set := send("POST", "/cart?item=scones")
+	fmt.Println("Set-Cookie sent:", set)
+	body, set := send("GET", "/cart")
+	fmt.Println(body)
+	fmt.Println("Set-Cookie sent:", set)
 	// Output:
 	// Set-Cookie sent: true
 	// tea, scones
@@ -92,7 +107,8 @@ func ExampleManager_Get() {
 		}
 		fmt.Fprint(w, s.Data.Theme)
 	}))
-	resp := newBrowser(nil).do(app, "GET", "/")
+	resp := httptest.NewRecorder()
+	app.ServeHTTP(resp, httptest.NewRequest("GET", "/", nil))
 	fmt.Println(resp.Body.String(), resp.Header().Get("Vary"))
 	// Output: dark Cookie
 }
@@ -111,34 +127,67 @@ func ExampleSession_Renew() {
 		s := sessions.Get(r)
 		fmt.Fprint(w, s.Data.User, ": ", strings.Join(s.Flashes(), "; "))
 	}))
-	b := newBrowser(nil)
-	b.do(login, "POST", "/login")
-	for i := 0; i < 2; i++ {
-		fmt.Println(b.do(home, "GET", "/").Body.String()) // the flash shows once
+	mux := http.NewServeMux()
+	mux.Handle("POST /login", login)
+	mux.Handle("GET /{$}", home)
+	srv := httptest.NewTLSServer(mux)
+	defer srv.Close()
+	client := srv.Client()
+	client.Jar, _ = cookiejar.New(nil)                  // keeps the cookies, as a browser does
+	resp, err := client.Post(srv.URL+"/login", "", nil) // and follows the redirect home
+	if err != nil {
+		log.Fatal(err)
 	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Println(string(b))
+	resp, err = client.Get(srv.URL + "/") // the flash shows once
+	if err != nil {
+		log.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Println(string(b))
 	// Output:
 	// ada: Welcome back, ada
 	// ada:
 }
 
 func ExampleSession_Destroy() {
-	sessions, _ := cookiesession.New[Cart](exampleKeys)
+	sessions, _ := cookiesession.New[Cart](exampleKeys,
+		// A session signed in as a user names them: Destroy then revokes
+		// it, so that a copy of the cookie stops working too.
+		cookiesession.WithSubject(func(c Cart) string { return c.User }))
 	app := sessions.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := sessions.Get(r)
-		if r.URL.Path == "/logout" {
+		switch r.URL.Path {
+		case "/login":
+			s.Renew()
+			s.Data.User = "ada"
+		case "/logout":
 			s.Destroy()
-			return
+		default:
+			fmt.Fprintf(w, "user %q, revoked %v", s.Data.User, errors.Is(s.Err(), cookiesession.ErrRevoked))
 		}
-		s.Data.User = "ada"
 	}))
-	b := newBrowser(nil)
-	b.do(app, "POST", "/login")
-	fmt.Println("cookies after login:", len(b.cookies))
-	resp := b.do(app, "POST", "/logout")
-	fmt.Println("cookies after logout:", len(b.cookies), resp.Header().Get("Set-Cookie")[:17])
+	serve := func(path string, cookies []*http.Cookie) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", path, nil)
+		for _, c := range cookies {
+			r.AddCookie(c)
+		}
+		w := httptest.NewRecorder()
+		app.ServeHTTP(w, r)
+		return w
+	}
+	signedIn := serve("/login", nil).Result().Cookies() // and a thief copies them
+	fmt.Println("signed in:", serve("/", signedIn).Body.String())
+	deleted := serve("/logout", signedIn).Result().Cookies()[0]
+	fmt.Println("logout deletes the cookie:", deleted.Name, deleted.MaxAge < 0)
+	fmt.Println("the copy:", serve("/", signedIn).Body.String())
 	// Output:
-	// cookies after login: 1
-	// cookies after logout: 0 __Host-session=;
+	// signed in: user "ada", revoked false
+	// logout deletes the cookie: __Host-session true
+	// the copy: user "", revoked true
 }
 
 func ExampleWithValidator() {
@@ -152,21 +201,24 @@ func ExampleWithValidator() {
 			}
 			return nil
 		}))
-	app := sessions.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := sessions.Get(r)
-		if r.URL.Path == "/login" {
-			s.Data.User = "ada"
-		}
-		fmt.Fprint(w, s.Data.User == "ada", " ", errors.Is(s.Err(), cookiesession.ErrRejected))
-	}))
-	b := newBrowser(nil)
-	b.do(app, "POST", "/login")
-	fmt.Println(b.do(app, "GET", "/").Body.String())
+	// Sign in: a response that sets the session's cookie.
+	login := httptest.NewRecorder()
+	sessions.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sessions.Get(r).Data.User = "ada"
+	})).ServeHTTP(login, httptest.NewRequest("POST", "/login", nil))
+	// A later request with that cookie.
+	later := func() {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.AddCookie(login.Result().Cookies()[0])
+		s := sessions.Load(r) // where the validator runs
+		fmt.Println(s.Data.User == "ada", errors.Is(s.Err(), cookiesession.ErrRejected))
+	}
+	later()
 	// "Sign out everywhere", a second later than the sign-in: session
 	// times are whole seconds, rounded up, so a session created less than
 	// a second before a sign-out survives it (see Session.Created).
 	signedOutAt["ada"] = time.Now().Add(time.Second)
-	fmt.Println(b.do(app, "GET", "/").Body.String())
+	later()
 	// Output:
 	// true false
 	// false true
@@ -234,8 +286,9 @@ func ExampleWithDeviceBinding() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	sessions, err := cookiesession.New[user](keys,
-		cookiesession.WithSubject(func(u user) string { return u.Name }),
+	type User struct{ Name string }
+	sessions, err := cookiesession.New[User](keys,
+		cookiesession.WithSubject(func(u User) string { return u.Name }),
 		cookiesession.WithDeviceBinding("/.well-known/dbsc", 10*time.Minute),
 	)
 	if err != nil {
