@@ -1,6 +1,7 @@
 package cookiesession
 
 import (
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"net/http"
@@ -45,6 +46,10 @@ func newGorillaMigration(store GorillaStore) (*gorillaMigration, error) {
 	if len(store.KeyPairs) == 0 {
 		return nil, errors.New("WithGorillaMigration: no keys; set GorillaStore.KeyPairs to the CookieStore's hash and block keys")
 	}
+	// gorilla/sessions registers the type of its flash lists with gob;
+	// an application that no longer imports it has not, and every
+	// session holding a flash would fail to decode.
+	gob.Register([]any{})
 	codecs := securecookie.CodecsFromPairs(store.KeyPairs...)
 	for i, codec := range codecs {
 		// Its age is checked against the Manager's clock instead, and
@@ -120,7 +125,21 @@ func (g *gorillaMigration) open(name, value string, o openOptions) (e Contents, 
 	if e.Data, err = g.convert(values); err != nil {
 		return e, true, fmt.Errorf("%w: %w", ErrMigration, err)
 	}
+	e.Flashes = gorillaFlashes(values)
 	return e, true, nil
+}
+
+// gorillaFlashes returns the flash messages of a gorilla session
+// (session.AddFlash) that are strings, at most maxFlashes.
+func gorillaFlashes(values map[any]any) []string {
+	var flashes []string
+	list, _ := values["_flash"].([]any)
+	for _, f := range list {
+		if s, ok := f.(string); ok && len(flashes) < maxFlashes {
+			flashes = append(flashes, s)
+		}
+	}
+	return flashes
 }
 
 // checkAge refuses a gorilla session last saved at saved that is past the

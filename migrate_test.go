@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -129,6 +130,26 @@ func TestGorillaMigration(t *testing.T) {
 				t.Errorf("status %d", rec.Code)
 			}
 		})
+	}
+}
+
+// The flash messages a gorilla session held (session.AddFlash, under
+// "_flash") carry over, those that are strings: a message shown after a
+// redirect across the deploy is not lost. Others are convert's to read.
+// gorilla/sessions registers their type with gob, and an application that
+// no longer imports it has not: the migration does.
+func TestGorillaFlashesCarryOver(t *testing.T) {
+	m := newTestManager[user](t, gorillaClock(), WithGorillaMigration(gorillaStore, convertUser))
+	b := newBrowser(t)
+	b.cookies["session"] = gorillaCookie(t, "session", map[any]any{"name": "ada", "_flash": []any{"saved", 42, "welcome"}}, gorillaHash, gorillaBlock)
+	var flashes []string
+	b.do(handle(m, func(s *Session[user]) { flashes = s.Flashes() }), "GET", "/")
+	if !slices.Equal(flashes, []string{"saved", "welcome"}) {
+		t.Errorf("flashes after the move %q; want the gorilla session's strings", flashes)
+	}
+	b.do(handle(m, func(s *Session[user]) { flashes = s.Flashes() }), "GET", "/")
+	if len(flashes) != 0 {
+		t.Errorf("flashes shown again: %q", flashes)
 	}
 }
 

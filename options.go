@@ -230,8 +230,10 @@ func WithSubject[T any](fn func(data T) string) Option {
 // from the gorilla cookie's last save (one saved more than ClockSkew in
 // the future is refused with ErrExpired); its id is the zero id (so that a
 // sign-out revokes every gorilla cookie of that user, copies and earlier
-// saves included); the validator sees it like any other. The types the
-// gorilla session stored must still be registered with gob. If convert
+// saves included); the validator sees it like any other; its flash
+// messages (session.AddFlash) that are strings carry over. The types the
+// gorilla session stored must still be registered with gob (New registers
+// the flash list's, as gorilla/sessions did). If convert
 // fails, the request gets a new, empty session whose Err wraps
 // ErrMigration, and the error handler hears of it.
 //
