@@ -11,9 +11,12 @@ import (
 // a cookie is untrusted input (an old bookmark, a retired key, someone
 // editing their cookies), and logged at debug level only. No error of the
 // package includes key material, a cookie's value or the session data it
-// carries in its details (a serializer's error about the data is wrapped
-// for errors.As, its message left out; for encoding/json's type errors,
-// the field and its type are named instead).
+// carries in its details (a serializer's error about the data it decodes
+// is wrapped for errors.As, its message left out; for encoding/json's type
+// errors, the field and its type are named instead). A save that fails
+// keeps the serializer's message, which for encoding/json names a type, or
+// a float JSON cannot hold (NaN, ±Inf), and for a MarshalJSON method of the
+// application's, gives that method's error as it is.
 var (
 	// ErrMalformed is returned when a cookie is not something this library
 	// wrote: bad base64, too short, an unknown format version, a broken set
