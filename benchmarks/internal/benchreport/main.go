@@ -181,7 +181,7 @@ func fmtLower(v float64) string { return fmt.Sprintf("%.1fx lower", v) }
 
 // describe says what each benchmark is, for the table.
 var describe = map[string]string{
-	"cookiesession":     "cookiesession middleware, its defaults",
+	"cookiesession":     "cookiesession middleware, its defaults but the name (" + apps.CookieName + ", as every app's)",
 	"gorilla":           "gorilla/sessions CookieStore, its defaults (gob); a Values key per field",
 	"securecookie-json": "gorilla/securecookie, JSON, the session as one value (encoding/json up to Go 1.26 cannot encode CookieStore's Values)",
 	"none":              "no session",
@@ -485,7 +485,7 @@ func describeBench(name string) string {
 		case parts[2] == "gorilla" && z.GorillaMaxLength != 0:
 			what += fmt.Sprintf(", its codecs' limit raised to %s bytes", fmtInt(float64(z.GorillaMaxLength)))
 		case parts[2] == apps.CookiesessionName && z.MaxSize != 0:
-			what += fmt.Sprintf(" but the cap: WithMaxSize(%s)", fmtInt(float64(z.MaxSize)))
+			what += fmt.Sprintf(", and the cap: WithMaxSize(%s)", fmtInt(float64(z.MaxSize)))
 		}
 	}
 	return what

@@ -42,7 +42,7 @@ func TestTables(t *testing.T) {
 		"| net cost over the floor's (no target) | 1.20x | 1.30x |",
 		"| cookie bytes over the floor's (no target) | +16 B | +16 B |",
 		"| Write/none | no session | 1,521 | 1016 | 10 | - |",
-		"| Write/cookiesession | cookiesession middleware, its defaults | 11,573 | 4328 | 46 | 342 |",
+		"| Write/cookiesession | cookiesession middleware, its defaults but the name (session, as every app's) | 11,573 | 4328 | 46 | 342 |",
 		"Medians of 3 runs each.",
 		"pays 250 ns and 2 allocations.",
 	} {
@@ -138,7 +138,7 @@ func TestSizesTable(t *testing.T) {
 		"limit raised to 16,384 bytes",
 		"| SizeRead/near-cap/gorilla | gorilla/sessions CookieStore, its defaults (gob); a Values key per field, its codecs' limit raised to 16,384 bytes |",
 		"| SizeRead/100B/gorilla | gorilla/sessions CookieStore, its defaults (gob); a Values key per field |",
-		"| SizeRead/tokens-3KB/cookiesession | cookiesession middleware, its defaults | 60,000 |",
+		"| SizeRead/tokens-3KB/cookiesession | cookiesession middleware, its defaults but the name (session, as every app's) | 60,000 |",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in\n%s", want, got)
@@ -167,10 +167,10 @@ func TestSizesTable(t *testing.T) {
 // defaults is said: gorilla's raised limit, cookiesession's raised cap.
 func TestDescribeBench(t *testing.T) {
 	for name, want := range map[string]string{
-		"SizeWrite/tokens-max/cookiesession": "cookiesession middleware, its defaults but the cap: WithMaxSize(7,903)",
+		"SizeWrite/tokens-max/cookiesession": "cookiesession middleware, its defaults but the name (session, as every app's), and the cap: WithMaxSize(7,903)",
 		"SizeWrite/tokens-max/gorilla":       "gorilla/sessions CookieStore, its defaults (gob); a Values key per field, its codecs' limit raised to 16,384 bytes",
-		"SizeWrite/1KB/cookiesession":        "cookiesession middleware, its defaults",
-		"Write/cookiesession":                "cookiesession middleware, its defaults",
+		"SizeWrite/1KB/cookiesession":        "cookiesession middleware, its defaults but the name (session, as every app's)",
+		"Write/cookiesession":                "cookiesession middleware, its defaults but the name (session, as every app's)",
 	} {
 		if got := describeBench(name); got != want {
 			t.Errorf("%s: %q, want %q", name, got, want)
