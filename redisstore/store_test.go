@@ -797,6 +797,29 @@ func TestNewStoreWaitsForWriteBacks(t *testing.T) {
 	})
 }
 
+// The store that makes a new hash's epoch trusts it once the epoch is
+// twice PingInterval old, not at the ping after that: a new deployment's
+// instances are all ready then.
+func TestFirstStoreReadyAtTheGrace(t *testing.T) {
+	const pi = time.Second
+	e := newEnv(t)
+	start := time.Now()
+	s := e.store(WithPingInterval(pi))
+	wait, cancel := context.WithTimeout(context.Background(), 10*pi)
+	defer cancel()
+	if err := s.WaitReady(wait); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	t.Logf("ready after %s (PingInterval %s)", took.Round(time.Millisecond), pi)
+	if took < 2*pi {
+		t.Errorf("ready after %s, before the epoch was %s old", took, 2*pi)
+	}
+	if took >= 2*pi+pi/2 {
+		t.Errorf("ready after %s; want soon after %s, not at the next ping", took, 2*pi)
+	}
+}
+
 // An epoch this package did not write (its age unknown) is taken as old:
 // a new store trusts the hash at once, rather than waiting for ever.
 func TestForeignEpochIsTrusted(t *testing.T) {

@@ -79,8 +79,8 @@ type syncer struct {
 	reading  bool // an epoch read is in flight
 	check    check
 	seq      uint64
-	loadAt   time.Time // a first load waits for a young epoch until then
-	down     bool      // a loss was logged and no recovery since
+	waited   *time.Timer // a first load waits for a young epoch until it fires; nil for none
+	down     bool        // a loss was logged and no recovery since
 	swept    time.Time
 	wg       sync.WaitGroup
 }
@@ -116,8 +116,20 @@ func (s *Store) run(ctx context.Context) {
 			y.epochAnswered(r)
 		case <-tick.C:
 			y.tick()
+		case <-y.waitedC():
+			y.waited = nil
+			y.resync("waited for write-backs")
 		}
 	}
+}
+
+// waitedC is the channel of the wait for a young epoch: nil, which never
+// delivers, when there is none.
+func (y *syncer) waitedC() <-chan time.Time {
+	if y.waited == nil {
+		return nil
+	}
+	return y.waited.C
 }
 
 // connect subscribes on a new connection; its confirmation starts a load.
@@ -216,8 +228,6 @@ func (y *syncer) tick() {
 	loaded, subscribed := y.s.loaded, y.s.subscribed
 	y.s.mu.Unlock()
 	switch {
-	case !y.loadAt.IsZero() && !now.Before(y.loadAt):
-		y.resync("waited for write-backs")
 	case loaded && subscribed && y.s.writeBack.Load():
 		y.retryWriteBack()
 	case loaded && subscribed && now.Sub(y.swept) >= sweepInterval:
@@ -329,13 +339,18 @@ func (y *syncer) resync(why string) {
 		}
 		return
 	}
-	y.loadAt = time.Time{}
+	if y.waited != nil {
+		y.waited.Stop()
+		y.waited = nil
+	}
 	if st.wait > 0 {
 		// The set was just lost, or never held anything, and this store
 		// never loaded: wait for the instances that hold entries to
 		// write them back before trusting it. What they write arrives
 		// meanwhile, and the load after the wait reads it all.
-		y.loadAt = start.Add(st.wait)
+		// A timer of its own, not the next ping: it ends when the epoch
+		// is old enough on Redis's clock, since it starts after the read.
+		y.waited = time.NewTimer(st.wait)
 		if wb {
 			s.writeBack.Store(true)
 		}
