@@ -40,9 +40,11 @@ func defaultConfig() config {
 // <prefix>:revocations, the lock <prefix>:sweep, and the channel
 // <prefix>:events:<db>, db being the client's database number, since
 // channels are shared by every database of a server. The instances of one
-// application share a prefix; applications whose sessions are separate use
-// different ones or different databases. The default, which "" also
-// gives, is DefaultPrefix.
+// application share a prefix; applications whose sessions are separate,
+// and two deployments of one application (staging beside production), use
+// different ones or different databases: with the same, a user signed out
+// everywhere on one is signed out on the other. The default, which ""
+// also gives, is DefaultPrefix.
 func WithPrefix(prefix string) Option { return func(c *config) { c.prefix = prefix } }
 
 // WithFailClosedAfter, if d is positive, makes Check refuse every session
