@@ -36,8 +36,9 @@ type engine struct {
 	// session's cookie by other means than the session.
 	foreignWarning sync.Once
 	// aheadWarned is when a cookie sealed on a clock too far ahead was
-	// last logged as a warning (Unix nanoseconds; 0 for never).
-	aheadWarned atomic.Int64
+	// last logged as a warning, and keyWarned one sealed by a key this
+	// instance does not hold (Unix nanoseconds; 0 for never).
+	aheadWarned, keyWarned atomic.Int64
 }
 
 // newEngine returns the engine for keys and c, checked, whose new

@@ -24,7 +24,9 @@ var (
 	ErrMalformed = errors.New("malformed session cookie")
 
 	// ErrUnknownKey is returned when a cookie names a key that is not in
-	// the Keyring, typically one that was retired.
+	// the Keyring, typically one that was retired, or one that another
+	// instance seals with and this one lacks, which is logged as a
+	// warning, with the key's id, at most once a minute.
 	ErrUnknownKey = errors.New("session sealed by an unknown key")
 
 	// ErrAuthentication is returned when a cookie names a known key but

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -44,21 +45,29 @@ func (e *engine) load(r *http.Request, now time.Time, s holder) {
 // said as a warning, at most once a minute.
 func (e *engine) logRefusal(r *http.Request, err error, now time.Time) {
 	level, msg := slog.LevelDebug, "cookiesession: session cookie not used; the request gets a new session"
-	if errors.Is(err, errIssuedAhead) && e.warnAhead(now) {
+	switch {
+	case errors.Is(err, errIssuedAhead) && due(&e.aheadWarned, now):
 		level, msg = slog.LevelWarn, "cookiesession: session cookie sealed by an instance whose clock is ahead of this one's by more than ClockSkew; its users are signed out here: check the instances' clocks"
+	case errors.Is(err, ErrUnknownKey) && due(&e.keyWarned, now):
+		// A key missing here that another instance seals with signs its
+		// users out at random: a rotation's step taken too early, or a
+		// deploy with other keys. A retired key's cookies, and forgeries,
+		// come here too: the key id tells them apart (Keyring.String).
+		level, msg = slog.LevelWarn, "cookiesession: session cookie sealed by a key this instance does not hold; its user is signed out here: if the key id is not a retired key's, SESSION_KEYS lacks a key another instance seals with"
 	}
 	e.logger.LogAttrs(r.Context(), level, msg,
 		slog.String("cookie", e.cookies.name), slog.String("path", r.URL.Path), slog.Any("error", err))
 }
 
-// warnAhead reports whether a warning of a clock ahead is due at now: the
-// first, or a minute after the last.
-func (e *engine) warnAhead(now time.Time) bool {
-	last := e.aheadWarned.Load()
+// due reports whether a warning last given at *warned is due again at
+// now: the first is, then one a minute at most, so that a flood of such
+// cookies floods no log.
+func due(warned *atomic.Int64, now time.Time) bool {
+	last := warned.Load()
 	if last != 0 && now.UnixNano()-last < int64(time.Minute) {
 		return false
 	}
-	return e.aheadWarned.CompareAndSwap(last, now.UnixNano())
+	return warned.CompareAndSwap(last, now.UnixNano())
 }
 
 // loadJar opens the cookies in j into s. Cookies under the name earlier

@@ -110,16 +110,7 @@ func TestClockTooFarAheadIsWarned(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a := newTestManager[user](t, ahead, quiet)
 	b := newTestManager[user](t, behind, WithLogger(logger))
-	signedOut := func() {
-		t.Helper()
-		br := newBrowser(t)
-		br.do(handle(a, func(s *Session[user]) { s.Data.Name = "ada" }), "POST", "/")
-		var err error
-		br.do(handle(b, func(s *Session[user]) { err = s.Err() }), "GET", "/")
-		if !errors.Is(err, ErrExpired) {
-			t.Errorf("a session sealed %s ahead: Err %v; want ErrExpired", ClockSkew+2*time.Second, err)
-		}
-	}
+	signedOut := func() { t.Helper(); signsOut(t, a, b, ErrExpired) }
 	warnings := func() int { return strings.Count(logs.String(), "level=WARN") }
 
 	signedOut()
@@ -137,5 +128,48 @@ func TestClockTooFarAheadIsWarned(t *testing.T) {
 	signedOut()
 	if warnings() != 2 {
 		t.Errorf("a minute after the first: %d warnings; want 2:\n%s", warnings(), logs.String())
+	}
+}
+
+// An instance whose SESSION_KEYS lacks the key another seals with (a
+// rotation's second step taken before its first was everywhere) signs
+// those users out: it says so, once a minute, with the key's id, which
+// Keyring.String prints, and not at debug level like any bad cookie.
+func TestKeyMissingHereIsWarned(t *testing.T) {
+	clock := newClock()
+	newer := mustKeyring(t, testSecret(2), testSecret(1))
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	sealing, err := New[user](newer, WithName(FallbackName), WithClock(clock.Now), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lacking := newTestManager[user](t, clock, WithLogger(logger)) // testSecret(1) only
+	signedOut := func() { t.Helper(); signsOut(t, sealing, lacking, ErrUnknownKey) }
+	id := strings.TrimSuffix(strings.TrimPrefix(mustKeyring(t, testSecret(2)).String(), "cookiesession.Keyring{"), "}")
+	for i, want := range []int{1, 1} {
+		signedOut()
+		if n := strings.Count(logs.String(), "level=WARN"); n != want || !strings.Contains(logs.String(), id) || !strings.Contains(logs.String(), "SESSION_KEYS lacks a key") {
+			t.Errorf("after %d: %d warnings; want %d, naming key %s:\n%s", i+1, n, want, id, logs.String())
+		}
+		clock.Advance(time.Minute - time.Second)
+	}
+	clock.Advance(time.Second)
+	signedOut()
+	if n := strings.Count(logs.String(), "level=WARN"); n != 2 {
+		t.Errorf("a minute after the first: %d warnings; want 2", n)
+	}
+}
+
+// signsOut checks that a session sealed by from opens on to as a new
+// session whose Err wraps want.
+func signsOut(t *testing.T, from, to *Manager[user], want error) {
+	t.Helper()
+	br := newBrowser(t)
+	br.do(handle(from, func(s *Session[user]) { s.Data.Name = "ada" }), "POST", "/")
+	var err error
+	br.do(handle(to, func(s *Session[user]) { err = s.Err() }), "GET", "/")
+	if !errors.Is(err, want) {
+		t.Errorf("a session sealed by another instance: Err %v; want %v", err, want)
 	}
 }
