@@ -65,7 +65,9 @@ func run(ctx context.Context, getenv func(string) string, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	logger.Info("sessions", sessionSettings(cfg)...)
+	// The keys' ids (never the keys): what an operator compares across
+	// instances, step by step, in a rotation.
+	logger.Info("sessions", append(sessionSettings(cfg), "keys", keys.String())...)
 
 	// Listen before logging, so that the log shows the port chosen for
 	// ADDR=127.0.0.1:0.

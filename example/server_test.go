@@ -21,7 +21,7 @@ import (
 var listenRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
 
 // settingsRE finds the session settings run logs at start-up.
-var settingsRE = regexp.MustCompile(`(?m)level=INFO msg=sessions name=(\S+) max_age=(\S+) idle_timeout=(\S+) secure=(\S+)$`)
+var settingsRE = regexp.MustCompile(`(?m)level=INFO msg=sessions name=(\S+) max_age=(\S+) idle_timeout=(\S+) secure=(\S+) keys=(.+)$`)
 
 // addrWriter is a log destination that reports the listening address.
 type addrWriter struct {
@@ -255,8 +255,11 @@ func TestRunLogsSessionSettings(t *testing.T) {
 				t.Errorf("the log lacks %s; log:\n%s", tt.why, log)
 			}
 			lines := settingsRE.FindAllString(log, -1)
-			if len(lines) != 1 || !strings.HasSuffix(lines[0], "msg=sessions "+tt.want) {
-				t.Errorf("want one line ending msg=sessions %s; log:\n%s", tt.want, log)
+			if len(lines) != 1 || !strings.Contains(lines[0], "msg=sessions "+tt.want+" keys=") {
+				t.Errorf("want one line msg=sessions %s keys=...; log:\n%s", tt.want, log)
+			}
+			if k, err := cookiesession.ParseKeyring(tt.vars["SESSION_KEYS"]); err == nil && !strings.Contains(log, "keys="+k.String()) {
+				t.Errorf("the settings do not name the keys %s; log:\n%s", k, log)
 			}
 			// Stated before the server listens, with the other start-up lines.
 			if i, j := strings.Index(log, "msg=sessions"), strings.Index(log, "msg=listening"); i < 0 || j < 0 || i > j {
