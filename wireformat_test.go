@@ -42,6 +42,7 @@ const (
 	fieldGenTag   = 2              // the generation: optional (even)
 	fieldLifeTag  = 4              // the lifetime, in seconds: optional
 	maxSealedTime = int64(1) << 40 // seconds; the created time and the issued delta are at most this
+	maxLifetime   = 1 << 33        // seconds; the lifetime is at most this
 	labelKeyID    = "cookiesession v1 key id"
 	labelXChaCha  = "cookiesession v1 xchacha20-poly1305"
 	labelSCHash   = "cookiesession v1 securecookie hash"
@@ -374,11 +375,28 @@ func TestSealedLifetime(t *testing.T) {
 		"zero":           {fieldLifeTag, 1, 0},
 		"empty":          {fieldLifeTag, 0},
 		"trailing bytes": {fieldLifeTag, 2, 1, 0},
-		"past 2^33 s":    append([]byte{fieldLifeTag, 5}, binary.AppendUvarint(nil, 1<<33+1)...),
+		"past 2^33 s":    append([]byte{fieldLifeTag, 5}, binary.AppendUvarint(nil, maxLifetime+1)...),
 	} {
 		v := v1Value(t, testSecret(1), "session", plaintext(base, field...))
 		if _, _, err := openValue(k, "session", v, t0, Limits{}); !errors.Is(err, ErrMalformed) {
 			t.Errorf("a lifetime field %s: %v; want ErrMalformed", name, err)
 		}
+	}
+}
+
+// A lifetime that is not whole seconds is sealed rounded up, as the times
+// are: a session never ends sooner than its Manager's WithMaxAge says.
+func TestSealedLifetimeRoundsUp(t *testing.T) {
+	k := testKeys(t)
+	v, err := k.Seal("session", Contents{Created: t0, Issued: t0, Lifetime: time.Hour + time.Millisecond, Data: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := Limits{MaxAge: 1000 * time.Hour}
+	if c, _, err := openValue(k, "session", v, t0.Add(time.Hour), long); err != nil || c.Lifetime != time.Hour+time.Second {
+		t.Errorf("a lifetime of an hour and a millisecond, an hour on: lifetime %v, err %v; want it open, sealed as %v", c.Lifetime, err, time.Hour+time.Second)
+	}
+	if _, _, err := openValue(k, "session", v, t0.Add(time.Hour+time.Second), long); !errors.Is(err, ErrExpired) {
+		t.Errorf("a second later: %v; want ErrExpired", err)
 	}
 }
