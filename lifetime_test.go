@@ -2,6 +2,7 @@ package cookiesession_test
 
 import (
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -173,6 +174,27 @@ func TestNewSessionTimesAreWholeSeconds(t *testing.T) {
 	}
 	if want := t0.Add(2 * time.Second); !first.Created().Equal(want) {
 		t.Errorf("Created = %v, want %v (whole seconds, rounded up)", first.Created(), want)
+	}
+}
+
+// A lifetime longer than a cookie can carry (WithMaxAge of math.MaxInt64
+// for "never", or of 280 years) still keeps its sessions, as before
+// cookies carried one: the cookie carries the longest it can.
+func TestLifetimesPastWhatACookieCarries(t *testing.T) {
+	for _, maxAge := range []time.Duration{280 * 365 * 24 * time.Hour, math.MaxInt64} {
+		var heard errorLog
+		m := newTestManager[user](t, newClock(), WithMaxAge(maxAge), heard.option())
+		b := newBrowser(t)
+		b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+		if err := heard.take(); err != nil {
+			t.Errorf("WithMaxAge(%v): the save failed: %v", maxAge, err)
+		}
+		if rec := b.do(handle[user](m, nil), "GET", "/"); sets(rec) {
+			t.Errorf("WithMaxAge(%v): a read-only request wrote the cookie again", maxAge)
+		}
+		if s, _ := send(m, b.header(), nil); s.IsNew() || s.Data.Name != "ada" {
+			t.Errorf("WithMaxAge(%v): the session did not open back: new %v, err %v", maxAge, s.IsNew(), s.Err())
+		}
 	}
 }
 
