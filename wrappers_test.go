@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -309,6 +310,8 @@ func TestTimeoutHandlerAroundTheMiddleware(t *testing.T) {
 		{"timed out, then written", []string{"change", "timeout", "write"}, http.StatusServiceUnavailable, true},
 		{"changed after the timeout", []string{"timeout", "change", "write"}, http.StatusServiceUnavailable, true},
 		{"read only", []string{"write", "timeout", "write"}, http.StatusServiceUnavailable, false},
+		{"timed out, then written with Write", []string{"change", "timeout", "write bytes"}, http.StatusServiceUnavailable, true},
+		{"timed out, then copied with ReadFrom", []string{"change", "timeout", "copy"}, http.StatusServiceUnavailable, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			b := newBrowser(t)
@@ -337,9 +340,37 @@ func TestTimeoutHandlerAroundTheMiddleware(t *testing.T) {
 	}
 }
 
+// A write that fails for another reason than http.TimeoutHandler's (the
+// client went away) is not taken for a dropped response: the headers,
+// the session's cookie with them, were handed on.
+func TestFailedWriteIsNotALostSave(t *testing.T) {
+	var heard errorLog
+	m := newTestManager[user](t, newClock(), heard.option())
+	rec := newBrowser(t).do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Get(r).Data.N++
+		if _, err := io.WriteString(w, "ok"); err == nil {
+			t.Error("the write did not fail")
+		}
+	}))
+	failing := &failingWriter{ResponseWriter: httptest.NewRecorder()}
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Cookie", strings.Join(rec.Header().Values("Set-Cookie"), "; "))
+	h.ServeHTTP(failing, req)
+	if err := heard.take(); err != nil || len(failing.Header().Values("Set-Cookie")) == 0 {
+		t.Errorf("the error handler heard %v, Set-Cookie %q; want nothing heard, and the cookie written", err, failing.Header().Values("Set-Cookie"))
+	}
+}
+
+// failingWriter fails every write, as a connection the client closed.
+type failingWriter struct{ http.ResponseWriter }
+
+func (f *failingWriter) Write([]byte) (int, error) { return 0, syscall.EPIPE }
+
 // timeOut serves one request from b through http.TimeoutHandler around
 // m's middleware, whose handler takes steps in order: "change" changes
-// the session, "write" writes to the response, "timeout" makes the
+// the session, "write" writes to the response ("write bytes" with Write,
+// "copy" with ReadFrom), "timeout" makes the
 // deadline pass and waits until TimeoutHandler has answered. It returns
 // once the middleware is done, with the response stored in b.
 func timeOut(m *Manager[user], b *browser, steps ...string) *httptest.ResponseRecorder {
@@ -354,6 +385,10 @@ func timeOut(m *Manager[user], b *browser, steps ...string) *httptest.ResponseRe
 				s.Data.N++
 			case "write":
 				_, _ = io.WriteString(w, "ok")
+			case "write bytes":
+				_, _ = w.Write([]byte("ok"))
+			case "copy":
+				_, _ = w.(io.ReaderFrom).ReadFrom(strings.NewReader("ok"))
 			case "timeout":
 				close(ctx.done)
 				<-answered
