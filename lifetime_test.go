@@ -246,6 +246,56 @@ func TestChangingTheLifetimeTakesEffectOnLiveSessions(t *testing.T) {
 	}
 }
 
+// A read-only request writes the cookie again only when the lifetime it
+// carries differs from the Manager's, in whole seconds: a cookie of an
+// earlier release, which carries none, is left as it is, and so is one
+// sealed under a WithMaxAge that is not whole seconds. One sealed under a
+// longer WithMaxAge is sealed again under the shorter one, which then
+// holds wherever it is read.
+func TestReadOnlyRequestsSealAgainOnlyForAnotherLifetime(t *testing.T) {
+	clock := newClock()
+	read := func(m *Manager[user], b *browser) bool {
+		t.Helper()
+		rec := b.do(handle(m, func(s *Session[user]) {
+			if s.Data.Name != "ada" {
+				t.Errorf("the session did not open: %v", s.Err())
+			}
+		}), "GET", "/")
+		return sets(rec)
+	}
+	login := func(m *Manager[user]) *browser {
+		b := newBrowser(t)
+		b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "POST", "/login")
+		return b
+	}
+
+	earlier := newBrowser(t)
+	v, err := testKeys(t).Seal(FallbackName, Contents{Created: t0, Issued: t0, ID: randomID(), Data: []byte(`{"Name":"ada","Cart":null,"N":0}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	earlier.cookies[FallbackName] = v
+	if read(newTestManager[user](t, clock), earlier) {
+		t.Error("a cookie of an earlier release, without a lifetime, was written again")
+	}
+
+	fraction := newTestManager[user](t, clock, WithMaxAge(time.Hour+time.Second/2))
+	if read(fraction, login(fraction)) {
+		t.Error("under a WithMaxAge that is not whole seconds, a read-only request wrote the cookie again")
+	}
+
+	day := newTestManager[user](t, clock, WithMaxAge(24*time.Hour))
+	hour := newTestManager[user](t, clock, WithMaxAge(time.Hour))
+	b := login(day)
+	if !read(hour, b) {
+		t.Error("a cookie sealed under a day, read under an hour, was not sealed again")
+	}
+	clock.Advance(time.Hour)
+	if s, _ := send(day, b.header(), nil); !errors.Is(s.Err(), ErrExpired) {
+		t.Errorf("sealed again under an hour, read an hour later under a day: err %v; want ErrExpired", s.Err())
+	}
+}
+
 // A revocation is kept as long as the cookie it refuses could open: the
 // lifetime sealed in it, not the WithMaxAge of the instance that revokes.
 func TestARevocationLastsTheCookiesSealedLifetime(t *testing.T) {
