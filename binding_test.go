@@ -515,6 +515,28 @@ func TestDeviceBindingStoreDown(t *testing.T) {
 	}
 }
 
+// A proof whose answer the store could not record is not spent: sent
+// again once the store is back, it is accepted (once). Only an answer
+// recorded refuses the proof; one merely being recorded, then failed, does
+// not.
+func TestDeviceBindingProofRetriedAfterTheStoreIsBack(t *testing.T) {
+	down := false
+	a := newBoundApp(t, cookiesession.WithRevocation(failingStore{revocation.NewReplica(newClock().Now), &down}))
+	b := newBoundBrowser(t)
+	id, proof := b.refreshProof(a, "ada")
+	down = true
+	if res := b.send(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id, "Secure-Session-Response", proof); res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("the proof with the store down: %s; want 503", res.Status)
+	}
+	down = false
+	if res := b.send(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id, "Secure-Session-Response", proof); res.StatusCode != http.StatusOK {
+		t.Errorf("the same proof once the store is back: %s; want 200", res.Status)
+	}
+	if res := b.send(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id, "Secure-Session-Response", proof); res.StatusCode == http.StatusOK {
+		t.Errorf("the same proof a third time: %s; want it refused", res.Status)
+	}
+}
+
 // Anonymous sessions are not invited, and a bound session is not bound
 // again; the endpoint refuses what it cannot use with a 4xx, never a 500.
 func TestDeviceBindingRefusals(t *testing.T) {
