@@ -762,8 +762,9 @@ func TestDeviceBindingAnswersAreCapped(t *testing.T) {
 			t.Fatalf("refresh in a flood: %s; want 200 or 503", res.Status)
 		}
 	}
-	if held := rp.Len(); answered == flood || held > flood/4 {
-		t.Errorf("%d refreshes in a row: %d answered, %d entries held; want a cap", flood, answered, held)
+	// The cap is eight times a subject's revoked sessions, exactly.
+	if held, capped := rp.Len(), 8*cookiesession.MaxRevokedSessions; answered != capped || held > capped+1 {
+		t.Errorf("%d refreshes in a row: %d answered, %d entries held; want a cap of %d", flood, answered, held, capped)
 	}
 	a.clock.Advance(10 * time.Minute)
 	if res := b.refresh(a, dev, id); res.StatusCode != http.StatusOK {
