@@ -270,11 +270,7 @@ func TestReadOnlyRequestsSealAgainOnlyForAnotherLifetime(t *testing.T) {
 	}
 
 	earlier := newBrowser(t)
-	v, err := testKeys(t).Seal(FallbackName, Contents{Created: t0, Issued: t0, ID: randomID(), Data: []byte(`{"Name":"ada","Cart":null,"N":0}`)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	earlier.cookies[FallbackName] = v
+	earlier.cookies[FallbackName] = earlierReleaseCookie(t)
 	if read(newTestManager[user](t, clock), earlier) {
 		t.Error("a cookie of an earlier release, without a lifetime, was written again")
 	}
@@ -293,6 +289,36 @@ func TestReadOnlyRequestsSealAgainOnlyForAnotherLifetime(t *testing.T) {
 	clock.Advance(time.Hour)
 	if s, _ := send(day, b.header(), nil); !errors.Is(s.Err(), ErrExpired) {
 		t.Errorf("sealed again under an hour, read an hour later under a day: err %v; want ErrExpired", s.Err())
+	}
+}
+
+// earlierReleaseCookie is ada's session as an earlier release sealed it,
+// at t0: with an id, without a lifetime.
+func earlierReleaseCookie(t *testing.T) string {
+	t.Helper()
+	v, err := testKeys(t).Seal(FallbackName, Contents{Created: t0, Issued: t0, ID: randomID(), Data: []byte(`{"Name":"ada","Cart":null,"N":0}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// The sign-out of a cookie sealed without a lifetime (by an earlier
+// release) is kept as long as the Manager's WithMaxAge lets that cookie
+// open.
+func TestARevocationOfACookieWithoutALifetime(t *testing.T) {
+	clock := newClock()
+	store := revocation.NewReplica(clock.Now)
+	day := newRevocationFixtureOn(t, clock, WithMaxAge(24*time.Hour), WithRevocation(store))
+	copied := FallbackName + "=" + earlierReleaseCookie(t)
+	if s, _ := send(day.m, copied, nil); s.Data.Name != "ada" {
+		t.Fatalf("the earlier release's cookie did not open: %v", s.Err())
+	}
+	send(day.m, copied, func(s *Session[user]) { s.Destroy() })
+	clock.Advance(23 * time.Hour)
+	store.Sweep(clock.Now())
+	if s, _ := send(day.m, copied, nil); !errors.Is(s.Err(), ErrRevoked) {
+		t.Errorf("23 hours after the sign-out, where the lifetime is a day: err %v; want ErrRevoked", s.Err())
 	}
 }
 
