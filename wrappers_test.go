@@ -44,6 +44,30 @@ func recoverer(next http.Handler) http.Handler {
 	})
 }
 
+// After a panic, the session is abandoned for good: a goroutine of the
+// handler that still holds the writer and writes later commits nothing,
+// and the recovery's 500 stays without a cookie.
+func TestPanicAbandonsTheSessionForLaterWrites(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+	release, done := make(chan struct{}), make(chan struct{})
+	rec := b.do(recoverer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Get(r).Data.N = 7
+		go func() {
+			defer close(done)
+			<-release
+			_, _ = io.WriteString(w, "late")
+		}()
+		panic("with a goroutine holding the writer")
+	}))), "POST", "/")
+	close(release)
+	<-done
+	if rec.Code != http.StatusInternalServerError || sets(rec) {
+		t.Errorf("a write after the panic: status %d, Set-Cookie %q; want the recovery's 500 and no cookie", rec.Code, rec.Header().Values("Set-Cookie"))
+	}
+}
+
 // A handler that panics after its response went out still has what its
 // commit could not store reported (here a revocation of the logout the
 // response already carried), and one that panics before writing leaves
