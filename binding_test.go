@@ -833,7 +833,8 @@ func TestDeviceBindingAnswersApartFromSubjects(t *testing.T) {
 // of the bound cookie (a sibling subdomain can plant values of a name
 // without a prefix, and anyone can send them). Each bound value is opened
 // at most once per request, not once for each session value that opens
-// bound: the cost stays linear in the header. The bound values here carry
+// bound: the cost stays linear in the header. A planted value sent before
+// the browser's own does not hide it: every value is opened. The bound values here carry
 // a key id of the ring, so that each fails only after authentication.
 func TestDeviceBindingManyBoundValuesCostLittle(t *testing.T) {
 	a := newBoundApp(t)
@@ -848,6 +849,15 @@ func TestDeviceBindingManyBoundValuesCostLittle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A planted value sent before the browser's own does not hide it.
+	r := httptest.NewRequest("GET", "https://app.test/whoami", nil)
+	r.Header.Set("Cookie", name+"="+b.cookies[name]+"; "+name+".bound="+junk+"; "+name+".bound="+b.cookies[name+".bound"])
+	rec := httptest.NewRecorder()
+	a.h.ServeHTTP(rec, r)
+	if rec.Header().Get("X-Unproven") != "" {
+		t.Error("the browser's bound cookie, after a planted one, did not prove the session")
+	}
+
 	var parts []string
 	for range 10 {
 		parts = append(parts, name+"="+b.cookies[name], name+".bound="+junk)
