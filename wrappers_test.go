@@ -157,6 +157,8 @@ func TestReverseProxyAsTheHandler(t *testing.T) {
 		{"a chunk's name, session changed", []string{"session.1=backend; Path=/"}, true, true},
 		{"the session's name without attributes", []string{"session=backend"}, false, true},
 		{"the session's name, spaced", []string{"session =backend; Path=/"}, false, true},
+		// The session's own shape, but for the attributes after Max-Age.
+		{"the session's name with Path and Max-Age", []string{"session=backend; Path=/; Max-Age=60"}, false, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
