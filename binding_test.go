@@ -537,6 +537,30 @@ func TestDeviceBindingProofRetriedAfterTheStoreIsBack(t *testing.T) {
 	}
 }
 
+// The DBSC session identifier carries its session's lifetime, as the
+// session cookie does: an instance with a longer WithMaxAge does not
+// refresh a DBSC session past the lifetime it was signed in under.
+func TestDeviceBindingIdentifierKeepsItsLifetime(t *testing.T) {
+	keys, err := cookiesession.NewKeyring([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := newClock()
+	hour := newBoundAppOn(t, keys, clock, cookiesession.WithMaxAge(time.Hour))
+	day := newBoundAppOn(t, keys, clock, cookiesession.WithMaxAge(24*time.Hour))
+	dev := dbsctest.NewES256()
+	b := newBoundBrowser(t)
+	id := b.bind(hour, dev, "ada")
+	clock.Advance(time.Hour - time.Minute)
+	if res := b.refresh(day, dev, id); res.StatusCode != http.StatusOK {
+		t.Fatalf("refresh within the hour, where the lifetime is a day: %s", res.Status)
+	}
+	clock.Advance(time.Minute)
+	if res := b.refresh(day, dev, id); res.StatusCode == http.StatusOK {
+		t.Errorf("refresh an hour on, signed in where the lifetime is an hour: %s; want it refused", res.Status)
+	}
+}
+
 // Anonymous sessions are not invited, and a bound session is not bound
 // again; the endpoint refuses what it cannot use with a 4xx, never a 500.
 func TestDeviceBindingRefusals(t *testing.T) {
