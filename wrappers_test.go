@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -227,6 +228,51 @@ func TestForeignLineFoundWithoutASessionRead(t *testing.T) {
 			t.Errorf("%s: Set-Cookie %q, log %s; want the error logged", name, rec.Header().Values("Set-Cookie"), logs.String())
 		}
 	}
+}
+
+// The warning of a foreign line is logged with the request's context, as
+// every log of the package is: a handler that takes a request id from it
+// finds it there.
+func TestForeignLineLoggedWithTheRequestsContext(t *testing.T) {
+	type key struct{}
+	var seen ctxValues
+	m := newTestManager[user](t, newClock(), WithLogger(slog.New(&seen)))
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "session", Value: "mine"})
+	}))
+	newBrowser(t).do(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), key{}, "request 7")))
+	}), "GET", "/")
+	if got := seen.values(key{}); len(got) != 1 || got[0] != "request 7" {
+		t.Errorf("the log records saw %v in their context; want one, with the request's id", got)
+	}
+}
+
+// ctxValues is a slog.Handler that keeps the context of each record.
+type ctxValues struct {
+	mu   sync.Mutex
+	ctxs []context.Context
+}
+
+func (c *ctxValues) Enabled(context.Context, slog.Level) bool { return true }
+func (c *ctxValues) WithAttrs([]slog.Attr) slog.Handler       { return c }
+func (c *ctxValues) WithGroup(string) slog.Handler            { return c }
+func (c *ctxValues) Handle(ctx context.Context, _ slog.Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ctxs = append(c.ctxs, ctx)
+	return nil
+}
+
+// values returns what the records' contexts hold under key.
+func (c *ctxValues) values(key any) []any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []any
+	for _, ctx := range c.ctxs {
+		out = append(out, ctx.Value(key))
+	}
+	return out
 }
 
 // getWith sends a GET to url through c, the real client.
