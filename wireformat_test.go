@@ -193,24 +193,30 @@ func isOpenError(err error) bool {
 func TestV1FormatIsAsSpecified(t *testing.T) {
 	secret := testSecret(1)
 	k := mustKeyring(t, secret)
-	in := Contents{Created: t0, Issued: t0.Add(time.Minute), ID: randomID(), Generation: 7,
-		Flashes: []string{"hi", ""}, Data: []byte(`{"user":"ada"}`)}
-	ours, err := k.Seal("session", in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(ours)
-	if err != nil || raw[0] != formatV1 || !bytes.Equal(raw[1:1+keyIDSize], keyID(t, secret)) {
-		t.Fatalf("the package's value: %v, header %x", err, raw[:1+keyIDSize])
-	}
-	aead, _ := chacha20poly1305.NewX(derive(t, secret, labelXChaCha, chacha20poly1305.KeySize))
-	pt, err := aead.Open(nil, raw[1+keyIDSize:v1HeaderSize], raw[v1HeaderSize:], append(bytes.Clone(raw[:1+keyIDSize]), "session"...))
-	if err != nil || !bytes.Equal(pt, plaintext(in)) {
-		t.Errorf("the package's plaintext %x, the specification's %x (%v)", pt, plaintext(in), err)
-	}
-	out, key, err := openValue(k, "session", v1Value(t, secret, "session", plaintext(in)), t0, Limits{})
-	if err != nil || key != 0 || !sameContents(out, in) {
-		t.Errorf("the specification's value opened as %+v (key %d, %v), want %+v", out, key, err, in)
+	for name, in := range map[string]Contents{
+		"generation and flashes": {Created: t0, Issued: t0.Add(time.Minute), ID: randomID(), Generation: 7,
+			Flashes: []string{"hi", ""}, Data: []byte(`{"user":"ada"}`)},
+		// flagFields is set only when a field is present.
+		"no field":                {Created: t0, Issued: t0, ID: randomID(), Data: []byte(`{}`)},
+		"generation and lifetime": {Created: t0, Issued: t0, ID: randomID(), Generation: 3, Lifetime: time.Hour, Data: []byte(`{}`)},
+	} {
+		ours, err := k.Seal("session", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := base64.RawURLEncoding.DecodeString(ours)
+		if err != nil || raw[0] != formatV1 || !bytes.Equal(raw[1:1+keyIDSize], keyID(t, secret)) {
+			t.Fatalf("%s: the package's value: %v, header %x", name, err, raw[:1+keyIDSize])
+		}
+		aead, _ := chacha20poly1305.NewX(derive(t, secret, labelXChaCha, chacha20poly1305.KeySize))
+		pt, err := aead.Open(nil, raw[1+keyIDSize:v1HeaderSize], raw[v1HeaderSize:], append(bytes.Clone(raw[:1+keyIDSize]), "session"...))
+		if err != nil || !bytes.Equal(pt, plaintext(in)) {
+			t.Errorf("%s: the package's plaintext %x, the specification's %x (%v)", name, pt, plaintext(in), err)
+		}
+		out, key, err := openValue(k, "session", v1Value(t, secret, "session", plaintext(in)), t0, Limits{})
+		if err != nil || key != 0 || !sameContents(out, in) {
+			t.Errorf("%s: the specification's value opened as %+v (key %d, %v), want %+v", name, out, key, err, in)
+		}
 	}
 }
 
