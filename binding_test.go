@@ -326,8 +326,10 @@ func TestDeviceBindingProofOnceConcurrently(t *testing.T) {
 	if res := <-first; res.StatusCode != http.StatusOK {
 		t.Errorf("first answer: %s", res.Status)
 	}
-	if replayed.StatusCode == http.StatusOK || len(replayed.Cookies()) != 0 {
-		t.Errorf("the same proof, while the first was being recorded: %s, cookies %v; want no cookie", replayed.Status, replayed.Cookies())
+	// Refused as a replay after the first is (403 with a fresh
+	// challenge), not told to try the same proof again later.
+	if replayed.StatusCode != http.StatusForbidden || len(replayed.Cookies()) != 0 {
+		t.Errorf("the same proof, while the first was being recorded: %s, cookies %v; want 403 without a cookie", replayed.Status, replayed.Cookies())
 	}
 }
 
