@@ -292,6 +292,28 @@ func TestReadOnlyRequestsSealAgainOnlyForAnotherLifetime(t *testing.T) {
 	}
 }
 
+// A revocation is forgotten once no copy of its cookie could open: at
+// the session's creation plus its lifetime and ClockSkew, however late in
+// the session's life the sign-out came.
+func TestARevocationIsForgottenWithItsCookie(t *testing.T) {
+	clock := newClock()
+	store := revocation.NewReplica(clock.Now)
+	day := newRevocationFixtureOn(t, clock, WithMaxAge(24*time.Hour), WithRevocation(store))
+	b := newBrowser(t)
+	b.do(day.login, "POST", "/login")
+	clock.Advance(12 * time.Hour)
+	b.do(day.write, "POST", "/")
+	b.do(day.logout, "POST", "/logout")
+	if store.Len() == 0 {
+		t.Fatal("the sign-out stored nothing")
+	}
+	clock.Advance(12*time.Hour + ClockSkew + time.Second)
+	store.Sweep(clock.Now())
+	if n := store.Len(); n != 0 {
+		t.Errorf("a day and ClockSkew after the session was created, the store holds %d entries; want the revocation forgotten", n)
+	}
+}
+
 // earlierReleaseCookie is ada's session as an earlier release sealed it,
 // at t0: with an id, without a lifetime.
 func earlierReleaseCookie(t *testing.T) string {
