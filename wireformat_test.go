@@ -40,6 +40,7 @@ const (
 	flagID        = 1 << 1
 	flagFields    = 1 << 2
 	fieldGenTag   = 2              // the generation: optional (even)
+	fieldBindTag  = 3              // the device binding, a session id: must be understood (odd)
 	fieldLifeTag  = 4              // the lifetime, in seconds: optional
 	maxSealedTime = int64(1) << 40 // seconds; the created time and the issued delta are at most this
 	maxLifetime   = 1 << 33        // seconds; the lifetime is at most this
@@ -338,6 +339,9 @@ func TestOpenRefusesBadPlaintexts(t *testing.T) {
 		{"no fields length", append(binary.AppendUvarint(binary.AppendUvarint(nil, uint64(t0.Unix())), 0), flagFields)},
 		{"a field tag cut short", append(binary.AppendUvarint(binary.AppendUvarint(nil, uint64(t0.Unix())), 0), flagFields, 1, 0x80)},
 		{"a field length cut short", append(binary.AppendUvarint(binary.AppendUvarint(nil, uint64(t0.Unix())), 0), flagFields, 2, 4, 0x80)},
+		// The binding is a session id: 16 bytes, no fewer and no more.
+		{"a binding of 17 bytes", plaintext(Contents{Created: t0, Issued: t0, ID: SessionID{1}, Data: []byte("{}")}, append([]byte{fieldBindTag, 17}, bytes.Repeat([]byte{7}, 17)...)...)},
+		{"a binding of 15 bytes", plaintext(Contents{Created: t0, Issued: t0, ID: SessionID{1}, Data: []byte("{}")}, append([]byte{fieldBindTag, 15}, bytes.Repeat([]byte{7}, 15)...)...)},
 	}
 	if _, _, err := openValue(k, "session", v1Value(t, testSecret(1), "session", good), t0, Limits{}); err != nil {
 		t.Fatalf("the control does not open: %v", err)
