@@ -204,8 +204,17 @@ func TestReverseProxyAsTheHandler(t *testing.T) {
 // handler set the session's cookie itself; inside it, at the commit, also
 // when the handler never looked at the session.
 func TestForeignLineFoundWithoutASessionRead(t *testing.T) {
-	for name, h := range map[string]func(m *Manager[user]) http.Handler{
-		"before a Save without the middleware": func(m *Manager[user]) http.Handler {
+	setsSession := func(m *Manager[user]) http.Handler {
+		return m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.SetCookie(w, &http.Cookie{Name: "session", Value: "mine"})
+		}))
+	}
+	for _, tt := range []struct {
+		name    string
+		cookies string // the Manager's WithName, "" for none
+		h       func(m *Manager[user]) http.Handler
+	}{
+		{"before a Save without the middleware", FallbackName, func(m *Manager[user]) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				http.SetCookie(w, &http.Cookie{Name: "session", Value: "mine"})
 				s := m.Load(r)
@@ -214,18 +223,24 @@ func TestForeignLineFoundWithoutASessionRead(t *testing.T) {
 					t.Error(err)
 				}
 			})
-		},
-		"the middleware, the session never read": func(m *Manager[user]) http.Handler {
-			return m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				http.SetCookie(w, &http.Cookie{Name: "session", Value: "mine"})
-			}))
-		},
+		}},
+		{"the middleware, the session never read", FallbackName, setsSession},
+		// Without WithName, the name earlier releases used by default,
+		// which a session moving from it is still read under.
+		{"the old default name", "", setsSession},
 	} {
 		var logs bytes.Buffer
-		m := newTestManager[user](t, newClock(), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
-		rec := newBrowser(t).do(h(m), "GET", "/")
+		opts := []Option{WithClock(newClock().Now), WithLogger(slog.New(slog.NewTextHandler(&logs, nil)))}
+		if tt.cookies != "" {
+			opts = append(opts, WithName(tt.cookies))
+		}
+		m, err := New[user](testKeys(t), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := newBrowser(t).do(tt.h(m), "GET", "/")
 		if !strings.Contains(logs.String(), "sets the session's cookie by other means") {
-			t.Errorf("%s: Set-Cookie %q, log %s; want the error logged", name, rec.Header().Values("Set-Cookie"), logs.String())
+			t.Errorf("%s: Set-Cookie %q, log %s; want the error logged", tt.name, rec.Header().Values("Set-Cookie"), logs.String())
 		}
 	}
 }
