@@ -326,8 +326,10 @@ func TestDeviceBindingProofOnceConcurrently(t *testing.T) {
 	if res := <-first; res.StatusCode != http.StatusOK {
 		t.Errorf("first answer: %s", res.Status)
 	}
-	if replayed.StatusCode == http.StatusOK || len(replayed.Cookies()) != 0 {
-		t.Errorf("the same proof, while the first was being recorded: %s, cookies %v; want no cookie", replayed.Status, replayed.Cookies())
+	// Refused as a replay after the first is (403 with a fresh
+	// challenge), not told to try the same proof again later.
+	if replayed.StatusCode != http.StatusForbidden || len(replayed.Cookies()) != 0 {
+		t.Errorf("the same proof, while the first was being recorded: %s, cookies %v; want 403 without a cookie", replayed.Status, replayed.Cookies())
 	}
 }
 
@@ -512,6 +514,52 @@ func TestDeviceBindingStoreDown(t *testing.T) {
 		if res := b.refresh(a, dev, id); res.StatusCode != http.StatusOK {
 			t.Errorf("%s: refresh once the store is back: %s", tt.name, res.Status)
 		}
+	}
+}
+
+// A proof whose answer the store could not record is not spent: sent
+// again once the store is back, it is accepted (once). Only an answer
+// recorded refuses the proof; one merely being recorded, then failed, does
+// not.
+func TestDeviceBindingProofRetriedAfterTheStoreIsBack(t *testing.T) {
+	down := false
+	a := newBoundApp(t, cookiesession.WithRevocation(failingStore{revocation.NewReplica(newClock().Now), &down}))
+	b := newBoundBrowser(t)
+	id, proof := b.refreshProof(a, "ada")
+	down = true
+	if res := b.send(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id, "Secure-Session-Response", proof); res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("the proof with the store down: %s; want 503", res.Status)
+	}
+	down = false
+	if res := b.send(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id, "Secure-Session-Response", proof); res.StatusCode != http.StatusOK {
+		t.Errorf("the same proof once the store is back: %s; want 200", res.Status)
+	}
+	if res := b.send(a, "POST", "/dbsc", "Sec-Secure-Session-Id", id, "Secure-Session-Response", proof); res.StatusCode == http.StatusOK {
+		t.Errorf("the same proof a third time: %s; want it refused", res.Status)
+	}
+}
+
+// The DBSC session identifier carries its session's lifetime, as the
+// session cookie does: an instance with a longer WithMaxAge does not
+// refresh a DBSC session past the lifetime it was signed in under.
+func TestDeviceBindingIdentifierKeepsItsLifetime(t *testing.T) {
+	keys, err := cookiesession.NewKeyring([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := newClock()
+	hour := newBoundAppOn(t, keys, clock, cookiesession.WithMaxAge(time.Hour))
+	day := newBoundAppOn(t, keys, clock, cookiesession.WithMaxAge(24*time.Hour))
+	dev := dbsctest.NewES256()
+	b := newBoundBrowser(t)
+	id := b.bind(hour, dev, "ada")
+	clock.Advance(time.Hour - time.Minute)
+	if res := b.refresh(day, dev, id); res.StatusCode != http.StatusOK {
+		t.Fatalf("refresh within the hour, where the lifetime is a day: %s", res.Status)
+	}
+	clock.Advance(time.Minute)
+	if res := b.refresh(day, dev, id); res.StatusCode == http.StatusOK {
+		t.Errorf("refresh an hour on, signed in where the lifetime is an hour: %s; want it refused", res.Status)
 	}
 }
 
@@ -741,8 +789,9 @@ func TestDeviceBindingAnswersAreCapped(t *testing.T) {
 			t.Fatalf("refresh in a flood: %s; want 200 or 503", res.Status)
 		}
 	}
-	if held := rp.Len(); answered == flood || held > flood/4 {
-		t.Errorf("%d refreshes in a row: %d answered, %d entries held; want a cap", flood, answered, held)
+	// The cap is eight times a subject's revoked sessions, exactly.
+	if held, capped := rp.Len(), 8*cookiesession.MaxRevokedSessions; answered != capped || held > capped+1 {
+		t.Errorf("%d refreshes in a row: %d answered, %d entries held; want a cap of %d", flood, answered, held, capped)
 	}
 	a.clock.Advance(10 * time.Minute)
 	if res := b.refresh(a, dev, id); res.StatusCode != http.StatusOK {
@@ -811,7 +860,8 @@ func TestDeviceBindingAnswersApartFromSubjects(t *testing.T) {
 // of the bound cookie (a sibling subdomain can plant values of a name
 // without a prefix, and anyone can send them). Each bound value is opened
 // at most once per request, not once for each session value that opens
-// bound: the cost stays linear in the header. The bound values here carry
+// bound: the cost stays linear in the header. A planted value sent before
+// the browser's own does not hide it: every value is opened. The bound values here carry
 // a key id of the ring, so that each fails only after authentication.
 func TestDeviceBindingManyBoundValuesCostLittle(t *testing.T) {
 	a := newBoundApp(t)
@@ -826,6 +876,15 @@ func TestDeviceBindingManyBoundValuesCostLittle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A planted value sent before the browser's own does not hide it.
+	r := httptest.NewRequest("GET", "https://app.test/whoami", nil)
+	r.Header.Set("Cookie", name+"="+b.cookies[name]+"; "+name+".bound="+junk+"; "+name+".bound="+b.cookies[name+".bound"])
+	rec := httptest.NewRecorder()
+	a.h.ServeHTTP(rec, r)
+	if rec.Header().Get("X-Unproven") != "" {
+		t.Error("the browser's bound cookie, after a planted one, did not prove the session")
+	}
+
 	var parts []string
 	for range 10 {
 		parts = append(parts, name+"="+b.cookies[name], name+".bound="+junk)

@@ -160,6 +160,9 @@ func TestChangeAfterCommitIsReported(t *testing.T) {
 			if got := errors.Is(hookErr, ErrChangeAfterCommit); got != tt.lost {
 				t.Errorf("reported %v (%v), want %v", got, hookErr, tt.lost)
 			}
+			if hookErr != nil && strings.Contains(hookErr.Error(), "hijack") {
+				t.Errorf("reported %v: no connection was hijacked", hookErr)
+			}
 			if got := strings.Contains(logs.String(), "changed after the response was committed"); got != tt.lost {
 				t.Errorf("logged %v, want %v: %s", got, tt.lost, logs.String())
 			}

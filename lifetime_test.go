@@ -2,6 +2,7 @@ package cookiesession_test
 
 import (
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -176,6 +177,27 @@ func TestNewSessionTimesAreWholeSeconds(t *testing.T) {
 	}
 }
 
+// A lifetime longer than a cookie can carry (WithMaxAge of math.MaxInt64
+// for "never", or of 280 years) still keeps its sessions, as before
+// cookies carried one: the cookie carries the longest it can.
+func TestLifetimesPastWhatACookieCarries(t *testing.T) {
+	for _, maxAge := range []time.Duration{280 * 365 * 24 * time.Hour, math.MaxInt64} {
+		var heard errorLog
+		m := newTestManager[user](t, newClock(), WithMaxAge(maxAge), heard.option())
+		b := newBrowser(t)
+		b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+		if err := heard.take(); err != nil {
+			t.Errorf("WithMaxAge(%v): the save failed: %v", maxAge, err)
+		}
+		if rec := b.do(handle[user](m, nil), "GET", "/"); sets(rec) {
+			t.Errorf("WithMaxAge(%v): a read-only request wrote the cookie again", maxAge)
+		}
+		if s, _ := send(m, b.header(), nil); s.IsNew() || s.Data.Name != "ada" {
+			t.Errorf("WithMaxAge(%v): the session did not open back: new %v, err %v", maxAge, s.IsNew(), s.Err())
+		}
+	}
+}
+
 // A cookie carries the lifetime it was sealed under, and a Manager with a
 // longer WithMaxAge does not extend it. Otherwise raising the lifetime
 // brings signed-out copies back: the revocation is forgotten once the
@@ -221,6 +243,104 @@ func TestChangingTheLifetimeTakesEffectOnLiveSessions(t *testing.T) {
 	}
 	if s, _ := send(hour.m, b.header(), nil); !errors.Is(s.Err(), ErrExpired) {
 		t.Errorf("under a shorter lifetime: err %v; want ErrExpired", s.Err())
+	}
+}
+
+// A read-only request writes the cookie again only when the lifetime it
+// carries differs from the Manager's, in whole seconds: a cookie of an
+// earlier release, which carries none, is left as it is, and so is one
+// sealed under a WithMaxAge that is not whole seconds. One sealed under a
+// longer WithMaxAge is sealed again under the shorter one, which then
+// holds wherever it is read.
+func TestReadOnlyRequestsSealAgainOnlyForAnotherLifetime(t *testing.T) {
+	clock := newClock()
+	read := func(m *Manager[user], b *browser) bool {
+		t.Helper()
+		rec := b.do(handle(m, func(s *Session[user]) {
+			if s.Data.Name != "ada" {
+				t.Errorf("the session did not open: %v", s.Err())
+			}
+		}), "GET", "/")
+		return sets(rec)
+	}
+	login := func(m *Manager[user]) *browser {
+		b := newBrowser(t)
+		b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "POST", "/login")
+		return b
+	}
+
+	earlier := newBrowser(t)
+	earlier.cookies[FallbackName] = earlierReleaseCookie(t)
+	if read(newTestManager[user](t, clock), earlier) {
+		t.Error("a cookie of an earlier release, without a lifetime, was written again")
+	}
+
+	fraction := newTestManager[user](t, clock, WithMaxAge(time.Hour+time.Second/2))
+	if read(fraction, login(fraction)) {
+		t.Error("under a WithMaxAge that is not whole seconds, a read-only request wrote the cookie again")
+	}
+
+	day := newTestManager[user](t, clock, WithMaxAge(24*time.Hour))
+	hour := newTestManager[user](t, clock, WithMaxAge(time.Hour))
+	b := login(day)
+	if !read(hour, b) {
+		t.Error("a cookie sealed under a day, read under an hour, was not sealed again")
+	}
+	clock.Advance(time.Hour)
+	if s, _ := send(day, b.header(), nil); !errors.Is(s.Err(), ErrExpired) {
+		t.Errorf("sealed again under an hour, read an hour later under a day: err %v; want ErrExpired", s.Err())
+	}
+}
+
+// A revocation is forgotten once no copy of its cookie could open: at
+// the session's creation plus its lifetime and ClockSkew, however late in
+// the session's life the sign-out came.
+func TestARevocationIsForgottenWithItsCookie(t *testing.T) {
+	clock := newClock()
+	store := revocation.NewReplica(clock.Now)
+	day := newRevocationFixtureOn(t, clock, WithMaxAge(24*time.Hour), WithRevocation(store))
+	b := newBrowser(t)
+	b.do(day.login, "POST", "/login")
+	clock.Advance(12 * time.Hour)
+	b.do(day.write, "POST", "/")
+	b.do(day.logout, "POST", "/logout")
+	if store.Len() == 0 {
+		t.Fatal("the sign-out stored nothing")
+	}
+	clock.Advance(12*time.Hour + ClockSkew + time.Second)
+	store.Sweep(clock.Now())
+	if n := store.Len(); n != 0 {
+		t.Errorf("a day and ClockSkew after the session was created, the store holds %d entries; want the revocation forgotten", n)
+	}
+}
+
+// earlierReleaseCookie is ada's session as an earlier release sealed it,
+// at t0: with an id, without a lifetime.
+func earlierReleaseCookie(t *testing.T) string {
+	t.Helper()
+	v, err := testKeys(t).Seal(FallbackName, Contents{Created: t0, Issued: t0, ID: randomID(), Data: []byte(`{"Name":"ada","Cart":null,"N":0}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// The sign-out of a cookie sealed without a lifetime (by an earlier
+// release) is kept as long as the Manager's WithMaxAge lets that cookie
+// open.
+func TestARevocationOfACookieWithoutALifetime(t *testing.T) {
+	clock := newClock()
+	store := revocation.NewReplica(clock.Now)
+	day := newRevocationFixtureOn(t, clock, WithMaxAge(24*time.Hour), WithRevocation(store))
+	copied := FallbackName + "=" + earlierReleaseCookie(t)
+	if s, _ := send(day.m, copied, nil); s.Data.Name != "ada" {
+		t.Fatalf("the earlier release's cookie did not open: %v", s.Err())
+	}
+	send(day.m, copied, func(s *Session[user]) { s.Destroy() })
+	clock.Advance(23 * time.Hour)
+	store.Sweep(clock.Now())
+	if s, _ := send(day.m, copied, nil); !errors.Is(s.Err(), ErrRevoked) {
+		t.Errorf("23 hours after the sign-out, where the lifetime is a day: err %v; want ErrRevoked", s.Err())
 	}
 }
 

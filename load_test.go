@@ -109,3 +109,36 @@ func TestDataThatDoesNotDecodeIsNotQuoted(t *testing.T) {
 		t.Errorf("the session's data is quoted:\nErr: %v\nlog: %s", s.Err(), logs.String())
 	}
 }
+
+// Another serializer's error is wrapped for errors.As, and its message,
+// which may quote the data, is left out of Err and the log.
+func TestSerializerErrorIsNotQuoted(t *testing.T) {
+	const secret = "4111111111111111"
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	m := newTestManager[user](t, newClock(), WithLogger(logger), WithSerializer(quotingSerializer{}))
+	v, err := testKeys(t).Seal(FallbackName, Contents{Created: t0, Issued: t0, ID: randomID(), Data: []byte(`{"Name":"` + secret + `"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := send(m, FallbackName+"="+v, nil)
+	var cause *quotingError
+	if !s.IsNew() || !errors.Is(s.Err(), ErrMalformed) || !errors.As(s.Err(), &cause) {
+		t.Fatalf("data the serializer refuses: new %v, Err %v; want a new session, ErrMalformed and the cause", s.IsNew(), s.Err())
+	}
+	if strings.Contains(s.Err().Error(), secret) || strings.Contains(logs.String(), secret) {
+		t.Errorf("the session's data is quoted:\nErr: %v\nlog: %s", s.Err(), logs.String())
+	}
+}
+
+// quotingSerializer is encoding/json, but for Unmarshal, which refuses
+// all data with an error that quotes it.
+type quotingSerializer struct{ JSONSerializer }
+
+func (quotingSerializer) Unmarshal(data []byte, _ any) error {
+	return &quotingError{data: string(data)}
+}
+
+type quotingError struct{ data string }
+
+func (e *quotingError) Error() string { return "cannot read " + e.data }

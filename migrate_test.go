@@ -191,13 +191,16 @@ func TestGorillaCookieFromTheFuture(t *testing.T) {
 		want  error
 	}{
 		{"within ClockSkew", ClockSkew - time.Second, nil},
+		{"a second past ClockSkew", ClockSkew + time.Second, ErrExpired},
 		{"a day ahead", 24 * time.Hour, ErrExpired},
 		{"a year ahead", 365 * 24 * time.Hour, ErrExpired},
 	} {
 		clock := newClockAt(saved.Add(-tt.ahead))
 		revoked := revocation.NewReplica(clock.Now)
+		var logs bytes.Buffer
 		m := newTestManager[user](t, clock, WithGorillaMigration(gorillaStore, convertUser),
-			WithSubject(func(u user) string { return u.Name }), WithRevocation(revoked))
+			WithSubject(func(u user) string { return u.Name }), WithRevocation(revoked),
+			WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 		converted := false
 		s, _ := send(m, gorilla, func(s *Session[user]) {
 			converted = s.Data.Name == "ada"
@@ -205,6 +208,11 @@ func TestGorillaCookieFromTheFuture(t *testing.T) {
 		})
 		if !errors.Is(s.Err(), tt.want) || converted != (tt.want == nil) {
 			t.Errorf("%s: converted %v, err %v; want %v", tt.name, converted, s.Err(), tt.want)
+		}
+		// Refused, it is an old server's clock ahead, warned of as one
+		// of ours would be.
+		if warned := strings.Contains(logs.String(), "level=WARN") && strings.Contains(logs.String(), "clock is ahead"); warned != (tt.want != nil) {
+			t.Errorf("%s: warned of a clock ahead %v, want %v: %s", tt.name, warned, tt.want != nil, logs.String())
 		}
 		// Once the sign-out's revocation and the old store's 30 days
 		// have passed, a copy of the gorilla cookie is expired.

@@ -45,8 +45,9 @@ type Contents struct {
 	// WithDeviceBinding); zero for none.
 	Binding SessionID
 	// Lifetime is how long after Created the value may open, as the
-	// sealing Manager's WithMaxAge said, in whole seconds rounded up; zero
-	// for no bound of its own (values of earlier releases). A Manager with
+	// sealing Manager's WithMaxAge said, in whole seconds rounded up, and
+	// at most about 270 years (a longer one is sealed as that); zero for
+	// no bound of its own (values of earlier releases). A Manager with
 	// a longer WithMaxAge does not extend it: a revocation is forgotten
 	// once the sessions it names have expired, and a copy it refused
 	// must not open again because the lifetime was raised since.
@@ -264,8 +265,8 @@ func appendPlaintext(dst []byte, e *Contents) ([]byte, error) {
 // read back loses the session without a word.
 func checkSealable(e *Contents) error {
 	created, issued := sealedTime(e.Created).Unix(), sealedTime(e.Issued).Unix()
-	if created < 0 || issued < created || created > maxSealedTime || issued-created > maxSealedTime || lifetimeSeconds(e.Lifetime) > maxSealedLifetime {
-		return fmt.Errorf("cookiesession: sealing: invalid times (created %v, issued %v, lifetime %v)", e.Created, e.Issued, e.Lifetime)
+	if created < 0 || issued < created || created > maxSealedTime || issued-created > maxSealedTime {
+		return fmt.Errorf("cookiesession: sealing: invalid times (created %v, issued %v)", e.Created, e.Issued)
 	}
 	if len(e.Flashes) > maxFlashes {
 		return fmt.Errorf("%w: %d flash messages; at most %d fit a session", ErrTooLarge, len(e.Flashes), maxFlashes)
@@ -300,9 +301,17 @@ func appendUvarintField(dst []byte, tag byte, v uint64) []byte {
 }
 
 // lifetimeSeconds is d in whole seconds, rounded up, as Contents.Lifetime
-// is sealed.
+// is sealed: at most maxSealedLifetime, which a longer lifetime (a
+// WithMaxAge of math.MaxInt64 for "never") is sealed as.
 func lifetimeSeconds(d time.Duration) uint64 {
-	return uint64(max(d+time.Second-1, 0) / time.Second)
+	if d <= 0 {
+		return 0
+	}
+	s := uint64(d / time.Second)
+	if d%time.Second != 0 {
+		s++
+	}
+	return min(s, maxSealedLifetime)
 }
 
 // parsePlaintext reads what appendPlaintext wrote.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"math"
 	"net/http"
 	"reflect"
 	"strings"
@@ -267,6 +268,24 @@ func TestSealRefusesWhatOpenRefuses(t *testing.T) {
 	} {
 		if _, err := k.Seal("s", tt.c); err == nil {
 			t.Errorf("%s was sealed", tt.name)
+		}
+	}
+}
+
+// A lifetime past what the format holds, about 270 years (WithMaxAge of
+// math.MaxInt64 for "never"), is sealed as the longest it holds: a value
+// that cannot be opened back would lose the session without a word.
+func TestLongestLifetimeIsSealed(t *testing.T) {
+	k := testKeys(t)
+	longest := time.Duration(maxLifetime) * time.Second
+	for _, lifetime := range []time.Duration{longest, longest + time.Second, math.MaxInt64} {
+		value, err := k.Seal("s", Contents{Created: t0, Issued: t0, Lifetime: lifetime, Data: []byte("{}")})
+		if err != nil {
+			t.Errorf("a lifetime of %v: %v", lifetime, err)
+			continue
+		}
+		if c, _, err := openValue(k, "s", value, t0, Limits{}); err != nil || c.Lifetime != longest {
+			t.Errorf("a lifetime of %v opened back as %v, err %v; want %v", lifetime, c.Lifetime, err, longest)
 		}
 	}
 }

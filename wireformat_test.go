@@ -40,8 +40,10 @@ const (
 	flagID        = 1 << 1
 	flagFields    = 1 << 2
 	fieldGenTag   = 2              // the generation: optional (even)
+	fieldBindTag  = 3              // the device binding, a session id: must be understood (odd)
 	fieldLifeTag  = 4              // the lifetime, in seconds: optional
 	maxSealedTime = int64(1) << 40 // seconds; the created time and the issued delta are at most this
+	maxLifetime   = 1 << 33        // seconds; the lifetime is at most this
 	labelKeyID    = "cookiesession v1 key id"
 	labelXChaCha  = "cookiesession v1 xchacha20-poly1305"
 	labelSCHash   = "cookiesession v1 securecookie hash"
@@ -192,24 +194,30 @@ func isOpenError(err error) bool {
 func TestV1FormatIsAsSpecified(t *testing.T) {
 	secret := testSecret(1)
 	k := mustKeyring(t, secret)
-	in := Contents{Created: t0, Issued: t0.Add(time.Minute), ID: randomID(), Generation: 7,
-		Flashes: []string{"hi", ""}, Data: []byte(`{"user":"ada"}`)}
-	ours, err := k.Seal("session", in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(ours)
-	if err != nil || raw[0] != formatV1 || !bytes.Equal(raw[1:1+keyIDSize], keyID(t, secret)) {
-		t.Fatalf("the package's value: %v, header %x", err, raw[:1+keyIDSize])
-	}
-	aead, _ := chacha20poly1305.NewX(derive(t, secret, labelXChaCha, chacha20poly1305.KeySize))
-	pt, err := aead.Open(nil, raw[1+keyIDSize:v1HeaderSize], raw[v1HeaderSize:], append(bytes.Clone(raw[:1+keyIDSize]), "session"...))
-	if err != nil || !bytes.Equal(pt, plaintext(in)) {
-		t.Errorf("the package's plaintext %x, the specification's %x (%v)", pt, plaintext(in), err)
-	}
-	out, key, err := openValue(k, "session", v1Value(t, secret, "session", plaintext(in)), t0, Limits{})
-	if err != nil || key != 0 || !sameContents(out, in) {
-		t.Errorf("the specification's value opened as %+v (key %d, %v), want %+v", out, key, err, in)
+	for name, in := range map[string]Contents{
+		"generation and flashes": {Created: t0, Issued: t0.Add(time.Minute), ID: randomID(), Generation: 7,
+			Flashes: []string{"hi", ""}, Data: []byte(`{"user":"ada"}`)},
+		// flagFields is set only when a field is present.
+		"no field":                {Created: t0, Issued: t0, ID: randomID(), Data: []byte(`{}`)},
+		"generation and lifetime": {Created: t0, Issued: t0, ID: randomID(), Generation: 3, Lifetime: time.Hour, Data: []byte(`{}`)},
+	} {
+		ours, err := k.Seal("session", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := base64.RawURLEncoding.DecodeString(ours)
+		if err != nil || raw[0] != formatV1 || !bytes.Equal(raw[1:1+keyIDSize], keyID(t, secret)) {
+			t.Fatalf("%s: the package's value: %v, header %x", name, err, raw[:1+keyIDSize])
+		}
+		aead, _ := chacha20poly1305.NewX(derive(t, secret, labelXChaCha, chacha20poly1305.KeySize))
+		pt, err := aead.Open(nil, raw[1+keyIDSize:v1HeaderSize], raw[v1HeaderSize:], append(bytes.Clone(raw[:1+keyIDSize]), "session"...))
+		if err != nil || !bytes.Equal(pt, plaintext(in)) {
+			t.Errorf("%s: the package's plaintext %x, the specification's %x (%v)", name, pt, plaintext(in), err)
+		}
+		out, key, err := openValue(k, "session", v1Value(t, secret, "session", plaintext(in)), t0, Limits{})
+		if err != nil || key != 0 || !sameContents(out, in) {
+			t.Errorf("%s: the specification's value opened as %+v (key %d, %v), want %+v", name, out, key, err, in)
+		}
 	}
 }
 
@@ -331,6 +339,9 @@ func TestOpenRefusesBadPlaintexts(t *testing.T) {
 		{"no fields length", append(binary.AppendUvarint(binary.AppendUvarint(nil, uint64(t0.Unix())), 0), flagFields)},
 		{"a field tag cut short", append(binary.AppendUvarint(binary.AppendUvarint(nil, uint64(t0.Unix())), 0), flagFields, 1, 0x80)},
 		{"a field length cut short", append(binary.AppendUvarint(binary.AppendUvarint(nil, uint64(t0.Unix())), 0), flagFields, 2, 4, 0x80)},
+		// The binding is a session id: 16 bytes, no fewer and no more.
+		{"a binding of 17 bytes", plaintext(Contents{Created: t0, Issued: t0, ID: SessionID{1}, Data: []byte("{}")}, append([]byte{fieldBindTag, 17}, bytes.Repeat([]byte{7}, 17)...)...)},
+		{"a binding of 15 bytes", plaintext(Contents{Created: t0, Issued: t0, ID: SessionID{1}, Data: []byte("{}")}, append([]byte{fieldBindTag, 15}, bytes.Repeat([]byte{7}, 15)...)...)},
 	}
 	if _, _, err := openValue(k, "session", v1Value(t, testSecret(1), "session", good), t0, Limits{}); err != nil {
 		t.Fatalf("the control does not open: %v", err)
@@ -374,11 +385,28 @@ func TestSealedLifetime(t *testing.T) {
 		"zero":           {fieldLifeTag, 1, 0},
 		"empty":          {fieldLifeTag, 0},
 		"trailing bytes": {fieldLifeTag, 2, 1, 0},
-		"past 2^33 s":    append([]byte{fieldLifeTag, 5}, binary.AppendUvarint(nil, 1<<33+1)...),
+		"past 2^33 s":    append([]byte{fieldLifeTag, 5}, binary.AppendUvarint(nil, maxLifetime+1)...),
 	} {
 		v := v1Value(t, testSecret(1), "session", plaintext(base, field...))
 		if _, _, err := openValue(k, "session", v, t0, Limits{}); !errors.Is(err, ErrMalformed) {
 			t.Errorf("a lifetime field %s: %v; want ErrMalformed", name, err)
 		}
+	}
+}
+
+// A lifetime that is not whole seconds is sealed rounded up, as the times
+// are: a session never ends sooner than its Manager's WithMaxAge says.
+func TestSealedLifetimeRoundsUp(t *testing.T) {
+	k := testKeys(t)
+	v, err := k.Seal("session", Contents{Created: t0, Issued: t0, Lifetime: time.Hour + time.Millisecond, Data: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := Limits{MaxAge: 1000 * time.Hour}
+	if c, _, err := openValue(k, "session", v, t0.Add(time.Hour), long); err != nil || c.Lifetime != time.Hour+time.Second {
+		t.Errorf("a lifetime of an hour and a millisecond, an hour on: lifetime %v, err %v; want it open, sealed as %v", c.Lifetime, err, time.Hour+time.Second)
+	}
+	if _, _, err := openValue(k, "session", v, t0.Add(time.Hour+time.Second), long); !errors.Is(err, ErrExpired) {
+		t.Errorf("a second later: %v; want ErrExpired", err)
 	}
 }

@@ -18,7 +18,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -41,6 +43,30 @@ func recoverer(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// After a panic, the session is abandoned for good: a goroutine of the
+// handler that still holds the writer and writes later commits nothing,
+// and the recovery's 500 stays without a cookie.
+func TestPanicAbandonsTheSessionForLaterWrites(t *testing.T) {
+	m := newTestManager[user](t, newClock())
+	b := newBrowser(t)
+	b.do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+	release, done := make(chan struct{}), make(chan struct{})
+	rec := b.do(recoverer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Get(r).Data.N = 7
+		go func() {
+			defer close(done)
+			<-release
+			_, _ = io.WriteString(w, "late")
+		}()
+		panic("with a goroutine holding the writer")
+	}))), "POST", "/")
+	close(release)
+	<-done
+	if rec.Code != http.StatusInternalServerError || sets(rec) {
+		t.Errorf("a write after the panic: status %d, Set-Cookie %q; want the recovery's 500 and no cookie", rec.Code, rec.Header().Values("Set-Cookie"))
+	}
 }
 
 // A handler that panics after its response went out still has what its
@@ -130,6 +156,10 @@ func TestReverseProxyAsTheHandler(t *testing.T) {
 		{"other cookies, session changed", []string{"lang=en; Path=/"}, true, false},
 		{"the session's name, session read", []string{"session=backend; Path=/"}, false, true},
 		{"a chunk's name, session changed", []string{"session.1=backend; Path=/"}, true, true},
+		{"the session's name without attributes", []string{"session=backend"}, false, true},
+		{"the session's name, spaced", []string{"session =backend; Path=/"}, false, true},
+		// The session's own shape, but for the attributes after Max-Age.
+		{"the session's name with Path and Max-Age", []string{"session=backend; Path=/; Max-Age=60"}, false, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
@@ -152,8 +182,8 @@ func TestReverseProxyAsTheHandler(t *testing.T) {
 			if tt.change && (len(lines) != 2 || !strings.HasPrefix(lines[1], "session=") || lines[0] != tt.backend[0]) {
 				t.Errorf("Set-Cookie %q; want the backend's, then the session's", lines)
 			}
-			if got := strings.Contains(logs.String(), "sets the session's cookie by other means"); got != tt.warn {
-				t.Errorf("warned %v, want %v: %s", got, tt.warn, logs.String())
+			if got := strings.Contains(logs.String(), "level=ERROR") && strings.Contains(logs.String(), "sets the session's cookie by other means"); got != tt.warn {
+				t.Errorf("logged an error %v, want %v: %s", got, tt.warn, logs.String())
 			}
 			if tt.warn && !strings.Contains(logs.String(), "level=ERROR") {
 				t.Errorf("not logged as an error: %s", logs.String())
@@ -170,6 +200,97 @@ func TestReverseProxyAsTheHandler(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A line the session did not write is found wherever the session is
+// written, or would be: without the middleware, at Save, after the
+// handler set the session's cookie itself; inside it, at the commit, also
+// when the handler never looked at the session.
+func TestForeignLineFoundWithoutASessionRead(t *testing.T) {
+	setsSession := func(m *Manager[user]) http.Handler {
+		return m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.SetCookie(w, &http.Cookie{Name: "session", Value: "mine"})
+		}))
+	}
+	for _, tt := range []struct {
+		name    string
+		cookies string // the Manager's WithName, "" for none
+		h       func(m *Manager[user]) http.Handler
+	}{
+		{"before a Save without the middleware", FallbackName, func(m *Manager[user]) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.SetCookie(w, &http.Cookie{Name: "session", Value: "mine"})
+				s := m.Load(r)
+				s.Data.Name = "ada"
+				if err := m.Save(w, s); err != nil {
+					t.Error(err)
+				}
+			})
+		}},
+		{"the middleware, the session never read", FallbackName, setsSession},
+		// Without WithName, the name earlier releases used by default,
+		// which a session moving from it is still read under.
+		{"the old default name", "", setsSession},
+	} {
+		var logs bytes.Buffer
+		opts := []Option{WithClock(newClock().Now), WithLogger(slog.New(slog.NewTextHandler(&logs, nil)))}
+		if tt.cookies != "" {
+			opts = append(opts, WithName(tt.cookies))
+		}
+		m, err := New[user](testKeys(t), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := newBrowser(t).do(tt.h(m), "GET", "/")
+		if !strings.Contains(logs.String(), "sets the session's cookie by other means") {
+			t.Errorf("%s: Set-Cookie %q, log %s; want the error logged", tt.name, rec.Header().Values("Set-Cookie"), logs.String())
+		}
+	}
+}
+
+// The warning of a foreign line is logged with the request's context, as
+// every log of the package is: a handler that takes a request id from it
+// finds it there.
+func TestForeignLineLoggedWithTheRequestsContext(t *testing.T) {
+	type key struct{}
+	var seen ctxValues
+	m := newTestManager[user](t, newClock(), WithLogger(slog.New(&seen)))
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "session", Value: "mine"})
+	}))
+	newBrowser(t).do(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), key{}, "request 7")))
+	}), "GET", "/")
+	if got := seen.values(key{}); len(got) != 1 || got[0] != "request 7" {
+		t.Errorf("the log records saw %v in their context; want one, with the request's id", got)
+	}
+}
+
+// ctxValues is a slog.Handler that keeps the context of each record.
+type ctxValues struct {
+	mu   sync.Mutex
+	ctxs []context.Context
+}
+
+func (c *ctxValues) Enabled(context.Context, slog.Level) bool { return true }
+func (c *ctxValues) WithAttrs([]slog.Attr) slog.Handler       { return c }
+func (c *ctxValues) WithGroup(string) slog.Handler            { return c }
+func (c *ctxValues) Handle(ctx context.Context, _ slog.Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ctxs = append(c.ctxs, ctx)
+	return nil
+}
+
+// values returns what the records' contexts hold under key.
+func (c *ctxValues) values(key any) []any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []any
+	for _, ctx := range c.ctxs {
+		out = append(out, ctx.Value(key))
+	}
+	return out
 }
 
 // getWith sends a GET to url through c, the real client.
@@ -292,6 +413,8 @@ func TestTimeoutHandlerAroundTheMiddleware(t *testing.T) {
 		{"timed out, then written", []string{"change", "timeout", "write"}, http.StatusServiceUnavailable, true},
 		{"changed after the timeout", []string{"timeout", "change", "write"}, http.StatusServiceUnavailable, true},
 		{"read only", []string{"write", "timeout", "write"}, http.StatusServiceUnavailable, false},
+		{"timed out, then written with Write", []string{"change", "timeout", "write bytes"}, http.StatusServiceUnavailable, true},
+		{"timed out, then copied with ReadFrom", []string{"change", "timeout", "copy"}, http.StatusServiceUnavailable, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			b := newBrowser(t)
@@ -320,9 +443,37 @@ func TestTimeoutHandlerAroundTheMiddleware(t *testing.T) {
 	}
 }
 
+// A write that fails for another reason than http.TimeoutHandler's (the
+// client went away) is not taken for a dropped response: the headers,
+// the session's cookie with them, were handed on.
+func TestFailedWriteIsNotALostSave(t *testing.T) {
+	var heard errorLog
+	m := newTestManager[user](t, newClock(), heard.option())
+	rec := newBrowser(t).do(handle(m, func(s *Session[user]) { s.Data.Name = "ada" }), "GET", "/")
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Get(r).Data.N++
+		if _, err := io.WriteString(w, "ok"); err == nil {
+			t.Error("the write did not fail")
+		}
+	}))
+	failing := &failingWriter{ResponseWriter: httptest.NewRecorder()}
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Cookie", strings.Join(rec.Header().Values("Set-Cookie"), "; "))
+	h.ServeHTTP(failing, req)
+	if err := heard.take(); err != nil || len(failing.Header().Values("Set-Cookie")) == 0 {
+		t.Errorf("the error handler heard %v, Set-Cookie %q; want nothing heard, and the cookie written", err, failing.Header().Values("Set-Cookie"))
+	}
+}
+
+// failingWriter fails every write, as a connection the client closed.
+type failingWriter struct{ http.ResponseWriter }
+
+func (f *failingWriter) Write([]byte) (int, error) { return 0, syscall.EPIPE }
+
 // timeOut serves one request from b through http.TimeoutHandler around
 // m's middleware, whose handler takes steps in order: "change" changes
-// the session, "write" writes to the response, "timeout" makes the
+// the session, "write" writes to the response ("write bytes" with Write,
+// "copy" with ReadFrom), "timeout" makes the
 // deadline pass and waits until TimeoutHandler has answered. It returns
 // once the middleware is done, with the response stored in b.
 func timeOut(m *Manager[user], b *browser, steps ...string) *httptest.ResponseRecorder {
@@ -337,6 +488,10 @@ func timeOut(m *Manager[user], b *browser, steps ...string) *httptest.ResponseRe
 				s.Data.N++
 			case "write":
 				_, _ = io.WriteString(w, "ok")
+			case "write bytes":
+				_, _ = w.Write([]byte("ok"))
+			case "copy":
+				_, _ = w.(io.ReaderFrom).ReadFrom(strings.NewReader("ok"))
 			case "timeout":
 				close(ctx.done)
 				<-answered

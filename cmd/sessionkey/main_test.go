@@ -272,6 +272,11 @@ func TestOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Sealed by an earlier release, without a lifetime: -max-age holds.
+	noLifetime, err := curRing.Seal("session", cookiesession.Contents{Created: created, Issued: issued, Data: []byte(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	blob := strings.Repeat("0123456789abcdef", 300) // 4800 bytes: two chunks
 	setCookies := chunkedCookies(t, curRing, blob)
@@ -317,6 +322,14 @@ func TestOpen(t *testing.T) {
 			check: func(t *testing.T, o output) {
 				if o.ExpiresAt != formatTime(created.Add(3*time.Hour)) {
 					t.Errorf("expires_at %s, want %s: the sealed lifetime", o.ExpiresAt, formatTime(created.Add(3*time.Hour)))
+				}
+			},
+		},
+		{
+			name: "no lifetime sealed", args: []string{"open", noLifetime, "-max-age", "12h"},
+			check: func(t *testing.T, o output) {
+				if o.ExpiresAt != formatTime(created.Add(12*time.Hour)) {
+					t.Errorf("expires_at %s, want %s: -max-age", o.ExpiresAt, formatTime(created.Add(12*time.Hour)))
 				}
 			},
 		},
