@@ -45,10 +45,13 @@ type engine struct {
 // sessions hold zero and whose gorilla migration, if any, is mig.
 func newEngine(keys *Keyring, c *config, zero []byte, mig *gorillaMigration) (*engine, error) {
 	e := &engine{
-		keys:        keys,
-		format:      keys,
-		alt:         gorillaFormat{keys},
-		maxAge:      c.maxAge,
+		keys:   keys,
+		format: keys,
+		alt:    gorillaFormat{keys},
+		// No session outlives what its cookie carries (about 272 years),
+		// and the sums of times that revocation makes stay within a
+		// Duration's range.
+		maxAge:      min(c.maxAge, maxSealedLifetime*time.Second),
 		idle:        c.idle,
 		logger:      c.logger,
 		onError:     c.onError,

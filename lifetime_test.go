@@ -1,6 +1,7 @@
 package cookiesession_test
 
 import (
+	"context"
 	"errors"
 	"math"
 	"testing"
@@ -359,5 +360,33 @@ func TestARevocationLastsTheCookiesSealedLifetime(t *testing.T) {
 	store.Sweep(clock.Now())
 	if s, _ := send(month.m, copied, nil); !errors.Is(s.Err(), ErrRevoked) {
 		t.Errorf("two days later, where the lifetime is 30 days: err %v; want ErrRevoked", s.Err())
+	}
+}
+
+// A lifetime past what a cookie carries (WithMaxAge(math.MaxInt64), a way
+// to say "never") still ends sessions at sign-out: the revocations are kept
+// for as long as such a session lasts, with no sum of durations wrapping
+// around to a time in the past, which would forget them at once.
+func TestSignOutWithTheLongestLifetime(t *testing.T) {
+	for _, maxAge := range []time.Duration{280 * 365 * 24 * time.Hour, math.MaxInt64} {
+		f := newRevocationFixture(t, WithMaxAge(maxAge))
+		b := newBrowser(t)
+		b.do(f.login, "POST", "/login")
+		copied := b.header()
+		if err := f.m.SignOutEverywhere(context.Background(), "ada"); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Advance(time.Hour)
+		if s, _ := send(f.m, copied, nil); !errors.Is(s.Err(), ErrRevoked) {
+			t.Errorf("WithMaxAge(%v): signed out everywhere an hour ago, a copy: err %v; want ErrRevoked", maxAge, s.Err())
+		}
+		b = newBrowser(t)
+		b.do(f.login, "POST", "/login")
+		copied = b.header()
+		b.do(f.logout, "POST", "/logout")
+		f.clock.Advance(time.Hour)
+		if s, _ := send(f.m, copied, nil); !errors.Is(s.Err(), ErrRevoked) {
+			t.Errorf("WithMaxAge(%v): destroyed an hour ago, a copy: err %v; want ErrRevoked", maxAge, s.Err())
+		}
 	}
 }

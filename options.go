@@ -98,7 +98,9 @@ func WithDomain(domain string) Option { return func(c *config) { c.domain = doma
 // The cookie also carries the lifetime it was sealed under, and never
 // opens past it: a longer WithMaxAge reaches a session when its next
 // request seals it again, so that it brings back no signed-out copy. A
-// shorter one holds at once. The default is 24 hours.
+// shorter one holds at once. One longer than a cookie carries, about 270
+// years (math.MaxInt64 for "never"), is taken as that. The default is 24
+// hours.
 func WithMaxAge(d time.Duration) Option { return func(c *config) { c.maxAge = d } }
 
 // WithIdleTimeout ends a session that has not been used for d. The cookie

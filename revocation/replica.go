@@ -132,7 +132,9 @@ func (rp *Replica) sweep(now uint32, n int) {
 // expired reports whether every entry of e may be forgotten at now. Partly
 // expired entries are trimmed when their subject is next written.
 func (e subjectEntry) expired(now uint32) bool {
-	if e.gen != 0 && e.genUntil+uint32(generationSlack/time.Second) > now {
+	// In 64 bits: genUntil is clamped to the largest uint32 (2106), and the
+	// sum would wrap around to 1970, forgetting the generation at once.
+	if e.gen != 0 && uint64(e.genUntil)+uint64(generationSlack/time.Second) > uint64(now) {
 		return false
 	}
 	for _, s := range e.sessions {

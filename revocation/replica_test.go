@@ -237,6 +237,17 @@ func TestReplicaKeepsGenerationForItsSlack(t *testing.T) {
 	}
 }
 
+// A generation kept past 2106, the last second an entry holds (a lifetime
+// of a century), is kept, not forgotten at once as if it had ended in 1970.
+func TestReplicaKeepsAGenerationPastWhatItHolds(t *testing.T) {
+	rv := revocation.NewReplica(func() time.Time { return t0 })
+	rv.Add("bob", revocation.Revoked{Generation: 7, GenerationUntil: t0.AddDate(100, 0, 0)}, t0)
+	rv.Sweep(t0)
+	if err := rv.Check("bob", revocation.SessionID{1}, 6, t0); !errors.Is(err, revocation.ErrRevoked) {
+		t.Errorf("a session under an older generation: %v; want ErrRevoked", err)
+	}
+}
+
 // What one side has outlived is expired before the merge: a generation
 // past its slack, still held or arriving late (a file replayed, a store
 // lagging), neither swallows an id revoked since nor signs out the
