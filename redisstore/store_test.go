@@ -211,9 +211,7 @@ func TestRedisFullIsLoudAndWrittenBack(t *testing.T) {
 		t.Errorf("Ready while Redis is full: %v; want nil, the store serves", err)
 	}
 
-	if err := admin.Del(ctx, fillerKeys(admin)...).Err(); err != nil {
-		t.Fatal(err)
-	}
+	freeRedis(t, admin)
 	e.waitUntil(5*time.Second, "the revocation is written back and reaches the other store", func() bool {
 		return e.refuses(b, "ada", id) && len(e.inRedis(admin, "ada").Sessions) == 1
 	})
@@ -292,9 +290,19 @@ func usedMemory(t testing.TB, c *redis.Client) int64 {
 	return 0
 }
 
-func fillerKeys(c *redis.Client) []string {
-	keys, _ := c.Keys(context.Background(), "filler:*").Result()
-	return append(keys, "filler:none")
+// freeRedis undoes fillRedis as an operator would: the filler deleted and
+// the limit lifted. Deleting alone frees too little when clients opened
+// connections after fillRedis measured, which Redis counts as used.
+func freeRedis(t testing.TB, c *redis.Client) {
+	t.Helper()
+	ctx := context.Background()
+	keys, _ := c.Keys(ctx, "filler:*").Result()
+	if err := c.Del(ctx, append(keys, "filler:none")...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Every way Redis loses the hash is found by the epoch, and written back
@@ -815,7 +823,7 @@ func TestFirstStoreReadyAtTheGrace(t *testing.T) {
 	if took < 2*pi {
 		t.Errorf("ready after %s, before the epoch was %s old", took, 2*pi)
 	}
-	if took >= 2*pi+pi/2 {
+	if took >= 3*pi-pi/10 { // the ping after the grace was at 3*pi
 		t.Errorf("ready after %s; want soon after %s, not at the next ping", took, 2*pi)
 	}
 }
@@ -917,9 +925,7 @@ func TestWriteBackRetriedWhileRedisIsFull(t *testing.T) {
 	if h := health(t, a); h != revocation.Degraded {
 		t.Errorf("Health with a revocation still not written back: %v; want Degraded", h)
 	}
-	if err := admin.Del(context.Background(), fillerKeys(admin)...).Err(); err != nil {
-		t.Fatal(err)
-	}
+	freeRedis(t, admin)
 	e.waitUntil(5*time.Second, "the revocation is written back", func() bool {
 		return len(e.inRedis(admin, "ada").Sessions) == 1
 	})
