@@ -88,25 +88,44 @@ func TestCookiesThatDoNotOpenAreLoggedAtDebug(t *testing.T) {
 // is in neither Session.Err's message nor the log: they would carry the
 // session's contents (a card number, a one-time code) into plain text.
 func TestDataThatDoesNotDecodeIsNotQuoted(t *testing.T) {
-	type narrowed struct{ PIN int8 }
 	const secret = "4111111111111111"
+	type narrowed struct{ PIN int8 }
+	type prefs struct{ Prefs map[string]int8 }
+	type line struct{ Qty int8 }
+	type cart struct {
+		Lines []line `json:"lines"`
+	}
+	type embedded struct{ cart }
+	// The field is named, up to a map: Go 1.27's path holds its keys.
+	notQuoted[narrowed](t, `{"PIN":`+secret+`}`, `field "PIN" of type int8`)
+	notQuoted[cart](t, `{"lines":[{"Qty":`+secret+`}]}`, `field "lines`)
+	notQuoted[embedded](t, `{"lines":[{"Qty":`+secret+`}]}`, `.Qty" of type int8`)
+	notQuoted[prefs](t, `{"Prefs":{"`+secret+`":1000}}`, `of type int8`)
+	notQuoted[map[string]int8](t, `{"`+secret+`":1000}`, `of type int8`)
+}
+
+// notQuoted checks that data, which does not decode into T, starts a new
+// session with ErrMalformed and the cause for errors.As, an Err that says
+// want, and quotes none of the data in Err or the log.
+func notQuoted[T any](t *testing.T, data, want string) {
+	t.Helper()
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	m := newTestManager[narrowed](t, newClock(), WithLogger(logger))
-	v, err := testKeys(t).Seal(FallbackName, Contents{Created: t0, Issued: t0, ID: randomID(), Data: []byte(`{"PIN":` + secret + `}`)})
+	m := newTestManager[T](t, newClock(), WithLogger(logger))
+	v, err := testKeys(t).Seal(FallbackName, Contents{Created: t0, Issued: t0, ID: randomID(), Data: []byte(data)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s, _ := send(m, FallbackName+"="+v, nil)
 	var cause *json.UnmarshalTypeError
 	if !s.IsNew() || !errors.Is(s.Err(), ErrMalformed) || !errors.As(s.Err(), &cause) {
-		t.Fatalf("data of another type: new %v, Err %v; want a new session, ErrMalformed and the cause", s.IsNew(), s.Err())
+		t.Fatalf("%s into %T: new %v, Err %v; want a new session, ErrMalformed and the cause", data, s.Data, s.IsNew(), s.Err())
 	}
-	if !strings.Contains(s.Err().Error(), `field "PIN" of type int8`) {
-		t.Errorf("Err does not name the field and its type: %v", s.Err())
+	if !strings.Contains(s.Err().Error(), want) {
+		t.Errorf("%s into %T: Err %v; want it to say %s", data, s.Data, s.Err(), want)
 	}
-	if strings.Contains(s.Err().Error(), secret) || strings.Contains(logs.String(), secret) {
-		t.Errorf("the session's data is quoted:\nErr: %v\nlog: %s", s.Err(), logs.String())
+	if strings.Contains(s.Err().Error(), "4111") || strings.Contains(logs.String(), "4111") {
+		t.Errorf("%s into %T: the session's data is quoted:\nErr: %v\nlog: %s", data, s.Data, s.Err(), logs.String())
 	}
 }
 

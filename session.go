@@ -1,8 +1,6 @@
 package cookiesession
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -61,31 +59,13 @@ func (s *Session[T]) st() *state { return &s.state }
 func (s *Session[T]) decode(data []byte) error {
 	s.Data = s.hooks.blank()
 	if err := s.hooks.serializer.Unmarshal(data, &s.Data); err != nil {
-		return fmt.Errorf("%w: the data does not decode into %v: %w", ErrMalformed, reflect.TypeFor[T](), unquoted{err})
+		return fmt.Errorf("%w: the data does not decode into %v: %w", ErrMalformed, reflect.TypeFor[T](), unquoted{err, reflect.TypeFor[T]()})
 	}
 	if s.hooks.isNilMap(&s.Data) {
 		s.Data = s.hooks.blank()
 	}
 	return nil
 }
-
-// unquoted is a serializer's error about data it was given, whose message
-// is left out: encoding/json's quotes the number it could not store
-// ("cannot unmarshal number 4111111111111111 into ..."), and the message
-// reaches Session.Err and the log. For encoding/json's type errors the
-// field and its type are kept, which is what a developer needs after a
-// deploy changed a field. errors.As still finds the error.
-type unquoted struct{ err error }
-
-func (u unquoted) Error() string {
-	var te *json.UnmarshalTypeError
-	if errors.As(u.err, &te) && te.Type != nil {
-		return fmt.Sprintf("json: a value does not fit field %q of type %v (the value is left out: it is the session's data)", te.Field, te.Type)
-	}
-	return fmt.Sprintf("%T (its message is left out: it may quote the session's data)", u.err)
-}
-
-func (u unquoted) Unwrap() error { return u.err }
 
 func (s *Session[T]) encode() ([]byte, error) {
 	data, err := s.hooks.marshal(&s.Data)
