@@ -37,8 +37,9 @@ type engine struct {
 	foreignWarning sync.Once
 	// aheadWarned is when a cookie sealed on a clock too far ahead was
 	// last logged as a warning, and keyWarned one sealed by a key this
-	// instance does not hold (Unix nanoseconds; 0 for never).
-	aheadWarned, keyWarned atomic.Int64
+	// instance does not hold (Unix nanoseconds; 0 for never); keyRefused
+	// counts the latter since.
+	aheadWarned, keyWarned, keyRefused atomic.Int64
 }
 
 // newEngine returns the engine for keys and c, checked, whose new

@@ -9,7 +9,9 @@ import (
 // Why a request's cookie was not used, for errors.Is: Session.Err wraps one
 // of these, and the request gets a fresh session. They are expected, since
 // a cookie is untrusted input (an old bookmark, a retired key, someone
-// editing their cookies), and logged at debug level only. No error of the
+// editing their cookies), and logged at debug level (two that an
+// instance's configuration may cause, a clock ahead and a key missing, as
+// a warning once a minute). No error of the
 // package includes key material, a cookie's value or the session data it
 // carries in its details (a serializer's error about the data it decodes
 // is wrapped for errors.As, its message left out; for encoding/json's type

@@ -39,24 +39,29 @@ func (e *engine) load(r *http.Request, now time.Time, s holder) {
 
 // logRefusal logs why the request's cookie was not used. As a rule not as
 // a warning: a cookie is untrusted input, and anyone could fill the logs;
-// one setting shows why sessions start afresh. A value issued too far
-// ahead is the exception: only a holder of the keys seals one, so another
-// instance's clock is wrong, and its users are signed out here. That is
-// said as a warning, at most once a minute.
+// one setting shows why sessions start afresh. Two exceptions are said as
+// a warning, at most once a minute each. A value issued too far ahead:
+// only a holder of the keys seals one, so another instance's clock is
+// wrong, and its users are signed out here. A value naming a key this
+// instance lacks: SESSION_KEYS may lack the key another instance seals
+// with (a rotation's step taken too early), which signs users out at
+// random; but a retired key's cookies and forgeries come here too, which
+// the warning says, with how many came since the last and the last key
+// id, for the operator to compare with Keyring.String's.
 func (e *engine) logRefusal(r *http.Request, err error, now time.Time) {
 	level, msg := slog.LevelDebug, "cookiesession: session cookie not used; the request gets a new session"
+	attrs := []slog.Attr{slog.String("cookie", e.cookies.name), slog.String("path", r.URL.Path), slog.Any("error", err)}
 	switch {
 	case errors.Is(err, errIssuedAhead) && due(&e.aheadWarned, now):
 		level, msg = slog.LevelWarn, "cookiesession: session cookie sealed by an instance whose clock is ahead of this one's by more than ClockSkew; its users are signed out here: check the instances' clocks"
-	case errors.Is(err, ErrUnknownKey) && due(&e.keyWarned, now):
-		// A key missing here that another instance seals with signs its
-		// users out at random: a rotation's step taken too early, or a
-		// deploy with other keys. A retired key's cookies, and forgeries,
-		// come here too: the key id tells them apart (Keyring.String).
-		level, msg = slog.LevelWarn, "cookiesession: session cookie sealed by a key this instance does not hold; its user is signed out here: if the key id is not a retired key's, SESSION_KEYS lacks a key another instance seals with"
+	case errors.Is(err, ErrUnknownKey):
+		if n := e.keyRefused.Add(1); due(&e.keyWarned, now) {
+			e.keyRefused.Add(-n)
+			level, msg = slog.LevelWarn, "cookiesession: session cookies naming a key this instance does not hold: a retired key's, forged, or sealed by another instance with a key SESSION_KEYS lacks here, which signs its users out"
+			attrs = append(attrs, slog.Int64("count", n))
+		}
 	}
-	e.logger.LogAttrs(r.Context(), level, msg,
-		slog.String("cookie", e.cookies.name), slog.String("path", r.URL.Path), slog.Any("error", err))
+	e.logger.LogAttrs(r.Context(), level, msg, attrs...)
 }
 
 // due reports whether a warning last given at *warned is due again at
