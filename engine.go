@@ -49,9 +49,10 @@ func newEngine(keys *Keyring, c *config, zero []byte, mig *gorillaMigration) (*e
 		keys:   keys,
 		format: keys,
 		alt:    gorillaFormat{keys},
-		// No session outlives what its cookie carries (about 272 years),
+		// No session outlives what its cookie carries (about 270 years),
 		// and the sums of times that revocation makes stay within a
-		// Duration's range.
+		// Duration's range. (Revocations are held until 2106 at most: a
+		// session of more than 80 years may outlive its own.)
 		maxAge:      min(c.maxAge, maxSealedLifetime*time.Second),
 		idle:        c.idle,
 		logger:      c.logger,

@@ -26,7 +26,10 @@ type GorillaStore struct {
 	Path, Domain string
 	// MaxAge is the store's lifetime in seconds, as its sessions.Options
 	// holds it (or as given to store.MaxAge): a gorilla cookie last saved
-	// longer ago is not converted. Zero is gorilla's default, 30 days.
+	// longer ago is not converted. Zero is gorilla's default, 30 days. New
+	// refuses one longer than the Manager's lifetime (WithMaxAge); set it
+	// shorter than the store's to sign out, on purpose, the users who have
+	// not been back for that long.
 	MaxAge int
 }
 
@@ -46,10 +49,7 @@ func newGorillaMigration(store GorillaStore) (*gorillaMigration, error) {
 	if len(store.KeyPairs) == 0 {
 		return nil, errors.New("WithGorillaMigration: no keys; set GorillaStore.KeyPairs to the CookieStore's hash and block keys")
 	}
-	// gorilla/sessions registers the type of its flash lists with gob;
-	// an application that no longer imports it has not, and every
-	// session holding a flash would fail to decode.
-	gob.Register([]any{})
+	registerFlashes()
 	codecs := securecookie.CodecsFromPairs(store.KeyPairs...)
 	for i, codec := range codecs {
 		// Its age is checked against the Manager's clock instead, and
@@ -70,6 +70,15 @@ func newGorillaMigration(store GorillaStore) (*gorillaMigration, error) {
 		mig.cookie.Path = "/"
 	}
 	return mig, nil
+}
+
+// registerFlashes registers with gob the type of gorilla's flash lists,
+// as gorilla/sessions does: an application that no longer imports it
+// could not decode a session holding a flash. One that registered the
+// type under another name made gob panic here, and gob knows it already.
+func registerFlashes() {
+	defer func() { _ = recover() }()
+	gob.Register([]any{})
 }
 
 // open opens value, a value of the cookie called name that did not open

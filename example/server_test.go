@@ -261,6 +261,9 @@ func TestRunLogsSessionSettings(t *testing.T) {
 			if k, err := cookiesession.ParseKeyring(tt.vars["SESSION_KEYS"]); err == nil && !strings.Contains(log, "keys="+k.String()) {
 				t.Errorf("the settings do not name the keys %s; log:\n%s", k, log)
 			}
+			if keys := tt.vars["SESSION_KEYS"]; keys != "" && strings.Contains(log, keys) {
+				t.Errorf("the log holds SESSION_KEYS itself:\n%s", log)
+			}
 			// Stated before the server listens, with the other start-up lines.
 			if i, j := strings.Index(log, "msg=sessions"), strings.Index(log, "msg=listening"); i < 0 || j < 0 || i > j {
 				t.Errorf("the settings do not come before msg=listening; log:\n%s", log)
