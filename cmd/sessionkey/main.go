@@ -12,8 +12,11 @@
 //	go run github.com/ce967478/cookiesession/cmd/sessionkey
 //
 // sessionkey open opens a session cookie with the keys in SESSION_KEYS, as
-// the application would, and prints its data, flash messages, times and the
-// position in SESSION_KEYS of the key that sealed it as JSON. VALUE is a cookie value or a whole
+// the application would, and prints its data, flash messages, times, the
+// position in SESSION_KEYS of the key that sealed it, and its session id
+// and generation, as JSON. It does not check revocation (the output says
+// "revocation_checked": false): a session signed out since it was sealed
+// opens here all the same. VALUE is a cookie value or a whole
 // Cookie header as copied from the browser's developer tools, with or
 // without the leading "Cookie: ", so that a session split into chunk cookies
 // (session, session.1, ...) opens too; Set-Cookie lines copied from a

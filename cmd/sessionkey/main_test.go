@@ -109,6 +109,9 @@ type output struct {
 	IdleExpiresAt string         `json:"idle_expires_at"`
 	KeyPosition   int            `json:"key_position"`
 	NewestKey     bool           `json:"newest_key"`
+	SessionID     string         `json:"session_id"`
+	Generation    uint64         `json:"generation"`
+	Checked       *bool          `json:"revocation_checked"`
 }
 
 func decodeOutput(t *testing.T, stdout string) output {
@@ -308,6 +311,11 @@ func TestOpen(t *testing.T) {
 				}
 				if o.KeyPosition != 1 || !o.NewestKey {
 					t.Errorf("key_position %d newest_key %v, want 1 true", o.KeyPosition, o.NewestKey)
+				}
+				// What a revocation goes by, and the warning that none was
+				// looked up.
+				if len(o.SessionID) != 32 || o.SessionID == strings.Repeat("0", 32) || o.Checked == nil || *o.Checked {
+					t.Errorf("session_id %q, revocation_checked %v; want the id in hex, and false", o.SessionID, o.Checked)
 				}
 				if o.CreatedAt != formatTime(created) || o.IssuedAt != formatTime(issued) {
 					t.Errorf("created_at %s issued_at %s, want %s %s", o.CreatedAt, o.IssuedAt, formatTime(created), formatTime(issued))

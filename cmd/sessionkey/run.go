@@ -32,7 +32,9 @@ Usage:
 
   sessionkey open [flags] [VALUE | -]
       Open a session cookie with the keys in SESSION_KEYS and print its
-      data, flash messages, times and which key sealed it, as JSON. VALUE is a cookie value
+      data, flash messages, times, which key sealed it and its session id,
+      as JSON. Revocation is not checked: a session signed out since opens
+      here too. VALUE is a cookie value
       or a whole Cookie header copied from the browser's developer tools
       (with or without "Cookie: "); chunked sessions (session, session.1, ...)
       need the whole header. Without VALUE, or with "-", standard input is
@@ -125,6 +127,13 @@ type openOutput struct {
 	// the cookie, from 1, the newest, which seals.
 	KeyPosition int  `json:"key_position"`
 	NewestKey   bool `json:"newest_key"`
+	// SessionID and Generation are what a revocation of the session goes
+	// by (with the subject its data names); RevocationChecked is always
+	// false: sessionkey reads no revocation store, so a session signed
+	// out since it was sealed opens here all the same.
+	SessionID         string `json:"session_id"`
+	Generation        uint64 `json:"generation"`
+	RevocationChecked bool   `json:"revocation_checked"`
 }
 
 func cmdOpen(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
@@ -182,6 +191,8 @@ func cmdOpen(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv fu
 		ExpiresAt:   formatTime(c.Created.Add(lifetime)),
 		KeyPosition: key + 1,
 		NewestKey:   key == 0,
+		SessionID:   c.ID.String(),
+		Generation:  c.Generation,
 	}
 	if out.Flashes == nil {
 		out.Flashes = []string{}
