@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"strconv"
-	"strings"
 
 	"github.com/ce967478/cookiesession/internal/jsontype"
 )
@@ -80,61 +78,13 @@ func (u unquoted) Error() string {
 	if !errors.As(u.err, &te) || te.Type == nil {
 		return fmt.Sprintf("%T (its message is left out: it may quote the session's data)", u.err)
 	}
-	switch path, whole := fieldPath(u.t, te.Field); {
+	switch path, whole := jsontype.FieldPath(u.t, te.Field); {
 	case whole:
 		return fmt.Sprintf("json: a value does not fit field %q of type %v (the value is left out: it is the session's data)", path, te.Type)
 	case path != "":
 		return fmt.Sprintf("json: a value does not fit a field of type %v under %q (the value, and a map's key on the way, are left out: they are the session's data)", te.Type, path)
 	}
 	return fmt.Sprintf("json: a value does not fit a field of type %v (the value, and a map's key on the way, are left out: they are the session's data)", te.Type)
-}
-
-// fieldPath returns the leading part of path (a json.UnmarshalTypeError's
-// Field: JSON names, and from Go 1.27 indexes and map keys, joined by
-// dots) that names struct fields and indexes of t, and whether that is
-// all of it. It stops at anything else, such as a map's key.
-func fieldPath(t reflect.Type, path string) (string, bool) {
-	var kept []string
-	for _, seg := range strings.Split(path, ".") {
-		t = elem(t, reflect.Pointer)
-		if k := t.Kind(); k == reflect.Slice || k == reflect.Array {
-			t = t.Elem()
-			if _, err := strconv.ParseUint(seg, 10, 0); err == nil {
-				kept = append(kept, seg) // an index, as Go 1.27 names it
-				continue
-			}
-			t = elem(t, reflect.Pointer)
-		}
-		f, ok := jsonField(t, seg)
-		if !ok {
-			return strings.Join(kept, "."), false
-		}
-		kept, t = append(kept, seg), f.Type
-	}
-	return strings.Join(kept, "."), true
-}
-
-// elem returns t, or what it points to, for as long as it is of kind k.
-func elem(t reflect.Type, k reflect.Kind) reflect.Type {
-	for t.Kind() == k {
-		t = t.Elem()
-	}
-	return t
-}
-
-// jsonField returns the field of struct type t, promoted ones and
-// embedded structs included, whose JSON name is name.
-func jsonField(t reflect.Type, name string) (reflect.StructField, bool) {
-	if t.Kind() != reflect.Struct || name == "" {
-		return reflect.StructField{}, false
-	}
-	for _, f := range reflect.VisibleFields(t) {
-		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if (f.IsExported() || f.Anonymous) && (tag == name || tag == "" && f.Name == name) {
-			return f, true
-		}
-	}
-	return reflect.StructField{}, false
 }
 
 func (u unquoted) Unwrap() error { return u.err }

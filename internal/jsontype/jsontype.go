@@ -1,6 +1,7 @@
 // Package jsontype tells, from a Go type alone, whether encoding/json keeps
 // every value of it: what a session type must satisfy for its data to
-// survive the round trip through the cookie.
+// survive the round trip through the cookie. FieldPath tells which part of
+// a decode error's path names the type's fields, and which is data.
 package jsontype
 
 import (
@@ -8,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 )
 
@@ -201,4 +203,52 @@ func jsonMapKey(k reflect.Type) bool {
 	// only if k has it, not *k, and otherwise fails every Marshal of a
 	// map that holds a key.
 	return k.Implements(textMarshaler)
+}
+
+// FieldPath returns the leading part of path (a json.UnmarshalTypeError's
+// Field: JSON names, and from Go 1.27 indexes and map keys, joined by
+// dots) that names struct fields and indexes of t, and whether that is
+// all of it. It stops at anything else, such as a map's key.
+func FieldPath(t reflect.Type, path string) (string, bool) {
+	var kept []string
+	for _, seg := range strings.Split(path, ".") {
+		t = elem(t, reflect.Pointer)
+		if k := t.Kind(); k == reflect.Slice || k == reflect.Array {
+			t = t.Elem()
+			if _, err := strconv.ParseUint(seg, 10, 0); err == nil {
+				kept = append(kept, seg) // an index, as Go 1.27 names it
+				continue
+			}
+			t = elem(t, reflect.Pointer)
+		}
+		f, ok := jsonField(t, seg)
+		if !ok {
+			return strings.Join(kept, "."), false
+		}
+		kept, t = append(kept, seg), f.Type
+	}
+	return strings.Join(kept, "."), true
+}
+
+// elem returns t, or what it points to, for as long as it is of kind k.
+func elem(t reflect.Type, k reflect.Kind) reflect.Type {
+	for t.Kind() == k {
+		t = t.Elem()
+	}
+	return t
+}
+
+// jsonField returns the field of struct type t, promoted ones and
+// embedded structs included, whose JSON name is name.
+func jsonField(t reflect.Type, name string) (reflect.StructField, bool) {
+	if t.Kind() != reflect.Struct || name == "" {
+		return reflect.StructField{}, false
+	}
+	for _, f := range reflect.VisibleFields(t) {
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if (f.IsExported() || f.Anonymous) && (tag == name || tag == "" && f.Name == name) {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }
